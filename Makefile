@@ -1,0 +1,162 @@
+# haprole - top-level build. `make help` lists the targets.
+#
+# Layout the rules rely on (new files need no Makefile edit):
+#   common/*.c                  -> $(BUILD)/libcommon.a
+#   agent/*.c minus MAIN_SRC    -> $(BUILD)/libagent.a
+#   spoe/*.c  minus MAIN_SRC    -> $(BUILD)/libspoe.a
+#   agent/main.c                -> haprole-agent      agent/haprolectl.c -> haprolectl
+#   spoe/main.c                 -> haprole-spoa
+#   tests/unit/test_NAME.c      -> $(BUILD)/tests/test_NAME (cmocka), extra link flags in
+#                                  LDFLAGS_test_NAME (e.g. -Wl,--wrap=malloc)
+#   tests/fuzz/fuzz_NAME.c      -> build/fuzz/fuzz_NAME (libFuzzer, clang; `make fuzz`)
+#   bench/*.c                   -> $(BUILD)/bench/NAME (not installed)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+SAN     ?=
+
+PKGS        := libpq msgpack
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wformat=2 \
+            -Wno-format-nonliteral -Werror
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS) -D_GNU_SOURCE -MMD -MP
+LIBS     := $(PKG_LIBS) -lev -lm
+ifeq ($(SAN),1)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDSAN      := -fsanitize=address,undefined
+endif
+ifeq ($(SAN),fuzz)
+ALL_CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+LDSAN      := -fsanitize=address,undefined
+endif
+
+MAIN_SRC    := agent/main.c agent/haprolectl.c spoe/main.c
+COMMON_SRC  := $(wildcard common/*.c)
+AGENT_SRC   := $(filter-out $(MAIN_SRC),$(wildcard agent/*.c))
+SPOE_SRC    := $(filter-out $(MAIN_SRC),$(wildcard spoe/*.c))
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_SRC   := $(wildcard bench/*.c)
+BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+
+# Daemons exist once their main file does.
+PROGS := $(if $(wildcard agent/main.c),haprole-agent) \
+         $(if $(wildcard agent/haprolectl.c),haprolectl) \
+         $(if $(wildcard spoe/main.c),haprole-spoa)
+
+LIBCOMMON := $(BUILD)/libcommon.a
+LIBAGENT  := $(BUILD)/libagent.a
+LIBSPOE   := $(BUILD)/libspoe.a
+# Order matters for static linking: users before what they use.
+ALL_LIBS  := $(LIBAGENT) $(LIBSPOE) $(LIBCOMMON)
+
+.PHONY: all help deps test test-unit test-integration asan fuzz fuzz-smoke bench install \
+        clean format format-check demo demo-status demo-failover demo-switchover demo-stop
+
+all: $(PROGS) $(BENCH_BINS)
+
+help:
+	@echo "make            build haprole-agent, haprolectl, haprole-spoa and the bench tools"
+	@echo "make deps       install the Debian build/test packages that are missing (root)"
+	@echo "make test       everything CI runs: unit tests, ASan+UBSan unit tests, fuzz smoke,"
+	@echo "                integration tests against real haproxy/postgres/nginx"
+	@echo "make test-unit  unit tests only (one: $(BUILD)/tests/test_NAME)"
+	@echo "make asan       unit tests under ASan+UBSan (objects in build/asan)"
+	@echo "make fuzz       build libFuzzer targets in build/fuzz (FUZZ_SECONDS=N make fuzz-smoke runs them)"
+	@echo "make demo       start the demo cluster on this machine (see README)"
+	@echo "make install    install binaries, sample configs and units (PREFIX, DESTDIR)"
+	@echo "make format     clang-format every C file in place"
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBCOMMON): $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBAGENT): $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBSPOE): $(patsubst %.c,$(BUILD)/%.o,$(SPOE_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+haprole-agent: $(BUILD)/agent/main.o $(ALL_LIBS)
+	$(CC) $(LDSAN) -o $@ $< $(ALL_LIBS) $(LIBS)
+haprolectl: $(BUILD)/agent/haprolectl.o $(ALL_LIBS)
+	$(CC) $(LDSAN) -o $@ $< $(ALL_LIBS) $(LIBS)
+haprole-spoa: $(BUILD)/spoe/main.o $(ALL_LIBS)
+	$(CC) $(LDSAN) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $< $(ALL_LIBS) $(LIBS) -lcmocka $(LDFLAGS_$*)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $< $(ALL_LIBS) $(LIBS) -lpthread
+
+# ---- tests ---------------------------------------------------------------------------------
+
+test-unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+asan:
+	$(MAKE) BUILD=build/asan SAN=1 test-unit
+
+fuzz:
+	$(MAKE) BUILD=build/fuzz SAN=fuzz CC=clang fuzz-bins
+
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+.PHONY: fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+build/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(ALL_LIBS)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(ALL_LIBS) $(LIBS)
+
+FUZZ_SECONDS ?= 20
+fuzz-smoke: fuzz
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+test-integration: all
+	@tests/integration/run.sh
+
+# `make test` = deps + build + unit + asan + fuzz smoke + integration, one summary at the end.
+test: deps
+	@tests/run-all.sh
+
+# ---- demo (issue 7) --------------------------------------------------------------------------
+
+demo: deps all
+	@if [ -x docker/demo.sh ]; then docker/demo.sh up; else \
+	  echo "make demo: the demo cluster is not built yet (see README, 'Status')."; fi
+demo-status demo-failover demo-switchover demo-stop:
+	@if [ -x docker/demo.sh ]; then docker/demo.sh $(patsubst demo-%,%,$@); else \
+	  echo "make $@: the demo cluster is not built yet."; fi
+
+# ---- install ---------------------------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/haprole/conf \
+	           $(DESTDIR)$(PREFIX)/share/haprole/haproxy
+	$(if $(strip $(PROGS)),install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
+	$(if $(wildcard conf/*),install -m 0644 $(wildcard conf/*) $(DESTDIR)$(PREFIX)/share/haprole/conf/)
+	$(if $(wildcard haproxy/*),install -m 0644 $(wildcard haproxy/*) $(DESTDIR)$(PREFIX)/share/haprole/haproxy/)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build haprole-agent haprolectl haprole-spoa
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
