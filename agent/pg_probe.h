@@ -1,0 +1,214 @@
+/* agent/pg_probe.h - the PostgreSQL probe of haprole-agent. Prefix: pgp_.
+ *
+ * One persistent libpq connection, async API only, driven by the agent's libev loop (DESIGN.md
+ * sections 3 and 11): PQconnectStartParams() + PQconnectPoll() with PQsocket() re-read after
+ * every poll and our own connect deadline (libpq's connect_timeout does not govern the async
+ * API); PQsetnonblocking(), PQsendQuery(), PQflush() to 0, PQconsumeInput(), PQgetResult() only
+ * while !PQisBusy(). Never PQexec, PQconnectdb, PQping or PQreset. TCP keepalives are asked for
+ * in the connection parameters. A lost connection reconnects at once, then with a doubling
+ * backoff up to <backoff_max>.
+ *
+ * Every <interval> one query (PGP_QUERY) returns everything in one row: role, timeline, system
+ * identifier, LSNs, replay timestamp, WAL receiver status, replay pause state. The query runs
+ * under <timeout>: a hung server (SIGSTOPped postmaster: the kernel still accepts TCP) is
+ * noticed when the deadline passes; the connection is then closed, a failure counted, and a
+ * reconnect started.
+ *
+ * Results land in a struct ns_pg (common/node_state.h):
+ *   up         debounced by rise/fall (agent/rise_fall.h) over query results;
+ *   role, tl, sysid, lsn, lag_bytes, lag_ms, streaming, paused
+ *              from the last successful query; when <up> turns false they are reset to
+ *              "unknown" (role NS_ROLE_UNKNOWN, tl 0, streaming false): fail closed;
+ *   err        the last error ("" after a success).
+ * A role change is never debounced: it is reported in the same loop iteration as the query
+ * result that shows it (a promotion must reach the feed at once).
+ *
+ * Lag rules (pgp_apply_sample(), pure, unit tested):
+ *   lag_bytes  standby: receive - replay (0 when receive is unknown or behind replay);
+ *   lag_ms     counted ONLY while replay < receive: an idle primary writes no WAL, and
+ *              "now - last replay timestamp" would grow on a healthy idle standby. While behind,
+ *              lag_ms = server now - max(last replay timestamp, last time we saw it caught up);
+ *   streaming  WAL receiver status is "streaming" (and, when <receiver_timeout> > 0, its
+ *              last message is younger than that): receive == replay does not mean caught up
+ *              when the receiver is gone;
+ *   paused     pg_get_wal_replay_pause_state() is not "not paused".
+ * The role uses pg_is_in_recovery(); the timeline on a primary is the first 8 hex digits of
+ * pg_walfile_name(pg_current_wal_lsn()) (pg_control_checkpoint() is stale right after a
+ * promotion), on a standby pg_stat_wal_receiver.received_tli (the last checkpoint's timeline
+ * when no receiver runs).
+ *
+ * The role needs pg_monitor (or superuser) to see pg_stat_wal_receiver and pg_control_system().
+ *
+ * Lifecycle: pgp_init() (no I/O), pgp_start(), pgp_reconfigure() on SIGHUP, pgp_stop(),
+ * pgp_free(). Single-threaded; every callback runs from the loop. */
+#ifndef HAPROLE_AGENT_PG_PROBE_H
+#define HAPROLE_AGENT_PG_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "agent/rise_fall.h"
+#include "common/cfg.h"
+#include "common/compiler.h"
+#include "common/node_state.h"
+
+#define PGP_CONNINFO_MAX 512 /* conninfo string, with NUL (cfg key "conninfo") */
+
+/* The [postgres] section of the agent config. Filled with cfg_set_defaults(pgp_conf_keys, ...)
+ * then cfg_set_key(pgp_conf_keys, ...) per key; checked whole by pgp_conf_validate(). */
+struct pgp_conf {
+	char conninfo[PGP_CONNINFO_MAX]; /* libpq conninfo; hostaddr= or a unix socket host= */
+	double interval;                 /* time between two queries (s), default 100 ms */
+	double timeout;                  /* deadline of one query (s), default 1 s */
+	double connect_timeout;  /* deadline of one connect, startup and auth included (s) */
+	int64_t rise;            /* consecutive good queries to turn up */
+	int64_t fall;            /* consecutive failures (error, timeout, lost) to turn down */
+	double backoff_max;      /* reconnect delay cap (s); the delay starts at <interval> */
+	double receiver_timeout; /* standby: streaming=false when the receiver's last message is
+	                            older (s); 0 = trust the receiver status alone */
+	int64_t keepalives_idle; /* TCP keepalive idle time (s) given to libpq */
+};
+
+/* Key table for [postgres]: conninfo, interval, timeout, connect_timeout, rise, fall,
+ * backoff_max, receiver_timeout, keepalives_idle. Offsets are into struct pgp_conf. */
+extern const struct cfg_key pgp_conf_keys[];
+
+/* Checks a whole [postgres] section after its keys are set: the conninfo parses (libpq's
+ * PQconninfoParse), names hostaddr= or a host= that is a unix socket directory (a host name
+ * would make libpq resolve it, blocking the loop), has no connect_timeout of its own to be
+ * confused with ours. Returns 0, or -1 with <err> = "key 'KEY': what is wrong". */
+int pgp_conf_validate(const struct pgp_conf *c, char *err, size_t errlen) HR_MUSTCHECK;
+
+/* ---- pure part: one query row -> struct ns_pg ------------------------------------------- */
+
+/* Columns of PGP_QUERY, in order. */
+enum pgp_col {
+	PGP_COL_IN_RECOVERY = 0, /* "t" / "f" */
+	PGP_COL_WALFILE,         /* primary: pg_walfile_name(pg_current_wal_lsn()); standby NULL */
+	PGP_COL_RECEIVED_TLI, /* standby: receiver's or last checkpoint's timeline; primary NULL */
+	PGP_COL_SYSID,        /* system identifier, decimal */
+	PGP_COL_CURRENT_LSN,  /* primary: "X/Y"; standby NULL */
+	PGP_COL_RECEIVE_LSN,  /* standby: pg_last_wal_receive_lsn(), may be NULL */
+	PGP_COL_REPLAY_LSN,   /* standby: pg_last_wal_replay_lsn(), may be NULL */
+	PGP_COL_REPLAY_TS_MS, /* pg_last_xact_replay_timestamp() in ms since epoch, may be NULL */
+	PGP_COL_NOW_MS,       /* server's clock_timestamp() in ms since epoch */
+	PGP_COL_RECEIVER_STATUS, /* pg_stat_wal_receiver.status, NULL when no receiver */
+	PGP_COL_RECEIPT_MS,      /* pg_stat_wal_receiver.last_msg_receipt_time in ms, may be NULL */
+	PGP_COL_PAUSE_STATE,     /* standby: pg_get_wal_replay_pause_state(); primary NULL */
+	PGP_COL_COUNT            /* keep last: number of columns */
+};
+
+/* The query whose columns are enum pgp_col; exposed for tests and for the README. */
+extern const char PGP_QUERY[];
+
+/* One query row, decoded. Timestamps are the server's clock, so lag needs no clock sync. */
+struct pgp_sample {
+	bool in_recovery;         /* pg_is_in_recovery() */
+	uint32_t tl;              /* timeline, 0 when unknown */
+	char sysid[NS_SYSID_MAX]; /* system identifier, "" when unknown */
+	uint64_t current_lsn;     /* primary: current WAL write position */
+	bool has_receive;         /* <receive_lsn> is known */
+	uint64_t receive_lsn;     /* standby: last WAL received and flushed */
+	bool has_replay;          /* <replay_lsn> is known */
+	uint64_t replay_lsn;      /* standby: last WAL replayed */
+	int64_t replay_ts_ms;     /* commit time of the last replayed transaction, 0 unknown */
+	int64_t now_ms;           /* server's clock at query time */
+	bool has_receiver;        /* a WAL receiver process exists */
+	bool receiver_streaming;  /* its status is "streaming" */
+	int64_t receipt_ms;       /* its last message from the primary, 0 unknown */
+	bool paused;              /* replay paused or pause requested */
+};
+
+/* What pgp_apply_sample() remembers between samples. Zero it on (re)connect. */
+struct pgp_lag_state {
+	int64_t caught_up_ms; /* server time of the last sample with replay == receive, 0 never */
+};
+
+/* Parses "X/Y" (two hex numbers, as PostgreSQL prints pg_lsn) into a 64-bit position.
+ * Returns 0, or -1 on anything else (empty, sign, spaces, more than 8 hex digits a side). */
+int pgp_parse_lsn(const char *s, uint64_t *out) HR_MUSTCHECK;
+
+/* Decodes one row: <vals>[PGP_COL_COUNT], NULL for SQL NULL. Returns 0, or -1 with <*why> a
+ * static text naming the bad column. Requires in_recovery, sysid and now_ms. */
+int pgp_parse_row(const char *const *vals, struct pgp_sample *out, const char **why) HR_MUSTCHECK;
+
+/* Applies the lag rules above: fills role, tl, sysid, lsn, lag_bytes, lag_ms, streaming and
+ * paused of <out> from <s> (leaves present, up and err alone) and updates <lag>.
+ * <receiver_timeout_ms> 0 disables the receipt-age rule. */
+void pgp_apply_sample(const struct pgp_sample *s, int64_t receiver_timeout_ms,
+                      struct pgp_lag_state *lag, struct ns_pg *out);
+
+/* ---- the probe ------------------------------------------------------------------------- */
+
+enum pgp_state {
+	PGP_ST_STOPPED = 0, /* not started, or pgp_stop(): no watcher runs */
+	PGP_ST_CONNECTING,  /* PQconnectPoll() under way, <timer> = connect deadline */
+	PGP_ST_IDLE,        /* connected, waiting for the next interval (<timer>) */
+	PGP_ST_QUERY,       /* query sent, reading the result, <timer> = query deadline */
+	PGP_ST_BACKOFF,     /* no connection, <timer> = reconnect delay */
+	PGP_ST_COUNT        /* keep last */
+};
+
+/* What changed in the last callback (bit mask), so the agent may, e.g., push role changes to
+ * the feed at once and coalesce lag-only changes. */
+enum pgp_change {
+	PGP_CH_UP = 1u << 0,        /* ns_pg.up */
+	PGP_CH_ROLE = 1u << 1,      /* ns_pg.role */
+	PGP_CH_IDENT = 1u << 2,     /* tl or sysid */
+	PGP_CH_LAG = 1u << 3,       /* lsn, lag_bytes or lag_ms */
+	PGP_CH_STREAMING = 1u << 4, /* streaming or paused */
+	PGP_CH_ERR = 1u << 5,       /* err */
+};
+
+struct pg_probe;
+
+/* Told after any field of <p->pg> changed (mask of enum pgp_change in <changed>). Called from
+ * the loop; may read <p->pg>; must not call pgp_free() on <p> (pgp_stop() is fine). */
+typedef void (*pgp_change_cb)(struct pg_probe *p, unsigned changed, void *arg);
+
+struct pg_probe {
+	struct ev_loop *loop;     /* loop the watchers run on */
+	struct pgp_conf conf;     /* current config (copied in) */
+	enum pgp_state state;     /* written by pgp_set_state() only */
+	ev_io io;                 /* the libpq socket (re-armed after each PQconnectPoll) */
+	ev_timer timer;           /* deadline / interval / backoff of the current state */
+	struct pg_conn *conn;     /* libpq connection (PGconn), NULL when none */
+	int fd;                   /* socket <io> watches, -1 when none */
+	double backoff;           /* next reconnect delay (s) */
+	ev_tstamp started;        /* ev_now() when the current state began */
+	struct rise_fall rf;      /* debounce of <pg.up> */
+	struct pgp_lag_state lag; /* lag memory, reset on reconnect */
+	struct ns_pg pg;          /* the result the agent reads; present = true */
+	uint32_t last_ms;         /* duration of the last successful query (ms) */
+	uint64_t queries;         /* successful queries since start */
+	uint64_t failures;        /* failed queries / connects since start */
+	pgp_change_cb cb;         /* told of every change */
+	void *arg;                /* caller's data */
+};
+
+/* Prepares <p> with a copy of <conf> (validated by pgp_conf_validate()); no I/O, no watcher.
+ * Returns 0, or -1 with <err> filled. */
+int pgp_init(struct pg_probe *p, struct ev_loop *loop, const struct pgp_conf *conf,
+             pgp_change_cb cb, void *arg, char *err, size_t errlen) HR_MUSTCHECK;
+
+/* Starts connecting (STOPPED -> CONNECTING); a no-op when already running. */
+void pgp_start(struct pg_probe *p);
+
+/* Closes the connection and stops every watcher (-> STOPPED); <p->pg> keeps its last values. */
+void pgp_stop(struct pg_probe *p);
+
+/* pgp_stop(), then releases what pgp_init() took. <p> may be pgp_init()ed again. */
+void pgp_free(struct pg_probe *p);
+
+/* SIGHUP: adopts <conf> keeping <p->pg> and the rise/fall verdict. A changed conninfo closes
+ * the connection and reconnects at once; other keys apply from the next interval. Returns 0,
+ * or -1 with <err> filled and the old config kept. */
+int pgp_reconfigure(struct pg_probe *p, const struct pgp_conf *conf, char *err,
+                    size_t errlen) HR_MUSTCHECK;
+
+const char *pgp_state_name(enum pgp_state st);
+
+#endif /* HAPROLE_AGENT_PG_PROBE_H */
