@@ -1,0 +1,610 @@
+/* common/node_state.c - node state codecs: msgpack feed frames and JSON. See node_state.h for
+ * the wire contract. Encoders write whole or nothing into a struct buf; the decoder type-checks
+ * every object before use, matches keys on length and bytes, and skips keys it does not know. */
+#include "common/node_state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+static const char *const ns_admin_names[NS_ADMIN_COUNT] = {
+	[NS_ADMIN_READY] = "ready",
+	[NS_ADMIN_DRAIN] = "drain",
+	[NS_ADMIN_MAINT] = "maint",
+};
+
+static const char *const ns_role_names[NS_ROLE_COUNT] = {
+	[NS_ROLE_UNKNOWN] = "unknown",
+	[NS_ROLE_PRIMARY] = "primary",
+	[NS_ROLE_STANDBY] = "standby",
+};
+
+void ns_init(struct node_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->v = NS_SCHEMA_VERSION;
+}
+
+const char *ns_admin_name(enum ns_admin a)
+{
+	return (unsigned)a < NS_ADMIN_COUNT ? ns_admin_names[a] : "?";
+}
+
+const char *ns_role_name(enum ns_role r)
+{
+	return (unsigned)r < NS_ROLE_COUNT ? ns_role_names[r] : "?";
+}
+
+static bool ns_word_eq(const char *s, size_t len, const char *word)
+{
+	return strlen(word) == len && memcmp(s, word, len) == 0;
+}
+
+/* Parses <len> bytes of <s> ("ready", "drain", "maint"), matched whole. */
+bool ns_admin_parse(const char *s, size_t len, enum ns_admin *out)
+{
+	for (int i = 0; i < NS_ADMIN_COUNT; i++) {
+		if (ns_word_eq(s, len, ns_admin_names[i])) {
+			*out = (enum ns_admin)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Parses <len> bytes of <s> ("primary", "standby", "unknown"), matched whole. */
+bool ns_role_parse(const char *s, size_t len, enum ns_role *out)
+{
+	for (int i = 0; i < NS_ROLE_COUNT; i++) {
+		if (ns_word_eq(s, len, ns_role_names[i])) {
+			*out = (enum ns_role)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The check named <name>, or NULL. */
+const struct ns_check *ns_find_check(const struct node_state *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_checks; i++) {
+		if (strcmp(s->checks[i].name, name) == 0)
+			return &s->checks[i];
+	}
+	return NULL;
+}
+
+/* ---- msgpack encoding -------------------------------------------------------------------- */
+
+static int ns_buf_write(void *data, const char *p, size_t len)
+{
+	return buf_append(data, p, len);
+}
+
+static int ns_pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (msgpack_pack_str(pk, len) != 0)
+		return -1;
+	return msgpack_pack_str_body(pk, s, len);
+}
+
+static int ns_pack_kstr(msgpack_packer *pk, const char *key, const char *val)
+{
+	return ns_pack_str(pk, key) != 0 || ns_pack_str(pk, val) != 0 ? -1 : 0;
+}
+
+static int ns_pack_ku64(msgpack_packer *pk, const char *key, uint64_t val)
+{
+	return ns_pack_str(pk, key) != 0 || msgpack_pack_uint64(pk, val) != 0 ? -1 : 0;
+}
+
+static int ns_pack_kbool(msgpack_packer *pk, const char *key, bool val)
+{
+	if (ns_pack_str(pk, key) != 0)
+		return -1;
+	return val ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+}
+
+static int ns_pack_probe(msgpack_packer *pk, const char *key, const struct ns_probe *pr)
+{
+	if (ns_pack_str(pk, key) != 0 || msgpack_pack_map(pk, 4) != 0)
+		return -1;
+	if (ns_pack_kbool(pk, "present", pr->present) != 0 ||
+	    ns_pack_kbool(pk, "up", pr->up) != 0 || ns_pack_ku64(pk, "ms", pr->ms) != 0 ||
+	    ns_pack_kstr(pk, "err", pr->err) != 0)
+		return -1;
+	return 0;
+}
+
+static int ns_pack_pg(msgpack_packer *pk, const struct ns_pg *pg)
+{
+	if (ns_pack_str(pk, "pg") != 0 || msgpack_pack_map(pk, 11) != 0)
+		return -1;
+	if (ns_pack_kbool(pk, "present", pg->present) != 0 ||
+	    ns_pack_kbool(pk, "up", pg->up) != 0 ||
+	    ns_pack_kstr(pk, "role", ns_role_name(pg->role)) != 0 ||
+	    ns_pack_ku64(pk, "tl", pg->tl) != 0 || ns_pack_kstr(pk, "sysid", pg->sysid) != 0 ||
+	    ns_pack_ku64(pk, "lsn", pg->lsn) != 0 ||
+	    ns_pack_ku64(pk, "lag_bytes", pg->lag_bytes) != 0 ||
+	    ns_pack_ku64(pk, "lag_ms", pg->lag_ms) != 0 ||
+	    ns_pack_kbool(pk, "streaming", pg->streaming) != 0 ||
+	    ns_pack_kbool(pk, "paused", pg->paused) != 0 || ns_pack_kstr(pk, "err", pg->err) != 0)
+		return -1;
+	return 0;
+}
+
+static int ns_pack_state(msgpack_packer *pk, const struct node_state *s)
+{
+	if (msgpack_pack_map(pk, 14) != 0)
+		return -1;
+	if (ns_pack_ku64(pk, "v", s->v) != 0 || ns_pack_kstr(pk, "cluster", s->cluster) != 0 ||
+	    ns_pack_kstr(pk, "node", s->node) != 0 || ns_pack_ku64(pk, "boot", s->boot) != 0 ||
+	    ns_pack_ku64(pk, "seq", s->seq) != 0 || ns_pack_ku64(pk, "ts_ms", s->ts_ms) != 0 ||
+	    ns_pack_kstr(pk, "admin", ns_admin_name(s->admin)) != 0 ||
+	    ns_pack_kstr(pk, "admin_reason", s->admin_reason) != 0 ||
+	    ns_pack_kbool(pk, "fenced", s->fenced) != 0 ||
+	    ns_pack_kstr(pk, "fence_reason", s->fence_reason) != 0 || ns_pack_pg(pk, &s->pg) != 0 ||
+	    ns_pack_probe(pk, "app", &s->app) != 0 || ns_pack_probe(pk, "nginx", &s->nginx) != 0)
+		return -1;
+	if (ns_pack_str(pk, "checks") != 0 || msgpack_pack_map(pk, (uint32_t)s->n_checks) != 0)
+		return -1;
+	for (size_t i = 0; i < s->n_checks; i++) {
+		if (ns_pack_kstr(pk, s->checks[i].name, s->checks[i].line) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Appends one feed frame (length header + msgpack map) for <s> to <out>, whole or not at all.
+ * Returns 0, or -1 with errno ENOBUFS when <out> lacks room (then <out> is unchanged). */
+int ns_encode_frame(const struct node_state *s, struct buf *out)
+{
+	/* Offsets relative to head survive the compaction an append may do. */
+	size_t hdr_off = buf_len(out);
+	uint8_t hdr[NS_FRAME_HDR] = { 0 };
+	msgpack_packer pk;
+	size_t payload;
+	uint8_t *h;
+
+	if (s->n_checks > NS_CHECKS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (buf_append(out, hdr, sizeof(hdr)) == -1)
+		return -1;
+	msgpack_packer_init(&pk, out, ns_buf_write);
+	if (ns_pack_state(&pk, s) != 0)
+		goto out_rollback;
+	payload = buf_len(out) - hdr_off - NS_FRAME_HDR;
+	if (payload > UINT32_MAX)
+		goto out_rollback;
+	h = buf_head(out) + hdr_off;
+	h[0] = (uint8_t)(payload >> 24);
+	h[1] = (uint8_t)(payload >> 16);
+	h[2] = (uint8_t)(payload >> 8);
+	h[3] = (uint8_t)payload;
+	return 0;
+
+out_rollback:
+	out->tail = out->head + hdr_off;
+	errno = ENOBUFS;
+	return -1;
+}
+
+/* Looks at the start of a feed stream. Returns the whole frame's size (header + payload) with
+ * <payload_len> set when it is all in <p>, 0 when bytes are missing, -1 when the announced
+ * length is 0 or above <max_payload> (the stream cannot be trusted any further). */
+int ns_frame_peek(const uint8_t *p, size_t len, size_t max_payload, size_t *payload_len)
+{
+	uint32_t n;
+
+	if (len < NS_FRAME_HDR)
+		return 0;
+	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	if (n == 0 || n > max_payload || max_payload > (size_t)INT32_MAX - NS_FRAME_HDR)
+		return -1;
+	if (len - NS_FRAME_HDR < n)
+		return 0;
+	*payload_len = n;
+	return (int)(n + NS_FRAME_HDR);
+}
+
+/* ---- msgpack decoding -------------------------------------------------------------------- */
+
+static bool ns_key_is(const msgpack_object_str *k, const char *name)
+{
+	return ns_word_eq(k->ptr, k->size, name);
+}
+
+static int ns_get_u64(const msgpack_object *o, uint64_t *out)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return -1;
+	*out = o->via.u64;
+	return 0;
+}
+
+static int ns_get_u32(const msgpack_object *o, uint32_t *out)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)o->via.u64;
+	return 0;
+}
+
+static int ns_get_bool(const msgpack_object *o, bool *out)
+{
+	if (o->type != MSGPACK_OBJECT_BOOLEAN)
+		return -1;
+	*out = o->via.boolean;
+	return 0;
+}
+
+/* Copies a string of at most <size> - 1 bytes without NUL bytes; longer is invalid. */
+static int ns_get_str(const msgpack_object *o, char *out, size_t size)
+{
+	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size ||
+	    memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+		return -1;
+	memcpy(out, o->via.str.ptr, o->via.str.size);
+	out[o->via.str.size] = '\0';
+	return 0;
+}
+
+static int ns_decode_probe(const msgpack_object *o, struct ns_probe *pr, const char **why)
+{
+	if (o->type != MSGPACK_OBJECT_MAP) {
+		*why = "probe is not a map";
+		return -1;
+	}
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object_kv *kv = &o->via.map.ptr[i];
+		const msgpack_object_str *k;
+		int r = 0;
+
+		if (kv->key.type != MSGPACK_OBJECT_STR) {
+			*why = "probe key is not a string";
+			return -1;
+		}
+		k = &kv->key.via.str;
+		if (ns_key_is(k, "present"))
+			r = ns_get_bool(&kv->val, &pr->present);
+		else if (ns_key_is(k, "up"))
+			r = ns_get_bool(&kv->val, &pr->up);
+		else if (ns_key_is(k, "ms"))
+			r = ns_get_u32(&kv->val, &pr->ms);
+		else if (ns_key_is(k, "err"))
+			r = ns_get_str(&kv->val, pr->err, sizeof(pr->err));
+		if (r != 0) {
+			*why = "probe field of the wrong type or too long";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int ns_decode_pg(const msgpack_object *o, struct ns_pg *pg, const char **why)
+{
+	if (o->type != MSGPACK_OBJECT_MAP) {
+		*why = "pg is not a map";
+		return -1;
+	}
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object_kv *kv = &o->via.map.ptr[i];
+		const msgpack_object_str *k;
+		int r = 0;
+
+		if (kv->key.type != MSGPACK_OBJECT_STR) {
+			*why = "pg key is not a string";
+			return -1;
+		}
+		k = &kv->key.via.str;
+		if (ns_key_is(k, "present")) {
+			r = ns_get_bool(&kv->val, &pg->present);
+		} else if (ns_key_is(k, "up")) {
+			r = ns_get_bool(&kv->val, &pg->up);
+		} else if (ns_key_is(k, "role")) {
+			r = kv->val.type == MSGPACK_OBJECT_STR &&
+			            ns_role_parse(kv->val.via.str.ptr, kv->val.via.str.size,
+			                          &pg->role)
+			        ? 0
+			        : -1;
+		} else if (ns_key_is(k, "tl")) {
+			r = ns_get_u32(&kv->val, &pg->tl);
+		} else if (ns_key_is(k, "sysid")) {
+			r = ns_get_str(&kv->val, pg->sysid, sizeof(pg->sysid));
+		} else if (ns_key_is(k, "lsn")) {
+			r = ns_get_u64(&kv->val, &pg->lsn);
+		} else if (ns_key_is(k, "lag_bytes")) {
+			r = ns_get_u64(&kv->val, &pg->lag_bytes);
+		} else if (ns_key_is(k, "lag_ms")) {
+			r = ns_get_u64(&kv->val, &pg->lag_ms);
+		} else if (ns_key_is(k, "streaming")) {
+			r = ns_get_bool(&kv->val, &pg->streaming);
+		} else if (ns_key_is(k, "paused")) {
+			r = ns_get_bool(&kv->val, &pg->paused);
+		} else if (ns_key_is(k, "err")) {
+			r = ns_get_str(&kv->val, pg->err, sizeof(pg->err));
+		}
+		if (r != 0) {
+			*why = "pg field of the wrong type, too long, or unknown role";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int ns_decode_checks(const msgpack_object *o, struct node_state *s, const char **why)
+{
+	if (o->type != MSGPACK_OBJECT_MAP) {
+		*why = "checks is not a map";
+		return -1;
+	}
+	if (o->via.map.size > NS_CHECKS_MAX) {
+		*why = "too many checks";
+		return -1;
+	}
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object_kv *kv = &o->via.map.ptr[i];
+		struct ns_check *c = &s->checks[i];
+
+		if (ns_get_str(&kv->key, c->name, sizeof(c->name)) != 0 || c->name[0] == '\0' ||
+		    ns_get_str(&kv->val, c->line, sizeof(c->line)) != 0 ||
+		    strpbrk(c->line, "\r\n") != NULL) {
+			*why = "check name or line of the wrong type, empty or too long";
+			return -1;
+		}
+	}
+	s->n_checks = o->via.map.size;
+	return 0;
+}
+
+enum ns_required {
+	NS_REQ_V = 1 << 0,       /* "v" seen */
+	NS_REQ_CLUSTER = 1 << 1, /* "cluster" seen */
+	NS_REQ_NODE = 1 << 2,    /* "node" seen */
+	NS_REQ_BOOT = 1 << 3,    /* "boot" seen */
+	NS_REQ_SEQ = 1 << 4,     /* "seq" seen */
+	NS_REQ_ALL = (1 << 5) - 1,
+};
+
+static int ns_decode_map(const msgpack_object *root, struct node_state *s, const char **why)
+{
+	unsigned seen = 0;
+
+	if (root->type != MSGPACK_OBJECT_MAP) {
+		*why = "payload is not a map";
+		return -1;
+	}
+	for (uint32_t i = 0; i < root->via.map.size; i++) {
+		const msgpack_object_kv *kv = &root->via.map.ptr[i];
+		const msgpack_object *v = &kv->val;
+		const msgpack_object_str *k;
+		int r = 0;
+
+		if (kv->key.type != MSGPACK_OBJECT_STR) {
+			*why = "key is not a string";
+			return -1;
+		}
+		k = &kv->key.via.str;
+		if (ns_key_is(k, "v")) {
+			r = ns_get_u32(v, &s->v);
+			seen |= NS_REQ_V;
+		} else if (ns_key_is(k, "cluster")) {
+			r = ns_get_str(v, s->cluster, sizeof(s->cluster));
+			seen |= NS_REQ_CLUSTER;
+		} else if (ns_key_is(k, "node")) {
+			r = ns_get_str(v, s->node, sizeof(s->node));
+			seen |= NS_REQ_NODE;
+		} else if (ns_key_is(k, "boot")) {
+			r = ns_get_u64(v, &s->boot);
+			seen |= NS_REQ_BOOT;
+		} else if (ns_key_is(k, "seq")) {
+			r = ns_get_u64(v, &s->seq);
+			seen |= NS_REQ_SEQ;
+		} else if (ns_key_is(k, "ts_ms")) {
+			r = ns_get_u64(v, &s->ts_ms);
+		} else if (ns_key_is(k, "admin")) {
+			r = v->type == MSGPACK_OBJECT_STR &&
+			            ns_admin_parse(v->via.str.ptr, v->via.str.size, &s->admin)
+			        ? 0
+			        : -1;
+		} else if (ns_key_is(k, "admin_reason")) {
+			r = ns_get_str(v, s->admin_reason, sizeof(s->admin_reason));
+		} else if (ns_key_is(k, "fenced")) {
+			r = ns_get_bool(v, &s->fenced);
+		} else if (ns_key_is(k, "fence_reason")) {
+			r = ns_get_str(v, s->fence_reason, sizeof(s->fence_reason));
+		} else if (ns_key_is(k, "pg")) {
+			if (ns_decode_pg(v, &s->pg, why) != 0)
+				return -1;
+		} else if (ns_key_is(k, "app")) {
+			if (ns_decode_probe(v, &s->app, why) != 0)
+				return -1;
+		} else if (ns_key_is(k, "nginx")) {
+			if (ns_decode_probe(v, &s->nginx, why) != 0)
+				return -1;
+		} else if (ns_key_is(k, "checks")) {
+			if (ns_decode_checks(v, s, why) != 0)
+				return -1;
+		}
+		/* any other key: a newer agent's field, skipped */
+		if (r != 0) {
+			*why = "top-level field of the wrong type, too long, or unknown word";
+			return -1;
+		}
+	}
+	if ((seen & NS_REQ_ALL) != NS_REQ_ALL) {
+		*why = "missing one of v, cluster, node, boot, seq";
+		return -1;
+	}
+	if (s->v == 0 || s->cluster[0] == '\0' || s->node[0] == '\0') {
+		*why = "v is 0, or cluster or node is empty";
+		return -1;
+	}
+	return 0;
+}
+
+/* Decodes one frame's payload (without its length header) into <out>. Returns 0, or -1 with
+ * <why> set; <out> is then unspecified (decode into a scratch struct). Trailing bytes after the
+ * map are invalid. */
+int ns_decode(const uint8_t *payload, size_t len, struct node_state *out, const char **why)
+{
+	msgpack_unpacked up;
+	size_t off = 0;
+	int ret = -1;
+
+	ns_init(out);
+	out->v = 0;
+	msgpack_unpacked_init(&up);
+	switch (msgpack_unpack_next(&up, (const char *)payload, len, &off)) {
+	case MSGPACK_UNPACK_SUCCESS:
+		if (off != len) {
+			*why = "bytes after the map";
+			break;
+		}
+		ret = ns_decode_map(&up.data, out, why);
+		break;
+	case MSGPACK_UNPACK_EXTRA_BYTES:
+		*why = "bytes after the map";
+		break;
+	case MSGPACK_UNPACK_CONTINUE:
+		*why = "truncated msgpack";
+		break;
+	case MSGPACK_UNPACK_PARSE_ERROR:
+		*why = "invalid msgpack";
+		break;
+	case MSGPACK_UNPACK_NOMEM_ERROR:
+		*why = "out of memory";
+		break;
+	}
+	msgpack_unpacked_destroy(&up);
+	return ret;
+}
+
+/* ---- JSON -------------------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at <p> (at most <len> bytes), or 0 when invalid. */
+static size_t ns_utf8_len(const unsigned char *p, size_t len)
+{
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return n;
+}
+
+/* Appends <s> as a JSON string: quotes, escapes, control characters as \u00XX, and '?' for
+ * bytes that are not valid UTF-8 (a PostgreSQL error in another encoding must not break it). */
+static int ns_json_str(struct buf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+
+	if (buf_append(out, "\"", 1) == -1)
+		return -1;
+	while (len > 0) {
+		size_t n = ns_utf8_len(p, len);
+		int r;
+
+		if (n == 0) {
+			r = buf_append(out, "?", 1);
+			n = 1;
+		} else if (*p == '"' || *p == '\\') {
+			char esc[2] = { '\\', (char)*p };
+
+			r = buf_append(out, esc, 2);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			r = buf_printf(out, "\\u%04x", *p);
+		} else {
+			r = buf_append(out, p, n);
+		}
+		if (r == -1)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return buf_append(out, "\"", 1);
+}
+
+static const char *ns_bool(bool b)
+{
+	return b ? "true" : "false";
+}
+
+static int ns_json_probe(struct buf *out, const char *key, const struct ns_probe *pr)
+{
+	if (buf_printf(out, ",\"%s\":{\"present\":%s,\"up\":%s,\"ms\":%u,\"err\":", key,
+	               ns_bool(pr->present), ns_bool(pr->up), pr->ms) == -1 ||
+	    ns_json_str(out, pr->err) == -1 || buf_append(out, "}", 1) == -1)
+		return -1;
+	return 0;
+}
+
+/* Appends <s> as one JSON object (what `curl node:5555` shows, and haprolectl --json), whole
+ * or not at all. Returns 0, or -1 (ENOBUFS) leaving <out> unchanged. */
+int ns_to_json(const struct node_state *s, struct buf *out)
+{
+	size_t start = buf_len(out);
+	const struct ns_pg *pg = &s->pg;
+
+	if (buf_append(out, "{\"v\":", 5) == -1 || buf_printf(out, "%u", s->v) == -1 ||
+	    buf_append(out, ",\"cluster\":", 11) == -1 || ns_json_str(out, s->cluster) == -1 ||
+	    buf_append(out, ",\"node\":", 8) == -1 || ns_json_str(out, s->node) == -1 ||
+	    buf_printf(out, ",\"boot\":\"%016llx\",\"seq\":%llu,\"ts_ms\":%llu,\"admin\":\"%s\"",
+	               (unsigned long long)s->boot, (unsigned long long)s->seq,
+	               (unsigned long long)s->ts_ms, ns_admin_name(s->admin)) == -1 ||
+	    buf_append(out, ",\"admin_reason\":", 16) == -1 ||
+	    ns_json_str(out, s->admin_reason) == -1 ||
+	    buf_printf(out, ",\"fenced\":%s,\"fence_reason\":", ns_bool(s->fenced)) == -1 ||
+	    ns_json_str(out, s->fence_reason) == -1)
+		goto out_rollback;
+	if (buf_printf(
+	        out, ",\"pg\":{\"present\":%s,\"up\":%s,\"role\":\"%s\",\"tl\":%u,\"sysid\":",
+	        ns_bool(pg->present), ns_bool(pg->up), ns_role_name(pg->role), pg->tl) == -1 ||
+	    ns_json_str(out, pg->sysid) == -1 ||
+	    buf_printf(out,
+	               ",\"lsn\":\"%X/%X\",\"lag_bytes\":%llu,\"lag_ms\":%llu,\"streaming\":%s,"
+	               "\"paused\":%s,\"err\":",
+	               (unsigned)(pg->lsn >> 32), (unsigned)pg->lsn,
+	               (unsigned long long)pg->lag_bytes, (unsigned long long)pg->lag_ms,
+	               ns_bool(pg->streaming), ns_bool(pg->paused)) == -1 ||
+	    ns_json_str(out, pg->err) == -1 || buf_append(out, "}", 1) == -1)
+		goto out_rollback;
+	if (ns_json_probe(out, "app", &s->app) == -1 ||
+	    ns_json_probe(out, "nginx", &s->nginx) == -1 ||
+	    buf_append(out, ",\"checks\":{", 11) == -1)
+		goto out_rollback;
+	for (size_t i = 0; i < s->n_checks && i < NS_CHECKS_MAX; i++) {
+		if ((i > 0 && buf_append(out, ",", 1) == -1) ||
+		    ns_json_str(out, s->checks[i].name) == -1 || buf_append(out, ":", 1) == -1 ||
+		    ns_json_str(out, s->checks[i].line) == -1)
+			goto out_rollback;
+	}
+	if (buf_append(out, "}}", 2) == -1)
+		goto out_rollback;
+	return 0;
+
+out_rollback:
+	out->tail = out->head + start;
+	errno = ENOBUFS;
+	return -1;
+}
