@@ -1,0 +1,269 @@
+/* tests/unit/test_feed_sub.c - the feed subscriber against an in-process fake agent on the
+ * same libev loop: first state, silence -> lost -> reconnect, bad frames, refused connects. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/feed_sub.h"
+
+enum fake_mode {
+	FAKE_ONE_FRAME = 0, /* one good frame per connection, then silence */
+	FAKE_BAD_LENGTH,    /* a frame header announcing 4 GiB */
+	FAKE_BAD_PAYLOAD,   /* a valid length and garbage msgpack */
+};
+
+struct fake_agent {
+	ev_io accept_io;     /* listening socket */
+	ev_io conn_io;       /* the subscriber's connection */
+	int conn_fd;         /* -1 when none */
+	int accepts;         /* connections accepted */
+	enum fake_mode mode; /* what to send */
+	char got[32];        /* what the subscriber sent */
+};
+
+struct observed {
+	int states;             /* EV_STATE count */
+	int losts;              /* EV_LOST count */
+	char last_why[128];     /* why of the last EV_LOST */
+	char node[NS_NAME_MAX]; /* node of the last EV_STATE */
+	int stop_after_states;  /* break the loop when states reaches it */
+	int stop_after_losts;   /* break the loop when losts reaches it */
+};
+
+static void fake_send(struct fake_agent *fa)
+{
+	uint8_t storage[NS_FRAME_HDR + NS_FRAME_MAX];
+	struct node_state s;
+	struct buf b;
+
+	buf_init_static(&b, storage, sizeof(storage));
+	switch (fa->mode) {
+	case FAKE_ONE_FRAME:
+		ns_init(&s);
+		strcpy(s.cluster, "c");
+		snprintf(s.node, sizeof(s.node), "db%d", fa->accepts);
+		s.boot = 1;
+		s.seq = 1;
+		assert_int_equal(ns_encode_frame(&s, &b), 0);
+		break;
+	case FAKE_BAD_LENGTH:
+		assert_int_equal(buf_append(&b, "\xff\xff\xff\xff", 4), 0);
+		break;
+	case FAKE_BAD_PAYLOAD:
+		assert_int_equal(buf_append(&b, "\x00\x00\x00\x02\xc1\xc1", 6), 0);
+		break;
+	}
+	assert_int_equal(write(fa->conn_fd, buf_head(&b), buf_len(&b)), (ssize_t)buf_len(&b));
+}
+
+static void fake_on_conn(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct fake_agent *fa = container_of(w, struct fake_agent, conn_io);
+	ssize_t n;
+
+	(void)revents;
+	n = read(fa->conn_fd, fa->got, sizeof(fa->got) - 1);
+	if (n > 0) {
+		fa->got[n] = '\0';
+		fake_send(fa);
+		return;
+	}
+	if (n == -1 && errno == EAGAIN)
+		return;
+	ev_io_stop(loop, &fa->conn_io);
+	close(fa->conn_fd);
+	fa->conn_fd = -1;
+}
+
+static void fake_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct fake_agent *fa = container_of(w, struct fake_agent, accept_io);
+	int fd = sock_accept(w->fd, NULL, NULL);
+
+	(void)revents;
+	if (fd == -1)
+		return;
+	if (fa->conn_fd != -1) {
+		ev_io_stop(loop, &fa->conn_io);
+		close(fa->conn_fd);
+	}
+	fa->accepts++;
+	fa->conn_fd = fd;
+	ev_io_init(&fa->conn_io, fake_on_conn, fd, EV_READ);
+	ev_io_start(loop, &fa->conn_io);
+}
+
+static void fake_start(struct fake_agent *fa, struct ev_loop *loop, struct cfg_addr *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char err[HR_ERR_LEN];
+	const char *why;
+	char text[64];
+	int fd;
+
+	memset(fa, 0, sizeof(*fa));
+	fa->conn_fd = -1;
+	assert_int_equal(cfg_parse_addr("127.0.0.1:0", addr, &why), 0);
+	fd = sock_listen_tcp(addr, 8, err, sizeof(err));
+	assert_true(fd != -1);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	assert_int_equal(cfg_parse_addr(sock_addr_str(&ss, text, sizeof(text)), addr, &why), 0);
+	ev_io_init(&fa->accept_io, fake_on_accept, fd, EV_READ);
+	ev_io_start(loop, &fa->accept_io);
+}
+
+static void fake_stop(struct fake_agent *fa, struct ev_loop *loop)
+{
+	ev_io_stop(loop, &fa->accept_io);
+	close(fa->accept_io.fd);
+	if (fa->conn_fd != -1) {
+		ev_io_stop(loop, &fa->conn_io);
+		close(fa->conn_fd);
+	}
+}
+
+static void on_event(struct feed_sub *fs, enum feed_sub_event ev, const struct node_state *st,
+                     const char *why)
+{
+	struct observed *o = fs->arg;
+
+	if (ev == FEED_SUB_EV_STATE) {
+		o->states++;
+		strcpy(o->node, st->node);
+		if (o->states == o->stop_after_states)
+			ev_break(fs->loop, EVBREAK_ALL);
+	} else {
+		o->losts++;
+		snprintf(o->last_why, sizeof(o->last_why), "%s", why);
+		if (o->losts == o->stop_after_losts)
+			ev_break(fs->loop, EVBREAK_ALL);
+	}
+}
+
+/* Bounds every ev_run() of these tests: a broken subscriber fails instead of hanging. */
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void run_bounded(struct ev_loop *loop)
+{
+	ev_timer dog;
+
+	ev_timer_init(&dog, on_watchdog, 10.0, 0.0);
+	ev_timer_start(loop, &dog);
+	ev_run(loop, 0);
+	ev_timer_stop(loop, &dog);
+}
+
+static void test_feed_sub_start_silence_then_reconnect(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct observed o = { .stop_after_states = 2 };
+	struct fake_agent fa;
+	struct cfg_addr addr;
+	struct feed_sub fs;
+
+	(void)state;
+	fake_start(&fa, loop, &addr);
+	fa.mode = FAKE_ONE_FRAME;
+	assert_int_equal(feed_sub_init(&fs, loop, &addr, 0.02, on_event, &o), 0);
+	feed_sub_start(&fs);
+	run_bounded(loop);
+	assert_string_equal(fa.got, "SUBSCRIBE\n");
+	assert_int_equal(o.states, 2);
+	assert_int_equal(o.losts, 1); /* silence after the first frame */
+	assert_string_equal(o.last_why, "no frame for 3 heartbeats");
+	assert_string_equal(o.node, "db2"); /* second connection's frame */
+	assert_int_equal(fa.accepts, 2);
+	feed_sub_free(&fs);
+	fake_stop(&fa, loop);
+	ev_loop_destroy(loop);
+}
+
+static void test_feed_sub_bad_length_is_lost(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct observed o = { .stop_after_losts = 1 };
+	struct fake_agent fa;
+	struct cfg_addr addr;
+	struct feed_sub fs;
+
+	(void)state;
+	fake_start(&fa, loop, &addr);
+	fa.mode = FAKE_BAD_LENGTH;
+	assert_int_equal(feed_sub_init(&fs, loop, &addr, 1.0, on_event, &o), 0);
+	feed_sub_start(&fs);
+	run_bounded(loop);
+	assert_int_equal(o.states, 0);
+	assert_string_equal(o.last_why, "bad frame length");
+	assert_int_equal(fs.state, FEED_SUB_ST_IDLE);
+	feed_sub_free(&fs);
+	fake_stop(&fa, loop);
+	ev_loop_destroy(loop);
+}
+
+static void test_feed_sub_bad_payload_is_lost(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct observed o = { .stop_after_losts = 1 };
+	struct fake_agent fa;
+	struct cfg_addr addr;
+	struct feed_sub fs;
+
+	(void)state;
+	fake_start(&fa, loop, &addr);
+	fa.mode = FAKE_BAD_PAYLOAD;
+	assert_int_equal(feed_sub_init(&fs, loop, &addr, 1.0, on_event, &o), 0);
+	feed_sub_start(&fs);
+	run_bounded(loop);
+	assert_string_equal(o.last_why, "bad frame: invalid msgpack");
+	feed_sub_free(&fs);
+	fake_stop(&fa, loop);
+	ev_loop_destroy(loop);
+}
+
+static void test_feed_sub_refused_retries(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct observed o = { .stop_after_losts = 3 };
+	struct fake_agent fa;
+	struct cfg_addr addr;
+	struct feed_sub fs;
+
+	(void)state;
+	fake_start(&fa, loop, &addr);
+	fake_stop(&fa, loop); /* nobody listens there now */
+	assert_int_equal(feed_sub_init(&fs, loop, &addr, 1.0, on_event, &o), 0);
+	feed_sub_start(&fs);
+	run_bounded(loop);
+	assert_int_equal(o.losts, 3);
+	assert_string_equal(o.last_why, "connect: Connection refused");
+	assert_true(fs.backoff > 0.1); /* backing off */
+	feed_sub_stop(&fs);
+	assert_int_equal(fs.state, FEED_SUB_ST_IDLE);
+	feed_sub_free(&fs);
+	ev_loop_destroy(loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_feed_sub_start_silence_then_reconnect),
+		cmocka_unit_test(test_feed_sub_bad_length_is_lost),
+		cmocka_unit_test(test_feed_sub_bad_payload_is_lost),
+		cmocka_unit_test(test_feed_sub_refused_retries),
+	};
+
+	return cmocka_run_group_tests_name("feed_sub", tests, NULL, NULL);
+}
