@@ -1,0 +1,881 @@
+/* agent/pg_probe.c - the PostgreSQL probe: one async libpq connection on the agent's loop, one
+ * query per interval, results into a struct ns_pg. See pg_probe.h for the contract.
+ *
+ * States (only pgp_set_state() writes p->state, and it re-arms <timer> for the new state):
+ *   STOPPED -> CONNECTING (connect deadline) -> IDLE (interval) -> QUERY (query deadline)
+ *   -> IDLE ...; any failure -> BACKOFF (reconnect delay) -> CONNECTING.
+ * A failed SQL statement on a healthy connection counts as a failure but keeps the
+ * connection (QUERY -> IDLE). */
+#include "agent/pg_probe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "common/log.h"
+
+/* ---- config ------------------------------------------------------------------------------ */
+
+const struct cfg_key pgp_conf_keys[] = {
+	{ .name = "conninfo",
+	  .type = CFG_T_STRING,
+	  .offset = offsetof(struct pgp_conf, conninfo),
+	  .len = sizeof(((struct pgp_conf *)0)->conninfo),
+	  .min = 1,
+	  .def = "host=/var/run/postgresql dbname=postgres user=postgres",
+	  .reloadable = true,
+	  .help = "libpq conninfo; hostaddr= or a unix socket directory, never a host name" },
+	{ .name = "interval",
+	  .type = CFG_T_DURATION,
+	  .offset = offsetof(struct pgp_conf, interval),
+	  .min = 0.01,
+	  .max = 60,
+	  .def = "100ms",
+	  .reloadable = true,
+	  .help = "time between two probe queries" },
+	{ .name = "timeout",
+	  .type = CFG_T_DURATION,
+	  .offset = offsetof(struct pgp_conf, timeout),
+	  .min = 0.01,
+	  .max = 60,
+	  .def = "1s",
+	  .reloadable = true,
+	  .help = "deadline of one probe query; a hung server fails it" },
+	{ .name = "connect_timeout",
+	  .type = CFG_T_DURATION,
+	  .offset = offsetof(struct pgp_conf, connect_timeout),
+	  .min = 0.01,
+	  .max = 60,
+	  .def = "1s",
+	  .reloadable = true,
+	  .help = "deadline of one connection attempt, startup and authentication included" },
+	{ .name = "rise",
+	  .type = CFG_T_INT,
+	  .offset = offsetof(struct pgp_conf, rise),
+	  .min = 1,
+	  .max = 1000,
+	  .def = "2",
+	  .reloadable = true,
+	  .help = "consecutive good queries to turn the probe up" },
+	{ .name = "fall",
+	  .type = CFG_T_INT,
+	  .offset = offsetof(struct pgp_conf, fall),
+	  .min = 1,
+	  .max = 1000,
+	  .def = "1",
+	  .reloadable = true,
+	  .help = "consecutive failures (error, timeout, lost connection) to turn it down" },
+	{ .name = "backoff_max",
+	  .type = CFG_T_DURATION,
+	  .offset = offsetof(struct pgp_conf, backoff_max),
+	  .min = 0.01,
+	  .max = 300,
+	  .def = "2s",
+	  .reloadable = true,
+	  .help = "longest delay between two reconnect attempts" },
+	{ .name = "receiver_timeout",
+	  .type = CFG_T_DURATION,
+	  .offset = offsetof(struct pgp_conf, receiver_timeout),
+	  .min = 0,
+	  .max = 3600,
+	  .def = "0",
+	  .reloadable = true,
+	  .help =
+	      "standby: not streaming when the WAL receiver heard nothing for this long; 0 off" },
+	{ .name = "keepalives_idle",
+	  .type = CFG_T_INT,
+	  .offset = offsetof(struct pgp_conf, keepalives_idle),
+	  .min = 1,
+	  .max = 7200,
+	  .def = "5",
+	  .reloadable = true,
+	  .help = "TCP keepalive idle time in seconds for the probe connection" },
+	{ .name = NULL },
+};
+
+/* True when <h> is an IPv4 or IPv6 literal: libpq then needs no name lookup. */
+static bool pgp_is_numeric_host(const char *h)
+{
+	unsigned char tmp[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, h, tmp) == 1 || inet_pton(AF_INET6, h, tmp) == 1;
+}
+
+/* Every comma-separated entry of <hosts> is a unix socket directory or an IP literal. */
+static bool pgp_hosts_need_no_dns(const char *hosts, char *bad, size_t badlen)
+{
+	const char *p = hosts;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		char one[256];
+
+		if (n >= sizeof(one))
+			return false;
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (one[0] != '/' && one[0] != '@' && !pgp_is_numeric_host(one)) {
+			snprintf(bad, badlen, "%s", one);
+			return false;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
+int pgp_conf_validate(const struct pgp_conf *c, char *err, size_t errlen)
+{
+	PQconninfoOption *opts;
+	PQconninfoOption *o;
+	const char *host = NULL;
+	const char *hostaddr = NULL;
+	char *perr = NULL;
+	char bad[256] = "";
+	int ret = 0;
+
+	opts = PQconninfoParse(c->conninfo, &perr);
+	if (opts == NULL) {
+		size_t l;
+
+		if (perr == NULL) {
+			snprintf(err, errlen, "key 'conninfo': out of memory");
+			return -1;
+		}
+		l = strcspn(perr, "\n");
+		snprintf(err, errlen, "key 'conninfo': %.*s", (int)l, perr);
+		PQfreemem(perr);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "connect_timeout") == 0) {
+			snprintf(err, errlen,
+			         "key 'conninfo': connect_timeout is not enforced by libpq's async "
+			         "API: use the [postgres] key connect_timeout (got \"%s\")",
+			         o->val);
+			ret = -1;
+			goto out_free;
+		}
+	}
+	if (hostaddr == NULL && host != NULL && !pgp_hosts_need_no_dns(host, bad, sizeof(bad))) {
+		snprintf(err, errlen,
+		         "key 'conninfo': host '%s' needs a name lookup, which would block the "
+		         "event loop: give hostaddr=IP or a unix socket directory",
+		         bad);
+		ret = -1;
+		goto out_free;
+	}
+	if (c->timeout <= 0 || c->connect_timeout <= 0 || c->interval <= 0) {
+		snprintf(err, errlen, "key 'timeout': interval and timeouts must be positive");
+		ret = -1;
+	}
+out_free:
+	PQconninfoFree(opts);
+	return ret;
+}
+
+/* ---- pure part ----------------------------------------------------------------------------- */
+
+/* One query, one row: pg_is_in_recovery() is read once in the sub-select so that every CASE
+ * sees the same role. pg_walfile_name() and pg_get_wal_replay_pause_state() raise errors in the
+ * other role, hence the CASEs. pg_stat_wal_receiver has 0 or 1 row. */
+const char PGP_QUERY[] =
+    "SELECT s.r,"
+    " CASE WHEN NOT s.r THEN pg_walfile_name(pg_current_wal_lsn()) END,"
+    " CASE WHEN s.r THEN coalesce(w.received_tli,"
+    " (SELECT timeline_id FROM pg_control_checkpoint())) END,"
+    " (SELECT system_identifier FROM pg_control_system()),"
+    " CASE WHEN NOT s.r THEN pg_current_wal_lsn() END,"
+    " pg_last_wal_receive_lsn(),"
+    " pg_last_wal_replay_lsn(),"
+    " (extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000)::bigint,"
+    " (extract(epoch FROM clock_timestamp()) * 1000)::bigint,"
+    " w.status,"
+    " (extract(epoch FROM w.last_msg_receipt_time) * 1000)::bigint,"
+    " CASE WHEN s.r THEN pg_get_wal_replay_pause_state() END"
+    " FROM (SELECT pg_is_in_recovery() AS r) s LEFT JOIN pg_stat_wal_receiver w ON true";
+
+/* Parses 1 to <maxdigits> hex digits of <s> up to <stop> (or the end). Returns the digits
+ * used, or -1. */
+static int pgp_parse_hex32(const char *s, char stop, int maxdigits, uint32_t *out)
+{
+	uint32_t v = 0;
+	int i;
+
+	for (i = 0; s[i] != '\0' && s[i] != stop; i++) {
+		char ch = s[i];
+		uint32_t d;
+
+		if (i >= maxdigits)
+			return -1;
+		if (ch >= '0' && ch <= '9')
+			d = (uint32_t)(ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			d = (uint32_t)(ch - 'a' + 10);
+		else if (ch >= 'A' && ch <= 'F')
+			d = (uint32_t)(ch - 'A' + 10);
+		else
+			return -1;
+		v = (v << 4) | d;
+	}
+	if (i == 0)
+		return -1;
+	*out = v;
+	return i;
+}
+
+int pgp_parse_lsn(const char *s, uint64_t *out)
+{
+	uint32_t hi;
+	uint32_t lo;
+	int n;
+
+	if (s == NULL)
+		return -1;
+	n = pgp_parse_hex32(s, '/', 8, &hi);
+	if (n < 0 || s[n] != '/')
+		return -1;
+	s += n + 1;
+	n = pgp_parse_hex32(s, '\0', 8, &lo);
+	if (n < 0 || s[n] != '\0')
+		return -1;
+	*out = ((uint64_t)hi << 32) | lo;
+	return 0;
+}
+
+/* Strict decimal int64: optional '-', digits, nothing else. */
+static int pgp_parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || s[0] == '\0' || s[0] == ' ' || s[0] == '+')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+int pgp_parse_row(const char *const *vals, struct pgp_sample *out, const char **why)
+{
+	const char *v;
+	int64_t i;
+
+	memset(out, 0, sizeof(*out));
+
+	v = vals[PGP_COL_IN_RECOVERY];
+	if (v != NULL && strcmp(v, "t") == 0)
+		out->in_recovery = true;
+	else if (v != NULL && strcmp(v, "f") == 0)
+		out->in_recovery = false;
+	else {
+		*why = "pg_is_in_recovery() is not t or f";
+		return -1;
+	}
+
+	v = vals[PGP_COL_SYSID];
+	if (v == NULL || v[0] == '\0' || strlen(v) >= sizeof(out->sysid) ||
+	    strspn(v, "0123456789") != strlen(v)) {
+		*why = "system_identifier is not a decimal number";
+		return -1;
+	}
+	memcpy(out->sysid, v, strlen(v) + 1);
+
+	if (pgp_parse_i64(vals[PGP_COL_NOW_MS], &out->now_ms) < 0) {
+		*why = "clock_timestamp() is not an integer";
+		return -1;
+	}
+
+	if (!out->in_recovery) {
+		uint32_t tl;
+
+		/* WAL file name: 8 hex digits of timeline, then log and segment numbers */
+		v = vals[PGP_COL_WALFILE];
+		if (v == NULL || strlen(v) != 24 || strspn(v, "0123456789ABCDEFabcdef") != 24) {
+			*why = "pg_walfile_name() is not 24 hex digits";
+			return -1;
+		}
+		{
+			char head[9];
+
+			memcpy(head, v, 8);
+			head[8] = '\0';
+			if (pgp_parse_hex32(head, '\0', 8, &tl) != 8) {
+				*why = "pg_walfile_name() has no timeline";
+				return -1;
+			}
+		}
+		out->tl = tl;
+		if (pgp_parse_lsn(vals[PGP_COL_CURRENT_LSN], &out->current_lsn) < 0) {
+			*why = "pg_current_wal_lsn() is not an LSN";
+			return -1;
+		}
+	} else {
+		v = vals[PGP_COL_RECEIVED_TLI];
+		if (v != NULL) {
+			if (pgp_parse_i64(v, &i) < 0 || i < 0 || i > UINT32_MAX) {
+				*why = "received_tli is not a timeline";
+				return -1;
+			}
+			out->tl = (uint32_t)i;
+		}
+	}
+
+	v = vals[PGP_COL_RECEIVE_LSN];
+	if (v != NULL) {
+		if (pgp_parse_lsn(v, &out->receive_lsn) < 0) {
+			*why = "pg_last_wal_receive_lsn() is not an LSN";
+			return -1;
+		}
+		out->has_receive = true;
+	}
+	v = vals[PGP_COL_REPLAY_LSN];
+	if (v != NULL) {
+		if (pgp_parse_lsn(v, &out->replay_lsn) < 0) {
+			*why = "pg_last_wal_replay_lsn() is not an LSN";
+			return -1;
+		}
+		out->has_replay = true;
+	}
+	v = vals[PGP_COL_REPLAY_TS_MS];
+	if (v != NULL && pgp_parse_i64(v, &out->replay_ts_ms) < 0) {
+		*why = "pg_last_xact_replay_timestamp() is not an integer";
+		return -1;
+	}
+	v = vals[PGP_COL_RECEIVER_STATUS];
+	if (v != NULL) {
+		out->has_receiver = true;
+		out->receiver_streaming = strcmp(v, "streaming") == 0;
+	}
+	v = vals[PGP_COL_RECEIPT_MS];
+	if (v != NULL && pgp_parse_i64(v, &out->receipt_ms) < 0) {
+		*why = "last_msg_receipt_time is not an integer";
+		return -1;
+	}
+	v = vals[PGP_COL_PAUSE_STATE];
+	if (v != NULL) {
+		if (strcmp(v, "not paused") == 0)
+			out->paused = false;
+		else if (strcmp(v, "paused") == 0 || strcmp(v, "pause requested") == 0)
+			out->paused = true;
+		else {
+			*why = "pg_get_wal_replay_pause_state() is not a known state";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void pgp_apply_sample(const struct pgp_sample *s, int64_t receiver_timeout_ms,
+                      struct pgp_lag_state *lag, struct ns_pg *out)
+{
+	bool behind;
+
+	out->tl = s->tl;
+	memcpy(out->sysid, s->sysid, sizeof(out->sysid));
+	if (!s->in_recovery) {
+		out->role = NS_ROLE_PRIMARY;
+		out->lsn = s->current_lsn;
+		out->lag_bytes = 0;
+		out->lag_ms = 0;
+		out->streaming = false;
+		out->paused = false;
+		lag->caught_up_ms = 0;
+		return;
+	}
+	out->role = NS_ROLE_STANDBY;
+	out->lsn = s->has_replay ? s->replay_lsn : 0;
+	behind = s->has_receive && s->has_replay && s->receive_lsn > s->replay_lsn;
+	if (behind) {
+		/* replay is at least as recent as the last replayed commit and as the last time we
+		 * saw it caught up: the later of the two bounds the lag best */
+		int64_t base =
+		    s->replay_ts_ms > lag->caught_up_ms ? s->replay_ts_ms : lag->caught_up_ms;
+
+		out->lag_bytes = s->receive_lsn - s->replay_lsn;
+		out->lag_ms = base > 0 && s->now_ms > base ? (uint64_t)(s->now_ms - base) : 0;
+	} else {
+		/* nothing received is left to replay: an idle primary is no lag */
+		out->lag_bytes = 0;
+		out->lag_ms = 0;
+		lag->caught_up_ms = s->now_ms;
+	}
+	out->streaming = s->has_receiver && s->receiver_streaming;
+	if (out->streaming && receiver_timeout_ms > 0 &&
+	    (s->receipt_ms <= 0 || s->now_ms - s->receipt_ms > receiver_timeout_ms))
+		out->streaming = false;
+	out->paused = s->paused;
+}
+
+/* ---- the probe ----------------------------------------------------------------------------- */
+
+static const char *const pgp_state_names[PGP_ST_COUNT] = {
+	[PGP_ST_STOPPED] = "STOPPED", [PGP_ST_CONNECTING] = "CONNECTING", [PGP_ST_IDLE] = "IDLE",
+	[PGP_ST_QUERY] = "QUERY",     [PGP_ST_BACKOFF] = "BACKOFF",
+};
+
+const char *pgp_state_name(enum pgp_state st)
+{
+	return (unsigned)st < PGP_ST_COUNT ? pgp_state_names[st] : "?";
+}
+
+static void pgp_process(struct pg_probe *p, int revents);
+
+/* The only writer of <p->state>: logs the move at debug and arms the state's timer. <delay>
+ * is the timer for IDLE (next query) and BACKOFF (next connect); the other states use their
+ * configured deadline. */
+static void pgp_set_state(struct pg_probe *p, enum pgp_state to, double delay)
+{
+	double t = 0;
+
+	log_debug("pg probe: %s -> %s", pgp_state_name(p->state), pgp_state_name(to));
+	p->state = to;
+	p->started = ev_now(p->loop);
+	ev_timer_stop(p->loop, &p->timer);
+	switch (to) {
+	case PGP_ST_STOPPED:
+		return;
+	case PGP_ST_CONNECTING:
+		t = p->conf.connect_timeout;
+		break;
+	case PGP_ST_QUERY:
+		t = p->conf.timeout;
+		break;
+	case PGP_ST_IDLE:
+	case PGP_ST_BACKOFF:
+		t = delay;
+		break;
+	case PGP_ST_COUNT:
+		return;
+	}
+	ev_timer_set(&p->timer, t > 0 ? t : 0, 0);
+	ev_timer_start(p->loop, &p->timer);
+}
+
+/* Watches <fd> for <events>, re-targeting the watcher when libpq changed sockets. */
+static void pgp_watch(struct pg_probe *p, int fd, int events)
+{
+	if (ev_is_active(&p->io) && p->fd == fd && (p->io.events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(p->loop, &p->io);
+	p->fd = fd;
+	if (fd < 0)
+		return;
+	ev_io_set(&p->io, fd, events);
+	ev_io_start(p->loop, &p->io);
+}
+
+static void pgp_close_conn(struct pg_probe *p)
+{
+	ev_io_stop(p->loop, &p->io);
+	p->fd = -1;
+	if (p->conn != NULL) {
+		PQfinish(p->conn);
+		p->conn = NULL;
+	}
+}
+
+/* Mask of what differs between <a> and <b>. */
+static unsigned pgp_diff(const struct ns_pg *a, const struct ns_pg *b)
+{
+	unsigned m = 0;
+
+	if (a->up != b->up)
+		m |= PGP_CH_UP;
+	if (a->role != b->role)
+		m |= PGP_CH_ROLE;
+	if (a->tl != b->tl || strcmp(a->sysid, b->sysid) != 0)
+		m |= PGP_CH_IDENT;
+	if (a->lsn != b->lsn || a->lag_bytes != b->lag_bytes || a->lag_ms != b->lag_ms)
+		m |= PGP_CH_LAG;
+	if (a->streaming != b->streaming || a->paused != b->paused)
+		m |= PGP_CH_STREAMING;
+	if (strcmp(a->err, b->err) != 0)
+		m |= PGP_CH_ERR;
+	return m;
+}
+
+/* Adopts <next> as the result, logs what an operator acts on, tells the agent. */
+static void pgp_publish(struct pg_probe *p, const struct ns_pg *next)
+{
+	unsigned m = pgp_diff(&p->pg, next);
+
+	if (m == 0)
+		return;
+	if (m & PGP_CH_UP)
+		log_info("pg probe: %s%s%s", next->up ? "up" : "down", next->err[0] ? ": " : "",
+		         next->err);
+	if (m & PGP_CH_ROLE)
+		log_info("pg probe: role %s -> %s (timeline %" PRIu32 ")", ns_role_name(p->pg.role),
+		         ns_role_name(next->role), next->tl);
+	p->pg = *next;
+	if (p->cb != NULL)
+		p->cb(p, m, p->arg);
+}
+
+/* Clears what only a live answer may claim (fail closed once the probe is down). */
+static void pgp_forget(struct ns_pg *pg)
+{
+	pg->role = NS_ROLE_UNKNOWN;
+	pg->tl = 0;
+	pg->lag_bytes = 0;
+	pg->lag_ms = 0;
+	pg->streaming = false;
+	pg->paused = false;
+}
+
+/* Counts one failure, publishes it, and either keeps the connection (<keep>, a SQL error) or
+ * closes it and waits for the backoff. */
+static void pgp_fail(struct pg_probe *p, bool keep, const char *fmt, ...) HR_PRINTF(3, 4);
+static void pgp_fail(struct pg_probe *p, bool keep, const char *fmt, ...)
+{
+	struct ns_pg next = p->pg;
+	double delay;
+	va_list ap;
+	size_t l;
+
+	va_start(ap, fmt);
+	vsnprintf(next.err, sizeof(next.err), fmt, ap);
+	va_end(ap);
+	/* libpq messages end with a newline and may hold several lines: keep the first */
+	l = strcspn(next.err, "\r\n");
+	next.err[l] = '\0';
+
+	p->failures++;
+	if (strcmp(next.err, p->pg.err) != 0)
+		log_warning("pg probe: %s (in %s after %.0f ms)", next.err,
+		            pgp_state_name(p->state), (ev_now(p->loop) - p->started) * 1e3);
+	rf_feed(&p->rf, false);
+	next.up = p->rf.up;
+	if (!next.up)
+		pgp_forget(&next);
+
+	if (keep) {
+		double next_at = p->started + p->conf.interval - ev_now(p->loop);
+
+		pgp_set_state(p, PGP_ST_IDLE, next_at);
+		pgp_watch(p, PQsocket(p->conn), EV_READ);
+	} else {
+		pgp_close_conn(p);
+		delay = p->backoff;
+		p->backoff = p->backoff <= 0 ? p->conf.interval : p->backoff * 2;
+		if (p->backoff > p->conf.backoff_max)
+			p->backoff = p->conf.backoff_max;
+		pgp_set_state(p, PGP_ST_BACKOFF, delay);
+	}
+	pgp_publish(p, &next);
+}
+
+static void pgp_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	log_debug("pg probe: server notice: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+/* Starts one connection attempt (-> CONNECTING). The user's conninfo is expanded from the
+ * dbname slot; the keepalive and application_name entries come before it so that the conninfo
+ * may override them. */
+static void pgp_connect(struct pg_probe *p)
+{
+	char idle[24];
+	const char *keys[] = { "keepalives",
+		               "keepalives_idle",
+		               "keepalives_interval",
+		               "keepalives_count",
+		               "application_name",
+		               "dbname",
+		               NULL };
+	const char *vals[] = { "1", idle, "1", "3", "haprole-agent", p->conf.conninfo, NULL };
+	PGconn *c;
+
+	snprintf(idle, sizeof(idle), "%" PRId64, p->conf.keepalives_idle);
+	pgp_set_state(p, PGP_ST_CONNECTING, 0); /* deadline armed before the first byte */
+	memset(&p->lag, 0, sizeof(p->lag));
+	c = PQconnectStartParams(keys, vals, 1);
+	if (c == NULL) {
+		pgp_fail(p, false, "connect: out of memory");
+		return;
+	}
+	p->conn = c;
+	if (PQstatus(c) == CONNECTION_BAD) {
+		pgp_fail(p, false, "connect: %s", PQerrorMessage(c));
+		return;
+	}
+	PQsetNoticeProcessor(c, pgp_notice, p);
+	/* libpq: behave as if PQconnectPoll had returned PGRES_POLLING_WRITING */
+	pgp_watch(p, PQsocket(c), EV_WRITE);
+	if (p->fd < 0)
+		pgp_fail(p, false, "connect: libpq gave no socket");
+}
+
+/* Sends the probe query (IDLE -> QUERY). */
+static void pgp_send_query(struct pg_probe *p)
+{
+	int r;
+
+	pgp_set_state(p, PGP_ST_QUERY, 0); /* deadline first */
+	if (PQsendQuery(p->conn, PGP_QUERY) != 1) {
+		pgp_fail(p, false, "send query: %s", PQerrorMessage(p->conn));
+		return;
+	}
+	r = PQflush(p->conn);
+	if (r < 0) {
+		pgp_fail(p, false, "send query: %s", PQerrorMessage(p->conn));
+		return;
+	}
+	pgp_watch(p, PQsocket(p->conn), r == 1 ? EV_READ | EV_WRITE : EV_READ);
+}
+
+/* One good row: feed rise/fall, apply the lag rules, publish. */
+static void pgp_success(struct pg_probe *p, const struct pgp_sample *s)
+{
+	struct ns_pg next = p->pg;
+	double took = ev_now(p->loop) - p->started;
+
+	p->queries++;
+	p->backoff = 0;
+	p->last_ms = (uint32_t)(took * 1e3);
+	rf_feed(&p->rf, true);
+	next.up = p->rf.up;
+	next.err[0] = '\0';
+	pgp_apply_sample(s, (int64_t)(p->conf.receiver_timeout * 1e3), &p->lag, &next);
+	if (!next.up) {
+		/* still rising: the role is reported only once the probe is up */
+		pgp_forget(&next);
+		snprintf(next.err, sizeof(next.err), "rising (%" PRId64 "/%" PRId64 ")",
+		         p->rf.count, p->rf.rise);
+	}
+	pgp_set_state(p, PGP_ST_IDLE, p->conf.interval - took);
+	pgp_watch(p, PQsocket(p->conn), EV_READ);
+	pgp_publish(p, &next);
+}
+
+/* QUERY: reads what arrived; decides once libpq returned every result of the query. */
+static void pgp_on_query_io(struct pg_probe *p, int revents)
+{
+	struct pgp_sample s;
+	const char *why = NULL;
+	char errbuf[NS_REASON_MAX] = "";
+	bool have_row = false;
+	PGresult *res;
+
+	if (revents & EV_WRITE) {
+		int r = PQflush(p->conn);
+
+		if (r < 0) {
+			pgp_fail(p, false, "send query: %s", PQerrorMessage(p->conn));
+			return;
+		}
+		pgp_watch(p, p->fd, r == 1 ? EV_READ | EV_WRITE : EV_READ);
+		if (!(revents & EV_READ))
+			return;
+	}
+	if (PQconsumeInput(p->conn) != 1) {
+		pgp_fail(p, false, "connection lost: %s", PQerrorMessage(p->conn));
+		return;
+	}
+	while (!PQisBusy(p->conn)) {
+		res = PQgetResult(p->conn);
+		if (res == NULL)
+			break; /* the query is complete */
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			if (errbuf[0] == '\0')
+				snprintf(errbuf, sizeof(errbuf), "query: %s",
+				         PQresultErrorMessage(res));
+		} else if (PQntuples(res) != 1 || PQnfields(res) != PGP_COL_COUNT) {
+			snprintf(errbuf, sizeof(errbuf), "query: %d rows of %d columns",
+			         PQntuples(res), PQnfields(res));
+		} else {
+			const char *vals[PGP_COL_COUNT];
+
+			for (int i = 0; i < PGP_COL_COUNT; i++)
+				vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+			if (pgp_parse_row(vals, &s, &why) < 0)
+				snprintf(errbuf, sizeof(errbuf), "query: %s", why);
+			else
+				have_row = true;
+		}
+		PQclear(res);
+		if (PQstatus(p->conn) == CONNECTION_BAD) {
+			pgp_fail(p, false, "connection lost: %s", PQerrorMessage(p->conn));
+			return;
+		}
+	}
+	if (PQisBusy(p->conn))
+		return; /* more to come */
+	if (PQstatus(p->conn) == CONNECTION_BAD) {
+		pgp_fail(p, false, "connection lost: %s", PQerrorMessage(p->conn));
+		return;
+	}
+	if (errbuf[0] != '\0' || !have_row) {
+		pgp_fail(p, true, "%s", errbuf[0] != '\0' ? errbuf : "query: no result");
+		return;
+	}
+	pgp_success(p, &s);
+}
+
+/* CONNECTING: one PQconnectPoll() step per readiness event. */
+static void pgp_on_connect_io(struct pg_probe *p)
+{
+	PostgresPollingStatusType st = PQconnectPoll(p->conn);
+	int fd = PQsocket(p->conn); /* may change while libpq tries several addresses */
+
+	switch (st) {
+	case PGRES_POLLING_READING:
+		pgp_watch(p, fd, EV_READ);
+		return;
+	case PGRES_POLLING_WRITING:
+		pgp_watch(p, fd, EV_WRITE);
+		return;
+	case PGRES_POLLING_OK:
+		if (PQsetnonblocking(p->conn, 1) != 0) {
+			pgp_fail(p, false, "connect: %s", PQerrorMessage(p->conn));
+			return;
+		}
+		log_debug("pg probe: connected in %.1f ms, server %d",
+		          (ev_now(p->loop) - p->started) * 1e3, PQserverVersion(p->conn));
+		pgp_send_query(p);
+		return;
+	case PGRES_POLLING_FAILED:
+	case PGRES_POLLING_ACTIVE:
+		break;
+	}
+	pgp_fail(p, false, "connect: %s", PQerrorMessage(p->conn));
+}
+
+/* Dispatches a socket or timer event on the state. */
+static void pgp_process(struct pg_probe *p, int revents)
+{
+	switch (p->state) {
+	case PGP_ST_STOPPED:
+		return;
+	case PGP_ST_CONNECTING:
+		if (revents & EV_TIMER) {
+			pgp_fail(p, false, "connect timeout after %.0f ms",
+			         p->conf.connect_timeout * 1e3);
+			return;
+		}
+		pgp_on_connect_io(p);
+		return;
+	case PGP_ST_IDLE:
+		if (revents & EV_TIMER) {
+			pgp_send_query(p);
+			return;
+		}
+		/* between queries the server only speaks to say goodbye (or a notice) */
+		if (PQconsumeInput(p->conn) != 1 || PQstatus(p->conn) == CONNECTION_BAD) {
+			pgp_fail(p, false, "connection lost: %s", PQerrorMessage(p->conn));
+			return;
+		}
+		return;
+	case PGP_ST_QUERY:
+		if (revents & EV_TIMER) {
+			/* a SIGSTOPped postmaster lands here: TCP is fine, nobody answers */
+			pgp_fail(p, false, "query timeout after %.0f ms", p->conf.timeout * 1e3);
+			return;
+		}
+		pgp_on_query_io(p, revents);
+		return;
+	case PGP_ST_BACKOFF:
+		if (revents & EV_TIMER)
+			pgp_connect(p);
+		return;
+	case PGP_ST_COUNT:
+		return;
+	}
+}
+
+static void pgp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct pg_probe *p = container_of(w, struct pg_probe, io);
+
+	(void)loop;
+	pgp_process(p, revents);
+}
+
+static void pgp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct pg_probe *p = container_of(w, struct pg_probe, timer);
+
+	(void)loop;
+	pgp_process(p, revents);
+}
+
+int pgp_init(struct pg_probe *p, struct ev_loop *loop, const struct pgp_conf *conf,
+             pgp_change_cb cb, void *arg, char *err, size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	if (pgp_conf_validate(conf, err, errlen) < 0)
+		return -1;
+	p->loop = loop;
+	p->conf = *conf;
+	p->state = PGP_ST_STOPPED;
+	p->fd = -1;
+	p->cb = cb;
+	p->arg = arg;
+	ev_io_init(&p->io, pgp_io_cb, -1, EV_READ);
+	ev_timer_init(&p->timer, pgp_timer_cb, 0, 0);
+	rf_init(&p->rf, conf->rise, conf->fall);
+	p->pg.present = true;
+	p->pg.role = NS_ROLE_UNKNOWN;
+	snprintf(p->pg.err, sizeof(p->pg.err), "not probed yet");
+	return 0;
+}
+
+void pgp_start(struct pg_probe *p)
+{
+	if (p->state != PGP_ST_STOPPED)
+		return;
+	p->backoff = 0;
+	pgp_connect(p);
+}
+
+void pgp_stop(struct pg_probe *p)
+{
+	if (p->loop == NULL)
+		return;
+	pgp_close_conn(p);
+	pgp_set_state(p, PGP_ST_STOPPED, 0);
+}
+
+void pgp_free(struct pg_probe *p)
+{
+	pgp_stop(p);
+}
+
+int pgp_reconfigure(struct pg_probe *p, const struct pgp_conf *conf, char *err, size_t errlen)
+{
+	bool reconnect;
+
+	if (pgp_conf_validate(conf, err, errlen) < 0)
+		return -1;
+	reconnect = strcmp(conf->conninfo, p->conf.conninfo) != 0 ||
+	            conf->keepalives_idle != p->conf.keepalives_idle;
+	p->conf = *conf;
+	rf_set_limits(&p->rf, conf->rise, conf->fall);
+	if (p->state == PGP_ST_STOPPED)
+		return 0;
+	if (reconnect) {
+		log_info("pg probe: conninfo changed, reconnecting");
+		pgp_close_conn(p);
+		p->backoff = 0;
+		pgp_connect(p);
+	}
+	return 0;
+}
