@@ -1,0 +1,470 @@
+/* agent/admin.c - the admin unix socket; see admin.h for the protocol and its limits.
+ * admin_parse() is pure (fuzzed by tests/fuzz/fuzz_admin_cmd.c); admin_execute() persists, then
+ * applies; the rest moves bytes on libev. */
+#include "agent/admin.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sock.h"
+
+static const char *const admin_verb_names[ADMIN_VERB_COUNT] = {
+	[ADMIN_VERB_DRAIN] = "drain",
+	[ADMIN_VERB_MAINT] = "maint",
+	[ADMIN_VERB_READY] = "ready",
+	[ADMIN_VERB_STATUS] = "status",
+};
+
+static const char *const admin_conn_st_name[ADMIN_CONN_ST_COUNT] = {
+	[ADMIN_CONN_ST_READING] = "READING",
+	[ADMIN_CONN_ST_WRITING] = "WRITING",
+	[ADMIN_CONN_ST_CLOSING] = "CLOSING",
+};
+
+const char *admin_verb_name(enum admin_verb v)
+{
+	return (unsigned)v < ADMIN_VERB_COUNT ? admin_verb_names[v] : "?";
+}
+
+void admin_conf_defaults(struct admin_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->idle_timeout = ADMIN_DEF_IDLE;
+	c->max_clients = ADMIN_DEF_CLIENTS;
+}
+
+static bool admin_is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Parses one command line of <len> bytes at <line>, without its '\n' (a trailing '\r' is
+ * allowed). Verbs are lower case and matched whole. Returns 0 with <out> filled, or -1 with
+ * <why> a static text: empty line, unknown verb, argument to ready/status, reason too long, or a
+ * control / non-ASCII byte anywhere (a NUL included). */
+int admin_parse(const char *line, size_t len, struct admin_cmd *out, const char **why)
+{
+	const char *p = line;
+	const char *end = line + len;
+	const char *verb;
+	size_t vlen;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (len > 0 && end[-1] == '\r')
+		end--;
+	for (const char *q = p; q < end; q++) {
+		if ((*q < 0x20 && *q != '\t') || (unsigned char)*q > 0x7e) {
+			*why = "control or non-ASCII byte in command";
+			return -1;
+		}
+	}
+	while (p < end && admin_is_space(*p))
+		p++;
+	while (end > p && admin_is_space(end[-1]))
+		end--;
+	if (p == end) {
+		*why = "empty command";
+		return -1;
+	}
+	verb = p;
+	while (p < end && !admin_is_space(*p))
+		p++;
+	vlen = (size_t)(p - verb);
+	while (p < end && admin_is_space(*p))
+		p++;
+	for (i = 0; i < ADMIN_VERB_COUNT; i++) {
+		if (strlen(admin_verb_names[i]) == vlen &&
+		    memcmp(admin_verb_names[i], verb, vlen) == 0)
+			break;
+	}
+	if (i == ADMIN_VERB_COUNT) {
+		*why = "unknown command (expected: drain [reason], maint [reason], ready, status)";
+		return -1;
+	}
+	out->verb = (enum admin_verb)i;
+	if (p == end)
+		return 0;
+	if (out->verb == ADMIN_VERB_READY || out->verb == ADMIN_VERB_STATUS) {
+		*why = "this command takes no argument";
+		return -1;
+	}
+	if ((size_t)(end - p) >= sizeof(out->reason)) {
+		*why = "reason too long";
+		return -1;
+	}
+	memcpy(out->reason, p, (size_t)(end - p));
+	out->reason[end - p] = '\0';
+	for (char *r = out->reason; *r != '\0'; r++) {
+		if (*r == '\t')
+			*r = ' ';
+	}
+	return 0;
+}
+
+/* Runs <cmd>: drain/maint/ready are persisted, then applied; status asks the agent. Appends one
+ * reply line ending in '\n' to <reply>. Returns 0, or -1 when <reply> has no room (nothing
+ * appended then). The caller checked that <reply> has ADMIN_REPLY_MAX room. */
+int admin_execute(struct admin_server *s, const struct admin_cmd *cmd, struct buf *reply)
+{
+	struct statefile_data next = { 0 };
+	char err[HR_ERR_LEN];
+	size_t mark = reply->tail;
+
+	s->commands++;
+	switch (cmd->verb) {
+	case ADMIN_VERB_STATUS:
+		if (s->ops.status == NULL || s->ops.status(s->ops.arg, reply) == -1 ||
+		    buf_append(reply, "\n", 1) == -1) {
+			reply->tail = mark;
+			return buf_printf(reply, "error: status unavailable\n");
+		}
+		return 0;
+	case ADMIN_VERB_DRAIN:
+		next.admin = NS_ADMIN_DRAIN;
+		break;
+	case ADMIN_VERB_MAINT:
+		next.admin = NS_ADMIN_MAINT;
+		break;
+	case ADMIN_VERB_READY:
+		next.admin = NS_ADMIN_READY;
+		break;
+	case ADMIN_VERB_COUNT:
+		return buf_printf(reply, "error: unknown command\n");
+	}
+	snprintf(next.reason, sizeof(next.reason), "%s", cmd->reason);
+	if (s->conf.state_file[0] != '\0' &&
+	    statefile_save(s->conf.state_file, &next, err, sizeof(err)) == -1) {
+		log_error("admin: %s refused, the state could not be persisted: %s",
+		          admin_verb_name(cmd->verb), err);
+		return buf_printf(reply, "error: cannot persist admin state: %s\n", err);
+	}
+	if (s->ops.set_admin != NULL &&
+	    s->ops.set_admin(s->ops.arg, next.admin, next.reason) == -1) {
+		log_error("admin: the agent refused %s", admin_verb_name(cmd->verb));
+		return buf_printf(reply, "error: the agent refused %s\n",
+		                  admin_verb_name(cmd->verb));
+	}
+	s->current = next;
+	return buf_printf(reply, "ok %s\n", admin_verb_name(cmd->verb));
+}
+
+/* Reads the state file and applies it: a node drained before a restart is drained again before
+ * the agent answers its first check. A damaged file means MAINT (statefile.h). */
+static void admin_restore(struct admin_server *s)
+{
+	char err[HR_ERR_LEN] = "";
+	enum statefile_result r = STATEFILE_ABSENT;
+
+	memset(&s->current, 0, sizeof(s->current));
+	s->current.admin = NS_ADMIN_READY;
+	if (s->conf.state_file[0] == '\0') {
+		log_warning("admin: no state_file configured: a drain will not survive a restart");
+	} else {
+		r = statefile_load(s->conf.state_file, &s->current, err, sizeof(err));
+	}
+	switch (r) {
+	case STATEFILE_OK:
+		log_info("admin: restored admin state %s%s%s from %s",
+		         ns_admin_name(s->current.admin), s->current.reason[0] != '\0' ? ": " : "",
+		         s->current.reason, s->conf.state_file);
+		break;
+	case STATEFILE_ABSENT:
+		break;
+	case STATEFILE_CORRUPT:
+		log_error(
+		    "admin: state file unusable, node kept in MAINT until `haprolectl ready`: %s",
+		    err);
+		break;
+	}
+	if (s->ops.set_admin != NULL &&
+	    s->ops.set_admin(s->ops.arg, s->current.admin, s->current.reason) == -1)
+		log_error("admin: the agent refused the restored admin state");
+}
+
+/* ---- connections ----------------------------------------------------------------------- */
+
+static void admin_conn_on_io(struct ev_loop *loop, ev_io *w, int revents);
+static void admin_conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* The only writer of <c->state>: sets the watcher's interest for the new state. */
+static void admin_conn_set_state(struct admin_conn *c, enum admin_conn_state to)
+{
+	struct ev_loop *loop = c->srv->loop;
+
+	log_debug("admin#%llu: %s -> %s", (unsigned long long)c->id, admin_conn_st_name[c->state],
+	          admin_conn_st_name[to]);
+	c->state = to;
+	switch (to) {
+	case ADMIN_CONN_ST_READING:
+	case ADMIN_CONN_ST_WRITING:
+		ev_io_stop(loop, &c->io);
+		ev_io_set(&c->io, c->fd, to == ADMIN_CONN_ST_READING ? EV_READ : EV_WRITE);
+		ev_io_start(loop, &c->io);
+		ev_timer_again(loop, &c->timer);
+		break;
+	case ADMIN_CONN_ST_CLOSING:
+	case ADMIN_CONN_ST_COUNT:
+		ev_io_stop(loop, &c->io);
+		ev_timer_stop(loop, &c->timer);
+		break;
+	}
+}
+
+/* Stops the watchers, closes the socket, logs <why> once; the callback frees afterwards. */
+static void admin_conn_close(struct admin_conn *c, const char *why)
+{
+	if (c->state == ADMIN_CONN_ST_CLOSING)
+		return;
+	log_debug("admin#%llu: closed: %s", (unsigned long long)c->id, why);
+	admin_conn_set_state(c, ADMIN_CONN_ST_CLOSING);
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* Unlinks and frees <c>, which is CLOSING. Called at the end of the outermost callback. */
+static void admin_conn_free(struct admin_conn *c)
+{
+	struct admin_server *s = c->srv;
+	struct admin_conn **pp;
+
+	for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			s->n_conns--;
+			break;
+		}
+	}
+	buf_free(&c->rx);
+	buf_free(&c->tx);
+	free(c);
+}
+
+/* Sends what <tx> holds. Returns 0 (all sent or EAGAIN) or -1 (connection broken). */
+static int admin_conn_flush(struct admin_conn *c)
+{
+	ssize_t n;
+
+	while (buf_len(&c->tx) > 0) {
+		n = buf_write_fd(&c->tx, c->fd);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Answers every complete line in <rx> while <tx> has room for the largest reply. */
+static void admin_conn_process(struct admin_conn *c)
+{
+	struct admin_cmd cmd;
+	const char *why;
+	uint8_t *nl;
+	size_t len;
+
+	while (c->state == ADMIN_CONN_ST_READING && buf_room(&c->tx) >= ADMIN_REPLY_MAX / 2 + 64) {
+		nl = memchr(buf_head(&c->rx), '\n', buf_len(&c->rx));
+		if (nl == NULL) {
+			if (buf_room(&c->rx) == 0) {
+				/* A full buffer without '\n': the limit protects our memory. */
+				if (buf_printf(&c->tx, "error: line too long (max %d bytes)\n",
+				               ADMIN_LINE_MAX - 1) == -1)
+					buf_reset(&c->tx);
+				c->close_after_write = true;
+				buf_reset(&c->rx);
+			}
+			break;
+		}
+		len = (size_t)(nl - buf_head(&c->rx));
+		if (admin_parse((const char *)buf_head(&c->rx), len, &cmd, &why) == -1) {
+			if (buf_printf(&c->tx, "error: %s\n", why) == -1)
+				break;
+		} else {
+			if (cmd.verb != ADMIN_VERB_STATUS)
+				log_info("admin: %s%s%s (uid %ld pid %ld)",
+				         admin_verb_name(cmd.verb),
+				         cmd.reason[0] != '\0' ? ": " : "", cmd.reason, c->peer_uid,
+				         c->peer_pid);
+			if (admin_execute(c->srv, &cmd, &c->tx) == -1)
+				break;
+		}
+		buf_consume(&c->rx, len + 1);
+	}
+	if (admin_conn_flush(c) == -1) {
+		admin_conn_close(c, "write failed");
+		return;
+	}
+	if (buf_len(&c->tx) > 0) {
+		if (c->state != ADMIN_CONN_ST_WRITING)
+			admin_conn_set_state(c, ADMIN_CONN_ST_WRITING);
+		return;
+	}
+	if (c->close_after_write) {
+		admin_conn_close(c, "done");
+		return;
+	}
+	if (c->state != ADMIN_CONN_ST_READING)
+		admin_conn_set_state(c, ADMIN_CONN_ST_READING);
+}
+
+static void admin_conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct admin_conn *c = container_of(w, struct admin_conn, io);
+	ssize_t n;
+
+	(void)loop;
+	(void)revents;
+	switch (c->state) {
+	case ADMIN_CONN_ST_READING:
+		ev_timer_again(c->srv->loop, &c->timer);
+		n = buf_read_fd(&c->rx, c->fd);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n == -1) {
+			admin_conn_close(c, "read failed");
+			break;
+		}
+		if (n == 0) {
+			/* EOF: answer what is complete, then close. */
+			c->close_after_write = true;
+		}
+		admin_conn_process(c);
+		if (n == 0 && c->state == ADMIN_CONN_ST_READING)
+			admin_conn_close(c, "client closed");
+		break;
+	case ADMIN_CONN_ST_WRITING:
+		ev_timer_again(c->srv->loop, &c->timer);
+		if (admin_conn_flush(c) == -1) {
+			admin_conn_close(c, "write failed");
+			break;
+		}
+		if (buf_len(&c->tx) == 0) {
+			admin_conn_set_state(c, ADMIN_CONN_ST_READING);
+			admin_conn_process(c);
+		}
+		break;
+	case ADMIN_CONN_ST_CLOSING:
+	case ADMIN_CONN_ST_COUNT:
+		break;
+	}
+	if (c->state == ADMIN_CONN_ST_CLOSING)
+		admin_conn_free(c);
+}
+
+static void admin_conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct admin_conn *c = container_of(w, struct admin_conn, timer);
+
+	(void)loop;
+	(void)revents;
+	admin_conn_close(c, "idle timeout");
+	admin_conn_free(c);
+}
+
+static void admin_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct admin_server *s = container_of(w, struct admin_server, io);
+	static const char busy[] = "error: too many clients\n";
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	struct admin_conn *c;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	int fd;
+
+	(void)revents;
+	fd = sock_accept(s->fd, &peer, &plen);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
+			log_warning("admin: accept: %s", strerror(errno));
+		return;
+	}
+	if (s->n_conns >= s->conf.max_clients) {
+		log_warning("admin: refusing a client: %u clients already", s->n_conns);
+		if (write(fd, busy, sizeof(busy) - 1) == -1)
+			log_debug("admin: write to refused client: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || buf_init(&c->rx, ADMIN_LINE_MAX) == -1 ||
+	    buf_init(&c->tx, ADMIN_REPLY_MAX) == -1) {
+		log_error("admin: out of memory for a client");
+		if (c != NULL) {
+			buf_free(&c->rx);
+			free(c);
+		}
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	c->fd = fd;
+	c->id = ++s->next_id;
+	c->peer_uid = -1;
+	c->peer_pid = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		c->peer_uid = (long)cred.uid;
+		c->peer_pid = (long)cred.pid;
+	}
+	c->next = s->conns;
+	s->conns = c;
+	s->n_conns++;
+	ev_io_init(&c->io, admin_conn_on_io, fd, EV_READ);
+	ev_init(&c->timer, admin_conn_on_timeout);
+	c->timer.repeat = s->conf.idle_timeout;
+	(void)loop;
+	c->state = ADMIN_CONN_ST_CLOSING; /* set_state below moves it to its first state */
+	admin_conn_set_state(c, ADMIN_CONN_ST_READING);
+}
+
+/* ---- server ------------------------------------------------------------------------------ */
+
+/* Restores the persisted admin state (applying it through <ops>), then listens on
+ * <conf->socket_path> with mode 0660. Returns 0, or -1 with <err> filled (nothing running). */
+int admin_start(struct admin_server *s, struct ev_loop *loop, const struct admin_conf *conf,
+                const struct admin_ops *ops, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->conf = *conf;
+	s->ops = *ops;
+	s->fd = -1;
+	if (s->conf.max_clients == 0)
+		s->conf.max_clients = ADMIN_DEF_CLIENTS;
+	if (s->conf.idle_timeout <= 0)
+		s->conf.idle_timeout = ADMIN_DEF_IDLE;
+	admin_restore(s);
+	if (s->conf.socket_path[0] == '\0') {
+		snprintf(err, errlen, "admin: no admin_socket configured");
+		return -1;
+	}
+	s->fd = sock_listen_unix(s->conf.socket_path, ADMIN_SOCKET_MODE, 16, err, errlen);
+	if (s->fd == -1)
+		return -1;
+	ev_io_init(&s->io, admin_on_accept, s->fd, EV_READ);
+	ev_io_start(loop, &s->io);
+	return 0;
+}
+
+/* Closes every client and the listening socket, removes the socket file. Safe to call twice. */
+void admin_stop(struct admin_server *s)
+{
+	while (s->conns != NULL) {
+		struct admin_conn *c = s->conns;
+
+		admin_conn_close(c, "admin socket stopping");
+		admin_conn_free(c);
+	}
+	if (s->fd != -1) {
+		ev_io_stop(s->loop, &s->io);
+		close(s->fd);
+		s->fd = -1;
+		unlink(s->conf.socket_path);
+	}
+}
