@@ -1,0 +1,708 @@
+#!/bin/bash
+# docker/demo.sh - the demo cluster on this machine, without Docker (issue 7, DESIGN section 12).
+#
+#   docker/demo.sh up          build nothing; start the whole cluster (make demo builds first)
+#   docker/demo.sh status      haprolectl status, or a table from each agent's JSON
+#   docker/demo.sh failover    unplanned: stop the primary (immediate), promote the standby
+#   docker/demo.sh switchover  planned: drain, stop the primary cleanly, promote the standby,
+#                              rejoin the old primary as a standby with pg_rewind
+#   docker/demo.sh heal        bring the cluster back to "one primary + one streaming standby,
+#                              every process running" (re-creates a broken standby with
+#                              pg_basebackup); what the failover tests run between scenarios
+#   docker/demo.sh stop        stop every process by pid, remove namespaces, bridge and .demo/
+#   docker/demo.sh help
+# Lower-level verbs the failover tests use: pg-start NODE, pg-stop NODE [MODE], promote NODE,
+# rebuild NODE (standby from the current primary), start-proc NAME, stop-proc NAME, primary,
+# standby.
+#
+# Layout (root, network namespaces): bridge hr-br0 holds 198.18.0.1/24 in the root namespace;
+# nodes app1 app2 db1 db2 live in namespaces hr-app1 ... with one veth each (198.18.0.11, .12,
+# .21, .22) and standard ports inside (nginx 80, app 8080 on 127.0.0.1, postgres 5432, agent
+# 5555). HAProxy and haprole-spoa run in the root namespace on ports 24000-24099 so that a user
+# can curl / psql them from the shell. 198.18.0.0/15 is the range reserved for benchmarks: it
+# never routes anywhere. Without root or without `ip netns`, the demo refuses to start (the
+# 127.0.14.0/24 fallback is not implemented yet).
+#
+# Everything it starts is recorded under .demo/pids/NAME.pid; `stop` kills exactly those pids
+# (then whatever is still inside the demo's own namespaces) and removes what it created.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEMO=${DEMO_DIR:-$ROOT/.demo}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PY=/usr/bin/python3
+ENV_FILE=$DEMO/cluster.env
+STATE_FILE=$DEMO/state.env # harness-private state (not DESIGN section 12)
+
+CLUSTER=demo
+BRIDGE=hr-br0
+BR_ADDR=198.18.0.1
+NET_PREFIX=198.18.0
+APP_NODES="app1 app2"
+PG_NODES="db1 db2"
+ALL_NODES="$APP_NODES $PG_NODES"
+declare -A ADDR=([app1]=$NET_PREFIX.11 [app2]=$NET_PREFIX.12 [db1]=$NET_PREFIX.21 [db2]=$NET_PREFIX.22)
+AGENT_PORT=5555
+PG_PORT=5432
+HTTP_PORT=24080    # HAProxy: the app, HTTP
+PGW_PORT=24000     # HAProxy: PostgreSQL writes
+PGR_PORT=24001     # HAProxy: PostgreSQL reads
+STATS_PORT=24081   # HAProxy: stats page
+SPOA_PORT=24012    # haprole-spoa: SPOP
+SPOA_STATUS=24013  # haprole-spoa: status (HTTP)
+PGUSER_DEMO=demo
+PGDB_DEMO=demo
+
+AGENT_BIN=$ROOT/haprole-agent
+SPOA_BIN=$ROOT/haprole-spoa
+CTL_BIN=$ROOT/haprolectl
+
+say() { printf 'demo: %s\n' "$*"; }
+die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+
+# wait_for SECONDS WHAT CMD... : polls CMD every 0.1 s until it succeeds; dies after SECONDS.
+wait_for() {
+	local limit=$1 what=$2 i
+	shift 2
+	for ((i = 0; i < limit * 10; i++)); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	die "$what: not ready after ${limit}s (see logs in $DEMO/)"
+}
+
+# try_for SECONDS CMD... : like wait_for, but returns 1 instead of dying.
+try_for() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+nsx() { local n=$1; shift; ip netns exec "hr-$n" "$@"; }
+pgdata() { echo "$DEMO/$1/pgdata"; }
+pgsock() { echo "$DEMO/$1/run"; }
+as_pg() { local n=$1; shift; nsx "$n" runuser -u postgres -- "$@"; }
+# psql_node NODE SQL : runs SQL on NODE over its unix socket, prints unaligned tuples.
+psql_node() {
+	local n=$1
+	shift
+	as_pg "$n" "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$(pgsock "$n")" -p $PG_PORT \
+		-U postgres -d postgres -c "$*"
+}
+
+pid_alive() { local f=$DEMO/pids/$1.pid; [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+state_get() { [ -f "$STATE_FILE" ] && sed -n "s/^$1=//p" "$STATE_FILE" | tail -1; }
+state_set() {
+	touch "$STATE_FILE"
+	sed -i "/^$1=/d" "$STATE_FILE"
+	echo "$1=$2" >>"$STATE_FILE"
+}
+
+# ---- network ---------------------------------------------------------------------------------
+
+net_up() {
+	ip link show $BRIDGE >/dev/null 2>&1 || {
+		ip link add $BRIDGE type bridge
+		ip addr add $BR_ADDR/24 dev $BRIDGE
+	}
+	ip link set $BRIDGE up
+	local n
+	for n in $ALL_NODES; do
+		ip netns list | grep -qw "hr-$n" || ip netns add "hr-$n"
+		if ! ip link show "hr-$n-h" >/dev/null 2>&1; then
+			ip link add "hr-$n-h" type veth peer name eth0 netns "hr-$n"
+			ip link set "hr-$n-h" master $BRIDGE up
+			ip -n "hr-$n" addr add "${ADDR[$n]}/24" dev eth0
+		fi
+		ip -n "hr-$n" link set lo up
+		ip -n "hr-$n" link set eth0 up
+		ip -n "hr-$n" route replace default via $BR_ADDR
+	done
+}
+
+net_down() {
+	local n p
+	for n in $ALL_NODES; do
+		if ip netns list | grep -qw "hr-$n"; then
+			# Anything still inside one of OUR namespaces was started by this demo.
+			for p in $(ip netns pids "hr-$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null || :; done
+			ip netns del "hr-$n" 2>/dev/null || :
+		fi
+		ip link del "hr-$n-h" 2>/dev/null || :
+	done
+	ip link del $BRIDGE 2>/dev/null || :
+}
+
+# ---- processes -----------------------------------------------------------------------------
+
+# start_bg NAME NODE|- CMD... : starts CMD in the background (in NODE's namespace), records pid.
+start_bg() {
+	local name=$1 node=$2
+	shift 2
+	mkdir -p "$DEMO/pids" "$DEMO/logs"
+	if [ "$node" = - ]; then
+		setsid "$@" >>"$DEMO/logs/$name.log" 2>&1 </dev/null &
+	else
+		setsid ip netns exec "hr-$node" "$@" >>"$DEMO/logs/$name.log" 2>&1 </dev/null &
+	fi
+	echo $! >"$DEMO/pids/$name.pid"
+}
+
+# stop_pid NAME [SIGNAL] : signals the recorded pid, waits up to 10 s, then SIGKILL.
+stop_pid() {
+	local name=$1 sig=${2:-TERM} f=$DEMO/pids/$1.pid p i
+	[ -s "$f" ] || return 0
+	p=$(cat "$f")
+	if kill -0 "$p" 2>/dev/null; then
+		kill -"$sig" "$p" 2>/dev/null || :
+		for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null || :
+		for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -f "$f"
+}
+
+# ---- PostgreSQL ----------------------------------------------------------------------------
+
+# node.conf: what differs per node and per role; rewritten after pg_basebackup and promotion.
+write_node_conf() {
+	local n=$1 sync=$2
+	cat >"$(pgdata "$n")/node.conf" <<EOF
+# written by docker/demo.sh: this node's identity and replication role settings
+haprole_demo.node = '$n'
+unix_socket_directories = '$(pgsock "$n")'
+synchronous_standby_names = '$sync'
+EOF
+	chown postgres: "$(pgdata "$n")/node.conf"
+}
+
+pg_is_up() { as_pg "$1" "$PGBIN/pg_isready" -q -h "$(pgsock "$1")" -p $PG_PORT; }
+
+pg_start() {
+	local n=$1
+	mkdir -p "$(pgsock "$n")"
+	chown postgres: "$(pgsock "$n")"
+	touch "$DEMO/logs/pg-$n.log"
+	chown postgres: "$DEMO/logs/pg-$n.log"
+	as_pg "$n" "$PGBIN/pg_ctl" -D "$(pgdata "$n")" -l "$DEMO/logs/pg-$n.log" -w -t 60 start \
+		>/dev/null || die "postgres $n did not start (see $DEMO/logs/pg-$n.log)"
+	head -1 "$(pgdata "$n")/postmaster.pid" >"$DEMO/pids/pg-$n.pid"
+	wait_for 30 "postgres $n" pg_is_up "$n"
+}
+
+# pg_stop NODE [fast|immediate|kill] : kill = SIGKILL of the postmaster.
+pg_stop() {
+	local n=$1 mode=${2:-fast} p
+	p=$(cat "$DEMO/pids/pg-$n.pid" 2>/dev/null || :)
+	if [ "$mode" = kill ]; then
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null || :
+		try_for 10 bash -c "! kill -0 $p" || :
+	elif [ -f "$(pgdata "$n")/postmaster.pid" ]; then
+		as_pg "$n" "$PGBIN/pg_ctl" -D "$(pgdata "$n")" -m "$mode" -w -t 30 stop >/dev/null 2>&1 ||
+			{ [ -n "$p" ] && kill -9 "$p" 2>/dev/null || :; }
+	fi
+	rm -f "$DEMO/pids/pg-$n.pid"
+}
+
+pg_role() { # prints primary, standby or down
+	local r
+	r=$(psql_node "$1" "SELECT pg_is_in_recovery()" 2>/dev/null) || { echo down; return; }
+	[ "$r" = f ] && echo primary || echo standby
+}
+
+pg_init_primary() {
+	local n=$1 d
+	d=$(pgdata "$n")
+	mkdir -p "$DEMO/$n"
+	chown postgres: "$DEMO/$n"
+	# Data checksums: pg_rewind (switchover) needs them or wal_log_hints.
+	as_pg "$n" "$PGBIN/initdb" -D "$d" -U postgres --auth=trust --data-checksums -E UTF8 \
+		--locale=C.UTF-8 >"$DEMO/logs/initdb-$n.log" 2>&1 ||
+		die "initdb $n failed (see $DEMO/logs/initdb-$n.log)"
+	cat >>"$d/postgresql.conf" <<EOF
+
+# ---- docker/demo.sh ----
+listen_addresses = '*'          # inside the node's own network namespace
+port = $PG_PORT
+max_connections = 60
+shared_buffers = 32MB
+wal_level = replica
+max_wal_senders = 8
+wal_keep_size = 256MB
+hot_standby = on
+hot_standby_feedback = on
+wal_log_hints = on
+wal_receiver_status_interval = 1s
+# Synchronous replication (the primary waits for the standby to flush): an acknowledged
+# write survives the loss of the primary. node.conf holds synchronous_standby_names: '*' on
+# a primary with a streaming standby, '' otherwise (the harness switches it, as a failover
+# manager would).
+synchronous_commit = on
+log_line_prefix = '%m [%p] $n '
+log_connections = off
+include_if_exists = 'node.conf'
+EOF
+	cat >"$d/pg_hba.conf" <<EOF
+# docker/demo.sh: a demo on a private, non-routed range: trust, no passwords.
+local all all trust
+host all all 127.0.0.1/32 trust
+host all all $NET_PREFIX.0/24 trust
+host replication all $NET_PREFIX.0/24 trust
+local replication all trust
+EOF
+	write_node_conf "$n" ""
+	pg_start "$n"
+	psql_node "$n" "CREATE ROLE $PGUSER_DEMO LOGIN" >/dev/null
+	psql_node "$n" "CREATE DATABASE $PGDB_DEMO OWNER $PGUSER_DEMO" >/dev/null
+	psql_node "$n" "CREATE ROLE haprole LOGIN IN ROLE pg_monitor" >/dev/null
+	as_pg "$n" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$(pgsock "$n")" -U $PGUSER_DEMO \
+		-d $PGDB_DEMO -c "CREATE TABLE demo_writes (
+			id bigserial PRIMARY KEY,
+			src text,
+			node text DEFAULT current_setting('haprole_demo.node', true),
+			at timestamptz DEFAULT clock_timestamp())" >/dev/null
+}
+
+# pg_make_standby NODE PRIMARY : (re)creates NODE as a streaming standby of PRIMARY.
+pg_make_standby() {
+	local n=$1 p=$2 d
+	d=$(pgdata "$n")
+	pg_stop "$n" immediate
+	rm -rf "$d"
+	mkdir -p "$DEMO/$n"
+	chown postgres: "$DEMO/$n"
+	as_pg "$n" "$PGBIN/pg_basebackup" -h "${ADDR[$p]}" -p $PG_PORT -U postgres -D "$d" -R \
+		-X stream -c fast -d "application_name=$n" >"$DEMO/logs/basebackup-$n.log" 2>&1 ||
+		die "pg_basebackup $n from $p failed (see $DEMO/logs/basebackup-$n.log)"
+	write_node_conf "$n" ""
+	pg_start "$n"
+	wait_for 30 "$n streaming from $p" pg_streaming "$n"
+	pg_set_sync "$p" "*"
+}
+
+pg_streaming() {
+	[ "$(psql_node "$1" "SELECT status FROM pg_stat_wal_receiver" 2>/dev/null)" = streaming ]
+}
+
+# pg_set_sync NODE VALUE : synchronous_standby_names in NODE's node.conf, then reload.
+pg_set_sync() {
+	local n=$1 v=$2
+	sed -i "s/^synchronous_standby_names = .*/synchronous_standby_names = '$v'/" \
+		"$(pgdata "$n")/node.conf"
+	psql_node "$n" "SELECT pg_reload_conf()" >/dev/null 2>&1 || :
+}
+
+# pg_promote NODE : promotes, records when it became a primary (the new timeline's history
+# file is written during promotion, just before the node accepts writes).
+pg_promote() {
+	local n=$1 hist
+	pg_set_sync "$n" ""
+	psql_node "$n" "SELECT pg_promote(true, 60)" >/dev/null || die "promote $n failed"
+	wait_for 30 "$n primary" test "$(pg_role "$n")" = primary
+	hist=$(ls -t "$(pgdata "$n")"/pg_wal/*.history 2>/dev/null | head -1)
+	[ -n "$hist" ] && state_set PROMOTED_AT "$(stat -c %.6Y "$hist")" || state_set PROMOTED_AT "$(now)"
+	state_set PRIMARY "$n"
+	say "promoted $n (timeline $(psql_node "$n" "SELECT substr(pg_walfile_name(pg_current_wal_lsn()),1,8)::bit(32)::int"))"
+}
+
+current_primary() { state_get PRIMARY; }
+other_pg() { local n; for n in $PG_NODES; do [ "$n" != "$1" ] && echo "$n"; done | head -1; }
+
+# ---- app nodes -----------------------------------------------------------------------------
+
+app_start() {
+	local n=$1
+	mkdir -p "$DEMO/$n/nginx-tmp"
+	pid_alive "app-$n" || {
+		start_bg "app-$n" "$n" $PY "$ROOT/docker/app/app.py" --listen 127.0.0.1:8080 --node "$n" \
+			--db-host $BR_ADDR --write-port $PGW_PORT --read-port $PGR_PORT --user $PGUSER_DEMO \
+			--dbname $PGDB_DEMO
+		wait_for 15 "app on $n" nsx "$n" curl -fsS -m1 http://127.0.0.1:8080/health
+	}
+}
+
+nginx_start() {
+	local n=$1
+	mkdir -p "$DEMO/$n/nginx-tmp"
+	sed -e "s|@DIR@|$DEMO/$n|g" -e "s|@NODE@|$n|g" "$ROOT/docker/nginx.conf.in" >"$DEMO/$n/nginx.conf"
+	pid_alive "nginx-$n" || {
+		start_bg "nginx-$n" "$n" nginx -c "$DEMO/$n/nginx.conf" -e "$DEMO/$n/nginx-error.log"
+		wait_for 15 "nginx on $n" nsx "$n" curl -fsS -m1 http://127.0.0.1/nginx-health
+	}
+}
+
+# ---- haprole daemons -----------------------------------------------------------------------
+
+agent_conf() {
+	local n=$1 kind tmpl peers="" p
+	case " $PG_NODES " in *" $n "*) kind=db ;; *) kind=app ;; esac
+	tmpl=$ROOT/docker/agent-$kind.conf.in
+	[ -f "$tmpl" ] || return 1
+	for p in $PG_NODES; do
+		[ "$p" = "$n" ] && continue
+		peers="$peers[peer $p]\naddress = ${ADDR[$p]}:$AGENT_PORT\n\n"
+	done
+	mkdir -p "$DEMO/$n"
+	sed -e "s|@NODE@|$n|g" -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@DIR@|$DEMO/$n|g" \
+		-e "s|@ADDR@|${ADDR[$n]}|g" -e "s|@PGSOCK@|$(pgsock "$n")|g" -e "s|@PGPORT@|$PG_PORT|g" \
+		-e "s|@AGENT_PORT@|$AGENT_PORT|g" -e "s|@PEERS@|$peers|" "$tmpl" >"$DEMO/$n/agent.conf"
+}
+
+have_agent() { [ -x "$AGENT_BIN" ] && [ -f "$ROOT/docker/agent-db.conf.in" ]; }
+have_spoa() { [ -x "$SPOA_BIN" ] && [ -f "$ROOT/docker/spoa.conf.in" ]; }
+
+agent_up() { curl -fsS -m1 "http://${ADDR[$1]}:$AGENT_PORT/status" >/dev/null; }
+
+agent_start() {
+	local n=$1
+	have_agent || return 0
+	pid_alive "agent-$n" && return 0
+	agent_conf "$n"
+	"$AGENT_BIN" -c -f "$DEMO/$n/agent.conf" >"$DEMO/logs/agent-$n.check" 2>&1 ||
+		die "agent config for $n refused: $(cat "$DEMO/logs/agent-$n.check")"
+	start_bg "agent-$n" "$n" "$AGENT_BIN" -d -f "$DEMO/$n/agent.conf"
+	wait_for 15 "agent on $n" agent_up "$n"
+}
+
+spoa_start() {
+	have_spoa || return 0
+	pid_alive spoa && return 0
+	local agents="" n
+	for n in $ALL_NODES; do agents="$agents[node $n]\naddress = ${ADDR[$n]}:$AGENT_PORT\n\n"; done
+	sed -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@HOST@|$BR_ADDR|g" -e "s|@PORT@|$SPOA_PORT|g" \
+		-e "s|@STATUS_PORT@|$SPOA_STATUS|g" -e "s|@DIR@|$DEMO|g" -e "s|@NODES@|$agents|" \
+		"$ROOT/docker/spoa.conf.in" >"$DEMO/spoa.conf"
+	"$SPOA_BIN" -c -f "$DEMO/spoa.conf" >"$DEMO/logs/spoa.check" 2>&1 ||
+		die "spoa config refused: $(cat "$DEMO/logs/spoa.check")"
+	start_bg spoa - "$SPOA_BIN" -d -f "$DEMO/spoa.conf"
+	wait_for 15 "haprole-spoa" bash -c "exec 3<>/dev/tcp/$BR_ADDR/$SPOA_PORT"
+}
+
+haproxy_start() {
+	pid_alive haproxy && return 0
+	local servers_w="" servers_r="" servers_app="" n
+	for n in $PG_NODES; do
+		servers_w="$servers_w    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter 500ms fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter 500ms agent-send \"writer\\\\n\" on-marked-down shutdown-sessions\n"
+		servers_r="$servers_r    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter 500ms fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter 500ms agent-send \"reader\\\\n\" on-marked-down shutdown-sessions\n"
+	done
+	for n in $APP_NODES; do
+		servers_app="$servers_app    server $n ${ADDR[$n]}:80 check port $AGENT_PORT inter 1s fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter 1s agent-send \"app\\\\n\"\n"
+	done
+	sed -e "s|@DIR@|$DEMO|g" -e "s|@HOST@|$BR_ADDR|g" -e "s|@CLUSTER@|$CLUSTER|g" \
+		-e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@PGW_PORT@|$PGW_PORT|g" -e "s|@PGR_PORT@|$PGR_PORT|g" \
+		-e "s|@STATS_PORT@|$STATS_PORT|g" -e "s|@SPOA_PORT@|$SPOA_PORT|g" \
+		-e "s|@SERVERS_W@|$servers_w|" -e "s|@SERVERS_R@|$servers_r|" -e "s|@SERVERS_APP@|$servers_app|" \
+		"$ROOT/docker/haproxy-demo.cfg.in" >"$DEMO/haproxy.cfg"
+	sed -e "s|@CLUSTER@|$CLUSTER|g" "$ROOT/docker/spoe-demo.conf.in" >"$DEMO/spoe.conf"
+	haproxy -c -q -f "$DEMO/haproxy.cfg" >"$DEMO/logs/haproxy.check" 2>&1 ||
+		die "haproxy config refused: $(cat "$DEMO/logs/haproxy.check")"
+	start_bg haproxy - haproxy -db -f "$DEMO/haproxy.cfg"
+	wait_for 15 "haproxy" test -S "$DEMO/haproxy.sock"
+}
+
+# ---- environment file (DESIGN section 12: exactly these keys) -----------------------------
+
+write_env() {
+	local n ctl
+	if [ -x "$CTL_BIN" ] && [ -f "$DEMO/haprolectl.conf" ]; then
+		ctl="$CTL_BIN -f $DEMO/haprolectl.conf status"
+	else
+		ctl="$ROOT/docker/demo.sh status"
+	fi
+	{
+		echo "# written by docker/demo.sh up; keys: DESIGN.md section 12"
+		echo "DEMO_NODES='$ALL_NODES'"
+		echo "DEMO_PG_NODES='$PG_NODES'"
+		echo "DEMO_APP_NODES='$APP_NODES'"
+		for n in $ALL_NODES; do
+			echo "${n}_HOST=${ADDR[$n]}"
+			echo "${n}_AGENT_PORT=$AGENT_PORT"
+			echo "${n}_NETNS=hr-$n"
+		done
+		for n in $PG_NODES; do
+			echo "${n}_PG_PORT=$PG_PORT"
+			echo "${n}_PGDATA=$(pgdata "$n")"
+		done
+		echo "HAPROXY_HOST=$BR_ADDR"
+		echo "HAPROXY_HTTP_PORT=$HTTP_PORT"
+		echo "HAPROXY_PG_PORT=$PGW_PORT"
+		echo "HAPROXY_PG_RO_PORT=$PGR_PORT"
+		echo "HAPROXY_STATS_SOCKET=$DEMO/haproxy.sock"
+		echo "SPOA_HOST=$BR_ADDR"
+		echo "SPOA_PORT=$SPOA_PORT"
+		echo "SPOA_STATUS_PORT=$SPOA_STATUS"
+		echo "PGUSER=$PGUSER_DEMO"
+		echo "PGDATABASE=$PGDB_DEMO"
+		echo "PGPASSWORD="
+		echo "DEMO_CLUSTER=$CLUSTER"
+		echo "HAPROLECTL='$ctl'"
+	} >"$ENV_FILE.tmp"
+	mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+ctl_conf() {
+	[ -x "$CTL_BIN" ] || return 0
+	[ -f "$ROOT/docker/haprolectl.conf.in" ] || return 0
+	local nodes="" n
+	for n in $ALL_NODES; do nodes="$nodes[node $n]\naddress = ${ADDR[$n]}:$AGENT_PORT\nadmin_socket = $DEMO/$n/agent.sock\n\n"; done
+	sed -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@NODES@|$nodes|" "$ROOT/docker/haprolectl.conf.in" \
+		>"$DEMO/haprolectl.conf"
+}
+
+# ---- verbs ---------------------------------------------------------------------------------
+
+is_up() { [ -f "$DEMO/up" ] && pid_alive haproxy; }
+
+preflight() {
+	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, postgres as user postgres)"
+	ip netns list >/dev/null 2>&1 || die "'ip netns' does not work here; the 127.0.14.0/24 fallback is not implemented"
+	local b
+	for b in "$PGBIN/initdb" "$PGBIN/pg_ctl" /usr/sbin/nginx /usr/sbin/haproxy curl $PY; do
+		[ -x "$b" ] || command -v "$b" >/dev/null || die "missing $b (run: make deps)"
+	done
+	$PY -c 'import psycopg2' 2>/dev/null || die "python3-psycopg2 missing (run: make deps)"
+	id postgres >/dev/null 2>&1 || die "no user postgres (install postgresql-15)"
+	# Our ports must be free in the root namespace.
+	local p
+	for p in $HTTP_PORT $PGW_PORT $PGR_PORT $STATS_PORT $SPOA_PORT $SPOA_STATUS; do
+		if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then die "port $p is in use"; fi
+	done
+}
+
+cmd_up() {
+	if is_up; then
+		say "already up (nothing changed); see $ENV_FILE, 'make demo-status', 'make demo-stop'"
+		return 0
+	fi
+	[ -d "$DEMO" ] && { say "leftovers of an earlier demo found: cleaning up first"; cmd_stop quiet; }
+	preflight
+	local t0=$SECONDS n
+	mkdir -p "$DEMO/pids" "$DEMO/logs"
+	chmod 755 "$DEMO"
+	say "network: bridge $BRIDGE ($BR_ADDR/24), namespaces hr-app1 hr-app2 hr-db1 hr-db2"
+	net_up
+	say "postgres: db1 primary (initdb), db2 standby (pg_basebackup -R)"
+	pg_init_primary db1
+	state_set PRIMARY db1
+	pg_make_standby db2 db1
+	have_spoa && spoa_start
+	say "haproxy: http :$HTTP_PORT, pg writes :$PGW_PORT, reads :$PGR_PORT, stats :$STATS_PORT"
+	haproxy_start
+	for n in $APP_NODES; do
+		app_start "$n"
+		nginx_start "$n"
+	done
+	if have_agent; then
+		for n in $ALL_NODES; do agent_start "$n"; done
+	fi
+	ctl_conf
+	write_env
+	touch "$DEMO/up"
+	say "up in $((SECONDS - t0)) s"
+	cmd_banner
+}
+
+cmd_banner() {
+	cat <<EOF
+
+  node   address        namespace  runs
+  app1   ${ADDR[app1]}    hr-app1    nginx :80 -> app :8080$(have_agent && echo ", haprole-agent :$AGENT_PORT")
+  app2   ${ADDR[app2]}    hr-app2    nginx :80 -> app :8080$(have_agent && echo ", haprole-agent :$AGENT_PORT")
+  db1    ${ADDR[db1]}    hr-db1     postgres 15 :$PG_PORT ($(pg_role db1))$(have_agent && echo ", haprole-agent :$AGENT_PORT")
+  db2    ${ADDR[db2]}    hr-db2     postgres 15 :$PG_PORT ($(pg_role db2))$(have_agent && echo ", haprole-agent :$AGENT_PORT")
+  -      $BR_ADDR     (root)     haproxy :$HTTP_PORT http, :$PGW_PORT pg writes, :$PGR_PORT pg reads, :$STATS_PORT stats$(have_spoa && echo "; haprole-spoa :$SPOA_PORT")
+
+EOF
+	have_agent || echo "  NOTE: haprole-agent is not built yet: HAProxy has no health source, writes fail closed."
+	have_spoa || echo "  NOTE: haprole-spoa is not built yet: routing uses the agent checks only."
+	cat <<EOF
+  Try:
+    curl -s http://$BR_ADDR:$HTTP_PORT/              # a read through HAProxy -> nginx -> app -> HAProxy -> PG
+    curl -s -X POST http://$BR_ADDR:$HTTP_PORT/write  # a write
+    curl -s http://${ADDR[db1]}:$AGENT_PORT/          # what db1's agent says (JSON)
+    psql -h $BR_ADDR -p $PGW_PORT -U $PGUSER_DEMO $PGDB_DEMO -c 'select * from demo_writes'
+    make demo-status      make demo-failover      make demo-switchover      make demo-stop
+  Addresses and ports for scripts: $ENV_FILE
+EOF
+}
+
+cmd_status() {
+	[ -f "$DEMO/up" ] || { say "not running (make demo)"; return 1; }
+	if [ -x "$CTL_BIN" ] && [ -f "$DEMO/haprolectl.conf" ]; then
+		"$CTL_BIN" -f "$DEMO/haprolectl.conf" status && return 0
+		say "haprolectl failed; falling back to the agents' JSON"
+	fi
+	printf '%-6s %-14s %-9s %-8s %-4s %-10s %-6s %-6s %s\n' NODE ADDRESS PG ROLE TL LAG_BYTES APP NGINX CHECKS
+	local n j
+	for n in $ALL_NODES; do
+		if j=$(curl -fsS -m1 "http://${ADDR[$n]}:$AGENT_PORT/status" 2>/dev/null); then
+			echo "$j" | jq -r --arg n "$n" --arg a "${ADDR[$n]}" '[ $n, $a,
+				(if .pg.present then (if .pg.up then "up" else "down" end) else "-" end),
+				(if .pg.present then .pg.role else "-" end), (.pg.tl // "-" | tostring),
+				(.pg.lag_bytes // "-" | tostring),
+				(if .app.present then (if .app.up then "up" else "down" end) else "-" end),
+				(if .nginx.present then (if .nginx.up then "up" else "down" end) else "-" end),
+				([.checks // {} | to_entries[] | "\(.key)=\(.value)"] | join(", "))] | @tsv' |
+				awk -F'\t' '{printf "%-6s %-14s %-9s %-8s %-4s %-10s %-6s %-6s %s\n", $1,$2,$3,$4,$5,$6,$7,$8,$9}'
+		else
+			local role="-"
+			case " $PG_NODES " in *" $n "*) role=$(pg_role "$n") ;; esac
+			printf '%-6s %-14s %-9s %-8s %s\n' "$n" "${ADDR[$n]}" "(no agent answer)" "$role" ""
+		fi
+	done
+	echo
+	echo "HAProxy servers (stats socket):"
+	echo "show stat" | socat_stats | awk -F, 'NR>1 && $2 != "FRONTEND" && $2 != "BACKEND" {printf "  %-12s %-6s %s\n", $1, $2, $18}'
+}
+
+socat_stats() { $PY -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
+s.sendall(sys.stdin.read().encode()); out = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    out += d
+sys.stdout.write(out.decode())' "$DEMO/haproxy.sock"; }
+
+cmd_failover() {
+	[ -f "$DEMO/up" ] || die "not running (make demo)"
+	local p s
+	p=$(current_primary)
+	s=$(other_pg "$p")
+	[ "$(pg_role "$s")" = standby ] || die "$s is not a standby; nothing to promote (docker/demo.sh heal)"
+	say "failover: stopping primary $p (immediate), promoting $s"
+	pg_stop "$p" immediate
+	pg_promote "$s"
+	say "done: $s is the primary; $p is down. 'docker/demo.sh heal' rebuilds $p as a standby."
+}
+
+ctl_admin() { # ctl_admin NODE drain|ready REASON : best effort, only when haprolectl exists
+	[ -x "$CTL_BIN" ] && [ -f "$DEMO/haprolectl.conf" ] || return 0
+	"$CTL_BIN" -f "$DEMO/haprolectl.conf" "$2" "$1" ${3:+"$3"} >/dev/null 2>&1 ||
+		say "haprolectl $2 $1 failed (continuing)"
+}
+
+cmd_switchover() {
+	[ -f "$DEMO/up" ] || die "not running (make demo)"
+	local p s
+	p=$(current_primary)
+	s=$(other_pg "$p")
+	[ "$(pg_role "$s")" = standby ] || die "$s is not a standby (docker/demo.sh heal)"
+	pg_streaming "$s" || die "$s is not streaming from $p"
+	say "switchover: $p -> $s"
+	ctl_admin "$p" drain "switchover"
+	# A clean stop sends every WAL record (shutdown checkpoint included) to the standby first.
+	pg_stop "$p" fast
+	pg_promote "$s"
+	say "rejoining $p as a standby of $s (pg_rewind)"
+	pg_rejoin "$p" "$s"
+	ctl_admin "$p" ready
+	say "done: $s primary, $p standby"
+}
+
+# pg_rejoin NODE NEWPRIMARY : pg_rewind NODE onto NEWPRIMARY, start it as a standby;
+# falls back to a fresh pg_basebackup when pg_rewind cannot do it.
+pg_rejoin() {
+	local n=$1 p=$2 d
+	d=$(pgdata "$n")
+	pg_stop "$n" fast
+	if as_pg "$n" "$PGBIN/pg_rewind" -D "$d" -R \
+		--source-server="host=${ADDR[$p]} port=$PG_PORT user=postgres dbname=postgres application_name=$n" \
+		>"$DEMO/logs/rewind-$n.log" 2>&1; then
+		write_node_conf "$n" ""
+		pg_start "$n"
+		if try_for 30 pg_streaming "$n"; then
+			pg_set_sync "$p" "*"
+			return 0
+		fi
+		say "$n did not stream after pg_rewind; re-creating it with pg_basebackup"
+	else
+		say "pg_rewind failed (see $DEMO/logs/rewind-$n.log); re-creating $n with pg_basebackup"
+	fi
+	pg_make_standby "$n" "$p"
+}
+
+# heal: one primary + one streaming standby + every process running.
+cmd_heal() {
+	[ -f "$DEMO/up" ] || die "not running (make demo)"
+	local p s n
+	p=$(current_primary)
+	[ "$(pg_role "$p")" = primary ] || {
+		s=$(other_pg "$p")
+		if [ "$(pg_role "$s")" = primary ]; then state_set PRIMARY "$s"; p=$s
+		else die "no primary to heal from ($p: $(pg_role "$p"), $s: $(pg_role "$s"))"; fi
+	}
+	# A cut-off link, a paused replay: undo what the tests may have done.
+	for n in $ALL_NODES; do ip -n "hr-$n" link set eth0 up; done
+	s=$(other_pg "$p")
+	if [ "$(pg_role "$s")" = standby ] && pg_streaming "$s"; then
+		psql_node "$s" "SELECT pg_wal_replay_resume()" >/dev/null 2>&1 || :
+		pg_set_sync "$p" "*"
+	else
+		say "heal: re-creating $s as a standby of $p"
+		pg_make_standby "$s" "$p"
+	fi
+	for n in $APP_NODES; do app_start "$n"; nginx_start "$n"; done
+	for n in $ALL_NODES; do agent_start "$n"; done
+	spoa_start
+	haproxy_start
+	say "healed: $p primary, $s standby"
+}
+
+cmd_stop() {
+	local quiet=${1:-}
+	[ -d "$DEMO" ] || { [ -z "$quiet" ] && say "not running"; net_down; return 0; }
+	local n f
+	stop_pid haproxy
+	stop_pid spoa
+	for n in $ALL_NODES; do stop_pid "agent-$n"; done
+	for n in $APP_NODES; do stop_pid "nginx-$n"; stop_pid "app-$n"; done
+	for n in $PG_NODES; do
+		[ -d "$(pgdata "$n")" ] && ip netns list | grep -qw "hr-$n" && pg_stop "$n" immediate
+	done
+	for f in "$DEMO"/pids/*.pid; do
+		[ -f "$f" ] && stop_pid "$(basename "$f" .pid)" KILL
+	done
+	net_down
+	rm -rf "$DEMO"
+	[ -z "$quiet" ] && say "stopped; no process, namespace or bridge left" || :
+}
+
+case "${1:-help}" in
+up) cmd_up ;;
+status) cmd_status ;;
+failover) cmd_failover ;;
+switchover) cmd_switchover ;;
+heal) cmd_heal ;;
+stop) cmd_stop ;;
+primary) current_primary ;;
+standby) other_pg "$(current_primary)" ;;
+pg-start) pg_start "$2" ;;
+pg-stop) pg_stop "$2" "${3:-fast}" ;;
+pg-role) pg_role "$2" ;;
+promote) pg_promote "$2" ;;
+rebuild) pg_make_standby "$2" "$(current_primary)" ;;
+set-sync) pg_set_sync "$2" "$3" ;;
+sql) n=$2; shift 2; psql_node "$n" "$*" ;;
+start-proc)
+	case $2 in
+	app-*) app_start "${2#app-}" ;;
+	nginx-*) nginx_start "${2#nginx-}" ;;
+	agent-*) agent_start "${2#agent-}" ;;
+	spoa) spoa_start ;;
+	haproxy) haproxy_start ;;
+	*) die "start-proc: unknown $2" ;;
+	esac ;;
+stop-proc) stop_pid "$2" "${3:-TERM}" ;;
+has-agent) have_agent ;;
+has-spoa) have_spoa ;;
+has-ctl) [ -x "$CTL_BIN" ] && [ -f "$DEMO/haprolectl.conf" ] ;;
+help | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
+*) die "unknown verb '$1' (docker/demo.sh help)" ;;
+esac
