@@ -1,0 +1,198 @@
+/* bench/pgp-watch.c - runs the agent's postgres probe (agent/pg_probe.c) alone on a libev loop
+ * and prints one line per change of its struct ns_pg. Not shipped: a driver for
+ * tests/integration/test_probe_pg.sh and for people watching a server.
+ *
+ *   pgp-watch [-i INTERVAL] [-t TIMEOUT] [-c CONNECT_TIMEOUT] [-r RISE] [-f FALL] [-d SECONDS]
+ *             [-T RECEIVER_TIMEOUT] [-v] CONNINFO
+ *
+ * Line format (key=value, err last, quoted):
+ *   <ms since start> ch=<changes> up=0|1 role=R tl=N sysid=S lsn=N lag_bytes=N lag_ms=N
+ *   streaming=0|1 paused=0|1 q=<queries> f=<failures> err="..."
+ * plus "tick <ms> loop alive" every second on stdout, to show the loop never blocks. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "agent/pg_probe.h"
+#include "common/cfg.h"
+#include "common/log.h"
+#include "common/units.h"
+
+/* What the watcher needs in its callbacks. */
+struct watch {
+	struct pg_probe probe; /* the probe under test */
+	ev_tstamp t0;          /* loop time at start */
+	ev_timer tick;         /* once a second: proof the loop runs */
+	ev_timer end;          /* -d SECONDS */
+	ev_signal sigint;      /* stop */
+	ev_signal sigterm;     /* stop */
+};
+
+static void watch_print(struct pg_probe *p, unsigned changed, void *arg)
+{
+	struct watch *w = arg;
+	const struct ns_pg *pg = &p->pg;
+	char ch[64] = "";
+
+	if (changed & PGP_CH_UP)
+		strcat(ch, "up,");
+	if (changed & PGP_CH_ROLE)
+		strcat(ch, "role,");
+	if (changed & PGP_CH_IDENT)
+		strcat(ch, "ident,");
+	if (changed & PGP_CH_LAG)
+		strcat(ch, "lag,");
+	if (changed & PGP_CH_STREAMING)
+		strcat(ch, "streaming,");
+	if (changed & PGP_CH_ERR)
+		strcat(ch, "err,");
+	if (ch[0] != '\0')
+		ch[strlen(ch) - 1] = '\0';
+	printf("%.0f ch=%s up=%d role=%s tl=%u sysid=%s lsn=%llu lag_bytes=%llu lag_ms=%llu "
+	       "streaming=%d paused=%d q=%llu f=%llu err=\"%s\"\n",
+	       (ev_now(p->loop) - w->t0) * 1e3, ch, pg->up, ns_role_name(pg->role), pg->tl,
+	       pg->sysid[0] ? pg->sysid : "-", (unsigned long long)pg->lsn,
+	       (unsigned long long)pg->lag_bytes, (unsigned long long)pg->lag_ms, pg->streaming,
+	       pg->paused, (unsigned long long)p->queries, (unsigned long long)p->failures,
+	       pg->err);
+	fflush(stdout);
+}
+
+static void watch_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct watch *w = container_of(t, struct watch, tick);
+
+	(void)revents;
+	printf("tick %.0f loop alive state=%s\n", (ev_now(loop) - w->t0) * 1e3,
+	       pgp_state_name(w->probe.state));
+	fflush(stdout);
+}
+
+static void watch_stop(struct ev_loop *loop)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void watch_end(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)t;
+	(void)revents;
+	watch_stop(loop);
+}
+
+static void watch_signal(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	(void)s;
+	(void)revents;
+	watch_stop(loop);
+}
+
+static int watch_duration(const char *opt, const char *s, double *out)
+{
+	if (units_parse_duration(s, out) < 0) {
+		fprintf(stderr, "pgp-watch: -%s: not a duration (got \"%s\"): 100ms, 1s, ...\n",
+		        opt, s);
+		return -1;
+	}
+	return 0;
+}
+
+static void watch_usage(void)
+{
+	fprintf(
+	    stderr,
+	    "usage: pgp-watch [-i INTERVAL] [-t TIMEOUT] [-c CONNECT_TIMEOUT] [-r RISE] [-f FALL]\n"
+	    "                 [-T RECEIVER_TIMEOUT] [-d SECONDS] [-v] CONNINFO\n"
+	    "Runs the agent's postgres probe alone; prints one line per change.\n"
+	    "Durations as in configs: 100ms, 1s (bare number: ms). Defaults: the [postgres] "
+	    "defaults.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct ev_loop *loop = EV_DEFAULT;
+	static struct watch w;
+	struct pgp_conf conf;
+	char err[HR_ERR_LEN];
+	double duration = 0;
+	int opt;
+
+	log_init("pgp-watch", LOG_TO_STDERR, LOG_LVL_INFO);
+	if (cfg_set_defaults(pgp_conf_keys, &conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pgp-watch: %s\n", err);
+		return 1;
+	}
+	while ((opt = getopt(argc, argv, "i:t:c:r:f:T:d:vh")) != -1) {
+		switch (opt) {
+		case 'i':
+			if (watch_duration("i", optarg, &conf.interval) < 0)
+				return 2;
+			break;
+		case 't':
+			if (watch_duration("t", optarg, &conf.timeout) < 0)
+				return 2;
+			break;
+		case 'c':
+			if (watch_duration("c", optarg, &conf.connect_timeout) < 0)
+				return 2;
+			break;
+		case 'T':
+			if (watch_duration("T", optarg, &conf.receiver_timeout) < 0)
+				return 2;
+			break;
+		case 'd':
+			if (watch_duration("d", optarg, &duration) < 0)
+				return 2;
+			break;
+		case 'r':
+			conf.rise = atoll(optarg);
+			break;
+		case 'f':
+			conf.fall = atoll(optarg);
+			break;
+		case 'v':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'h':
+		default:
+			watch_usage();
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (optind != argc - 1) {
+		watch_usage();
+		return 2;
+	}
+	if (strlen(argv[optind]) >= sizeof(conf.conninfo)) {
+		fprintf(stderr, "pgp-watch: conninfo longer than %zu bytes\n",
+		        sizeof(conf.conninfo) - 1);
+		return 2;
+	}
+	snprintf(conf.conninfo, sizeof(conf.conninfo), "%s", argv[optind]);
+	signal(SIGPIPE, SIG_IGN);
+	if (pgp_init(&w.probe, loop, &conf, watch_print, &w, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pgp-watch: %s\n", err);
+		return 1;
+	}
+	w.t0 = ev_now(loop);
+	ev_timer_init(&w.tick, watch_tick, 1.0, 1.0);
+	ev_timer_start(loop, &w.tick);
+	if (duration > 0) {
+		ev_timer_init(&w.end, watch_end, duration, 0);
+		ev_timer_start(loop, &w.end);
+	}
+	ev_signal_init(&w.sigint, watch_signal, SIGINT);
+	ev_signal_start(loop, &w.sigint);
+	ev_signal_init(&w.sigterm, watch_signal, SIGTERM);
+	ev_signal_start(loop, &w.sigterm);
+	pgp_start(&w.probe);
+	ev_run(loop, 0);
+	pgp_free(&w.probe);
+	printf("end queries=%llu failures=%llu\n", (unsigned long long)w.probe.queries,
+	       (unsigned long long)w.probe.failures);
+	return 0;
+}
