@@ -1,0 +1,94 @@
+/* agent/agent.h - haprole-agent as one object: the loop, the config, the node state, the
+ * probes, the agent port and the feed. Prefix: agent_.
+ *
+ * Data flow (DESIGN.md section 3): probe callbacks copy their results into <ns>, then
+ * agent_update() evaluates every check (agent/check.h) into <ns.checks>; when anything changed,
+ * <ns.seq> bumps, <ns.ts_ms> is stamped and the feed (agent/feed_pub.h) pushes one frame at
+ * once. The agent port (agent/port.h) answers from <ns> only: no I/O on the request path.
+ *
+ * Hooks for the admin socket, the state file and fencing (agent/admin.c, statefile.c,
+ * fence.c): agent_set_admin(), agent_set_fence(), agent_state(), agent_loop(); the places
+ * where they start and stop are marked "ops:" in agent.c. Single-threaded. */
+#ifndef HAPROLE_AGENT_AGENT_H
+#define HAPROLE_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "agent/agent_conf.h"
+#include "agent/feed_pub.h"
+#include "agent/http_probe.h"
+#include "agent/pg_probe.h"
+#include "agent/port.h"
+#include "common/compiler.h"
+#include "common/node_state.h"
+
+/* Counters shown by /metrics. */
+struct agent_stats {
+	uint64_t agent_replies;               /* agent-check lines answered */
+	uint64_t agent_replies_default;       /* of which for an absent or empty line */
+	uint64_t http_replies;                /* HTTP responses sent */
+	uint64_t unknown_checks;              /* agent-check lines naming no check */
+	uint64_t refused;                     /* connections closed at accept (max_clients) */
+	uint64_t too_long;                    /* first lines or heads over max_line */
+	uint64_t timeouts;                    /* connections closed by idle_timeout */
+	uint64_t reloads;                     /* successful SIGHUP reloads */
+	uint64_t reload_failures;             /* refused SIGHUP reloads */
+	uint64_t check_served[NS_CHECKS_MAX]; /* agent-check lines per check, by index */
+};
+
+struct agent {
+	struct ev_loop *loop;             /* the one event loop */
+	struct agent_conf *conf;          /* running config (heap; swapped whole on reload) */
+	struct node_state ns;             /* what every dialect answers from */
+	struct agent_stats stats;         /* counters for /metrics */
+	bool shutting_down;               /* SIGTERM received: every check answers drain */
+	enum ns_admin admin;              /* operator's admin state (agent_set_admin) */
+	char admin_reason[NS_REASON_MAX]; /* its reason */
+	bool fenced;                      /* local primary fenced (agent_set_fence) */
+	char fence_reason[NS_REASON_MAX]; /* its reason */
+	bool pg_on;                       /* <pg> initialised */
+	bool app_on;                      /* <app> initialised */
+	bool nginx_on;                    /* <nginx> initialised */
+	struct pg_probe pg;               /* [postgres] */
+	struct http_probe app;            /* [http app] / [tcp app] */
+	struct http_probe nginx;          /* [http nginx] / [tcp nginx] */
+	struct port port;                 /* the agent port: listener + request connections */
+	struct feed_pub feed;             /* SUBSCRIBE subscribers */
+	ev_signal sig_hup;                /* reload */
+	ev_signal sig_term;               /* drain, then exit */
+	ev_signal sig_int;                /* same as SIGTERM (foreground use) */
+	ev_timer shutdown_timer;          /* end of the shutdown grace */
+	ev_tstamp started;                /* ev_now() at start, for uptime */
+};
+
+int agent_init(struct agent *a, struct ev_loop *loop, struct agent_conf *conf, char *err,
+               size_t errlen) HR_MUSTCHECK;
+int agent_start(struct agent *a, char *err, size_t errlen) HR_MUSTCHECK;
+void agent_free(struct agent *a);
+int agent_reload(struct agent *a, const char *path) HR_MUSTCHECK;
+void agent_shutdown(struct agent *a);
+void agent_update(struct agent *a);
+
+/* ---- hooks for admin (agent/admin.c), statefile and fencing (agent/fence.c) ------------ */
+
+/* Sets the operator's admin state (ready / drain / maint) and its reason (NULL: none),
+ * re-evaluates every check and publishes the change to subscribers at once. The caller has
+ * persisted it already (the state file is the admin module's). */
+void agent_set_admin(struct agent *a, enum ns_admin admin, const char *reason);
+
+/* Fences (or unfences) the local primary: while fenced the writer check answers
+ * "down ready #fenced: <reason>" (and app/reader refuse it too). Publishes at once. */
+void agent_set_fence(struct agent *a, bool fenced, const char *reason);
+
+const struct node_state *agent_state(const struct agent *a);
+struct ev_loop *agent_loop(struct agent *a);
+
+/* The agent-check line (no '\n') check <name>[<len>] answers now; <len> 0 is the default
+ * check. Returns the line, or NULL when no check has that name. Counts the reply. */
+const char *agent_check_line(struct agent *a, const char *name, size_t len);
+
+#endif /* HAPROLE_AGENT_AGENT_H */

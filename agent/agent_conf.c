@@ -1,0 +1,539 @@
+/* agent/agent_conf.c - loading and validating haprole-agent's config; see agent_conf.h.
+ * Every key table lists name, type, offset, bounds, default, reloadable and a help line; the
+ * defaults here are the ones written in conf/haprole-agent.conf (tests/unit/test_agent_conf.c
+ * compares them). */
+#include "agent/agent_conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+
+static const char *const agent_log_levels[] = { "error", "warning", "info", "debug", NULL };
+
+#define AM(field)     offsetof(struct agent_main_conf, field)
+#define AM_LEN(field) sizeof(((struct agent_main_conf *)0)->field)
+
+const struct cfg_key agent_main_keys[] = {
+	{ .name = "cluster",
+	  .type = CFG_T_STRING,
+	  .offset = AM(cluster),
+	  .len = AM_LEN(cluster),
+	  .min = 1,
+	  .def = "main",
+	  .reloadable = false,
+	  .help = "cluster name, carried in the feed and shown by haprolectl" },
+	{ .name = "node",
+	  .type = CFG_T_STRING,
+	  .offset = AM(node),
+	  .len = AM_LEN(node),
+	  .min = 0,
+	  .def = "",
+	  .reloadable = false,
+	  .help = "this node's name, unique in the cluster (required)" },
+	{ .name = "listen",
+	  .type = CFG_T_ADDR,
+	  .offset = AM(listen),
+	  .def = "*:5555",
+	  .reloadable = false,
+	  .help = "the agent port: agent-check, HTTP, SUBSCRIBE" },
+	{ .name = "default_check",
+	  .type = CFG_T_STRING,
+	  .offset = AM(default_check),
+	  .len = AM_LEN(default_check),
+	  .min = 0,
+	  .def = "",
+	  .reloadable = true,
+	  .help = "check answered when no line arrives (empty: the first check)" },
+	{ .name = "first_line_wait",
+	  .type = CFG_T_DURATION,
+	  .offset = AM(first_line_wait),
+	  .min = 0,
+	  .max = 10,
+	  .def = "50ms",
+	  .reloadable = true,
+	  .help = "how long to wait for a first line before answering the default check" },
+	{ .name = "idle_timeout",
+	  .type = CFG_T_DURATION,
+	  .offset = AM(idle_timeout),
+	  .min = 0.01,
+	  .max = 600,
+	  .def = "2s",
+	  .reloadable = true,
+	  .help = "longest life of a request connection (agent-check, HTTP)" },
+	{ .name = "max_clients",
+	  .type = CFG_T_INT,
+	  .offset = AM(max_clients),
+	  .min = 1,
+	  .max = 100000,
+	  .def = "256",
+	  .reloadable = true,
+	  .help = "request connections served at once; more are closed at accept" },
+	{ .name = "max_line",
+	  .type = CFG_T_SIZE,
+	  .offset = AM(max_line),
+	  .min = 64,
+	  .max = 65536,
+	  .def = "2k",
+	  .reloadable = true,
+	  .help = "longest first line or HTTP request head; longer gets an error and a close" },
+	{ .name = "backlog",
+	  .type = CFG_T_INT,
+	  .offset = AM(backlog),
+	  .min = 1,
+	  .max = 65535,
+	  .def = "512",
+	  .reloadable = false,
+	  .help = "listen() backlog of the agent port" },
+	{ .name = "heartbeat",
+	  .type = CFG_T_DURATION,
+	  .offset = AM(heartbeat),
+	  .min = 0.01,
+	  .max = 60,
+	  .def = "500ms",
+	  .reloadable = true,
+	  .help = "feed: the full state is sent at least this often" },
+	{ .name = "max_subscribers",
+	  .type = CFG_T_INT,
+	  .offset = AM(max_subscribers),
+	  .min = 1,
+	  .max = 10000,
+	  .def = "64",
+	  .reloadable = true,
+	  .help = "feed subscribers at once; more are refused" },
+	{ .name = "subscriber_buffer",
+	  .type = CFG_T_SIZE,
+	  .offset = AM(subscriber_buffer),
+	  .min = 16384,
+	  .max = 16 * 1024 * 1024,
+	  .def = "64k",
+	  .reloadable = true,
+	  .help = "feed bytes queued per subscriber; a subscriber that falls behind is dropped" },
+	{ .name = "shutdown_grace",
+	  .type = CFG_T_DURATION,
+	  .offset = AM(shutdown_grace),
+	  .min = 0,
+	  .max = 600,
+	  .def = "2s",
+	  .reloadable = true,
+	  .help = "SIGTERM: every check answers drain this long, then the agent exits" },
+	{ .name = "log_level",
+	  .type = CFG_T_ENUM,
+	  .offset = AM(log_level),
+	  .enum_names = agent_log_levels,
+	  .def = "info",
+	  .reloadable = true,
+	  .help = "error, warning, info or debug" },
+	{ .name = "admin_socket",
+	  .type = CFG_T_STRING,
+	  .offset = AM(admin_socket),
+	  .len = AM_LEN(admin_socket),
+	  .min = 0,
+	  .def = "/run/haprole/agent.sock",
+	  .reloadable = false,
+	  .help = "unix socket haprolectl uses (mode 0660); empty: none" },
+	{ .name = "state_file",
+	  .type = CFG_T_STRING,
+	  .offset = AM(state_file),
+	  .len = AM_LEN(state_file),
+	  .min = 0,
+	  .def = "/var/lib/haprole/agent.state",
+	  .reloadable = false,
+	  .help = "where the admin state survives restarts; empty: none" },
+	{ .name = NULL },
+};
+
+#define CK(field) offsetof(struct check_conf, field)
+
+const struct cfg_key agent_check_keys[] = {
+	{ .name = "kind",
+	  .type = CFG_T_ENUM,
+	  .offset = CK(kind),
+	  .enum_names = check_kind_names,
+	  .def = "writer",
+	  .reloadable = true,
+	  .help = "writer, reader or app" },
+	{ .name = "standby_answer",
+	  .type = CFG_T_ENUM,
+	  .offset = CK(standby_answer),
+	  .enum_names = check_standby_names,
+	  .def = "down",
+	  .reloadable = true,
+	  .help = "how a healthy standby answers writer/app: down, or maint (not a failure)" },
+	{ .name = "weight",
+	  .type = CFG_T_INT,
+	  .offset = CK(weight),
+	  .min = 0,
+	  .max = 256,
+	  .def = "100",
+	  .reloadable = true,
+	  .help = "percent announced when up (reader: at no lag)" },
+	{ .name = "primary_weight",
+	  .type = CFG_T_INT,
+	  .offset = CK(primary_weight),
+	  .min = 0,
+	  .max = 256,
+	  .def = "100",
+	  .reloadable = true,
+	  .help = "reader: percent a primary announces (0: reads only on standbys)" },
+	{ .name = "min_weight",
+	  .type = CFG_T_INT,
+	  .offset = CK(min_weight),
+	  .min = 0,
+	  .max = 256,
+	  .def = "10",
+	  .reloadable = true,
+	  .help = "reader: percent just below max_lag" },
+	{ .name = "max_lag",
+	  .type = CFG_T_SIZE,
+	  .offset = CK(max_lag),
+	  .min = 0,
+	  .max = 1e15,
+	  .def = "16MB",
+	  .reloadable = true,
+	  .help = "reader: WAL bytes behind beyond which a standby drains (0: not used)" },
+	{ .name = "max_lag_time",
+	  .type = CFG_T_DURATION,
+	  .offset = CK(max_lag_time),
+	  .min = 0,
+	  .max = 86400,
+	  .def = "10s",
+	  .reloadable = true,
+	  .help = "reader: replay time behind beyond which a standby drains (0: not used)" },
+	{ .name = "maxconn",
+	  .type = CFG_T_INT,
+	  .offset = CK(maxconn),
+	  .min = 0,
+	  .max = 1000000,
+	  .def = "0",
+	  .reloadable = true,
+	  .help = "announce maxconn:N when up (0: never)" },
+	{ .name = NULL },
+};
+
+const struct cfg_key agent_peer_keys[] = {
+	{ .name = "address",
+	  .type = CFG_T_ADDR,
+	  .offset = offsetof(struct agent_peer_conf, address),
+	  .def = NULL,
+	  .reloadable = true,
+	  .help = "the peer agent's port, numeric ip:port" },
+	{ .name = NULL },
+};
+
+/* Where keys of the current section go while reading. */
+enum agent_conf_sect {
+	AC_SECT_NONE = 0, /* before any header */
+	AC_SECT_AGENT,    /* [agent] */
+	AC_SECT_PG,       /* [postgres] */
+	AC_SECT_APP,      /* [http app] or [tcp app] */
+	AC_SECT_NGINX,    /* [http nginx] or [tcp nginx] */
+	AC_SECT_CHECK,    /* [check NAME] */
+	AC_SECT_PEER,     /* [peer NAME] */
+};
+
+/* State of one load. */
+struct agent_conf_reader {
+	struct agent_conf *c;                     /* being filled */
+	enum agent_conf_sect sect;                /* current section */
+	bool seen_agent;                          /* an [agent] header was read */
+	unsigned peer_line[AGENT_CONF_PEERS_MAX]; /* header line of each peer, for errors */
+	bool peer_addr_set[AGENT_CONF_PEERS_MAX]; /* address given */
+};
+
+static bool agent_conf_name_taken_check(const struct agent_conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_checks; i++) {
+		if (strcmp(c->checks[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int agent_conf_header(struct agent_conf_reader *r, const struct cfg_item *it, char *err,
+                             size_t errlen)
+{
+	struct agent_conf *c = r->c;
+	bool named = it->name[0] != '\0';
+
+	if (strcmp(it->section, "agent") == 0 && !named) {
+		if (r->seen_agent)
+			goto out_dup;
+		r->seen_agent = true;
+		r->sect = AC_SECT_AGENT;
+		return 0;
+	}
+	if (strcmp(it->section, "postgres") == 0 && !named) {
+		if (c->has_pg)
+			goto out_dup;
+		c->has_pg = true;
+		r->sect = AC_SECT_PG;
+		return cfg_set_defaults(pgp_conf_keys, &c->pg, err, errlen);
+	}
+	if ((strcmp(it->section, "http") == 0 || strcmp(it->section, "tcp") == 0) && named) {
+		bool tcp = strcmp(it->section, "tcp") == 0;
+		struct hp_conf *h;
+
+		if (strcmp(it->name, "app") == 0) {
+			if (c->has_app)
+				goto out_dup;
+			c->has_app = true;
+			r->sect = AC_SECT_APP;
+			h = &c->app;
+		} else if (strcmp(it->name, "nginx") == 0) {
+			if (c->has_nginx)
+				goto out_dup;
+			c->has_nginx = true;
+			r->sect = AC_SECT_NGINX;
+			h = &c->nginx;
+		} else {
+			cfg_item_err(err, errlen, it,
+			             "probe name must be app or nginx (the node-state member it "
+			             "feeds) (got \"[%s %s]\")",
+			             it->section, it->name);
+			return -1;
+		}
+		memset(h, 0, sizeof(*h));
+		snprintf(h->name, sizeof(h->name), "%s", it->name);
+		h->kind = tcp ? HP_KIND_TCP : HP_KIND_HTTP;
+		return cfg_set_defaults(tcp ? hp_tcp_keys : hp_http_keys, h, err, errlen);
+	}
+	if (strcmp(it->section, "check") == 0 && named) {
+		struct check_conf *k;
+
+		if (c->n_checks >= NS_CHECKS_MAX) {
+			cfg_item_err(err, errlen, it,
+			             "too many [check] sections, at most %d (got \"%s\")",
+			             NS_CHECKS_MAX, it->name);
+			return -1;
+		}
+		if (agent_conf_name_taken_check(c, it->name))
+			goto out_dup;
+		if (strlen(it->name) >= sizeof(k->name)) {
+			cfg_item_err(err, errlen, it, "check name too long (got \"%s\")", it->name);
+			return -1;
+		}
+		k = &c->checks[c->n_checks++];
+		memset(k, 0, sizeof(*k));
+		strcpy(k->name, it->name);
+		r->sect = AC_SECT_CHECK;
+		return cfg_set_defaults(agent_check_keys, k, err, errlen);
+	}
+	if (strcmp(it->section, "peer") == 0 && named) {
+		struct agent_peer_conf *p;
+
+		if (c->n_peers >= AGENT_CONF_PEERS_MAX) {
+			cfg_item_err(err, errlen, it,
+			             "too many [peer] sections, at most %d (got \"%s\")",
+			             AGENT_CONF_PEERS_MAX, it->name);
+			return -1;
+		}
+		for (size_t i = 0; i < c->n_peers; i++) {
+			if (strcmp(c->peers[i].name, it->name) == 0)
+				goto out_dup;
+		}
+		p = &c->peers[c->n_peers];
+		memset(p, 0, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "%s", it->name);
+		r->peer_line[c->n_peers] = it->line;
+		r->peer_addr_set[c->n_peers] = false;
+		c->n_peers++;
+		r->sect = AC_SECT_PEER;
+		return 0;
+	}
+	cfg_item_err(err, errlen, it,
+	             "unknown section [%s%s%s] (expected [agent], [postgres], [http app], "
+	             "[http nginx], [tcp app], [tcp nginx], [check NAME] or [peer NAME])",
+	             it->section, named ? " " : "", it->name);
+	return -1;
+
+out_dup:
+	cfg_item_err(err, errlen, it, "section [%s%s%s] given twice", it->section, named ? " " : "",
+	             it->name);
+	return -1;
+}
+
+static int agent_conf_item(void *arg, const struct cfg_item *it, char *err, size_t errlen)
+{
+	struct agent_conf_reader *r = arg;
+	struct agent_conf *c = r->c;
+
+	if (it->key == NULL)
+		return agent_conf_header(r, it, err, errlen);
+	switch (r->sect) {
+	case AC_SECT_NONE:
+		break;
+	case AC_SECT_AGENT:
+		return cfg_set_key(agent_main_keys, &c->agent, &c->agent.seen, it, err, errlen);
+	case AC_SECT_PG:
+		return cfg_set_key(pgp_conf_keys, &c->pg, &c->pg_seen, it, err, errlen);
+	case AC_SECT_APP:
+		return cfg_set_key(c->app.kind == HP_KIND_TCP ? hp_tcp_keys : hp_http_keys, &c->app,
+		                   &c->app_seen, it, err, errlen);
+	case AC_SECT_NGINX:
+		return cfg_set_key(c->nginx.kind == HP_KIND_TCP ? hp_tcp_keys : hp_http_keys,
+		                   &c->nginx, &c->nginx_seen, it, err, errlen);
+	case AC_SECT_CHECK: {
+		struct check_conf *k = &c->checks[c->n_checks - 1];
+
+		return cfg_set_key(agent_check_keys, k, &k->seen, it, err, errlen);
+	}
+	case AC_SECT_PEER: {
+		struct agent_peer_conf *p = &c->peers[c->n_peers - 1];
+
+		if (cfg_set_key(agent_peer_keys, p, &p->seen, it, err, errlen) == -1)
+			return -1;
+		r->peer_addr_set[c->n_peers - 1] = true;
+		return 0;
+	}
+	}
+	cfg_item_err(err, errlen, it, "key '%s': outside any section (got \"%s\")", it->key,
+	             it->value);
+	return -1;
+}
+
+/* Fills <c> with the built-in checks used when the file defines none: writer, reader, app. */
+static int agent_conf_default_checks(struct agent_conf *c, char *err, size_t errlen)
+{
+	for (int kind = 0; kind < CHECK_KIND_COUNT; kind++) {
+		struct check_conf *k = &c->checks[c->n_checks++];
+
+		memset(k, 0, sizeof(*k));
+		if (cfg_set_defaults(agent_check_keys, k, err, errlen) == -1)
+			return -1;
+		k->kind = kind;
+		snprintf(k->name, sizeof(k->name), "%s", check_kind_names[kind]);
+	}
+	return 0;
+}
+
+/* Checks the config as a whole once every key is read. */
+static int agent_conf_validate(struct agent_conf_reader *r, const char *file, char *err,
+                               size_t errlen)
+{
+	struct agent_conf *c = r->c;
+	char why[HR_ERR_LEN];
+
+	if (c->agent.node[0] == '\0') {
+		snprintf(err, errlen, "%s: key 'node': required in [agent] (got \"\")", file);
+		return -1;
+	}
+	if (c->has_pg && pgp_conf_validate(&c->pg, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: [postgres] %s", file, why);
+		return -1;
+	}
+	if (c->has_app && hp_conf_validate(&c->app, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: [%s app] %s", file,
+		         c->app.kind == HP_KIND_TCP ? "tcp" : "http", why);
+		return -1;
+	}
+	if (c->has_nginx && hp_conf_validate(&c->nginx, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: [%s nginx] %s", file,
+		         c->nginx.kind == HP_KIND_TCP ? "tcp" : "http", why);
+		return -1;
+	}
+	for (size_t i = 0; i < c->n_peers; i++) {
+		if (!r->peer_addr_set[i]) {
+			snprintf(err, errlen,
+			         "%s:%u: key 'address': required in [peer %s] (got \"\")", file,
+			         r->peer_line[i], c->peers[i].name);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < c->n_checks; i++) {
+		const struct check_conf *k = &c->checks[i];
+
+		if (k->min_weight > k->weight) {
+			snprintf(
+			    err, errlen,
+			    "%s: [check %s] key 'min_weight': above weight %lld (got \"%lld\")",
+			    file, k->name, (long long)k->weight, (long long)k->min_weight);
+			return -1;
+		}
+	}
+	if (c->n_checks == 0 && agent_conf_default_checks(c, err, errlen) == -1)
+		return -1;
+	c->default_check = 0;
+	if (c->agent.default_check[0] != '\0') {
+		const struct check_conf *d = agent_conf_find_check(c, c->agent.default_check,
+		                                                   strlen(c->agent.default_check));
+
+		if (d == NULL) {
+			snprintf(err, errlen,
+			         "%s: key 'default_check': no [check %s] section (got \"%s\")",
+			         file, c->agent.default_check, c->agent.default_check);
+			return -1;
+		}
+		c->default_check = (size_t)(d - c->checks);
+	}
+	return 0;
+}
+
+static int agent_conf_begin(struct agent_conf *c, const char *file, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	if (strlen(file) >= sizeof(c->file)) {
+		snprintf(err, errlen, "%s: path too long", file);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(c->file, file);
+	return cfg_set_defaults(agent_main_keys, &c->agent, err, errlen);
+}
+
+/* Reads and validates <path> into <c> (overwritten whole). Returns 0, or -1 with <err> as
+ * "FILE:LINE: key 'KEY': what is wrong (got "VALUE")" (or "FILE: ..." for whole-file rules). */
+int agent_conf_load(struct agent_conf *c, const char *path, char *err, size_t errlen)
+{
+	struct agent_conf_reader r = { .c = c };
+
+	if (agent_conf_begin(c, path, err, errlen) == -1)
+		return -1;
+	if (cfg_read_file(path, agent_conf_item, &r, err, errlen) == -1)
+		return -1;
+	return agent_conf_validate(&r, path, err, errlen);
+}
+
+/* Same as agent_conf_load() over <text>; <name> stands for the file name in errors. */
+int agent_conf_load_string(struct agent_conf *c, const char *name, const char *text, char *err,
+                           size_t errlen)
+{
+	struct agent_conf_reader r = { .c = c };
+
+	if (agent_conf_begin(c, name, err, errlen) == -1)
+		return -1;
+	if (cfg_read_string(name, text, agent_conf_item, &r, err, errlen) == -1)
+		return -1;
+	return agent_conf_validate(&r, name, err, errlen);
+}
+
+/* The check named by the <len> bytes at <name> (matched whole), or NULL. */
+const struct check_conf *agent_conf_find_check(const struct agent_conf *c, const char *name,
+                                               size_t len)
+{
+	for (size_t i = 0; i < c->n_checks; i++) {
+		if (strlen(c->checks[i].name) == len && memcmp(c->checks[i].name, name, len) == 0)
+			return &c->checks[i];
+	}
+	return NULL;
+}
+
+static void agent_conf_print_table(const char *section, const struct cfg_key *t)
+{
+	printf("  [%s]\n", section);
+	for (const struct cfg_key *k = t; k->name != NULL; k++)
+		printf("    %-18s %-24s %s\n", k->name, k->def != NULL ? k->def : "(required)",
+		       k->help != NULL ? k->help : "");
+}
+
+/* Prints every section and key with its default and help line (for --help). */
+void agent_conf_print_help(void)
+{
+	agent_conf_print_table("agent", agent_main_keys);
+	agent_conf_print_table("postgres", pgp_conf_keys);
+	agent_conf_print_table("http app] / [http nginx", hp_http_keys);
+	agent_conf_print_table("tcp app] / [tcp nginx", hp_tcp_keys);
+	agent_conf_print_table("check NAME", agent_check_keys);
+	agent_conf_print_table("peer NAME", agent_peer_keys);
+}

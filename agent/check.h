@@ -1,0 +1,60 @@
+/* agent/check.h - check policy: node state + one check's config -> the agent-check line it
+ * answers now (DESIGN.md section 6). Prefix: check_.
+ *
+ * Pure: no I/O, no clock, no allocation; every line goes through al_format(). Kinds:
+ *   writer  up when the local PostgreSQL is a reachable primary that is not fenced
+ *   reader  up for a streaming standby, weight falling with lag, drain past max_lag; the
+ *           primary serves reads at primary_weight
+ *   app     up when the app and nginx probes pass and, where the node has a local PostgreSQL,
+ *           only where it is the primary
+ * Then overrides, most severe admin word wins (maint > drain > ready):
+ *   operator admin state (reason "admin: ..."), shutdown grace (drain, reason "shutdown"),
+ *   a healthy standby answered as configured by standby_answer (down, or down + maint).
+ * A probe that fails gives "fail", a healthy node that is not what the check wants "down". */
+#ifndef HAPROLE_AGENT_CHECK_H
+#define HAPROLE_AGENT_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/cfg.h"
+#include "common/compiler.h"
+#include "common/node_state.h"
+
+enum check_kind {
+	CHECK_KIND_WRITER = 0, /* the primary, for writes */
+	CHECK_KIND_READER,     /* standbys by lag, the primary at primary_weight */
+	CHECK_KIND_APP,        /* app + nginx, and PG primary where there is a local PG */
+	CHECK_KIND_COUNT       /* keep last */
+};
+
+enum check_standby_answer {
+	CHECK_STANDBY_DOWN = 0, /* "down ready #pg: standby": HAProxy shows DOWN */
+	CHECK_STANDBY_MAINT,    /* "down maint #pg: standby": HAProxy shows MAINT, not a failure */
+	CHECK_STANDBY_COUNT     /* keep last */
+};
+
+/* One [check NAME] section. Integer fields are int64_t and enums int: cfg key table types. */
+struct check_conf {
+	char name[NS_NAME_MAX]; /* from the section header; what agent-send names */
+	int kind;               /* enum check_kind */
+	int standby_answer;     /* enum check_standby_answer (writer, app) */
+	int64_t weight;         /* percent announced when up (writer, app; reader at no lag) */
+	int64_t primary_weight; /* reader: percent announced by a primary */
+	int64_t min_weight;     /* reader: percent at a lag just below max_lag */
+	uint64_t max_lag;       /* reader: bytes behind beyond which the standby drains */
+	double max_lag_time;    /* reader: seconds behind beyond which it drains; 0: not used */
+	int64_t maxconn;        /* > 0: announce maxconn:N when up; 0: never */
+	struct cfg_seen seen;   /* keys set in this section (duplicates are refused) */
+};
+
+extern const char *const check_kind_names[];
+extern const char *const check_standby_names[];
+
+int check_eval(const struct check_conf *c, const struct node_state *ns, bool shutting_down,
+               char *line, size_t linelen) HR_MUSTCHECK;
+int check_reader_weight(const struct check_conf *c, uint64_t lag_bytes, uint64_t lag_ms,
+                        bool *over);
+
+#endif /* HAPROLE_AGENT_CHECK_H */

@@ -1,0 +1,549 @@
+/* agent/http_api.c - HTTP request line parser and responses; see http_api.h. Every response
+ * is built whole into the caller's bounded buffer: on -1 nothing of it remains there. */
+#include "agent/http_api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/agent_conf.h"
+#include "agent/agent_line.h"
+#include "agent/check.h"
+#include "common/units.h"
+
+const char *http_status_text(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Error";
+	}
+}
+
+static bool http_is_tchar(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Decodes "METHOD SP TARGET SP HTTP/1.x" ended by "\r\n" or "\n" at the start of <p>[<len>].
+ * Returns the bytes of the line with its end, 0 while no line end is there (the caller bounds
+ * the wait with max_line), -1 when the line is not an HTTP/1.x request line. A path or query
+ * too long for <out> is not an error: <out->too_long> asks for a 414. */
+int http_parse_request_line(const uint8_t *p, size_t len, struct http_req *out)
+{
+	const uint8_t *nl = memchr(p, '\n', len);
+	const uint8_t *end;
+	const uint8_t *q;
+	const uint8_t *m_end;
+	const uint8_t *t_start;
+	const uint8_t *t_end;
+	const uint8_t *qmark;
+	size_t plen;
+	size_t qlen;
+
+	memset(out, 0, sizeof(*out));
+	if (nl == NULL)
+		return 0;
+	if ((size_t)(nl - p) + 1 > (size_t)INT32_MAX)
+		return -1;
+	end = nl;
+	if (end > p && end[-1] == '\r')
+		end--;
+	/* method: a token */
+	for (q = p; q < end && http_is_tchar(*q); q++)
+		;
+	if (q == p || q >= end || *q != ' ')
+		return -1;
+	m_end = q;
+	if ((size_t)(m_end - p) == 3 && memcmp(p, "GET", 3) == 0)
+		out->method = HTTP_M_GET;
+	else if ((size_t)(m_end - p) == 4 && memcmp(p, "HEAD", 4) == 0)
+		out->method = HTTP_M_HEAD;
+	else
+		out->method = HTTP_M_OTHER;
+	/* target: origin-form, visible ASCII up to the next space */
+	t_start = m_end + 1;
+	for (q = t_start; q<end && * q> 0x20 && *q < 0x7f; q++)
+		;
+	t_end = q;
+	if (t_end == t_start || *t_start != '/' || q >= end || *q != ' ')
+		return -1;
+	/* version */
+	q++;
+	if ((size_t)(end - q) != 8 || memcmp(q, "HTTP/1.", 7) != 0 || q[7] < '0' || q[7] > '9')
+		return -1;
+	qmark = memchr(t_start, '?', (size_t)(t_end - t_start));
+	plen = (size_t)((qmark != NULL ? qmark : t_end) - t_start);
+	qlen = qmark != NULL ? (size_t)(t_end - qmark - 1) : 0;
+	if (plen >= sizeof(out->path) || qlen >= sizeof(out->query)) {
+		out->too_long = true;
+	} else {
+		memcpy(out->path, t_start, plen);
+		out->path[plen] = '\0';
+		if (qmark != NULL)
+			memcpy(out->query, qmark + 1, qlen);
+		out->query[qlen] = '\0';
+	}
+	return (int)(nl - p + 1);
+}
+
+/* Offset just past the blank line ending an HTTP head in <p>[<len>] ("\r\n\r\n" or "\n\n"),
+ * or 0 when the head is not complete. */
+size_t http_head_end(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (i + 1 < len && p[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && p[i + 1] == '\r' && p[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/* Copies the value of parameter <name> of <query> ("a=1&lag=16MB") into <out>. Returns 0, or
+ * -1 when absent or longer than <outlen> - 1. No percent-decoding: values are plain tokens. */
+int http_query_get(const char *query, const char *name, char *out, size_t outlen)
+{
+	size_t nlen = strlen(name);
+	const char *p = query;
+
+	while (*p != '\0') {
+		size_t seg = strcspn(p, "&");
+
+		if (seg > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			size_t vlen = seg - nlen - 1;
+
+			if (vlen >= outlen)
+				return -1;
+			memcpy(out, p + nlen + 1, vlen);
+			out[vlen] = '\0';
+			return 0;
+		}
+		p += seg;
+		if (*p == '&')
+			p++;
+	}
+	return -1;
+}
+
+/* Appends a whole response with <ctype> and <body>[<blen>] (omitted for HEAD). */
+static int http_put(struct buf *out, int status, bool head, const char *ctype, const void *body,
+                    size_t blen)
+{
+	size_t start = buf_len(out);
+
+	if (buf_printf(out,
+	               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	               "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+	               status, http_status_text(status), ctype, blen) == -1)
+		goto out_rollback;
+	if (!head && blen > 0 && buf_append(out, body, blen) == -1)
+		goto out_rollback;
+	return status;
+
+out_rollback:
+	out->tail = out->head + start;
+	errno = ENOBUFS;
+	return -1;
+}
+
+/* A plain-text error response for <status>. Returns <status> or -1 (ENOBUFS). */
+int http_respond_error(int status, bool head, struct buf *out)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), "%d %s\n", status, http_status_text(status));
+
+	return http_put(out, status, head, "text/plain; charset=utf-8", body, (size_t)n);
+}
+
+/* Writes a JSON body built into <scratch> (at most <max> bytes) with its headers into <out>. */
+static int http_put_json(const struct http_ctx *ctx, const struct http_req *req, int status,
+                         struct buf *out)
+{
+	uint8_t mem[NS_FRAME_MAX * 2];
+	struct buf body;
+
+	buf_init_static(&body, mem, sizeof(mem));
+	if (ns_to_json(ctx->ns, &body) == -1 || buf_append(&body, "\n", 1) == -1)
+		return http_respond_error(503, req->method == HTTP_M_HEAD, out);
+	return http_put(out, status, req->method == HTTP_M_HEAD, "application/json",
+	                buf_head(&body), buf_len(&body));
+}
+
+/* Index of the first check of <kind> in the config, or -1. */
+static int http_find_kind(const struct http_ctx *ctx, enum check_kind kind)
+{
+	for (size_t i = 0; i < ctx->conf->n_checks && i < ctx->ns->n_checks; i++) {
+		if (ctx->conf->checks[i].kind == (int)kind)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The writer verdict: the configured writer check's line, or one computed with defaults. */
+static bool http_writer_up(const struct http_ctx *ctx, char *line, size_t linelen)
+{
+	int i = http_find_kind(ctx, CHECK_KIND_WRITER);
+
+	if (i >= 0) {
+		snprintf(line, linelen, "%s", ctx->ns->checks[i].line);
+	} else {
+		struct check_conf def = { .kind = CHECK_KIND_WRITER, .weight = 100 };
+
+		if (check_eval(&def, ctx->ns, ctx->shutting_down, line, linelen) == -1)
+			return false;
+	}
+	return al_is_up(line);
+}
+
+/* Whether the node is a standby fit for reads: streaming, admin ready, not shutting down,
+ * and when <lag_text> is given, no further behind than it says. -1: <lag_text> unparsable. */
+static int http_replica_ok(const struct http_ctx *ctx, const char *lag_text, char *why,
+                           size_t whylen)
+{
+	const struct ns_pg *pg = &ctx->ns->pg;
+	uint64_t max_lag;
+
+	if (!pg->present || !pg->up || pg->role != NS_ROLE_STANDBY) {
+		snprintf(why, whylen, "not a standby: pg %s, role %s",
+		         pg->present && pg->up ? "up" : "down", ns_role_name(pg->role));
+		return 0;
+	}
+	if (!pg->streaming) {
+		snprintf(why, whylen, "standby not streaming");
+		return 0;
+	}
+	if (ctx->ns->admin != NS_ADMIN_READY || ctx->shutting_down) {
+		snprintf(why, whylen, "admin %s%s", ns_admin_name(ctx->ns->admin),
+		         ctx->shutting_down ? ", shutting down" : "");
+		return 0;
+	}
+	if (lag_text != NULL) {
+		if (units_parse_size(lag_text, &max_lag) == -1)
+			return -1;
+		if (pg->lag_bytes > max_lag) {
+			snprintf(why, whylen, "lag %llu bytes > %llu",
+			         (unsigned long long)pg->lag_bytes, (unsigned long long)max_lag);
+			return 0;
+		}
+	}
+	snprintf(why, whylen, "standby, lag %llu bytes", (unsigned long long)pg->lag_bytes);
+	return 1;
+}
+
+/* A small JSON verdict body: {"ok":true,"role":"primary","why":"..."}. */
+static int http_put_verdict(const struct http_ctx *ctx, const struct http_req *req, bool ok,
+                            const char *why, struct buf *out)
+{
+	uint8_t mem[512];
+	struct buf body;
+	int status = ok ? 200 : 503;
+
+	buf_init_static(&body, mem, sizeof(mem));
+	if (buf_printf(&body, "{\"ok\":%s,\"node\":\"", ok ? "true" : "false") == -1)
+		return http_respond_error(503, req->method == HTTP_M_HEAD, out);
+	/* node names are config names: letters, digits, '_', '-', '.'; why is our own text
+	 * but may quote a probe error: escape it byte by byte */
+	for (const char *s = ctx->ns->node; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\')
+			continue;
+		if (buf_append(&body, s, 1) == -1)
+			return http_respond_error(503, req->method == HTTP_M_HEAD, out);
+	}
+	if (buf_printf(&body, "\",\"role\":\"%s\",\"why\":\"", ns_role_name(ctx->ns->pg.role)) ==
+	    -1)
+		return http_respond_error(503, req->method == HTTP_M_HEAD, out);
+	for (const char *s = why; *s != '\0'; s++) {
+		char c = ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\') ? ' ' : *s;
+
+		if (buf_append(&body, &c, 1) == -1)
+			return http_respond_error(503, req->method == HTTP_M_HEAD, out);
+	}
+	if (buf_append(&body, "\"}\n", 3) == -1)
+		return http_respond_error(503, req->method == HTTP_M_HEAD, out);
+	return http_put(out, status, req->method == HTTP_M_HEAD, "application/json",
+	                buf_head(&body), buf_len(&body));
+}
+
+/* Appends <s> as a Prometheus label value (escapes '\\', '"' and newlines). */
+static int http_prom_label(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		const char *esc = NULL;
+
+		if (*s == '\\')
+			esc = "\\\\";
+		else if (*s == '"')
+			esc = "\\\"";
+		else if (*s == '\n')
+			esc = "\\n";
+		if (esc != NULL ? buf_append(b, esc, 2) == -1 : buf_append(b, s, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Weight percent in an agent line ("up ready 37%"), or -1 when it has none. */
+static int http_line_weight(const char *line)
+{
+	const char *p = line;
+
+	while ((p = strchr(p, ' ')) != NULL) {
+		int w = 0;
+		int digits = 0;
+
+		p++;
+		if (*p == '#')
+			break;
+		while (p[digits] >= '0' && p[digits] <= '9' && digits < 4)
+			w = w * 10 + (p[digits++] - '0');
+		if (digits > 0 && p[digits] == '%')
+			return w;
+	}
+	return -1;
+}
+
+static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
+{
+	const struct node_state *ns = ctx->ns;
+	const struct agent_stats *st = ctx->stats;
+
+	if (buf_printf(b, "# HELP haprole_agent_info Agent identity.\n"
+	                  "# TYPE haprole_agent_info gauge\nhaprole_agent_info{cluster=\"") == -1 ||
+	    http_prom_label(b, ns->cluster) == -1 || buf_printf(b, "\",node=\"") == -1 ||
+	    http_prom_label(b, ns->node) == -1 ||
+	    buf_printf(b,
+	               "\",boot=\"%016llx\"} 1\n"
+	               "# HELP haprole_agent_uptime_seconds Seconds since the agent started.\n"
+	               "# TYPE haprole_agent_uptime_seconds gauge\n"
+	               "haprole_agent_uptime_seconds %.3f\n"
+	               "# HELP haprole_state_seq Node state sequence number (bumps on change).\n"
+	               "# TYPE haprole_state_seq counter\nhaprole_state_seq %llu\n"
+	               "# HELP haprole_admin_state Operator admin state (1 for the current one).\n"
+	               "# TYPE haprole_admin_state gauge\n"
+	               "haprole_admin_state{state=\"ready\"} %d\n"
+	               "haprole_admin_state{state=\"drain\"} %d\n"
+	               "haprole_admin_state{state=\"maint\"} %d\n"
+	               "# HELP haprole_shutting_down 1 during the SIGTERM grace.\n"
+	               "# TYPE haprole_shutting_down gauge\nhaprole_shutting_down %d\n"
+	               "# HELP haprole_fenced 1 when the local primary is fenced by a peer.\n"
+	               "# TYPE haprole_fenced gauge\nhaprole_fenced %d\n",
+	               (unsigned long long)ns->boot, ctx->uptime, (unsigned long long)ns->seq,
+	               ns->admin == NS_ADMIN_READY, ns->admin == NS_ADMIN_DRAIN,
+	               ns->admin == NS_ADMIN_MAINT, ctx->shutting_down, ns->fenced) == -1)
+		return -1;
+	if (ns->pg.present &&
+	    buf_printf(b,
+	               "# HELP haprole_probe_up Probe passing (after rise/fall).\n"
+	               "# TYPE haprole_probe_up gauge\nhaprole_probe_up{probe=\"pg\"} %d\n"
+	               "# HELP haprole_pg_role PostgreSQL role (1 for the current one).\n"
+	               "# TYPE haprole_pg_role gauge\n"
+	               "haprole_pg_role{role=\"primary\"} %d\n"
+	               "haprole_pg_role{role=\"standby\"} %d\n"
+	               "haprole_pg_role{role=\"unknown\"} %d\n"
+	               "# HELP haprole_pg_timeline PostgreSQL timeline.\n"
+	               "# TYPE haprole_pg_timeline gauge\nhaprole_pg_timeline %u\n"
+	               "# HELP haprole_pg_lag_bytes Standby replay lag in bytes.\n"
+	               "# TYPE haprole_pg_lag_bytes gauge\nhaprole_pg_lag_bytes %llu\n"
+	               "# HELP haprole_pg_lag_seconds Standby replay lag in time.\n"
+	               "# TYPE haprole_pg_lag_seconds gauge\nhaprole_pg_lag_seconds %.3f\n"
+	               "# HELP haprole_pg_streaming 1 when the WAL receiver streams.\n"
+	               "# TYPE haprole_pg_streaming gauge\nhaprole_pg_streaming %d\n"
+	               "# HELP haprole_pg_replay_paused 1 when replay is paused.\n"
+	               "# TYPE haprole_pg_replay_paused gauge\nhaprole_pg_replay_paused %d\n"
+	               "# HELP haprole_pg_query_seconds Duration of the last postgres probe.\n"
+	               "# TYPE haprole_pg_query_seconds gauge\nhaprole_pg_query_seconds %.6f\n"
+	               "# HELP haprole_pg_queries_total Successful postgres probe queries.\n"
+	               "# TYPE haprole_pg_queries_total counter\nhaprole_pg_queries_total %llu\n"
+	               "# HELP haprole_pg_failures_total Failed postgres probes and connects.\n"
+	               "# TYPE haprole_pg_failures_total counter\nhaprole_pg_failures_total %llu\n",
+	               ns->pg.up, ns->pg.role == NS_ROLE_PRIMARY, ns->pg.role == NS_ROLE_STANDBY,
+	               ns->pg.role == NS_ROLE_UNKNOWN, ns->pg.tl,
+	               (unsigned long long)ns->pg.lag_bytes, (double)ns->pg.lag_ms / 1000.0,
+	               ns->pg.streaming, ns->pg.paused, (double)ctx->pg_ms / 1000.0,
+	               (unsigned long long)ctx->pg_queries,
+	               (unsigned long long)ctx->pg_failures) == -1)
+		return -1;
+	if (ns->app.present && buf_printf(b,
+	                                  "haprole_probe_up{probe=\"app\"} %d\n"
+	                                  "haprole_probe_latency_seconds{probe=\"app\"} %.3f\n",
+	                                  ns->app.up, (double)ns->app.ms / 1000.0) == -1)
+		return -1;
+	if (ns->nginx.present && buf_printf(b,
+	                                    "haprole_probe_up{probe=\"nginx\"} %d\n"
+	                                    "haprole_probe_latency_seconds{probe=\"nginx\"} %.3f\n",
+	                                    ns->nginx.up, (double)ns->nginx.ms / 1000.0) == -1)
+		return -1;
+	if (buf_printf(b, "# HELP haprole_check_up 1 when the check answers \"up ready\".\n"
+	                  "# TYPE haprole_check_up gauge\n") == -1)
+		return -1;
+	for (size_t i = 0; i < ns->n_checks; i++) {
+		if (buf_printf(b, "haprole_check_up{check=\"") == -1 ||
+		    http_prom_label(b, ns->checks[i].name) == -1 ||
+		    buf_printf(b, "\"} %d\n", al_is_up(ns->checks[i].line)) == -1)
+			return -1;
+	}
+	if (buf_printf(b, "# HELP haprole_check_weight_percent Weight the check announces.\n"
+	                  "# TYPE haprole_check_weight_percent gauge\n") == -1)
+		return -1;
+	for (size_t i = 0; i < ns->n_checks; i++) {
+		int w = http_line_weight(ns->checks[i].line);
+
+		if (buf_printf(b, "haprole_check_weight_percent{check=\"") == -1 ||
+		    http_prom_label(b, ns->checks[i].name) == -1 ||
+		    buf_printf(b, "\"} %d\n", w < 0 ? 0 : w) == -1)
+			return -1;
+	}
+	if (buf_printf(b, "# HELP haprole_check_replies_total Agent-check lines answered.\n"
+	                  "# TYPE haprole_check_replies_total counter\n") == -1)
+		return -1;
+	for (size_t i = 0; i < ns->n_checks; i++) {
+		if (buf_printf(b, "haprole_check_replies_total{check=\"") == -1 ||
+		    http_prom_label(b, ns->checks[i].name) == -1 ||
+		    buf_printf(b, "\"} %llu\n", (unsigned long long)st->check_served[i]) == -1)
+			return -1;
+	}
+	return buf_printf(
+	    b,
+	    "# HELP haprole_replies_total Replies served on the agent port, by dialect.\n"
+	    "# TYPE haprole_replies_total counter\n"
+	    "haprole_replies_total{dialect=\"agent-check\"} %llu\n"
+	    "haprole_replies_total{dialect=\"http\"} %llu\n"
+	    "# HELP haprole_default_check_replies_total Agent-check replies to no line.\n"
+	    "# TYPE haprole_default_check_replies_total counter\n"
+	    "haprole_default_check_replies_total %llu\n"
+	    "# HELP haprole_unknown_check_total Agent-check lines naming no check.\n"
+	    "# TYPE haprole_unknown_check_total counter\nhaprole_unknown_check_total %llu\n"
+	    "# HELP haprole_connections_refused_total Closed at accept (max_clients).\n"
+	    "# TYPE haprole_connections_refused_total counter\n"
+	    "haprole_connections_refused_total %llu\n"
+	    "# HELP haprole_requests_too_long_total First lines or heads over max_line.\n"
+	    "# TYPE haprole_requests_too_long_total counter\n"
+	    "haprole_requests_too_long_total %llu\n"
+	    "# HELP haprole_request_timeouts_total Connections closed by idle_timeout.\n"
+	    "# TYPE haprole_request_timeouts_total counter\n"
+	    "haprole_request_timeouts_total %llu\n"
+	    "# HELP haprole_clients Request connections open now.\n"
+	    "# TYPE haprole_clients gauge\nhaprole_clients %zu\n"
+	    "# HELP haprole_feed_subscribers Feed subscribers now.\n"
+	    "# TYPE haprole_feed_subscribers gauge\nhaprole_feed_subscribers %zu\n"
+	    "# HELP haprole_feed_frames_total Feed frames queued to subscribers.\n"
+	    "# TYPE haprole_feed_frames_total counter\nhaprole_feed_frames_total %llu\n"
+	    "# HELP haprole_feed_dropped_total Subscribers dropped for falling behind.\n"
+	    "# TYPE haprole_feed_dropped_total counter\nhaprole_feed_dropped_total %llu\n"
+	    "# HELP haprole_reloads_total Config reloads (SIGHUP), by result.\n"
+	    "# TYPE haprole_reloads_total counter\n"
+	    "haprole_reloads_total{result=\"ok\"} %llu\n"
+	    "haprole_reloads_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)st->agent_replies, (unsigned long long)st->http_replies,
+	    (unsigned long long)st->agent_replies_default, (unsigned long long)st->unknown_checks,
+	    (unsigned long long)st->refused, (unsigned long long)st->too_long,
+	    (unsigned long long)st->timeouts, ctx->clients, ctx->feed_subscribers,
+	    (unsigned long long)ctx->feed_frames, (unsigned long long)ctx->feed_dropped,
+	    (unsigned long long)st->reloads, (unsigned long long)st->reload_failures);
+}
+
+static int http_put_metrics(const struct http_ctx *ctx, const struct http_req *req, struct buf *out)
+{
+	uint8_t mem[16384];
+	struct buf body;
+
+	buf_init_static(&body, mem, sizeof(mem));
+	if (http_metrics_body(ctx, &body) == -1)
+		return http_respond_error(503, req->method == HTTP_M_HEAD, out);
+	return http_put(out, 200, req->method == HTTP_M_HEAD, "text/plain; version=0.0.4",
+	                buf_head(&body), buf_len(&body));
+}
+
+static bool http_path_is(const char *path, const char *const *names)
+{
+	for (; *names != NULL; names++) {
+		if (strcmp(path, *names) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Appends the response to <req> into <out>, whole or nothing. Returns the HTTP status, or -1
+ * (ENOBUFS) when <out> cannot take even an error response. */
+int http_respond(const struct http_ctx *ctx, const struct http_req *req, struct buf *out)
+{
+	static const char *const primary_paths[] = { "/primary", "/leader", "/master",
+		                                     "/read-write", NULL };
+	static const char *const replica_paths[] = { "/replica", "/standby", NULL };
+	bool head = req->method == HTTP_M_HEAD;
+	char line[NS_CHECK_LINE_MAX + 1];
+	char lag[32];
+	char why[NS_REASON_MAX + 64];
+	const char *lagp;
+	int ok;
+
+	if (req->too_long)
+		return http_respond_error(414, head, out);
+	if (req->method == HTTP_M_OTHER)
+		return http_respond_error(405, head, out);
+	if (strcmp(req->path, "/") == 0 || strcmp(req->path, "/status") == 0)
+		return http_put_json(ctx, req, 200, out);
+	if (strcmp(req->path, "/metrics") == 0)
+		return http_put_metrics(ctx, req, out);
+	if (strncmp(req->path, "/check/", 7) == 0) {
+		const char *name = req->path + 7;
+		const struct ns_check *c = ns_find_check(ctx->ns, name);
+		int n;
+
+		if (c == NULL)
+			return http_respond_error(404, head, out);
+		n = snprintf(line, sizeof(line), "%s\n", c->line);
+		return http_put(out, al_is_up(c->line) ? 200 : 503, head, "text/plain", line,
+		                (size_t)n);
+	}
+	if (http_path_is(req->path, primary_paths)) {
+		ok = http_writer_up(ctx, line, sizeof(line) - 1);
+		return http_put_verdict(ctx, req, ok, line, out);
+	}
+	lagp = http_query_get(req->query, "lag", lag, sizeof(lag)) == 0 ? lag : NULL;
+	if (http_path_is(req->path, replica_paths)) {
+		ok = http_replica_ok(ctx, lagp, why, sizeof(why));
+		if (ok == -1)
+			return http_respond_error(400, head, out);
+		return http_put_verdict(ctx, req, ok == 1, why, out);
+	}
+	if (strcmp(req->path, "/read-only") == 0) {
+		if (http_writer_up(ctx, line, sizeof(line) - 1))
+			return http_put_verdict(ctx, req, true, "primary", out);
+		ok = http_replica_ok(ctx, lagp, why, sizeof(why));
+		if (ok == -1)
+			return http_respond_error(400, head, out);
+		return http_put_verdict(ctx, req, ok == 1, why, out);
+	}
+	if (strcmp(req->path, "/health") == 0) {
+		const struct node_state *ns = ctx->ns;
+
+		if (ns->pg.present)
+			ok = ns->pg.up;
+		else
+			ok = (!ns->app.present || ns->app.up) &&
+			     (!ns->nginx.present || ns->nginx.up);
+		return http_put_verdict(ctx, req, ok, ok ? "running" : "not running", out);
+	}
+	return http_respond_error(404, head, out);
+}

@@ -1,0 +1,523 @@
+/* agent/port.c - the agent port; see port.h. A connection lives a few hundred microseconds in
+ * the common case (HAProxy's agent-send arrives with the connect): accept, read, answer with
+ * one write(), close, all in the accept callback. Connections are freed at the end of the
+ * callback that closed them (STYLE: never free mid-callback). */
+#include "agent/port.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/agent_line.h"
+#include "agent/http_api.h"
+#include "common/log.h"
+#include "common/sock.h"
+
+#define PORT_ACCEPTS_PER_EVENT 64 /* bounds one accept callback, so others get their turn */
+
+static const char *const port_st_name[PORT_ST_COUNT] = {
+	[PORT_ST_FIRST_LINE] = "FIRST_LINE",
+	[PORT_ST_HTTP_HEAD] = "HTTP_HEAD",
+	[PORT_ST_WRITING] = "WRITING",
+	[PORT_ST_CLOSING] = "CLOSING",
+};
+
+static const char *const port_dialect_names[PORT_DIALECT_COUNT] = {
+	[PORT_DIALECT_CHECK] = "agent-check",
+	[PORT_DIALECT_HTTP] = "http",
+	[PORT_DIALECT_SUBSCRIBE] = "subscribe",
+};
+
+const char *port_dialect_name(enum port_dialect d)
+{
+	return (unsigned)d < PORT_DIALECT_COUNT ? port_dialect_names[d] : "?";
+}
+
+static bool port_is_blank(uint8_t c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Classifies the first line at <p>[<len>] (DESIGN.md section 5). Returns the bytes of the line
+ * with its "\n" (or "\r\n"), 0 while no "\n" is there and fewer than <max_line> bytes came,
+ * -1 when <max_line> bytes came without a "\n" (the caller answers "too long" and closes).
+ * <out->name> points into <p>. */
+int port_first_line(const uint8_t *p, size_t len, size_t max_line, struct port_line *out)
+{
+	const uint8_t *nl;
+	size_t n;
+	size_t b = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->name = (const char *)p;
+	nl = memchr(p, '\n', len < max_line ? len : max_line);
+	if (nl == NULL)
+		return len >= max_line ? -1 : 0;
+	n = (size_t)(nl - p);
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	if ((n == 9 && memcmp(p, "SUBSCRIBE", 9) == 0)) {
+		out->dialect = PORT_DIALECT_SUBSCRIBE;
+		return (int)(nl - p + 1);
+	}
+	if ((n >= 4 && memcmp(p, "GET ", 4) == 0) || (n >= 5 && memcmp(p, "HEAD ", 5) == 0) ||
+	    (n >= 9 && memcmp(p + n - 9, " HTTP/1.", 8) == 0)) {
+		out->dialect = PORT_DIALECT_HTTP;
+		return (int)(nl - p + 1);
+	}
+	while (b < n && port_is_blank(p[b]))
+		b++;
+	while (n > b && port_is_blank(p[n - 1]))
+		n--;
+	out->dialect = PORT_DIALECT_CHECK;
+	out->name = (const char *)p + b;
+	out->name_len = n - b;
+	return (int)(nl - p + 1);
+}
+
+/* The only writer of <c->state>: logs at debug and arms the state's deadline. */
+static void port_conn_set_state(struct port_conn *c, enum port_conn_state to)
+{
+	struct agent *a = c->port->agent;
+	double left;
+
+	log_debug("port#%llu %s -> %s", (unsigned long long)c->id, port_st_name[c->state],
+	          port_st_name[to]);
+	c->state = to;
+	switch (to) {
+	case PORT_ST_FIRST_LINE:
+		c->timer.repeat = a->conf->agent.first_line_wait;
+		break;
+	case PORT_ST_HTTP_HEAD:
+	case PORT_ST_WRITING:
+		left = a->conf->agent.idle_timeout - (ev_now(a->loop) - c->born);
+		c->timer.repeat = left > 0.001 ? left : 0.001;
+		break;
+	case PORT_ST_CLOSING:
+	case PORT_ST_COUNT:
+		ev_timer_stop(a->loop, &c->timer);
+		return;
+	}
+	if (c->timer.repeat <= 0)
+		c->timer.repeat = 1e-6;
+	ev_timer_again(a->loop, &c->timer);
+}
+
+/* Every exit: stops the watchers, closes the socket (unless handed over), unlinks. The memory
+ * is freed by port_conn_reap() at the end of the callback. */
+static void port_conn_close(struct port_conn *c, const char *why)
+{
+	struct port *pt = c->port;
+	struct ev_loop *loop = pt->agent->loop;
+
+	if (c->state == PORT_ST_CLOSING)
+		return;
+	ev_io_stop(loop, &c->io);
+	if (c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	log_debug("port#%llu closed after %.3f ms: %s", (unsigned long long)c->id,
+	          (ev_now(loop) - c->born) * 1000.0, why);
+	port_conn_set_state(c, PORT_ST_CLOSING);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		pt->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = NULL;
+	pt->n_conns--;
+}
+
+static void port_conn_reap(struct port_conn *c)
+{
+	if (c->state != PORT_ST_CLOSING)
+		return;
+	free(c->tx);
+	c->tx = NULL;
+	free(c);
+}
+
+/* Writes the rest of the reply; closes once it is all out. */
+static void port_conn_flush(struct port_conn *c)
+{
+	struct ev_loop *loop = c->port->agent->loop;
+
+	while (c->tx_off < c->tx_len) {
+		ssize_t n = write(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				ev_io_stop(loop, &c->io);
+				ev_io_set(&c->io, c->fd, EV_WRITE);
+				ev_io_start(loop, &c->io);
+				return;
+			}
+			port_conn_close(c, strerror(errno));
+			return;
+		}
+		c->tx_off += (size_t)n;
+	}
+	port_conn_close(c, "reply sent");
+}
+
+/* Sends what <pt->scratch> holds: one write() in the common case; a rest that does not go
+ * out at once is copied to <c->tx> and written when the socket allows. Then closes. */
+static void port_conn_reply(struct port_conn *c)
+{
+	struct port *pt = c->port;
+	size_t len = buf_len(&pt->scratch);
+	ssize_t n;
+
+	do {
+		n = write(c->fd, buf_head(&pt->scratch), len);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		port_conn_close(c, strerror(errno));
+		return;
+	}
+	if (n == (ssize_t)len) {
+		port_conn_close(c, "reply sent");
+		return;
+	}
+	if (n < 0)
+		n = 0;
+	c->tx_len = len - (size_t)n;
+	c->tx_off = 0;
+	c->tx = malloc(c->tx_len);
+	if (c->tx == NULL) {
+		port_conn_close(c, "out of memory for the reply");
+		return;
+	}
+	memcpy(c->tx, buf_head(&pt->scratch) + n, c->tx_len);
+	port_conn_set_state(c, PORT_ST_WRITING);
+	port_conn_flush(c);
+}
+
+/* Answers an agent-check line naming <name>[<len>] (0: the default check). */
+static void port_conn_answer_check(struct port_conn *c, const char *name, size_t len)
+{
+	struct port *pt = c->port;
+	struct agent *a = pt->agent;
+	const char *line = agent_check_line(a, name, len);
+	char unknown[NS_CHECK_LINE_MAX];
+	int rc;
+
+	buf_reset(&pt->scratch);
+	if (line == NULL) {
+		char why[NS_NAME_MAX + 32];
+		struct al_reply r = { .state = AL_FAIL, .admin = a->ns.admin, .weight = -1 };
+
+		snprintf(why, sizeof(why), "no check named %.*s",
+		         (int)(len < NS_NAME_MAX ? len : NS_NAME_MAX), name);
+		r.reason = why;
+		if (al_format(&r, unknown, sizeof(unknown)) == -1)
+			snprintf(unknown, sizeof(unknown), "fail %s", ns_admin_name(a->ns.admin));
+		line = unknown;
+	}
+	rc = buf_printf(&pt->scratch, "%s\n", line);
+	if (rc == -1) {
+		port_conn_close(c, "reply does not fit (bug)");
+		return;
+	}
+	port_conn_reply(c);
+}
+
+static void port_conn_answer_http(struct port_conn *c, int status_if_error)
+{
+	struct port *pt = c->port;
+	struct agent *a = pt->agent;
+	struct http_req req;
+	struct http_ctx ctx = {
+		.ns = &a->ns,
+		.conf = a->conf,
+		.stats = &a->stats,
+		.shutting_down = a->shutting_down,
+		.uptime = ev_now(a->loop) - a->started,
+		.pg_ms = a->pg_on ? a->pg.last_ms : 0,
+		.pg_queries = a->pg_on ? a->pg.queries : 0,
+		.pg_failures = a->pg_on ? a->pg.failures : 0,
+		.feed_subscribers = a->feed.n_subs,
+		.feed_frames = a->feed.frames,
+		.feed_dropped = a->feed.dropped,
+		.clients = pt->n_conns,
+	};
+	int status;
+
+	buf_reset(&pt->scratch);
+	a->stats.http_replies++;
+	if (status_if_error != 0) {
+		status = http_respond_error(status_if_error, false, &pt->scratch);
+	} else if (http_parse_request_line(buf_head(&c->rx), buf_len(&c->rx), &req) <= 0) {
+		status = http_respond_error(400, false, &pt->scratch);
+	} else {
+		status = http_respond(&ctx, &req, &pt->scratch);
+	}
+	if (status == -1) {
+		port_conn_close(c, "HTTP response does not fit");
+		return;
+	}
+	log_debug("port#%llu HTTP %d", (unsigned long long)c->id, status);
+	port_conn_reply(c);
+}
+
+/* Moves <c> on with what <c->rx> holds. */
+static void port_conn_process(struct port_conn *c)
+{
+	struct port *pt = c->port;
+	struct agent *a = pt->agent;
+	size_t max_line = (size_t)a->conf->agent.max_line;
+	struct port_line line;
+	char peer[64];
+	int n;
+
+	switch (c->state) {
+	case PORT_ST_FIRST_LINE:
+		n = port_first_line(buf_head(&c->rx), buf_len(&c->rx), max_line, &line);
+		if (n == 0)
+			return;
+		if (n == -1) {
+			a->stats.too_long++;
+			if (buf_len(&c->rx) >= 4 && memcmp(buf_head(&c->rx), "GET ", 4) == 0) {
+				port_conn_answer_http(c, 414);
+				return;
+			}
+			port_conn_close(c, "first line longer than max_line");
+			return;
+		}
+		switch (line.dialect) {
+		case PORT_DIALECT_CHECK:
+			port_conn_answer_check(c, line.name, line.name_len);
+			return;
+		case PORT_DIALECT_HTTP:
+			port_conn_set_state(c, PORT_ST_HTTP_HEAD);
+			port_conn_process(c);
+			return;
+		case PORT_DIALECT_SUBSCRIBE: {
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+			int fd = c->fd;
+
+			if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+				sock_addr_str(&ss, peer, sizeof(peer));
+			else
+				snprintf(peer, sizeof(peer), "port#%llu",
+				         (unsigned long long)c->id);
+			/* the feed owns the socket from here on */
+			ev_io_stop(a->loop, &c->io);
+			c->fd = -1;
+			port_conn_close(c, "handed to the feed");
+			if (feed_pub_add(&a->feed, fd, peer) == -1)
+				log_debug("feed: subscriber %s not added", peer);
+			return;
+		}
+		case PORT_DIALECT_COUNT:
+			break;
+		}
+		port_conn_close(c, "unknown dialect (bug)");
+		return;
+	case PORT_ST_HTTP_HEAD:
+		if (http_head_end(buf_head(&c->rx), buf_len(&c->rx)) > 0) {
+			port_conn_answer_http(c, 0);
+			return;
+		}
+		if (buf_len(&c->rx) >= max_line || buf_room(&c->rx) == 0) {
+			a->stats.too_long++;
+			port_conn_answer_http(c, 431);
+		}
+		return;
+	case PORT_ST_WRITING:
+	case PORT_ST_CLOSING:
+	case PORT_ST_COUNT:
+		return;
+	}
+}
+
+/* Reads what is there into <c->rx> (one read per event: the bound per event), then moves on. */
+static void port_conn_read(struct port_conn *c)
+{
+	ssize_t n;
+
+	if (buf_room(&c->rx) == 0) {
+		port_conn_process(c);
+		return;
+	}
+	n = buf_read_fd(&c->rx, c->fd);
+	if (n == 0) {
+		/* the client closed its side: a line without '\n' still names a check */
+		if (c->state == PORT_ST_FIRST_LINE && buf_len(&c->rx) > 0 &&
+		    buf_append(&c->rx, "\n", 1) == 0) {
+			port_conn_process(c);
+			return;
+		}
+		if (c->state == PORT_ST_FIRST_LINE && buf_len(&c->rx) == 0) {
+			/* nothing said and half-closed: answer the default check */
+			port_conn_answer_check(c, "", 0);
+			return;
+		}
+		port_conn_close(c, "closed by the client");
+		return;
+	}
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		port_conn_close(c, strerror(errno));
+		return;
+	}
+	port_conn_process(c);
+}
+
+static void port_conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct port_conn *c = container_of(w, struct port_conn, io);
+
+	(void)loop;
+	if (c->state == PORT_ST_WRITING) {
+		if (revents & EV_WRITE)
+			port_conn_flush(c);
+	} else if (revents & EV_READ) {
+		port_conn_read(c);
+	}
+	port_conn_reap(c);
+}
+
+static void port_conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct port_conn *c = container_of(w, struct port_conn, timer);
+	struct agent *a = c->port->agent;
+	double age = ev_now(loop) - c->born;
+
+	(void)revents;
+	switch (c->state) {
+	case PORT_ST_FIRST_LINE:
+		if (buf_len(&c->rx) == 0) {
+			/* HAProxy without agent-send says nothing: the default check */
+			port_conn_answer_check(c, "", 0);
+			break;
+		}
+		if (age < a->conf->agent.idle_timeout) {
+			/* part of a line came: give it the rest of the idle time */
+			c->timer.repeat = a->conf->agent.idle_timeout - age;
+			ev_timer_again(loop, &c->timer);
+			break;
+		}
+		a->stats.timeouts++;
+		port_conn_close(c, "idle timeout in the first line");
+		break;
+	case PORT_ST_HTTP_HEAD:
+		a->stats.timeouts++;
+		port_conn_answer_http(c, 408);
+		break;
+	case PORT_ST_WRITING:
+		a->stats.timeouts++;
+		port_conn_close(c, "idle timeout while writing");
+		break;
+	case PORT_ST_CLOSING:
+	case PORT_ST_COUNT:
+		break;
+	}
+	port_conn_reap(c);
+}
+
+static void port_accept_one(struct port *pt, int fd)
+{
+	struct agent *a = pt->agent;
+	size_t max_line = (size_t)a->conf->agent.max_line;
+	struct port_conn *c;
+
+	if (pt->n_conns >= (size_t)a->conf->agent.max_clients) {
+		a->stats.refused++;
+		close(fd);
+		return;
+	}
+	c = malloc(sizeof(*c) + max_line);
+	if (c == NULL) {
+		a->stats.refused++;
+		close(fd);
+		return;
+	}
+	memset(c, 0, sizeof(*c));
+	buf_init_static(&c->rx, (uint8_t *)(c + 1), max_line);
+	c->port = pt;
+	c->fd = fd;
+	c->id = ++pt->next_id;
+	c->born = ev_now(a->loop);
+	c->next = pt->conns;
+	if (pt->conns != NULL)
+		pt->conns->prev = c;
+	pt->conns = c;
+	pt->n_conns++;
+	ev_io_init(&c->io, port_conn_on_io, fd, EV_READ);
+	ev_init(&c->timer, port_conn_on_timer);
+	ev_io_start(a->loop, &c->io);
+	port_conn_set_state(c, PORT_ST_FIRST_LINE);
+	/* HAProxy's agent-send usually arrives with the connection: try at once */
+	port_conn_read(c);
+	port_conn_reap(c);
+}
+
+static void port_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct port *pt = container_of(w, struct port, io);
+
+	(void)loop;
+	(void)revents;
+	for (int i = 0; i < PORT_ACCEPTS_PER_EVENT; i++) {
+		int fd = sock_accept(pt->fd, NULL, NULL);
+
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warning("port: accept: %s", strerror(errno));
+			return;
+		}
+		port_accept_one(pt, fd);
+	}
+}
+
+/* Opens the listener of <a->conf->agent.listen> and starts accepting. Returns 0, or -1 with
+ * <err> filled. */
+int port_start(struct port *pt, struct agent *a, char *err, size_t errlen)
+{
+	memset(pt, 0, sizeof(*pt));
+	pt->agent = a;
+	pt->fd = -1;
+	if (buf_init(&pt->scratch, PORT_SCRATCH_MAX) == -1) {
+		snprintf(err, errlen, "out of memory for the reply buffer");
+		return -1;
+	}
+	pt->fd = sock_listen_tcp(&a->conf->agent.listen, (int)a->conf->agent.backlog, err, errlen);
+	if (pt->fd == -1) {
+		buf_free(&pt->scratch);
+		return -1;
+	}
+	ev_io_init(&pt->io, port_on_accept, pt->fd, EV_READ);
+	ev_io_start(a->loop, &pt->io);
+	return 0;
+}
+
+/* Closes the listener and every request connection. */
+void port_stop(struct port *pt)
+{
+	if (pt->agent == NULL)
+		return;
+	if (pt->fd != -1) {
+		ev_io_stop(pt->agent->loop, &pt->io);
+		close(pt->fd);
+		pt->fd = -1;
+	}
+	while (pt->conns != NULL) {
+		struct port_conn *c = pt->conns;
+
+		port_conn_close(c, "agent stopping");
+		port_conn_reap(c);
+	}
+	buf_free(&pt->scratch);
+}

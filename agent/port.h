@@ -1,0 +1,85 @@
+/* agent/port.h - the agent port: one TCP listener, several dialects chosen by the first line
+ * (DESIGN.md section 5). Prefix: port_.
+ *
+ *   "GET ..." / "HEAD ..." / "X /path HTTP/1.x"  HTTP/1.1 response (agent/http_api.h), close
+ *   "SUBSCRIBE"                                  the feed (agent/feed_pub.h) takes the socket
+ *   any other line                               that check's agent-check line, close at once
+ *   nothing within first_line_wait               the default check's line, close at once
+ * Replies are written at once and the socket closed right after (DESIGN 11: HAProxy 2.2-2.6
+ * add ~200 ms to an agent check left open). Limits a client cannot raise: max_clients
+ * (further connections are closed at accept), max_line (a longer first line or HTTP head gets
+ * a bounded answer and a close, never a stall), idle_timeout (whole life of a connection).
+ *
+ * port_first_line() is the pure decoder of the first line (fuzzed: fuzz_first_line). */
+#ifndef HAPROLE_AGENT_PORT_H
+#define HAPROLE_AGENT_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "common/buf.h"
+#include "common/compiler.h"
+
+#define PORT_SCRATCH_MAX (256 * 1024) /* one response is built here before it is written */
+
+struct agent;
+
+enum port_dialect {
+	PORT_DIALECT_CHECK = 0, /* agent-check: the line names a check ("" = default) */
+	PORT_DIALECT_HTTP,      /* an HTTP request line */
+	PORT_DIALECT_SUBSCRIBE, /* the feed */
+	PORT_DIALECT_COUNT      /* keep last */
+};
+
+/* What port_first_line() found. <name> points into the caller's bytes. */
+struct port_line {
+	enum port_dialect dialect; /* how to answer */
+	const char *name;          /* CHECK: the check name, trimmed; may be empty */
+	size_t name_len;           /* bytes of <name> */
+};
+
+enum port_conn_state {
+	PORT_ST_FIRST_LINE = 0, /* waiting for the first line (first_line_wait) */
+	PORT_ST_HTTP_HEAD,      /* HTTP: reading the rest of the head up to the blank line */
+	PORT_ST_WRITING,        /* reply partly written; close once flushed */
+	PORT_ST_CLOSING,        /* watchers stopped, fd closed; freed by the callback */
+	PORT_ST_COUNT           /* keep last */
+};
+
+/* One request connection. Allocated at accept with its rx storage after it. */
+struct port_conn {
+	ev_io io;                   /* the client socket */
+	ev_timer timer;             /* first-line wait, then idle deadline */
+	struct port *port;          /* owner */
+	struct port_conn *prev;     /* list of <port->conns> */
+	struct port_conn *next;     /* list of <port->conns> */
+	enum port_conn_state state; /* written by port_conn_set_state() only */
+	int fd;                     /* socket, -1 once closed */
+	uint64_t id;                /* "port#<id>" in debug lines */
+	ev_tstamp born;             /* ev_now() at accept, for the idle limit */
+	struct buf rx;              /* first line / HTTP head, max_line bytes */
+	uint8_t *tx;                /* unsent rest of the reply (malloc), NULL when none */
+	size_t tx_len;              /* bytes at <tx> */
+	size_t tx_off;              /* bytes of <tx> already written */
+};
+
+struct port {
+	struct agent *agent;     /* owner: config, node state, counters */
+	ev_io io;                /* the listening socket */
+	int fd;                  /* listening socket, -1 when stopped */
+	struct port_conn *conns; /* request connections */
+	size_t n_conns;          /* length of <conns> */
+	uint64_t next_id;        /* id of the next connection */
+	struct buf scratch;      /* replies are built here, PORT_SCRATCH_MAX */
+};
+
+int port_first_line(const uint8_t *p, size_t len, size_t max_line,
+                    struct port_line *out) HR_MUSTCHECK;
+int port_start(struct port *pt, struct agent *a, char *err, size_t errlen) HR_MUSTCHECK;
+void port_stop(struct port *pt);
+const char *port_dialect_name(enum port_dialect d);
+
+#endif /* HAPROLE_AGENT_PORT_H */
