@@ -449,6 +449,141 @@ static int ns_decode_map(const msgpack_object *root, struct node_state *s, const
 	return 0;
 }
 
+/* Big-endian unsigned of <n> bytes at <p>. */
+static uint32_t ns_be(const uint8_t *p, size_t n)
+{
+	uint32_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/* msgpack-c allocates every map and array whole, at the size its header claims, before reading
+ * the elements: a 6-byte payload claiming 2^32 entries asks for 96 GiB (found by
+ * tests/fuzz/fuzz_feed_frame.c). This walk refuses a payload whose containers claim more
+ * elements than bytes remain (each element takes at least one byte), so what the unpacker
+ * allocates stays proportional to the frame. Returns false only for such a claim; truncated or
+ * invalid bytes are left to msgpack_unpack_next() to report. */
+static bool ns_counts_fit(const uint8_t *p, size_t len)
+{
+	const uint8_t *end = p + len;
+	size_t pending = 1;
+
+	while (pending > 0 && p < end) {
+		uint8_t b = *p++;
+		size_t rest = (size_t)(end - p);
+		size_t skip = 0;  /* payload bytes after the header */
+		size_t hdr = 0;   /* length bytes after the type byte */
+		size_t items = 0; /* elements the container adds */
+
+		pending--;
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+			continue;
+		if (b >= 0x80 && b <= 0x8f) {
+			items = 2 * (size_t)(b & 0x0f);
+		} else if (b >= 0x90 && b <= 0x9f) {
+			items = b & 0x0f;
+		} else if (b >= 0xa0 && b <= 0xbf) {
+			skip = b & 0x1f;
+		} else {
+			switch (b) {
+			case 0xc4:
+			case 0xd9:
+				hdr = 1;
+				break; /* bin8, str8 */
+			case 0xc5:
+			case 0xda:
+				hdr = 2;
+				break; /* bin16, str16 */
+			case 0xc6:
+			case 0xdb:
+				hdr = 4;
+				break; /* bin32, str32 */
+			case 0xc7:
+				hdr = 1;
+				skip = 1;
+				break; /* ext8: len, type */
+			case 0xc8:
+				hdr = 2;
+				skip = 1;
+				break; /* ext16 */
+			case 0xc9:
+				hdr = 4;
+				skip = 1;
+				break; /* ext32 */
+			case 0xca:
+				skip = 4;
+				break; /* float32 */
+			case 0xcb:
+				skip = 8;
+				break; /* float64 */
+			case 0xcc:
+			case 0xd0:
+				skip = 1;
+				break; /* (u)int8 */
+			case 0xcd:
+			case 0xd1:
+				skip = 2;
+				break; /* (u)int16 */
+			case 0xce:
+			case 0xd2:
+				skip = 4;
+				break; /* (u)int32 */
+			case 0xcf:
+			case 0xd3:
+				skip = 8;
+				break; /* (u)int64 */
+			case 0xd4:
+				skip = 2;
+				break; /* fixext1 */
+			case 0xd5:
+				skip = 3;
+				break; /* fixext2 */
+			case 0xd6:
+				skip = 5;
+				break; /* fixext4 */
+			case 0xd7:
+				skip = 9;
+				break; /* fixext8 */
+			case 0xd8:
+				skip = 17;
+				break; /* fixext16 */
+			case 0xdc:
+			case 0xde:
+				hdr = 2;
+				break; /* array16, map16 */
+			case 0xdd:
+			case 0xdf:
+				hdr = 4;
+				break; /* array32, map32 */
+			default:
+				return true; /* 0xc1: msgpack says invalid */
+			}
+			if (hdr > rest)
+				return true;
+			if (b == 0xdc || b == 0xdd)
+				items = ns_be(p, hdr);
+			else if (b == 0xde || b == 0xdf)
+				items = 2 * (size_t)ns_be(p, hdr);
+			else if (hdr > 0)
+				skip += ns_be(p, hdr);
+			p += hdr;
+			rest -= hdr;
+		}
+		if (items > 0) {
+			if (items > rest || pending > rest - items)
+				return false;
+			pending += items;
+			continue;
+		}
+		if (skip > rest)
+			return true;
+		p += skip;
+	}
+	return true;
+}
+
 /* Decodes one frame's payload (without its length header) into <out>. Returns 0, or -1 with
  * <why> set; <out> is then unspecified (decode into a scratch struct). Trailing bytes after the
  * map are invalid. */
@@ -460,6 +595,10 @@ int ns_decode(const uint8_t *payload, size_t len, struct node_state *out, const 
 
 	ns_init(out);
 	out->v = 0;
+	if (!ns_counts_fit(payload, len)) {
+		*why = "a map or array claims more entries than the frame holds";
+		return -1;
+	}
 	msgpack_unpacked_init(&up);
 	switch (msgpack_unpack_next(&up, (const char *)payload, len, &off)) {
 	case MSGPACK_UNPACK_SUCCESS:
