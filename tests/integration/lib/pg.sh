@@ -21,8 +21,12 @@
 # Functions return 0 on success, 1 on failure with a line on stderr saying why (and the tail of
 # the server log where one exists); nothing here calls exit. Every wait is bounded.
 # pg_cleanup_all (put it in your EXIT trap) stops every server started through pg_start, by the
-# pid in its postmaster.pid: SIGCONT first (a test may have SIGSTOPped it), then an immediate
-# shutdown, SIGKILL if it is still there after 10 s.
+# pid in its postmaster.pid: SIGCONT first to it and its children (a test may have frozen it
+# with pg_freeze), then an immediate shutdown, SIGKILL if it is still there after 10 s.
+#
+# Hung servers: pg_freeze DIR stops the postmaster and all its processes (what a hung host
+# looks like); pg_freeze DIR postmaster stops the postmaster alone (new connections hang, open
+# ones still work); pg_thaw DIR resumes.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_USER=${PG_USER:-postgres}
@@ -160,6 +164,40 @@ pg_pid() {
 	echo "$pid"
 }
 
+# pg_children PID - pids of PID's child processes (backends, walsender, checkpointer, ...).
+pg_children() {
+	pgrep -P "$1" 2>/dev/null
+}
+
+# pg_freeze DIR [postmaster] - a hung server: SIGSTOPs the postmaster and every child process
+# (each PostgreSQL process runs in its own session, so a process-group signal would not reach
+# them). With "postmaster", only the postmaster stops: the kernel still accepts TCP and new
+# connections hang in startup, but backends already connected keep answering (a persistent
+# probe connection sees nothing until it reconnects). pg_thaw undoes either.
+pg_freeze() {
+	local pid c
+	pid=$(pg_pid "$1") || {
+		pg_log "pg_freeze: no postmaster in $1"
+		return 1
+	}
+	kill -STOP "$pid" || return 1
+	[ "${2:-}" = postmaster ] && return 0
+	for c in $(pg_children "$pid"); do
+		kill -STOP "$c" 2>/dev/null
+	done
+	return 0
+}
+
+# pg_thaw DIR - SIGCONTs the postmaster and its children.
+pg_thaw() {
+	local pid c
+	pid=$(pg_pid "$1") || return 1
+	for c in $(pg_children "$pid"); do
+		kill -CONT "$c" 2>/dev/null
+	done
+	kill -CONT "$pid"
+}
+
 # pg_start DIR - starts the server and waits (60 s at most) until it accepts connections.
 pg_start() {
 	local dir=$1
@@ -176,7 +214,7 @@ pg_start() {
 pg_stop() {
 	local dir=$1 mode=${2:-fast} pid
 	pid=$(pg_pid "$dir") || return 0
-	kill -CONT "$pid" 2>/dev/null
+	pg_thaw "$dir" 2>/dev/null
 	if ! pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir" -m "$mode" -w -t 60 stop >/dev/null; then
 		pg_log "pg_ctl stop $dir failed:"
 		pg_log_tail "$dir"
@@ -231,7 +269,7 @@ pg_cleanup_all() {
 	for dir in "${PG_LIB_STARTED[@]}"; do
 		pid=$(pg_pid "$dir") || continue
 		kill -0 "$pid" 2>/dev/null || continue
-		kill -CONT "$pid" 2>/dev/null
+		pg_thaw "$dir" 2>/dev/null
 		kill -QUIT "$pid" 2>/dev/null # immediate shutdown
 		for ((i = 0; i < 100; i++)); do
 			kill -0 "$pid" 2>/dev/null || break

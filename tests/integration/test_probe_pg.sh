@@ -1,0 +1,256 @@
+#!/bin/bash
+# tests/integration/test_probe_pg.sh - the agent's postgres probe (agent/pg_probe.c) against a
+# real PostgreSQL 15 primary and a pg_basebackup -R standby, through bench/pgp-watch (the probe
+# alone on a libev loop, one line per change, a "tick" line every second from the same loop).
+#
+# Shows: primary role and timeline; standby role, streaming, lag 0 while the primary is idle;
+# replay paused -> paused=1; a hung server (postmaster and backends SIGSTOPped) -> down by the
+# query deadline while the loop keeps ticking; postmaster alone stopped + probe's backend gone
+# -> the reconnect hangs in startup and the connect deadline fails it; primary stopped ->
+# standby's streaming=0 (receive == replay is not "caught up"); pg_ctl promote -> role primary
+# on timeline 2. Delays are printed (measured), never asserted: bench/ owns timing.
+# Addresses 127.0.11.1-2, ports 21432-21433 (this engineer's range).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/lib/pg.sh
+
+pg_require || exit 77
+
+WATCH=${PGP_WATCH:-build/bench/pgp-watch}
+if [ ! -x "$WATCH" ] && ! make -s "$WATCH" >/dev/null; then
+	echo "FAIL: cannot build $WATCH"
+	exit 1
+fi
+
+P_ADDR=127.0.11.1
+P_PORT=21432
+S_ADDR=127.0.11.2
+S_PORT=21433
+INTERVAL=100ms
+TIMEOUT=500ms
+
+tmp=$(mktemp -d)
+watch_pids=()
+cleanup() {
+	local p
+	for p in "${watch_pids[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	pg_cleanup_all
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fails=0
+ok() { echo "ok   - $*"; }
+bad() {
+	echo "FAIL - $*"
+	fails=$((fails + 1))
+}
+
+now_ms() { date +%s%3N; }
+
+# wait_line FILE FROM_LINE REGEX SECONDS - waits until a line after line FROM_LINE of FILE
+# matches the extended REGEX; prints it. Polls every 50 ms, SECONDS at most.
+wait_line() {
+	local file=$1 from=$2 re=$3 secs=$4 i line
+	for ((i = 0; i < secs * 20; i++)); do
+		line=$(tail -n +"$((from + 1))" "$file" | grep -E -m 1 -- "$re") && {
+			echo "$line"
+			return 0
+		}
+		sleep 0.05
+	done
+	return 1
+}
+
+lines() { wc -l <"$1"; }
+
+# start_watch NAME CONNINFO - pgp-watch in the background, output in $tmp/NAME.out.
+start_watch() {
+	"$WATCH" -i "$INTERVAL" -t "$TIMEOUT" -c "$TIMEOUT" -r 2 -f 1 "$2" \
+		>"$tmp/$1.out" 2>"$tmp/$1.err" &
+	watch_pids+=($!)
+}
+
+dump() {
+	echo "---- $1 (last 20 lines)"
+	tail -n 20 "$tmp/$1.out"
+	tail -n 5 "$tmp/$1.err"
+}
+
+echo "# starting primary $P_ADDR:$P_PORT and standby $S_ADDR:$S_PORT"
+pg_init_primary "$tmp/pg1" $P_PORT $P_ADDR || exit 1
+pg_start "$tmp/pg1" || exit 1
+pg_make_standby $P_ADDR $P_PORT "$tmp/pg2" $S_PORT $S_ADDR || exit 1
+pg_start "$tmp/pg2" || exit 1
+pg_wait_streaming $S_ADDR $S_PORT 30 || exit 1
+pg_wait_caught_up $P_ADDR $P_PORT $S_ADDR $S_PORT 30 || exit 1
+sysid=$(pg_psql $P_ADDR $P_PORT "select system_identifier from pg_control_system()")
+
+start_watch A "hostaddr=$P_ADDR port=$P_PORT user=postgres dbname=postgres"
+start_watch B "hostaddr=$S_ADDR port=$S_PORT user=postgres dbname=postgres"
+
+# 1. roles
+if l=$(wait_line "$tmp/A.out" 0 "up=1 role=primary tl=1 sysid=$sysid " 10); then
+	ok "primary seen: ${l%% q=*}"
+else
+	bad "primary not seen as up primary tl 1 sysid $sysid"
+	dump A
+fi
+if l=$(wait_line "$tmp/B.out" 0 "up=1 role=standby tl=1 sysid=$sysid .*streaming=1 paused=0" 10); then
+	ok "standby seen: ${l%% q=*}"
+else
+	bad "standby not seen as up, streaming standby"
+	dump B
+fi
+
+# 2. idle primary: lag stays 0 on the standby (2 s, ~20 probes). The rule under test:
+# lag_ms is counted only while replay is behind receive (lag_bytes > 0), so it never grows with
+# the age of the last commit. The server may write a little WAL on its own (checkpoints).
+from=$(lines "$tmp/B.out")
+sleep 2
+changes=$(tail -n +"$((from + 1))" "$tmp/B.out" | grep -c '^[0-9]')
+if tail -n +"$((from + 1))" "$tmp/B.out" | grep '^[0-9]' | grep -q 'lag_bytes=0 lag_ms=[1-9]'; then
+	bad "idle standby reported lag_ms > 0 with nothing left to replay"
+	dump B
+elif tail -n +"$((from + 1))" "$tmp/B.out" | grep '^[0-9]' | grep -q 'lag_ms=[1-9]'; then
+	bad "idle standby reported lag_ms > 0 while the primary was idle"
+	dump B
+else
+	ok "idle standby: lag_ms stayed 0 over 2 s ($changes change lines)"
+fi
+ticks=$(tail -n +"$((from + 1))" "$tmp/B.out" | grep -c '^tick')
+[ "$ticks" -ge 1 ] && ok "loop ticking ($ticks ticks in 2 s)" ||
+	bad "no tick from the watcher's loop"
+
+# 3. replay paused
+from=$(lines "$tmp/B.out")
+pg_psql $S_ADDR $S_PORT "select pg_wal_replay_pause()" >/dev/null
+if l=$(wait_line "$tmp/B.out" "$from" "paused=1" 10); then
+	ok "replay pause seen: ${l%% q=*}"
+else
+	bad "replay pause not seen"
+	dump B
+fi
+from=$(lines "$tmp/B.out")
+pg_psql $P_ADDR $P_PORT "create table t(i int); insert into t select generate_series(1, 1000)" >/dev/null
+if l=$(wait_line "$tmp/B.out" "$from" "lag_bytes=[1-9].*paused=1" 10); then
+	ok "paused standby shows WAL piling up: ${l%% q=*}"
+else
+	bad "paused standby shows no lag_bytes after a write on the primary"
+	dump B
+fi
+from=$(lines "$tmp/B.out")
+pg_psql $S_ADDR $S_PORT "select pg_wal_replay_resume()" >/dev/null
+if l=$(wait_line "$tmp/B.out" "$from" "lag_bytes=0 lag_ms=0 streaming=1 paused=0" 10); then
+	ok "replay resumed and caught up: ${l%% q=*}"
+else
+	bad "resume not seen"
+	dump B
+fi
+
+# 4. hung server: postmaster and every backend SIGSTOPped (the probe's backend included)
+from=$(lines "$tmp/A.out")
+t0=$(now_ms)
+pg_freeze "$tmp/pg1" || exit 1
+if l=$(wait_line "$tmp/A.out" "$from" "up=0 role=unknown.*err=\"query timeout" 10); then
+	t1=$(now_ms)
+	ok "hung primary seen down after $((t1 - t0)) ms (query timeout $TIMEOUT): ${l##* err=}"
+else
+	bad "hung primary not seen down by the query timeout"
+	dump A
+fi
+from2=$(lines "$tmp/A.out")
+if wait_line "$tmp/A.out" "$from2" "^tick" 3 >/dev/null; then
+	ok "the probe's loop keeps running while the server hangs"
+else
+	bad "no tick while the server hangs: the loop is blocked"
+	dump A
+fi
+if l=$(wait_line "$tmp/A.out" "$from" "err=\"connect timeout" 5); then
+	ok "reconnect to the hung server fails by our connect deadline: ${l##* err=}"
+else
+	bad "reconnect to the hung server not failed by the connect deadline"
+	dump A
+fi
+from=$(lines "$tmp/A.out")
+t0=$(now_ms)
+pg_thaw "$tmp/pg1"
+if l=$(wait_line "$tmp/A.out" "$from" "up=1 role=primary" 10); then
+	ok "primary up again $(($(now_ms) - t0)) ms after SIGCONT"
+else
+	bad "primary not up again after SIGCONT"
+	dump A
+fi
+
+# 5. postmaster alone stopped: the open connection still works; once it is lost the reconnect
+# hangs in startup (the kernel accepted the TCP connection) until our connect deadline.
+bpid=$(pg_psql $P_ADDR $P_PORT "select pid from pg_stat_activity where application_name = 'haprole-agent'")
+from=$(lines "$tmp/A.out")
+pg_freeze "$tmp/pg1" postmaster || exit 1
+sleep 0.5
+if tail -n +"$((from + 1))" "$tmp/A.out" | grep -q 'up=0'; then
+	bad "postmaster-only stop turned the probe down while its backend still answers"
+else
+	ok "postmaster-only stop: the probe's own backend still answers (up stays 1)"
+fi
+if [ -n "$bpid" ] && kill -TERM "$bpid" 2>/dev/null; then
+	if l=$(wait_line "$tmp/A.out" "$from" "err=\"connect timeout" 10); then
+		ok "backend gone, reconnect hangs, connect deadline fails it: ${l##* err=}"
+	else
+		bad "reconnect to a stopped postmaster not failed by the connect deadline"
+		dump A
+	fi
+else
+	bad "could not find the probe's backend (application_name haprole-agent): '$bpid'"
+fi
+from=$(lines "$tmp/A.out")
+pg_thaw "$tmp/pg1"
+wait_line "$tmp/A.out" "$from" "up=1 role=primary" 10 >/dev/null &&
+	ok "primary up again after SIGCONT" || bad "primary not up again after SIGCONT"
+
+# 6. receiver gone: stop the primary; the standby stays a standby but is no longer streaming
+from=$(lines "$tmp/B.out")
+fromA=$(lines "$tmp/A.out")
+pg_stop "$tmp/pg1" fast || exit 1
+if l=$(wait_line "$tmp/B.out" "$from" "up=1 role=standby .*streaming=0" 10); then
+	ok "primary stopped: standby no longer streaming: ${l%% q=*}"
+else
+	bad "standby still streaming after the primary stopped"
+	dump B
+fi
+if l=$(wait_line "$tmp/A.out" "$fromA" "up=0 .*err=\"(connection lost|connect|query)" 10); then
+	ok "stopped primary seen down: ${l##* err=}"
+else
+	bad "stopped primary not seen down"
+	dump A
+fi
+
+# 7. promotion: reported at once, timeline 2
+from=$(lines "$tmp/B.out")
+pg_promote "$tmp/pg2" || exit 1
+t0=$(now_ms)
+if l=$(wait_line "$tmp/B.out" "$from" "up=1 role=primary tl=2 " 10); then
+	t1=$(now_ms)
+	ok "promotion seen, $((t1 - t0)) ms after pg_ctl promote -w returned (interval $INTERVAL): ${l%% q=*}"
+else
+	bad "promotion not seen as primary on timeline 2"
+	dump B
+fi
+if tail -n +"$((from + 1))" "$tmp/B.out" | grep -E '^[0-9]' | grep -q 'up=0'; then
+	bad "the probe went down during the promotion"
+	dump B
+else
+	ok "the probe stayed up through the promotion"
+fi
+
+echo "# A (primary) output, last lines:"
+tail -n 4 "$tmp/A.out" | sed 's/^/#   /'
+if [ "$fails" -ne 0 ]; then
+	echo "test_probe_pg: $fails check(s) failed"
+	exit 1
+fi
+echo "test_probe_pg: all checks passed"
+exit 0
