@@ -1,0 +1,130 @@
+/* agent/main.c - haprole-agent's command line: options, config check, logging, the loop.
+ * Only main() exits; everything else reports. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "agent/agent.h"
+#include "agent/agent_conf.h"
+#include "common/log.h"
+
+#ifndef HAPROLE_VERSION
+#define HAPROLE_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: haprole-agent [-f FILE] [-d] [-c] [-v] [--help]\n"
+	        "\n"
+	        "The per-node agent of haprole: probes the local PostgreSQL, app and nginx, and\n"
+	        "answers on one TCP port (default *:5555):\n"
+	        "  - HAProxy agent-check: the line sent by agent-send names a check (writer,\n"
+	        "    reader, app, ...); no line within first_line_wait means the default check.\n"
+	        "      printf 'writer\\n' | nc 127.0.0.1 5555      ->  up ready 100%%\n"
+	        "  - HTTP: curl http://127.0.0.1:5555/ (state as JSON), /metrics, /check/NAME,\n"
+	        "    and Patroni-style /primary /replica?lag=16MB /read-only /health (200/503).\n"
+	        "  - SUBSCRIBE: the msgpack state feed read by haprole-spoa and haprolectl.\n"
+	        "\n"
+	        "options:\n"
+	        "  -f FILE   config file (default %s)\n"
+	        "  -d        stay in the foreground and log to stderr (else: syslog)\n"
+	        "  -c        check the config and exit: 0 valid, 1 with FILE:LINE: key 'KEY': ...\n"
+	        "  -v        print the version and exit\n"
+	        "  --help    this text, then every config key with its default\n"
+	        "\n"
+	        "signals: SIGHUP reloads the config keeping the state (a bad file is refused and\n"
+	        "logged, the running config stays); SIGTERM answers drain on every check for\n"
+	        "shutdown_grace, then exits 0.\n"
+	        "\n"
+	        "config keys (section, key, default, meaning); sample: conf/haprole-agent.conf\n",
+	        AGENT_CONF_DEFAULT_FILE);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = AGENT_CONF_DEFAULT_FILE;
+	bool foreground = false;
+	bool check_only = false;
+	struct agent_conf *conf;
+	struct ev_loop *loop;
+	struct agent a;
+	char err[HR_ERR_LEN];
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "f:dcvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			file = optarg;
+			break;
+		case 'd':
+			foreground = true;
+			break;
+		case 'c':
+			check_only = true;
+			break;
+		case 'v':
+			printf("haprole-agent %s\n", HAPROLE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			agent_conf_print_help();
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	conf = malloc(sizeof(*conf));
+	if (conf == NULL) {
+		fprintf(stderr, "haprole-agent: out of memory\n");
+		return 1;
+	}
+	if (agent_conf_load(conf, file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		free(conf);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: configuration is valid (%zu checks, default %s)\n", file,
+		       conf->n_checks, conf->checks[conf->default_check].name);
+		free(conf);
+		return 0;
+	}
+	log_init("haprole-agent", foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG,
+	         (enum log_level)conf->agent.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (loop == NULL) {
+		log_error("cannot create the event loop");
+		free(conf);
+		return 1;
+	}
+	if (agent_init(&a, loop, conf, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		free(conf);
+		return 1;
+	}
+	if (agent_start(&a, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		agent_free(&a);
+		return 1;
+	}
+	ev_run(loop, 0);
+	agent_free(&a);
+	log_info("stopped");
+	return 0;
+}
