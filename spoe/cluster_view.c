@@ -1,0 +1,311 @@
+/* spoe/cluster_view.c - nodes from feeds -> per-cluster decisions. The policy (cv_policy) is pure;
+ * the rest keeps the node states fresh and reports changes. Logs at info what an operator acts
+ * on: writer changes, status changes, nodes lost and back. */
+#include "spoe/cluster_view.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+static const char *const cv_status_names[CV_STATUS_COUNT] = {
+	[CV_STATUS_OK] = "ok",
+	[CV_STATUS_NO_PRIMARY] = "no-primary",
+	[CV_STATUS_SPLIT_BRAIN] = "split-brain",
+	[CV_STATUS_STALE] = "stale",
+};
+
+const char *cv_status_name(enum cv_status st)
+{
+	return (unsigned)st < CV_STATUS_COUNT ? cv_status_names[st] : "?";
+}
+
+/* A primary that may take writes: fresh, probe up, not fenced by its agent, not in maint, and
+ * of the configured system identifier when one is set. */
+static bool is_primary_candidate(const struct cv_input *in, const char *sysid)
+{
+	const struct node_state *s = in->st;
+
+	return in->known && s != NULL && s->pg.present && s->pg.up &&
+	       s->pg.role == NS_ROLE_PRIMARY && !s->fenced && s->admin != NS_ADMIN_MAINT &&
+	       (sysid[0] == '\0' || strcmp(s->pg.sysid, sysid) == 0);
+}
+
+/* A standby that may serve reads: fresh, up, streaming, not paused, ready, within <max_lag>,
+ * and replicating the writer's cluster (same sysid) when there is a writer. */
+static bool is_reader_candidate(const struct cv_input *in, const char *sysid, uint64_t max_lag)
+{
+	const struct node_state *s = in->st;
+
+	return in->known && s != NULL && s->pg.present && s->pg.up &&
+	       s->pg.role == NS_ROLE_STANDBY && s->pg.streaming && !s->pg.paused &&
+	       s->admin == NS_ADMIN_READY && s->pg.lag_bytes <= max_lag &&
+	       (sysid[0] == '\0' || strcmp(s->pg.sysid, sysid) == 0);
+}
+
+/* The routing decision for one cluster (DESIGN.md sections 7 and 8), pure.
+ * Writer: the one primary candidate on the highest timeline. Two candidates on that timeline,
+ * or candidates of different system identifiers when none is configured: split-brain, no
+ * writer. No candidate: stale when some node is unknown, else no-primary. Reader: the standby
+ * candidate with the least lag_bytes (then lag_ms, then config order), else the writer. */
+void cv_policy(const struct cv_input *in, size_t n, const char *sysid, uint64_t max_lag,
+               struct cv_decision *out)
+{
+	const char *want = sysid != NULL ? sysid : "";
+	const char *first_sysid = NULL;
+	bool sysid_conflict = false;
+	bool any_unknown = false;
+	uint32_t best_tl = 0;
+	size_t at_best = 0;
+	size_t i;
+
+	out->status = CV_STATUS_NO_PRIMARY;
+	out->writer = -1;
+	out->reader = -1;
+	for (i = 0; i < n; i++) {
+		if (!in[i].known)
+			any_unknown = true;
+		if (!is_primary_candidate(&in[i], want))
+			continue;
+		if (first_sysid == NULL)
+			first_sysid = in[i].st->pg.sysid;
+		else if (strcmp(first_sysid, in[i].st->pg.sysid) != 0)
+			sysid_conflict = true;
+		if (out->writer < 0 || in[i].st->pg.tl > best_tl) {
+			best_tl = in[i].st->pg.tl;
+			out->writer = (int)i;
+			at_best = 1;
+		} else if (in[i].st->pg.tl == best_tl) {
+			at_best++;
+		}
+	}
+	if (sysid_conflict || at_best > 1) {
+		out->status = CV_STATUS_SPLIT_BRAIN;
+		out->writer = -1;
+	} else if (out->writer >= 0) {
+		out->status = CV_STATUS_OK;
+		want = in[out->writer].st->pg.sysid;
+	} else if (any_unknown) {
+		out->status = CV_STATUS_STALE;
+	}
+	for (i = 0; i < n; i++) {
+		const struct node_state *s = in[i].st, *b;
+
+		if (!is_reader_candidate(&in[i], want, max_lag))
+			continue;
+		if (out->reader < 0 || out->reader == out->writer) {
+			out->reader = (int)i;
+			continue;
+		}
+		b = in[out->reader].st;
+		if (s->pg.lag_bytes < b->pg.lag_bytes ||
+		    (s->pg.lag_bytes == b->pg.lag_bytes && s->pg.lag_ms < b->pg.lag_ms))
+			out->reader = (int)i;
+	}
+	if (out->reader < 0)
+		out->reader = out->writer;
+}
+
+static void cv_feed_cb(struct feed_sub *fs, enum feed_sub_event ev, const struct node_state *st,
+                       const char *why)
+{
+	struct cv_node *n = fs->arg;
+
+	switch (ev) {
+	case FEED_SUB_EV_STATE:
+		cv_node_update(n, st);
+		break;
+	case FEED_SUB_EV_LOST:
+		cv_node_lost(n, why != NULL ? why : "feed lost");
+		break;
+	}
+}
+
+/* Builds the view of <conf>: clusters, nodes, one feed subscriber per node (not started).
+ * Returns 0, or -1 with <err>. */
+int cv_init(struct cluster_view *cv, struct ev_loop *loop, const struct spoa_conf *conf,
+            cv_change_fn on_change, void *arg, char *err, size_t errlen)
+{
+	size_t i;
+
+	memset(cv, 0, sizeof(*cv));
+	cv->loop = loop;
+	cv->on_change = on_change;
+	cv->arg = arg;
+	cv->started = ev_now(loop);
+	for (i = 0; i < conf->n_clusters; i++) {
+		struct cv_cluster *c = &cv->clusters[i];
+
+		snprintf(c->name, sizeof(c->name), "%s", conf->clusters[i].name);
+		snprintf(c->sysid, sizeof(c->sysid), "%s", conf->clusters[i].sysid);
+		c->max_lag = conf->clusters[i].max_lag;
+		c->d.status = CV_STATUS_STALE;
+		c->d.writer = -1;
+		c->d.reader = -1;
+	}
+	cv->n_clusters = conf->n_clusters;
+	if (conf->n_nodes > 0) {
+		cv->nodes = calloc(conf->n_nodes, sizeof(*cv->nodes));
+		if (cv->nodes == NULL) {
+			snprintf(err, errlen, "cluster view: out of memory for %zu nodes",
+			         conf->n_nodes);
+			return -1;
+		}
+	}
+	for (i = 0; i < conf->n_nodes; i++) {
+		const struct spoa_node_conf *nc = &conf->nodes[i];
+		struct cv_node *n = &cv->nodes[i];
+		size_t ci;
+
+		for (ci = 0; ci < cv->n_clusters; ci++)
+			if (strcmp(cv->clusters[ci].name, nc->cluster) == 0)
+				break;
+		n->cv = cv;
+		n->cluster = ci;
+		snprintf(n->name, sizeof(n->name), "%s", nc->name);
+		snprintf(n->server, sizeof(n->server), "%s", spoa_conf_server(nc));
+		n->agent = nc->agent;
+		ns_init(&n->st);
+		if (feed_sub_init(&n->sub, loop, &nc->agent, conf->heartbeat, cv_feed_cb, n) < 0) {
+			snprintf(err, errlen, "node %s: cannot set up the feed of %s", n->name,
+			         nc->agent.text);
+			cv->n_nodes = i;
+			cv_free(cv);
+			return -1;
+		}
+		n->sub.connect_timeout = conf->connect_timeout;
+		cv->n_nodes = i + 1;
+		if (ci < cv->n_clusters)
+			cv->clusters[ci].node_idx[cv->clusters[ci].n_nodes++] = i;
+	}
+	return 0;
+}
+
+/* After a reload: keeps each cluster's epoch and writer so the epoch never goes back. */
+void cv_carry_epochs(struct cluster_view *cv, const struct cluster_view *old)
+{
+	size_t i, j;
+
+	for (i = 0; i < cv->n_clusters; i++)
+		for (j = 0; j < old->n_clusters; j++)
+			if (strcmp(cv->clusters[i].name, old->clusters[j].name) == 0) {
+				cv->clusters[i].epoch = old->clusters[j].epoch;
+				cv->clusters[i].writer_changes = old->clusters[j].writer_changes;
+				memcpy(cv->clusters[i].writer, old->clusters[j].writer,
+				       sizeof(cv->clusters[i].writer));
+			}
+}
+
+void cv_start(struct cluster_view *cv)
+{
+	size_t i;
+
+	for (i = 0; i < cv->n_nodes; i++)
+		feed_sub_start(&cv->nodes[i].sub);
+	for (i = 0; i < cv->n_clusters; i++)
+		cv_recompute(cv, i);
+}
+
+void cv_free(struct cluster_view *cv)
+{
+	size_t i;
+
+	for (i = 0; i < cv->n_nodes; i++) {
+		feed_sub_stop(&cv->nodes[i].sub);
+		feed_sub_free(&cv->nodes[i].sub);
+	}
+	free(cv->nodes);
+	cv->nodes = NULL;
+	cv->n_nodes = 0;
+}
+
+/* Re-decides cluster <ci>; logs and reports a change of writer, reader or status. */
+void cv_recompute(struct cluster_view *cv, size_t ci)
+{
+	struct cv_cluster *c = &cv->clusters[ci];
+	struct cv_input in[SPOA_NODES_MAX];
+	struct cv_decision d;
+	const char *writer, *reader;
+	bool changed = false;
+	size_t i;
+
+	for (i = 0; i < c->n_nodes; i++) {
+		struct cv_node *n = &cv->nodes[c->node_idx[i]];
+
+		in[i].server = n->server;
+		in[i].known = n->known;
+		in[i].st = &n->st;
+	}
+	cv_policy(in, c->n_nodes, c->sysid, c->max_lag, &d);
+	writer = d.writer >= 0 ? in[d.writer].server : "";
+	reader = d.reader >= 0 ? in[d.reader].server : "";
+	if (strcmp(writer, c->writer) != 0) {
+		c->epoch++;
+		c->writer_changes++;
+		log_info("cluster %s: writer %s -> %s (epoch %llu, status %s)", c->name,
+		         c->writer[0] != '\0' ? c->writer : "none",
+		         writer[0] != '\0' ? writer : "none", (unsigned long long)c->epoch,
+		         cv_status_name(d.status));
+		snprintf(c->writer, sizeof(c->writer), "%s", writer);
+		changed = true;
+	} else if (d.status != c->d.status) {
+		log_info("cluster %s: status %s -> %s", c->name, cv_status_name(c->d.status),
+		         cv_status_name(d.status));
+		changed = true;
+	}
+	if (strcmp(reader, c->reader) != 0) {
+		log_debug("cluster %s: reader %s -> %s", c->name,
+		          c->reader[0] != '\0' ? c->reader : "none",
+		          reader[0] != '\0' ? reader : "none");
+		snprintf(c->reader, sizeof(c->reader), "%s", reader);
+		changed = true;
+	}
+	c->d = d;
+	if (changed && cv->on_change != NULL)
+		cv->on_change(cv, cv->arg);
+}
+
+/* A state arrived from <n>'s feed. A state naming another cluster is ignored (fail closed). */
+void cv_node_update(struct cv_node *n, const struct node_state *st)
+{
+	struct cluster_view *cv = n->cv;
+	bool was_known = n->known;
+
+	n->updated = ev_now(cv->loop);
+	n->updates++;
+	if (n->cluster < cv->n_clusters)
+		cv->clusters[n->cluster].updated = n->updated;
+	if (strcmp(st->cluster, cv->clusters[n->cluster].name) != 0) {
+		if (!n->mismatch)
+			log_warning("node %s (%s): its agent says cluster '%s', configured '%s': "
+			            "ignored",
+			            n->name, n->agent.text, st->cluster,
+			            cv->clusters[n->cluster].name);
+		n->mismatch = true;
+		n->known = false;
+	} else {
+		if (n->mismatch || !was_known)
+			log_info("node %s (%s): feed up, pg %s tl %u", n->name, n->agent.text,
+			         ns_role_name(st->pg.role), st->pg.tl);
+		n->mismatch = false;
+		n->known = true;
+		n->st = *st;
+	}
+	cv_recompute(cv, n->cluster);
+}
+
+/* <n>'s feed is gone or silent for 3 heartbeats: its state is unknown from now on. */
+void cv_node_lost(struct cv_node *n, const char *why)
+{
+	struct cluster_view *cv = n->cv;
+
+	n->updated = ev_now(cv->loop);
+	n->losses++;
+	if (n->known)
+		log_warning("node %s (%s): feed lost: %s", n->name, n->agent.text, why);
+	else
+		log_debug("node %s (%s): feed still down: %s", n->name, n->agent.text, why);
+	n->known = false;
+	cv_recompute(cv, n->cluster);
+}

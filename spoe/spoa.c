@@ -1,0 +1,219 @@
+/* spoe/spoa.c - the server around the connections: listener (accept bursts, max connections),
+ * cluster view -> routing snapshot swap, reload keeping state. */
+#include "spoe/spoa.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sock.h"
+#include "spoe/spop_conn.h"
+
+#define SPOA_ACCEPT_BURST 64 /* accepts per listener event: a reload reconnects all at once */
+
+/* Slot of <status> in spoa_stats.errors: wire codes 0..13 as is, 99 -> 14, others -> 15. */
+size_t spoa_err_slot(int status)
+{
+	if (status >= 0 && status <= SPOP_STATUS_RES)
+		return (size_t)status;
+	return status == SPOP_STATUS_UNKNOWN ? 14 : 15;
+}
+
+/* Installs <t> as the snapshot NOTIFYs read; frees the previous one. Single-threaded: no
+ * NOTIFY is being answered while a feed callback runs. */
+void spoa_set_route(struct spoa *s, struct route_table *t)
+{
+	struct route_table *old = s->route;
+
+	s->route = t;
+	s->stats.route_builds++;
+	route_free(old);
+}
+
+static void spoa_on_view_change(struct cluster_view *cv, void *arg)
+{
+	struct spoa *s = arg;
+	struct route_table *t = route_build_view(cv, s->stats.route_builds + 1);
+
+	if (t != NULL)
+		spoa_set_route(s, t); /* else: keep the previous one (logged by route_build) */
+}
+
+static void spoa_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct spoa *s = container_of(w, struct spoa, listen_io);
+	struct sockaddr_storage peer;
+	socklen_t plen;
+	int i, fd;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < SPOA_ACCEPT_BURST; i++) {
+		plen = sizeof(peer);
+		fd = sock_accept(s->listen_fd, &peer, &plen);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warning("spoa: accept on %s: %s", s->conf->listen.text,
+				            strerror(errno));
+			return;
+		}
+		if (s->stats.conns_cur >= (uint64_t)s->conf->max_conns) {
+			/* fail fast: HAProxy marks this agent connection failed and falls back */
+			s->stats.conns_refused++;
+			log_debug("spoa: refused a connection: max_connections %lld reached",
+			          (long long)s->conf->max_conns);
+			close(fd);
+			continue;
+		}
+		if (spop_conn_accept(s, fd, &peer) < 0)
+			log_warning("spoa: cannot take a connection: %s", strerror(errno));
+	}
+}
+
+/* Listens, builds the view and the first snapshot (every cluster `stale` until its feeds
+ * speak), starts the feeds. <conf> is owned by <s> from now on. Returns 0 or -1 with <err>. */
+int spoa_init(struct spoa *s, struct ev_loop *loop, struct spoa_conf *conf, char *err,
+              size_t errlen)
+{
+	struct route_table *t;
+
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->conf = conf;
+	s->listen_fd = -1;
+	s->http.fd = -1;
+	s->started = ev_now(loop);
+	s->listen_fd = sock_listen_tcp(&conf->listen, (int)conf->backlog, err, errlen);
+	if (s->listen_fd == -1)
+		return -1;
+	ev_io_init(&s->listen_io, spoa_accept_cb, s->listen_fd, EV_READ);
+	ev_io_start(loop, &s->listen_io);
+	if (status_http_start(&s->http, s, &conf->status, err, errlen) < 0)
+		goto out_close_listen;
+	if (cv_init(&s->cv, loop, conf, spoa_on_view_change, s, err, errlen) < 0)
+		goto out_stop_http;
+	s->cv_ready = true;
+	t = route_build_view(&s->cv, 1);
+	if (t == NULL) {
+		snprintf(err, errlen, "cannot build the first routing table");
+		goto out_free_cv;
+	}
+	spoa_set_route(s, t);
+	cv_start(&s->cv);
+	return 0;
+
+out_free_cv:
+	cv_free(&s->cv);
+	s->cv_ready = false;
+out_stop_http:
+	status_http_stop(&s->http);
+out_close_listen:
+	ev_io_stop(loop, &s->listen_io);
+	close(s->listen_fd);
+	s->listen_fd = -1;
+	return -1;
+}
+
+/* Closes every connection (AGENT-DISCONNECT normal), the listeners and the feeds. */
+void spoa_free(struct spoa *s)
+{
+	while (s->conns != NULL) {
+		struct spop_conn *c = s->conns;
+
+		spop_conn_close(c, SPOP_STATUS_NORMAL, "shutting down");
+		spop_conn_free(c);
+	}
+	if (s->listen_fd != -1) {
+		ev_io_stop(s->loop, &s->listen_io);
+		close(s->listen_fd);
+		s->listen_fd = -1;
+	}
+	status_http_stop(&s->http);
+	if (s->cv_ready)
+		cv_free(&s->cv);
+	s->cv_ready = false;
+	route_free(s->route);
+	s->route = NULL;
+	free(s->conf);
+	s->conf = NULL;
+}
+
+static bool same_nodes(const struct spoa_conf *a, const struct spoa_conf *b)
+{
+	size_t i;
+
+	if (a->n_nodes != b->n_nodes || a->n_clusters != b->n_clusters ||
+	    a->heartbeat != b->heartbeat || a->connect_timeout != b->connect_timeout)
+		return false;
+	for (i = 0; i < a->n_clusters; i++)
+		if (strcmp(a->clusters[i].name, b->clusters[i].name) != 0)
+			return false;
+	for (i = 0; i < a->n_nodes; i++)
+		if (strcmp(a->nodes[i].name, b->nodes[i].name) != 0 ||
+		    strcmp(a->nodes[i].cluster, b->nodes[i].cluster) != 0 ||
+		    strcmp(a->nodes[i].agent.text, b->nodes[i].agent.text) != 0 ||
+		    strcmp(spoa_conf_server(&a->nodes[i]), spoa_conf_server(&b->nodes[i])) != 0)
+			return false;
+	return true;
+}
+
+/* SIGHUP: reads <path> into a fresh config, validates it whole, swaps. Listen addresses need a
+ * restart (kept, with a warning). Same nodes: policy keys change in place, feeds stay up (a
+ * reload must not blink the routing). Other nodes: the view is rebuilt, epochs kept.
+ * Returns 0, or -1 when the file is refused (the old config stays, the reason is logged). */
+int spoa_reload(struct spoa *s, const char *path)
+{
+	struct spoa_conf *nc = malloc(sizeof(*nc));
+	struct cluster_view old;
+	char err[HR_ERR_LEN];
+	size_t i;
+
+	if (nc == NULL || spoa_conf_load(path, nc, err, sizeof(err)) < 0) {
+		if (nc == NULL)
+			snprintf(err, sizeof(err), "out of memory");
+		log_error("reload refused, keeping the running config: %s", err);
+		free(nc);
+		s->stats.reload_failures++;
+		return -1;
+	}
+	if (strcmp(nc->listen.text, s->conf->listen.text) != 0 ||
+	    strcmp(nc->status.text, s->conf->status.text) != 0 || nc->backlog != s->conf->backlog)
+		log_warning("reload: listen, status_listen and backlog need a restart; kept %s, %s",
+		            s->conf->listen.text, s->conf->status.text);
+	nc->listen = s->conf->listen;
+	nc->status = s->conf->status;
+	nc->backlog = s->conf->backlog;
+	log_set_level((enum log_level)nc->log_level);
+	if (same_nodes(nc, s->conf)) {
+		for (i = 0; i < nc->n_clusters; i++) {
+			snprintf(s->cv.clusters[i].sysid, sizeof(s->cv.clusters[i].sysid), "%s",
+			         nc->clusters[i].sysid);
+			s->cv.clusters[i].max_lag = nc->clusters[i].max_lag;
+		}
+		free(s->conf);
+		s->conf = nc;
+		for (i = 0; i < s->cv.n_clusters; i++)
+			cv_recompute(&s->cv, i);
+	} else {
+		old = s->cv; /* keeps the clusters' epochs; its nodes are freed below */
+		cv_free(&s->cv);
+		s->cv_ready = false;
+		if (cv_init(&s->cv, s->loop, nc, spoa_on_view_change, s, err, sizeof(err)) < 0) {
+			log_error("reload: %s; no cluster view until the next reload", err);
+		} else {
+			s->cv_ready = true;
+			cv_carry_epochs(&s->cv, &old);
+			cv_start(&s->cv);
+		}
+		free(s->conf);
+		s->conf = nc;
+		spoa_on_view_change(&s->cv, s);
+	}
+	s->stats.reloads++;
+	log_info("reloaded %s: %zu clusters, %zu nodes", path, nc->n_clusters, nc->n_nodes);
+	return 0;
+}

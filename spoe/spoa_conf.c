@@ -1,0 +1,320 @@
+/* spoe/spoa_conf.c - key tables and the loader of haprole-spoa's config. The loader fills a
+ * fresh struct; the caller swaps it in only when spoa_conf_load() returned 0. */
+#include "spoe/spoa_conf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+
+static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
+
+#define M(f) offsetof(struct spoa_conf, f)
+const struct cfg_key spoa_conf_main_keys[] = {
+	{ .name = "listen",
+	  .type = CFG_T_ADDR,
+	  .offset = M(listen),
+	  .def = "127.0.0.1:12345",
+	  .help = "SPOP listener HAProxy's SPOE backend connects to" },
+	{ .name = "status_listen",
+	  .type = CFG_T_ADDR,
+	  .offset = M(status),
+	  .def = "127.0.0.1:12346",
+	  .help = "status HTTP: / (JSON view), /metrics (Prometheus)" },
+	{ .name = "backlog",
+	  .type = CFG_T_INT,
+	  .offset = M(backlog),
+	  .min = 16,
+	  .max = 65535,
+	  .def = "1024",
+	  .help = "listen backlog (every HAProxy reload reconnects at once)" },
+	{ .name = "max_connections",
+	  .type = CFG_T_INT,
+	  .offset = M(max_conns),
+	  .min = 1,
+	  .max = 100000,
+	  .def = "4096",
+	  .reloadable = true,
+	  .help = "SPOP connections at once; more are refused" },
+	{ .name = "max_frame_size",
+	  .type = CFG_T_SIZE,
+	  .offset = M(max_frame),
+	  .min = 256,
+	  .max = 1048576,
+	  .def = "16k",
+	  .reloadable = true,
+	  .help = "our max-frame-size; AGENT-HELLO sends min(this, HAProxy's)" },
+	{ .name = "hello_timeout",
+	  .type = CFG_T_DURATION,
+	  .offset = M(hello_timeout),
+	  .min = 0.01,
+	  .max = 60,
+	  .def = "5s",
+	  .reloadable = true,
+	  .help = "time to get HAPROXY-HELLO" },
+	{ .name = "idle_timeout",
+	  .type = CFG_T_DURATION,
+	  .offset = M(idle_timeout),
+	  .min = 0.1,
+	  .max = 86400,
+	  .def = "10m",
+	  .reloadable = true,
+	  .help = "close a connection silent this long (keep above HAProxy's timeout idle)" },
+	{ .name = "heartbeat",
+	  .type = CFG_T_DURATION,
+	  .offset = M(heartbeat),
+	  .min = 0.01,
+	  .max = 60,
+	  .def = "500ms",
+	  .help = "agents' feed heartbeat; 3 silent heartbeats make a node unknown" },
+	{ .name = "connect_timeout",
+	  .type = CFG_T_DURATION,
+	  .offset = M(connect_timeout),
+	  .min = 0.01,
+	  .max = 60,
+	  .def = "1s",
+	  .help = "deadline of one feed connect" },
+	{ .name = "log_level",
+	  .type = CFG_T_ENUM,
+	  .offset = M(log_level),
+	  .enum_names = log_levels,
+	  .def = "info",
+	  .reloadable = true,
+	  .help = "error, warning, info or debug" },
+	{ .name = NULL },
+};
+#undef M
+
+#define C(f) offsetof(struct spoa_cluster_conf, f)
+const struct cfg_key spoa_conf_cluster_keys[] = {
+	{ .name = "sysid",
+	  .type = CFG_T_STRING,
+	  .offset = C(sysid),
+	  .len = sizeof(((struct spoa_cluster_conf *)0)->sysid),
+	  .def = "",
+	  .reloadable = true,
+	  .help = "PostgreSQL system identifier of the cluster; empty: all nodes must agree" },
+	{ .name = "max_lag",
+	  .type = CFG_T_SIZE,
+	  .offset = C(max_lag),
+	  .min = 0,
+	  .max = 1099511627776.0,
+	  .def = "16MB",
+	  .reloadable = true,
+	  .help = "a standby further behind (bytes) is not offered as reader" },
+	{ .name = NULL },
+};
+#undef C
+
+#define N(f) offsetof(struct spoa_node_conf, f)
+const struct cfg_key spoa_conf_node_keys[] = {
+	{ .name = "cluster",
+	  .type = CFG_T_STRING,
+	  .offset = N(cluster),
+	  .len = sizeof(((struct spoa_node_conf *)0)->cluster),
+	  .min = 1,
+	  .help = "the [cluster NAME] this node belongs to" },
+	{ .name = "agent",
+	  .type = CFG_T_ADDR,
+	  .offset = N(agent),
+	  .help = "the node's haprole-agent port (ip:port): its state feed" },
+	{ .name = "server",
+	  .type = CFG_T_STRING,
+	  .offset = N(server),
+	  .len = sizeof(((struct spoa_node_conf *)0)->server),
+	  .def = "",
+	  .help = "HAProxy server name of this node; default: the node name" },
+	{ .name = NULL },
+};
+#undef N
+
+/* Parser state: which section the next keys belong to. */
+struct load_ctx {
+	struct spoa_conf *c;                 /* being filled */
+	struct spoa_cluster_conf *cluster;   /* current [cluster], or NULL */
+	struct spoa_node_conf *node;         /* current [node], or NULL */
+	bool in_main;                        /* current section is [spoa] */
+	unsigned agent_line[SPOA_NODES_MAX]; /* line of each node's `agent` key, 0 = unset */
+};
+
+static int load_item(void *arg, const struct cfg_item *it, char *err, size_t errlen)
+{
+	struct load_ctx *x = arg;
+	struct spoa_conf *c = x->c;
+	size_t i;
+
+	if (it->key != NULL) {
+		if (x->in_main)
+			return cfg_set_key(spoa_conf_main_keys, c, &c->seen, it, err, errlen);
+		if (x->cluster != NULL)
+			return cfg_set_key(spoa_conf_cluster_keys, x->cluster, &x->cluster->seen,
+			                   it, err, errlen);
+		if (x->node != NULL) {
+			if (strcmp(it->key, "agent") == 0)
+				x->agent_line[x->node - c->nodes] = it->line;
+			return cfg_set_key(spoa_conf_node_keys, x->node, &x->node->seen, it, err,
+			                   errlen);
+		}
+		cfg_item_err(err, errlen, it, "key outside of a section; start with [spoa]");
+		return -1;
+	}
+	x->in_main = false;
+	x->cluster = NULL;
+	x->node = NULL;
+	if (strcmp(it->section, "spoa") == 0 && it->name[0] == '\0') {
+		x->in_main = true;
+		return 0;
+	}
+	if (strcmp(it->section, "cluster") == 0 && it->name[0] != '\0') {
+		for (i = 0; i < c->n_clusters; i++)
+			if (strcmp(c->clusters[i].name, it->name) == 0) {
+				cfg_item_err(err, errlen, it,
+				             "[cluster %s] already defined at line %u", it->name,
+				             c->clusters[i].line);
+				return -1;
+			}
+		if (c->n_clusters == SPOA_CLUSTERS_MAX) {
+			cfg_item_err(err, errlen, it, "more than %d [cluster] sections",
+			             SPOA_CLUSTERS_MAX);
+			return -1;
+		}
+		x->cluster = &c->clusters[c->n_clusters++];
+		memset(x->cluster, 0, sizeof(*x->cluster));
+		snprintf(x->cluster->name, sizeof(x->cluster->name), "%s", it->name);
+		x->cluster->line = it->line;
+		return cfg_set_defaults(spoa_conf_cluster_keys, x->cluster, err, errlen);
+	}
+	if (strcmp(it->section, "node") == 0 && it->name[0] != '\0') {
+		for (i = 0; i < c->n_nodes; i++)
+			if (strcmp(c->nodes[i].name, it->name) == 0) {
+				cfg_item_err(err, errlen, it,
+				             "[node %s] already defined at line %u", it->name,
+				             c->nodes[i].line);
+				return -1;
+			}
+		if (c->n_nodes == SPOA_NODES_MAX) {
+			cfg_item_err(err, errlen, it, "more than %d [node] sections",
+			             SPOA_NODES_MAX);
+			return -1;
+		}
+		x->node = &c->nodes[c->n_nodes++];
+		memset(x->node, 0, sizeof(*x->node));
+		snprintf(x->node->name, sizeof(x->node->name), "%s", it->name);
+		x->node->line = it->line;
+		return cfg_set_defaults(spoa_conf_node_keys, x->node, err, errlen);
+	}
+	cfg_item_err(err, errlen, it,
+	             "unknown section [%s%s%s] (expected [spoa], [cluster NAME], [node NAME])",
+	             it->section, it->name[0] != '\0' ? " " : "", it->name);
+	return -1;
+}
+
+/* HAProxy server names: letters, digits, '_', '-', '.', ':' (we also need them in a variable
+ * value, where any byte would do, but a name HAProxy cannot have would never match). */
+static bool server_name_ok(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.' || *s == ':'))
+			return false;
+	return true;
+}
+
+static int validate(const char *name, struct load_ctx *x, char *err, size_t errlen)
+{
+	struct spoa_conf *c = x->c;
+	size_t i, j;
+
+	if (c->n_clusters == 0) {
+		snprintf(err, errlen, "%s: no [cluster NAME] section: nothing to route", name);
+		return -1;
+	}
+	for (i = 0; i < c->n_nodes; i++) {
+		struct spoa_node_conf *n = &c->nodes[i];
+
+		if (spoa_conf_cluster(c, n->cluster) == NULL) {
+			snprintf(err, errlen,
+			         "%s:%u: key 'cluster': no [cluster %s] section (got \"%s\")", name,
+			         n->line, n->cluster, n->cluster);
+			return -1;
+		}
+		if (x->agent_line[i] == 0) {
+			snprintf(err, errlen, "%s:%u: key 'agent': missing in [node %s]", name,
+			         n->line, n->name);
+			return -1;
+		}
+		if (!server_name_ok(spoa_conf_server(n)) ||
+		    strlen(spoa_conf_server(n)) >= SPOA_SERVER_MAX) {
+			snprintf(
+			    err, errlen,
+			    "%s:%u: key 'server': letters, digits, '_', '-', '.', ':', up to %d "
+			    "bytes (got \"%s\")",
+			    name, n->line, SPOA_SERVER_MAX - 1, spoa_conf_server(n));
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(c->nodes[j].cluster, n->cluster) == 0 &&
+			    strcmp(spoa_conf_server(&c->nodes[j]), spoa_conf_server(n)) == 0) {
+				snprintf(
+				    err, errlen,
+				    "%s:%u: key 'server': server name already used by [node %s] "
+				    "in cluster %s (got \"%s\")",
+				    name, n->line, c->nodes[j].name, n->cluster,
+				    spoa_conf_server(n));
+				return -1;
+			}
+	}
+	return 0;
+}
+
+static int load(const char *name, const char *text, struct spoa_conf *out, char *err, size_t errlen)
+{
+	struct load_ctx x;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	memset(&x, 0, sizeof(x));
+	x.c = out;
+	snprintf(out->path, sizeof(out->path), "%s", name);
+	if (cfg_set_defaults(spoa_conf_main_keys, out, err, errlen) < 0)
+		return -1;
+	if (text != NULL)
+		ret = cfg_read_string(name, text, load_item, &x, err, errlen);
+	else
+		ret = cfg_read_file(name, load_item, &x, err, errlen);
+	if (ret < 0)
+		return -1;
+	return validate(name, &x, err, errlen);
+}
+
+/* Reads <path> into <out> (zeroed first). Returns 0, or -1 with <err> as
+ * "FILE:LINE: key 'KEY': what is wrong (got "VALUE")". */
+int spoa_conf_load(const char *path, struct spoa_conf *out, char *err, size_t errlen)
+{
+	return load(path, NULL, out, err, errlen);
+}
+
+/* Same from a string (tests); <name> stands for the file name in errors. */
+int spoa_conf_load_string(const char *name, const char *text, struct spoa_conf *out, char *err,
+                          size_t errlen)
+{
+	return load(name, text, out, err, errlen);
+}
+
+const struct spoa_cluster_conf *spoa_conf_cluster(const struct spoa_conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_clusters; i++)
+		if (strcmp(c->clusters[i].name, name) == 0)
+			return &c->clusters[i];
+	return NULL;
+}
+
+/* The HAProxy server name a node routes to. */
+const char *spoa_conf_server(const struct spoa_node_conf *n)
+{
+	return n->server[0] != '\0' ? n->server : n->name;
+}

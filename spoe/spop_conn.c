@@ -1,0 +1,489 @@
+/* spoe/spop_conn.c - the SPOP connection state machine (see spop_conn.h). I/O callbacks move
+ * bytes, then call spop_conn_process(), which decodes whole frames only and switches on the
+ * state. Every exit goes through spop_conn_close(). */
+#include "spoe/spop_conn.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sock.h"
+#include "spoe/route.h"
+#include "spoe/spoa.h"
+
+#define SPOP_TX_MIN     16384        /* tx room: many pipelined ACKs between two writes */
+#define SPOP_AGENT_CAPS "pipelining" /* what we do; never async or fragmentation (DESIGN 11) */
+
+static const char *const spop_st_name[SPOP_ST_COUNT] = {
+	[SPOP_ST_HELLO] = "HELLO",
+	[SPOP_ST_RUNNING] = "RUN",
+	[SPOP_ST_CLOSING] = "CLOSING",
+};
+
+const char *spop_conn_state_name(enum spop_conn_state st)
+{
+	return (unsigned)st < SPOP_ST_COUNT ? spop_st_name[st] : "?";
+}
+
+/* "spop#<id> <peer> <STATE>: ..." at debug; the line is built only when debug is on. */
+#define conn_debug(c, fmt, ...)                                                                    \
+	do {                                                                                       \
+		if (log_enabled(LOG_LVL_DEBUG))                                                    \
+			log_msg(LOG_LVL_DEBUG, "spop#%llu %s %s: " fmt,                            \
+			        (unsigned long long)(c)->id, (c)->peer, spop_st_name[(c)->state],  \
+			        __VA_ARGS__);                                                      \
+	} while (0)
+
+/* The only writer of <c->state>. HELLO gets the short deadline, RUNNING the idle one. */
+static void spop_conn_set_state(struct spop_conn *c, enum spop_conn_state to)
+{
+	const struct spoa_conf *conf = c->spoa->conf;
+
+	conn_debug(c, "%s -> %s", spop_st_name[c->state], spop_st_name[to]);
+	c->state = to;
+	switch (to) {
+	case SPOP_ST_HELLO:
+		c->timer.repeat = conf->hello_timeout;
+		ev_timer_again(c->spoa->loop, &c->timer);
+		break;
+	case SPOP_ST_RUNNING:
+		c->timer.repeat = conf->idle_timeout;
+		ev_timer_again(c->spoa->loop, &c->timer);
+		break;
+	case SPOP_ST_CLOSING:
+		ev_timer_stop(c->spoa->loop, &c->timer);
+		break;
+	case SPOP_ST_COUNT:
+		assert(!"SPOP_ST_COUNT is not a state");
+		break;
+	}
+}
+
+/* Arms EV_WRITE while <tx> holds refused bytes, and stops reading while <tx> cannot take one
+ * more ACK (backpressure: a peer that does not read cannot make us buffer more). */
+static void spop_conn_update_events(struct spop_conn *c)
+{
+	bool want_write = buf_len(&c->tx) > 0;
+	bool read_paused = buf_room(&c->tx) < SPOP_ACK_MAX;
+	int ev = (read_paused ? 0 : EV_READ) | (want_write ? EV_WRITE : 0);
+
+	if (want_write == c->want_write && read_paused == c->read_paused)
+		return;
+	c->want_write = want_write;
+	c->read_paused = read_paused;
+	ev_io_stop(c->spoa->loop, &c->io);
+	ev_io_set(&c->io, c->fd, ev);
+	if (ev != 0)
+		ev_io_start(c->spoa->loop, &c->io);
+}
+
+/* Writes what <tx> holds now. Returns 0, or -1 when the socket failed (the caller closes). */
+static int spop_conn_write(struct spop_conn *c)
+{
+	ssize_t n;
+
+	while (buf_len(&c->tx) > 0) {
+		n = buf_write_fd(&c->tx, c->fd);
+		if (n > 0)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		return -1;
+	}
+	return 0;
+}
+
+static void spop_conn_flush(struct spop_conn *c)
+{
+	if (spop_conn_write(c) < 0) {
+		c->peer_gone = true;
+		spop_conn_close(c, SPOP_STATUS_IO, "write: %s", strerror(errno));
+		return;
+	}
+	spop_conn_update_events(c);
+}
+
+/* Makes <need> contiguous bytes available at the tail of <tx> (compacting, never growing). */
+static uint8_t *tx_room(struct spop_conn *c, size_t need, uint8_t **end)
+{
+	if (buf_tail_room(&c->tx) < need)
+		buf_compact(&c->tx);
+	if (buf_tail_room(&c->tx) < need)
+		return NULL;
+	*end = buf_tail(&c->tx) + buf_tail_room(&c->tx);
+	return buf_tail(&c->tx);
+}
+
+static enum spop_status spop_conn_on_disconnect(struct spop_conn *c, const struct spop_frame *f)
+{
+	struct spop_disconnect d;
+
+	c->spoa->stats.disconnect_rx++;
+	if (spop_disconnect_decode(f, &d) < 0)
+		return SPOP_STATUS_INVALID;
+	conn_debug(c, "HAPROXY-DISCONNECT status %u: %.*s", d.status, (int)d.msg_len,
+	           d.msg != NULL ? (const char *)d.msg : "");
+	return SPOP_STATUS_NORMAL; /* a normal end: answered with AGENT-DISCONNECT */
+}
+
+/* HAPROXY-HELLO -> AGENT-HELLO (SPOE.txt 3.2.4, 3.2.5): version 2.0, max-frame-size the lower
+ * of ours and HAProxy's, capabilities always sent. A healthcheck HELLO is answered, then the
+ * connection closes without DISCONNECT. */
+static enum spop_status spop_conn_on_hello(struct spop_conn *c, const struct spop_frame *f)
+{
+	struct spop_hello h;
+	enum spop_status st = SPOP_STATUS_INVALID;
+	uint8_t *p, *end;
+
+	if (f->type == SPOP_FRM_HAPROXY_DISCONNECT)
+		return spop_conn_on_disconnect(c, f);
+	if (f->type != SPOP_FRM_HAPROXY_HELLO || (f->flags & SPOP_FLAG_FIN) == 0)
+		return SPOP_STATUS_INVALID; /* HELLO first, never fragmented */
+	if (spop_hello_decode(f, &h, &st) < 0)
+		return st;
+	if (h.max_frame < c->max_frame)
+		c->max_frame = h.max_frame;
+	p = tx_room(c, SPOP_ACK_MAX, &end);
+	if (p == NULL || spop_agent_hello_put(&p, end, c->max_frame, SPOP_AGENT_CAPS) < 0)
+		return SPOP_STATUS_RES;
+	buf_commit(&c->tx, (size_t)(p - buf_tail(&c->tx)));
+	c->spoa->stats.frames_out++;
+	c->spoa->stats.hello++;
+	conn_debug(c, "HELLO ok: max-frame-size %u, pipelining %s, healthcheck %s", c->max_frame,
+	           h.cap_pipelining ? "yes" : "no", h.healthcheck ? "yes" : "no");
+	if (h.healthcheck) {
+		c->healthcheck = true;
+		c->spoa->stats.hello_healthcheck++;
+		return SPOP_STATUS_NORMAL; /* answered; close */
+	}
+	spop_conn_set_state(c, SPOP_ST_RUNNING);
+	return SPOP_STATUS_NONE;
+}
+
+static bool bytes_are(const uint8_t *p, size_t len, const char *s, size_t slen)
+{
+	return len == slen && memcmp(p, s, slen) == 0;
+}
+
+/* The entry a haprole-route message asks for: args `cluster` and `intent` (write|read) by
+ * name, or by position when HAProxy sends them unnamed. NULL when an arg is bad. */
+static const struct route_entry *route_for(struct spop_conn *c, const struct route_table *t,
+                                           const struct spop_msg *m)
+{
+	const struct spop_data *cluster = NULL, *intent = NULL;
+	unsigned i;
+
+	for (i = 0; i < m->n_args; i++) {
+		const uint8_t *k = m->arg_name[i];
+		size_t kl = m->arg_name_len[i];
+
+		if (bytes_are(k, kl, "cluster", 7) || (kl == 0 && i == 0))
+			cluster = &m->arg[i];
+		else if (bytes_are(k, kl, "intent", 6) || (kl == 0 && i == 1))
+			intent = &m->arg[i];
+	}
+	if (cluster == NULL || intent == NULL || !spop_data_is_text(cluster) ||
+	    !spop_data_is_text(intent))
+		return NULL;
+	if (bytes_are(intent->ptr, intent->len, "write", 5))
+		c->spoa->stats.msg_route_write++;
+	else if (bytes_are(intent->ptr, intent->len, "read", 4))
+		c->spoa->stats.msg_route_read++;
+	else
+		return NULL;
+	return route_find(t, cluster->ptr, cluster->len);
+}
+
+/* NOTIFY -> ACK: the hot path. No allocation, no log above debug, no syscall. The ACK echoes
+ * stream-id and frame-id (HAProxy 2.6 may send stream-id 0) and carries the snapshot's encoded
+ * actions; a NOTIFY we cannot route gets one harmless set-var (never an empty ACK). */
+static enum spop_status spop_conn_on_notify(struct spop_conn *c, const struct spop_frame *f)
+{
+	struct spoa *s = c->spoa;
+	const struct route_table *t = s->route;
+	const uint8_t *q = f->payload, *qend = f->payload + f->payload_len;
+	const uint8_t *act = NULL;
+	size_t act_len = 0;
+	enum route_err err = ROUTE_ERR_UNKNOWN_MSG;
+	uint8_t *p, *end, *start;
+	struct spop_msg m;
+	int n;
+
+	if ((f->flags & SPOP_FLAG_FIN) == 0)
+		return SPOP_STATUS_FRAG_NOT_SUP; /* we never announce fragmentation */
+	s->stats.notify++;
+	while ((n = spop_msg_next(&q, qend, &m)) > 0) {
+		const struct route_entry *e;
+
+		if (!bytes_are(m.name, m.name_len, "haprole-route", 13)) {
+			s->stats.msg_unknown++;
+			continue;
+		}
+		if (act != NULL)
+			continue; /* one route per NOTIFY: the first wins */
+		e = t != NULL ? route_for(c, t, &m) : NULL;
+		if (e == NULL) {
+			s->stats.msg_bad_args++;
+			err = ROUTE_ERR_BAD_ARGS;
+			continue;
+		}
+		s->stats.msg_route++;
+		act = e->actions;
+		act_len = e->actions_len;
+	}
+	if (n < 0)
+		return SPOP_STATUS_INVALID;
+	if (act == NULL && t != NULL) {
+		act = t->err_actions[err];
+		act_len = t->err_len[err];
+	}
+	p = tx_room(c, SPOP_ACK_MAX, &end);
+	if (p == NULL ||
+	    spop_frame_begin(&p, end, SPOP_FRM_ACK, SPOP_FLAG_FIN, f->stream_id, f->frame_id,
+	                     &start) < 0 ||
+	    act_len > (size_t)(end - p))
+		return SPOP_STATUS_RES;
+	if (act_len > 0)
+		memcpy(p, act, act_len);
+	p += act_len;
+	if (spop_frame_end(start, p) < 0 || (size_t)(p - start) - SPOP_FRAME_HDR > c->max_frame)
+		return SPOP_STATUS_RES; /* cannot happen: config bounds names (see route.h) */
+	buf_commit(&c->tx, (size_t)(p - start));
+	s->stats.frames_out++;
+	c->notify++;
+	return SPOP_STATUS_NONE;
+}
+
+static enum spop_status spop_conn_on_frame(struct spop_conn *c, const struct spop_frame *f)
+{
+	switch (f->type) {
+	case SPOP_FRM_NOTIFY:
+		return spop_conn_on_notify(c, f);
+	case SPOP_FRM_HAPROXY_DISCONNECT:
+		return spop_conn_on_disconnect(c, f);
+	case SPOP_FRM_UNSET:
+		return SPOP_STATUS_FRAG_NOT_SUP; /* a continuation fragment */
+	case SPOP_FRM_HAPROXY_HELLO:
+	case SPOP_FRM_AGENT_HELLO:
+	case SPOP_FRM_AGENT_DISCONNECT:
+	case SPOP_FRM_ACK:
+		return SPOP_STATUS_INVALID;
+	default:
+		c->spoa->stats.frames_skipped++; /* "Unknown frames may be silently skipped" */
+		return SPOP_STATUS_NONE;
+	}
+}
+
+/* Answers every complete frame in <c->rx>; a partial one waits for the next read. Stops while
+ * <c->tx> lacks room for one more ACK (backpressure). */
+static void spop_conn_process(struct spop_conn *c)
+{
+	enum spop_status st = SPOP_STATUS_NONE;
+	struct spop_frame f;
+	int n;
+
+	while (c->state != SPOP_ST_CLOSING && buf_room(&c->tx) >= SPOP_ACK_MAX) {
+		n = spop_frame_peek(buf_head(&c->rx), buf_len(&c->rx), c->max_frame, &f, &st);
+		if (n == 0)
+			break; /* frame incomplete */
+		if (n < 0)
+			goto out_close; /* <st> names the broken rule */
+		c->spoa->stats.frames_in++;
+		switch (c->state) {
+		case SPOP_ST_HELLO:
+			st = spop_conn_on_hello(c, &f); /* -> RUNNING on success */
+			break;
+		case SPOP_ST_RUNNING:
+			st = spop_conn_on_frame(c, &f); /* NOTIFY -> ACK, no malloc */
+			break;
+		case SPOP_ST_CLOSING:
+		case SPOP_ST_COUNT:
+			assert(!"unreachable: excluded by the loop condition");
+			st = SPOP_STATUS_UNKNOWN;
+			break;
+		}
+		buf_consume(&c->rx, (size_t)n);
+		if (st != SPOP_STATUS_NONE)
+			goto out_close;
+	}
+	spop_conn_flush(c); /* writes now; arms EV_WRITE only on EAGAIN */
+	return;
+
+out_close:
+	if (st == SPOP_STATUS_NORMAL)
+		spop_conn_close(c, st, "%s",
+		                c->healthcheck ? "healthcheck answered" : "HAPROXY-DISCONNECT");
+	else
+		spop_conn_close(c, st, "%s", spop_status_str(st));
+}
+
+static void spop_conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct spop_conn *c = container_of(w, struct spop_conn, io);
+	ssize_t n;
+
+	(void)loop;
+	if ((revents & EV_READ) != 0) {
+		n = buf_read_fd(&c->rx, c->fd);
+		if (n > 0) {
+			c->last_rx = ev_now(c->spoa->loop);
+		} else if (n == 0) {
+			c->peer_gone = true;
+			c->spoa->stats.closed_by_peer++;
+			spop_conn_close(c, SPOP_STATUS_NORMAL, "closed by HAProxy");
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+			c->peer_gone = true;
+			c->spoa->stats.closed_by_peer++;
+			spop_conn_close(c,
+			                errno == ECONNRESET ? SPOP_STATUS_NORMAL : SPOP_STATUS_IO,
+			                "read: %s", strerror(errno));
+		}
+	}
+	if (c->state != SPOP_ST_CLOSING)
+		spop_conn_process(c); /* also resumes frames left by backpressure */
+	if (c->state == SPOP_ST_CLOSING)
+		spop_conn_free(c); /* end of the outermost callback */
+}
+
+static void spop_conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct spop_conn *c = container_of(w, struct spop_conn, timer);
+	double left;
+
+	(void)revents;
+	switch (c->state) {
+	case SPOP_ST_HELLO:
+		spop_conn_close(c, SPOP_STATUS_TIMEOUT, "no HAPROXY-HELLO within %.3fs",
+		                c->spoa->conf->hello_timeout);
+		break;
+	case SPOP_ST_RUNNING:
+		/* ev.pod "Be smart about timeouts": reads only note the time; re-arm here. */
+		left = c->last_rx + c->spoa->conf->idle_timeout - ev_now(loop);
+		if (left > 0.001) {
+			w->repeat = left;
+			ev_timer_again(loop, w);
+		} else {
+			spop_conn_close(c, SPOP_STATUS_TIMEOUT, "idle for %.3fs",
+			                c->spoa->conf->idle_timeout);
+		}
+		break;
+	case SPOP_ST_CLOSING:
+	case SPOP_ST_COUNT:
+		break;
+	}
+	if (c->state == SPOP_ST_CLOSING)
+		spop_conn_free(c);
+}
+
+/* Takes <fd> (accepted, non-blocking) into a new connection in HELLO. Returns 0, or -1 with
+ * errno when memory is short (<fd> is closed then). */
+int spop_conn_accept(struct spoa *s, int fd, const struct sockaddr_storage *peer)
+{
+	struct spop_conn *c;
+	size_t max = (size_t)s->conf->max_frame;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto out_close_fd;
+	if (buf_init(&c->rx, max + SPOP_FRAME_HDR) < 0)
+		goto out_free;
+	if (buf_init(&c->tx,
+	             max + SPOP_FRAME_HDR > SPOP_TX_MIN ? max + SPOP_FRAME_HDR : SPOP_TX_MIN) < 0)
+		goto out_free_rx;
+	c->spoa = s;
+	c->fd = fd;
+	c->id = ++s->next_id;
+	c->max_frame = (uint32_t)max;
+	c->opened = ev_now(s->loop);
+	c->last_rx = c->opened;
+	if (peer != NULL)
+		sock_addr_str(peer, c->peer, sizeof(c->peer));
+	else
+		snprintf(c->peer, sizeof(c->peer), "-");
+	(void)sock_set_nodelay(fd); /* ACKs are small: no Nagle delay */
+	ev_io_init(&c->io, spop_conn_io_cb, fd, EV_READ);
+	ev_init(&c->timer, spop_conn_timer_cb);
+	ev_io_start(s->loop, &c->io);
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	s->stats.conns_accepted++;
+	s->stats.conns_cur++;
+	spop_conn_set_state(c, SPOP_ST_HELLO);
+	return 0;
+
+out_free_rx:
+	buf_free(&c->rx);
+out_free:
+	free(c);
+out_close_fd:
+	close(fd);
+	errno = ENOMEM;
+	return -1;
+}
+
+/* Ends <c>: sends AGENT-DISCONNECT with <st> when HAProxy can still hear it (not after its
+ * FIN/reset, not after a healthcheck), stops every watcher, closes the socket, logs the reason
+ * once with the age. Normal ends log at debug, protocol violations at warning. The memory is
+ * freed by the callback that called this (spop_conn_free()). */
+void spop_conn_close(struct spop_conn *c, enum spop_status st, const char *fmt, ...)
+{
+	struct spoa *s = c->spoa;
+	char why[160];
+	va_list ap;
+	uint8_t *p, *end;
+
+	if (c->state == SPOP_ST_CLOSING)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!c->peer_gone && !c->healthcheck && st != SPOP_STATUS_IO) {
+		p = tx_room(c, SPOP_ACK_MAX, &end);
+		if (p != NULL && spop_agent_disconnect_put(&p, end, st, why) > 0) {
+			buf_commit(&c->tx, (size_t)(p - buf_tail(&c->tx)));
+			s->stats.frames_out++;
+		}
+	}
+	if (!c->peer_gone)
+		(void)spop_conn_write(c); /* best effort, once: we do not linger */
+	if (st == SPOP_STATUS_NORMAL || st == SPOP_STATUS_NONE) {
+		conn_debug(c, "closing: %s (age %.3fs, %llu notify)", why,
+		           ev_now(s->loop) - c->opened, (unsigned long long)c->notify);
+	} else {
+		s->stats.errors[spoa_err_slot(st)]++;
+		log_msg(st == SPOP_STATUS_IO || st == SPOP_STATUS_TIMEOUT ? LOG_LVL_INFO
+		                                                          : LOG_LVL_WARNING,
+		        "spop#%llu %s %s: closing: %s (status %d, age %.3fs, %llu notify)",
+		        (unsigned long long)c->id, c->peer, spop_st_name[c->state], why, (int)st,
+		        ev_now(s->loop) - c->opened, (unsigned long long)c->notify);
+	}
+	ev_io_stop(s->loop, &c->io);
+	close(c->fd);
+	c->fd = -1;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = NULL;
+	s->stats.conns_cur--;
+	spop_conn_set_state(c, SPOP_ST_CLOSING);
+}
+
+/* Frees a connection spop_conn_close() ended. */
+void spop_conn_free(struct spop_conn *c)
+{
+	assert(c->state == SPOP_ST_CLOSING);
+	buf_free(&c->rx);
+	buf_free(&c->tx);
+	free(c);
+}

@@ -1,0 +1,62 @@
+/* spoe/spop_conn.h - one connection from HAProxy speaking SPOP 2.0. Prefix: spop_conn_.
+ * Fields are public so tests can inspect one; only spop_conn.c writes them.
+ *
+ * HELLO -> RUNNING (NOTIFY in, ACK out, pipelined, in arrival order) -> CLOSING. <rx> and <tx>
+ * are allocated at accept and never grow; the NOTIFY -> ACK path allocates nothing and makes no
+ * syscall but read() and write(). A connection is freed at the end of the callback that closed
+ * it. */
+#ifndef HAPROLE_SPOE_SPOP_CONN_H
+#define HAPROLE_SPOE_SPOP_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <ev.h>
+
+#include "common/buf.h"
+#include "common/compiler.h"
+#include "spoe/spop_codec.h" /* enum spop_status: SPOP wire codes */
+
+struct spoa;
+
+enum spop_conn_state {
+	SPOP_ST_HELLO = 0, /* waiting for HAPROXY-HELLO */
+	SPOP_ST_RUNNING,   /* NOTIFY in, ACK out, pipelined */
+	SPOP_ST_CLOSING,   /* closed: watchers stopped, freed at the end of the callback */
+	SPOP_ST_COUNT      /* keep last: number of states */
+};
+
+/* Room kept free in <tx> before decoding one more frame: the largest frame we send (ACK with
+ * route actions, AGENT-HELLO, AGENT-DISCONNECT). */
+#define SPOP_ACK_MAX 512
+
+struct spop_conn {
+	ev_io io;                   /* readiness of the socket */
+	ev_timer timer;             /* deadline of the current state (hello, idle) */
+	struct spoa *spoa;          /* owner: config, routing snapshot, counters */
+	enum spop_conn_state state; /* written by spop_conn_set_state() only */
+	int fd;                     /* the socket, -1 once closed */
+	uint32_t max_frame;         /* negotiated in HELLO, <= config */
+	uint64_t id;                /* "spop#<id>" in log lines */
+	char peer[64];              /* peer address, for logs */
+	double opened;              /* ev_now() at accept, for the age in the close line */
+	double last_rx;             /* ev_now() of the last bytes received (idle timeout) */
+	bool healthcheck;           /* HELLO was a healthcheck: close once answered */
+	bool peer_gone;             /* HAProxy closed or reset: nothing more to send */
+	bool want_write;            /* EV_WRITE armed: <tx> has bytes the socket refused */
+	bool read_paused;           /* EV_READ off: <tx> lacks room for one more ACK */
+	uint64_t notify;            /* NOTIFYs answered */
+	struct buf rx;              /* fixed size (max frame + header), allocated at accept */
+	struct buf tx;              /* fixed size, allocated at accept */
+	struct spop_conn *prev;     /* in spoa->conns */
+	struct spop_conn *next;     /* in spoa->conns */
+};
+
+int spop_conn_accept(struct spoa *spoa, int fd, const struct sockaddr_storage *peer) HR_MUSTCHECK;
+void spop_conn_close(struct spop_conn *c, enum spop_status st, const char *fmt, ...)
+    HR_PRINTF(3, 4);
+void spop_conn_free(struct spop_conn *c);
+const char *spop_conn_state_name(enum spop_conn_state st);
+
+#endif /* HAPROLE_SPOE_SPOP_CONN_H */

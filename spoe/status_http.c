@@ -1,0 +1,362 @@
+/* spoe/status_http.c - the status port (see status_http.h). Off the hot path: it may allocate
+ * a response buffer per request. Slots are fixed; a client beyond them is closed at once. */
+#include "spoe/status_http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sock.h"
+#include "spoe/spoa.h"
+#include "spoe/spop_conn.h"
+
+#define STATUS_HTTP_TIMEOUT 2.0          /* seconds for the request line, and for the response */
+#define STATUS_HTTP_RESP    (256 * 1024) /* largest response: 64 nodes fit many times over */
+
+static void client_close(struct status_client *cl)
+{
+	struct ev_loop *loop = cl->h->spoa->loop;
+
+	ev_io_stop(loop, &cl->io);
+	ev_timer_stop(loop, &cl->timer);
+	close(cl->fd);
+	cl->fd = -1;
+	buf_free(&cl->tx);
+}
+
+static int json_str(struct buf *b, const char *s)
+{
+	if (buf_append(b, "\"", 1) < 0)
+		return -1;
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		int r;
+
+		if (ch == '"' || ch == '\\')
+			r = buf_printf(b, "\\%c", ch);
+		else if (ch < 0x20)
+			r = buf_printf(b, "\\u%04x", ch);
+		else
+			r = buf_append(b, s, 1);
+		if (r < 0)
+			return -1;
+	}
+	return buf_append(b, "\"", 1);
+}
+
+/* The view as JSON: clusters with their decision, nodes with what their feed last said. */
+int status_http_json(struct spoa *s, struct buf *b)
+{
+	const struct cluster_view *cv = &s->cv;
+	double now = ev_now(s->loop);
+	size_t i, j;
+
+	if (buf_printf(b,
+	               "{\"uptime_s\":%.3f,\"connections\":%llu,\"route_version\":%llu,"
+	               "\"clusters\":[",
+	               now - s->started, (unsigned long long)s->stats.conns_cur,
+	               (unsigned long long)(s->route != NULL ? s->route->version : 0)) < 0)
+		return -1;
+	for (i = 0; i < cv->n_clusters; i++) {
+		const struct cv_cluster *c = &cv->clusters[i];
+
+		if (buf_printf(b, "%s{\"name\":", i > 0 ? "," : "") < 0 ||
+		    json_str(b, c->name) < 0 ||
+		    buf_printf(b, ",\"status\":\"%s\",\"writer\":", cv_status_name(c->d.status)) <
+		        0 ||
+		    json_str(b, c->writer) < 0 || buf_printf(b, ",\"reader\":") < 0 ||
+		    json_str(b, c->reader) < 0 ||
+		    buf_printf(b,
+		               ",\"epoch\":%llu,\"writer_changes\":%llu,\"view_age_s\":%.3f,"
+		               "\"nodes\":[",
+		               (unsigned long long)c->epoch, (unsigned long long)c->writer_changes,
+		               c->updated > 0 ? now - c->updated : -1.0) < 0)
+			return -1;
+		for (j = 0; j < c->n_nodes; j++) {
+			const struct cv_node *n = &cv->nodes[c->node_idx[j]];
+
+			if (buf_printf(b, "%s{\"name\":", j > 0 ? "," : "") < 0 ||
+			    json_str(b, n->name) < 0 || buf_printf(b, ",\"server\":") < 0 ||
+			    json_str(b, n->server) < 0 || buf_printf(b, ",\"agent\":") < 0 ||
+			    json_str(b, n->agent.text) < 0 ||
+			    buf_printf(
+			        b,
+			        ",\"known\":%s,\"feed\":\"%s\",\"updates\":%llu,\"losses\":%llu,"
+			        "\"age_s\":%.3f,\"admin\":\"%s\",\"fenced\":%s,\"pg\":{\"up\":%s,"
+			        "\"role\":\"%s\",\"tl\":%u,\"sysid\":",
+			        n->known ? "true" : "false", feed_sub_state_name(n->sub.state),
+			        (unsigned long long)n->updates, (unsigned long long)n->losses,
+			        n->updated > 0 ? now - n->updated : -1.0,
+			        ns_admin_name(n->st.admin), n->st.fenced ? "true" : "false",
+			        n->st.pg.up ? "true" : "false", ns_role_name(n->st.pg.role),
+			        n->st.pg.tl) < 0 ||
+			    json_str(b, n->st.pg.sysid) < 0 ||
+			    buf_printf(b, ",\"lag_bytes\":%llu,\"lag_ms\":%llu,\"streaming\":%s}}",
+			               (unsigned long long)n->st.pg.lag_bytes,
+			               (unsigned long long)n->st.pg.lag_ms,
+			               n->st.pg.streaming ? "true" : "false") < 0)
+				return -1;
+		}
+		if (buf_printf(b, "]}") < 0)
+			return -1;
+	}
+	return buf_printf(b, "]}\n");
+}
+
+static int metric(struct buf *b, const char *name, const char *type, const char *help,
+                  unsigned long long v)
+{
+	return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+	                  v);
+}
+
+/* Prometheus text: connections, frames, NOTIFY per message, errors by kind, writer changes,
+ * view age. */
+int status_http_metrics(struct spoa *s, struct buf *b)
+{
+	const struct spoa_stats *st = &s->stats;
+	double now = ev_now(s->loop);
+	size_t i;
+
+	if (metric(b, "haprole_spoa_connections", "gauge", "SPOP connections open", st->conns_cur) <
+	        0 ||
+	    metric(b, "haprole_spoa_connections_total", "counter", "SPOP connections accepted",
+	           st->conns_accepted) < 0 ||
+	    metric(b, "haprole_spoa_connections_refused_total", "counter",
+	           "connections refused at max_connections", st->conns_refused) < 0 ||
+	    metric(b, "haprole_spoa_hello_total", "counter", "HELLO handshakes", st->hello) < 0 ||
+	    metric(b, "haprole_spoa_hello_healthcheck_total", "counter",
+	           "healthcheck HELLOs answered", st->hello_healthcheck) < 0 ||
+	    metric(b, "haprole_spoa_frames_received_total", "counter", "SPOP frames received",
+	           st->frames_in) < 0 ||
+	    metric(b, "haprole_spoa_frames_sent_total", "counter", "SPOP frames sent",
+	           st->frames_out) < 0 ||
+	    metric(b, "haprole_spoa_frames_skipped_total", "counter",
+	           "frames of unknown type skipped", st->frames_skipped) < 0 ||
+	    metric(b, "haprole_spoa_haproxy_disconnect_total", "counter",
+	           "HAPROXY-DISCONNECT frames received", st->disconnect_rx) < 0 ||
+	    metric(b, "haprole_spoa_closed_by_peer_total", "counter",
+	           "connections ended by HAProxy's FIN or reset", st->closed_by_peer) < 0 ||
+	    metric(b, "haprole_spoa_notify_total", "counter", "NOTIFY frames answered",
+	           st->notify) < 0 ||
+	    buf_printf(
+	        b,
+	        "# HELP haprole_spoa_messages_total messages in NOTIFY frames, by name and "
+	        "outcome\n# TYPE haprole_spoa_messages_total counter\n"
+	        "haprole_spoa_messages_total{message=\"haprole-route\",intent=\"write\"} "
+	        "%llu\n"
+	        "haprole_spoa_messages_total{message=\"haprole-route\",intent=\"read\"} "
+	        "%llu\n"
+	        "haprole_spoa_messages_total{message=\"haprole-route\",outcome=\"bad-args\"} "
+	        "%llu\n"
+	        "haprole_spoa_messages_total{message=\"unknown\"} %llu\n",
+	        (unsigned long long)st->msg_route_write, (unsigned long long)st->msg_route_read,
+	        (unsigned long long)st->msg_bad_args, (unsigned long long)st->msg_unknown) < 0 ||
+	    buf_printf(b, "# HELP haprole_spoa_errors_total connections we closed, by SPOP "
+	                  "status\n# TYPE haprole_spoa_errors_total counter\n") < 0)
+		return -1;
+	for (i = 0; i < SPOA_ERR_SLOTS; i++) {
+		int code = i <= SPOP_STATUS_RES ? (int)i : i == 14 ? SPOP_STATUS_UNKNOWN : -1;
+
+		if (i == 0 || st->errors[i] == 0)
+			continue;
+		if (buf_printf(b, "haprole_spoa_errors_total{status=\"%d\",kind=\"%s\"} %llu\n",
+		               code, code >= 0 ? spop_status_str((enum spop_status)code) : "other",
+		               (unsigned long long)st->errors[i]) < 0)
+			return -1;
+	}
+	if (metric(b, "haprole_spoa_route_builds_total", "counter", "routing snapshots built",
+	           st->route_builds) < 0 ||
+	    metric(b, "haprole_spoa_reloads_total", "counter", "config reloads", st->reloads) < 0 ||
+	    metric(b, "haprole_spoa_reload_failures_total", "counter", "config reloads refused",
+	           st->reload_failures) < 0 ||
+	    buf_printf(b, "# HELP haprole_spoa_writer_changes_total writer changes per cluster\n"
+	                  "# TYPE haprole_spoa_writer_changes_total counter\n") < 0)
+		return -1;
+	for (i = 0; i < s->cv.n_clusters; i++)
+		if (buf_printf(b, "haprole_spoa_writer_changes_total{cluster=\"%s\"} %llu\n",
+		               s->cv.clusters[i].name,
+		               (unsigned long long)s->cv.clusters[i].writer_changes) < 0)
+			return -1;
+	if (buf_printf(b, "# HELP haprole_spoa_epoch writer epoch per cluster\n"
+	                  "# TYPE haprole_spoa_epoch gauge\n") < 0)
+		return -1;
+	for (i = 0; i < s->cv.n_clusters; i++)
+		if (buf_printf(b, "haprole_spoa_epoch{cluster=\"%s\"} %llu\n",
+		               s->cv.clusters[i].name,
+		               (unsigned long long)s->cv.clusters[i].epoch) < 0)
+			return -1;
+	if (buf_printf(b, "# HELP haprole_spoa_cluster_ok 1 when the cluster has one writer\n"
+	                  "# TYPE haprole_spoa_cluster_ok gauge\n") < 0)
+		return -1;
+	for (i = 0; i < s->cv.n_clusters; i++)
+		if (buf_printf(b, "haprole_spoa_cluster_ok{cluster=\"%s\",status=\"%s\"} %d\n",
+		               s->cv.clusters[i].name, cv_status_name(s->cv.clusters[i].d.status),
+		               s->cv.clusters[i].d.status == CV_STATUS_OK) < 0)
+			return -1;
+	if (buf_printf(b, "# HELP haprole_spoa_view_age_seconds time since the last feed update "
+	                  "of the cluster\n# TYPE haprole_spoa_view_age_seconds gauge\n") < 0)
+		return -1;
+	for (i = 0; i < s->cv.n_clusters; i++)
+		if (buf_printf(b, "haprole_spoa_view_age_seconds{cluster=\"%s\"} %.3f\n",
+		               s->cv.clusters[i].name,
+		               s->cv.clusters[i].updated > 0 ? now - s->cv.clusters[i].updated
+		                                             : -1.0) < 0)
+			return -1;
+	return 0;
+}
+
+/* Builds the response to the request line in <cl->rx> into <cl->tx>. */
+static int respond(struct status_client *cl)
+{
+	struct spoa *s = cl->h->spoa;
+	const char *req = (const char *)buf_head(&cl->rx);
+	size_t len = buf_len(&cl->rx), pl;
+	const char *path, *sp, *ctype = "application/json", *code = "200 OK";
+	struct buf body;
+	int r;
+
+	if (buf_init(&cl->tx, STATUS_HTTP_RESP) < 0)
+		return -1;
+	if (buf_init(&body, STATUS_HTTP_RESP - 256) < 0)
+		return -1;
+	if (len > 4 && memcmp(req, "GET ", 4) == 0) {
+		path = req + 4;
+	} else if (len > 5 && memcmp(req, "HEAD ", 5) == 0) {
+		path = req + 5;
+	} else {
+		code = "405 Method Not Allowed";
+		path = NULL;
+	}
+	sp = path != NULL ? memchr(path, ' ', len - (size_t)(path - req)) : NULL;
+	if (sp == NULL)
+		sp = path != NULL ? memchr(path, '\r', len - (size_t)(path - req)) : NULL;
+	if (sp == NULL)
+		sp = path != NULL ? memchr(path, '\n', len - (size_t)(path - req)) : NULL;
+	pl = sp != NULL ? (size_t)(sp - path) : 0;
+	if (path == NULL)
+		r = buf_printf(&body, "only GET\n");
+	else if ((pl == 1 && path[0] == '/') || (pl == 7 && memcmp(path, "/status", 7) == 0))
+		r = status_http_json(s, &body);
+	else if (pl == 8 && memcmp(path, "/metrics", 8) == 0) {
+		ctype = "text/plain; version=0.0.4";
+		r = status_http_metrics(s, &body);
+	} else {
+		code = "404 Not Found";
+		ctype = "text/plain";
+		r = buf_printf(&body, "paths: / (JSON view), /metrics (Prometheus)\n");
+	}
+	if (r < 0) {
+		log_warning("status: response larger than %d bytes", STATUS_HTTP_RESP);
+		buf_free(&body);
+		return -1;
+	}
+	r = buf_printf(&cl->tx,
+	               "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	               "Connection: close\r\n\r\n",
+	               code, ctype, buf_len(&body));
+	if (r == 0 && memcmp(req, "HEAD ", 5) != 0)
+		r = buf_append(&cl->tx, buf_head(&body), buf_len(&body));
+	buf_free(&body);
+	return r;
+}
+
+static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct status_client *cl = container_of(w, struct status_client, io);
+	ssize_t n;
+
+	if ((revents & EV_READ) != 0) {
+		n = buf_read_fd(&cl->rx, cl->fd);
+		if (n == 0 || (n == -1 && errno != EAGAIN)) {
+			client_close(cl);
+			return;
+		}
+		if (memchr(buf_head(&cl->rx), '\n', buf_len(&cl->rx)) == NULL)
+			return; /* request line not complete yet */
+		if (respond(cl) < 0) {
+			client_close(cl);
+			return;
+		}
+		ev_io_stop(loop, &cl->io);
+		ev_io_set(&cl->io, cl->fd, EV_WRITE);
+		ev_io_start(loop, &cl->io);
+	}
+	if (cl->tx.data != NULL) {
+		n = buf_write_fd(&cl->tx, cl->fd);
+		if ((n == -1 && errno != EAGAIN) || buf_len(&cl->tx) == 0)
+			client_close(cl);
+	}
+}
+
+static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct status_client *cl = container_of(w, struct status_client, timer);
+
+	(void)loop;
+	(void)revents;
+	client_close(cl);
+}
+
+static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct status_http *h = container_of(w, struct status_http, io);
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	size_t i;
+	int fd;
+
+	(void)revents;
+	fd = sock_accept(h->fd, &peer, &plen);
+	if (fd == -1)
+		return;
+	for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
+		if (h->clients[i].fd == -1)
+			break;
+	if (i == STATUS_HTTP_MAX_CLIENTS) {
+		close(fd); /* busy: a status page is not worth queueing */
+		return;
+	}
+	struct status_client *cl = &h->clients[i];
+
+	cl->fd = fd;
+	cl->h = h;
+	buf_init_static(&cl->rx, cl->rx_mem, sizeof(cl->rx_mem));
+	memset(&cl->tx, 0, sizeof(cl->tx));
+	ev_io_init(&cl->io, client_io_cb, fd, EV_READ);
+	ev_timer_init(&cl->timer, client_timer_cb, STATUS_HTTP_TIMEOUT, 0);
+	ev_io_start(loop, &cl->io);
+	ev_timer_start(loop, &cl->timer);
+}
+
+int status_http_start(struct status_http *h, struct spoa *spoa, const struct cfg_addr *addr,
+                      char *err, size_t errlen)
+{
+	size_t i;
+
+	h->spoa = spoa;
+	for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
+		h->clients[i].fd = -1;
+	h->fd = sock_listen_tcp(addr, 64, err, errlen);
+	if (h->fd == -1)
+		return -1;
+	ev_io_init(&h->io, listen_cb, h->fd, EV_READ);
+	ev_io_start(spoa->loop, &h->io);
+	return 0;
+}
+
+void status_http_stop(struct status_http *h)
+{
+	size_t i;
+
+	if (h->fd == -1)
+		return;
+	for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
+		if (h->clients[i].fd != -1)
+			client_close(&h->clients[i]);
+	ev_io_stop(h->spoa->loop, &h->io);
+	close(h->fd);
+	h->fd = -1;
+}

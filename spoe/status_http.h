@@ -1,0 +1,40 @@
+/* spoe/status_http.h - the SPOA's small status port: "GET /" (or /status) answers the cluster
+ * view as JSON, "GET /metrics" Prometheus text. One request per connection, then close; the
+ * request line must arrive within 2 s and fit 1 KiB. Prefix: status_http_. */
+#ifndef HAPROLE_SPOE_STATUS_HTTP_H
+#define HAPROLE_SPOE_STATUS_HTTP_H
+
+#include <ev.h>
+
+#include "common/buf.h"
+#include "common/cfg.h"
+#include "common/compiler.h"
+
+struct spoa;
+
+#define STATUS_HTTP_MAX_CLIENTS 16 /* status requests served at once; more are closed */
+
+struct status_client {
+	ev_io io;              /* readability of the request */
+	ev_timer timer;        /* request deadline */
+	int fd;                /* socket, -1 when the slot is free */
+	struct buf rx;         /* request bytes (fixed 1 KiB storage below) */
+	struct buf tx;         /* the response, allocated once the request is read */
+	uint8_t rx_mem[1024];  /* storage of <rx> */
+	struct status_http *h; /* owner */
+};
+
+struct status_http {
+	struct spoa *spoa;                                     /* what to report */
+	int fd;                                                /* listener, -1 when closed */
+	ev_io io;                                              /* its readability */
+	struct status_client clients[STATUS_HTTP_MAX_CLIENTS]; /* request slots */
+};
+
+int status_http_start(struct status_http *h, struct spoa *spoa, const struct cfg_addr *addr,
+                      char *err, size_t errlen) HR_MUSTCHECK;
+void status_http_stop(struct status_http *h);
+int status_http_json(struct spoa *spoa, struct buf *out) HR_MUSTCHECK;
+int status_http_metrics(struct spoa *spoa, struct buf *out) HR_MUSTCHECK;
+
+#endif /* HAPROLE_SPOE_STATUS_HTTP_H */
