@@ -1,0 +1,350 @@
+/* tests/unit/test_http_api.c - the HTTP dialect: request-line parser vectors (good and one
+ * broken variant per rule), the first-line dispatcher of the agent port, and the status codes
+ * and bodies of every path over primary / standby / down node states. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent/agent.h"
+#include "agent/agent_conf.h"
+#include "agent/http_api.h"
+#include "agent/port.h"
+
+struct req_vec {
+	const char *in;     /* bytes */
+	int ret;            /* expected return: bytes, 0, -1; -2 = strlen(in) */
+	enum http_method m; /* expected method when ret > 0 */
+	const char *path;   /* expected path when ret > 0 */
+	const char *query;  /* expected query when ret > 0 */
+	bool too_long;      /* expected flag */
+	int line;           /* __LINE__ */
+};
+
+static void test_http_parse_request_line_vectors(void **state)
+{
+	static char long_path[400];
+	static char long_req[450];
+	static const struct req_vec v[] = {
+		{ "GET / HTTP/1.1\r\n", -2, HTTP_M_GET, "/", "", false, __LINE__ },
+		{ "GET /metrics HTTP/1.0\n", -2, HTTP_M_GET, "/metrics", "", false, __LINE__ },
+		{ "HEAD /primary HTTP/1.1\r\nHost: x\r\n\r\n", 24, HTTP_M_HEAD, "/primary", "",
+		  false, __LINE__ },
+		{ "GET /replica?lag=16MB HTTP/1.1\r\n", -2, HTTP_M_GET, "/replica", "lag=16MB",
+		  false, __LINE__ },
+		{ "GET /replica? HTTP/1.1\r\n", -2, HTTP_M_GET, "/replica", "", false, __LINE__ },
+		{ "POST /x HTTP/1.1\r\n", -2, HTTP_M_OTHER, "/x", "", false, __LINE__ },
+		{ "GETX / HTTP/1.1\r\n", -2, HTTP_M_OTHER, "/", "", false, __LINE__ },
+		/* need more */
+		{ "GET / HTTP/1.1", 0, HTTP_M_GET, NULL, NULL, false, __LINE__ },
+		{ "", 0, HTTP_M_GET, NULL, NULL, false, __LINE__ },
+		/* broken: one rule each */
+		{ "\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ },    /* no method */
+		{ "GET\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ }, /* no target */
+		{ "GET  / HTTP/1.1\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ }, /* 2 SP */
+		{ "GET x HTTP/1.1\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ },  /* no '/' */
+		{ "GET / HTTP/2.0\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ }, /* version */
+		{ "GET / HTTP/1.x\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ },
+		{ "GET / HTTP/1.1 \r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ },
+		{ "GET /\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ }, /* HTTP/0.9 */
+		{ "GET /a\x01 HTTP/1.1\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ },
+		{ "G(T / HTTP/1.1\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ }, /* token */
+		{ long_req, -2, HTTP_M_GET, NULL, NULL, true, __LINE__ },
+	};
+
+	(void)state;
+	memset(long_path, 'a', sizeof(long_path) - 1);
+	long_path[0] = '/';
+	snprintf(long_req, sizeof(long_req), "GET %s HTTP/1.1\r\n", long_path);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct http_req r;
+		int want = v[i].ret == -2 ? (int)strlen(v[i].in) : v[i].ret;
+		int n = http_parse_request_line((const uint8_t *)v[i].in, strlen(v[i].in), &r);
+
+		if (n != want)
+			fail_msg("vector at line %d: expected %d, got %d", v[i].line, want, n);
+		if (n <= 0)
+			continue;
+		if (r.method != v[i].m || r.too_long != v[i].too_long ||
+		    (v[i].path != NULL && strcmp(r.path, v[i].path) != 0) ||
+		    (v[i].query != NULL && strcmp(r.query, v[i].query) != 0))
+			fail_msg(
+			    "vector at line %d: got method %d path \"%s\" query \"%s\" long %d",
+			    v[i].line, r.method, r.path, r.query, r.too_long);
+	}
+}
+
+static void test_http_head_end_vectors(void **state)
+{
+	(void)state;
+	assert_int_equal(http_head_end((const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18), 18);
+	assert_int_equal(http_head_end((const uint8_t *)"GET / HTTP/1.1\n\n", 16), 16);
+	assert_int_equal(http_head_end((const uint8_t *)"GET / HTTP/1.1\r\nA: b\r\n", 22), 0);
+	assert_int_equal(http_head_end((const uint8_t *)"GET / HTTP/1.1\r\n\r", 17), 0);
+	assert_int_equal(http_head_end((const uint8_t *)"", 0), 0);
+}
+
+static void test_http_query_get_vectors(void **state)
+{
+	char out[16];
+
+	(void)state;
+	assert_int_equal(http_query_get("lag=16MB", "lag", out, sizeof(out)), 0);
+	assert_string_equal(out, "16MB");
+	assert_int_equal(http_query_get("a=1&lag=100", "lag", out, sizeof(out)), 0);
+	assert_string_equal(out, "100");
+	assert_int_equal(http_query_get("lagx=1", "lag", out, sizeof(out)), -1);
+	assert_int_equal(http_query_get("xlag=1", "lag", out, sizeof(out)), -1);
+	assert_int_equal(http_query_get("lag", "lag", out, sizeof(out)), -1);
+	assert_int_equal(http_query_get("", "lag", out, sizeof(out)), -1);
+	assert_int_equal(http_query_get("lag=12345678901234567890", "lag", out, sizeof(out)), -1);
+}
+
+struct first_vec {
+	const char *in;      /* bytes */
+	size_t max_line;     /* limit */
+	int ret;             /* expected return, -2 = strlen(in) */
+	enum port_dialect d; /* expected dialect */
+	const char *name;    /* expected check name (CHECK) */
+	int line;            /* __LINE__ */
+};
+
+static void test_port_first_line_vectors(void **state)
+{
+	static const struct first_vec v[] = {
+		{ "writer\n", 64, -2, PORT_DIALECT_CHECK, "writer", __LINE__ },
+		{ "writer\r\n", 64, -2, PORT_DIALECT_CHECK, "writer", __LINE__ },
+		{ "  reader \t\r\n", 64, -2, PORT_DIALECT_CHECK, "reader", __LINE__ },
+		{ "\n", 64, -2, PORT_DIALECT_CHECK, "", __LINE__ },
+		{ "\r\n", 64, -2, PORT_DIALECT_CHECK, "", __LINE__ },
+		{ "SUBSCRIBE\n", 64, -2, PORT_DIALECT_SUBSCRIBE, NULL, __LINE__ },
+		{ "SUBSCRIBE\r\n", 64, -2, PORT_DIALECT_SUBSCRIBE, NULL, __LINE__ },
+		{ "SUBSCRIBEX\n", 64, -2, PORT_DIALECT_CHECK, "SUBSCRIBEX", __LINE__ },
+		{ "subscribe\n", 64, -2, PORT_DIALECT_CHECK, "subscribe", __LINE__ },
+		{ "GET / HTTP/1.1\r\n", 64, -2, PORT_DIALECT_HTTP, NULL, __LINE__ },
+		{ "HEAD /primary HTTP/1.0\r\n", 64, -2, PORT_DIALECT_HTTP, NULL, __LINE__ },
+		{ "OPTIONS / HTTP/1.1\r\n", 64, -2, PORT_DIALECT_HTTP, NULL, __LINE__ },
+		{ "writer\nGET / HTTP/1.1\r\n", 64, 7, PORT_DIALECT_CHECK, "writer", __LINE__ },
+		{ "writ", 64, 0, PORT_DIALECT_CHECK, NULL, __LINE__ },
+		{ "", 64, 0, PORT_DIALECT_CHECK, NULL, __LINE__ },
+		{ "0123456789", 10, -1, PORT_DIALECT_CHECK, NULL, __LINE__ },
+		{ "012345678\n", 10, -2, PORT_DIALECT_CHECK, "012345678", __LINE__ },
+		{ "0123456789\n", 10, -1, PORT_DIALECT_CHECK, NULL, __LINE__ },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct port_line pl;
+		int want = v[i].ret == -2 ? (int)strlen(v[i].in) : v[i].ret;
+		int n =
+		    port_first_line((const uint8_t *)v[i].in, strlen(v[i].in), v[i].max_line, &pl);
+
+		if (n != want)
+			fail_msg("vector at line %d: expected %d, got %d", v[i].line, want, n);
+		if (n <= 0)
+			continue;
+		if (pl.dialect != v[i].d ||
+		    (v[i].name != NULL && (pl.name_len != strlen(v[i].name) ||
+		                           memcmp(pl.name, v[i].name, pl.name_len) != 0)))
+			fail_msg("vector at line %d: got dialect %s name \"%.*s\"", v[i].line,
+			         port_dialect_name(pl.dialect), (int)pl.name_len, pl.name);
+	}
+}
+
+/* ---- responses ---------------------------------------------------------------------- */
+
+enum node_kind {
+	N_PRIMARY = 0, /* writer up */
+	N_STANDBY,     /* streaming, 1 MiB behind */
+	N_DOWN,        /* pg down */
+	N_DRAINED,     /* standby, operator drain */
+};
+
+struct fixture {
+	struct agent_conf conf;   /* writer, reader, app */
+	struct node_state ns;     /* the node */
+	struct agent_stats stats; /* counters */
+	struct http_ctx ctx;      /* what responses read */
+};
+
+static void fixture_build(struct fixture *f, enum node_kind k)
+{
+	char err[HR_ERR_LEN];
+
+	memset(f, 0, sizeof(*f));
+	if (agent_conf_load_string(&f->conf, "t.conf", "[agent]\nnode = db1\n", err, sizeof(err)) ==
+	    -1)
+		fail_msg("%s", err);
+	ns_init(&f->ns);
+	strcpy(f->ns.cluster, "main");
+	strcpy(f->ns.node, "db1");
+	f->ns.pg.present = true;
+	f->ns.pg.up = k != N_DOWN;
+	f->ns.pg.role = k == N_PRIMARY ? NS_ROLE_PRIMARY
+	                : k == N_DOWN  ? NS_ROLE_UNKNOWN
+	                               : NS_ROLE_STANDBY;
+	f->ns.pg.streaming = k == N_STANDBY || k == N_DRAINED;
+	f->ns.pg.lag_bytes = k == N_STANDBY ? 1u << 20 : 0;
+	if (k == N_DOWN)
+		strcpy(f->ns.pg.err, "connection refused \"quoted\"");
+	if (k == N_DRAINED)
+		f->ns.admin = NS_ADMIN_DRAIN;
+	f->ns.n_checks = f->conf.n_checks;
+	for (size_t i = 0; i < f->conf.n_checks; i++) {
+		strcpy(f->ns.checks[i].name, f->conf.checks[i].name);
+		assert_true(check_eval(&f->conf.checks[i], &f->ns, false, f->ns.checks[i].line,
+		                       sizeof(f->ns.checks[i].line)) > 0);
+	}
+	f->ctx.ns = &f->ns;
+	f->ctx.conf = &f->conf;
+	f->ctx.stats = &f->stats;
+}
+
+struct resp_vec {
+	enum node_kind node; /* node situation */
+	const char *request; /* request line */
+	int status;          /* expected status */
+	const char *body;    /* expected substring of the body, or NULL */
+	int line;            /* __LINE__ */
+};
+
+static void test_http_respond_vectors(void **state)
+{
+	static const struct resp_vec v[] = {
+		{ N_PRIMARY, "GET / HTTP/1.1\r\n", 200, "\"role\":\"primary\"", __LINE__ },
+		{ N_PRIMARY, "GET /status HTTP/1.1\r\n", 200,
+		  "\"checks\":{\"writer\":\"up ready 100%\"", __LINE__ },
+		{ N_DOWN, "GET / HTTP/1.1\r\n", 200, "connection refused \\\"quoted\\\"",
+		  __LINE__ },
+		{ N_PRIMARY, "GET /metrics HTTP/1.1\r\n", 200,
+		  "haprole_pg_role{role=\"primary\"} 1", __LINE__ },
+		{ N_PRIMARY, "GET /metrics HTTP/1.1\r\n", 200,
+		  "haprole_check_up{check=\"writer\"} 1", __LINE__ },
+		{ N_STANDBY, "GET /metrics HTTP/1.1\r\n", 200, "haprole_pg_lag_bytes 1048576",
+		  __LINE__ },
+		{ N_PRIMARY, "GET /check/writer HTTP/1.1\r\n", 200, "up ready 100%\n", __LINE__ },
+		{ N_STANDBY, "GET /check/writer HTTP/1.1\r\n", 503, "down ready #pg: standby\n",
+		  __LINE__ },
+		{ N_STANDBY, "GET /check/reader HTTP/1.1\r\n", 200, "up ready", __LINE__ },
+		{ N_PRIMARY, "GET /check/nope HTTP/1.1\r\n", 404, NULL, __LINE__ },
+		{ N_PRIMARY, "GET /primary HTTP/1.1\r\n", 200, "\"ok\":true", __LINE__ },
+		{ N_PRIMARY, "GET /leader HTTP/1.1\r\n", 200, NULL, __LINE__ },
+		{ N_PRIMARY, "GET /master HTTP/1.1\r\n", 200, NULL, __LINE__ },
+		{ N_PRIMARY, "GET /read-write HTTP/1.1\r\n", 200, NULL, __LINE__ },
+		{ N_STANDBY, "GET /primary HTTP/1.1\r\n", 503, "\"ok\":false", __LINE__ },
+		{ N_DOWN, "GET /primary HTTP/1.1\r\n", 503, NULL, __LINE__ },
+		{ N_PRIMARY, "GET /replica HTTP/1.1\r\n", 503, "not a standby", __LINE__ },
+		{ N_STANDBY, "GET /replica HTTP/1.1\r\n", 200, "\"ok\":true", __LINE__ },
+		{ N_STANDBY, "GET /standby HTTP/1.1\r\n", 200, NULL, __LINE__ },
+		{ N_STANDBY, "GET /replica?lag=2MB HTTP/1.1\r\n", 200, NULL, __LINE__ },
+		{ N_STANDBY, "GET /replica?lag=1048576 HTTP/1.1\r\n", 200, NULL, __LINE__ },
+		{ N_STANDBY, "GET /replica?lag=1048575 HTTP/1.1\r\n", 503, "lag 1048576 bytes",
+		  __LINE__ },
+		{ N_STANDBY, "GET /replica?lag=512k HTTP/1.1\r\n", 503, NULL, __LINE__ },
+		{ N_STANDBY, "GET /replica?lag=zz HTTP/1.1\r\n", 400, NULL, __LINE__ },
+		{ N_DRAINED, "GET /replica HTTP/1.1\r\n", 503, "admin drain", __LINE__ },
+		{ N_DOWN, "GET /replica HTTP/1.1\r\n", 503, NULL, __LINE__ },
+		{ N_PRIMARY, "GET /read-only HTTP/1.1\r\n", 200, NULL, __LINE__ },
+		{ N_STANDBY, "GET /read-only HTTP/1.1\r\n", 200, NULL, __LINE__ },
+		{ N_STANDBY, "GET /read-only?lag=1k HTTP/1.1\r\n", 503, NULL, __LINE__ },
+		{ N_DOWN, "GET /read-only HTTP/1.1\r\n", 503, NULL, __LINE__ },
+		{ N_PRIMARY, "GET /health HTTP/1.1\r\n", 200, NULL, __LINE__ },
+		{ N_STANDBY, "GET /health HTTP/1.1\r\n", 200, NULL, __LINE__ },
+		{ N_DOWN, "GET /health HTTP/1.1\r\n", 503, NULL, __LINE__ },
+		{ N_PRIMARY, "GET /nope HTTP/1.1\r\n", 404, NULL, __LINE__ },
+		{ N_PRIMARY, "POST / HTTP/1.1\r\n", 405, NULL, __LINE__ },
+		{ N_PRIMARY, "HEAD /primary HTTP/1.1\r\n", 200, NULL, __LINE__ },
+	};
+	uint8_t mem[65536];
+	struct buf out;
+
+	(void)state;
+	buf_init_static(&out, mem, sizeof(mem));
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct fixture f;
+		struct http_req r;
+		char want[32];
+		int status;
+
+		fixture_build(&f, v[i].node);
+		buf_reset(&out);
+		assert_true(http_parse_request_line((const uint8_t *)v[i].request,
+		                                    strlen(v[i].request), &r) > 0);
+		status = http_respond(&f.ctx, &r, &out);
+		assert_true(buf_append(&out, "", 1) == 0);
+		snprintf(want, sizeof(want), "HTTP/1.1 %d ", v[i].status);
+		if (status != v[i].status ||
+		    strncmp((char *)buf_head(&out), want, strlen(want)) != 0)
+			fail_msg("vector at line %d: expected %d, got %d: %s", v[i].line,
+			         v[i].status, status, (char *)buf_head(&out));
+		if (strstr((char *)buf_head(&out), "Connection: close\r\n") == NULL)
+			fail_msg("vector at line %d: no Connection: close", v[i].line);
+		if (v[i].body != NULL && strstr((char *)buf_head(&out), v[i].body) == NULL)
+			fail_msg("vector at line %d: body lacks \"%s\": %s", v[i].line, v[i].body,
+			         (char *)buf_head(&out));
+		if (r.method == HTTP_M_HEAD &&
+		    strcmp(strstr((char *)buf_head(&out), "\r\n\r\n"), "\r\n\r\n") != 0)
+			fail_msg("vector at line %d: HEAD with a body", v[i].line);
+	}
+}
+
+/* Content-Length matches the body actually sent. */
+static void test_http_respond_content_length(void **state)
+{
+	uint8_t mem[65536];
+	struct buf out;
+	struct fixture f;
+	struct http_req r;
+	const char *req = "GET /metrics HTTP/1.1\r\n";
+	const char *body;
+	const char *cl;
+
+	(void)state;
+	buf_init_static(&out, mem, sizeof(mem));
+	fixture_build(&f, N_STANDBY);
+	assert_true(http_parse_request_line((const uint8_t *)req, strlen(req), &r) > 0);
+	assert_int_equal(http_respond(&f.ctx, &r, &out), 200);
+	assert_true(buf_append(&out, "", 1) == 0);
+	body = strstr((char *)buf_head(&out), "\r\n\r\n") + 4;
+	cl = strstr((char *)buf_head(&out), "Content-Length: ");
+	assert_non_null(cl);
+	assert_int_equal(strtoul(cl + 16, NULL, 10), strlen(body));
+}
+
+/* An output buffer too small for the response leaves nothing in it. */
+static void test_http_respond_no_room(void **state)
+{
+	uint8_t mem[40];
+	struct buf out;
+	struct fixture f;
+	struct http_req r;
+	const char *req = "GET / HTTP/1.1\r\n";
+
+	(void)state;
+	buf_init_static(&out, mem, sizeof(mem));
+	fixture_build(&f, N_PRIMARY);
+	assert_true(http_parse_request_line((const uint8_t *)req, strlen(req), &r) > 0);
+	assert_int_equal(http_respond(&f.ctx, &r, &out), -1);
+	assert_int_equal(buf_len(&out), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_http_parse_request_line_vectors),
+		cmocka_unit_test(test_http_head_end_vectors),
+		cmocka_unit_test(test_http_query_get_vectors),
+		cmocka_unit_test(test_port_first_line_vectors),
+		cmocka_unit_test(test_http_respond_vectors),
+		cmocka_unit_test(test_http_respond_content_length),
+		cmocka_unit_test(test_http_respond_no_room),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
