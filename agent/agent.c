@@ -71,6 +71,10 @@ void agent_update(struct agent *a)
 	next.nginx.present = a->nginx_on;
 	next.admin = a->admin;
 	memcpy(next.admin_reason, a->admin_reason, sizeof(next.admin_reason));
+	/* ops: the fence verdict for the state being built, so that a returning old primary is
+	 * fenced in the same update that first shows it primary. */
+	if (a->fence.started)
+		a->fenced = fence_apply(&a->fence, &next, a->fence_reason, sizeof(a->fence_reason));
 	next.fenced = a->fenced;
 	memcpy(next.fence_reason, a->fence_reason, sizeof(next.fence_reason));
 	memset(next.checks, 0, sizeof(next.checks));
@@ -209,6 +213,92 @@ out_free:
 	return -1;
 }
 
+/* ---- ops: admin socket and fencing (agent/admin.c, agent/fence.c) ----------------------- */
+
+static int agent_ops_set_admin(void *arg, enum ns_admin admin, const char *reason)
+{
+	agent_set_admin(arg, admin, reason);
+	return 0;
+}
+
+static int agent_ops_status(void *arg, struct buf *out)
+{
+	return ns_to_json(agent_state(arg), out);
+}
+
+static const struct node_state *agent_ops_local(void *arg)
+{
+	return agent_state(arg);
+}
+
+static void agent_ops_set_fence(void *arg, bool fenced, const char *reason)
+{
+	agent_set_fence(arg, fenced, reason);
+}
+
+/* Subscribes to the [peer NAME] feeds of <c>. Returns 0 or -1 with <err>. */
+static int agent_ops_fence_start(struct agent *a, const struct agent_conf *c, char *err,
+                                 size_t errlen)
+{
+	static const struct fence_ops ops = { agent_ops_local, agent_ops_set_fence, NULL };
+	struct fence_peer_conf peers[AGENT_CONF_PEERS_MAX];
+	struct fence_ops o = ops;
+
+	o.arg = a;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		memcpy(peers[i].name, c->peers[i].name, sizeof(peers[i].name));
+		peers[i].address = c->peers[i].address;
+	}
+	return fence_start(&a->fence, a->loop, peers, c->n_peers, c->agent.heartbeat, &o, err,
+	                   errlen);
+}
+
+/* Restores the persisted admin state and opens the admin socket, then starts fencing. */
+static int agent_ops_start(struct agent *a, char *err, size_t errlen)
+{
+	struct admin_ops ops = { agent_ops_set_admin, agent_ops_status, a };
+	struct admin_conf ac;
+
+	admin_conf_defaults(&ac);
+	if (strlen(a->conf->agent.admin_socket) >= sizeof(ac.socket_path)) {
+		snprintf(err, errlen, "admin_socket: path longer than %zu bytes: %.64s...",
+		         sizeof(ac.socket_path) - 1, a->conf->agent.admin_socket);
+		return -1;
+	}
+	memcpy(ac.socket_path, a->conf->agent.admin_socket,
+	       strlen(a->conf->agent.admin_socket) + 1);
+	snprintf(ac.state_file, sizeof(ac.state_file), "%s", a->conf->agent.state_file);
+	if (ac.socket_path[0] == '\0') {
+		log_warning("admin: no admin_socket: haprolectl cannot reach this agent");
+	} else {
+		if (admin_start(&a->admin_srv, a->loop, &ac, &ops, err, errlen) == -1)
+			return -1;
+		a->admin_on = true;
+	}
+	if (agent_ops_fence_start(a, a->conf, err, errlen) == -1) {
+		if (a->admin_on)
+			admin_stop(&a->admin_srv);
+		a->admin_on = false;
+		return -1;
+	}
+	return 0;
+}
+
+/* Reload: restarts fencing when the [peer] sections changed (same peers keep their evidence). */
+static int agent_ops_reload(struct agent *a, const struct agent_conf *n, char *err, size_t errlen)
+{
+	const struct agent_conf *o = a->conf;
+	bool same = o->n_peers == n->n_peers && o->agent.heartbeat == n->agent.heartbeat;
+
+	for (size_t i = 0; same && i < n->n_peers; i++)
+		same = strcmp(o->peers[i].name, n->peers[i].name) == 0 &&
+		       strcmp(o->peers[i].address.text, n->peers[i].address.text) == 0;
+	if (same)
+		return 0;
+	fence_stop(&a->fence);
+	return agent_ops_fence_start(a, n, err, errlen);
+}
+
 /* Opens the agent port, starts the probes and the signal watchers. Returns 0, or -1 with
  * <err> filled. */
 int agent_start(struct agent *a, char *err, size_t errlen)
@@ -216,9 +306,11 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 	a->started = ev_now(a->loop);
 	if (port_start(&a->port, a, err, errlen) == -1)
 		return -1;
-	/* ops: admin_start() (agent/admin.h) with agent.admin_socket, and the state file loaded
-	 * by statefile_load() then agent_set_admin(), go here, before the probes start. */
-	/* ops: fencing: one feed_sub per conf->peers[i] (agent/fence.c) starts here. */
+	/* ops: admin state restored, admin socket and fencing started before the probes. */
+	if (agent_ops_start(a, err, errlen) == -1) {
+		port_stop(&a->port);
+		return -1;
+	}
 	if (a->pg_on)
 		pgp_start(&a->pg);
 	if (a->app_on)
@@ -237,7 +329,11 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 /* Stops everything and frees what agent_init() took, the config included. */
 void agent_free(struct agent *a)
 {
-	/* ops: admin_stop() and the fencing subscribers stop here. */
+	/* ops: admin socket and fencing subscribers. */
+	if (a->admin_on)
+		admin_stop(&a->admin_srv);
+	a->admin_on = false;
+	fence_stop(&a->fence);
 	ev_signal_stop(a->loop, &a->sig_hup);
 	ev_signal_stop(a->loop, &a->sig_term);
 	ev_signal_stop(a->loop, &a->sig_int);
@@ -340,6 +436,10 @@ int agent_reload(struct agent *a, const char *path)
 	    agent_reload_hp(a, &a->nginx, &a->nginx_on, n->has_nginx, &n->nginx, err,
 	                    sizeof(err)) == -1) {
 		log_error("reload: probe: %s", err);
+		goto out_fail;
+	}
+	if (agent_ops_reload(a, n, err, sizeof(err)) == -1) {
+		log_error("reload: [peer]: %s", err);
 		goto out_fail;
 	}
 	feed_pub_configure(&a->feed, n->agent.heartbeat, (size_t)n->agent.subscriber_buffer,

@@ -18,7 +18,9 @@
 
 #include <ev.h>
 
+#include "agent/admin.h"
 #include "agent/agent_conf.h"
+#include "agent/fence.h"
 #include "agent/feed_pub.h"
 #include "agent/http_probe.h"
 #include "agent/pg_probe.h"
@@ -63,6 +65,9 @@ struct agent {
 	ev_signal sig_int;                /* same as SIGTERM (foreground use) */
 	ev_timer shutdown_timer;          /* end of the shutdown grace */
 	ev_tstamp started;                /* ev_now() at start, for uptime */
+	struct admin_server admin_srv;    /* ops: admin unix socket (agent/admin.c) */
+	bool admin_on;                    /* ops: <admin_srv> started */
+	struct fence fence;               /* ops: peers' feeds for fencing (agent/fence.c) */
 };
 
 int agent_init(struct agent *a, struct ev_loop *loop, struct agent_conf *conf, char *err,

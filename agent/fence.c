@@ -58,33 +58,59 @@ static const char *fence_told(const struct fence_verdict *v)
 	return v->fenced ? v->reason : v->error;
 }
 
-/* Re-evaluates and tells the agent when the verdict changed. */
-static void fence_update(struct fence *f)
+/* Evaluates <local> against the peers' last states; logs what changed since the last verdict
+ * and keeps <v> as the new one. Returns true when what the agent shows changed. */
+static bool fence_commit(struct fence *f, const struct node_state *local, struct fence_verdict *v)
 {
 	const struct node_state *views[FENCE_PEERS_MAX];
+	bool changed;
+	size_t i;
+
+	for (i = 0; i < f->n_peers; i++)
+		views[i] = f->peers[i].has_state ? &f->peers[i].last : NULL;
+	fence_evaluate(local, views, f->n_peers, v);
+	if (v->error[0] != '\0' && strcmp(v->error, f->verdict.error) != 0)
+		log_error("fence: %s", v->error);
+	if (v->fenced != f->verdict.fenced)
+		log_msg(v->fenced ? LOG_LVL_ERROR : LOG_LVL_INFO, "fence: local primary %s%s",
+		        v->fenced ? "FENCED: " : "no longer fenced", v->reason);
+	changed =
+	    v->fenced != f->verdict.fenced || strcmp(fence_told(v), fence_told(&f->verdict)) != 0;
+	f->verdict = *v;
+	return changed;
+}
+
+/* Re-evaluates against the agent's published state; tells the agent when the verdict changed. */
+static void fence_update(struct fence *f)
+{
 	const struct node_state *local;
 	struct fence_verdict v;
-	size_t i;
 
 	if (f->ops.local == NULL)
 		return;
 	local = f->ops.local(f->ops.arg);
 	if (local == NULL)
 		return;
-	for (i = 0; i < f->n_peers; i++)
-		views[i] = f->peers[i].has_state ? &f->peers[i].last : NULL;
-	fence_evaluate(local, views, f->n_peers, &v);
-	if (v.error[0] != '\0' && strcmp(v.error, f->verdict.error) != 0)
-		log_error("fence: %s", v.error);
-	if (v.fenced != f->verdict.fenced)
-		log_msg(v.fenced ? LOG_LVL_ERROR : LOG_LVL_INFO, "fence: local primary %s%s",
-		        v.fenced ? "FENCED: " : "no longer fenced", v.reason);
-	/* Unfenced, the reason shown in the state carries a peer error, if any (fence.h). */
-	if (v.fenced != f->verdict.fenced || strcmp(fence_told(&v), fence_told(&f->verdict)) != 0) {
-		if (f->ops.set_fence != NULL)
-			f->ops.set_fence(f->ops.arg, v.fenced, fence_told(&v));
+	if (fence_commit(f, local, &v) && f->ops.set_fence != NULL)
+		f->ops.set_fence(f->ops.arg, v.fenced, fence_told(&v));
+}
+
+/* The verdict for <local>, the state the agent is about to publish, without calling the agent
+ * back: the agent calls this while it rebuilds its state, so that a returning old primary is
+ * fenced in the very update that first shows it primary (no window where writer says up).
+ * <reason> receives what the state's fence_reason should say (fence_ops.set_fence). A stopped
+ * or never started fence says "not fenced". */
+bool fence_apply(struct fence *f, const struct node_state *local, char *reason, size_t len)
+{
+	struct fence_verdict v;
+
+	if (!f->started) {
+		snprintf(reason, len, "%s", "");
+		return false;
 	}
-	f->verdict = v;
+	fence_commit(f, local, &v);
+	snprintf(reason, len, "%s", fence_told(&v));
+	return v.fenced;
 }
 
 static void fence_on_feed(struct feed_sub *fs, enum feed_sub_event ev,

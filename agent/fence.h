@@ -86,6 +86,7 @@ int fence_start(struct fence *f, struct ev_loop *loop, const struct fence_peer_c
                 size_t n_peers, double heartbeat, const struct fence_ops *ops, char *err,
                 size_t errlen) HR_MUSTCHECK;
 void fence_local_changed(struct fence *f);
+bool fence_apply(struct fence *f, const struct node_state *local, char *reason, size_t len);
 void fence_stop(struct fence *f);
 
 #endif /* HAPROLE_AGENT_FENCE_H */

@@ -240,6 +240,21 @@ static void test_fence_start_peer_feed(void **state)
 	assert_true(agent.fenced);
 	assert_string_equal(agent.reason, "peer db2 is primary on timeline 3 (ours 2)");
 
+	/* What the agent asks while rebuilding its state: no callback, same rule. */
+	{
+		struct node_state next = agent.st;
+		char reason[NS_REASON_MAX];
+
+		assert_true(fence_apply(&f, &next, reason, sizeof(reason)));
+		assert_string_equal(reason, "peer db2 is primary on timeline 3 (ours 2)");
+		next.pg.tl = 4; /* promoted again since: we are the newest primary */
+		assert_false(fence_apply(&f, &next, reason, sizeof(reason)));
+		assert_string_equal(reason, "");
+		next.pg.tl = 2;
+		assert_true(fence_apply(&f, &next, reason, sizeof(reason)));
+		assert_int_equal(agent.calls, 1);
+	}
+
 	/* The peer goes away: the evidence stays, no call, still fenced. */
 	close(cfd);
 	for (round = 0; round < 50 && f.peers[0].connected; round++) {
