@@ -373,7 +373,9 @@ spoa_start() {
 	have_spoa || return 0
 	pid_alive spoa && return 0
 	local agents="" n
-	for n in $ALL_NODES; do agents="$agents[node $n]\naddress = ${ADDR[$n]}:$AGENT_PORT\n\n"; done
+	for n in $PG_NODES; do
+		agents="$agents[node $n]\ncluster = $CLUSTER\nagent = ${ADDR[$n]}:$AGENT_PORT\n\n"
+	done
 	sed -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@HOST@|$BR_ADDR|g" -e "s|@PORT@|$SPOA_PORT|g" \
 		-e "s|@STATUS_PORT@|$SPOA_STATUS|g" -e "s|@DIR@|$DEMO|g" -e "s|@NODES@|$agents|" \
 		"$ROOT/docker/spoa.conf.in" >"$DEMO/spoa.conf"

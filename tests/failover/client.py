@@ -9,7 +9,7 @@
 `run` writes and reads through HAProxy until SIGTERM (or --duration): writer lanes INSERT a
 unique id (base + n) on HAPROXY_PG_PORT, one lane over a persistent connection (reconnects
 after an error, like a pool), one with a fresh connection per write (every write is routed
-anew); a reader lane reads on HAPROXY_PG_RO_PORT. Every operation is bounded (connect +
+anew); reader lanes (pooled, fresh) read on HAPROXY_PG_RO_PORT. Every operation is bounded (connect +
 statement <= --timeout, with psycopg2's asynchronous API: no call blocks the loop) and logged
 as one JSON line: kind, id, start/end times, outcome (ack / error class / timeout), the node
 that answered. --progress is rewritten every 100 ms with counters the test script polls.
@@ -24,7 +24,8 @@ the ids exist, and prints one JSON object with the scenario's figures:
   acked_lost          acknowledged writes the final primary does not have (other cases). Must be 0.
   unavail_ms          the longest gap between two consecutive acknowledged writes
   promo_to_write_ms   promotion (history file of the new timeline) -> first ack from the new primary
-  reads, read_errors, max_stale_ms, stale_reads (staler than --max-stale-ms), reads_by_node
+  reads, read_errors, max_stale_ms (and per lane), stale_reads (staler than --max-stale-ms,
+                      among reads started after --stale-after on --stale-lanes), reads_by_node
   http, http_errors, http_err_window_ms (first to last failed GET), http_tail_errors (failures
                       among the last --http-tail GETs: the app tier must have recovered)
 Exit status of verify: 0 when reached_nonprimary == 0 and acked_lost == 0 (and, given
@@ -213,7 +214,8 @@ class Client:
         self.timeout = a.timeout
         self.lanes = [Lane("w-pool", "w", wdsn, a.write_interval, a.timeout, False, self),
                       Lane("w-fresh", "w", wdsn, a.write_interval, a.timeout, True, self),
-                      Lane("r-pool", "r", rdsn, a.read_interval, a.timeout, False, self)]
+                      Lane("r-pool", "r", rdsn, a.read_interval, a.timeout, False, self),
+                      Lane("r-fresh", "r", rdsn, a.read_interval, a.timeout, True, self)]
 
     def next_id(self):
         i = self.base + self.n
@@ -407,7 +409,7 @@ def cmd_verify(a):
     suffix_min[len(by_id)] = float("inf")
     for i in range(len(by_id) - 1, -1, -1):
         suffix_min[i] = min(by_id[i][1], suffix_min[i + 1])
-    max_stale, stale_n, by_node = 0.0, 0, {}
+    max_stale, stale_n, by_node, max_stale_lane = 0.0, 0, {}, {}
     ok_reads = [o for o in reads if o["ok"]]
     for o in ok_reads:
         by_node[o["node"]] = by_node.get(o["node"], 0) + 1
@@ -416,8 +418,12 @@ def cmd_verify(a):
         if first_missing < o["t0"]:
             s = (o["t0"] - first_missing) * 1000
             max_stale = max(max_stale, s)
-            if a.max_stale_ms is not None and s > a.max_stale_ms:
+            counted = o["t0"] >= a.stale_after and (not a.stale_lanes or
+                                                    o["lane"] in a.stale_lanes.split(","))
+            if counted and a.max_stale_ms is not None and s > a.max_stale_ms:
                 stale_n += 1
+            ls = max_stale_lane.get(o["lane"], 0.0)
+            max_stale_lane[o["lane"]] = round(max(ls, s), 1)
 
     https.sort(key=lambda o: o["t0"])
     herr = [o for o in https if not o["ok"]]
@@ -443,6 +449,7 @@ def cmd_verify(a):
         "reads": len(reads),
         "read_errors": len(reads) - len(ok_reads),
         "max_stale_ms": round(max_stale, 1),
+        "max_stale_ms_by_lane": max_stale_lane,
         "stale_reads": stale_n if a.max_stale_ms is not None else None,
         "reads_by_node": by_node,
         "stray_rows": stray,
@@ -483,6 +490,10 @@ def main():
     v.add_argument("--promoted-at", type=float, default=0)
     v.add_argument("--scenario", default="")
     v.add_argument("--max-stale-ms", type=float, default=None)
+    v.add_argument("--stale-after", type=float, default=0,
+                   help="count stale reads only among reads started at or after this epoch")
+    v.add_argument("--stale-lanes", default="",
+                   help="count stale reads only on these lanes (comma-separated, e.g. r-fresh)")
     v.add_argument("--http-tail", type=int, default=0,
                    help="the last N HTTP requests must all succeed (0: not checked)")
     a = p.parse_args()
