@@ -1,0 +1,351 @@
+/* agent/ctl.c - haprolectl's formatting and health rules; see ctl.h. Everything appends to a
+ * bounded struct buf and returns -1 when it does not fit (nothing is cut silently). */
+#include "agent/ctl.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CTL_FIXED_COLS 8                                /* node .. admin */
+#define CTL_COLS       (CTL_FIXED_COLS + NS_CHECKS_MAX) /* plus one per check name */
+#define CTL_CELL       NS_CHECK_LINE_MAX                /* widest cell, with NUL */
+
+static const char *const ctl_fixed_head[CTL_FIXED_COLS] = {
+	"Node", "Address", "Role", "TL", "Lag", "App", "Nginx", "Admin",
+};
+
+/* Appends a problem sentence to <h>; past CTL_PROBLEMS the last entry says how many more. */
+static void ctl_problem(struct ctl_health *h, const char *fmt, ...) HR_PRINTF(2, 3);
+static void ctl_problem(struct ctl_health *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (h->n >= CTL_PROBLEMS) {
+		snprintf(h->problems[CTL_PROBLEMS - 1], CTL_PROBLEM_MAX,
+		         "more problems not listed");
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(h->problems[h->n], CTL_PROBLEM_MAX, fmt, ap);
+	va_end(ap);
+	h->n++;
+}
+
+static bool ctl_is_writer(const struct node_state *s)
+{
+	return s->pg.present && s->pg.up && s->pg.role == NS_ROLE_PRIMARY && !s->fenced;
+}
+
+/* Applies the rules of ctl.h to <n> nodes; fills <h>. */
+void ctl_health_eval(const struct ctl_node *nodes, size_t n, struct ctl_health *h)
+{
+	const struct node_state *first = NULL;
+	const char *sysid_node = NULL;
+	const char *sysid = NULL;
+	char writers[CTL_PROBLEM_MAX] = "";
+	size_t pg_nodes = 0;
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	for (i = 0; i < n; i++) {
+		const struct ctl_node *c = &nodes[i];
+		const struct node_state *s = &c->st;
+
+		if (!c->reachable) {
+			ctl_problem(h, "%.63s (%s): no state: %s", c->name, c->address, c->err);
+			continue;
+		}
+		if (first == NULL)
+			first = s;
+		else if (strcmp(first->cluster, s->cluster) != 0)
+			ctl_problem(h, "%.63s is in cluster '%.63s', %.63s in '%.63s'", s->node,
+			            s->cluster, first->node, first->cluster);
+		if (s->pg.present)
+			pg_nodes++;
+		if (s->pg.present && s->pg.sysid[0] != '\0') {
+			if (sysid == NULL) {
+				sysid = s->pg.sysid;
+				sysid_node = s->node;
+			} else if (strcmp(sysid, s->pg.sysid) != 0) {
+				ctl_problem(h, "%.63s has system identifier %s, %.63s has %s",
+				            s->node, s->pg.sysid, sysid_node, sysid);
+			}
+		}
+		if (s->fenced)
+			ctl_problem(h, "%.63s is FENCED: %.127s", s->node, s->fence_reason);
+		if (ctl_is_writer(s)) {
+			size_t used = strlen(writers);
+
+			h->writers++;
+			snprintf(writers + used, sizeof(writers) - used, "%s%.63s",
+			         used > 0 ? ", " : "", s->node);
+		}
+	}
+	if (pg_nodes > 0 && h->writers == 0)
+		ctl_problem(h, "no primary: no node has a writable PostgreSQL");
+	if (h->writers > 1)
+		ctl_problem(h, "split-brain: %zu writable primaries: %s", h->writers, writers);
+}
+
+/* Fills <cell> with the role column of <s>. */
+static void ctl_role_cell(const struct node_state *s, char *cell, size_t len)
+{
+	const char *extra = "";
+
+	if (!s->pg.present) {
+		snprintf(cell, len, "-");
+		return;
+	}
+	if (!s->pg.up) {
+		snprintf(cell, len, "down");
+		return;
+	}
+	if (s->fenced)
+		extra = ", FENCED";
+	else if (s->pg.role == NS_ROLE_STANDBY && s->pg.paused)
+		extra = ", paused";
+	else if (s->pg.role == NS_ROLE_STANDBY && !s->pg.streaming)
+		extra = ", not streaming";
+	snprintf(cell, len, "%s%s", ns_role_name(s->pg.role), extra);
+}
+
+static void ctl_lag_cell(const struct node_state *s, char *cell, size_t len)
+{
+	uint64_t b = s->pg.lag_bytes;
+	char ms[32] = "";
+
+	if (!s->pg.present || !s->pg.up || s->pg.role != NS_ROLE_STANDBY) {
+		snprintf(cell, len, "-");
+		return;
+	}
+	if (s->pg.lag_ms > 0)
+		snprintf(ms, sizeof(ms), ", %" PRIu64 " ms", s->pg.lag_ms);
+	if (b < 1024)
+		snprintf(cell, len, "%" PRIu64 " B%s", b, ms);
+	else if (b < 1024 * 1024)
+		snprintf(cell, len, "%.1f kB%s", (double)b / 1024, ms);
+	else
+		snprintf(cell, len, "%.1f MB%s", (double)b / (1024 * 1024), ms);
+}
+
+static void ctl_probe_cell(const struct ns_probe *p, char *cell, size_t len)
+{
+	if (!p->present)
+		snprintf(cell, len, "-");
+	else if (p->up)
+		snprintf(cell, len, "up %" PRIu32 " ms", p->ms);
+	else
+		snprintf(cell, len, "down");
+}
+
+/* The table's cells, row-major, heap-allocated. */
+struct ctl_grid {
+	char (*cell)[CTL_CELL];                       /* rows x CTL_COLS cells */
+	size_t rows;                                  /* header included */
+	size_t cols;                                  /* used columns */
+	char check_names[NS_CHECKS_MAX][NS_NAME_MAX]; /* check columns, first-seen order */
+	size_t n_checks;                              /* used entries of <check_names> */
+	size_t width[CTL_COLS];                       /* widest cell per column */
+};
+
+static char *ctl_cell(struct ctl_grid *g, size_t row, size_t col)
+{
+	return g->cell[row * CTL_COLS + col];
+}
+
+static int ctl_grid_build(struct ctl_grid *g, const struct ctl_node *nodes, size_t n)
+{
+	size_t r;
+	size_t c;
+
+	memset(g, 0, sizeof(*g));
+	g->rows = n + 1;
+	g->cell = calloc(g->rows * CTL_COLS, sizeof(*g->cell));
+	if (g->cell == NULL)
+		return -1;
+	for (r = 0; r < n; r++) {
+		const struct node_state *s = &nodes[r].st;
+
+		for (size_t k = 0; nodes[r].reachable && k < s->n_checks; k++) {
+			for (c = 0; c < g->n_checks; c++) {
+				if (strcmp(g->check_names[c], s->checks[k].name) == 0)
+					break;
+			}
+			if (c == g->n_checks && g->n_checks < NS_CHECKS_MAX)
+				memcpy(g->check_names[g->n_checks++], s->checks[k].name,
+				       NS_NAME_MAX);
+		}
+	}
+	g->cols = CTL_FIXED_COLS + g->n_checks;
+	for (c = 0; c < CTL_FIXED_COLS; c++)
+		snprintf(ctl_cell(g, 0, c), CTL_CELL, "%s", ctl_fixed_head[c]);
+	for (c = 0; c < g->n_checks; c++)
+		snprintf(ctl_cell(g, 0, CTL_FIXED_COLS + c), CTL_CELL, "%s", g->check_names[c]);
+	for (r = 0; r < n; r++) {
+		const struct ctl_node *nd = &nodes[r];
+		const struct node_state *s = &nd->st;
+		size_t row = r + 1;
+
+		snprintf(ctl_cell(g, row, 0), CTL_CELL, "%s", nd->name);
+		snprintf(ctl_cell(g, row, 1), CTL_CELL, "%s", nd->address);
+		if (!nd->reachable) {
+			snprintf(ctl_cell(g, row, 2), CTL_CELL, "unreachable");
+			for (c = 3; c < g->cols; c++)
+				snprintf(ctl_cell(g, row, c), CTL_CELL, "?");
+			continue;
+		}
+		ctl_role_cell(s, ctl_cell(g, row, 2), CTL_CELL);
+		if (s->pg.present && s->pg.tl > 0)
+			snprintf(ctl_cell(g, row, 3), CTL_CELL, "%" PRIu32, s->pg.tl);
+		else
+			snprintf(ctl_cell(g, row, 3), CTL_CELL, "-");
+		ctl_lag_cell(s, ctl_cell(g, row, 4), CTL_CELL);
+		ctl_probe_cell(&s->app, ctl_cell(g, row, 5), CTL_CELL);
+		ctl_probe_cell(&s->nginx, ctl_cell(g, row, 6), CTL_CELL);
+		snprintf(ctl_cell(g, row, 7), CTL_CELL, "%s%s%.40s", ns_admin_name(s->admin),
+		         s->admin_reason[0] != '\0' ? ": " : "", s->admin_reason);
+		for (c = 0; c < g->n_checks; c++) {
+			const struct ns_check *k = ns_find_check(s, g->check_names[c]);
+
+			snprintf(ctl_cell(g, row, CTL_FIXED_COLS + c), CTL_CELL, "%s",
+			         k != NULL ? k->line : "-");
+		}
+	}
+	for (r = 0; r < g->rows; r++) {
+		for (c = 0; c < g->cols; c++) {
+			size_t w = strlen(ctl_cell(g, r, c));
+
+			if (w > g->width[c])
+				g->width[c] = w;
+		}
+	}
+	return 0;
+}
+
+static int ctl_rule(const struct ctl_grid *g, struct buf *out)
+{
+	for (size_t c = 0; c < g->cols; c++) {
+		if (buf_append(out, "+", 1) == -1)
+			return -1;
+		for (size_t i = 0; i < g->width[c] + 2; i++) {
+			if (buf_append(out, "-", 1) == -1)
+				return -1;
+		}
+	}
+	return buf_append(out, "+\n", 2);
+}
+
+static int ctl_row(struct ctl_grid *g, size_t r, struct buf *out)
+{
+	for (size_t c = 0; c < g->cols; c++) {
+		if (buf_printf(out, "| %-*s ", (int)g->width[c], ctl_cell(g, r, c)) == -1)
+			return -1;
+	}
+	return buf_append(out, "|\n", 2);
+}
+
+/* Appends the status table, then the verdict ("Cluster healthy" or the problems), to <out>.
+ * Returns 0, or -1 when <out> is full or memory ran out. */
+int ctl_format_table(const struct ctl_node *nodes, size_t n, const struct ctl_health *h,
+                     struct buf *out)
+{
+	const char *cluster = "?";
+	struct ctl_grid g;
+	int ret = -1;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (nodes[i].reachable) {
+			cluster = nodes[i].st.cluster;
+			break;
+		}
+	}
+	if (ctl_grid_build(&g, nodes, n) == -1)
+		return -1;
+	if (buf_printf(out, "Cluster: %s (%zu node%s)\n", cluster, n, n == 1 ? "" : "s") == -1 ||
+	    ctl_rule(&g, out) == -1 || ctl_row(&g, 0, out) == -1 || ctl_rule(&g, out) == -1)
+		goto out_free;
+	for (i = 1; i < g.rows; i++) {
+		if (ctl_row(&g, i, out) == -1)
+			goto out_free;
+	}
+	if (ctl_rule(&g, out) == -1)
+		goto out_free;
+	if (h->n == 0) {
+		if (buf_printf(out, "Cluster healthy.\n") == -1)
+			goto out_free;
+	} else {
+		if (buf_printf(out, "Cluster UNHEALTHY:\n") == -1)
+			goto out_free;
+		for (i = 0; i < h->n; i++) {
+			if (buf_printf(out, "  - %s\n", h->problems[i]) == -1)
+				goto out_free;
+		}
+	}
+	ret = 0;
+out_free:
+	free(g.cell);
+	return ret;
+}
+
+/* Appends <s> as a JSON string; bytes outside printable ASCII are escaped as \u00XX (our
+ * strings are ASCII: names, reasons, addresses). */
+int ctl_json_str(struct buf *out, const char *s)
+{
+	if (buf_append(out, "\"", 1) == -1)
+		return -1;
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		int ret;
+
+		if (ch == '"' || ch == '\\')
+			ret = buf_printf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch > 0x7e)
+			ret = buf_printf(out, "\\u%04x", ch);
+		else
+			ret = buf_append(out, s, 1);
+		if (ret == -1)
+			return -1;
+	}
+	return buf_append(out, "\"", 1);
+}
+
+/* Appends one JSON document: {"healthy", "writers", "problems": [...], "nodes": [{"name",
+ * "address", "reachable", "error" | "state": <ns_to_json>}]} and a newline. */
+int ctl_format_json(const struct ctl_node *nodes, size_t n, const struct ctl_health *h,
+                    struct buf *out)
+{
+	size_t i;
+
+	if (buf_printf(out, "{\"healthy\":%s,\"writers\":%zu,\"problems\":[",
+	               h->n == 0 ? "true" : "false", h->writers) == -1)
+		return -1;
+	for (i = 0; i < h->n; i++) {
+		if ((i > 0 && buf_append(out, ",", 1) == -1) ||
+		    ctl_json_str(out, h->problems[i]) == -1)
+			return -1;
+	}
+	if (buf_printf(out, "],\"nodes\":[") == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const struct ctl_node *c = &nodes[i];
+
+		if ((i > 0 && buf_append(out, ",", 1) == -1) ||
+		    buf_printf(out, "{\"name\":") == -1 || ctl_json_str(out, c->name) == -1 ||
+		    buf_printf(out, ",\"address\":") == -1 || ctl_json_str(out, c->address) == -1 ||
+		    buf_printf(out, ",\"reachable\":%s,", c->reachable ? "true" : "false") == -1)
+			return -1;
+		if (c->reachable) {
+			if (buf_printf(out, "\"state\":") == -1 || ns_to_json(&c->st, out) == -1)
+				return -1;
+		} else {
+			if (buf_printf(out, "\"error\":") == -1 || ctl_json_str(out, c->err) == -1)
+				return -1;
+		}
+		if (buf_append(out, "}", 1) == -1)
+			return -1;
+	}
+	return buf_printf(out, "]}\n");
+}

@@ -1,0 +1,49 @@
+/* agent/ctl.h - what haprolectl shows, as pure functions over the states it collected: the
+ * status table (like `patronictl list`), the JSON document, and the cluster health rules that
+ * decide its exit code. Prefix: ctl_. No I/O: haprolectl.c collects, this formats; the unit
+ * test (tests/unit/test_haprolectl.c) drives it with tables of cluster situations.
+ *
+ * Health rules (any broken one makes the cluster unhealthy, exit code 1):
+ *   - every listed agent answered with a state;
+ *   - all agents report the same cluster name, and the same PostgreSQL system identifier;
+ *   - among nodes with a PostgreSQL probe, exactly one is a writable primary (up, primary, not
+ *     fenced): none is "no primary", two or more is "split-brain";
+ *   - no node is fenced (an old primary is running beside the new one). */
+#ifndef HAPROLE_AGENT_CTL_H
+#define HAPROLE_AGENT_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/compiler.h"
+#include "common/node_state.h"
+
+#define CTL_NODES_MAX   64  /* agents one haprolectl call asks */
+#define CTL_PROBLEM_MAX 200 /* one problem sentence, with NUL */
+#define CTL_PROBLEMS    16  /* problems listed; more are counted in the last one */
+
+/* One agent asked, and what it said. */
+struct ctl_node {
+	char name[NS_NAME_MAX]; /* node name: from its state, else from the config or address */
+	char address[64];       /* agent port as given ("127.0.0.1:5555") */
+	bool reachable;         /* <st> holds the state it sent */
+	char err[160];          /* unreachable: why ("connect: Connection refused") */
+	struct node_state st;   /* its state, when <reachable> */
+};
+
+/* Problems found by ctl_health(). */
+struct ctl_health {
+	char problems[CTL_PROBLEMS][CTL_PROBLEM_MAX]; /* one sentence each */
+	size_t n;                                     /* used entries */
+	size_t writers;                               /* writable primaries seen */
+};
+
+void ctl_health_eval(const struct ctl_node *nodes, size_t n, struct ctl_health *h);
+int ctl_format_table(const struct ctl_node *nodes, size_t n, const struct ctl_health *h,
+                     struct buf *out) HR_MUSTCHECK;
+int ctl_format_json(const struct ctl_node *nodes, size_t n, const struct ctl_health *h,
+                    struct buf *out) HR_MUSTCHECK;
+int ctl_json_str(struct buf *out, const char *s) HR_MUSTCHECK;
+
+#endif /* HAPROLE_AGENT_CTL_H */
