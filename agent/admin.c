@@ -287,7 +287,7 @@ static void admin_conn_process(struct admin_conn *c)
 				break;
 		} else {
 			if (cmd.verb != ADMIN_VERB_STATUS)
-				log_info("admin: %s%s%s (uid %ld pid %ld)",
+				log_info("admin socket: %s%s%s requested by uid %ld pid %ld",
 				         admin_verb_name(cmd.verb),
 				         cmd.reason[0] != '\0' ? ": " : "", cmd.reason, c->peer_uid,
 				         c->peer_pid);
