@@ -453,7 +453,7 @@ int agent_reload(struct agent *a, const char *path)
 	a->conf = n;
 	memset(a->stats.check_served, 0, sizeof(a->stats.check_served));
 	a->stats.reloads++;
-	log_info("reload: %s applied, %zu checks (default %s)", path, n->n_checks,
+	log_info("reload: %s applied, %zu checks (default %s)", n->file, n->n_checks,
 	         n->checks[n->default_check].name);
 	agent_update(a);
 	return 0;

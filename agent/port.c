@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -19,9 +20,8 @@
 #define PORT_ACCEPTS_PER_EVENT 64 /* bounds one accept callback, so others get their turn */
 
 static const char *const port_st_name[PORT_ST_COUNT] = {
-	[PORT_ST_FIRST_LINE] = "FIRST_LINE",
-	[PORT_ST_HTTP_HEAD] = "HTTP_HEAD",
-	[PORT_ST_WRITING] = "WRITING",
+	[PORT_ST_FIRST_LINE] = "FIRST_LINE", [PORT_ST_HTTP_HEAD] = "HTTP_HEAD",
+	[PORT_ST_WRITING] = "WRITING",       [PORT_ST_LINGER] = "LINGER",
 	[PORT_ST_CLOSING] = "CLOSING",
 };
 
@@ -96,6 +96,9 @@ static void port_conn_set_state(struct port_conn *c, enum port_conn_state to)
 		left = a->conf->agent.idle_timeout - (ev_now(a->loop) - c->born);
 		c->timer.repeat = left > 0.001 ? left : 0.001;
 		break;
+	case PORT_ST_LINGER:
+		c->timer.repeat = PORT_LINGER_TIME;
+		break;
 	case PORT_ST_CLOSING:
 	case PORT_ST_COUNT:
 		ev_timer_stop(a->loop, &c->timer);
@@ -143,6 +146,47 @@ static void port_conn_reap(struct port_conn *c)
 	free(c);
 }
 
+/* The whole reply is out: close, or for an error reply with input left unread, shut the
+ * write side and linger (a close with unread input sends a reset that can destroy the reply
+ * before the client reads it). */
+static void port_conn_done(struct port_conn *c)
+{
+	struct ev_loop *loop = c->port->agent->loop;
+
+	if (!c->linger) {
+		port_conn_close(c, "reply sent");
+		return;
+	}
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		port_conn_close(c, strerror(errno));
+		return;
+	}
+	ev_io_stop(loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_READ);
+	ev_io_start(loop, &c->io);
+	port_conn_set_state(c, PORT_ST_LINGER);
+}
+
+/* LINGER: reads and drops input, bounded per event and in total. */
+static void port_conn_linger_read(struct port_conn *c)
+{
+	uint8_t junk[16384];
+	ssize_t n = read(c->fd, junk, sizeof(junk));
+
+	if (n == 0) {
+		port_conn_close(c, "error reply sent, client closed");
+		return;
+	}
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			port_conn_close(c, strerror(errno));
+		return;
+	}
+	c->dropped += (size_t)n;
+	if (c->dropped > PORT_LINGER_MAX)
+		port_conn_close(c, "error reply sent, client kept sending");
+}
+
 /* Writes the rest of the reply; closes once it is all out. */
 static void port_conn_flush(struct port_conn *c)
 {
@@ -165,7 +209,7 @@ static void port_conn_flush(struct port_conn *c)
 		}
 		c->tx_off += (size_t)n;
 	}
-	port_conn_close(c, "reply sent");
+	port_conn_done(c);
 }
 
 /* Sends what <pt->scratch> holds: one write() in the common case; a rest that does not go
@@ -184,7 +228,7 @@ static void port_conn_reply(struct port_conn *c)
 		return;
 	}
 	if (n == (ssize_t)len) {
-		port_conn_close(c, "reply sent");
+		port_conn_done(c);
 		return;
 	}
 	if (n < 0)
@@ -254,8 +298,10 @@ static void port_conn_answer_http(struct port_conn *c, int status_if_error)
 	buf_reset(&pt->scratch);
 	a->stats.http_replies++;
 	if (status_if_error != 0) {
+		c->linger = true;
 		status = http_respond_error(status_if_error, false, &pt->scratch);
 	} else if (http_parse_request_line(buf_head(&c->rx), buf_len(&c->rx), &req) <= 0) {
+		c->linger = true;
 		status = http_respond_error(400, false, &pt->scratch);
 	} else {
 		status = http_respond(&ctx, &req, &pt->scratch);
@@ -334,6 +380,7 @@ static void port_conn_process(struct port_conn *c)
 		}
 		return;
 	case PORT_ST_WRITING:
+	case PORT_ST_LINGER:
 	case PORT_ST_CLOSING:
 	case PORT_ST_COUNT:
 		return;
@@ -382,6 +429,9 @@ static void port_conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 	if (c->state == PORT_ST_WRITING) {
 		if (revents & EV_WRITE)
 			port_conn_flush(c);
+	} else if (c->state == PORT_ST_LINGER) {
+		if (revents & EV_READ)
+			port_conn_linger_read(c);
 	} else if (revents & EV_READ) {
 		port_conn_read(c);
 	}
@@ -418,6 +468,9 @@ static void port_conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	case PORT_ST_WRITING:
 		a->stats.timeouts++;
 		port_conn_close(c, "idle timeout while writing");
+		break;
+	case PORT_ST_LINGER:
+		port_conn_close(c, "error reply sent, linger over");
 		break;
 	case PORT_ST_CLOSING:
 	case PORT_ST_COUNT:

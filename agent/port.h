@@ -23,7 +23,9 @@
 #include "common/buf.h"
 #include "common/compiler.h"
 
-#define PORT_SCRATCH_MAX (256 * 1024) /* one response is built here before it is written */
+#define PORT_SCRATCH_MAX (256 * 1024)  /* one response is built here before it is written */
+#define PORT_LINGER_MAX  (1024 * 1024) /* input bytes dropped after an error reply, at most */
+#define PORT_LINGER_TIME 0.5           /* seconds a lingering close waits, at most */
 
 struct agent;
 
@@ -45,6 +47,9 @@ enum port_conn_state {
 	PORT_ST_FIRST_LINE = 0, /* waiting for the first line (first_line_wait) */
 	PORT_ST_HTTP_HEAD,      /* HTTP: reading the rest of the head up to the blank line */
 	PORT_ST_WRITING,        /* reply partly written; close once flushed */
+	PORT_ST_LINGER,         /* error reply sent with input unread: write side shut, input
+	                           read and dropped until EOF, PORT_LINGER_MAX or the deadline,
+	                           so the client reads our answer instead of a reset */
 	PORT_ST_CLOSING,        /* watchers stopped, fd closed; freed by the callback */
 	PORT_ST_COUNT           /* keep last */
 };
@@ -64,6 +69,8 @@ struct port_conn {
 	uint8_t *tx;                /* unsent rest of the reply (malloc), NULL when none */
 	size_t tx_len;              /* bytes at <tx> */
 	size_t tx_off;              /* bytes of <tx> already written */
+	bool linger;                /* the reply answers an error: linger before closing */
+	size_t dropped;             /* input bytes dropped while lingering */
 };
 
 struct port {
