@@ -107,7 +107,9 @@ enum hp_state {
 
 struct http_probe;
 
-/* Told after <p->res> or <p->active> changed. Called from the loop; must not hp_free(<p>). */
+/* Told after <p->res.up>, <p->res.err> or <p->active> changed. <p->res.ms> is refreshed by
+ * every probe without a call (it changes every time; read it when building a state). Called
+ * from the loop; must not hp_free(<p>). */
 typedef void (*hp_change_cb)(struct http_probe *p, void *arg);
 
 struct http_probe {
@@ -127,6 +129,7 @@ struct http_probe {
 	struct ns_probe res;        /* the result the agent reads; present = true */
 	int last_status;            /* last HTTP status seen, 0 none */
 	int64_t active;             /* stub_status active connections, -1 unknown */
+	int64_t active_told;        /* <active> as last told through the callback */
 	uint64_t probes;            /* probes completed since start */
 	uint64_t failures;          /* failed probes since start */
 	hp_change_cb cb;            /* told of every change */
