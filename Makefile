@@ -97,6 +97,9 @@ haprolectl: $(BUILD)/agent/haprolectl.o $(ALL_LIBS)
 haprole-spoa: $(BUILD)/spoe/main.o $(ALL_LIBS)
 	$(CC) $(LDSAN) -o $@ $< $(ALL_LIBS) $(LIBS)
 
+# haprole-spoa: the NOTIFY->ACK path must not allocate; the test counts every allocation.
+LDFLAGS_test_spop_conn := -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $< $(ALL_LIBS) $(LIBS) -lcmocka $(LDFLAGS_$*)
