@@ -248,6 +248,19 @@ fi
 
 echo "# A (primary) output, last lines:"
 tail -n 4 "$tmp/A.out" | sed 's/^/#   /'
+
+# 8. the watchers exit cleanly on SIGTERM (under SAN=1 builds, without sanitizer reports)
+for p in "${watch_pids[@]}"; do
+	kill -TERM "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+done
+watch_pids=()
+if grep -Eq 'Sanitizer|runtime error' "$tmp/A.err" "$tmp/B.err"; then
+	bad "sanitizer reports from pgp-watch:"
+	grep -E -A 12 'Sanitizer|runtime error' "$tmp/A.err" "$tmp/B.err" | head -40
+else
+	ok "watchers stopped cleanly: $(tail -n 1 "$tmp/A.out"); $(tail -n 1 "$tmp/B.out")"
+fi
 if [ "$fails" -ne 0 ]; then
 	echo "test_probe_pg: $fails check(s) failed"
 	exit 1
