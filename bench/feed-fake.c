@@ -6,6 +6,7 @@
  *   role primary|standby|unknown   tl N   up 0|1   lag BYTES   sysid S   admin ready|drain|maint
  *   fenced 0|1   streaming 0|1   silent 0|1 (stop sending: a black-holed node)
  *   drop (close every subscriber)   quit
+ * Any other first line is answered as an agent-check of the writer check, then closed.
  * Each change bumps seq and is pushed at once. Prints "ready" on stdout once listening. */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,7 +123,13 @@ static void sub_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (!s->ff->silent)
 			ff_send(s);
 	} else {
-		(void)!write(s->fd, "down #feed-fake\n", 16);
+		/* an agent-check (HAProxy with agent-send "writer\n"): the writer verdict */
+		const struct node_state *st = &s->ff->st;
+		const char *line = st->pg.up && st->pg.role == NS_ROLE_PRIMARY && !st->fenced
+		                       ? "up ready 100%\n"
+		                       : "down #feed-fake: not the writer\n";
+
+		(void)!write(s->fd, line, strlen(line));
 		ev_io_stop(loop, &s->io);
 		close(s->fd);
 		s->fd = -1;

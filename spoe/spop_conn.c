@@ -279,6 +279,24 @@ static enum spop_status spop_conn_on_frame(struct spop_conn *c, const struct spo
 	}
 }
 
+/* Debug only: the frame's type, ids and its bytes in hex (at most 256), for captures. */
+static void spop_conn_log_frame(struct spop_conn *c, const struct spop_frame *f, size_t n)
+{
+	static const char hexd[] = "0123456789abcdef";
+	const uint8_t *p = buf_head(&c->rx);
+	char hex[2 * 256 + 4];
+	size_t i, k = n < 256 ? n : 256;
+
+	for (i = 0; i < k; i++) {
+		hex[2 * i] = hexd[p[i] >> 4];
+		hex[2 * i + 1] = hexd[p[i] & 15];
+	}
+	hex[2 * k] = '\0';
+	conn_debug(c, "rx %s stream %llu frame %llu flags %#x len %zu: %s%s",
+	           spop_frame_type_str(f->type), (unsigned long long)f->stream_id,
+	           (unsigned long long)f->frame_id, f->flags, n, hex, n > k ? "..." : "");
+}
+
 /* Answers every complete frame in <c->rx>; a partial one waits for the next read. Stops while
  * <c->tx> lacks room for one more ACK (backpressure). */
 static void spop_conn_process(struct spop_conn *c)
@@ -294,6 +312,8 @@ static void spop_conn_process(struct spop_conn *c)
 		if (n < 0)
 			goto out_close; /* <st> names the broken rule */
 		c->spoa->stats.frames_in++;
+		if (log_enabled(LOG_LVL_DEBUG))
+			spop_conn_log_frame(c, &f, (size_t)n);
 		switch (c->state) {
 		case SPOP_ST_HELLO:
 			st = spop_conn_on_hello(c, &f); /* -> RUNNING on success */

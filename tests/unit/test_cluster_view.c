@@ -1,0 +1,210 @@
+/* tests/unit/test_cluster_view.c - cv_policy(), the pure routing decision (DESIGN.md sections 7
+ * and 8): one vector per rule, each a small cluster written as a table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "spoe/cluster_view.h"
+
+/* Vectors leave trailing node fields at zero on purpose. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+/* One node in a vector: 'P' primary, 'S' standby, 'U' role unknown, '-' feed lost (unknown),
+ * 'D' primary whose probe is down, 'F' fenced primary, 'M' primary in maint, 'd' drained
+ * standby, 'n' standby not streaming. */
+struct node_vec {
+	char kind;         /* see above */
+	uint32_t tl;       /* timeline */
+	const char *sysid; /* "" = default "1" */
+	uint64_t lag;      /* lag_bytes */
+};
+
+struct policy_vec {
+	struct node_vec nodes[4]; /* up to 4 nodes, kind 0 ends */
+	const char *sysid;        /* configured sysid ("" learn) */
+	uint64_t max_lag;         /* reader lag limit */
+	enum cv_status status;    /* expected */
+	int writer;               /* expected index or -1 */
+	int reader;               /* expected index or -1 */
+	int line;                 /* __LINE__ */
+};
+
+#define NOLIM UINT64_MAX
+
+static const struct policy_vec vecs[] = {
+	/* one primary, one standby */
+	{ { { 'P', 1 }, { 'S', 1 } }, "", NOLIM, CV_STATUS_OK, 0, 1, __LINE__ },
+	/* promotion: the standby became primary on a higher timeline, old one still primary */
+	{ { { 'P', 1 }, { 'P', 2 } }, "", NOLIM, CV_STATUS_OK, 1, 1, __LINE__ },
+	/* two primaries on one timeline: split brain, no writer, no reader */
+	{ { { 'P', 2 }, { 'P', 2 } }, "", NOLIM, CV_STATUS_SPLIT_BRAIN, -1, -1, __LINE__ },
+	/* two on the top timeline even with an older third */
+	{ { { 'P', 1 }, { 'P', 3 }, { 'P', 3 } },
+	  "",
+	  NOLIM,
+	  CV_STATUS_SPLIT_BRAIN,
+	  -1,
+	  -1,
+	  __LINE__ },
+	/* primaries of different sysids with none configured: split brain (fail closed) */
+	{ { { 'P', 1, "1" }, { 'P', 2, "2" } },
+	  "",
+	  NOLIM,
+	  CV_STATUS_SPLIT_BRAIN,
+	  -1,
+	  -1,
+	  __LINE__ },
+	/* configured sysid: the foreign primary is ignored */
+	{ { { 'P', 1, "1" }, { 'P', 5, "2" } }, "1", NOLIM, CV_STATUS_OK, 0, 0, __LINE__ },
+	/* no primary, all known */
+	{ { { 'S', 1 }, { 'S', 1 } }, "", NOLIM, CV_STATUS_NO_PRIMARY, -1, 0, __LINE__ },
+	/* no primary, one feed lost: stale */
+	{ { { '-', 1 }, { 'S', 1 } }, "", NOLIM, CV_STATUS_STALE, -1, 1, __LINE__ },
+	/* the primary's feed is lost: its last state does not count */
+	{ { { '-', 1 }, { '-', 1 } }, "", NOLIM, CV_STATUS_STALE, -1, -1, __LINE__ },
+	/* a lost node beside a live primary does not stop writes */
+	{ { { 'P', 1 }, { '-', 1 } }, "", NOLIM, CV_STATUS_OK, 0, 0, __LINE__ },
+	/* probe down, fenced, maint: not a writer */
+	{ { { 'D', 1 }, { 'S', 1 } }, "", NOLIM, CV_STATUS_NO_PRIMARY, -1, 1, __LINE__ },
+	{ { { 'F', 1 }, { 'P', 2 } }, "", NOLIM, CV_STATUS_OK, 1, 1, __LINE__ },
+	{ { { 'M', 1 }, { 'S', 1 } }, "", NOLIM, CV_STATUS_NO_PRIMARY, -1, 1, __LINE__ },
+	/* a fenced primary on the same timeline is no split brain: its agent fenced it */
+	{ { { 'F', 2 }, { 'P', 2 } }, "", NOLIM, CV_STATUS_OK, 1, 1, __LINE__ },
+	/* role unknown is no writer */
+	{ { { 'U', 1 }, { 'S', 1 } }, "", NOLIM, CV_STATUS_NO_PRIMARY, -1, 1, __LINE__ },
+	/* readers ordered by lag; over max_lag, drained or not streaming: not a reader */
+	{ { { 'P', 1 }, { 'S', 1, "", 500 }, { 'S', 1, "", 100 } },
+	  "",
+	  NOLIM,
+	  CV_STATUS_OK,
+	  0,
+	  2,
+	  __LINE__ },
+	{ { { 'P', 1 }, { 'S', 1, "", 500 }, { 'S', 1, "", 100 } },
+	  "",
+	  50,
+	  CV_STATUS_OK,
+	  0,
+	  0,
+	  __LINE__ },
+	{ { { 'P', 1 }, { 'd', 1 }, { 'S', 1, "", 9 } }, "", NOLIM, CV_STATUS_OK, 0, 2, __LINE__ },
+	{ { { 'P', 1 }, { 'n', 1 } }, "", NOLIM, CV_STATUS_OK, 0, 0, __LINE__ },
+	/* a standby of another cluster (sysid) is no reader for this writer */
+	{ { { 'P', 1, "1" }, { 'S', 1, "2" } }, "", NOLIM, CV_STATUS_OK, 0, 0, __LINE__ },
+	/* empty cluster */
+	{ { { 0 } }, "", NOLIM, CV_STATUS_NO_PRIMARY, -1, -1, __LINE__ },
+};
+
+static void build(const struct node_vec *nv, struct node_state *st, struct cv_input *in)
+{
+	ns_init(st);
+	st->pg.present = true;
+	st->pg.up = true;
+	st->pg.tl = nv->tl;
+	st->pg.lag_bytes = nv->lag;
+	st->pg.streaming = true;
+	snprintf(st->pg.sysid, sizeof(st->pg.sysid), "%s",
+	         nv->sysid != NULL && nv->sysid[0] != '\0' ? nv->sysid : "1");
+	in->known = nv->kind != '-';
+	in->st = st;
+	in->server = "s";
+	switch (nv->kind) {
+	case 'P':
+	case '-':
+		st->pg.role = NS_ROLE_PRIMARY;
+		break;
+	case 'D':
+		st->pg.role = NS_ROLE_PRIMARY;
+		st->pg.up = false;
+		break;
+	case 'F':
+		st->pg.role = NS_ROLE_PRIMARY;
+		st->fenced = true;
+		break;
+	case 'M':
+		st->pg.role = NS_ROLE_PRIMARY;
+		st->admin = NS_ADMIN_MAINT;
+		break;
+	case 'S':
+		st->pg.role = NS_ROLE_STANDBY;
+		break;
+	case 'd':
+		st->pg.role = NS_ROLE_STANDBY;
+		st->admin = NS_ADMIN_DRAIN;
+		break;
+	case 'n':
+		st->pg.role = NS_ROLE_STANDBY;
+		st->pg.streaming = false;
+		break;
+	default:
+		st->pg.role = NS_ROLE_UNKNOWN;
+		break;
+	}
+}
+
+static void test_cv_policy_vectors(void **state)
+{
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < HR_ARRAY_SIZE(vecs); i++) {
+		const struct policy_vec *v = &vecs[i];
+		struct node_state st[4];
+		struct cv_input in[4];
+		struct cv_decision d;
+		size_t n = 0;
+
+		print_message("vector line %d\n", v->line);
+		for (j = 0; j < 4 && v->nodes[j].kind != 0; j++, n++)
+			build(&v->nodes[j], &st[j], &in[j]);
+		cv_policy(in, n, v->sysid, v->max_lag, &d);
+		assert_string_equal(cv_status_name(d.status), cv_status_name(v->status));
+		assert_int_equal(d.writer, v->writer);
+		assert_int_equal(d.reader, v->reader);
+	}
+}
+
+/* A lost feed makes the node's last "primary" state worthless: writer gone, status stale. */
+static void test_cv_policy_lost_primary(void **state)
+{
+	struct node_state st[2];
+	struct cv_input in[2];
+	struct cv_decision d;
+	const struct node_vec p = { 'P', 1, "", 0 }, s = { 'S', 1, "", 0 };
+
+	(void)state;
+	build(&p, &st[0], &in[0]);
+	build(&s, &st[1], &in[1]);
+	cv_policy(in, 2, "", NOLIM, &d);
+	assert_int_equal(d.writer, 0);
+	in[0].known = false;
+	cv_policy(in, 2, "", NOLIM, &d);
+	assert_int_equal(d.writer, -1);
+	assert_int_equal(d.status, CV_STATUS_STALE);
+	assert_int_equal(d.reader, 1);
+}
+
+static void test_cv_status_name_all(void **state)
+{
+	(void)state;
+	assert_string_equal(cv_status_name(CV_STATUS_OK), "ok");
+	assert_string_equal(cv_status_name(CV_STATUS_NO_PRIMARY), "no-primary");
+	assert_string_equal(cv_status_name(CV_STATUS_SPLIT_BRAIN), "split-brain");
+	assert_string_equal(cv_status_name(CV_STATUS_STALE), "stale");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cv_policy_vectors),
+		cmocka_unit_test(test_cv_policy_lost_primary),
+		cmocka_unit_test(test_cv_status_name_all),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
