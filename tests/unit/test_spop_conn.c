@@ -32,7 +32,8 @@ void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t m);
 void *__wrap_realloc(void *p, size_t n);
 
-static unsigned long n_allocs; /* allocations seen since the last reset */
+/* volatile: GCC assumes malloc() touches no user memory and would fold reads across calls */
+static volatile unsigned long n_allocs; /* allocations seen since the last reset */
 
 void *__wrap_malloc(size_t n)
 {
