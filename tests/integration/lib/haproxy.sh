@@ -113,13 +113,14 @@ hap_server_field() {
 		$1 == be && $2 == srv { print $(col[f]); exit }'
 }
 
-# hap_wait_field SOCK BACKEND SERVER FIELD WANT SECONDS - polls until the field equals WANT
-# (exact match), at most SECONDS. Prints the last value seen on failure.
+# hap_wait_field SOCK BACKEND SERVER FIELD WANT SECONDS - polls until the whole field matches
+# the extended regex WANT (e.g. "UP", "DOWN.*": 2.6 says "DOWN (agent)" when only the agent
+# check fails), at most SECONDS. Prints the last value seen on failure.
 hap_wait_field() {
 	local sock=$1 be=$2 srv=$3 field=$4 want=$5 secs=$6 v="" i
 	for i in $(seq 1 $((secs * 10))); do
 		v=$(hap_server_field "$sock" "$be" "$srv" "$field")
-		[ "$v" = "$want" ] && return 0
+		printf '%s\n' "$v" | grep -Eqx -- "$want" && return 0
 		sleep 0.1
 	done
 	hap_log "$be/$srv $field: wanted \"$want\" within ${secs}s, last \"$v\""

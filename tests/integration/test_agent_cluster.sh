@@ -1,0 +1,304 @@
+#!/bin/bash
+# tests/integration/test_agent_cluster.sh - haprole-agent on a real cluster: PostgreSQL 15
+# primary + pg_basebackup -R standby (lib/pg.sh), a real nginx and a tiny app stub per node,
+# and a real HAProxy 2.6 reading the agents through agent-check. Shows, through real sockets:
+#   - `printf 'writer\n' | nc` gives up on the primary, down #... on the standby;
+#   - curl of /, /metrics, /primary, /replica?lag= give the documented codes and bodies;
+#   - HAProxy shows the primary UP and the standby DOWN in its writer backend, and the weight
+#     in its reader backend follows the reader check (primary_weight 50 -> weight 50);
+#   - app down or nginx down turns the app check down;
+#   - a SIGSTOPped server turns the writer check down within the probe timeout, while the
+#     agent keeps answering;
+#   - after stopping the primary and promoting the standby, the verdicts swap (agents and
+#     HAProxy). Figures (ms) are printed, never asserted (bench/ measures).
+# Addresses 127.0.11.131-202, ports 21531-21566 (this engineer's range 127.0.11.128/25,
+# 21500-21999).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/lib/pg.sh
+. tests/integration/lib/haproxy.sh
+
+AGENT=./haprole-agent
+PY=/usr/bin/python3
+fails=0
+tmp=$(mktemp -d)
+chmod 0755 "$tmp"
+pids=()
+
+# stop_pid PID - SIGTERM, then (bounded, 3 s) SIGKILL to it and its children: an nginx master
+# killed alone would leave its worker holding the port.
+stop_pid() {
+	local p=$1 kids i
+	kids=$(pgrep -P "$p" 2>/dev/null)
+	kill -TERM "$p" 2>/dev/null || return 0
+	for i in $(seq 1 30); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$p" $kids 2>/dev/null
+	wait "$p" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		stop_pid "$p"
+	done
+	hap_cleanup_all
+	pg_cleanup_all
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pg_require || exit 77
+hap_require || exit 77
+for b in nc curl jq nginx "$PY"; do
+	command -v "$b" >/dev/null 2>&1 || { echo "skip: $b not found"; exit 77; }
+done
+[ -x "$AGENT" ] || { echo "FAIL: $AGENT not built (make)"; exit 1; }
+
+ok() { echo "ok   $*"; }
+ko() { echo "FAIL $*"; fails=$((fails + 1)); }
+expect() {
+	if [ "$2" = "$3" ]; then ok "$1: $3"; else ko "$1: wanted \"$2\", got \"$3\""; fi
+}
+expect_match() {
+	if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1: $(printf '%s' "$3" | head -c 100)"
+	else ko "$1: wanted /$2/, got \"$(printf '%s' "$3" | head -c 300)\""; fi
+}
+now_ms() { date +%s%3N; }
+
+# node N: pg 127.0.11.13N:2153N, nginx 127.0.11.14N:2154N, app 127.0.11.15N:2155N,
+# agent 127.0.11.20N:2156N
+AG1=127.0.11.201; AP1=21561
+AG2=127.0.11.202; AP2=21562
+
+# check NODE NAME - the agent-check line node N answers for check NAME
+check() {
+	local a p
+	if [ "$1" = 1 ]; then a=$AG1 p=$AP1; else a=$AG2 p=$AP2; fi
+	printf '%s\n' "$2" | nc -w 2 "$a" "$p" 2>/dev/null
+}
+# wait_check NODE NAME REGEX SECONDS - polls every 50 ms; prints the ms it took
+wait_check() {
+	local t0 got="" i
+	t0=$(now_ms)
+	for i in $(seq 1 $(($4 * 20))); do
+		got=$(check "$1" "$2")
+		if printf '%s' "$got" | grep -Eq -- "$3"; then
+			echo $(($(now_ms) - t0))
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "timeout, last \"$got\""
+	return 1
+}
+http_code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
+
+start_nginx() {
+	local n=$1
+	mkdir -p "$tmp/nginx$n"
+	cat >"$tmp/nginx$n/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $tmp/nginx$n/nginx.pid;
+error_log $tmp/nginx$n/error.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/nginx$n;
+	proxy_temp_path $tmp/nginx$n;
+	fastcgi_temp_path $tmp/nginx$n;
+	uwsgi_temp_path $tmp/nginx$n;
+	scgi_temp_path $tmp/nginx$n;
+	server {
+		listen 127.0.11.14$n:2154$n;
+		location / { return 200 "nginx ok\n"; }
+	}
+}
+EOF
+	nginx -c "$tmp/nginx$n/nginx.conf" -p "$tmp/nginx$n" >"$tmp/nginx$n/out.log" 2>&1 &
+	NGINX_PID[$n]=$!
+	pids+=("${NGINX_PID[$n]}")
+}
+start_app() {
+	local n=$1
+	mkdir -p "$tmp/www$n"
+	echo "app ok" >"$tmp/www$n/index.html"
+	$PY -m http.server "2155$n" --bind "127.0.11.15$n" --directory "$tmp/www$n" \
+		>"$tmp/app$n.log" 2>&1 &
+	APP_PID[$n]=$!
+	pids+=("${APP_PID[$n]}")
+}
+start_agent() {
+	local n=$1
+	cat >"$tmp/agent$n.conf" <<EOF
+[agent]
+cluster = t
+node = db$n
+listen = 127.0.11.20$n:2156$n
+first_line_wait = 50ms
+heartbeat = 200ms
+log_level = info
+admin_socket = $tmp/agent$n.sock
+state_file = $tmp/agent$n.state
+[postgres]
+conninfo = "hostaddr=127.0.11.13$n port=2153$n user=postgres dbname=postgres"
+interval = 100ms
+timeout = 500ms
+connect_timeout = 500ms
+[http app]
+url = http://127.0.11.15$n:2155$n/
+interval = 100ms
+timeout = 500ms
+rise = 1
+fall = 1
+[http nginx]
+url = http://127.0.11.14$n:2154$n/
+interval = 100ms
+timeout = 500ms
+rise = 1
+fall = 1
+[check writer]
+kind = writer
+[check reader]
+kind = reader
+primary_weight = 50
+[check app]
+kind = app
+EOF
+	$AGENT -d -f "$tmp/agent$n.conf" 2>"$tmp/agent$n.log" &
+	AGENT_PID[$n]=$!
+	pids+=("${AGENT_PID[$n]}")
+}
+
+# ---- the cluster ----------------------------------------------------------------------------
+pg_init_primary "$tmp/pg/pg1" 21531 127.0.11.131 || exit 1
+pg_start "$tmp/pg/pg1" || exit 1
+pg_make_standby 127.0.11.131 21531 "$tmp/pg/pg2" 21532 127.0.11.132 || exit 1
+pg_start "$tmp/pg/pg2" || exit 1
+pg_wait_streaming 127.0.11.132 21532 30 || exit 1
+for n in 1 2; do
+	start_nginx $n
+	start_app $n
+	start_agent $n
+done
+
+cat >"$tmp/haproxy.cfg" <<EOF
+global
+	stats socket $tmp/hap.sock level admin
+defaults
+	mode tcp
+	timeout connect 1s
+	timeout client 10s
+	timeout server 10s
+	timeout check 1s
+backend be_writer
+	server db1 127.0.11.131:21531 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "writer\n" agent-inter 200ms
+	server db2 127.0.11.132:21532 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "writer\n" agent-inter 200ms
+backend be_reader
+	balance roundrobin
+	server db1 127.0.11.131:21531 weight 100 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "reader\n" agent-inter 200ms
+	server db2 127.0.11.132:21532 weight 100 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader\n" agent-inter 200ms
+EOF
+hap_start "$tmp/haproxy.cfg" || exit 1
+echo "haproxy $(hap_version) pid $HAP_PID"
+
+# ---- agent-check through nc -----------------------------------------------------------------
+t=$(wait_check 1 writer '^up ready 100%$' 20) && ok "db1 writer up (${t} ms after start)" || ko "db1 writer: $t"
+t=$(wait_check 2 writer '^down ready #pg: standby$' 20) && ok "db2 writer down #pg: standby" || ko "db2 writer: $t"
+t=$(wait_check 2 reader '^up ready (9[0-9]|100)%$' 20) && ok "db2 reader up, weight $(check 2 reader)" || ko "db2 reader: $t"
+expect "db1 reader (primary_weight 50)" "up ready 50%" "$(check 1 reader)"
+t=$(wait_check 1 app '^up ready 100%$' 10) && ok "db1 app up" || ko "db1 app: $t"
+expect "db2 app (standby)" "down ready #pg: standby" "$(check 2 app)"
+
+# ---- HTTP -----------------------------------------------------------------------------------
+body=$(curl -s "http://$AG1:$AP1/")
+expect "db1 GET / role" primary "$(printf '%s' "$body" | jq -r .pg.role)"
+expect "db1 GET / writer" "up ready 100%" "$(printf '%s' "$body" | jq -r .checks.writer)"
+body=$(curl -s "http://$AG2:$AP2/status")
+expect "db2 GET /status role" standby "$(printf '%s' "$body" | jq -r .pg.role)"
+expect "db2 GET /status streaming" true "$(printf '%s' "$body" | jq -r .pg.streaming)"
+expect "db1 /primary" 200 "$(http_code "http://$AG1:$AP1/primary")"
+expect "db2 /primary" 503 "$(http_code "http://$AG2:$AP2/primary")"
+expect "db1 /master" 200 "$(http_code "http://$AG1:$AP1/master")"
+expect "db1 /replica?lag=16MB" 503 "$(http_code "http://$AG1:$AP1/replica?lag=16MB")"
+expect "db2 /replica?lag=16MB" 200 "$(http_code "http://$AG2:$AP2/replica?lag=16MB")"
+expect "db2 /replica?lag=bogus" 400 "$(http_code "http://$AG2:$AP2/replica?lag=bogus")"
+expect "db2 /read-only" 200 "$(http_code "http://$AG2:$AP2/read-only")"
+expect "db1 /health" 200 "$(http_code "http://$AG1:$AP1/health")"
+expect "db2 /check/writer" 503 "$(http_code "http://$AG2:$AP2/check/writer")"
+expect_match "db2 /primary body" '"ok":false' "$(curl -s "http://$AG2:$AP2/primary")"
+metrics=$(curl -s "http://$AG1:$AP1/metrics")
+expect_match "db1 /metrics role" '^haprole_pg_role\{role="primary"\} 1$' "$(printf '%s\n' "$metrics" | grep 'role="primary"')"
+expect_match "db1 /metrics probe up" '^haprole_probe_up\{probe="pg"\} 1$' "$(printf '%s\n' "$metrics" | grep 'probe="pg"')"
+expect_match "db1 /metrics writer verdict" '^haprole_check_up\{check="writer"\} 1$' "$(printf '%s\n' "$metrics" | grep 'check_up{check="writer"')"
+
+# ---- HAProxy 2.6 ----------------------------------------------------------------------------
+sock=$tmp/hap.sock
+hap_wait_field "$sock" be_writer db1 status UP 20 && ok "haproxy be_writer/db1 UP" || ko "haproxy be_writer/db1 not UP"
+hap_wait_field "$sock" be_writer db2 status "DOWN.*" 20 && ok "haproxy be_writer/db2 DOWN" || ko "haproxy be_writer/db2 not DOWN"
+hap_wait_field "$sock" be_reader db1 weight 50 20 && ok "haproxy be_reader/db1 weight 50 (reader check)" || ko "haproxy be_reader/db1 weight"
+w=$(hap_server_field "$sock" be_reader db2 weight)
+expect_match "haproxy be_reader/db2 weight follows the reader check" '^(9[0-9]|100)$' "$w"
+echo "     show servers state be_writer:"
+hap_servers_state "$sock" be_writer | awk '{print "       " $4, "op_state=" $6, "admin=" $7, "weight=" $8}'
+
+# ---- app and nginx down -> app check down ---------------------------------------------------
+stop_pid "${APP_PID[1]}"
+t=$(wait_check 1 app '^fail ready #app: ' 10) && ok "app stub down -> db1 app $(check 1 app) (${t} ms)" || ko "db1 app after app down: $t"
+start_app 1
+t=$(wait_check 1 app '^up ready 100%$' 10) && ok "app stub back -> db1 app up" || ko "db1 app after app back: $t"
+stop_pid "${NGINX_PID[1]}"
+t=$(wait_check 1 app '^fail ready #nginx: ' 10) && ok "nginx down -> db1 app $(check 1 app) (${t} ms)" || ko "db1 app after nginx down: $t"
+start_nginx 1
+t=$(wait_check 1 app '^up ready 100%$' 10) && ok "nginx back -> db1 app up" || ko "db1 app after nginx back: $t"
+
+# ---- a hung server: SIGSTOP -----------------------------------------------------------------
+pg_freeze "$tmp/pg/pg1" || ko "pg_freeze"
+t0=$(now_ms)
+answered=0
+silent=0
+got=""
+for i in $(seq 1 100); do
+	got=$(check 1 writer)
+	if [ -n "$got" ]; then answered=$((answered + 1)); else silent=$((silent + 1)); fi
+	printf '%s' "$got" | grep -q '^fail ready #pg: ' && break
+	sleep 0.05
+done
+dt=$(($(now_ms) - t0))
+expect_match "SIGSTOPped postmaster -> db1 writer fails (${dt} ms, timeout 500 ms)" '^fail ready #pg: ' "$got"
+expect "the agent kept answering while PostgreSQL hung ($answered answers)" 0 "$silent"
+hap_wait_field "$sock" be_writer db1 status "DOWN.*" 10 && ok "haproxy be_writer/db1 DOWN while hung" || ko "haproxy be_writer/db1 not DOWN while hung"
+pg_thaw "$tmp/pg/pg1"
+t=$(wait_check 1 writer '^up ready 100%$' 20) && ok "thawed -> db1 writer up again (${t} ms)" || ko "db1 writer after thaw: $t"
+
+# ---- failover: stop the primary, promote the standby ----------------------------------------
+pg_stop "$tmp/pg/pg1" immediate || ko "pg_stop pg1"
+t=$(wait_check 1 writer '^fail ready #pg: ' 10) && ok "old primary stopped -> db1 writer $(check 1 writer) (${t} ms)" || ko "db1 writer after stop: $t"
+pg_promote "$tmp/pg/pg2" || ko "pg_promote pg2"
+t0=$(now_ms)
+t=$(wait_check 2 writer '^up ready 100%$' 10) && ok "promoted -> db2 writer up ${t} ms after pg_promote returned (probe interval 100 ms)" || ko "db2 writer after promote: $t"
+expect "db2 reader is now the primary's" "up ready 50%" "$(check 2 reader)"
+expect "db2 /primary" 200 "$(http_code "http://$AG2:$AP2/primary")"
+expect "db1 /primary" 503 "$(http_code "http://$AG1:$AP1/primary")"
+expect_match "db2 timeline moved" '^[2-9]$' "$(curl -s "http://$AG2:$AP2/" | jq -r .pg.tl)"
+hap_wait_field "$sock" be_writer db2 status UP 10 && ok "haproxy be_writer/db2 UP $(($(now_ms) - t0)) ms after promote" || ko "haproxy be_writer/db2 not UP"
+hap_wait_field "$sock" be_writer db1 status "DOWN.*" 10 && ok "haproxy be_writer/db1 DOWN" || ko "haproxy be_writer/db1 not DOWN"
+hap_wait_field "$sock" be_reader db2 weight 50 10 && ok "haproxy be_reader/db2 weight 50 (now primary)" || ko "haproxy be_reader/db2 weight"
+
+for n in 1 2; do
+	kill -0 "${AGENT_PID[$n]}" 2>/dev/null && ok "agent db$n still running" || ko "agent db$n died"
+done
+if [ "$fails" -ne 0 ]; then
+	for n in 1 2; do
+		echo "--- agent db$n log (tail)"
+		tail -n 25 "$tmp/agent$n.log"
+	done
+	echo "--- haproxy log (tail)"
+	tail -n 20 "$tmp/haproxy.cfg.log"
+	exit 1
+fi
+exit 0
