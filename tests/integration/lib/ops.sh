@@ -1,0 +1,109 @@
+# tests/integration/lib/ops.sh - helpers of the ops integration tests (test_ops_*.sh, issue 5):
+# write an agent config for one node, start / kill / restart its agent by pid, ask its port.
+# Source it (bash) after setting OPS_TMP (a mktemp -d directory). Address range 127.0.13.0/24,
+# ports 23000-23999 (the ops engineer's). Functions return 0/1 and never exit.
+#
+#   ops_agent_conf NAME ADDR PORT PGADDR PGPORT PEERNAME PEERADDR:PEERPORT
+#   ops_agent_start NAME          # runs ./haprole-agent -d, log in $OPS_TMP/NAME.log
+#   ops_agent_kill9 NAME          # SIGKILL, as a crash or an OOM kill would
+#   ops_ask ADDR PORT LINE        # one agent-check exchange: prints the agent's line
+#   ops_wait_line ADDR PORT CHECK REGEX SECONDS
+#   ops_cleanup                   # SIGKILL every agent started here (EXIT trap)
+
+OPS_AGENT=${OPS_AGENT:-./haprole-agent}
+declare -A OPS_PIDS=()
+
+ops_log() {
+	echo "ops.sh: $*" >&2
+}
+
+# ops_agent_conf NAME ADDR PORT PGADDR PGPORT PEERNAME PEER - one agent per PostgreSQL node, with
+# checks writer and reader, heartbeat 200 ms, admin socket and state file in $OPS_TMP.
+ops_agent_conf() {
+	local name=$1 addr=$2 port=$3 pgaddr=$4 pgport=$5 peer=$6 peeraddr=$7
+	cat >"$OPS_TMP/$name.conf" <<EOF
+[agent]
+cluster = opstest
+node = $name
+listen = $addr:$port
+heartbeat = 200ms
+shutdown_grace = 200ms
+log_level = info
+admin_socket = $OPS_TMP/$name.sock
+state_file = $OPS_TMP/$name.state
+[postgres]
+conninfo = hostaddr=$pgaddr port=$pgport user=postgres dbname=postgres
+interval = 100ms
+rise = 1
+fall = 1
+[check writer]
+kind = writer
+[check reader]
+kind = reader
+[peer $peer]
+address = $peeraddr
+EOF
+}
+
+# ops_agent_start NAME - starts the agent of $OPS_TMP/NAME.conf, waits (10 s) for its port.
+ops_agent_start() {
+	local name=$1 listen addr port i
+	listen=$(sed -n 's/^listen = //p' "$OPS_TMP/$name.conf")
+	addr=${listen%:*}
+	port=${listen##*:}
+	"$OPS_AGENT" -d -f "$OPS_TMP/$name.conf" 2>>"$OPS_TMP/$name.log" &
+	OPS_PIDS[$name]=$!
+	disown "${OPS_PIDS[$name]}" # no "Killed" job notices from ops_agent_kill9 / ops_cleanup
+	for i in $(seq 1 100); do
+		if ! kill -0 "${OPS_PIDS[$name]}" 2>/dev/null; then
+			ops_log "agent $name exited at start:"
+			tail -n 20 "$OPS_TMP/$name.log" >&2
+			return 1
+		fi
+		[ -n "$(ops_ask "$addr" "$port" writer)" ] && return 0
+		sleep 0.1
+	done
+	ops_log "agent $name did not answer on $listen within 10 s"
+	return 1
+}
+
+# ops_agent_kill9 NAME - SIGKILL, then waits (5 s) until the process is gone.
+ops_agent_kill9() {
+	local pid=${OPS_PIDS[$1]:-} i
+	[ -z "$pid" ] && return 1
+	kill -KILL "$pid" 2>/dev/null
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	unset "OPS_PIDS[$1]"
+	return 0
+}
+
+# ops_ask ADDR PORT LINE - the agent-check line the agent answers to LINE.
+ops_ask() {
+	printf '%s\n' "$3" | nc -w 2 "$1" "$2" 2>/dev/null
+}
+
+# ops_wait_line ADDR PORT CHECK REGEX SECONDS - polls the check every 0.1 s until its line
+# matches REGEX (grep -E); on timeout prints the last line and returns 1.
+ops_wait_line() {
+	local addr=$1 port=$2 check=$3 re=$4 secs=$5 got="" i
+	for i in $(seq 1 $((secs * 10))); do
+		got=$(ops_ask "$addr" "$port" "$check")
+		printf '%s' "$got" | grep -Eq -- "$re" && return 0
+		sleep 0.1
+	done
+	ops_log "$addr:$port check $check: wanted /$re/ within ${secs}s, last \"$got\""
+	return 1
+}
+
+# ops_cleanup - SIGKILLs every agent still running (EXIT trap).
+ops_cleanup() {
+	local n
+	for n in "${!OPS_PIDS[@]}"; do
+		kill -KILL "${OPS_PIDS[$n]}" 2>/dev/null
+	done
+	OPS_PIDS=()
+	return 0
+}
