@@ -37,6 +37,16 @@
  * promotion), on a standby pg_stat_wal_receiver.received_tli (the last checkpoint's timeline
  * when no receiver runs).
  *
+ * Accept check: the persistent connection talks to its own backend, which keeps answering when
+ * only the postmaster hangs (SIGSTOP): new client connections then hang in the kernel's backlog
+ * while our queries succeed. So every <accept_check> a short second connection goes to the same
+ * address (TCP, or the unix socket) and sends a GSSENCRequest (PostgreSQL >= 12, protocol
+ * section 55.2.1): a forked server process answers one byte ('G' or 'N') and, when we close,
+ * exits without a log line (a CancelRequest would log "did not match any process"; an
+ * SSLRequest answered 'S' logs "EOF detected"). No answer within <timeout>: the probe fails
+ * ("postmaster accepts no connection") until a check passes again; the persistent connection
+ * is kept.
+ *
  * The role needs pg_monitor (or superuser) to see pg_stat_wal_receiver and pg_control_system().
  *
  * Lifecycle: pgp_init() (no I/O), pgp_start(), pgp_reconfigure() on SIGHUP, pgp_stop(),
@@ -47,6 +57,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <ev.h>
 
@@ -70,10 +81,13 @@ struct pgp_conf {
 	double receiver_timeout; /* standby: streaming=false when the receiver's last message is
 	                            older (s); 0 = trust the receiver status alone */
 	int64_t keepalives_idle; /* TCP keepalive idle time (s) given to libpq */
+	double accept_check;     /* how often to check that the postmaster accepts new
+	                            connections (s); 0 = never (see "accept check" above) */
 };
 
 /* Key table for [postgres]: conninfo, interval, timeout, connect_timeout, rise, fall,
- * backoff_max, receiver_timeout, keepalives_idle. Offsets are into struct pgp_conf. */
+ * backoff_max, receiver_timeout, keepalives_idle, accept_check. Offsets are into
+ * struct pgp_conf. */
 extern const struct cfg_key pgp_conf_keys[];
 
 /* Checks a whole [postgres] section after its keys are set: the conninfo parses (libpq's
@@ -163,6 +177,30 @@ enum pgp_change {
 	PGP_CH_ERR = 1u << 5,       /* err */
 };
 
+/* States of the accept check (a second, tiny state machine inside the probe). */
+enum pgp_acc_state {
+	PGP_ACC_OFF = 0,    /* disabled, or no target known (no connection yet) */
+	PGP_ACC_WAIT,       /* <acc.timer> = next check */
+	PGP_ACC_CONNECTING, /* non-blocking connect under way, <acc.timer> = deadline */
+	PGP_ACC_SENT,       /* GSSENCRequest sent, waiting for one byte, <acc.timer> = deadline */
+	PGP_ACC_COUNT       /* keep last */
+};
+
+/* The accept check's own watchers and result. */
+struct pgp_accept {
+	enum pgp_acc_state state;   /* written by pgp_acc_set_state() only */
+	ev_io io;                   /* the check's socket */
+	ev_timer timer;             /* next check, or the check's deadline */
+	int fd;                     /* the check's socket, -1 when none */
+	struct sockaddr_storage ss; /* target: the probe connection's server address */
+	socklen_t sslen;            /* meaningful bytes of <ss>, 0 when unknown */
+	bool ok;                    /* the last check passed (true until one fails) */
+	char err[NS_REASON_MAX];    /* why the last check failed */
+	ev_tstamp started;          /* ev_now() when the check under way began */
+	uint64_t checks;            /* checks run since start */
+	uint64_t failures;          /* checks failed since start */
+};
+
 struct pg_probe;
 
 /* Told after any field of <p->pg> changed (mask of enum pgp_change in <changed>). Called from
@@ -185,6 +223,7 @@ struct pg_probe {
 	uint32_t last_ms;         /* duration of the last successful query (ms) */
 	uint64_t queries;         /* successful queries since start */
 	uint64_t failures;        /* failed queries / connects since start */
+	struct pgp_accept acc;    /* the accept check */
 	pgp_change_cb cb;         /* told of every change */
 	void *arg;                /* caller's data */
 };

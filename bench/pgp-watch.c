@@ -3,7 +3,7 @@
  * tests/integration/test_probe_pg.sh and for people watching a server.
  *
  *   pgp-watch [-i INTERVAL] [-t TIMEOUT] [-c CONNECT_TIMEOUT] [-r RISE] [-f FALL] [-d SECONDS]
- *             [-T RECEIVER_TIMEOUT] [-v] CONNINFO
+ *             [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-v] CONNINFO
  *
  * Line format (key=value, err last, quoted):
  *   <ms since start> ch=<changes> up=0|1 role=R tl=N sysid=S lsn=N lag_bytes=N lag_ms=N
@@ -106,7 +106,7 @@ static void watch_usage(void)
 	fprintf(
 	    stderr,
 	    "usage: pgp-watch [-i INTERVAL] [-t TIMEOUT] [-c CONNECT_TIMEOUT] [-r RISE] [-f FALL]\n"
-	    "                 [-T RECEIVER_TIMEOUT] [-d SECONDS] [-v] CONNINFO\n"
+	    "                 [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-d SECONDS] [-v] CONNINFO\n"
 	    "Runs the agent's postgres probe alone; prints one line per change.\n"
 	    "Durations as in configs: 100ms, 1s (bare number: ms). Defaults: the [postgres] "
 	    "defaults.\n");
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pgp-watch: %s\n", err);
 		return 1;
 	}
-	while ((opt = getopt(argc, argv, "i:t:c:r:f:T:d:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "i:t:c:r:f:T:a:d:vh")) != -1) {
 		switch (opt) {
 		case 'i':
 			if (watch_duration("i", optarg, &conf.interval) < 0)
@@ -142,6 +142,10 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			if (watch_duration("T", optarg, &conf.receiver_timeout) < 0)
+				return 2;
+			break;
+		case 'a':
+			if (watch_duration("a", optarg, &conf.accept_check) < 0)
 				return 2;
 			break;
 		case 'd':

@@ -363,6 +363,7 @@ static void test_pgp_conf_keys_defaults(void **state)
 	assert_true(c.timeout > 0.999 && c.timeout < 1.001);
 	assert_int_equal(c.rise, 2);
 	assert_int_equal(c.fall, 1);
+	assert_true(c.accept_check > 0.999 && c.accept_check < 1.001);
 	assert_int_equal(pgp_conf_validate(&c, err, sizeof(err)), 0);
 }
 
