@@ -1,0 +1,314 @@
+#!/bin/bash
+# tests/integration/test_spoa_haproxy.sh - haprole-spoa behind real HAProxy 2.6 and every 3.x
+# that lib/haproxy3.sh provides (3.0 trixie, 3.2 sid), with bench/feed-fake standing in for the
+# agents (it serves the feed contract and answers agent checks) and two tiny HTTP servers as
+# the nodes db1/db2 (their answer names the node). On each version:
+#   1. writes (HTTP frontend, and the TCP frontend standing for PostgreSQL's port 5000) land on
+#      the writer db1;
+#   2. promotion of db2 with no HAProxy reload: routed to db2 at once while its agent check
+#      (agent-inter 10s) still says DOWN (DESIGN.md section 8, trap a); prints the time from
+#      the promotion to the first write routed to db2;
+#   3. the writer's server dies without promotion: writes get an error, never the standby
+#      (trap b); then the agent says its PostgreSQL is down: refused with status no-primary;
+#   4. the SPOA killed: HAProxy serves through the fallback (agent checks); restarted: SPOE
+#      routing resumes (a new promotion is followed before the agent checks see it);
+#   5. split brain (two primaries on one timeline): writes refused.
+# Asserts what HAProxy's stats socket reports. Address range 127.0.12.0/24, ports 22100-22199.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/lib/haproxy.sh
+. tests/integration/lib/haproxy3.sh
+
+hap_require || exit 77
+for b in haprole-spoa build/bench/feed-fake; do
+	[ -x "$b" ] || { echo "skip: $b not built (make)"; exit 77; }
+done
+command -v python3 >/dev/null || { echo "skip: python3 missing"; exit 77; }
+command -v curl >/dev/null || { echo "skip: curl missing"; exit 77; }
+
+IP=127.0.12.10
+SPOA_PORT=22101
+STATUS_PORT=22102
+FEED1=22111
+FEED2=22112
+SRV1=22121
+SRV2=22122
+HTTP_FE=22130
+PG_FE=22150
+
+tmp=$(mktemp -d /tmp/haprole-spoa-hap.XXXXXX)
+PIDS=()
+SPOA_PID=
+cleanup() {
+	hap_cleanup_all
+	local p
+	for p in "${PIDS[@]}" $SPOA_PID; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	[ -f "$tmp/spoa.log" ] && { echo "--- spoa.log (last 20 lines)"; tail -n 20 "$tmp/spoa.log"; }
+	exit 1
+}
+
+now_ms() {
+	date +%s%3N
+}
+
+start_spoa() {
+	./haprole-spoa -d -f "$tmp/spoa.conf" >>"$tmp/spoa.log" 2>&1 &
+	SPOA_PID=$!
+	local i
+	for i in $(seq 1 50); do
+		curl -s -m 1 "http://$IP:$STATUS_PORT/" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "haprole-spoa did not start"
+}
+
+spoa_status() { # prints "status writer"
+	curl -s -m 1 "http://$IP:$STATUS_PORT/" | python3 -c '
+import json,sys
+c=json.load(sys.stdin)["clusters"][0]
+print(c["status"], c["writer"] or "-")' 2>/dev/null
+}
+
+wait_spoa() { # wait_spoa "ok db1"
+	local i s=""
+	for i in $(seq 1 50); do
+		s=$(spoa_status)
+		[ "$s" = "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "SPOA view: wanted \"$1\", got \"$s\""
+}
+
+feed() { # feed 1|2 "command"
+	echo "$2" >"$tmp/f$1"
+}
+
+http_get() { curl -s -m 2 "http://$IP:$HTTP_FE/"; }
+pg_get() { curl -s -m 2 "http://$IP:$PG_FE/"; } # raw TCP through the "port 5000" frontend
+
+# ---- fixtures shared by every version ---------------------------------------------------------
+mkdir -p "$tmp/d1" "$tmp/d2"
+echo db1 >"$tmp/d1/index.html"
+echo db2 >"$tmp/d2/index.html"
+start_server() { # start_server 1|2
+	local port=$SRV1
+	[ "$1" = 2 ] && port=$SRV2
+	python3 -m http.server --bind "$IP" "$port" --directory "$tmp/d$1" >/dev/null 2>&1 &
+	eval "SRV_PID$1=$!"
+	PIDS+=($!)
+	local i
+	for i in $(seq 1 50); do
+		curl -s -m 1 "http://$IP:$port/" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "backend server $1 did not start"
+}
+
+cat >"$tmp/spoa.conf" <<CONF
+[spoa]
+listen = $IP:$SPOA_PORT
+status_listen = $IP:$STATUS_PORT
+heartbeat = 200ms
+log_level = info
+[cluster main]
+[node db1]
+cluster = main
+agent = $IP:$FEED1
+[node db2]
+cluster = main
+agent = $IP:$FEED2
+CONF
+sed "s/^\(spoe-agent .*\)/\1/" haproxy/spoe-haprole.conf >"$tmp/spoe.conf"
+
+# The backends follow haproxy/haproxy.cfg (use-server + force-persist, no redispatch), with a
+# deliberately long agent-inter so that the agent-check path visibly lags the SPOE path.
+write_haproxy_cfg() {
+	cat >"$tmp/haproxy.cfg" <<CFG
+global
+	stats socket $tmp/stats.sock mode 600 level admin
+defaults
+	timeout connect 1s
+	timeout client 10s
+	timeout server 10s
+	retries 1
+frontend fe_http
+	mode http
+	bind $IP:$HTTP_FE
+	filter spoe engine haprole-http config $tmp/spoe.conf
+	http-request return status 503 content-type text/plain lf-string "refused: %[var(txn.haprole.status)]" if { var(txn.haprole.status) -m found } !{ var(txn.haprole.status) -m str ok }
+	default_backend be_app
+backend be_app
+	mode http
+	balance first
+	use-server %[var(txn.haprole.writer)] if { var(txn.haprole.writer) -m found }
+	force-persist if { var(txn.haprole.writer) -m found }
+	default-server check inter 1s agent-check agent-inter 10s agent-send "writer\n"
+	server db1 $IP:$SRV1 agent-port $FEED1
+	server db2 $IP:$SRV2 agent-port $FEED2
+frontend fe_pg
+	mode tcp
+	bind $IP:$PG_FE
+	tcp-request inspect-delay 2s
+	filter spoe engine haprole-pg config $tmp/spoe.conf
+	tcp-request content reject if { var(txn.haprole.status) -m found } !{ var(txn.haprole.status) -m str ok }
+	default_backend be_pg
+backend be_pg
+	mode tcp
+	balance first
+	use-server %[var(txn.haprole.writer)] if { var(txn.haprole.writer) -m found }
+	force-persist if { var(txn.haprole.writer) -m found }
+	default-server check inter 1s agent-check agent-inter 10s agent-send "writer\n" on-marked-down shutdown-sessions
+	server db1 $IP:$SRV1 agent-port $FEED1
+	server db2 $IP:$SRV2 agent-port $FEED2
+backend spoe-haprole
+	mode tcp
+	timeout connect 500ms
+	timeout server 1m
+	option spop-check
+	server spoa1 $IP:$SPOA_PORT check inter 500ms
+CFG
+	sed -i "s/127.0.0.1:12345/$IP:$SPOA_PORT/" "$tmp/haproxy.cfg"
+}
+
+# ---- one version ------------------------------------------------------------------------------
+run_version() {
+	local root=$1 ver label t0 t1 i got s
+	ver=$(hap_version "$root")
+	label="haproxy $ver"
+	echo "== $label"
+	: >"$tmp/spoa.log"
+	rm -f "$tmp/f1" "$tmp/f2"
+	build/bench/feed-fake -l "$IP:$FEED1" -n db1 -r primary -t 1 -H 200ms -C "$tmp/f1" \
+		>"$tmp/ff1.log" 2>&1 &
+	local ff1=$!
+	build/bench/feed-fake -l "$IP:$FEED2" -n db2 -r standby -t 1 -H 200ms -C "$tmp/f2" \
+		>"$tmp/ff2.log" 2>&1 &
+	local ff2=$!
+	PIDS+=($ff1 $ff2)
+	for i in $(seq 1 50); do [ -p "$tmp/f1" ] && [ -p "$tmp/f2" ] && break; sleep 0.1; done
+	start_spoa
+	wait_spoa "ok db1"
+	write_haproxy_cfg
+	hap_start "$tmp/haproxy.cfg" "$root" || fail "$label: haproxy did not start"
+	local sock=$tmp/stats.sock
+	hap_wait_field "$sock" spoe-haprole spoa1 status "UP.*" 10 || fail "$label: SPOA not UP"
+	# the agent checks settle: db1 UP, db2 DOWN (agent says standby); bounded by agent-inter
+	hap_wait_field "$sock" be_pg db2 status "DOWN.*" 15 || fail "$label: db2 never DOWN"
+	hap_wait_field "$sock" be_pg db1 status "UP.*" 15 || fail "$label: db1 not UP"
+
+	# 1. writes land on the writer
+	for i in 1 2 3 4 5; do
+		got=$(http_get); [ "$got" = db1 ] || fail "$label: HTTP write landed on '$got'"
+		got=$(pg_get); [ "$got" = db1 ] || fail "$label: TCP write landed on '$got'"
+	done
+	echo "ok $label: writes land on the writer db1 (HTTP and TCP frontends)"
+
+	# 2. promotion, no reload; trap a: db2's agent check still says DOWN
+	t0=$(now_ms)
+	feed 2 "tl 2"
+	feed 2 "role primary"
+	feed 1 "role standby"
+	got=""
+	for i in $(seq 1 500); do
+		got=$(pg_get)
+		[ "$got" = db2 ] && break
+		[ "$got" = db1 ] && fail "$label: a write landed on the old primary after promotion"
+	done
+	t1=$(now_ms)
+	[ "$got" = db2 ] || fail "$label: writes never reached the new primary"
+	s=$(hap_server_field "$sock" be_pg db2 status)
+	case $s in
+	DOWN*) ;;
+	*) echo "note $label: db2's agent check already said UP ($s); trap a not observable this run" ;;
+	esac
+	echo "ok $label: promotion -> first write routed to db2: $((t1 - t0)) ms (db2 agent check: $s, no reload)"
+	for i in 1 2 3; do
+		got=$(http_get); [ "$got" = db2 ] || fail "$label: HTTP after promotion landed on '$got'"
+	done
+
+	# 3. trap b: the writer's server dies, no promotion: an error, never the standby
+	kill "$SRV_PID2"; wait "$SRV_PID2" 2>/dev/null
+	for i in 1 2 3 4 5; do
+		got=$(pg_get)
+		[ "$got" = db1 ] && fail "$label: writer down, a write reached the standby db1"
+		[ -z "$got" ] || fail "$label: writer down, write answered '$got'"
+	done
+	feed 2 "up 0" # the agent notices: its PostgreSQL is down
+	wait_spoa "no-primary -"
+	got=$(http_get)
+	[ "$got" = "refused: no-primary" ] || fail "$label: no primary, HTTP answered '$got'"
+	got=$(pg_get)
+	[ -z "$got" ] || fail "$label: no primary, TCP write answered '$got'"
+	echo "ok $label: writer down and no promotion: writes get an error, never the standby"
+	start_server 2
+	feed 2 "up 1"
+	wait_spoa "ok db2"
+
+	# 4. SPOA killed: fallback through the agent checks; restart: SPOE routing resumes
+	hap_wait_field "$sock" be_pg db2 status "UP.*" 15 || fail "$label: db2 agent never UP"
+	hap_wait_field "$sock" be_pg db1 status "DOWN.*" 15 || fail "$label: db1 agent never DOWN"
+	kill "$SPOA_PID"; wait "$SPOA_PID" 2>/dev/null; SPOA_PID=
+	for i in 1 2 3 4 5; do
+		got=$(pg_get); [ "$got" = db2 ] || fail "$label: SPOA down, fallback answered '$got'"
+		got=$(http_get); [ "$got" = db2 ] || fail "$label: SPOA down, HTTP fallback '$got'"
+	done
+	echo "ok $label: SPOA killed: HAProxy serves through the fallback (agent checks)"
+	start_spoa
+	wait_spoa "ok db2"
+	feed 1 "tl 3"
+	feed 1 "role primary"
+	feed 2 "role standby"
+	wait_spoa "ok db1"
+	got=""
+	for i in $(seq 1 200); do # HAProxy reconnects to the SPOA on its own (no reload)
+		got=$(pg_get)
+		[ "$got" = db1 ] && break
+		sleep 0.05
+	done
+	[ "$got" = db1 ] || fail "$label: SPOE routing did not resume after the SPOA restart"
+	s=$(hap_server_field "$sock" be_pg db1 status)
+	echo "ok $label: SPOA restarted: SPOE routing resumed (db1 chosen, its agent check: $s)"
+
+	# 5. split brain: two primaries on one timeline -> writes refused
+	feed 2 "tl 3"
+	feed 2 "role primary"
+	wait_spoa "split-brain -"
+	got=$(http_get)
+	[ "$got" = "refused: split-brain" ] || fail "$label: split brain, HTTP answered '$got'"
+	for i in 1 2 3; do
+		got=$(pg_get); [ -z "$got" ] || fail "$label: split brain, TCP write answered '$got'"
+	done
+	echo "ok $label: split brain: writes refused"
+
+	# counters: nothing unknown, no bad args, no protocol errors
+	curl -s "http://$IP:$STATUS_PORT/metrics" >"$tmp/metrics"
+	grep -q '^haprole_spoa_messages_total{message="haprole-route",outcome="bad-args"} 0$' \
+		"$tmp/metrics" || fail "$label: bad-args counted"
+	grep -q '^haprole_spoa_errors_total' "$tmp/metrics" &&
+		fail "$label: protocol errors: $(grep '^haprole_spoa_errors_total' "$tmp/metrics")"
+	echo "ok $label: $(grep -c . "$tmp/metrics") metric lines, no protocol error"
+
+	hap_stop
+	kill "$SPOA_PID" "$ff1" "$ff2" 2>/dev/null
+	wait "$SPOA_PID" "$ff1" "$ff2" 2>/dev/null
+	SPOA_PID=
+}
+
+start_server 1
+start_server 2
+ran=""
+for root in "" $(hap3_roots); do
+	run_version "$root"
+	ran="$ran $(hap_version "$root")"
+done
+echo "SPOE scenarios ran on haproxy:$ran"
+exit 0
