@@ -95,7 +95,9 @@ psql_node() {
 		-U postgres -d postgres -c "$*"
 }
 
-pid_alive() { local f=$DEMO/pids/$1.pid; [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+# proc_live PID: the process exists and is not a zombie (PID 1 here may reap late).
+proc_live() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+pid_alive() { local f=$DEMO/pids/$1.pid; [ -s "$f" ] && proc_live "$(cat "$f")"; }
 state_get() { [ -f "$STATE_FILE" ] && sed -n "s/^$1=//p" "$STATE_FILE" | tail -1; }
 state_set() {
 	touch "$STATE_FILE"
@@ -158,11 +160,12 @@ stop_pid() {
 	local name=$1 sig=${2:-TERM} f=$DEMO/pids/$1.pid p i
 	[ -s "$f" ] || return 0
 	p=$(cat "$f")
-	if kill -0 "$p" 2>/dev/null; then
-		kill -"$sig" "$p" 2>/dev/null || :
-		for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null || :
-		for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	if proc_live "$p"; then
+		# start_bg made it a session (and group) leader: signal its whole group (nginx workers).
+		kill -"$sig" -- "-$p" 2>/dev/null || kill -"$sig" "$p" 2>/dev/null || :
+		for ((i = 0; i < 100; i++)); do proc_live "$p" || break; sleep 0.05; done
+		proc_live "$p" && { kill -9 -- "-$p" 2>/dev/null || kill -9 "$p" 2>/dev/null; } || :
+		for ((i = 0; i < 50; i++)); do proc_live "$p" || break; sleep 0.1; done
 	fi
 	rm -f "$f"
 }
@@ -197,11 +200,11 @@ pg_start() {
 
 # pg_stop NODE [fast|immediate|kill] : kill = SIGKILL of the postmaster.
 pg_stop() {
-	local n=$1 mode=${2:-fast} p
+	local n=$1 mode=${2:-fast} p i
 	p=$(cat "$DEMO/pids/pg-$n.pid" 2>/dev/null || :)
 	if [ "$mode" = kill ]; then
 		[ -n "$p" ] && kill -9 "$p" 2>/dev/null || :
-		try_for 10 bash -c "! kill -0 $p" || :
+		for ((i = 0; i < 100; i++)); do [ -n "$p" ] && proc_live "$p" || break; sleep 0.02; done
 	elif [ -f "$(pgdata "$n")/postmaster.pid" ]; then
 		as_pg "$n" "$PGBIN/pg_ctl" -D "$(pgdata "$n")" -m "$mode" -w -t 30 stop >/dev/null 2>&1 ||
 			{ [ -n "$p" ] && kill -9 "$p" 2>/dev/null || :; }
@@ -307,11 +310,11 @@ pg_promote() {
 	hist=$(ls -t "$(pgdata "$n")"/pg_wal/*.history 2>/dev/null | head -1)
 	[ -n "$hist" ] && state_set PROMOTED_AT "$(stat -c %.6Y "$hist")" || state_set PROMOTED_AT "$(now)"
 	state_set PRIMARY "$n"
-	say "promoted $n (timeline $(psql_node "$n" "SELECT substr(pg_walfile_name(pg_current_wal_lsn()),1,8)::bit(32)::int"))"
+	say "promoted $n (timeline $(psql_node "$n" "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()),1,8))::bit(32)::int"))"
 }
 
 current_primary() { state_get PRIMARY; }
-other_pg() { local n; for n in $PG_NODES; do [ "$n" != "$1" ] && echo "$n"; done | head -1; }
+other_pg() { local n; for n in $PG_NODES; do [ "$n" = "$1" ] || echo "$n"; done | head -1; }
 
 # ---- app nodes -----------------------------------------------------------------------------
 
@@ -545,8 +548,9 @@ cmd_status() {
 		if j=$(curl -fsS -m1 "http://${ADDR[$n]}:$AGENT_PORT/status" 2>/dev/null); then
 			echo "$j" | jq -r --arg n "$n" --arg a "${ADDR[$n]}" '[ $n, $a,
 				(if .pg.present then (if .pg.up then "up" else "down" end) else "-" end),
-				(if .pg.present then .pg.role else "-" end), (.pg.tl // "-" | tostring),
-				(.pg.lag_bytes // "-" | tostring),
+				(if .pg.present then .pg.role else "-" end),
+				(if .pg.present then (.pg.tl | tostring) else "-" end),
+				(if .pg.present then (.pg.lag_bytes | tostring) else "-" end),
 				(if .app.present then (if .app.up then "up" else "down" end) else "-" end),
 				(if .nginx.present then (if .nginx.up then "up" else "down" end) else "-" end),
 				([.checks // {} | to_entries[] | "\(.key)=\(.value)"] | join(", "))] | @tsv' |
@@ -559,7 +563,7 @@ cmd_status() {
 	done
 	echo
 	echo "HAProxy servers (stats socket):"
-	echo "show stat" | socat_stats | awk -F, 'NR>1 && $2 != "FRONTEND" && $2 != "BACKEND" {printf "  %-12s %-6s %s\n", $1, $2, $18}'
+	echo "show stat" | socat_stats | awk -F, 'NR>1 && NF>17 && $2 != "FRONTEND" && $2 != "BACKEND" {printf "  %-12s %-6s %s\n", $1, $2, $18}'
 }
 
 socat_stats() { $PY -c '

@@ -231,6 +231,8 @@ class Client:
     def _record(self, o):
         self.log.write(json.dumps(o) + "\n")
         c = self.count
+        if o["k"] == "stop":
+            return
         if o["k"] == "h":
             c["http"] = c.get("http", 0) + 1
             if not o["ok"]:
@@ -288,6 +290,7 @@ class Client:
         signal.signal(signal.SIGINT, lambda *_: stop.__setitem__(0, True))
         end = time.monotonic() + duration if duration else None
         next_progress = 0.0
+        stopped_logged = False
         th = None
         if self.http_url:
             th = threading.Thread(target=self.http_loop, args=(stop,), daemon=True)
@@ -295,6 +298,11 @@ class Client:
         while True:
             now = time.monotonic()
             if stop[0] or (end and now >= end):
+                stop[0] = True
+                if not stopped_logged:  # the run's end for the figures, whatever is in flight
+                    t = time.time()
+                    self.record({"k": "stop", "t0": t, "t1": t, "ok": True})
+                    stopped_logged = True
                 # Finish operations in flight (bounded by their deadlines), start no new one.
                 if all(l.state == "idle" for l in self.lanes):
                     break
@@ -389,7 +397,8 @@ def cmd_verify(a):
     acked.sort(key=lambda o: o["t1"])
     # Longest time without an acknowledged write, the run's start and end included.
     t_start = min((o["t0"] for o in ops), default=0.0)
-    t_end = max((o["t1"] for o in ops), default=0.0)
+    stops = [o["t0"] for o in ops if o["k"] == "stop"]
+    t_end = min(stops) if stops else max((o["t1"] for o in ops), default=0.0)
     marks = [t_start] + [o["t1"] for o in acked] + [t_end]
     gap, gap_at = 0.0, None
     for prev, cur in zip(marks, marks[1:]):

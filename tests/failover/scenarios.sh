@@ -7,6 +7,8 @@
 # disruption and sets:
 #   FINAL     the node that is the primary at the end (where every acked write must be)
 #   PROMOTED  epoch of the promotion (0: none in this scenario)
+#   DISRUPTED epoch when a promotion scenario started its disruption (the runner prints
+#             disruption -> promotion: the stand-in manager's speed, not haprole's)
 #   VERIFY_ARGS extra arguments for `client.py verify` (e.g. --max-stale-ms)
 # It returns non-zero, with REASON set, when the disruption itself could not be done; the
 # runner then waits for writes to resume on FINAL and verifies.
@@ -14,6 +16,7 @@
 
 NEEDS_switchover="agent"
 sc_switchover() { # planned: drain (haprolectl when built), clean stop, promote, pg_rewind rejoin
+	DISRUPTED=$(date +%s.%N)
 	$D switchover >>"$LOG" 2>&1 || { REASON="demo.sh switchover failed"; return 1; }
 	FINAL=$S
 	PROMOTED=$(state PROMOTED_AT)
@@ -21,6 +24,7 @@ sc_switchover() { # planned: drain (haprolectl when built), clean stop, promote,
 
 NEEDS_kill9="agent"
 sc_kill9() { # the primary's postmaster gets SIGKILL; the "manager" promotes the standby at once
+	DISRUPTED=$(date +%s.%N)
 	$D pg-stop "$P" kill >>"$LOG" 2>&1
 	$D promote "$S" >>"$LOG" 2>&1 || { REASON="promote $S failed"; return 1; }
 	FINAL=$S
@@ -29,6 +33,7 @@ sc_kill9() { # the primary's postmaster gets SIGKILL; the "manager" promotes the
 
 NEEDS_cutoff="agent"
 sc_cutoff() { # the primary's host loses its network (link down in its namespace), then promote
+	DISRUPTED=$(date +%s.%N)
 	ip -n "hr-$P" link set eth0 down
 	$D promote "$S" >>"$LOG" 2>&1 || { REASON="promote $S failed"; return 1; }
 	FINAL=$S
@@ -39,7 +44,7 @@ NEEDS_lag="agent"
 sc_lag() { # the standby's replay is paused: new reads must leave it once it is past max_lag
 	local t_drained
 	$D sql "$S" "SELECT pg_wal_replay_pause()" >>"$LOG" 2>&1
-	# The reader check must stop answering "up" on the paused standby.
+	# The reader check must stop taking reads on the paused standby ("up drain #pg: lag ...").
 	if ! wait_cond 20 reader_not_up "$S"; then
 		REASON="$S's reader check still up 20 s after replay paused ($(agent_json "$S" | jq -c .checks))"
 		$D sql "$S" "SELECT pg_wal_replay_resume()" >/dev/null 2>&1
@@ -56,18 +61,23 @@ sc_lag() { # the standby's replay is paused: new reads must leave it once it is 
 	# agent-inter is 500 ms) must not be more than max_lag_time (1 s) stale.
 	VERIFY_ARGS="--max-stale-ms 1000 --stale-after $(awk -v t="$t_drained" 'BEGIN { printf "%.3f", t + 1 }') --stale-lanes r-fresh"
 }
-reader_not_up() { agent_json "$1" | jq -e '.checks.reader | startswith("up") | not' >/dev/null; }
+# The reader check no longer takes new reads: drain, or down/fail/stopped/maint.
+reader_not_up() {
+	local j
+	j=$(agent_json "$1") && [ -n "$j" ] || return 1 # jq -e on empty input says "true"
+	echo "$j" | jq -e '.checks.reader | test("^(down|fail|stopped|maint)|(^| )drain( |$)")' >/dev/null
+}
 
 NEEDS_appdown="agent"
 sc_appdown() { http_down_up "app-$APPNODE"; }
 NEEDS_nginxdown="agent"
-sc_nginxdown() { http_down_up "nginx-$APPNODE"; }
+sc_nginxdown() { http_down_up "nginx-$APPNODE"; } # KILL of nginx's process group
 
 # http_down_up PROC : kill PROC on app1; HAProxy must mark app1 down and serve from app2; then
 # restart it and see app1 back. The last 20 HTTP requests must all have succeeded.
 http_down_up() {
-	local proc=$1 h0
-	$D stop-proc "$proc" KILL >>"$LOG" 2>&1
+	local proc=$1 sig=${2:-KILL} h0
+	$D stop-proc "$proc" "$sig" >>"$LOG" 2>&1
 	if ! wait_cond 15 server_is app "$APPNODE" DOWN; then
 		REASON="HAProxy did not mark $APPNODE down after $proc was killed"
 		$D start-proc "$proc" >>"$LOG" 2>&1
@@ -109,6 +119,7 @@ sc_spoakill() { # haprole-spoa dies: HAProxy falls back to the agent checks, the
 
 NEEDS_splitbrain="agent fence"
 sc_splitbrain() { # failover, then the old primary comes back AS A PRIMARY on the old timeline
+	DISRUPTED=$(date +%s.%N)
 	local a0
 	$D pg-stop "$P" immediate >>"$LOG" 2>&1
 	$D promote "$S" >>"$LOG" 2>&1 || { REASON="promote $S failed"; return 1; }
@@ -124,4 +135,8 @@ sc_splitbrain() { # failover, then the old primary comes back AS A PRIMARY on th
 	a0=$(prog acks)
 	wait_cond 20 prog_ge acks $((a0 + 150)) || :
 }
-agent_says() { agent_json "$1" | jq -e "$2" >/dev/null; }
+agent_says() {
+	local j
+	j=$(agent_json "$1") && [ -n "$j" ] || return 1
+	echo "$j" | jq -e "$2" >/dev/null
+}

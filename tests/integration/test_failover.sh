@@ -174,6 +174,7 @@ for sc in $SCENARIOS; do
 	fi
 	FINAL=$P
 	PROMOTED=0
+	DISRUPTED=0
 	"sc_$sc"
 	sc_rc=$?
 	# Writes must resume on the final primary: 30 more acknowledged there.
@@ -200,6 +201,9 @@ for sc in $SCENARIOS; do
 	appdown | nginxdown) note "http errors $(g http_errors) over $(g http_err_window_ms) ms, tail errors $(g http_tail_errors)" ;;
 	esac
 	[ "$(g acked)" = 0 ] && { result=FAIL; note "no write acknowledged"; }
+	if [ "$DISRUPTED" != 0 ] && [ "${PROMOTED:-0}" != 0 ]; then
+		note "disruption->promotion $(awk -v a="$DISRUPTED" -v b="$PROMOTED" 'BEGIN { printf "%d", (b - a) * 1000 }') ms"
+	fi
 	row "$sc" "$result" "$(g unavail_ms)" "$(g promo_to_write_ms)" "$(g reached_nonprimary)" \
 		"$(g acked_lost)" "$(g writes)/$(g acked)" "$(g reads)/$(g stale_reads)" \
 		"$P->$FINAL $((SECONDS - t_sc))s${NOTES:+; $NOTES}"
