@@ -455,6 +455,8 @@ static void hp_finish(struct http_probe *p, bool pass, const char *fmt, ...)
 		log_info("%s probe %s: %s%s%s", hp_kind_word(p), p->conf.name,
 		         p->rf.up ? "up" : "down", why[0] ? ": " : "", why);
 	p->res.ms = (uint32_t)(took * 1e3);
+	/* next probe scheduled before the callback, which may hp_stop() us */
+	hp_set_state(p, HP_ST_WAIT, p->conf.interval - took);
 	if (changed || strcmp(why, p->res.err) != 0 || p->active != p->active_told) {
 		p->res.up = p->rf.up;
 		snprintf(p->res.err, sizeof(p->res.err), "%s", why);
@@ -462,7 +464,6 @@ static void hp_finish(struct http_probe *p, bool pass, const char *fmt, ...)
 		if (p->cb != NULL)
 			p->cb(p, p->arg);
 	}
-	hp_set_state(p, HP_ST_WAIT, p->conf.interval - took);
 }
 
 /* Appends the GET request to <p->tx>; 0, or -1 when it does not fit HP_TX_MAX. */
@@ -645,7 +646,7 @@ int hp_init(struct http_probe *p, struct ev_loop *loop, const struct hp_conf *co
 		return -1;
 	p->loop = loop;
 	p->conf = c;
-	p->state = HP_ST_STOPPED;
+	/* memset: state HP_ST_STOPPED */
 	p->fd = -1;
 	p->active = -1;
 	p->active_told = -1;

@@ -1067,7 +1067,7 @@ int pgp_init(struct pg_probe *p, struct ev_loop *loop, const struct pgp_conf *co
 		return -1;
 	p->loop = loop;
 	p->conf = *conf;
-	p->state = PGP_ST_STOPPED;
+	/* memset: state PGP_ST_STOPPED, acc.state PGP_ACC_OFF */
 	p->fd = -1;
 	p->cb = cb;
 	p->arg = arg;
@@ -1075,7 +1075,6 @@ int pgp_init(struct pg_probe *p, struct ev_loop *loop, const struct pgp_conf *co
 	ev_timer_init(&p->timer, pgp_timer_cb, 0, 0);
 	p->acc.fd = -1;
 	p->acc.ok = true;
-	p->acc.state = PGP_ACC_OFF;
 	ev_io_init(&p->acc.io, pgp_acc_io_cb, -1, EV_READ);
 	ev_timer_init(&p->acc.timer, pgp_acc_timer_cb, 0, 0);
 	rf_init(&p->rf, conf->rise, conf->fall);
