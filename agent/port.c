@@ -70,7 +70,7 @@ int port_first_line(const uint8_t *p, size_t len, size_t max_line, struct port_l
 	}
 	while (b < n && port_is_blank(p[b]))
 		b++;
-	while (n > b && port_is_blank(p[n - 1]))
+	while (n > b && (port_is_blank(p[n - 1]) || p[n - 1] == '\r'))
 		n--;
 	out->dialect = PORT_DIALECT_CHECK;
 	out->name = (const char *)p + b;

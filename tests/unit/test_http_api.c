@@ -122,6 +122,8 @@ static void test_port_first_line_vectors(void **state)
 		{ "writer\n", 64, -2, PORT_DIALECT_CHECK, "writer", __LINE__ },
 		{ "writer\r\n", 64, -2, PORT_DIALECT_CHECK, "writer", __LINE__ },
 		{ "  reader \t\r\n", 64, -2, PORT_DIALECT_CHECK, "reader", __LINE__ },
+		/* fuzz_first_line: every trailing CR goes, not only the one before '\n' */
+		{ "writer\r\r\n", 64, -2, PORT_DIALECT_CHECK, "writer", __LINE__ },
 		{ "\n", 64, -2, PORT_DIALECT_CHECK, "", __LINE__ },
 		{ "\r\n", 64, -2, PORT_DIALECT_CHECK, "", __LINE__ },
 		{ "SUBSCRIBE\n", 64, -2, PORT_DIALECT_SUBSCRIBE, NULL, __LINE__ },
