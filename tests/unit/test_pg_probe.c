@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <ev.h>
 
 #include "agent/pg_probe.h"
 #include "common/cfg.h"
@@ -367,6 +368,40 @@ static void test_pgp_conf_keys_defaults(void **state)
 	assert_int_equal(pgp_conf_validate(&c, err, sizeof(err)), 0);
 }
 
+static void test_pgp_reconfigure_keeps_old_on_error(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct pg_probe p;
+	struct pgp_conf c;
+	struct pgp_conf bad;
+	char err[HR_ERR_LEN] = "";
+
+	(void)state;
+	assert_int_equal(cfg_set_defaults(pgp_conf_keys, &c, err, sizeof(err)), 0);
+	assert_int_equal(pgp_init(&p, loop, &c, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(p.state, PGP_ST_STOPPED);
+	assert_true(p.pg.present);
+	assert_false(p.pg.up);
+	assert_int_equal(p.pg.role, NS_ROLE_UNKNOWN);
+
+	bad = c;
+	snprintf(bad.conninfo, sizeof(bad.conninfo), "host=db.example");
+	bad.interval = 5;
+	assert_int_equal(pgp_reconfigure(&p, &bad, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "key 'conninfo': host 'db.example' needs a name lookup"));
+	assert_true(p.conf.interval < 1); /* old config kept */
+
+	bad = c;
+	bad.rise = 5;
+	bad.accept_check = 0;
+	assert_int_equal(pgp_reconfigure(&p, &bad, err, sizeof(err)), 0);
+	assert_int_equal(p.rf.rise, 5);
+	assert_int_equal(p.state, PGP_ST_STOPPED); /* a stopped probe stays stopped */
+	pgp_free(&p);
+	pgp_free(&p); /* twice is harmless */
+	ev_loop_destroy(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_pgp_apply_sample_identity),
 		cmocka_unit_test(test_pgp_conf_validate_vectors),
 		cmocka_unit_test(test_pgp_conf_keys_defaults),
+		cmocka_unit_test(test_pgp_reconfigure_keeps_old_on_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
