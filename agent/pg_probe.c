@@ -825,8 +825,10 @@ static void pgp_notice(void *arg, const char *msg)
 }
 
 /* Starts one connection attempt (-> CONNECTING). The user's conninfo is expanded from the
- * dbname slot; the keepalive and application_name entries come before it so that the conninfo
- * may override them. */
+ * dbname slot; the entries before it are our defaults, which the conninfo may override:
+ * keepalives, application_name (how an operator finds the probe in pg_stat_activity), and
+ * gssencmode=disable (libpq's default "prefer" looks for Kerberos credentials on every connect,
+ * file I/O we do not want in the loop, and a probe has no use for GSS encryption). */
 static void pgp_connect(struct pg_probe *p)
 {
 	char idle[24];
@@ -835,9 +837,11 @@ static void pgp_connect(struct pg_probe *p)
 		               "keepalives_interval",
 		               "keepalives_count",
 		               "application_name",
+		               "gssencmode",
 		               "dbname",
 		               NULL };
-	const char *vals[] = { "1", idle, "1", "3", "haprole-agent", p->conf.conninfo, NULL };
+	const char *vals[] = { "1", idle, "1", "3", "haprole-agent", "disable", p->conf.conninfo,
+		               NULL };
 	PGconn *c;
 
 	snprintf(idle, sizeof(idle), "%" PRId64, p->conf.keepalives_idle);
