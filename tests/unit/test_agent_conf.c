@@ -111,8 +111,12 @@ static void test_agent_conf_load_sample_defaults(void **state)
 	assert_int_equal(conf.checks[0].kind, CHECK_KIND_WRITER);
 	assert_int_equal(conf.checks[1].kind, CHECK_KIND_READER);
 	assert_int_equal(conf.checks[2].kind, CHECK_KIND_APP);
-	/* the keys of sections the sample shows commented out are still documented */
+	/* every key is documented, those of sections the sample shows commented out too */
 	text = read_all(SAMPLE_CONF);
+	expect_mentioned(text, "agent", agent_main_keys);
+	expect_mentioned(text, "postgres", pgp_conf_keys);
+	expect_mentioned(text, "http", hp_http_keys);
+	expect_mentioned(text, "check", agent_check_keys);
 	expect_mentioned(text, "tcp", hp_tcp_keys);
 	expect_mentioned(text, "peer", agent_peer_keys);
 	free(text);
