@@ -102,7 +102,8 @@ else
 	bad "primary not seen as up primary tl 1 sysid $sysid"
 	dump A
 fi
-if l=$(wait_line "$tmp/B.out" 0 "up=1 role=standby tl=1 sysid=$sysid .*streaming=1 paused=0" 10); then
+re="up=1 role=standby tl=1 sysid=$sysid .*streaming=1 paused=0"
+if l=$(wait_line "$tmp/B.out" 0 "$re" 10); then
 	ok "standby seen: ${l%% q=*}"
 else
 	bad "standby not seen as up, streaming standby"
@@ -138,7 +139,8 @@ else
 	dump B
 fi
 from=$(lines "$tmp/B.out")
-pg_psql $P_ADDR $P_PORT "create table t(i int); insert into t select generate_series(1, 1000)" >/dev/null
+pg_psql $P_ADDR $P_PORT \
+	"create table t(i int); insert into t select generate_series(1, 1000)" >/dev/null
 if l=$(wait_line "$tmp/B.out" "$from" "lag_bytes=[1-9].*paused=1" 10); then
 	ok "paused standby shows WAL piling up: ${l%% q=*}"
 else
@@ -192,11 +194,13 @@ fi
 # connections hang in the kernel's backlog: the accept check (a GSSENCRequest on a second, short
 # connection every $ACCEPT_CHECK) notices and fails the probe. Then the probe's backend goes
 # away too: the reconnect hangs in startup until our connect deadline.
-bpid=$(pg_psql $P_ADDR $P_PORT "select pid from pg_stat_activity where application_name = 'haprole-agent'")
+bpid=$(pg_psql $P_ADDR $P_PORT \
+	"select pid from pg_stat_activity where application_name = 'haprole-agent'")
 from=$(lines "$tmp/A.out")
 t0=$(now_ms)
 pg_freeze "$tmp/pg1" postmaster || exit 1
-if l=$(wait_line "$tmp/A.out" "$from" "up=0 role=unknown.*err=\"postmaster accepts no connection" 10); then
+re="up=0 role=unknown.*err=\"postmaster accepts no connection"
+if l=$(wait_line "$tmp/A.out" "$from" "$re" 10); then
 	ok "postmaster-only stop seen down after $(($(now_ms) - t0)) ms by the accept check: ${l##* err=}"
 else
 	bad "postmaster-only stop not noticed (the probe's backend still answers)"
@@ -216,9 +220,10 @@ from=$(lines "$tmp/A.out")
 pg_thaw "$tmp/pg1"
 wait_line "$tmp/A.out" "$from" "up=1 role=primary" 10 >/dev/null &&
 	ok "primary up again after SIGCONT" || bad "primary not up again after SIGCONT"
-if grep -Eq "did not match any process|EOF detected|incomplete startup packet|GSSAPI" "$tmp/pg1.log"; then
+noise="did not match any process|EOF detected|incomplete startup packet|GSSAPI"
+if grep -Eq "$noise" "$tmp/pg1.log"; then
 	bad "the accept check left lines in the server log:"
-	grep -E "did not match any process|EOF detected|incomplete startup packet|GSSAPI" "$tmp/pg1.log" | head -3
+	grep -E "$noise" "$tmp/pg1.log" | head -3
 else
 	ok "the accept check left nothing in the server log"
 fi
@@ -246,7 +251,8 @@ pg_promote "$tmp/pg2" || exit 1
 t0=$(now_ms)
 if l=$(wait_line "$tmp/B.out" "$from" "up=1 role=primary tl=2 " 10); then
 	t1=$(now_ms)
-	ok "promotion seen, $((t1 - t0)) ms after pg_ctl promote -w returned (interval $INTERVAL): ${l%% q=*}"
+	ok "promotion seen, $((t1 - t0)) ms after pg_ctl promote -w returned" \
+		"(interval $INTERVAL): ${l%% q=*}"
 else
 	bad "promotion not seen as primary on timeline 2"
 	dump B
