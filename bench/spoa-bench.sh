@@ -1,0 +1,56 @@
+#!/bin/bash
+# bench/spoa-bench.sh - NOTIFY->ACK throughput and latency of haprole-spoa, beside the ceiling of
+# the load generator itself against a trivial echo agent (spoa-load --echo), same machine, same
+# run. The agent under test is pinned to CPU 0, the load generator to CPU 1 (DESIGN.md section
+# 10: one core each). Prints one line per connection count (1, 10, 100; 20 NOTIFYs in flight per
+# connection, as HAProxy 3.x does) with NOTIFY->ACK/s, p50/p99 latency (from the NOTIFY write to
+# the ACK read, generator side), the agent's CPU time per message and its RSS.
+#   bench/spoa-bench.sh [SECONDS_PER_LEVEL]     (default 5; `make` first)
+# Uses 127.0.12.30, ports 22930-22939.
+set -u
+cd "$(dirname "$0")/.."
+secs=${1:-5}
+IP=127.0.12.30
+LOAD=build/bench/spoa-load
+for b in ./haprole-spoa "$LOAD" build/bench/feed-fake; do
+	[ -x "$b" ] || { echo "spoa-bench: $b not built (make)"; exit 1; }
+done
+ncpu=$(nproc)
+if [ "$ncpu" -ge 2 ]; then A_CPU=0; L_CPU=1; else A_CPU=0; L_CPU=0; fi
+tmp=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+
+cat >"$tmp/spoa.conf" <<CONF
+[spoa]
+listen = $IP:22931
+status_listen = $IP:22932
+log_level = warning
+[cluster main]
+[node db1]
+cluster = main
+agent = $IP:22933
+[node db2]
+cluster = main
+agent = $IP:22934
+CONF
+build/bench/feed-fake -l "$IP:22933" -n db1 -r primary </dev/null >/dev/null 2>&1 &
+pids+=($!)
+build/bench/feed-fake -l "$IP:22934" -n db2 -r standby </dev/null >/dev/null 2>&1 &
+pids+=($!)
+taskset -c $A_CPU ./haprole-spoa -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
+spoa=$!
+pids+=($spoa)
+taskset -c $A_CPU "$LOAD" --echo "$IP:22935" >/dev/null &
+echo_pid=$!
+pids+=($echo_pid)
+for i in $(seq 1 50); do
+	curl -s "http://$IP:22932/" 2>/dev/null | grep -q '"status":"ok"' && break
+	sleep 0.1
+done
+echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)); agent on CPU $A_CPU, generator on CPU $L_CPU, ${secs}s per level"
+echo "# idle RSS: haprole-spoa $(sed -n 's/^VmRSS:[[:space:]]*//p' /proc/$spoa/status), echo agent $(sed -n 's/^VmRSS:[[:space:]]*//p' /proc/$echo_pid/status)"
+"$LOAD" -a "$IP:22931" -c 1,10,100 -d 20 -t "$secs" -p "$spoa" -C $L_CPU -l haprole-spoa
+"$LOAD" -a "$IP:22935" -c 1,10,100 -d 20 -t "$secs" -p "$echo_pid" -C $L_CPU -l echo-ceiling
+curl -s "http://$IP:22932/metrics" | grep -E '^haprole_spoa_(errors_total|connections_refused_total|messages_total\{message="haprole-route",outcome)' |
+	sed 's/^/# /'
