@@ -78,6 +78,26 @@ int port_first_line(const uint8_t *p, size_t len, size_t max_line, struct port_l
 	return (int)(nl - p + 1);
 }
 
+/* Whether <p>[<len>] is only a check name (letters, digits, '_', '-', '.'), possibly with
+ * trailing blanks or CR: what HAProxy sends for an agent-send string without its "\n". */
+static bool port_is_bare_name(const uint8_t *p, size_t len)
+{
+	size_t n = len;
+
+	while (n > 0 && (port_is_blank(p[n - 1]) || p[n - 1] == '\r'))
+		n--;
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
 /* The only writer of <c->state>: logs at debug and arms the state's deadline. */
 static void port_conn_set_state(struct port_conn *c, enum port_conn_state to)
 {
@@ -452,6 +472,14 @@ static void port_conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			port_conn_answer_check(c, "", 0);
 			break;
 		}
+		if (!c->waited && port_is_bare_name(buf_head(&c->rx), buf_len(&c->rx)) &&
+		    buf_append(&c->rx, "\n", 1) == 0) {
+			/* agent-send "writer" without its "\n": a check name all the same */
+			c->waited = true;
+			port_conn_process(c);
+			break;
+		}
+		c->waited = true;
 		if (age < a->conf->agent.idle_timeout) {
 			/* part of a line came: give it the rest of the idle time */
 			c->timer.repeat = a->conf->agent.idle_timeout - age;

@@ -70,6 +70,7 @@ struct port_conn {
 	size_t tx_len;              /* bytes at <tx> */
 	size_t tx_off;              /* bytes of <tx> already written */
 	bool linger;                /* the reply answers an error: linger before closing */
+	bool waited;                /* first_line_wait has passed once */
 	size_t dropped;             /* input bytes dropped while lingering */
 };
 

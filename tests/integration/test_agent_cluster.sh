@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
 
-AGENT=./haprole-agent
+AGENT=${HAPROLE_AGENT:-./haprole-agent}
 PY=/usr/bin/python3
 fails=0
 tmp=$(mktemp -d)

@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 
-AGENT=./haprole-agent
+AGENT=${HAPROLE_AGENT:-./haprole-agent}
 PY=/usr/bin/python3
 ADDR=127.0.11.203
 PORT=21510
@@ -90,6 +90,10 @@ expect "empty line = default check" "down ready #pg: no postgres probe on this n
 got=$(sleep 1 | nc -w 3 "$ADDR" "$PORT")
 expect "no line = default check" "down ready #pg: no postgres probe on this node" "$got"
 
+# agent-send "app" without "\n": after first_line_wait the bytes name the check
+got=$({ printf 'app'; sleep 1; } | nc -w 3 "$ADDR" "$PORT")
+expect "a line without its newline still names a check" "up ready 100%" "$got"
+
 # ---- HTTP dialect ---------------------------------------------------------------------------
 body=$(curl -s "http://$ADDR:$PORT/")
 expect "GET / is JSON with the node" "n1" "$(printf '%s' "$body" | jq -r .node)"
@@ -138,11 +142,11 @@ expect_match "oversized HTTP head" '^HTTP/1.1 4(14|31) ' "$big"
 $PY - "$ADDR" "$PORT" >"$tmp/maxc.out" 2>&1 <<'EOF'
 import socket, sys, time
 addr = (sys.argv[1], int(sys.argv[2]))
-# partial lines keep a connection in the first-line state for idle_timeout (1 s)
+# a partial HTTP line keeps a connection in the first-line state for idle_timeout (1 s)
 held = []
 for _ in range(4):
     c = socket.create_connection(addr, timeout=3)
-    c.sendall(b"ap")
+    c.sendall(b"GET /x")
     held.append(c)
 time.sleep(0.3)
 extra = socket.create_connection(addr, timeout=3)
