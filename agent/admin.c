@@ -419,7 +419,7 @@ static void admin_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	ev_init(&c->timer, admin_conn_on_timeout);
 	c->timer.repeat = s->conf.idle_timeout;
 	(void)loop;
-	c->state = ADMIN_CONN_ST_CLOSING; /* set_state below moves it to its first state */
+	/* calloc left <c->state> READING (0): set_state arms the watchers of that first state. */
 	admin_conn_set_state(c, ADMIN_CONN_ST_READING);
 }
 

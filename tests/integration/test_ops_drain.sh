@@ -7,6 +7,9 @@
 #   3. kill -9 the agent, restart it: its first answer already says drain; HAProxy stays DRAIN.
 #   4. admin words over TCP (agent-check dialect, HTTP) are not accepted: the state is unchanged.
 #   5. haprolectl maint -> MAINT; haprolectl ready -> UP again; the state file says ready.
+#   6. a damaged state file at start: the node comes up MAINT, the log names file and line;
+#      haprolectl ready clears it.
+#   7. haprolectl status with an agent that does not answer: exit 1, the problem is listed.
 # Address range 127.0.13.0/24, ports 23000-23999 (the ops engineer's).
 set -u
 cd "$(dirname "$0")/../.."
@@ -172,6 +175,27 @@ out=$($CTL -s "$OPS_TMP/db1.sock" ready now 2>&1); rc=$?
 expect "ready with an argument is refused locally" "haprolectl: this command takes no argument 2" "$out $rc"
 out=$($CTL -s "$OPS_TMP/nope.sock" drain 2>&1); rc=$?
 expect "no admin socket: exit 2" 2 "$rc"
+
+# ---- 6. damaged state file -------------------------------------------------------------------
+ops_agent_kill9 db1
+printf '[admin]\nversion = 1\nadmin = drainn\nreason = "x"\n' >"$OPS_TMP/db1.state"
+ops_agent_start db1 || exit 1
+expect_match "damaged state file: first answer says maint" '^[a-z]+ maint( |$)' "$(ops_ask $A1 $P1 writer)"
+expect_match "damaged state file: error with file:line" \
+	"state file unusable, node kept in MAINT .*: $OPS_TMP/db1.state:3: key 'admin'" "$(cat "$OPS_TMP/db1.log")"
+wait_status be_writer db1 MAINT
+out=$($CTL -s "$OPS_TMP/db1.sock" ready); rc=$?
+expect "haprolectl ready clears it" "ok ready 0" "$out $rc"
+wait_status be_writer db1 UP
+expect "state file rewritten" "admin = ready" "$(grep '^admin' "$OPS_TMP/db1.state")"
+
+# ---- 7. an agent that does not answer ----------------------------------------------------------
+out=$($CTL -a $A1:$P1 -a $A2:$P2 -a 127.0.13.99:23999 -t 1 status); rc=$?
+expect "status with an unreachable agent: exit 1" 1 "$rc"
+expect_match "unreachable agent listed" '127\.0\.13\.99:23999 .*unreachable' "$out"
+expect_match "problem names it" '  - 127\.0\.13\.99:23999 \(127\.0\.13\.99:23999\): no state: ' "$out"
+out=$($CTL bogus 2>&1); rc=$?
+expect "unknown command: exit 2" 2 "$rc"
 
 echo "test_ops_drain: $fails failure(s)"
 [ "$fails" -eq 0 ]
