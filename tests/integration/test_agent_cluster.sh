@@ -289,6 +289,19 @@ hap_wait_field "$sock" be_writer db2 status UP 10 && ok "haproxy be_writer/db2 U
 hap_wait_field "$sock" be_writer db1 status "DOWN.*" 10 && ok "haproxy be_writer/db1 DOWN" || ko "haproxy be_writer/db1 not DOWN"
 hap_wait_field "$sock" be_reader db2 weight 50 10 && ok "haproxy be_reader/db2 weight 50 (now primary)" || ko "haproxy be_reader/db2 weight"
 
+# ---- SIGHUP: probes reconfigured, state kept ------------------------------------------------
+before=$(curl -s "http://$AG2:$AP2/")
+sed -i 's/^primary_weight = 50$/primary_weight = 30/; s/^interval = 100ms$/interval = 200ms/' "$tmp/agent2.conf"
+kill -HUP "${AGENT_PID[2]}"
+t=$(wait_check 2 reader '^up ready 30%$' 10) && ok "SIGHUP -> db2 reader up ready 30% (${t} ms)" || ko "db2 reader after SIGHUP: $t"
+expect "db2 writer unchanged across the reload" "up ready 100%" "$(check 2 writer)"
+after=$(curl -s "http://$AG2:$AP2/")
+expect "same boot id after the reload (state kept)" "$(printf '%s' "$before" | jq -r .boot)" "$(printf '%s' "$after" | jq -r .boot)"
+expect "seq went on after the reload" true "$(jq -n --argjson a "$(printf '%s' "$before" | jq .seq)" --argjson b "$(printf '%s' "$after" | jq .seq)" '$b > $a')"
+expect_match "reload logged" 'reload: .*agent2.conf applied' "$(cat "$tmp/agent2.log")"
+if grep -q 'pg: up primary -> down' "$tmp/agent2.log"; then ko "pg flapped across the reload"; else ok "pg did not flap across the reload"; fi
+hap_wait_field "$sock" be_reader db2 weight 30 10 && ok "haproxy be_reader/db2 weight 30 after the reload" || ko "haproxy be_reader/db2 weight after reload"
+
 for n in 1 2; do
 	kill -0 "${AGENT_PID[$n]}" 2>/dev/null && ok "agent db$n still running" || ko "agent db$n died"
 done
