@@ -3,7 +3,10 @@
 # (streaming standby), their agents peers of each other, HAProxy routing writes to the server
 # whose writer check is up (agent-check + HTTP check on /check/writer, fails closed).
 #   1. writes through HAProxy land on db1;
-#   2. db1 stops, db2 is promoted (timeline 2), db1 is started again as a primary (timeline 1):
+#   2a. live split brain: db2 is promoted (timeline 2) while db1 still runs as a primary: db1's
+#      agent fences it from db2's feed within two heartbeats (measured on the agents' own log
+#      clocks), HAProxy marks it DOWN, and writes then all land on db2;
+#   2b. db1 stops and is started again as a primary (timeline 1):
 #      the old primary's writer check says "down ... #fenced: ..." in the very first state that
 #      shows it primary (never "up": checked in the agent's log and by a sampler), HAProxy
 #      never marks it UP;
@@ -117,13 +120,39 @@ expect "writes through HAProxy before the failover" 10 "$n"
 expect "they are on db1" 10 "$(count_rows $A1 $PG1 before)"
 pg_wait_caught_up $A1 $PG1 $A2 $PG2 30 || ko "db2 did not catch up"
 
-# ---- 2. failover, then the old primary comes back as a primary --------------------------------
-pg_stop "$OPS_TMP/pg1" fast || exit 1
-ops_wait_line $A1 $P1 writer '^(down|fail) ' 10 || ko "db1's writer check did not go down"
+# ---- 2a. live split brain: promote db2 while db1 runs --------------------------------------
+# log_ms FILE REGEX - the first matching line's time of day in ms (agents log "DATE HH:MM:SS.mmm")
+log_ms() {
+	grep -m1 -E -- "$2" "$1" | awk '{ split($2, t, "[:.]"); print ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 + t[4] }'
+}
 pg_promote "$OPS_TMP/pg2" || exit 1
 ops_wait_line $A2 $P2 writer '^up ready' 20 || ko "db2's writer check did not come up"
+if ops_wait_line $A1 $P1 writer '^down .*#fenced: peer db2 is primary on timeline 2 \(ours 1\)' 10; then
+	ok "running old primary fenced: $(ops_ask $A1 $P1 writer)"
+else
+	ko "running old primary db1 was not fenced"
+fi
+t0=$(log_ms "$OPS_TMP/db2.log" 'pg: up standby -> up primary')
+t1=$(log_ms "$OPS_TMP/db1.log" 'fence: local primary FENCED')
+if [ -n "$t0" ] && [ -n "$t1" ]; then
+	echo "     db2 saw itself primary at ${t0} ms, db1 fenced at ${t1} ms: $((t1 - t0)) ms (heartbeat 200 ms)"
+	# same machine, same clock; the promotion is pushed on the feed at once, not at a heartbeat
+	[ $((t1 - t0)) -le 400 ] && ok "fenced within two heartbeats ($((t1 - t0)) ms)" ||
+		ko "fenced after $((t1 - t0)) ms, more than two heartbeats (400 ms)"
+else
+	ko "promotion or fence not in the agents' logs (t0='$t0' t1='$t1')"
+fi
+wait_status be_writer db1 DOWN
 wait_status be_writer db2 UP
 expect "db2 timeline after promotion" 2 "$(curl -s -m 2 "http://$A2:$P2/" | jq -r .pg.tl)"
+n=$(write_loop live 30)
+echo "     $n of 30 writes through HAProxy succeeded during the live split brain"
+expect "writes that reached the running old primary db1 once fenced" 0 "$(count_rows $A1 $PG1 live)"
+expect "they reached db2" "$n" "$(count_rows $A2 $PG2 live)"
+
+# ---- 2b. the old primary restarts, still as a primary -----------------------------------------
+pg_stop "$OPS_TMP/pg1" fast || exit 1
+ops_wait_line $A1 $P1 writer '^(down|fail) ' 10 || ko "db1's writer check did not go down"
 mark=$(wc -l <"$OPS_TMP/db1.log")
 
 # sampler: db1's writer line and HAProxy's view of db1, every 50 ms, until told to stop
