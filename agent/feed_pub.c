@@ -197,7 +197,6 @@ int feed_pub_add(struct feed_pub *fp, int fd, const char *peer)
 	s->id = ++fp->next_id;
 	s->born = ev_now(fp->loop);
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
-	s->state = FEED_PUB_ST_STREAMING;
 	ev_io_init(&s->io, feed_pub_on_read, fd, EV_READ);
 	ev_io_init(&s->wio, feed_pub_on_write, fd, EV_WRITE);
 	ev_io_start(fp->loop, &s->io);

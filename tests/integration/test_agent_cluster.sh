@@ -4,8 +4,9 @@
 # and a real HAProxy 2.6 reading the agents through agent-check. Shows, through real sockets:
 #   - `printf 'writer\n' | nc` gives up on the primary, down #... on the standby;
 #   - curl of /, /metrics, /primary, /replica?lag= give the documented codes and bodies;
-#   - HAProxy shows the primary UP and the standby DOWN in its writer backend, and the weight
-#     in its reader backend follows the reader check (primary_weight 50 -> weight 50);
+#   - HAProxy 2.6 (and every 3.x found under HAPROLE_HAPROXY_ROOTS) shows the primary UP and
+#     the standby DOWN in its writer backend, and the weight in its reader backend follows the
+#     reader check (primary_weight 50 -> weight 50);
 #   - app down or nginx down turns the app check down;
 #   - a SIGSTOPped server turns the writer check down within the probe timeout, while the
 #     agent keeps answering;
@@ -186,9 +187,11 @@ for n in 1 2; do
 	start_agent $n
 done
 
-cat >"$tmp/haproxy.cfg" <<EOF
+# hap_cfg FILE SOCK - the same backends for every HAProxy version
+hap_cfg() {
+	cat >"$1" <<EOF
 global
-	stats socket $tmp/hap.sock level admin
+	stats socket $2 level admin
 defaults
 	mode tcp
 	timeout connect 1s
@@ -203,8 +206,28 @@ backend be_reader
 	server db1 127.0.11.131:21531 weight 100 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "reader\n" agent-inter 200ms
 	server db2 127.0.11.132:21532 weight 100 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader\n" agent-inter 200ms
 EOF
+}
+# Debian's 2.6, plus every 3.x found under a root directory (HAPROLE_HAPROXY_ROOTS, default
+# the chroots the demo tooling builds; missing ones are skipped).
+socks=()
+hnames=()
+hap_cfg "$tmp/haproxy.cfg" "$tmp/hap.sock"
 hap_start "$tmp/haproxy.cfg" || exit 1
-echo "haproxy $(hap_version) pid $HAP_PID"
+socks+=("$tmp/hap.sock")
+hnames+=("haproxy-$(hap_version)")
+i=0
+for root in ${HAPROLE_HAPROXY_ROOTS-/var/cache/haprole/chroot-trixie /var/cache/haprole/chroot-sid}; do
+	i=$((i + 1))
+	hap_require "$root" >/dev/null || continue
+	hap_cfg "$tmp/haproxy$i.cfg" "$tmp/hap$i.sock"
+	if hap_start "$tmp/haproxy$i.cfg" "$root"; then
+		socks+=("$tmp/hap$i.sock")
+		hnames+=("haproxy-$(hap_version "$root")")
+	else
+		ko "haproxy from $root did not start"
+	fi
+done
+echo "HAProxy versions under test: ${hnames[*]}"
 
 # ---- agent-check through nc -----------------------------------------------------------------
 t=$(wait_check 1 writer '^up ready 100%$' 20) && ok "db1 writer up (${t} ms after start)" || ko "db1 writer: $t"
@@ -236,15 +259,19 @@ expect_match "db1 /metrics role" '^haprole_pg_role\{role="primary"\} 1$' "$(prin
 expect_match "db1 /metrics probe up" '^haprole_probe_up\{probe="pg"\} 1$' "$(printf '%s\n' "$metrics" | grep 'probe="pg"')"
 expect_match "db1 /metrics writer verdict" '^haprole_check_up\{check="writer"\} 1$' "$(printf '%s\n' "$metrics" | grep 'check_up{check="writer"')"
 
-# ---- HAProxy 2.6 ----------------------------------------------------------------------------
-sock=$tmp/hap.sock
-hap_wait_field "$sock" be_writer db1 status UP 20 && ok "haproxy be_writer/db1 UP" || ko "haproxy be_writer/db1 not UP"
-hap_wait_field "$sock" be_writer db2 status "DOWN.*" 20 && ok "haproxy be_writer/db2 DOWN" || ko "haproxy be_writer/db2 not DOWN"
-hap_wait_field "$sock" be_reader db1 weight 50 20 && ok "haproxy be_reader/db1 weight 50 (reader check)" || ko "haproxy be_reader/db1 weight"
-w=$(hap_server_field "$sock" be_reader db2 weight)
-expect_match "haproxy be_reader/db2 weight follows the reader check" '^(9[0-9]|100)$' "$w"
-echo "     show servers state be_writer:"
-hap_servers_state "$sock" be_writer | awk '{print "       " $4, "op_state=" $6, "admin=" $7, "weight=" $8}'
+# ---- HAProxy 2.6 (and 3.x) -----------------------------------------------------------------
+for k in "${!socks[@]}"; do
+	sock=${socks[$k]}
+	hv=${hnames[$k]}
+	hap_wait_field "$sock" be_writer db1 status UP 20 && ok "$hv be_writer/db1 UP" || ko "$hv be_writer/db1 not UP"
+	hap_wait_field "$sock" be_writer db2 status "DOWN.*" 20 && ok "$hv be_writer/db2 $(hap_server_field "$sock" be_writer db2 status)" || ko "$hv be_writer/db2 not DOWN"
+	hap_wait_field "$sock" be_reader db1 weight 50 20 && ok "$hv be_reader/db1 weight 50 (reader check)" || ko "$hv be_reader/db1 weight"
+	w=$(hap_server_field "$sock" be_reader db2 weight)
+	expect_match "$hv be_reader/db2 weight follows the reader check" '^(9[0-9]|100)$' "$w"
+	echo "     $hv show servers state be_writer:"
+	hap_servers_state "$sock" be_writer | awk '{print "       " $4, "op_state=" $6, "admin=" $7, "weight=" $8}'
+done
+sock=${socks[0]}
 
 # ---- app and nginx down -> app check down ---------------------------------------------------
 stop_pid "${APP_PID[1]}"
@@ -285,9 +312,12 @@ expect "db2 reader is now the primary's" "up ready 50%" "$(check 2 reader)"
 expect "db2 /primary" 200 "$(http_code "http://$AG2:$AP2/primary")"
 expect "db1 /primary" 503 "$(http_code "http://$AG1:$AP1/primary")"
 expect_match "db2 timeline moved" '^[2-9]$' "$(curl -s "http://$AG2:$AP2/" | jq -r .pg.tl)"
-hap_wait_field "$sock" be_writer db2 status UP 10 && ok "haproxy be_writer/db2 UP $(($(now_ms) - t0)) ms after promote" || ko "haproxy be_writer/db2 not UP"
-hap_wait_field "$sock" be_writer db1 status "DOWN.*" 10 && ok "haproxy be_writer/db1 DOWN" || ko "haproxy be_writer/db1 not DOWN"
-hap_wait_field "$sock" be_reader db2 weight 50 10 && ok "haproxy be_reader/db2 weight 50 (now primary)" || ko "haproxy be_reader/db2 weight"
+for k in "${!socks[@]}"; do
+	hv=${hnames[$k]}
+	hap_wait_field "${socks[$k]}" be_writer db2 status UP 10 && ok "$hv be_writer/db2 UP $(($(now_ms) - t0)) ms after promote" || ko "$hv be_writer/db2 not UP"
+	hap_wait_field "${socks[$k]}" be_writer db1 status "DOWN.*" 10 && ok "$hv be_writer/db1 DOWN" || ko "$hv be_writer/db1 not DOWN"
+	hap_wait_field "${socks[$k]}" be_reader db2 weight 50 10 && ok "$hv be_reader/db2 weight 50 (now primary)" || ko "$hv be_reader/db2 weight"
+done
 
 # ---- SIGHUP: probes reconfigured, state kept ------------------------------------------------
 before=$(curl -s "http://$AG2:$AP2/")
@@ -310,8 +340,8 @@ if [ "$fails" -ne 0 ]; then
 		echo "--- agent db$n log (tail)"
 		tail -n 25 "$tmp/agent$n.log"
 	done
-	echo "--- haproxy log (tail)"
-	tail -n 20 "$tmp/haproxy.cfg.log"
+	echo "--- haproxy logs (tail)"
+	tail -n 20 "$tmp"/haproxy*.cfg.log
 	exit 1
 fi
 exit 0
