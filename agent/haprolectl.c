@@ -351,8 +351,9 @@ int main(int argc, char **argv)
 	cmd = optind < argc ? argv[optind++] : "status";
 
 	/* The config: named with -f (must load), else the default file when it exists. */
+	/* The default file is read only when it is needed: status without -a, admin without -s. */
 	if (file == NULL && access(AGENT_CONF_DEFAULT_FILE, R_OK) == 0 &&
-	    (n == 0 || socket_path == NULL))
+	    (strcmp(cmd, "status") == 0 ? n == 0 : socket_path == NULL))
 		file = AGENT_CONF_DEFAULT_FILE;
 	if (file != NULL) {
 		if (agent_conf_load(&conf, file, err, sizeof(err)) == -1) {
