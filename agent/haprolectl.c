@@ -71,7 +71,7 @@ static void usage(FILE *out)
 	    "         (its listen address, * read as 127.0.0.1) and each of its [peer NAME].\n"
 	    "         Exit 1 when the cluster is unhealthy: an agent did not answer within\n"
 	    "         -t, no writable primary, two of them (split-brain), a fenced node, or\n"
-	    "         nodes of different clusters.\n"
+	    "         nodes of different clusters (judged over the agents asked).\n"
 	    "drain    the local node takes no new sessions (HAProxy shows DRAIN on every check).\n"
 	    "maint    the local node is out of service (HAProxy shows MAINT).\n"
 	    "ready    back in service.\n"
