@@ -371,10 +371,15 @@ int main(int argc, char **argv)
 	       (unsigned long long)percentile(hist, ok, over, 0.50),
 	       (unsigned long long)percentile(hist, ok, over, 0.90),
 	       (unsigned long long)percentile(hist, ok, over, 0.99), (unsigned long long)max_us);
-	if (o.pid > 0 && cpu0 >= 0 && cpu1 >= 0)
-		printf("agent_cpu_percent %.1f agent_rss_kib %ld\n",
-		       100.0 * (double)(cpu1 - cpu0) / (double)sysconf(_SC_CLK_TCK) / dt,
-		       proc_rss_kb(o.pid));
+	if (o.pid > 0 && cpu0 >= 0 && cpu1 >= 0) {
+		double cpu_s = (double)(cpu1 - cpu0) / (double)sysconf(_SC_CLK_TCK);
+
+		/* CPU per reply says what one dedicated core would do, whatever else runs */
+		printf("agent_cpu_percent %.1f agent_cpu_us_per_reply %.1f "
+		       "one_core_replies_per_s %.0f agent_rss_kib %ld\n",
+		       100.0 * cpu_s / dt, ok > 0 ? cpu_s * 1e6 / (double)ok : 0.0,
+		       cpu_s > 0 ? (double)ok / cpu_s : 0.0, proc_rss_kb(o.pid));
+	}
 	free(hist);
 	free(th);
 	return errors > ok / 100 ? 1 : 0;
