@@ -331,6 +331,10 @@ static void port_conn_answer_http(struct port_conn *c, int status_if_error)
 		return;
 	}
 	log_debug("port#%llu HTTP %d", (unsigned long long)c->id, status);
+	/* a refused request may have a body we did not read (POST ...): linger so the client
+	 * reads the status rather than a reset */
+	if (status >= 400)
+		c->linger = true;
 	port_conn_reply(c);
 }
 

@@ -106,6 +106,7 @@ expect "GET /primary without postgres" 503 "$(curl -s -o /dev/null -w '%{http_co
 expect "GET /health without postgres" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR:$PORT/health")"
 expect "HEAD /check/app" 200 "$(curl -s -I -o /dev/null -w '%{http_code}' "http://$ADDR:$PORT/check/app")"
 expect "POST" 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADDR:$PORT/")"
+expect "POST with a 64 KiB body still reads 405" 405 "$(head -c 65536 /dev/zero | curl -s -o /dev/null -w '%{http_code}' --data-binary @- "http://$ADDR:$PORT/")"
 metrics=$(curl -s "http://$ADDR:$PORT/metrics")
 expect_match "/metrics check_up" '^haprole_check_up\{check="app"\} 1$' "$(printf '%s\n' "$metrics" | grep check_up)"
 expect_match "/metrics replies" 'haprole_replies_total\{dialect="agent-check"\} [1-9]' "$metrics"
