@@ -2,13 +2,14 @@
 # docker/demo.sh - the demo cluster on this machine, without Docker (issue 7, DESIGN section 12).
 #
 #   docker/demo.sh up          build nothing; start the whole cluster (make demo builds first)
-#   docker/demo.sh status      haprolectl status, or a table from each agent's JSON
+#   docker/demo.sh status      haprolectl status (--table: a table from each agent's JSON)
 #   docker/demo.sh failover    unplanned: stop the primary (immediate), promote the standby
 #   docker/demo.sh switchover  planned: drain, stop the primary cleanly, promote the standby,
 #                              rejoin the old primary as a standby with pg_rewind
 #   docker/demo.sh heal        bring the cluster back to "one primary + one streaming standby,
-#                              every process running" (re-creates a broken standby with
-#                              pg_basebackup); what the failover tests run between scenarios
+#                              every process running, every node ready" (re-creates a broken
+#                              standby with pg_basebackup); the failover tests run it between
+#                              scenarios
 #   docker/demo.sh stop        stop every process by pid, remove namespaces, bridge and .demo/
 #   docker/demo.sh help
 # Lower-level verbs the failover tests use: pg-start NODE, pg-stop NODE [MODE], promote NODE,
@@ -26,6 +27,12 @@
 # Everything it starts is recorded under .demo/pids/NAME.pid; `stop` kills exactly those pids
 # (then whatever is still inside the demo's own namespaces) and removes what it created.
 set -euo pipefail
+
+# Daemons started here must not inherit a caller's descriptors (a lock held by a test, say).
+for fd in /proc/$$/fd/*; do
+	fd=${fd##*/}
+	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || :
+done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEMO=${DEMO_DIR:-$ROOT/.demo}
@@ -148,9 +155,9 @@ start_bg() {
 	shift 2
 	mkdir -p "$DEMO/pids" "$DEMO/logs"
 	if [ "$node" = - ]; then
-		setsid "$@" >>"$DEMO/logs/$name.log" 2>&1 </dev/null &
+		setsid "$@" >>"$DEMO/logs/$name.log" 2>&1 </dev/null 9>&- &
 	else
-		setsid ip netns exec "hr-$node" "$@" >>"$DEMO/logs/$name.log" 2>&1 </dev/null &
+		setsid ip netns exec "hr-$node" "$@" >>"$DEMO/logs/$name.log" 2>&1 </dev/null 9>&- &
 	fi
 	echo $! >"$DEMO/pids/$name.pid"
 }
@@ -193,7 +200,7 @@ pg_start() {
 	touch "$DEMO/logs/pg-$n.log"
 	chown postgres: "$DEMO/logs/pg-$n.log"
 	as_pg "$n" "$PGBIN/pg_ctl" -D "$(pgdata "$n")" -l "$DEMO/logs/pg-$n.log" -w -t 60 start \
-		>/dev/null || die "postgres $n did not start (see $DEMO/logs/pg-$n.log)"
+		>/dev/null 9>&- || die "postgres $n did not start (see $DEMO/logs/pg-$n.log)"
 	head -1 "$(pgdata "$n")/postmaster.pid" >"$DEMO/pids/pg-$n.pid"
 	wait_for 30 "postgres $n" pg_is_up "$n"
 }
@@ -414,8 +421,8 @@ haproxy_start() {
 
 write_env() {
 	local n ctl
-	if [ -x "$CTL_BIN" ] && [ -f "$DEMO/haprolectl.conf" ]; then
-		ctl="$CTL_BIN -f $DEMO/haprolectl.conf status"
+	if have_ctl; then
+		ctl="$CTL_BIN $(ctl_args)status"
 	else
 		ctl="$ROOT/docker/demo.sh status"
 	fi
@@ -450,14 +457,9 @@ write_env() {
 	mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
-ctl_conf() {
-	[ -x "$CTL_BIN" ] || return 0
-	[ -f "$ROOT/docker/haprolectl.conf.in" ] || return 0
-	local nodes="" n
-	for n in $ALL_NODES; do nodes="$nodes[node $n]\naddress = ${ADDR[$n]}:$AGENT_PORT\nadmin_socket = $DEMO/$n/agent.sock\n\n"; done
-	sed -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@NODES@|$nodes|" "$ROOT/docker/haprolectl.conf.in" \
-		>"$DEMO/haprolectl.conf"
-}
+# ctl_args: haprolectl's -a HOST:PORT for every agent of the demo.
+ctl_args() { local n; for n in $ALL_NODES; do printf -- '-a %s:%s ' "${ADDR[$n]}" $AGENT_PORT; done; }
+have_ctl() { [ -x "$CTL_BIN" ] && have_agent; }
 
 # ---- verbs ---------------------------------------------------------------------------------
 
@@ -505,7 +507,6 @@ cmd_up() {
 	if have_agent; then
 		for n in $ALL_NODES; do agent_start "$n"; done
 	fi
-	ctl_conf
 	write_env
 	touch "$DEMO/up"
 	say "up in $((SECONDS - t0)) s"
@@ -538,9 +539,14 @@ EOF
 
 cmd_status() {
 	[ -f "$DEMO/up" ] || { say "not running (make demo)"; return 1; }
-	if [ -x "$CTL_BIN" ] && [ -f "$DEMO/haprolectl.conf" ]; then
-		"$CTL_BIN" -f "$DEMO/haprolectl.conf" status && return 0
-		say "haprolectl failed; falling back to the agents' JSON"
+	if have_ctl && [ "${1:-}" != --table ]; then
+		# shellcheck disable=SC2046
+		"$CTL_BIN" $(ctl_args) status
+		local rc=$?
+		echo
+		echo "HAProxy servers (stats socket):"
+		echo "show stat" | socat_stats | awk -F, 'NR>1 && NF>17 && $2 != "FRONTEND" && $2 != "BACKEND" {printf "  %-12s %-6s %s\n", $1, $2, $18}'
+		return $rc
 	fi
 	printf '%-6s %-14s %-9s %-8s %-4s %-10s %-6s %-6s %s\n' NODE ADDRESS PG ROLE TL LAG_BYTES APP NGINX CHECKS
 	local n j
@@ -588,10 +594,10 @@ cmd_failover() {
 	say "done: $s is the primary; $p is down. 'docker/demo.sh heal' rebuilds $p as a standby."
 }
 
-ctl_admin() { # ctl_admin NODE drain|ready REASON : best effort, only when haprolectl exists
-	[ -x "$CTL_BIN" ] && [ -f "$DEMO/haprolectl.conf" ] || return 0
-	"$CTL_BIN" -f "$DEMO/haprolectl.conf" "$2" "$1" ${3:+"$3"} >/dev/null 2>&1 ||
-		say "haprolectl $2 $1 failed (continuing)"
+ctl_admin() { # ctl_admin NODE drain|ready [REASON] : through NODE's admin socket, when built
+	have_ctl || return 0
+	"$CTL_BIN" -s "$DEMO/$1/agent.sock" "$2" ${3:+$3} >>"$DEMO/logs/haprolectl.log" 2>&1 &&
+		say "haprolectl $2 $1${3:+ ($3)}" || say "haprolectl $2 $1 failed (continuing)"
 }
 
 cmd_switchover() {
@@ -655,10 +661,10 @@ cmd_heal() {
 		pg_make_standby "$s" "$p"
 	fi
 	for n in $APP_NODES; do app_start "$n"; nginx_start "$n"; done
-	for n in $ALL_NODES; do agent_start "$n"; done
+	for n in $ALL_NODES; do agent_start "$n"; ctl_admin "$n" ready >/dev/null; done
 	spoa_start
 	haproxy_start
-	say "healed: $p primary, $s standby"
+	say "healed: $p primary, $s standby, every node ready"
 }
 
 cmd_stop() {
@@ -680,9 +686,17 @@ cmd_stop() {
 	[ -z "$quiet" ] && say "stopped; no process, namespace or bridge left" || :
 }
 
+# One verb that changes the cluster at a time (two shells, or a test beside a user).
+case "${1:-help}" in
+up | stop | failover | switchover | heal)
+	exec 9>"/tmp/haprole-demo-$(echo "$DEMO" | md5sum | cut -c1-8).lock"
+	flock -w 300 9 || die "another docker/demo.sh $1 has held the lock for 300 s"
+	;;
+esac
+
 case "${1:-help}" in
 up) cmd_up ;;
-status) cmd_status ;;
+status) cmd_status "${2:-}" ;;
 failover) cmd_failover ;;
 switchover) cmd_switchover ;;
 heal) cmd_heal ;;
@@ -708,7 +722,7 @@ start-proc)
 stop-proc) stop_pid "$2" "${3:-TERM}" ;;
 has-agent) have_agent ;;
 has-spoa) have_spoa ;;
-has-ctl) [ -x "$CTL_BIN" ] && [ -f "$DEMO/haprolectl.conf" ] ;;
+has-ctl) have_ctl ;;
 help | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
 *) die "unknown verb '$1' (docker/demo.sh help)" ;;
 esac

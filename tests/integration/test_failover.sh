@@ -25,6 +25,10 @@ APPNODE=app1
 ip netns list >/dev/null 2>&1 || { echo "SKIP: ip netns does not work here"; exit 77; }
 $PY -c 'import psycopg2' 2>/dev/null || { echo "SKIP: /usr/bin/python3 lacks psycopg2"; exit 77; }
 
+# One failover suite at a time on this machine (it owns the demo cluster while it runs).
+exec 8>/tmp/haprole-failover-suite.lock
+flock -w 600 8 || { echo "SKIP: another failover suite has held the lock for 600 s"; exit 77; }
+
 WORK=$(mktemp -d /tmp/hr-failover.XXXXXX)
 LOG=$WORK/suite.log
 CLIENT_PID=
