@@ -205,6 +205,16 @@ backend be_reader
 	balance roundrobin
 	server db1 127.0.11.131:21531 weight 100 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "reader\n" agent-inter 200ms
 	server db2 127.0.11.132:21532 weight 100 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader\n" agent-inter 200ms
+# no agent-send: the agent answers its default check (writer) after first_line_wait
+backend be_default
+	server db1 127.0.11.131:21531 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-inter 200ms
+	server db2 127.0.11.132:21532 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-inter 200ms
+# the HTTP check that pairs with agent-check on writer backends (fails closed)
+backend be_writer_http
+	option httpchk GET /check/writer
+	http-check expect status 200
+	server db1 127.0.11.131:21531 check addr $AG1 port $AP1 inter 200ms fall 1 rise 1
+	server db2 127.0.11.132:21532 check addr $AG2 port $AP2 inter 200ms fall 1 rise 1
 EOF
 }
 # Debian's 2.6, plus every 3.x found under a root directory (HAPROLE_HAPROXY_ROOTS, default
@@ -268,6 +278,10 @@ for k in "${!socks[@]}"; do
 	hap_wait_field "$sock" be_reader db1 weight 50 20 && ok "$hv be_reader/db1 weight 50 (reader check)" || ko "$hv be_reader/db1 weight"
 	w=$(hap_server_field "$sock" be_reader db2 weight)
 	expect_match "$hv be_reader/db2 weight follows the reader check" '^(9[0-9]|100)$' "$w"
+	hap_wait_field "$sock" be_default db1 status UP 20 && ok "$hv be_default/db1 UP (no agent-send: default check)" || ko "$hv be_default/db1 not UP"
+	hap_wait_field "$sock" be_default db2 status "DOWN.*" 20 && ok "$hv be_default/db2 DOWN (no agent-send: default check)" || ko "$hv be_default/db2 not DOWN"
+	hap_wait_field "$sock" be_writer_http db1 status UP 20 && ok "$hv be_writer_http/db1 UP (httpchk /check/writer)" || ko "$hv be_writer_http/db1 not UP"
+	hap_wait_field "$sock" be_writer_http db2 status "DOWN.*" 20 && ok "$hv be_writer_http/db2 DOWN (httpchk /check/writer)" || ko "$hv be_writer_http/db2 not DOWN"
 	echo "     $hv show servers state be_writer:"
 	hap_servers_state "$sock" be_writer | awk '{print "       " $4, "op_state=" $6, "admin=" $7, "weight=" $8}'
 done
@@ -317,6 +331,8 @@ for k in "${!socks[@]}"; do
 	hap_wait_field "${socks[$k]}" be_writer db2 status UP 10 && ok "$hv be_writer/db2 UP $(($(now_ms) - t0)) ms after promote" || ko "$hv be_writer/db2 not UP"
 	hap_wait_field "${socks[$k]}" be_writer db1 status "DOWN.*" 10 && ok "$hv be_writer/db1 DOWN" || ko "$hv be_writer/db1 not DOWN"
 	hap_wait_field "${socks[$k]}" be_reader db2 weight 50 10 && ok "$hv be_reader/db2 weight 50 (now primary)" || ko "$hv be_reader/db2 weight"
+	hap_wait_field "${socks[$k]}" be_writer_http db2 status UP 10 && ok "$hv be_writer_http/db2 UP" || ko "$hv be_writer_http/db2 not UP"
+	hap_wait_field "${socks[$k]}" be_writer_http db1 status "DOWN.*" 10 && ok "$hv be_writer_http/db1 DOWN" || ko "$hv be_writer_http/db1 not DOWN"
 done
 
 # ---- SIGHUP: probes reconfigured, state kept ------------------------------------------------
