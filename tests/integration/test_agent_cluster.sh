@@ -169,6 +169,9 @@ kind = reader
 primary_weight = 50
 [check app]
 kind = app
+[check writer_m]
+kind = writer
+standby_answer = maint
 EOF
 	$AGENT -d -f "$tmp/agent$n.conf" 2>"$tmp/agent$n.log" &
 	AGENT_PID[$n]=$!
@@ -209,6 +212,10 @@ backend be_reader
 backend be_default
 	server db1 127.0.11.131:21531 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-inter 200ms
 	server db2 127.0.11.132:21532 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-inter 200ms
+# standby_answer = maint: a healthy standby shows MAINT; the agent's "up ready" must undo it
+backend be_writer_maint
+	server db1 127.0.11.131:21531 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "writer_m\n" agent-inter 200ms
+	server db2 127.0.11.132:21532 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "writer_m\n" agent-inter 200ms
 # the HTTP check that pairs with agent-check on writer backends (fails closed)
 backend be_writer_http
 	option httpchk GET /check/writer
@@ -280,6 +287,8 @@ for k in "${!socks[@]}"; do
 	expect_match "$hv be_reader/db2 weight follows the reader check" '^(9[0-9]|100)$' "$w"
 	hap_wait_field "$sock" be_default db1 status UP 20 && ok "$hv be_default/db1 UP (no agent-send: default check)" || ko "$hv be_default/db1 not UP"
 	hap_wait_field "$sock" be_default db2 status "DOWN.*" 20 && ok "$hv be_default/db2 DOWN (no agent-send: default check)" || ko "$hv be_default/db2 not DOWN"
+	hap_wait_field "$sock" be_writer_maint db1 status UP 20 && ok "$hv be_writer_maint/db1 UP" || ko "$hv be_writer_maint/db1 not UP"
+	hap_wait_field "$sock" be_writer_maint db2 status "MAINT.*" 20 && ok "$hv be_writer_maint/db2 $(hap_server_field "$sock" be_writer_maint db2 status) (standby_answer = maint)" || ko "$hv be_writer_maint/db2 not MAINT"
 	hap_wait_field "$sock" be_writer_http db1 status UP 20 && ok "$hv be_writer_http/db1 UP (httpchk /check/writer)" || ko "$hv be_writer_http/db1 not UP"
 	hap_wait_field "$sock" be_writer_http db2 status "DOWN.*" 20 && ok "$hv be_writer_http/db2 DOWN (httpchk /check/writer)" || ko "$hv be_writer_http/db2 not DOWN"
 	echo "     $hv show servers state be_writer:"
@@ -332,6 +341,8 @@ for k in "${!socks[@]}"; do
 	hap_wait_field "${socks[$k]}" be_writer db1 status "DOWN.*" 10 && ok "$hv be_writer/db1 DOWN" || ko "$hv be_writer/db1 not DOWN"
 	hap_wait_field "${socks[$k]}" be_reader db2 weight 50 10 && ok "$hv be_reader/db2 weight 50 (now primary)" || ko "$hv be_reader/db2 weight"
 	hap_wait_field "${socks[$k]}" be_writer_http db2 status UP 10 && ok "$hv be_writer_http/db2 UP" || ko "$hv be_writer_http/db2 not UP"
+	hap_wait_field "${socks[$k]}" be_writer_maint db2 status UP 10 && ok "$hv be_writer_maint/db2 MAINT -> UP (the agent undid its maint)" || ko "$hv be_writer_maint/db2 not UP after promotion"
+	hap_wait_field "${socks[$k]}" be_writer_maint db1 status "(DOWN|MAINT).*" 10 && ok "$hv be_writer_maint/db1 $(hap_server_field "${socks[$k]}" be_writer_maint db1 status)" || ko "$hv be_writer_maint/db1 still UP"
 	hap_wait_field "${socks[$k]}" be_writer_http db1 status "DOWN.*" 10 && ok "$hv be_writer_http/db1 DOWN" || ko "$hv be_writer_http/db1 not DOWN"
 done
 
