@@ -368,6 +368,14 @@ have_spoa() { [ -x "$SPOA_BIN" ] && [ -f "$ROOT/docker/spoa.conf.in" ]; }
 
 agent_up() { curl -fsS -m1 "http://${ADDR[$1]}:$AGENT_PORT/status" >/dev/null; }
 
+# agent_sees NODE ROLE: NODE's agent reports its PostgreSQL up in ROLE (true without agents).
+agent_sees() {
+	have_agent || return 0
+	local j
+	j=$(curl -fsS -m1 "http://${ADDR[$1]}:$AGENT_PORT/status") && [ -n "$j" ] || return 1
+	echo "$j" | jq -e --arg r "$2" '.pg.up and .pg.role == $r' >/dev/null
+}
+
 agent_start() {
 	local n=$1
 	have_agent || return 0
@@ -509,6 +517,11 @@ cmd_up() {
 	fi
 	write_env
 	touch "$DEMO/up"
+	if have_agent; then # HAProxy's checks take a moment to mark the servers up
+		wait_for 20 "a write through HAProxy" "$PGBIN/psql" -X -q -h $BR_ADDR -p $PGW_PORT \
+			-U $PGUSER_DEMO -d $PGDB_DEMO -c "SELECT 1" -o /dev/null
+		wait_for 20 "the app through HAProxy" curl -fsS -m2 -o /dev/null "http://$BR_ADDR:$HTTP_PORT/"
+	fi
 	say "up in $((SECONDS - t0)) s"
 	cmd_banner
 }
@@ -528,8 +541,8 @@ EOF
 	have_spoa || echo "  NOTE: haprole-spoa is not built yet: routing uses the agent checks only."
 	cat <<EOF
   Try:
-    curl -s http://$BR_ADDR:$HTTP_PORT/              # a read through HAProxy -> nginx -> app -> HAProxy -> PG
-    curl -s -X POST http://$BR_ADDR:$HTTP_PORT/write  # a write
+    curl -s http://$BR_ADDR:$HTTP_PORT/             # a read: HAProxy -> nginx -> app -> HAProxy -> PG
+    curl -s -X POST http://$BR_ADDR:$HTTP_PORT/write # a write, the same way
     curl -s http://${ADDR[db1]}:$AGENT_PORT/          # what db1's agent says (JSON)
     psql -h $BR_ADDR -p $PGW_PORT -U $PGUSER_DEMO $PGDB_DEMO -c 'select * from demo_writes'
     make demo-status      make demo-failover      make demo-switchover      make demo-stop
@@ -615,6 +628,7 @@ cmd_switchover() {
 	say "rejoining $p as a standby of $s (pg_rewind)"
 	pg_rejoin "$p" "$s"
 	ctl_admin "$p" ready
+	wait_for 15 "$p's agent to see a standby" agent_sees "$p" standby
 	say "done: $s primary, $p standby"
 }
 
@@ -664,6 +678,8 @@ cmd_heal() {
 	for n in $ALL_NODES; do agent_start "$n"; ctl_admin "$n" ready >/dev/null; done
 	spoa_start
 	haproxy_start
+	wait_for 15 "$p's agent to see a primary" agent_sees "$p" primary
+	wait_for 15 "$s's agent to see a standby" agent_sees "$s" standby
 	say "healed: $p primary, $s standby, every node ready"
 }
 
