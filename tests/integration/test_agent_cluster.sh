@@ -8,6 +8,8 @@
 #     the standby DOWN in its writer backend, and the weight in its reader backend follows the
 #     reader check (primary_weight 50 -> weight 50);
 #   - app down or nginx down turns the app check down;
+#   - a standby whose replay is paused while the primary writes: reader weight falls, past
+#     max_lag the check drains (HAProxy DRAIN), and comes back when replay resumes;
 #   - a SIGSTOPped server turns the writer check down within the probe timeout, while the
 #     agent keeps answering;
 #   - after stopping the primary and promoting the standby, the verdicts swap (agents and
@@ -172,6 +174,10 @@ kind = app
 [check writer_m]
 kind = writer
 standby_answer = maint
+[check reader_small]
+kind = reader
+max_lag = 256k
+max_lag_time = 0
 EOF
 	$AGENT -d -f "$tmp/agent$n.conf" 2>"$tmp/agent$n.log" &
 	AGENT_PID[$n]=$!
@@ -216,6 +222,9 @@ backend be_default
 backend be_writer_maint
 	server db1 127.0.11.131:21531 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "writer_m\n" agent-inter 200ms
 	server db2 127.0.11.132:21532 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "writer_m\n" agent-inter 200ms
+# a reader with a small max_lag, to see the weight fall and the drain
+backend be_reader_small
+	server db2 127.0.11.132:21532 weight 100 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_small\n" agent-inter 200ms
 # the HTTP check that pairs with agent-check on writer backends (fails closed)
 backend be_writer_http
 	option httpchk GET /check/writer
@@ -305,6 +314,18 @@ stop_pid "${NGINX_PID[1]}"
 t=$(wait_check 1 app '^fail ready #nginx: ' 10) && ok "nginx down -> db1 app $(check 1 app) (${t} ms)" || ko "db1 app after nginx down: $t"
 start_nginx 1
 t=$(wait_check 1 app '^up ready 100%$' 10) && ok "nginx back -> db1 app up" || ko "db1 app after nginx back: $t"
+
+# ---- lag: replay paused on the standby while the primary writes -> weight falls, then drain
+pg_psql 127.0.11.132 21532 "select pg_wal_replay_pause()" >/dev/null || ko "pause replay"
+pg_psql 127.0.11.131 21531 "create table lagtest as select i, repeat('x', 20) as pad from generate_series(1, 2000) i" >/dev/null || ko "write on the primary"
+t=$(wait_check 2 reader_small '^up ready ([0-9]|[1-8][0-9]|9[0-8])%$' 10) && ok "some lag -> db2 reader_small weight falls: $(check 2 reader_small), $(curl -s "http://$AG2:$AP2/" | jq .pg.lag_bytes) bytes behind" || ko "db2 reader_small with some lag: $t"
+pg_psql 127.0.11.131 21531 "insert into lagtest select i, repeat('x', 200) from generate_series(1, 20000) i" >/dev/null || ko "write on the primary"
+t=$(wait_check 2 reader_small '^up drain #pg: lag [0-9]+ bytes' 10) && ok "lag past max_lag -> db2 reader_small $(check 2 reader_small)" || ko "db2 reader_small past max_lag: $t"
+expect_match "db2 /replica?lag=64k refuses a lagging standby" '^503$' "$(http_code "http://$AG2:$AP2/replica?lag=64k")"
+hap_wait_field "$sock" be_reader_small db2 status "DRAIN.*" 10 && ok "haproxy be_reader_small/db2 $(hap_server_field "$sock" be_reader_small db2 status)" || ko "haproxy be_reader_small/db2 not DRAIN"
+pg_psql 127.0.11.132 21532 "select pg_wal_replay_resume()" >/dev/null || ko "resume replay"
+t=$(wait_check 2 reader_small '^up ready (9[0-9]|100)%$' 20) && ok "replay resumed -> db2 reader_small $(check 2 reader_small) (${t} ms)" || ko "db2 reader_small after resume: $t"
+hap_wait_field "$sock" be_reader_small db2 status UP 10 && ok "haproxy be_reader_small/db2 UP again" || ko "haproxy be_reader_small/db2 not UP after resume"
 
 # ---- a hung server: SIGSTOP -----------------------------------------------------------------
 pg_freeze "$tmp/pg/pg1" || ko "pg_freeze"
