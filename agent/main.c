@@ -33,7 +33,8 @@ static void usage(FILE *out)
 	        "\n"
 	        "options:\n"
 	        "  -f FILE   config file (default %s)\n"
-	        "  -d        stay in the foreground and log to stderr (else: syslog)\n"
+	        "  -d        stay in the foreground and log to stderr (without it: go to the\n"
+	        "            background once the port is bound, log to syslog)\n"
 	        "  -c        check the config and exit: 0 valid, 1 with FILE:LINE: key 'KEY': ...\n"
 	        "  -v        print the version and exit\n"
 	        "  --help    this text, then every config key with its default\n"
@@ -122,6 +123,16 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		agent_free(&a);
 		return 1;
+	}
+	/* Without -d: to the background once the port is bound (a bind error still reaches the
+	 * caller's exit status); the child takes the loop over. */
+	if (!foreground) {
+		if (daemon(0, 0) == -1) {
+			log_error("cannot go to the background: %s", strerror(errno));
+			agent_free(&a);
+			return 1;
+		}
+		ev_loop_fork(loop);
 	}
 	ev_run(loop, 0);
 	agent_free(&a);
