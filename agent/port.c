@@ -548,19 +548,35 @@ static void port_accept_one(struct port *pt, int fd)
 	port_conn_reap(c);
 }
 
+static void port_on_pause_end(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct port *pt = container_of(w, struct port, pause);
+
+	(void)revents;
+	if (pt->fd != -1)
+		ev_io_start(loop, &pt->io);
+}
+
 static void port_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct port *pt = container_of(w, struct port, io);
 
-	(void)loop;
 	(void)revents;
 	for (int i = 0; i < PORT_ACCEPTS_PER_EVENT; i++) {
 		int fd = sock_accept(pt->fd, NULL, NULL);
 
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warning("port: accept: %s", strerror(errno));
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			pt->accept_errors++;
+			log_warning("port: accept: %s; not accepting for %.0f ms", strerror(errno),
+			            PORT_ACCEPT_PAUSE * 1000);
+			/* the listener stays readable while the error lasts (EMFILE: out of
+			 * descriptors): stop watching it for a moment instead of spinning */
+			ev_io_stop(loop, &pt->io);
+			ev_timer_set(&pt->pause, PORT_ACCEPT_PAUSE, 0);
+			ev_timer_start(loop, &pt->pause);
 			return;
 		}
 		port_accept_one(pt, fd);
@@ -584,6 +600,7 @@ int port_start(struct port *pt, struct agent *a, char *err, size_t errlen)
 		return -1;
 	}
 	ev_io_init(&pt->io, port_on_accept, pt->fd, EV_READ);
+	ev_init(&pt->pause, port_on_pause_end);
 	ev_io_start(a->loop, &pt->io);
 	return 0;
 }
@@ -593,6 +610,7 @@ void port_stop(struct port *pt)
 {
 	if (pt->agent == NULL)
 		return;
+	ev_timer_stop(pt->agent->loop, &pt->pause);
 	if (pt->fd != -1) {
 		ev_io_stop(pt->agent->loop, &pt->io);
 		close(pt->fd);

@@ -23,9 +23,10 @@
 #include "common/buf.h"
 #include "common/compiler.h"
 
-#define PORT_SCRATCH_MAX (256 * 1024)  /* one response is built here before it is written */
-#define PORT_LINGER_MAX  (1024 * 1024) /* input bytes dropped after an error reply, at most */
-#define PORT_LINGER_TIME 0.5           /* seconds a lingering close waits, at most */
+#define PORT_SCRATCH_MAX  (256 * 1024)  /* one response is built here before it is written */
+#define PORT_LINGER_MAX   (1024 * 1024) /* input bytes dropped after an error reply, at most */
+#define PORT_ACCEPT_PAUSE 0.1           /* out of descriptors: stop accepting this long (s) */
+#define PORT_LINGER_TIME  0.5           /* seconds a lingering close waits, at most */
 
 struct agent;
 
@@ -77,6 +78,8 @@ struct port_conn {
 struct port {
 	struct agent *agent;     /* owner: config, node state, counters */
 	ev_io io;                /* the listening socket */
+	ev_timer pause;          /* accept paused after EMFILE/ENFILE, resumes on expiry */
+	uint64_t accept_errors;  /* accept() failures other than EAGAIN */
 	int fd;                  /* listening socket, -1 when stopped */
 	struct port_conn *conns; /* request connections */
 	size_t n_conns;          /* length of <conns> */
