@@ -322,6 +322,37 @@ static int http_line_weight(const char *line)
 	return -1;
 }
 
+/* One family per metric: probe_up and probe_latency_seconds, a sample per present probe. */
+static int http_metrics_probes(const struct http_ctx *ctx, struct buf *b)
+{
+	const struct node_state *ns = ctx->ns;
+	const struct ns_probe *pr[2] = { &ns->app, &ns->nginx };
+	static const char *const names[2] = { "app", "nginx" };
+
+	if (buf_printf(b, "# HELP haprole_probe_up Probe passing (after rise/fall).\n"
+	                  "# TYPE haprole_probe_up gauge\n") == -1 ||
+	    (ns->pg.present &&
+	     buf_printf(b, "haprole_probe_up{probe=\"pg\"} %d\n", ns->pg.up) == -1))
+		return -1;
+	for (size_t i = 0; i < 2; i++) {
+		if (pr[i]->present &&
+		    buf_printf(b, "haprole_probe_up{probe=\"%s\"} %d\n", names[i], pr[i]->up) == -1)
+			return -1;
+	}
+	if (buf_printf(b, "# HELP haprole_probe_latency_seconds Duration of the last probe.\n"
+	                  "# TYPE haprole_probe_latency_seconds gauge\n") == -1 ||
+	    (ns->pg.present && buf_printf(b, "haprole_probe_latency_seconds{probe=\"pg\"} %.6f\n",
+	                                  (double)ctx->pg_ms / 1000.0) == -1))
+		return -1;
+	for (size_t i = 0; i < 2; i++) {
+		if (pr[i]->present &&
+		    buf_printf(b, "haprole_probe_latency_seconds{probe=\"%s\"} %.6f\n", names[i],
+		               (double)pr[i]->ms / 1000.0) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
 {
 	const struct node_state *ns = ctx->ns;
@@ -351,10 +382,10 @@ static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
 	               ns->admin == NS_ADMIN_READY, ns->admin == NS_ADMIN_DRAIN,
 	               ns->admin == NS_ADMIN_MAINT, ctx->shutting_down, ns->fenced) == -1)
 		return -1;
+	if (http_metrics_probes(ctx, b) == -1)
+		return -1;
 	if (ns->pg.present &&
 	    buf_printf(b,
-	               "# HELP haprole_probe_up Probe passing (after rise/fall).\n"
-	               "# TYPE haprole_probe_up gauge\nhaprole_probe_up{probe=\"pg\"} %d\n"
 	               "# HELP haprole_pg_role PostgreSQL role (1 for the current one).\n"
 	               "# TYPE haprole_pg_role gauge\n"
 	               "haprole_pg_role{role=\"primary\"} %d\n"
@@ -370,28 +401,15 @@ static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
 	               "# TYPE haprole_pg_streaming gauge\nhaprole_pg_streaming %d\n"
 	               "# HELP haprole_pg_replay_paused 1 when replay is paused.\n"
 	               "# TYPE haprole_pg_replay_paused gauge\nhaprole_pg_replay_paused %d\n"
-	               "# HELP haprole_pg_query_seconds Duration of the last postgres probe.\n"
-	               "# TYPE haprole_pg_query_seconds gauge\nhaprole_pg_query_seconds %.6f\n"
 	               "# HELP haprole_pg_queries_total Successful postgres probe queries.\n"
 	               "# TYPE haprole_pg_queries_total counter\nhaprole_pg_queries_total %llu\n"
 	               "# HELP haprole_pg_failures_total Failed postgres probes and connects.\n"
 	               "# TYPE haprole_pg_failures_total counter\nhaprole_pg_failures_total %llu\n",
-	               ns->pg.up, ns->pg.role == NS_ROLE_PRIMARY, ns->pg.role == NS_ROLE_STANDBY,
+	               ns->pg.role == NS_ROLE_PRIMARY, ns->pg.role == NS_ROLE_STANDBY,
 	               ns->pg.role == NS_ROLE_UNKNOWN, ns->pg.tl,
 	               (unsigned long long)ns->pg.lag_bytes, (double)ns->pg.lag_ms / 1000.0,
-	               ns->pg.streaming, ns->pg.paused, (double)ctx->pg_ms / 1000.0,
-	               (unsigned long long)ctx->pg_queries,
+	               ns->pg.streaming, ns->pg.paused, (unsigned long long)ctx->pg_queries,
 	               (unsigned long long)ctx->pg_failures) == -1)
-		return -1;
-	if (ns->app.present && buf_printf(b,
-	                                  "haprole_probe_up{probe=\"app\"} %d\n"
-	                                  "haprole_probe_latency_seconds{probe=\"app\"} %.3f\n",
-	                                  ns->app.up, (double)ns->app.ms / 1000.0) == -1)
-		return -1;
-	if (ns->nginx.present && buf_printf(b,
-	                                    "haprole_probe_up{probe=\"nginx\"} %d\n"
-	                                    "haprole_probe_latency_seconds{probe=\"nginx\"} %.3f\n",
-	                                    ns->nginx.up, (double)ns->nginx.ms / 1000.0) == -1)
 		return -1;
 	if (buf_printf(b, "# HELP haprole_check_up 1 when the check answers \"up ready\".\n"
 	                  "# TYPE haprole_check_up gauge\n") == -1)

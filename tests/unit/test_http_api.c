@@ -320,6 +320,71 @@ static void test_http_respond_content_length(void **state)
 	assert_int_equal(strtoul(cl + 16, NULL, 10), strlen(body));
 }
 
+/* /metrics is valid Prometheus text: every sample's family has exactly one TYPE line, given
+ * before its samples, and every value parses as a number. */
+static void test_http_respond_metrics_format(void **state)
+{
+	static const enum node_kind kinds[] = { N_PRIMARY, N_STANDBY, N_DOWN };
+	static uint8_t mem[65536];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		char typed[64][64];
+		size_t n_typed = 0;
+		struct buf out;
+		struct fixture f;
+		struct http_req r;
+		const char *req = "GET /metrics HTTP/1.1\r\n";
+		char *line;
+		char *save = NULL;
+
+		buf_init_static(&out, mem, sizeof(mem) - 1);
+		fixture_build(&f, kinds[k]);
+		f.ns.app.present = true;
+		f.ns.app.up = true;
+		assert_true(http_parse_request_line((const uint8_t *)req, strlen(req), &r) > 0);
+		assert_int_equal(http_respond(&f.ctx, &r, &out), 200);
+		mem[buf_len(&out)] = '\0';
+		line = strstr((char *)buf_head(&out), "\r\n\r\n") + 4;
+		for (line = strtok_r(line, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char name[64];
+			size_t len;
+			char *end;
+			bool found = false;
+
+			if (strncmp(line, "# HELP ", 7) == 0)
+				continue;
+			if (strncmp(line, "# TYPE ", 7) == 0) {
+				len = strcspn(line + 7, " ");
+				assert_true(len < sizeof(name));
+				for (size_t i = 0; i < n_typed; i++) {
+					if (strlen(typed[i]) == len &&
+					    strncmp(typed[i], line + 7, len) == 0)
+						fail_msg("kind %zu: TYPE twice: %s", k, line);
+				}
+				assert_true(n_typed < 64);
+				memcpy(typed[n_typed], line + 7, len);
+				typed[n_typed++][len] = '\0';
+				continue;
+			}
+			len = strcspn(line, "{ ");
+			assert_true(len > 0 && len < sizeof(name));
+			memcpy(name, line, len);
+			name[len] = '\0';
+			for (size_t i = 0; i < n_typed; i++)
+				found |= strcmp(typed[i], name) == 0;
+			if (!found)
+				fail_msg("kind %zu: sample without a TYPE before it: %s", k, line);
+			end = strrchr(line, ' ');
+			assert_non_null(end);
+			(void)strtod(end + 1, &end);
+			if (*end != '\0')
+				fail_msg("kind %zu: value is not a number: %s", k, line);
+		}
+	}
+}
+
 /* An output buffer too small for the response leaves nothing in it. */
 static void test_http_respond_no_room(void **state)
 {
@@ -346,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_port_first_line_vectors),
 		cmocka_unit_test(test_http_respond_vectors),
 		cmocka_unit_test(test_http_respond_content_length),
+		cmocka_unit_test(test_http_respond_metrics_format),
 		cmocka_unit_test(test_http_respond_no_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
