@@ -12,7 +12,9 @@
 #      (trap b); then the agent says its PostgreSQL is down: refused with status no-primary;
 #   4. the SPOA killed: HAProxy serves through the fallback (agent checks); restarted: SPOE
 #      routing resumes (a new promotion is followed before the agent checks see it);
-#   5. split brain (two primaries on one timeline): writes refused.
+#   5. split brain (two primaries on one timeline): writes refused;
+#   6. the writer's feed goes silent (a node cut off): status stale, writes refused;
+#   7. SIGHUP with a broken config keeps the old one; with a good one applies it, feeds kept.
 # Asserts what HAProxy's stats socket reports. Address range 127.0.12.0/24, ports 22100-22199.
 set -u
 cd "$(dirname "$0")/../.."
@@ -256,6 +258,8 @@ run_version() {
 	# 4. SPOA killed: fallback through the agent checks; restart: SPOE routing resumes
 	hap_wait_field "$sock" be_pg db2 status "UP.*" 15 || fail "$label: db2 agent never UP"
 	hap_wait_field "$sock" be_pg db1 status "DOWN.*" 15 || fail "$label: db1 agent never DOWN"
+	hap_wait_field "$sock" be_app db2 status "UP.*" 15 || fail "$label: db2 app agent never UP"
+	hap_wait_field "$sock" be_app db1 status "DOWN.*" 15 || fail "$label: db1 app never DOWN"
 	kill "$SPOA_PID"; wait "$SPOA_PID" 2>/dev/null; SPOA_PID=
 	for i in 1 2 3 4 5; do
 		got=$(pg_get); [ "$got" = db2 ] || fail "$label: SPOA down, fallback answered '$got'"
@@ -288,6 +292,40 @@ run_version() {
 		got=$(pg_get); [ -z "$got" ] || fail "$label: split brain, TCP write answered '$got'"
 	done
 	echo "ok $label: split brain: writes refused"
+
+	# 6. a writer cut off (its feed goes silent): unknown after 3 heartbeats, writes refused
+	feed 2 "role standby"
+	wait_spoa "ok db1"
+	t0=$(now_ms)
+	feed 1 "silent 1"
+	wait_spoa "stale -"
+	t1=$(now_ms)
+	got=$(http_get)
+	[ "$got" = "refused: stale" ] || fail "$label: silent writer, HTTP answered '$got'"
+	got=$(pg_get)
+	[ -z "$got" ] || fail "$label: silent writer, TCP write answered '$got'"
+	echo "ok $label: writer's feed silent: status stale after $((t1 - t0)) ms (3 heartbeats of 200 ms), writes refused"
+	feed 1 "silent 0"
+	wait_spoa "ok db1"
+
+	# 7. SIGHUP: a broken file is refused and the old config keeps routing; a good one is
+	# applied without dropping the feeds (no blink in the routing)
+	cp "$tmp/spoa.conf" "$tmp/spoa.conf.good"
+	printf '[cluster main]\nmax_lag = lots\n' >>"$tmp/spoa.conf"
+	kill -HUP "$SPOA_PID"
+	for i in $(seq 1 50); do grep -q "reload refused" "$tmp/spoa.log" && break; sleep 0.1; done
+	grep -q "reload refused" "$tmp/spoa.log" || fail "$label: a broken config was not refused"
+	got=$(pg_get); [ "$got" = db1 ] || fail "$label: after a refused reload, write on '$got'"
+	sed 's/^\[cluster main\]$/[cluster main]\nmax_lag = 1MB/' "$tmp/spoa.conf.good" >"$tmp/spoa.conf"
+	kill -HUP "$SPOA_PID"
+	for i in $(seq 1 50); do grep -q "reloaded" "$tmp/spoa.log" && break; sleep 0.1; done
+	grep -q "reloaded" "$tmp/spoa.log" || fail "$label: the good config was not reloaded"
+	[ "$(spoa_status)" = "ok db1" ] || fail "$label: view after reload: $(spoa_status)"
+	grep -q "feed lost" "$tmp/spoa.log" && grep -A100 "reloaded" "$tmp/spoa.log" | grep -q "feed lost" &&
+		fail "$label: a reload dropped a feed"
+	got=$(pg_get); [ "$got" = db1 ] || fail "$label: after reload, write on '$got'"
+	cp "$tmp/spoa.conf.good" "$tmp/spoa.conf"
+	echo "ok $label: SIGHUP: broken config refused (old one kept), good one applied, feeds kept"
 
 	# counters: nothing unknown, no bad args, no protocol errors
 	curl -s "http://$IP:$STATUS_PORT/metrics" >"$tmp/metrics"
