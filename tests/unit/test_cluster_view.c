@@ -1,5 +1,6 @@
 /* tests/unit/test_cluster_view.c - cv_policy(), the pure routing decision (DESIGN.md sections 7
- * and 8): one vector per rule, each a small cluster written as a table. */
+ * and 8): one vector per rule, each a small cluster written as a table; and the routing
+ * snapshot it feeds (spoe/route.c): the ACK actions decoded back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 #include <cmocka.h>
 
 #include "spoe/cluster_view.h"
+#include "spoe/route.h"
+#include "spoe/spop_codec.h"
 
 /* Vectors leave trailing node fields at zero on purpose. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -198,12 +201,132 @@ static void test_cv_status_name_all(void **state)
 	assert_string_equal(cv_status_name(CV_STATUS_STALE), "stale");
 }
 
+/* One decoded action of an ACK payload. */
+struct act {
+	uint8_t type;         /* SPOP_ACT_* */
+	uint8_t scope;        /* SPOP_SCOPE_* */
+	char name[64];        /* variable name */
+	struct spop_data val; /* value (set-var) */
+};
+
+static size_t decode_actions(const uint8_t *p, size_t len, struct act *out, size_t max)
+{
+	const uint8_t *end = p + len;
+	size_t n = 0;
+
+	while (p < end) {
+		const uint8_t *name;
+		size_t nl;
+
+		assert_true(n < max);
+		assert_true(end - p >= 3);
+		out[n].type = *p++;
+		assert_int_equal(*p++, out[n].type == SPOP_ACT_SET_VAR ? 3 : 2);
+		out[n].scope = *p++;
+		assert_true(spop_string_get(&p, end, &name, &nl) > 0);
+		assert_true(nl < sizeof(out[n].name));
+		memcpy(out[n].name, name, nl);
+		out[n].name[nl] = '\0';
+		if (out[n].type == SPOP_ACT_SET_VAR)
+			assert_true(spop_data_get(&p, end, &out[n].val) > 0);
+		n++;
+	}
+	return n;
+}
+
+static void assert_str_val(const struct act *a, const char *name, const char *val)
+{
+	assert_int_equal(a->type, SPOP_ACT_SET_VAR);
+	assert_int_equal(a->scope, SPOP_SCOPE_TXN);
+	assert_string_equal(a->name, name);
+	assert_int_equal(a->val.type, SPOP_DATA_STRING);
+	assert_int_equal(a->val.flags, 0); /* 2.6 would read flag bits as BINARY */
+	assert_int_equal(a->val.len, strlen(val));
+	assert_memory_equal(a->val.ptr, val, a->val.len);
+}
+
+/* DESIGN.md section 8: writer, reader, status, epoch; unset-var when there is no writer. */
+static void test_route_build_actions(void **state)
+{
+	const struct route_input in[] = {
+		{ .cluster = "main",
+		  .status = CV_STATUS_OK,
+		  .writer = "db1",
+		  .reader = "db2",
+		  .epoch = 7 },
+		{ .cluster = "other",
+		  .status = CV_STATUS_SPLIT_BRAIN,
+		  .writer = "",
+		  .reader = "",
+		  .epoch = 300 },
+	};
+	struct route_table *t = route_build(in, 2, 1);
+	struct act a[8];
+	size_t n;
+
+	(void)state;
+	assert_non_null(t);
+	assert_ptr_equal(route_find(t, (const uint8_t *)"main", 4), &t->e[0]);
+	assert_ptr_equal(route_find(t, (const uint8_t *)"other", 5), &t->e[1]);
+	assert_null(route_find(t, (const uint8_t *)"mai", 3));
+	assert_null(route_find(t, (const uint8_t *)"mainx", 5));
+
+	n = decode_actions(t->e[0].actions, t->e[0].actions_len, a, 8);
+	assert_int_equal(n, 4);
+	assert_str_val(&a[0], "writer", "db1");
+	assert_str_val(&a[1], "reader", "db2");
+	assert_str_val(&a[2], "status", "ok");
+	assert_string_equal(a[3].name, "epoch");
+	assert_int_equal(a[3].val.type, SPOP_DATA_INT64);
+	assert_int_equal(a[3].val.u, 7);
+
+	n = decode_actions(t->e[1].actions, t->e[1].actions_len, a, 8);
+	assert_int_equal(n, 4);
+	assert_int_equal(a[0].type, SPOP_ACT_UNSET_VAR);
+	assert_string_equal(a[0].name, "writer");
+	assert_int_equal(a[1].type, SPOP_ACT_UNSET_VAR);
+	assert_str_val(&a[2], "status", "split-brain");
+	assert_int_equal(a[3].val.u, 300);
+
+	/* a route that cannot be answered still carries one action, never none */
+	n = decode_actions(t->err_actions[ROUTE_ERR_BAD_ARGS], t->err_len[ROUTE_ERR_BAD_ARGS], a,
+	                   8);
+	assert_int_equal(n, 1);
+	assert_str_val(&a[0], "error", "bad-args");
+	n = decode_actions(t->err_actions[ROUTE_ERR_UNKNOWN_MSG], t->err_len[ROUTE_ERR_UNKNOWN_MSG],
+	                   a, 8);
+	assert_str_val(&a[0], "error", "unknown-message");
+	route_free(t);
+}
+
+/* The longest server names the config accepts still fit an ACK in 256 bytes (HAProxy's floor). */
+static void test_route_build_fits_min_frame(void **state)
+{
+	char longname[SPOA_SERVER_MAX];
+	struct route_input in = { .cluster = "c",
+		                  .status = CV_STATUS_SPLIT_BRAIN,
+		                  .epoch = UINT64_MAX };
+	struct route_table *t;
+
+	(void)state;
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	in.writer = longname;
+	in.reader = longname;
+	t = route_build(&in, 1, 1);
+	assert_non_null(t);
+	assert_true(t->e[0].actions_len + SPOP_FRAME_META_MAX <= SPOP_FRAME_MIN_SIZE);
+	route_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cv_policy_vectors),
 		cmocka_unit_test(test_cv_policy_lost_primary),
 		cmocka_unit_test(test_cv_status_name_all),
+		cmocka_unit_test(test_route_build_actions),
+		cmocka_unit_test(test_route_build_fits_min_frame),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
