@@ -8,8 +8,9 @@
 
 `run` writes and reads through HAProxy until SIGTERM (or --duration): writer lanes INSERT a
 unique id (base + n) on HAPROXY_PG_PORT, one lane over a persistent connection (reconnects
-after an error, like a pool), one with a fresh connection per write (every write is routed
-anew); reader lanes (pooled, fresh) read on HAPROXY_PG_RO_PORT. Every operation is bounded (connect +
+after an error, like a pool), and open-loop writes with a fresh connection each (one starts
+every interval on any of 24 idle lanes: every write is routed anew, and one stuck on a dead
+server holds up only itself); reader lanes (pooled, fresh) read on HAPROXY_PG_RO_PORT. Every operation is bounded (connect +
 statement <= --timeout, with psycopg2's asynchronous API: no call blocks the loop) and logged
 as one JSON line: kind, id, start/end times, outcome (ack / error class / timeout), the node
 that answered. --progress is rewritten every 100 ms with counters the test script polls.
@@ -48,6 +49,7 @@ import psycopg2
 import psycopg2.extensions as ext
 
 ID_SPAN = 10_000_000  # ids of one run: [base, base + ID_SPAN)
+FRESH_LANES = 24      # lanes for open-loop writes with a fresh connection each
 
 WRITE_SQL = ("INSERT INTO demo_writes (id, src) VALUES (%s, %s) "
              "RETURNING node, substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")
@@ -212,8 +214,21 @@ class Client:
             self.http_url = "http://%s:%s/health" % (host, env["HAPROXY_HTTP_PORT"])
         self.http_interval = a.read_interval
         self.timeout = a.timeout
-        self.lanes = [Lane("w-pool", "w", wdsn, a.write_interval, a.timeout, False, self),
-                      Lane("w-fresh", "w", wdsn, a.write_interval, a.timeout, True, self),
+        # Writers: one pooled connection (closed loop: the next write after the last one), and
+        # open-loop fresh-connection writes: one starts every write interval on any idle lane
+        # of FRESH_LANES, whatever the others are waiting for, as many users would; a write
+        # stuck on a dead server holds up only its own lane.
+        self.lanes = [Lane("w-pool", "w", wdsn, a.write_interval, a.timeout, False, self)]
+        self.fresh = []
+        for i in range(FRESH_LANES):
+            l = Lane("w-fresh", "w", wdsn, 0.0, a.timeout, True, self)
+            l.next_at = float("inf")  # started by the client's open-loop schedule
+            self.fresh.append(l)
+        self.lanes += self.fresh
+        self.fresh_interval = a.write_interval
+        self.fresh_next = 0.0
+        self.saturated = 0  # open-loop writes not started: every fresh lane busy
+        self.lanes += [
                       Lane("r-pool", "r", rdsn, a.read_interval, a.timeout, False, self),
                       Lane("r-fresh", "r", rdsn, a.read_interval, a.timeout, True, self)]
 
@@ -311,11 +326,21 @@ class Client:
                     l.expire()
                 if l.state == "idle" and not stop[0] and now >= l.next_at:
                     l.start(now)
+            if not stop[0] and now >= self.fresh_next:
+                self.fresh_next = max(self.fresh_next + self.fresh_interval, now)
+                idle = [l for l in self.fresh if l.state == "idle"]
+                if idle:
+                    idle[0].start(now)
+                    idle[0].next_at = float("inf")
+                else:
+                    self.saturated += 1
+                    self.count["saturated"] = self.saturated
             if now >= next_progress:
                 self.write_progress()
                 next_progress = now + 0.1
             rd, wr = [], []
             wake = now + 0.1
+            wake = min(wake, self.fresh_next)
             for l in self.lanes:
                 if l.state == "idle":
                     wake = min(wake, l.next_at)
