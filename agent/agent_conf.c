@@ -419,6 +419,13 @@ static int agent_conf_validate(struct agent_conf_reader *r, const char *file, ch
 		snprintf(err, errlen, "%s: key 'node': required in [agent] (got \"\")", file);
 		return -1;
 	}
+	if (c->agent.first_line_wait >= c->agent.idle_timeout) {
+		snprintf(
+		    err, errlen,
+		    "%s: key 'first_line_wait': must be below idle_timeout (%gs) (got \"%gs\")",
+		    file, c->agent.idle_timeout, c->agent.first_line_wait);
+		return -1;
+	}
 	if (c->has_pg && pgp_conf_validate(&c->pg, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: [postgres] %s", file, why);
 		return -1;
