@@ -32,6 +32,15 @@ static uint64_t agent_boot_id(void)
 	return id;
 }
 
+/* Whether two agent lines say the same before their '#reason'. */
+static bool agent_same_words(const char *a, const char *b)
+{
+	size_t la = strcspn(a, "#");
+	size_t lb = strcspn(b, "#");
+
+	return la == lb && memcmp(a, b, la) == 0;
+}
+
 static void agent_log_changes(const struct node_state *old, const struct node_state *new)
 {
 	if (old->pg.role != new->pg.role || old->pg.up != new->pg.up)
@@ -48,9 +57,16 @@ static void agent_log_changes(const struct node_state *old, const struct node_st
 	for (size_t i = 0; i < new->n_checks; i++) {
 		const struct ns_check *o = ns_find_check(old, new->checks[i].name);
 
-		if (o == NULL || strcmp(o->line, new->checks[i].line) != 0)
+		if (o != NULL && strcmp(o->line, new->checks[i].line) == 0)
+			continue;
+		/* what HAProxy acts on (state, admin word, weight) is for the operator; a new
+		 * reason or error text alone (each failed reconnect words it anew) is debug */
+		if (o == NULL || !agent_same_words(o->line, new->checks[i].line))
 			log_info("check %s: %s -> %s", new->checks[i].name,
 			         o != NULL ? o->line : "(new)", new->checks[i].line);
+		else
+			log_debug("check %s: %s -> %s", new->checks[i].name, o->line,
+			          new->checks[i].line);
 	}
 }
 
