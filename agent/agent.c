@@ -15,6 +15,21 @@
 #include "agent/check.h"
 #include "common/log.h"
 
+const double agent_reply_bounds[AGENT_REPLY_BUCKETS - 1] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
+};
+
+/* Counts one agent-check reply that took <seconds> from accept to written. */
+void agent_count_reply(struct agent *a, double seconds)
+{
+	size_t i = 0;
+
+	while (i < AGENT_REPLY_BUCKETS - 1 && seconds > agent_reply_bounds[i])
+		i++;
+	a->stats.reply_hist[i]++;
+	a->stats.reply_seconds += seconds;
+}
+
 static uint64_t agent_wall_ms(void)
 {
 	struct timespec ts;

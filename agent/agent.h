@@ -28,18 +28,25 @@
 #include "common/compiler.h"
 #include "common/node_state.h"
 
+/* Buckets of the agent-check reply time histogram (accept to reply written): upper bounds in
+ * seconds of all but the last bucket, which is +Inf. */
+#define AGENT_REPLY_BUCKETS 10
+extern const double agent_reply_bounds[AGENT_REPLY_BUCKETS - 1];
+
 /* Counters shown by /metrics. */
 struct agent_stats {
-	uint64_t agent_replies;               /* agent-check lines answered */
-	uint64_t agent_replies_default;       /* of which for an absent or empty line */
-	uint64_t http_replies;                /* HTTP responses sent */
-	uint64_t unknown_checks;              /* agent-check lines naming no check */
-	uint64_t refused;                     /* connections closed at accept (max_clients) */
-	uint64_t too_long;                    /* first lines or heads over max_line */
-	uint64_t timeouts;                    /* connections closed by idle_timeout */
-	uint64_t reloads;                     /* successful SIGHUP reloads */
-	uint64_t reload_failures;             /* refused SIGHUP reloads */
-	uint64_t check_served[NS_CHECKS_MAX]; /* agent-check lines per check, by index */
+	uint64_t agent_replies;                   /* agent-check lines answered */
+	uint64_t agent_replies_default;           /* of which for an absent or empty line */
+	uint64_t http_replies;                    /* HTTP responses sent */
+	uint64_t unknown_checks;                  /* agent-check lines naming no check */
+	uint64_t refused;                         /* connections closed at accept (max_clients) */
+	uint64_t too_long;                        /* first lines or heads over max_line */
+	uint64_t timeouts;                        /* connections closed by idle_timeout */
+	uint64_t reloads;                         /* successful SIGHUP reloads */
+	uint64_t reload_failures;                 /* refused SIGHUP reloads */
+	uint64_t check_served[NS_CHECKS_MAX];     /* agent-check lines per check, by index */
+	uint64_t reply_hist[AGENT_REPLY_BUCKETS]; /* agent-check reply times, per bucket */
+	double reply_seconds;                     /* sum of the agent-check reply times */
 };
 
 struct agent {
@@ -95,5 +102,6 @@ struct ev_loop *agent_loop(struct agent *a);
 /* The agent-check line (no '\n') check <name>[<len>] answers now; <len> 0 is the default
  * check. Returns the line, or NULL when no check has that name. Counts the reply. */
 const char *agent_check_line(struct agent *a, const char *name, size_t len);
+void agent_count_reply(struct agent *a, double seconds);
 
 #endif /* HAPROLE_AGENT_AGENT_H */

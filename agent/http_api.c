@@ -357,6 +357,7 @@ static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
 {
 	const struct node_state *ns = ctx->ns;
 	const struct agent_stats *st = ctx->stats;
+	uint64_t cum = 0;
 
 	if (buf_printf(b, "# HELP haprole_agent_info Agent identity.\n"
 	                  "# TYPE haprole_agent_info gauge\nhaprole_agent_info{cluster=\"") == -1 ||
@@ -431,6 +432,22 @@ static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
 		    buf_printf(b, "\"} %d\n", w < 0 ? 0 : w) == -1)
 			return -1;
 	}
+	if (buf_printf(b, "# HELP haprole_check_reply_seconds Agent-check reply time, accept to "
+	                  "reply written.\n# TYPE haprole_check_reply_seconds histogram\n") == -1)
+		return -1;
+	for (size_t i = 0; i < AGENT_REPLY_BUCKETS; i++) {
+		cum += st->reply_hist[i];
+		if ((i < AGENT_REPLY_BUCKETS - 1
+		         ? buf_printf(b, "haprole_check_reply_seconds_bucket{le=\"%g\"} %llu\n",
+		                      agent_reply_bounds[i], (unsigned long long)cum)
+		         : buf_printf(b, "haprole_check_reply_seconds_bucket{le=\"+Inf\"} %llu\n",
+		                      (unsigned long long)cum)) == -1)
+			return -1;
+	}
+	if (buf_printf(
+	        b, "haprole_check_reply_seconds_sum %.6f\nhaprole_check_reply_seconds_count %llu\n",
+	        st->reply_seconds, (unsigned long long)cum) == -1)
+		return -1;
 	if (buf_printf(b, "# HELP haprole_check_replies_total Agent-check lines answered.\n"
 	                  "# TYPE haprole_check_replies_total counter\n") == -1)
 		return -1;

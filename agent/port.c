@@ -292,6 +292,8 @@ static void port_conn_answer_check(struct port_conn *c, const char *name, size_t
 		return;
 	}
 	port_conn_reply(c);
+	/* <c> is closed by now in the common case, but only freed at the callback's end */
+	agent_count_reply(a, ev_time() - c->accepted);
 }
 
 static void port_conn_answer_http(struct port_conn *c, int status_if_error)
@@ -534,6 +536,7 @@ static void port_accept_one(struct port *pt, int fd)
 	c->fd = fd;
 	c->id = ++pt->next_id;
 	c->born = ev_now(a->loop);
+	c->accepted = ev_time();
 	c->next = pt->conns;
 	if (pt->conns != NULL)
 		pt->conns->prev = c;

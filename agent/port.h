@@ -66,6 +66,7 @@ struct port_conn {
 	int fd;                     /* socket, -1 once closed */
 	uint64_t id;                /* "port#<id>" in debug lines */
 	ev_tstamp born;             /* ev_now() at accept, for the idle limit */
+	ev_tstamp accepted;         /* ev_time() at accept, for the reply time histogram */
 	struct buf rx;              /* first line / HTTP head, max_line bytes */
 	uint8_t *tx;                /* unsent rest of the reply (malloc), NULL when none */
 	size_t tx_len;              /* bytes at <tx> */

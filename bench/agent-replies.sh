@@ -61,9 +61,31 @@ t1=$(awk '{print $14 + $15}' "/proc/$apid/stat")
 hz=$(getconf CLK_TCK)
 echo "idle ${IDLE}s at default probe intervals: cpu_percent $(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$IDLE" 'BEGIN{printf "%.2f", 100*(b-a)/hz/s}') rss_kib $(awk '/VmRSS/{print $2}' "/proc/$apid/status") (anon $(awk '/RssAnon/{print $2}' "/proc/$apid/status"), file-backed shared libraries $(awk '/RssFile/{print $2}' "/proc/$apid/status"))"
 
+# buckets NAME - the agent's reply-time histogram, "le count" per line
+buckets() {
+	curl -s http://127.0.11.204:21570/metrics |
+		sed -n 's/^haprole_check_reply_seconds_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p'
+}
+# agent_quantiles BEFORE AFTER - p50/p99/p99.9 bucket bounds of the replies between the two
+agent_quantiles() {
+	paste -d' ' "$1" "$2" | awk '{ le[NR] = $1; n[NR] = $4 - $2 } END {
+		total = n[NR]
+		split("0.5 0.99 0.999", q, " ")
+		out = "agent-side reply time (accept to written, bucket bounds):"
+		for (j = 1; j <= 3; j++) {
+			for (i = 1; i <= NR; i++) if (n[i] >= q[j] * total) break
+			b = le[i] == "+Inf" ? "+Inf" : sprintf("%g us", le[i] * 1e6)
+			out = out sprintf(" p%g <= %s", q[j] * 100, b)
+		}
+		print out
+	}'
+}
 for c in 1 16 64; do
 	echo "--- $c client(s), ${SECS}s, agent-send \"writer\\n\""
+	buckets >"$tmp/b0"
 	taskset -c 1 "$BENCH" -a 127.0.11.204 -p 21570 -c "$c" -d "$SECS" -l writer -s 210 -P "$apid"
+	buckets >"$tmp/b1"
+	agent_quantiles "$tmp/b0" "$tmp/b1"
 done
 echo "--- agent after the runs: rss_kib $(awk '/VmRSS/{print $2}' "/proc/$apid/status") (anon $(awk '/RssAnon/{print $2}' "/proc/$apid/status"))"
 echo "--- agent counters"

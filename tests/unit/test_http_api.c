@@ -372,8 +372,16 @@ static void test_http_respond_metrics_format(void **state)
 			assert_true(len > 0 && len < sizeof(name));
 			memcpy(name, line, len);
 			name[len] = '\0';
-			for (size_t i = 0; i < n_typed; i++)
+			/* a histogram's samples are its family name + _bucket, _sum, _count */
+			for (size_t i = 0; i < n_typed; i++) {
+				size_t tl = strlen(typed[i]);
+
 				found |= strcmp(typed[i], name) == 0;
+				found |= strncmp(typed[i], name, tl) == 0 &&
+				         (strcmp(name + tl, "_bucket") == 0 ||
+				          strcmp(name + tl, "_sum") == 0 ||
+				          strcmp(name + tl, "_count") == 0);
+			}
 			if (!found)
 				fail_msg("kind %zu: sample without a TYPE before it: %s", k, line);
 			end = strrchr(line, ' ');
