@@ -310,6 +310,12 @@ static int agent_conf_header(struct agent_conf_reader *r, const struct cfg_item 
 		}
 		if (agent_conf_name_taken_check(c, it->name))
 			goto out_dup;
+		if (strcmp(it->name, "SUBSCRIBE") == 0) {
+			/* the agent port reads that line as the feed dialect */
+			cfg_item_err(err, errlen, it,
+			             "check name reserved for the feed (got \"%s\")", it->name);
+			return -1;
+		}
 		if (strlen(it->name) >= sizeof(k->name)) {
 			cfg_item_err(err, errlen, it, "check name too long (got \"%s\")", it->name);
 			return -1;

@@ -251,6 +251,8 @@ static void test_agent_conf_load_errors(void **state)
 		  "t.conf:4: key 'interval': duration out of range (got \"0\")", __LINE__ },
 		{ "node = a\n", "t.conf:1: key 'node': outside any [section] (got \"a\")",
 		  __LINE__ },
+		{ "[agent]\nnode = a\n[check SUBSCRIBE]\n",
+		  "t.conf:3: check name reserved for the feed (got \"SUBSCRIBE\")", __LINE__ },
 		{ "[agent]\nnode = a\nfirst_line_wait = 2s\n",
 		  "t.conf: key 'first_line_wait': must be below idle_timeout (2s) (got \"2s\")",
 		  __LINE__ },
