@@ -12,7 +12,8 @@
 #      (trap b); then the agent says its PostgreSQL is down: refused with status no-primary;
 #   4. the SPOA killed: HAProxy serves through the fallback (agent checks); restarted: SPOE
 #      routing resumes (a new promotion is followed before the agent checks see it);
-#   5. split brain (two primaries on one timeline): writes refused;
+#   5. split brain (two primaries on one timeline): writes refused, while a second cluster
+#      served by the same SPOA keeps its writer;
 #   6. the writer's feed goes silent (a node cut off): status stale, writes refused;
 #   7. SIGHUP with a broken config keeps the old one; with a good one applies it, feeds kept.
 # Asserts what HAProxy's stats socket reports. Address range 127.0.12.0/24, ports 22100-22199.
@@ -33,6 +34,7 @@ SPOA_PORT=22101
 STATUS_PORT=22102
 FEED1=22111
 FEED2=22112
+FEED3=22113
 SRV1=22121
 SRV2=22122
 HTTP_FE=22130
@@ -73,11 +75,11 @@ start_spoa() {
 	fail "haprole-spoa did not start"
 }
 
-spoa_status() { # prints "status writer"
+spoa_status() { # spoa_status [CLUSTER_INDEX] - prints "status writer"
 	curl -s -m 1 "http://$IP:$STATUS_PORT/" | python3 -c '
 import json,sys
-c=json.load(sys.stdin)["clusters"][0]
-print(c["status"], c["writer"] or "-")' 2>/dev/null
+c=json.load(sys.stdin)["clusters"][int(sys.argv[1])]
+print(c["status"], c["writer"] or "-")' "${1:-0}" 2>/dev/null
 }
 
 wait_spoa() { # wait_spoa "ok db1"
@@ -128,6 +130,11 @@ agent = $IP:$FEED1
 [node db2]
 cluster = main
 agent = $IP:$FEED2
+# a second cluster in the same SPOA: decided on its own
+[cluster other]
+[node db3]
+cluster = other
+agent = $IP:$FEED3
 CONF
 sed "s/^\(spoe-agent .*\)/\1/" haproxy/spoe-haprole.conf >"$tmp/spoe.conf"
 
@@ -195,7 +202,10 @@ run_version() {
 	build/bench/feed-fake -l "$IP:$FEED2" -n db2 -r standby -t 1 -H 200ms -C "$tmp/f2" \
 		>"$tmp/ff2.log" 2>&1 &
 	local ff2=$!
-	PIDS+=($ff1 $ff2)
+	build/bench/feed-fake -l "$IP:$FEED3" -c other -n db3 -r primary -t 4 -H 200ms \
+		</dev/null >"$tmp/ff3.log" 2>&1 &
+	local ff3=$!
+	PIDS+=($ff1 $ff2 $ff3)
 	for i in $(seq 1 50); do [ -p "$tmp/f1" ] && [ -p "$tmp/f2" ] && break; sleep 0.1; done
 	start_spoa
 	wait_spoa "ok db1"
@@ -291,7 +301,8 @@ run_version() {
 	for i in 1 2 3; do
 		got=$(pg_get); [ -z "$got" ] || fail "$label: split brain, TCP write answered '$got'"
 	done
-	echo "ok $label: split brain: writes refused"
+	[ "$(spoa_status 1)" = "ok db3" ] || fail "$label: cluster other: $(spoa_status 1)"
+	echo "ok $label: split brain: writes refused (the other cluster of the SPOA still ok)"
 
 	# 6. a writer cut off (its feed goes silent): unknown after 3 heartbeats, writes refused
 	feed 2 "role standby"
@@ -336,8 +347,8 @@ run_version() {
 	echo "ok $label: $(grep -c . "$tmp/metrics") metric lines, no protocol error"
 
 	hap_stop
-	kill "$SPOA_PID" "$ff1" "$ff2" 2>/dev/null
-	wait "$SPOA_PID" "$ff1" "$ff2" 2>/dev/null
+	kill "$SPOA_PID" "$ff1" "$ff2" "$ff3" 2>/dev/null
+	wait "$SPOA_PID" "$ff1" "$ff2" "$ff3" 2>/dev/null
 	SPOA_PID=
 }
 
