@@ -43,14 +43,42 @@ STATE_FILE=$DEMO/state.env # harness-private state (not DESIGN section 12)
 
 CLUSTER=demo
 BRIDGE=hr-br0
-BR_ADDR=198.18.0.1
-NET_PREFIX=198.18.0
 APP_NODES="app1 app2"
 PG_NODES="db1 db2"
 ALL_NODES="$APP_NODES $PG_NODES"
+
+# MODE netns: a namespace per node on 198.18.0.0/24, standard ports inside. MODE loopback
+# (no root or no `ip netns`; or DEMO_NETNS=0): every node on its own 127.0.14.x address in the
+# root namespace, ports in 24000-24999. Chosen at `up`, remembered in .demo/state.env.
+MODE=
+[ -f "$STATE_FILE" ] && MODE=$(sed -n 's/^MODE=//p' "$STATE_FILE" | tail -1)
+if [ -z "$MODE" ]; then
+	if [ "${DEMO_NETNS:-1}" != 0 ] && [ "$(id -u)" = 0 ] && ip netns list >/dev/null 2>&1; then
+		MODE=netns
+	else
+		MODE=loopback
+	fi
+fi
+if [ "$MODE" = netns ]; then
+	BR_ADDR=198.18.0.1
+	NET_PREFIX=198.18.0
+	AGENT_PORT=5555
+	PG_PORT=5432
+	NGINX_PORT=80
+	APP_PORT=8080
+else
+	BR_ADDR=127.0.14.1
+	NET_PREFIX=127.0.14
+	AGENT_PORT=24555
+	PG_PORT=24432
+	NGINX_PORT=24180
+	APP_PORT=24181
+fi
 declare -A ADDR=([app1]=$NET_PREFIX.11 [app2]=$NET_PREFIX.12 [db1]=$NET_PREFIX.21 [db2]=$NET_PREFIX.22)
-AGENT_PORT=5555
-PG_PORT=5432
+# Where a node's own services listen, seen from inside the node.
+local_addr() { [ "$MODE" = netns ] && echo 127.0.0.1 || echo "${ADDR[$1]}"; }
+PGOWNER=postgres
+[ "$(id -u)" = 0 ] || PGOWNER=$(id -un)
 HTTP_PORT=24080    # HAProxy: the app, HTTP
 PGW_PORT=24000     # HAProxy: PostgreSQL writes
 PGR_PORT=24001     # HAProxy: PostgreSQL reads
@@ -90,10 +118,18 @@ try_for() {
 	return 1
 }
 
-nsx() { local n=$1; shift; ip netns exec "hr-$n" "$@"; }
+nsx() {
+	local n=$1
+	shift
+	if [ "$MODE" = netns ]; then ip netns exec "hr-$n" "$@"; else "$@"; fi
+}
 pgdata() { echo "$DEMO/$1/pgdata"; }
 pgsock() { echo "$DEMO/$1/run"; }
-as_pg() { local n=$1; shift; nsx "$n" runuser -u postgres -- "$@"; }
+as_pg() {
+	local n=$1
+	shift
+	if [ "$(id -u)" = 0 ]; then nsx "$n" runuser -u postgres -- "$@"; else nsx "$n" "$@"; fi
+}
 # psql_node NODE SQL : runs SQL on NODE over its unix socket, prints unaligned tuples.
 psql_node() {
 	local n=$1
@@ -115,6 +151,7 @@ state_set() {
 # ---- network ---------------------------------------------------------------------------------
 
 net_up() {
+	[ "$MODE" = netns ] || return 0
 	ip link show $BRIDGE >/dev/null 2>&1 || {
 		ip link add $BRIDGE type bridge
 		ip addr add $BR_ADDR/24 dev $BRIDGE
@@ -154,7 +191,7 @@ start_bg() {
 	local name=$1 node=$2
 	shift 2
 	mkdir -p "$DEMO/pids" "$DEMO/logs"
-	if [ "$node" = - ]; then
+	if [ "$node" = - ] || [ "$MODE" != netns ]; then
 		setsid "$@" >>"$DEMO/logs/$name.log" 2>&1 </dev/null 9>&- &
 	else
 		setsid ip netns exec "hr-$node" "$@" >>"$DEMO/logs/$name.log" 2>&1 </dev/null 9>&- &
@@ -185,10 +222,11 @@ write_node_conf() {
 	cat >"$(pgdata "$n")/node.conf" <<EOF
 # written by docker/demo.sh: this node's identity and replication role settings
 haprole_demo.node = '$n'
+listen_addresses = '$([ "$MODE" = netns ] && echo '*' || echo "${ADDR[$n]}")'
 unix_socket_directories = '$(pgsock "$n")'
 synchronous_standby_names = '$sync'
 EOF
-	chown postgres: "$(pgdata "$n")/node.conf"
+	chown "$PGOWNER": "$(pgdata "$n")/node.conf"
 }
 
 pg_is_up() { as_pg "$1" "$PGBIN/pg_isready" -q -h "$(pgsock "$1")" -p $PG_PORT; }
@@ -196,9 +234,9 @@ pg_is_up() { as_pg "$1" "$PGBIN/pg_isready" -q -h "$(pgsock "$1")" -p $PG_PORT; 
 pg_start() {
 	local n=$1
 	mkdir -p "$(pgsock "$n")"
-	chown postgres: "$(pgsock "$n")"
+	chown "$PGOWNER": "$(pgsock "$n")"
 	touch "$DEMO/logs/pg-$n.log"
-	chown postgres: "$DEMO/logs/pg-$n.log"
+	chown "$PGOWNER": "$DEMO/logs/pg-$n.log"
 	as_pg "$n" "$PGBIN/pg_ctl" -D "$(pgdata "$n")" -l "$DEMO/logs/pg-$n.log" -w -t 60 start \
 		>/dev/null 9>&- || die "postgres $n did not start (see $DEMO/logs/pg-$n.log)"
 	head -1 "$(pgdata "$n")/postmaster.pid" >"$DEMO/pids/pg-$n.pid"
@@ -229,7 +267,7 @@ pg_init_primary() {
 	local n=$1 d
 	d=$(pgdata "$n")
 	mkdir -p "$DEMO/$n"
-	chown postgres: "$DEMO/$n"
+	chown "$PGOWNER": "$DEMO/$n"
 	# Data checksums: pg_rewind (switchover) needs them or wal_log_hints.
 	as_pg "$n" "$PGBIN/initdb" -D "$d" -U postgres --auth=trust --data-checksums -E UTF8 \
 		--locale=C.UTF-8 >"$DEMO/logs/initdb-$n.log" 2>&1 ||
@@ -237,7 +275,6 @@ pg_init_primary() {
 	cat >>"$d/postgresql.conf" <<EOF
 
 # ---- docker/demo.sh ----
-listen_addresses = '*'          # inside the node's own network namespace
 port = $PG_PORT
 max_connections = 60
 shared_buffers = 32MB
@@ -260,9 +297,10 @@ EOF
 	cat >"$d/pg_hba.conf" <<EOF
 # docker/demo.sh: a demo on a private, non-routed range: trust, no passwords.
 local all all trust
-host all all 127.0.0.1/32 trust
+host all all 127.0.0.0/8 trust
 host all all $NET_PREFIX.0/24 trust
 host replication all $NET_PREFIX.0/24 trust
+host replication all 127.0.0.0/8 trust
 local replication all trust
 EOF
 	write_node_conf "$n" ""
@@ -270,7 +308,7 @@ EOF
 	psql_node "$n" "CREATE ROLE $PGUSER_DEMO LOGIN" >/dev/null
 	psql_node "$n" "CREATE DATABASE $PGDB_DEMO OWNER $PGUSER_DEMO" >/dev/null
 	psql_node "$n" "CREATE ROLE haprole LOGIN IN ROLE pg_monitor" >/dev/null
-	as_pg "$n" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$(pgsock "$n")" -U $PGUSER_DEMO \
+	as_pg "$n" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$(pgsock "$n")" -p $PG_PORT -U $PGUSER_DEMO \
 		-d $PGDB_DEMO -c "CREATE TABLE demo_writes (
 			id bigserial PRIMARY KEY,
 			src text,
@@ -285,7 +323,7 @@ pg_make_standby() {
 	pg_stop "$n" immediate
 	rm -rf "$d"
 	mkdir -p "$DEMO/$n"
-	chown postgres: "$DEMO/$n"
+	chown "$PGOWNER": "$DEMO/$n"
 	as_pg "$n" "$PGBIN/pg_basebackup" -h "${ADDR[$p]}" -p $PG_PORT -U postgres -D "$d" -R \
 		-X stream -c fast -d "application_name=$n" >"$DEMO/logs/basebackup-$n.log" 2>&1 ||
 		die "pg_basebackup $n from $p failed (see $DEMO/logs/basebackup-$n.log)"
@@ -329,20 +367,23 @@ app_start() {
 	local n=$1
 	mkdir -p "$DEMO/$n/nginx-tmp"
 	pid_alive "app-$n" || {
-		start_bg "app-$n" "$n" $PY "$ROOT/docker/app/app.py" --listen 127.0.0.1:8080 --node "$n" \
+		start_bg "app-$n" "$n" $PY "$ROOT/docker/app/app.py" --listen "$(local_addr "$n"):$APP_PORT" --node "$n" \
 			--db-host $BR_ADDR --write-port $PGW_PORT --read-port $PGR_PORT --user $PGUSER_DEMO \
 			--dbname $PGDB_DEMO
-		wait_for 15 "app on $n" nsx "$n" curl -fsS -m1 http://127.0.0.1:8080/health
+		wait_for 15 "app on $n" nsx "$n" curl -fsS -m1 "http://$(local_addr "$n"):$APP_PORT/health"
 	}
 }
 
 nginx_start() {
 	local n=$1
 	mkdir -p "$DEMO/$n/nginx-tmp"
-	sed -e "s|@DIR@|$DEMO/$n|g" -e "s|@NODE@|$n|g" "$ROOT/docker/nginx.conf.in" >"$DEMO/$n/nginx.conf"
+	local listen=$NGINX_PORT
+	[ "$MODE" = netns ] || listen="${ADDR[$n]}:$NGINX_PORT"
+	sed -e "s|@DIR@|$DEMO/$n|g" -e "s|@NODE@|$n|g" -e "s|@LISTEN@|$listen|g" \
+		-e "s|@APP@|$(local_addr "$n"):$APP_PORT|g" "$ROOT/docker/nginx.conf.in" >"$DEMO/$n/nginx.conf"
 	pid_alive "nginx-$n" || {
 		start_bg "nginx-$n" "$n" nginx -c "$DEMO/$n/nginx.conf" -e "$DEMO/$n/nginx-error.log"
-		wait_for 15 "nginx on $n" nsx "$n" curl -fsS -m1 http://127.0.0.1/nginx-health
+		wait_for 15 "nginx on $n" nsx "$n" curl -fsS -m1 "http://$(local_addr "$n"):$NGINX_PORT/nginx-health"
 	}
 }
 
@@ -360,7 +401,10 @@ agent_conf() {
 	mkdir -p "$DEMO/$n"
 	sed -e "s|@NODE@|$n|g" -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@DIR@|$DEMO/$n|g" \
 		-e "s|@ADDR@|${ADDR[$n]}|g" -e "s|@PGSOCK@|$(pgsock "$n")|g" -e "s|@PGPORT@|$PG_PORT|g" \
-		-e "s|@AGENT_PORT@|$AGENT_PORT|g" -e "s|@PEERS@|$peers|" "$tmpl" >"$DEMO/$n/agent.conf"
+		-e "s|@AGENT_PORT@|$AGENT_PORT|g" -e "s|@PEERS@|$peers|" \
+		-e "s|@LISTEN@|$([ "$MODE" = netns ] && echo '*' || echo "${ADDR[$n]}"):$AGENT_PORT|g" \
+		-e "s|@APP@|$(local_addr "$n"):$APP_PORT|g" -e "s|@NGINX@|$(local_addr "$n"):$NGINX_PORT|g" \
+		"$tmpl" >"$DEMO/$n/agent.conf"
 }
 
 have_agent() { [ -x "$AGENT_BIN" ] && [ -f "$ROOT/docker/agent-db.conf.in" ]; }
@@ -411,7 +455,7 @@ haproxy_start() {
 		servers_r="$servers_r    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter 500ms fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter 500ms agent-send \"reader\\\\n\" on-marked-down shutdown-sessions\n"
 	done
 	for n in $APP_NODES; do
-		servers_app="$servers_app    server $n ${ADDR[$n]}:80 check port $AGENT_PORT inter 1s fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter 1s agent-send \"app\\\\n\"\n"
+		servers_app="$servers_app    server $n ${ADDR[$n]}:$NGINX_PORT check port $AGENT_PORT inter 1s fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter 1s agent-send \"app\\\\n\"\n"
 	done
 	sed -e "s|@DIR@|$DEMO|g" -e "s|@HOST@|$BR_ADDR|g" -e "s|@CLUSTER@|$CLUSTER|g" \
 		-e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@PGW_PORT@|$PGW_PORT|g" -e "s|@PGR_PORT@|$PGR_PORT|g" \
@@ -442,7 +486,7 @@ write_env() {
 		for n in $ALL_NODES; do
 			echo "${n}_HOST=${ADDR[$n]}"
 			echo "${n}_AGENT_PORT=$AGENT_PORT"
-			echo "${n}_NETNS=hr-$n"
+			echo "${n}_NETNS=$([ "$MODE" = netns ] && echo "hr-$n")"
 		done
 		for n in $PG_NODES; do
 			echo "${n}_PG_PORT=$PG_PORT"
@@ -474,19 +518,30 @@ have_ctl() { [ -x "$CTL_BIN" ] && have_agent; }
 is_up() { [ -f "$DEMO/up" ] && pid_alive haproxy; }
 
 preflight() {
-	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, postgres as user postgres)"
-	ip netns list >/dev/null 2>&1 || die "'ip netns' does not work here; the 127.0.14.0/24 fallback is not implemented"
+	if [ "$MODE" = netns ]; then
+		say "mode netns: a network namespace per node (DEMO_NETNS=0 for the loopback layout)"
+	else
+		say "mode loopback: every node on its own 127.0.14.x address (no root or no 'ip netns')"
+	fi
 	local b
 	for b in "$PGBIN/initdb" "$PGBIN/pg_ctl" /usr/sbin/nginx /usr/sbin/haproxy curl $PY; do
 		[ -x "$b" ] || command -v "$b" >/dev/null || die "missing $b (run: make deps)"
 	done
 	$PY -c 'import psycopg2' 2>/dev/null || die "python3-psycopg2 missing (run: make deps)"
-	id postgres >/dev/null 2>&1 || die "no user postgres (install postgresql-15)"
+	[ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1 || die "no user postgres (install postgresql-15)"
 	# Our ports must be free in the root namespace.
 	local p
 	for p in $HTTP_PORT $PGW_PORT $PGR_PORT $STATS_PORT $SPOA_PORT $SPOA_STATUS; do
 		if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then die "port $p is in use"; fi
 	done
+	if [ "$MODE" = loopback ]; then
+		local n
+		for n in $ALL_NODES; do
+			for p in $AGENT_PORT $PG_PORT $NGINX_PORT $APP_PORT; do
+				if (exec 3<>"/dev/tcp/${ADDR[$n]}/$p") 2>/dev/null; then die "${ADDR[$n]}:$p is in use"; fi
+			done
+		done
+	fi
 }
 
 cmd_up() {
@@ -499,7 +554,12 @@ cmd_up() {
 	local t0=$SECONDS n
 	mkdir -p "$DEMO/pids" "$DEMO/logs"
 	chmod 755 "$DEMO"
-	say "network: bridge $BRIDGE ($BR_ADDR/24), namespaces hr-app1 hr-app2 hr-db1 hr-db2"
+	state_set MODE "$MODE"
+	if [ "$MODE" = netns ]; then
+		say "network: bridge $BRIDGE ($BR_ADDR/24), namespaces hr-app1 hr-app2 hr-db1 hr-db2"
+	else
+		say "network: none to create (loopback addresses $NET_PREFIX.x)"
+	fi
 	net_up
 	say "postgres: db1 primary (initdb), db2 standby (pg_basebackup -R)"
 	pg_init_primary db1
@@ -527,16 +587,22 @@ cmd_up() {
 }
 
 cmd_banner() {
-	cat <<EOF
-
-  node   address        namespace  runs
-  app1   ${ADDR[app1]}    hr-app1    nginx :80 -> app :8080$(have_agent && echo ", haprole-agent :$AGENT_PORT")
-  app2   ${ADDR[app2]}    hr-app2    nginx :80 -> app :8080$(have_agent && echo ", haprole-agent :$AGENT_PORT")
-  db1    ${ADDR[db1]}    hr-db1     postgres 15 :$PG_PORT ($(pg_role db1))$(have_agent && echo ", haprole-agent :$AGENT_PORT")
-  db2    ${ADDR[db2]}    hr-db2     postgres 15 :$PG_PORT ($(pg_role db2))$(have_agent && echo ", haprole-agent :$AGENT_PORT")
-  -      $BR_ADDR     (root)     haproxy :$HTTP_PORT http, :$PGW_PORT pg writes, :$PGR_PORT pg reads, :$STATS_PORT stats$(have_spoa && echo "; haprole-spoa :$SPOA_PORT")
-
-EOF
+	local ns n what a=""
+	have_agent && a=", haprole-agent :$AGENT_PORT"
+	echo
+	printf '  %-6s %-14s %-10s %s\n' node address namespace runs
+	for n in $ALL_NODES; do
+		ns=-
+		[ "$MODE" = netns ] && ns=hr-$n
+		case " $PG_NODES " in
+		*" $n "*) what="postgres 15 :$PG_PORT ($(pg_role "$n"))$a" ;;
+		*) what="nginx :$NGINX_PORT -> app :$APP_PORT$a" ;;
+		esac
+		printf '  %-6s %-14s %-10s %s\n' "$n" "${ADDR[$n]}" "$ns" "$what"
+	done
+	printf '  %-6s %-14s %-10s %s\n' - "$BR_ADDR" "(root)" \
+		"haproxy :$HTTP_PORT http, :$PGW_PORT pg writes, :$PGR_PORT pg reads, :$STATS_PORT stats$(have_spoa && echo "; haprole-spoa :$SPOA_PORT")"
+	echo
 	have_agent || echo "  NOTE: haprole-agent is not built yet: HAProxy has no health source, writes fail closed."
 	have_spoa || echo "  NOTE: haprole-spoa is not built yet: routing uses the agent checks only."
 	cat <<EOF
@@ -665,7 +731,7 @@ cmd_heal() {
 		else die "no primary to heal from ($p: $(pg_role "$p"), $s: $(pg_role "$s"))"; fi
 	}
 	# A cut-off link, a paused replay: undo what the tests may have done.
-	for n in $ALL_NODES; do ip -n "hr-$n" link set eth0 up; done
+	[ "$MODE" = netns ] && for n in $ALL_NODES; do ip -n "hr-$n" link set eth0 up; done
 	s=$(other_pg "$p")
 	if [ "$(pg_role "$s")" = standby ] && pg_streaming "$s"; then
 		psql_node "$s" "SELECT pg_wal_replay_resume()" >/dev/null 2>&1 || :
@@ -685,19 +751,21 @@ cmd_heal() {
 
 cmd_stop() {
 	local quiet=${1:-}
-	[ -d "$DEMO" ] || { [ -z "$quiet" ] && say "not running"; net_down; return 0; }
+	[ -d "$DEMO" ] || { [ -z "$quiet" ] && say "not running"; [ "$(id -u)" = 0 ] && net_down; return 0; }
 	local n f
 	stop_pid haproxy
 	stop_pid spoa
 	for n in $ALL_NODES; do stop_pid "agent-$n"; done
 	for n in $APP_NODES; do stop_pid "nginx-$n"; stop_pid "app-$n"; done
 	for n in $PG_NODES; do
-		[ -d "$(pgdata "$n")" ] && ip netns list | grep -qw "hr-$n" && pg_stop "$n" immediate
+		if [ -d "$(pgdata "$n")" ] && { [ "$MODE" != netns ] || ip netns list | grep -qw "hr-$n"; }; then
+			pg_stop "$n" immediate
+		fi
 	done
 	for f in "$DEMO"/pids/*.pid; do
 		[ -f "$f" ] && stop_pid "$(basename "$f" .pid)" KILL
 	done
-	net_down
+	[ "$(id -u)" = 0 ] && net_down
 	rm -rf "$DEMO"
 	[ -z "$quiet" ] && say "stopped; no process, namespace or bridge left" || :
 }
@@ -739,6 +807,7 @@ stop-proc) stop_pid "$2" "${3:-TERM}" ;;
 has-agent) have_agent ;;
 has-spoa) have_spoa ;;
 has-ctl) have_ctl ;;
+mode) echo "$MODE" ;;
 help | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
 *) die "unknown verb '$1' (docker/demo.sh help)" ;;
 esac

@@ -12,7 +12,8 @@
 #   VERIFY_ARGS extra arguments for `client.py verify` (e.g. --max-stale-ms)
 # It returns non-zero, with REASON set, when the disruption itself could not be done; the
 # runner then waits for writes to resume on FINAL and verifies.
-# Needs: the words listed in NEEDS_<name> (agent spoa ctl fence) must be available, else SKIP.
+# Needs: the words listed in NEEDS_<name> (agent spoa ctl fence netns) must be available, else
+# SKIP.
 
 NEEDS_switchover="agent"
 sc_switchover() { # planned: drain (haprolectl when built), clean stop, promote, pg_rewind rejoin
@@ -31,7 +32,7 @@ sc_kill9() { # the primary's postmaster gets SIGKILL; the "manager" promotes the
 	PROMOTED=$(state PROMOTED_AT)
 }
 
-NEEDS_cutoff="agent"
+NEEDS_cutoff="agent netns"
 sc_cutoff() { # the primary's host loses its network (link down in its namespace), then promote
 	DISRUPTED=$(date +%s.%N)
 	ip -n "hr-$P" link set eth0 down
