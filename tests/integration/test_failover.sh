@@ -133,6 +133,28 @@ else
 	fi
 fi
 
+# ---- the verifier must catch what it is there to catch (a negative control) ------------------
+# Synthetic outcomes, none of which exists on any node: an ack from a node that was no longer
+# the primary, a read-only error, an ack from the primary that is missing, and an ack from the
+# old primary before the promotion that is missing.
+P0=$("$D" primary)
+S0=$("$D" standby)
+{
+	echo "{\"k\":\"w\",\"lane\":\"w-pool\",\"t0\":100.0,\"id\":900000000001,\"t1\":100.1,\"ok\":true,\"node\":\"$S0\"}"
+	echo "{\"k\":\"w\",\"lane\":\"w-pool\",\"t0\":101.0,\"id\":900000000002,\"t1\":101.1,\"ok\":true,\"node\":\"$P0\"}"
+	echo '{"k":"w","lane":"w-pool","t0":102.0,"id":900000000003,"t1":102.1,"ok":false,"err":"readonly","msg":"read-only"}'
+	echo "{\"k\":\"w\",\"lane\":\"w-pool\",\"t0\":99.0,\"id\":900000000004,\"t1\":99.1,\"ok\":true,\"node\":\"$S0\"}"
+	echo '{"k":"stop","t0":103,"t1":103,"ok":true}'
+} >"$WORK/control.ops"
+ctl=$($PY "$CLIENT" verify --env "$ENV" --log "$WORK/control.ops" --base 900000000000 \
+	--primary "$P0" --promoted-at 99.5 --scenario control)
+if [ "$(echo "$ctl" | jq -c '[.reached_nonprimary, .acked_lost]' 2>/dev/null)" != "[2,2]" ]; then
+	echo "FAIL: the verifier missed planted faults (want non-primary 2, lost 2): $ctl"
+	FAILED=1
+	exit 1
+fi
+echo "verifier control: planted 2 non-primary writes and 2 lost acks; found $(echo "$ctl" | jq -c '[.reached_nonprimary, .acked_lost]')"
+
 # ---- run the scenarios ----------------------------------------------------------------------
 
 ROWS=()
