@@ -68,6 +68,7 @@ help:
 	@echo "                integration tests against real haproxy/postgres/nginx"
 	@echo "make test-unit  unit tests only (one: $(BUILD)/tests/test_NAME)"
 	@echo "make asan       unit tests under ASan+UBSan (objects in build/asan)"
+	@echo "make test-spoe  haprole-spoa behind real HAProxy 2.6 and 3.x (says which versions ran)"
 	@echo "make fuzz       build libFuzzer targets in build/fuzz (FUZZ_SECONDS=N make fuzz-smoke runs them)"
 	@echo "make demo       start the demo cluster on this machine (see README)"
 	@echo "make install    install binaries, sample configs and units (PREFIX, DESTDIR)"
@@ -131,6 +132,12 @@ fuzz-smoke: fuzz
 
 test-integration: all
 	@tests/integration/run.sh
+
+# haprole-spoa's SPOE scenarios on HAProxy 2.6 and every 3.x available (tests/integration/lib/
+# haproxy3.sh makes 3.0/3.2 roots in /var/cache/haprole when missing); says which versions ran.
+.PHONY: test-spoe
+test-spoe: all
+	@tests/integration/run.sh tests/integration/test_spoa_haproxy.sh tests/integration/test_spoa_pg.sh
 
 # `make test` = deps + build + unit + asan + fuzz smoke + integration, one summary at the end.
 test: deps
