@@ -154,12 +154,22 @@ demo-status demo-failover demo-switchover demo-stop:
 
 # ---- install ---------------------------------------------------------------------------------
 
+# Units get their paths rewritten to PREFIX, so `make install PREFIX=/usr/local` gives units that
+# start /usr/local/bin/haprole-*; sample configs, HAProxy files and docs go to share/haprole/.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/haprole/conf \
-	           $(DESTDIR)$(PREFIX)/share/haprole/haproxy
+	           $(DESTDIR)$(PREFIX)/share/haprole/haproxy $(DESTDIR)$(PREFIX)/share/haprole/docs \
+	           $(DESTDIR)$(UNITDIR)
 	$(if $(strip $(PROGS)),install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
-	$(if $(wildcard conf/*),install -m 0644 $(wildcard conf/*) $(DESTDIR)$(PREFIX)/share/haprole/conf/)
+	$(if $(wildcard conf/*.conf),install -m 0644 $(wildcard conf/*.conf) $(DESTDIR)$(PREFIX)/share/haprole/conf/)
 	$(if $(wildcard haproxy/*),install -m 0644 $(wildcard haproxy/*) $(DESTDIR)$(PREFIX)/share/haprole/haproxy/)
+	$(if $(wildcard docs/*.md),install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/haprole/docs/)
+	for u in $(wildcard conf/*.service); do \
+	  sed -e 's|/usr/\(local/\)\{0,1\}bin/haprole|$(PREFIX)/bin/haprole|g' \
+	      -e 's|/usr/\(local/\)\{0,1\}share/haprole|$(PREFIX)/share/haprole|g' \
+	      "$$u" > $(DESTDIR)$(UNITDIR)/$$(basename "$$u") || exit 1; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
