@@ -730,9 +730,12 @@ cmd_heal() {
 		if [ "$(pg_role "$s")" = primary ]; then state_set PRIMARY "$s"; p=$s
 		else die "no primary to heal from ($p: $(pg_role "$p"), $s: $(pg_role "$s"))"; fi
 	}
+	s=$(other_pg "$p")
+	# An old primary still running (cut off, or restarted on its old timeline) is stopped
+	# before its link comes back, so it is never reachable beside the real primary.
+	[ "$(pg_role "$s")" = primary ] && { say "heal: stopping stale primary $s"; pg_stop "$s" immediate; }
 	# A cut-off link, a paused replay: undo what the tests may have done.
 	[ "$MODE" = netns ] && for n in $ALL_NODES; do ip -n "hr-$n" link set eth0 up; done
-	s=$(other_pg "$p")
 	if [ "$(pg_role "$s")" = standby ] && pg_streaming "$s"; then
 		psql_node "$s" "SELECT pg_wal_replay_resume()" >/dev/null 2>&1 || :
 		pg_set_sync "$p" "*"

@@ -27,6 +27,7 @@ the ids exist, and prints one JSON object with the scenario's figures:
   promo_to_write_ms   promotion (history file of the new timeline) -> first ack from the new primary
   reads, read_errors, max_stale_ms (and per lane), stale_reads (staler than --max-stale-ms,
                       among reads started after --stale-after on --stale-lanes), reads_by_node
+  error_kinds         the most frequent failures, "w|r CLASS: message" -> count
   http, http_errors, http_err_window_ms (first to last failed GET), http_tail_errors (failures
                       among the last --http-tail GETs: the app tier must have recovered)
 Exit status of verify: 0 when reached_nonprimary == 0 and acked_lost == 0 (and, given
@@ -492,6 +493,12 @@ def cmd_verify(a):
                                     for o in nonprimary[:3]],
                      "lost": [dict((k, o.get(k)) for k in ("id", "node", "t1")) for o in lost[:3]]},
     }
+    kinds = {}
+    for o in writes + reads:
+        if not o["ok"]:
+            k = "%s %s: %s" % (o["k"], o.get("err"), (o.get("msg") or "")[:80])
+            kinds[k] = kinds.get(k, 0) + 1
+    res["error_kinds"] = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:6])
     for o in https:
         if o["ok"]:
             res["http_by_node"][o["node"]] = res["http_by_node"].get(o["node"], 0) + 1

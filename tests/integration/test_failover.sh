@@ -218,7 +218,8 @@ for sc in $SCENARIOS; do
 	echo "$res" >"$WORK/$sc.json"
 	echo "$res" | jq -c '{writes, acked, errors, timeouts, reached_nonprimary, acked_lost, unavail_ms,
 		promo_to_write_ms, reads, read_errors, max_stale_ms_by_lane, stale_reads, http, http_errors,
-		http_err_window_ms, acks_by_node, reads_by_node, http_by_node, stray_rows}' 2>/dev/null || echo "$res"
+		http_err_window_ms, acks_by_node, reads_by_node, http_by_node, stray_rows, error_kinds}' 2>/dev/null ||
+		echo "$res"
 	g() { echo "$res" | jq -r ".$1 // \"-\"" 2>/dev/null || echo "?"; }
 	result=PASS
 	[ "$sc_rc" = 0 ] || { result=FAIL; note "$REASON"; }
