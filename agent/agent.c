@@ -56,7 +56,10 @@ static bool agent_same_words(const char *a, const char *b)
 	return la == lb && memcmp(a, b, la) == 0;
 }
 
-static void agent_log_changes(const struct node_state *old, const struct node_state *new)
+/* Logs what changed from <old> to <new>; before the port opens (<quiet>) check lines go to
+ * debug: nobody is answered from them, and agent_open_port() logs the lines it opens with. */
+static void agent_log_changes(const struct node_state *old, const struct node_state *new,
+                              bool quiet)
 {
 	if (old->pg.role != new->pg.role || old->pg.up != new->pg.up)
 		log_info("pg: %s %s -> %s %s (tl %u)%s%s", old->pg.up ? "up" : "down",
@@ -76,12 +79,12 @@ static void agent_log_changes(const struct node_state *old, const struct node_st
 			continue;
 		/* what HAProxy acts on (state, admin word, weight) is for the operator; a new
 		 * reason or error text alone (each failed reconnect words it anew) is debug */
-		if (o == NULL || !agent_same_words(o->line, new->checks[i].line))
+		if (!quiet && (o == NULL || !agent_same_words(o->line, new->checks[i].line)))
 			log_info("check %s: %s -> %s", new->checks[i].name,
 			         o != NULL ? o->line : "(new)", new->checks[i].line);
 		else
-			log_debug("check %s: %s -> %s", new->checks[i].name, o->line,
-			          new->checks[i].line);
+			log_debug("check %s: %s -> %s", new->checks[i].name,
+			          o != NULL ? o->line : "(new)", new->checks[i].line);
 	}
 }
 
@@ -104,8 +107,8 @@ void agent_update(struct agent *a)
 	memcpy(next.admin_reason, a->admin_reason, sizeof(next.admin_reason));
 	/* ops: the fence verdict for the state being built, so that a returning old primary is
 	 * fenced in the same update that first shows it primary. */
-	if (a->fence.started)
-		a->fenced = fence_apply(&a->fence, &next, a->fence_reason, sizeof(a->fence_reason));
+	if (a->fence != NULL && a->fence->started)
+		a->fenced = fence_apply(a->fence, &next, a->fence_reason, sizeof(a->fence_reason));
 	next.fenced = a->fenced;
 	memcpy(next.fence_reason, a->fence_reason, sizeof(next.fence_reason));
 	memset(next.checks, 0, sizeof(next.checks));
@@ -125,7 +128,7 @@ void agent_update(struct agent *a)
 	next.ts_ms = a->ns.ts_ms;
 	if (memcmp(&next, &a->ns, sizeof(next)) == 0)
 		return;
-	agent_log_changes(&a->ns, &next);
+	agent_log_changes(&a->ns, &next, !a->serving);
 	next.seq++;
 	next.ts_ms = agent_wall_ms();
 	a->ns = next;
@@ -176,11 +179,120 @@ static void agent_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (w->signum == SIGHUP) {
-		if (agent_reload(a, a->conf->file) == -1)
-			log_error("reload: refused, running config kept");
+		/* a refused reload logs its one line itself */
+		(void)!agent_reload(a, a->conf->file);
 		return;
 	}
 	agent_shutdown(a);
+}
+
+/* ---- start gate (agent.h) ----------------------------------------------------------------- */
+
+/* Whether every probe has a first result and every [peer]'s feed a first state or a first
+ * failure, so that the checks answer from what was seen, never from "not probed yet". */
+bool agent_settled(const struct agent *a)
+{
+	if ((a->pg_on && !a->pg.rf.known) || (a->app_on && !a->app.rf.known) ||
+	    (a->nginx_on && !a->nginx.rf.known))
+		return false;
+	for (size_t i = 0; a->fence != NULL && i < a->fence->n_peers; i++) {
+		const struct feed_sub *fs = &a->fence->peers[i].sub;
+
+		if (fs->frames == 0 && fs->losses == 0)
+			return false;
+	}
+	return true;
+}
+
+/* The longest a first result can take (s): a PostgreSQL connect then a query, an http/tcp
+ * probe, a peer's connect then its silence limit (3 heartbeats); plus AGENT_START_MARGIN. */
+double agent_start_wait(const struct agent *a)
+{
+	const struct agent_conf *c = a->conf;
+	double w = 0;
+
+	if (a->pg_on && c->pg.connect_timeout + c->pg.timeout > w)
+		w = c->pg.connect_timeout + c->pg.timeout;
+	if (a->app_on && c->app.timeout > w)
+		w = c->app.timeout;
+	if (a->nginx_on && c->nginx.timeout > w)
+		w = c->nginx.timeout;
+	for (size_t i = 0; a->fence != NULL && i < a->fence->n_peers; i++) {
+		const struct feed_sub *fs = &a->fence->peers[i].sub;
+
+		if (fs->connect_timeout + 3 * fs->heartbeat > w)
+			w = fs->connect_timeout + 3 * fs->heartbeat;
+	}
+	return w + AGENT_START_MARGIN;
+}
+
+/* Names what has no first result yet into <out> ("pg app peer:db2"), for the log. */
+static void agent_unsettled_names(const struct agent *a, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (a->pg_on && !a->pg.rf.known && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n, " pg");
+	if (a->app_on && !a->app.rf.known && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n, " app");
+	if (a->nginx_on && !a->nginx.rf.known && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n, " nginx");
+	for (size_t i = 0; a->fence != NULL && i < a->fence->n_peers && n < outlen; i++) {
+		const struct fence_peer *p = &a->fence->peers[i];
+
+		if (p->sub.frames == 0 && p->sub.losses == 0)
+			n += (size_t)snprintf(out + n, outlen - n, " peer:%s", p->name);
+	}
+}
+
+/* Passes the gate: the agent port listens from now on. A listen() failure (another process
+ * took the port since our bind) ends the agent with exit code 1. */
+static void agent_open_port(struct agent *a, const char *why)
+{
+	char err[HR_ERR_LEN];
+
+	ev_check_stop(a->loop, &a->gate_check);
+	ev_timer_stop(a->loop, &a->gate_timer);
+	if (a->serving)
+		return;
+	agent_update(a);
+	if (port_listen(&a->port, err, sizeof(err)) == -1) {
+		log_error("agent port: %s: exiting", err);
+		a->exit_code = 1;
+		ev_break(a->loop, EVBREAK_ALL);
+		return;
+	}
+	a->serving = true;
+	log_info("agent port %s open after %.0f ms: %s", a->conf->agent.listen.text,
+	         (ev_now(a->loop) - a->started) * 1e3, why);
+	for (size_t i = 0; i < a->ns.n_checks; i++)
+		log_info("check %s: %s", a->ns.checks[i].name, a->ns.checks[i].line);
+}
+
+static void agent_on_gate_check(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct agent *a = container_of(w, struct agent, gate_check);
+
+	(void)loop;
+	(void)revents;
+	if (agent_settled(a))
+		agent_open_port(a, "every probe has a first result");
+}
+
+static void agent_on_gate_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct agent *a = container_of(w, struct agent, gate_timer);
+	char why[160];
+	char names[128];
+
+	(void)loop;
+	(void)revents;
+	agent_unsettled_names(a, names, sizeof(names));
+	snprintf(why, sizeof(why), "start wait of %.0f ms over, no first result from:%s",
+	         agent_start_wait(a) * 1e3, names);
+	log_warning("%s", why);
+	agent_open_port(a, why);
 }
 
 /* Initialises a probe of <h> into <p> when <on>. */
@@ -225,6 +337,8 @@ int agent_init(struct agent *a, struct ev_loop *loop, struct agent_conf *conf, c
 		goto out_free;
 	}
 	ev_timer_init(&a->shutdown_timer, agent_on_shutdown_timer, 0, 0);
+	ev_check_init(&a->gate_check, agent_on_gate_check);
+	ev_timer_init(&a->gate_timer, agent_on_gate_timer, 0, 0);
 	ev_signal_init(&a->sig_hup, agent_on_signal, SIGHUP);
 	ev_signal_init(&a->sig_term, agent_on_signal, SIGTERM);
 	ev_signal_init(&a->sig_int, agent_on_signal, SIGINT);
@@ -267,21 +381,42 @@ static void agent_ops_set_fence(void *arg, bool fenced, const char *reason)
 	agent_set_fence(arg, fenced, reason);
 }
 
-/* Subscribes to the [peer NAME] feeds of <c>. Returns 0 or -1 with <err>. */
-static int agent_ops_fence_start(struct agent *a, const struct agent_conf *c, char *err,
-                                 size_t errlen)
+/* Subscribes to the [peer NAME] feeds of <c> with a fresh struct fence, returned in <*out>
+ * (heap). Returns 0, or -1 with <err> and nothing running. */
+static int agent_ops_fence_start(struct agent *a, const struct agent_conf *c, struct fence **out,
+                                 char *err, size_t errlen)
 {
 	static const struct fence_ops ops = { agent_ops_local, agent_ops_set_fence, NULL };
 	struct fence_peer_conf peers[AGENT_CONF_PEERS_MAX];
 	struct fence_ops o = ops;
+	struct fence *f = calloc(1, sizeof(*f));
 
+	*out = NULL;
+	if (f == NULL) {
+		snprintf(err, errlen, "fence: out of memory");
+		return -1;
+	}
 	o.arg = a;
 	for (size_t i = 0; i < c->n_peers; i++) {
 		memcpy(peers[i].name, c->peers[i].name, sizeof(peers[i].name));
 		peers[i].address = c->peers[i].address;
 	}
-	return fence_start(&a->fence, a->loop, peers, c->n_peers, c->agent.heartbeat, &o, err,
-	                   errlen);
+	if (fence_start(f, a->loop, peers, c->n_peers, c->agent.heartbeat, &o, err, errlen) == -1) {
+		free(f);
+		return -1;
+	}
+	*out = f;
+	return 0;
+}
+
+/* Stops and frees <*f>; NULLs it. */
+static void agent_ops_fence_free(struct fence **f)
+{
+	if (*f == NULL)
+		return;
+	fence_stop(*f);
+	free(*f);
+	*f = NULL;
 }
 
 /* Restores the persisted admin state and opens the admin socket, then starts fencing. */
@@ -306,7 +441,7 @@ static int agent_ops_start(struct agent *a, char *err, size_t errlen)
 			return -1;
 		a->admin_on = true;
 	}
-	if (agent_ops_fence_start(a, a->conf, err, errlen) == -1) {
+	if (agent_ops_fence_start(a, a->conf, &a->fence, err, errlen) == -1) {
 		if (a->admin_on)
 			admin_stop(&a->admin_srv);
 		a->admin_on = false;
@@ -315,25 +450,23 @@ static int agent_ops_start(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* Reload: restarts fencing when the [peer] sections changed (same peers keep their evidence). */
-static int agent_ops_reload(struct agent *a, const struct agent_conf *n, char *err, size_t errlen)
+/* Whether <n> watches the same peers as <o> (then fencing keeps running, with its evidence). */
+static bool agent_ops_same_peers(const struct agent_conf *o, const struct agent_conf *n)
 {
-	const struct agent_conf *o = a->conf;
 	bool same = o->n_peers == n->n_peers && o->agent.heartbeat == n->agent.heartbeat;
 
 	for (size_t i = 0; same && i < n->n_peers; i++)
 		same = strcmp(o->peers[i].name, n->peers[i].name) == 0 &&
 		       strcmp(o->peers[i].address.text, n->peers[i].address.text) == 0;
-	if (same)
-		return 0;
-	fence_stop(&a->fence);
-	return agent_ops_fence_start(a, n, err, errlen);
+	return same;
 }
 
-/* Opens the agent port, starts the probes and the signal watchers. Returns 0, or -1 with
- * <err> filled. */
+/* Binds the agent port, starts the admin socket, fencing, the probes and the signal watchers;
+ * the port listens once the start gate passes (agent.h). Returns 0, or -1 with <err>. */
 int agent_start(struct agent *a, char *err, size_t errlen)
 {
+	double wait;
+
 	a->started = ev_now(a->loop);
 	if (port_start(&a->port, a, err, errlen) == -1)
 		return -1;
@@ -351,9 +484,23 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 	ev_signal_start(a->loop, &a->sig_hup);
 	ev_signal_start(a->loop, &a->sig_term);
 	ev_signal_start(a->loop, &a->sig_int);
-	log_info("agent %s/%s listening on %s, %zu checks (default %s)", a->conf->agent.cluster,
-	         a->conf->agent.node, a->conf->agent.listen.text, a->conf->n_checks,
-	         a->conf->checks[a->conf->default_check].name);
+	wait = agent_start_wait(a);
+	log_info("agent %s/%s bound to %s, %zu checks (default %s); listening once every probe "
+	         "has a first result (at most %.0f ms)",
+	         a->conf->agent.cluster, a->conf->agent.node, a->conf->agent.listen.text,
+	         a->conf->n_checks, a->conf->checks[a->conf->default_check].name, wait * 1e3);
+	if (agent_settled(a)) {
+		/* nothing to wait for (no probe, no peer), or all answered synchronously */
+		agent_open_port(a, "every probe has a first result");
+		if (!a->serving) {
+			snprintf(err, errlen, "cannot listen on %s", a->conf->agent.listen.text);
+			return -1;
+		}
+		return 0;
+	}
+	ev_check_start(a->loop, &a->gate_check);
+	ev_timer_set(&a->gate_timer, wait, 0);
+	ev_timer_start(a->loop, &a->gate_timer);
 	return 0;
 }
 
@@ -364,12 +511,15 @@ void agent_free(struct agent *a)
 	if (a->admin_on)
 		admin_stop(&a->admin_srv);
 	a->admin_on = false;
-	fence_stop(&a->fence);
+	agent_ops_fence_free(&a->fence);
+	ev_check_stop(a->loop, &a->gate_check);
+	ev_timer_stop(a->loop, &a->gate_timer);
 	ev_signal_stop(a->loop, &a->sig_hup);
 	ev_signal_stop(a->loop, &a->sig_term);
 	ev_signal_stop(a->loop, &a->sig_int);
 	ev_timer_stop(a->loop, &a->shutdown_timer);
 	port_stop(&a->port);
+	a->serving = false;
 	feed_pub_free(&a->feed);
 	if (a->pg_on)
 		pgp_free(&a->pg);
@@ -380,26 +530,6 @@ void agent_free(struct agent *a)
 	a->pg_on = a->app_on = a->nginx_on = false;
 	free(a->conf);
 	a->conf = NULL;
-}
-
-/* Brings probe <p> (running when <*on>) to config <h> (wanted when <want>). */
-static int agent_reload_hp(struct agent *a, struct http_probe *p, bool *on, bool want,
-                           const struct hp_conf *h, char *err, size_t errlen)
-{
-	if (*on && want)
-		return hp_reconfigure(p, h, err, errlen);
-	if (*on && !want) {
-		hp_free(p);
-		*on = false;
-		return 0;
-	}
-	if (!*on && want) {
-		if (agent_hp_init(a, p, h, err, errlen) == -1)
-			return -1;
-		*on = true;
-		hp_start(p);
-	}
-	return 0;
 }
 
 /* Keeps in <n> the values of keys a reload cannot change, warning when the file changed them. */
@@ -428,50 +558,160 @@ static void agent_keep_fixed(const struct agent_conf *o, struct agent_conf *n)
 	}
 }
 
-/* SIGHUP: reads <path> into a fresh config, validates it whole, then swaps it in, keeping the
- * node state; probes are reconfigured (or started/stopped when their section appeared or
- * went). Returns 0, or -1 with the running config kept and the reason logged. */
-int agent_reload(struct agent *a, const char *path)
+/* What a reload prepared before touching anything that runs (agent_reload_prepare()). */
+struct agent_reload_prep {
+	struct agent_conf *n; /* the new config, loaded and validated */
+	bool pg_new;          /* <a->pg> initialised (not started) for a [postgres] that appeared */
+	bool app_new;         /* <a->app> likewise for an app section that appeared */
+	bool nginx_new;       /* <a->nginx> likewise for an nginx section that appeared */
+	struct fence *fence;  /* fencing of the new [peer]s, NULL when the peers are unchanged */
+};
+
+/* Prepares one http/tcp probe for <want>/<h>: validates a config the running probe will take,
+ * or initialises (without starting) a probe whose section appeared. Returns 0, or -1 with
+ * <err>. */
+static int agent_prepare_hp(struct agent *a, struct http_probe *p, bool on, bool want,
+                            const struct hp_conf *h, bool *made, char *err, size_t errlen)
+{
+	struct hp_conf copy;
+
+	if (on && want) {
+		copy = *h;
+		return hp_conf_validate(&copy, err, errlen);
+	}
+	if (!on && want) {
+		if (agent_hp_init(a, p, h, err, errlen) == -1)
+			return -1;
+		*made = true;
+	}
+	return 0;
+}
+
+/* Undoes agent_reload_prepare(): frees whatever it made; the running parts are untouched. */
+static void agent_reload_unprepare(struct agent *a, struct agent_reload_prep *r)
+{
+	if (r->pg_new)
+		pgp_free(&a->pg);
+	if (r->app_new)
+		hp_free(&a->app);
+	if (r->nginx_new)
+		hp_free(&a->nginx);
+	r->pg_new = r->app_new = r->nginx_new = false;
+	agent_ops_fence_free(&r->fence);
+	free(r->n);
+	r->n = NULL;
+}
+
+/* Stage 1 of a reload: everything that can fail, nothing that changes what runs. Fills <r>.
+ * Returns 0, or -1 with <err> and whatever was prepared freed. */
+static int agent_reload_prepare(struct agent *a, const char *path, struct agent_reload_prep *r,
+                                char *err, size_t errlen)
 {
 	struct agent_conf *n = malloc(sizeof(*n));
+	char why[HR_ERR_LEN];
+
+	memset(r, 0, sizeof(*r));
+	if (n == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r->n = n;
+	if (agent_conf_load(n, path, err, errlen) == -1)
+		goto out_fail;
+	agent_keep_fixed(a->conf, n);
+	if (n->has_pg && a->pg_on && pgp_conf_validate(&n->pg, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "[postgres]: %.200s", why);
+		goto out_fail;
+	}
+	if (n->has_pg && !a->pg_on) {
+		if (pgp_init(&a->pg, a->loop, &n->pg, agent_on_pg, a, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "[postgres]: %.200s", why);
+			goto out_fail;
+		}
+		r->pg_new = true;
+	}
+	if (agent_prepare_hp(a, &a->app, a->app_on, n->has_app, &n->app, &r->app_new, why,
+	                     sizeof(why)) == -1) {
+		snprintf(err, errlen, "[%s app]: %.200s",
+		         n->app.kind == HP_KIND_TCP ? "tcp" : "http", why);
+		goto out_fail;
+	}
+	if (agent_prepare_hp(a, &a->nginx, a->nginx_on, n->has_nginx, &n->nginx, &r->nginx_new, why,
+	                     sizeof(why)) == -1) {
+		snprintf(err, errlen, "[%s nginx]: %.200s",
+		         n->nginx.kind == HP_KIND_TCP ? "tcp" : "http", why);
+		goto out_fail;
+	}
+	if (!agent_ops_same_peers(a->conf, n) &&
+	    agent_ops_fence_start(a, n, &r->fence, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "[peer]: %.200s", why);
+		goto out_fail;
+	}
+	return 0;
+
+out_fail:
+	agent_reload_unprepare(a, r);
+	return -1;
+}
+
+/* Brings the running probe <p> (<*on>) to <want>/<h>; <made>: prepared by stage 1, start it.
+ * Cannot fail: stage 1 validated <h>. */
+static void agent_commit_hp(struct http_probe *p, bool *on, bool want, bool made,
+                            const struct hp_conf *h)
+{
+	char err[HR_ERR_LEN];
+
+	if (*on && want) {
+		if (hp_reconfigure(p, h, err, sizeof(err)) == -1)
+			log_error(
+			    "reload: probe %s kept its old config: %s (bug: validated before)",
+			    h->name, err);
+	} else if (*on && !want) {
+		hp_free(p);
+		*on = false;
+	} else if (made) {
+		*on = true;
+		hp_start(p);
+	}
+}
+
+/* SIGHUP: all or nothing (agent.h). Stage 1 prepares everything that can fail; stage 2 swaps
+ * the config and starts what stage 1 prepared, keeping the node state. Returns 0, or -1 with
+ * the running config fully kept and one error line logged. */
+int agent_reload(struct agent *a, const char *path)
+{
+	struct agent_reload_prep r;
+	struct agent_conf *old = a->conf;
+	struct agent_conf *n;
 	char err[HR_ERR_LEN];
 	enum log_level lvl;
 
-	if (n == NULL) {
-		log_error("reload: out of memory");
+	if (agent_reload_prepare(a, path, &r, err, sizeof(err)) == -1) {
 		a->stats.reload_failures++;
+		log_error("reload: %s; running config kept", err);
 		return -1;
 	}
-	if (agent_conf_load(n, path, err, sizeof(err)) == -1) {
-		log_error("reload: %s", err);
-		goto out_fail;
-	}
-	agent_keep_fixed(a->conf, n);
+	/* stage 2: nothing below fails */
+	n = r.n;
+	a->conf = n;
 	if (a->pg_on && n->has_pg) {
-		if (pgp_reconfigure(&a->pg, &n->pg, err, sizeof(err)) == -1) {
-			log_error("reload: [postgres]: %s", err);
-			goto out_fail;
-		}
+		if (pgp_reconfigure(&a->pg, &n->pg, err, sizeof(err)) == -1)
+			log_error(
+			    "reload: [postgres] kept its old config: %s (bug: validated before)",
+			    err);
 	} else if (a->pg_on && !n->has_pg) {
 		pgp_free(&a->pg);
 		a->pg_on = false;
-	} else if (!a->pg_on && n->has_pg) {
-		if (pgp_init(&a->pg, a->loop, &n->pg, agent_on_pg, a, err, sizeof(err)) == -1) {
-			log_error("reload: [postgres]: %s", err);
-			goto out_fail;
-		}
+	} else if (r.pg_new) {
 		a->pg_on = true;
 		pgp_start(&a->pg);
 	}
-	if (agent_reload_hp(a, &a->app, &a->app_on, n->has_app, &n->app, err, sizeof(err)) == -1 ||
-	    agent_reload_hp(a, &a->nginx, &a->nginx_on, n->has_nginx, &n->nginx, err,
-	                    sizeof(err)) == -1) {
-		log_error("reload: probe: %s", err);
-		goto out_fail;
-	}
-	if (agent_ops_reload(a, n, err, sizeof(err)) == -1) {
-		log_error("reload: [peer]: %s", err);
-		goto out_fail;
+	agent_commit_hp(&a->app, &a->app_on, n->has_app, r.app_new, &n->app);
+	agent_commit_hp(&a->nginx, &a->nginx_on, n->has_nginx, r.nginx_new, &n->nginx);
+	if (r.fence != NULL) {
+		agent_ops_fence_free(&a->fence);
+		a->fence = r.fence;
+		r.fence = NULL;
 	}
 	feed_pub_configure(&a->feed, n->agent.heartbeat, (size_t)n->agent.subscriber_buffer,
 	                   (size_t)n->agent.max_subscribers);
@@ -480,19 +720,13 @@ int agent_reload(struct agent *a, const char *path)
 		if (log_get_level() != lvl && log_get_level() != LOG_LVL_DEBUG)
 			log_set_level(lvl);
 	}
-	free(a->conf);
-	a->conf = n;
+	free(old);
 	memset(a->stats.check_served, 0, sizeof(a->stats.check_served));
 	a->stats.reloads++;
 	log_info("reload: %s applied, %zu checks (default %s)", n->file, n->n_checks,
 	         n->checks[n->default_check].name);
 	agent_update(a);
 	return 0;
-
-out_fail:
-	a->stats.reload_failures++;
-	free(n);
-	return -1;
 }
 
 void agent_set_admin(struct agent *a, enum ns_admin admin, const char *reason)

@@ -8,7 +8,20 @@
  *
  * Hooks for the admin socket, the state file and fencing (agent/admin.c, statefile.c,
  * fence.c): agent_set_admin(), agent_set_fence(), agent_state(), agent_loop(); the places
- * where they start and stop are marked "ops:" in agent.c. Single-threaded. */
+ * where they start and stop are marked "ops:" in agent.c. Single-threaded.
+ *
+ * Start gate: agent_start() binds the agent port but listens only once every probe has a first
+ * verdict and every [peer]'s feed a first state or a first failure (agent_settled()), or once
+ * agent_start_wait() has passed. Before that, every check would answer "fail #pg: not probed
+ * yet", and HAProxy applies an agent reply at once: restarting the agent on a healthy primary
+ * would mark it DOWN and, with on-marked-down shutdown-sessions, cut every session. A refused
+ * connection is harmless instead (HAProxy keeps the agent's last answer). The first probe
+ * result sets the verdict directly (agent/rise_fall.h), so a healthy node answers up at once.
+ *
+ * Reload (SIGHUP) is all or nothing: everything that can fail is prepared first (config
+ * loaded and validated, probe configs validated, new probes initialised but not started, new
+ * [peer] feeds set up); only then is the config swapped and the prepared parts started. A
+ * failure frees what was prepared, keeps the old config fully in force and logs one line. */
 #ifndef HAPROLE_AGENT_AGENT_H
 #define HAPROLE_AGENT_AGENT_H
 
@@ -32,6 +45,9 @@
  * seconds of all but the last bucket, which is +Inf. */
 #define AGENT_REPLY_BUCKETS 10
 extern const double agent_reply_bounds[AGENT_REPLY_BUCKETS - 1];
+
+/* Start gate: seconds added to the longest time a first probe result can take. */
+#define AGENT_START_MARGIN 0.1
 
 /* Counters shown by /metrics. */
 struct agent_stats {
@@ -72,9 +88,16 @@ struct agent {
 	ev_signal sig_int;                /* same as SIGTERM (foreground use) */
 	ev_timer shutdown_timer;          /* end of the shutdown grace */
 	ev_tstamp started;                /* ev_now() at start, for uptime */
+	bool serving;                     /* the agent port listens (start gate passed) */
+	ev_check gate_check;              /* before <serving>: after each loop iteration, are the
+	                                     probes settled? (agent_settled()) */
+	ev_timer gate_timer;              /* before <serving>: agent_start_wait() deadline */
+	int exit_code;                    /* what main() returns once the loop ends */
 	struct admin_server admin_srv;    /* ops: admin unix socket (agent/admin.c) */
 	bool admin_on;                    /* ops: <admin_srv> started */
-	struct fence fence;               /* ops: peers' feeds for fencing (agent/fence.c) */
+	struct fence *fence;              /* ops: peers' feeds for fencing (agent/fence.c); heap,
+	                                     replaced whole by a reload that changes [peer]s;
+	                                     NULL before agent_start() */
 };
 
 int agent_init(struct agent *a, struct ev_loop *loop, struct agent_conf *conf, char *err,
@@ -84,6 +107,8 @@ void agent_free(struct agent *a);
 int agent_reload(struct agent *a, const char *path) HR_MUSTCHECK;
 void agent_shutdown(struct agent *a);
 void agent_update(struct agent *a);
+bool agent_settled(const struct agent *a);
+double agent_start_wait(const struct agent *a);
 
 /* ---- hooks for admin (agent/admin.c), statefile and fencing (agent/fence.c) ------------ */
 

@@ -61,6 +61,7 @@ int main(int argc, char **argv)
 	struct agent a;
 	char err[HR_ERR_LEN];
 	int opt;
+	int rc;
 
 	while ((opt = getopt_long(argc, argv, "f:dcvh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -135,7 +136,8 @@ int main(int argc, char **argv)
 		ev_loop_fork(loop);
 	}
 	ev_run(loop, 0);
+	rc = a.exit_code;
 	agent_free(&a);
 	log_info("stopped");
-	return 0;
+	return rc;
 }

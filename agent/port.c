@@ -556,7 +556,7 @@ static void port_on_pause_end(struct ev_loop *loop, ev_timer *w, int revents)
 	struct port *pt = container_of(w, struct port, pause);
 
 	(void)revents;
-	if (pt->fd != -1)
+	if (pt->fd != -1 && pt->listening)
 		ev_io_start(loop, &pt->io);
 }
 
@@ -586,10 +586,14 @@ static void port_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* Opens the listener of <a->conf->agent.listen> and starts accepting. Returns 0, or -1 with
- * <err> filled. */
+/* Binds <a->conf->agent.listen> without listening yet (a bound socket that does not listen
+ * refuses connections, which HAProxy does not count against a server: see port.h), so a port
+ * already taken fails the start. Returns 0, or -1 with <err> filled. */
 int port_start(struct port *pt, struct agent *a, char *err, size_t errlen)
 {
+	const struct cfg_addr *addr = &a->conf->agent.listen;
+	int one = 1;
+
 	memset(pt, 0, sizeof(*pt));
 	pt->agent = a;
 	pt->fd = -1;
@@ -597,13 +601,44 @@ int port_start(struct port *pt, struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory for the reply buffer");
 		return -1;
 	}
-	pt->fd = sock_listen_tcp(&a->conf->agent.listen, (int)a->conf->agent.backlog, err, errlen);
+	pt->fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (pt->fd == -1) {
-		buf_free(&pt->scratch);
-		return -1;
+		snprintf(err, errlen, "socket for %s: %s", addr->text, strerror(errno));
+		goto out_free;
+	}
+	if (setsockopt(pt->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1) {
+		snprintf(err, errlen, "SO_REUSEADDR on %s: %s", addr->text, strerror(errno));
+		goto out_close;
+	}
+	if (bind(pt->fd, (const struct sockaddr *)&addr->ss, addr->len) == -1) {
+		snprintf(err, errlen, "bind %s: %s", addr->text, strerror(errno));
+		goto out_close;
 	}
 	ev_io_init(&pt->io, port_on_accept, pt->fd, EV_READ);
 	ev_init(&pt->pause, port_on_pause_end);
+	return 0;
+
+out_close:
+	close(pt->fd);
+	pt->fd = -1;
+out_free:
+	buf_free(&pt->scratch);
+	return -1;
+}
+
+/* Starts listening on the socket port_start() bound and accepting. Returns 0 (also when it
+ * already listens), or -1 with <err> filled. */
+int port_listen(struct port *pt, char *err, size_t errlen)
+{
+	struct agent *a = pt->agent;
+
+	if (pt->listening)
+		return 0;
+	if (listen(pt->fd, (int)a->conf->agent.backlog) == -1) {
+		snprintf(err, errlen, "listen %s: %s", a->conf->agent.listen.text, strerror(errno));
+		return -1;
+	}
+	pt->listening = true;
 	ev_io_start(a->loop, &pt->io);
 	return 0;
 }
@@ -619,6 +654,7 @@ void port_stop(struct port *pt)
 		close(pt->fd);
 		pt->fd = -1;
 	}
+	pt->listening = false;
 	while (pt->conns != NULL) {
 		struct port_conn *c = pt->conns;
 

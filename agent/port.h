@@ -10,6 +10,11 @@
  * (further connections are closed at accept), max_line (a longer first line or HTTP head gets
  * a bounded answer and a close, never a stall), idle_timeout (whole life of a connection).
  *
+ * Start in two steps: port_start() binds (a taken port fails the agent's start), port_listen()
+ * listens once the agent has a first verdict from every probe (agent/agent.h, "start gate").
+ * Until then a connection is refused: HAProxy does not count a refused agent connection
+ * against the server and keeps the agent's last answer, whereas a "fail" would mark it DOWN.
+ *
  * port_first_line() is the pure decoder of the first line (fuzzed: fuzz_first_line). */
 #ifndef HAPROLE_AGENT_PORT_H
 #define HAPROLE_AGENT_PORT_H
@@ -81,7 +86,8 @@ struct port {
 	ev_io io;                /* the listening socket */
 	ev_timer pause;          /* accept paused after EMFILE/ENFILE, resumes on expiry */
 	uint64_t accept_errors;  /* accept() failures other than EAGAIN */
-	int fd;                  /* listening socket, -1 when stopped */
+	int fd;                  /* bound socket, -1 when stopped */
+	bool listening;          /* port_listen() done: <fd> listens and <io> accepts */
 	struct port_conn *conns; /* request connections */
 	size_t n_conns;          /* length of <conns> */
 	uint64_t next_id;        /* id of the next connection */
@@ -91,6 +97,7 @@ struct port {
 int port_first_line(const uint8_t *p, size_t len, size_t max_line,
                     struct port_line *out) HR_MUSTCHECK;
 int port_start(struct port *pt, struct agent *a, char *err, size_t errlen) HR_MUSTCHECK;
+int port_listen(struct port *pt, char *err, size_t errlen) HR_MUSTCHECK;
 void port_stop(struct port *pt);
 const char *port_dialect_name(enum port_dialect d);
 

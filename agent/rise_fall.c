@@ -12,6 +12,7 @@ void rf_init(struct rise_fall *rf, int64_t rise, int64_t fall)
 	rf->fall = rf_at_least_one(fall);
 	rf->count = 0;
 	rf->up = false;
+	rf->known = false;
 }
 
 void rf_set_limits(struct rise_fall *rf, int64_t rise, int64_t fall)
@@ -25,6 +26,13 @@ bool rf_feed(struct rise_fall *rf, bool pass)
 {
 	int64_t need = rf->up ? rf->fall : rf->rise;
 
+	if (!rf->known) {
+		/* the first result establishes the state: nothing to debounce against yet */
+		rf->known = true;
+		rf->count = 0;
+		rf->up = pass;
+		return pass;
+	}
 	if (pass == rf->up) {
 		/* a result that agrees with the verdict cancels a pending flip */
 		rf->count = 0;

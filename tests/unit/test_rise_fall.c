@@ -23,12 +23,15 @@ struct rf_vector {
 
 static const struct rf_vector rf_vectors[] = {
 	{ 1, 1, "+-+-", "UDUD", "1111", __LINE__ },
-	{ 2, 3, "++", "DU", "01", __LINE__ },
-	{ 2, 3, "+-+", "DDD", "000", __LINE__ },                /* a failure resets the rise */
-	{ 2, 3, "++--+---", "DUUUUUUD", "01000001", __LINE__ }, /* a pass resets the fall */
-	{ 3, 1, "+++-", "DDUD", "0011", __LINE__ },
-	{ 0, 0, "+-", "UD", "11", __LINE__ },       /* limits below 1 count as 1 */
-	{ 2, 2, "----", "DDDD", "0000", __LINE__ }, /* starts down, stays down */
+	{ 2, 3, "+", "U", "1", __LINE__ }, /* the first result sets up */
+	{ 3, 2, "-", "D", "0", __LINE__ }, /* ... or down (no change) */
+	{ 2, 3, "++", "UU", "10", __LINE__ },
+	{ 2, 3, "-+-+", "DDDD", "0000", __LINE__ },             /* a failure resets the rise */
+	{ 2, 3, "++--+---", "UUUUUUUD", "10000001", __LINE__ }, /* a pass resets the fall */
+	{ 3, 1, "-+++-", "DDDUD", "00011", __LINE__ },          /* rise counts after the first */
+	{ 2, 1, "+-++", "UDDU", "1101", __LINE__ },             /* back up needs rise passes */
+	{ 0, 0, "+-", "UD", "11", __LINE__ },                   /* limits below 1 count as 1 */
+	{ 2, 2, "----", "DDDD", "0000", __LINE__ },             /* starts down, stays down */
 };
 
 static void test_rf_feed_vectors(void **state)
@@ -40,12 +43,14 @@ static void test_rf_feed_vectors(void **state)
 
 		rf_init(&rf, v->rise, v->fall);
 		assert_false(rf.up);
+		assert_false(rf.known);
 		for (size_t k = 0; v->results[k] != '\0'; k++) {
 			bool changed = rf_feed(&rf, v->results[k] == '+');
 
 			if (changed != (v->flips[k] == '1') || rf.up != (v->verdict[k] == 'U'))
 				fail_msg("vector at line %d, result %zu: up=%d changed=%d", v->line,
 				         k, rf.up, changed);
+			assert_true(rf.known);
 		}
 	}
 }
@@ -60,6 +65,7 @@ static void test_rf_set_limits_keeps_verdict(void **state)
 	assert_false(rf_feed(&rf, false));
 	rf_set_limits(&rf, 5, 1);
 	assert_true(rf.up);
+	assert_true(rf.known);
 	assert_int_equal(rf.count, 0);
 	assert_true(rf_feed(&rf, false)); /* the new fall applies */
 	assert_false(rf.up);

@@ -1,0 +1,315 @@
+#!/bin/bash
+# tests/integration/test_agent_restart.sh - issue 4 follow-up: restarting the agent on a healthy
+# primary must not make HAProxy mark it DOWN (with on-marked-down shutdown-sessions that cuts
+# every open session). Real PostgreSQL 15 primary, one agent (default rise 2 / fall 1, one
+# [peer] that is down, as after a peer's crash), HAProxy 2.6 agent-checking the writer every
+# 100 ms. Three times: kill -9 the agent, restart it, while
+#   - a sampler reads `show servers state` every ~50 ms: be_writer/db1's srv_op_state stays 2
+#     (RUNNING);
+#   - a poller asks the agent port (agent-check line and HTTP GET /check/writer) every ~30 ms:
+#     every answer it gets is "up ready" / 200, never fail/down/503 (refused is fine);
+#   - one SQL session through HAProxy stays open: the same backend answers after all restarts.
+# The restarted agent's log says when its port opened and why (first results, not the wait).
+# Also sampled, for information only (a timing matter, not asserted): be_http_f1 and
+# be_http_f2, HTTP health checks on GET /check/writer (inter 1s, fall 1 and fall 2): a check
+# that lands while the restarted agent is not yet listening fails (connection refused).
+# Negative control: stopping PostgreSQL makes the same sampler see the server leave RUNNING.
+# Addresses 127.0.11.62-63, ports 21620-21629 (this engineer's range 127.0.11.0/24,
+# 21000-21999). AGENT=path runs another haprole-agent binary (e.g. an older build).
+set -u
+cd "$(dirname "$0")/../.."
+
+. tests/integration/lib/pg.sh
+. tests/integration/lib/haproxy.sh
+
+AGENT=${AGENT:-./haprole-agent}
+PY=/usr/bin/python3
+ADDR=127.0.11.62
+PGPORT=21620
+APORT=21621
+FEPORT=21622
+PEER=127.0.11.63:21629 # nothing listens there: a peer that is down
+RESTARTS=${RESTARTS:-3}
+tmp=$(mktemp -d)
+HSOCK=$tmp/haproxy.sock
+apid=
+sampler_pid=
+poller_pid=
+sess_pid=
+fails=0
+
+stop_pid() {
+	[ -n "$1" ] || return 0
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+cleanup() {
+	touch "$tmp/stop" "$tmp/go"
+	stop_pid "$sampler_pid"
+	stop_pid "$poller_pid"
+	stop_pid "$sess_pid"
+	stop_pid "$apid"
+	hap_cleanup_all
+	pg_cleanup_all
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pg_require || exit 77
+hap_require || exit 77
+for b in nc curl; do
+	command -v "$b" >/dev/null 2>&1 || { echo "skip: $b not found"; exit 77; }
+done
+$PY -c 'import psycopg2' 2>/dev/null || { echo "skip: $PY has no psycopg2"; exit 77; }
+[ -x "$AGENT" ] || { echo "FAIL: $AGENT not built (make)"; exit 1; }
+
+ok() { echo "ok   $*"; }
+ko() { echo "FAIL $*"; fails=$((fails + 1)); }
+expect() {
+	if [ "$2" = "$3" ]; then ok "$1: $3"; else ko "$1: wanted \"$2\", got \"$3\""; fi
+}
+ask() { printf 'writer\n' | nc -w 1 $ADDR $APORT 2>/dev/null; }
+
+# ---- PostgreSQL, agent, HAProxy ------------------------------------------------------------
+chown postgres: "$tmp"
+pg_init_primary "$tmp/pg1" $PGPORT $ADDR && pg_start "$tmp/pg1" || exit 1
+
+cat >"$tmp/agent.conf" <<EOF
+[agent]
+cluster = restart
+node = db1
+listen = $ADDR:$APORT
+heartbeat = 200ms
+log_level = info
+admin_socket = $tmp/agent.sock
+state_file = $tmp/agent.state
+[postgres]
+conninfo = hostaddr=$ADDR port=$PGPORT user=postgres dbname=postgres
+[check writer]
+kind = writer
+[peer db2]
+address = $PEER
+EOF
+
+# agent_start - runs the agent, waits (10 s) until its port answers the writer check.
+agent_start() {
+	local i
+	"$AGENT" -d -f "$tmp/agent.conf" 2>>"$tmp/agent.log" &
+	apid=$!
+	for i in $(seq 1 100); do
+		kill -0 "$apid" 2>/dev/null || { ko "agent exited at start"; tail -n 20 "$tmp/agent.log"; return 1; }
+		[ -n "$(ask)" ] && return 0
+		sleep 0.1
+	done
+	ko "agent did not answer within 10 s"
+	return 1
+}
+agent_start || exit 1
+for i in $(seq 1 100); do
+	case $(ask) in "up ready"*) break ;; esac
+	sleep 0.1
+done
+expect "writer on the healthy primary" "up ready 100%" "$(ask)"
+
+cat >"$tmp/haproxy.cfg" <<EOF
+global
+	stats socket $HSOCK mode 600 level admin
+defaults
+	mode tcp
+	timeout connect 1s
+	timeout client 60s
+	timeout server 60s
+	timeout check 1s
+frontend fe_writer
+	bind $ADDR:$FEPORT
+	default_backend be_writer
+backend be_writer
+	server db1 $ADDR:$PGPORT check inter 500ms agent-check agent-addr $ADDR agent-port $APORT agent-send "writer\n" agent-inter 100ms on-marked-down shutdown-sessions
+backend be_http_f1
+	option httpchk GET /check/writer
+	http-check expect status 200
+	server db1 $ADDR:$PGPORT check addr $ADDR port $APORT inter 1s fall 1 rise 1
+backend be_http_f2
+	option httpchk GET /check/writer
+	http-check expect status 200
+	server db1 $ADDR:$PGPORT check addr $ADDR port $APORT inter 1s fall 2 rise 1
+EOF
+hap_start "$tmp/haproxy.cfg" || exit 1
+hap_wait_field "$HSOCK" be_writer db1 status UP 20 && ok "HAProxy be_writer/db1 UP" ||
+	{ ko "HAProxy be_writer/db1 never UP"; exit 1; }
+hap_wait_field "$HSOCK" be_http_f1 db1 status UP 20 || ko "HAProxy be_http_f1/db1 never UP"
+hap_wait_field "$HSOCK" be_http_f2 db1 status UP 20 || ko "HAProxy be_http_f2/db1 never UP"
+
+# sampler FILE - appends "<ms> <be_writer> <be_http_f1> <be_http_f2>", the srv_op_state of db1
+# in each (0 STOPPED, 1 STARTING, 2 RUNNING, 3 STOPPING; "?" when the stats socket did not
+# answer), every ~50 ms (one `show servers state` per sample) until $tmp/stop exists, at most
+# 2400 samples (about two minutes).
+sampler() {
+	$PY - "$HSOCK" "$tmp/stop" "$1" <<'PYEOF'
+import os, socket, sys, time
+sock, stop, out = sys.argv[1:4]
+backends = ["be_writer", "be_http_f1", "be_http_f2"]
+with open(out, "a", buffering=1) as f:
+    for _ in range(2400):
+        if os.path.exists(stop):
+            break
+        state = {}
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(1)
+            s.connect(sock)
+            s.sendall(b"show servers state\n")
+            data = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+            s.close()
+            for line in data.decode().splitlines():
+                w = line.split()
+                if len(w) > 5 and not line.startswith("#") and w[3] == "db1":
+                    state[w[1]] = w[5]
+        except OSError:
+            pass
+        f.write("%d %s\n" % (time.time() * 1000, " ".join(state.get(b, "?") for b in backends)))
+        time.sleep(0.05)
+PYEOF
+}
+
+# poller FILE - appends "<ms> check <line>" and "<ms> http <code>" every ~30 ms until
+# $tmp/stop exists (at most 1200 rounds). Refused connections give "" and "000".
+poller() {
+	local i
+	for i in $(seq 1 1200); do
+		[ -e "$tmp/stop" ] && return 0
+		echo "$(date +%s%3N) check $(ask)" >>"$1"
+		echo "$(date +%s%3N) http $(curl -s -m 1 -o /dev/null -w '%{http_code}' "http://$ADDR:$APORT/check/writer")" >>"$1"
+		sleep 0.03
+	done
+}
+
+# wait_lines FILE N - waits (20 s) until FILE has at least N lines.
+wait_lines() {
+	local i
+	for i in $(seq 1 200); do
+		[ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# agent_field FIELD - a field of `show stat` for be_writer/db1 (agent_status, last_agt, ...).
+agent_field() { hap_server_field "$HSOCK" be_writer db1 "$1"; }
+
+# ---- one SQL session through HAProxy, kept open across the restarts --------------------------
+$PY - "$ADDR" "$FEPORT" "$tmp" >"$tmp/session.out" 2>&1 <<'EOF' &
+import os, sys, time
+import psycopg2
+addr, port, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+c = psycopg2.connect(host=addr, port=port, user="postgres", dbname="postgres", connect_timeout=5)
+c.autocommit = True
+cur = c.cursor()
+cur.execute("select pg_backend_pid()")
+before = cur.fetchone()[0]
+open(tmp + "/session.ready", "w").close()
+for _ in range(1200):  # at most 120 s
+    if os.path.exists(tmp + "/go"):
+        break
+    time.sleep(0.1)
+try:
+    cur.execute("select pg_backend_pid()")
+    after = cur.fetchone()[0]
+    print("same" if after == before else "other %s %s" % (before, after))
+except Exception as e:
+    print("lost: %s" % str(e).strip().replace("\n", " "))
+EOF
+sess_pid=$!
+for i in $(seq 1 100); do [ -e "$tmp/session.ready" ] && break; sleep 0.1; done
+[ -e "$tmp/session.ready" ] && ok "SQL session open through HAProxy" || ko "SQL session did not open: $(cat "$tmp/session.out")"
+
+# ---- kill -9 and restart, sampled ----------------------------------------------------------
+sampler "$tmp/samples" &
+sampler_pid=$!
+poller "$tmp/answers" &
+poller_pid=$!
+wait_lines "$tmp/samples" 10 || ko "sampler produced no samples"
+
+for r in $(seq 1 "$RESTARTS"); do
+	kill -KILL "$apid"
+	wait "$apid" 2>/dev/null
+	apid=
+	# HAProxy has seen the agent gone (connection refused) before the restart
+	for i in $(seq 1 100); do
+		case $(agent_field agent_status) in L4CON* | L4TOUT* | L7RSP*) break ;; esac
+		sleep 0.05
+	done
+	ok "restart $r: agent killed, HAProxy agent_status $(agent_field agent_status), server $(agent_field status)"
+	lines=$(wc -l <"$tmp/agent.log")
+	agent_start || break
+	# HAProxy has a fresh agent reply from the restarted agent
+	for i in $(seq 1 100); do
+		[ "$(agent_field agent_status)" = L7OK ] && break
+		sleep 0.05
+	done
+	opened=$(tail -n +$((lines + 1)) "$tmp/agent.log" | grep -o 'agent port .* open after [0-9]* ms: .*' | head -n 1)
+	case $opened in
+	*"every probe has a first result"*) ok "restart $r: $opened" ;;
+	*) ko "restart $r: port opening not logged as expected: \"$opened\"" ;;
+	esac
+	n=$(wc -l <"$tmp/samples")
+	wait_lines "$tmp/samples" $((n + 10)) || ko "sampler stopped" # ~0.5 s after the first reply
+done
+
+touch "$tmp/stop"
+wait "$sampler_pid" 2>/dev/null
+wait "$poller_pid" 2>/dev/null
+sampler_pid=
+poller_pid=
+
+total=$(wc -l <"$tmp/samples")
+bad=$(awk '$2 != 2' "$tmp/samples" | wc -l)
+echo "     $total HAProxy samples over $(awk 'NR == 1 { a = $1 } { b = $1 } END { print b - a }' "$tmp/samples") ms"
+expect "HAProxy samples with be_writer/db1 not RUNNING through $RESTARTS restarts" 0 "$bad"
+awk '$2 != 2' "$tmp/samples" | head -n 5 | sed 's/^/     not running: /'
+expect "HAProxy status at the end" UP "$(agent_field status)"
+echo "note HTTP health checks on /check/writer, inter 1s (information, not asserted):" \
+	"fall 1: $(awk '$3 != 2' "$tmp/samples" | wc -l) samples not RUNNING," \
+	"fall 2: $(awk '$4 != 2' "$tmp/samples" | wc -l)"
+
+checks=$(grep -c ' check .' "$tmp/answers")
+refused=$(grep -c ' check $' "$tmp/answers")
+wrong=$(grep ' check .' "$tmp/answers" | grep -vc ' check up ready')
+echo "     agent-check answers: $checks (refused while down or starting: $refused)"
+expect "agent-check answers other than \"up ready\"" 0 "$wrong"
+grep ' check .' "$tmp/answers" | grep -v ' check up ready' | head -n 5 | sed 's/^/     /'
+codes=$(awk '$2 == "http" { print $3 }' "$tmp/answers" | sort | uniq -c | tr -s ' ' | tr '\n' ',')
+echo "     GET /check/writer codes (count code): $codes"
+expect "GET /check/writer answers other than 200 (000 = refused)" 0 \
+	"$(awk '$2 == "http" && $3 != "200" && $3 != "000"' "$tmp/answers" | wc -l)"
+[ "$(awk '$2 == "http" && $3 == "200"' "$tmp/answers" | wc -l)" -gt 0 ] && ok "GET /check/writer answered 200" ||
+	ko "GET /check/writer never answered"
+
+touch "$tmp/go"
+wait "$sess_pid" 2>/dev/null
+sess_pid=
+expect "the SQL session through HAProxy survived the restarts" same "$(cat "$tmp/session.out")"
+grep -q 'check writer: .* -> fail' "$tmp/agent.log" && ko "the log shows a writer 'fail'" || ok "no writer 'fail' in the log"
+
+# ---- negative control: the sampler does see a DOWN ------------------------------------------
+rm -f "$tmp/stop"
+sampler "$tmp/samples2" &
+sampler_pid=$!
+pg_stop "$tmp/pg1" immediate
+hap_wait_field "$HSOCK" be_writer db1 status 'DOWN.*' 20 && ok "PostgreSQL stopped: HAProxy marks db1 DOWN" ||
+	ko "HAProxy never marked db1 DOWN after PostgreSQL stopped"
+n=$(wc -l <"$tmp/samples2")
+wait_lines "$tmp/samples2" $((n + 2))
+touch "$tmp/stop"
+wait "$sampler_pid" 2>/dev/null
+sampler_pid=
+[ "$(awk '$2 != 2' "$tmp/samples2" | wc -l)" -gt 0 ] && ok "negative control: the sampler saw db1 leave RUNNING" ||
+	ko "negative control: the sampler never saw db1 leave RUNNING"
+
+echo "test_agent_restart: $fails failure(s)"
+[ "$fails" -eq 0 ]
