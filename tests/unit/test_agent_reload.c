@@ -67,6 +67,20 @@ int __wrap_hp_init(struct http_probe *p, struct ev_loop *loop, const struct hp_c
 	return __real_hp_init(p, loop, conf, cb, arg, err, errlen);
 }
 
+/* ---- log sink: every line is formatted (debug), errors are counted ---------------------- */
+
+static int log_errors;            /* error lines since the last fixture_start() */
+static char log_last_error[1024]; /* the last one */
+
+static void log_sink(enum log_level level, const char *line, void *arg)
+{
+	(void)arg;
+	if (level != LOG_LVL_ERROR)
+		return;
+	log_errors++;
+	snprintf(log_last_error, sizeof(log_last_error), "%s", line);
+}
+
 /* ---- fixture -------------------------------------------------------------------------- */
 
 /* The running config: postgres, a tcp app probe, one writer check, one peer. */
@@ -150,6 +164,8 @@ static void fixture_start(struct fixture *fx, const char *text)
 	char err[HR_ERR_LEN] = "";
 
 	memset(fx, 0, sizeof(*fx));
+	log_errors = 0;
+	log_last_error[0] = '\0';
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_agent_reload.XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
 	snprintf(fx->path, sizeof(fx->path), "%s/agent.conf", fx->dir);
@@ -233,6 +249,9 @@ static void test_agent_reload_fence_failure_keeps_all(void **state)
 	assert_int_equal(agent_reload(&fx.a, fx.path), -1);
 	assert_false(fail_fence_start);
 	assert_int_equal(fx.a.stats.reload_failures, 1);
+	assert_int_equal(log_errors, 1);
+	assert_non_null(
+	    strstr(log_last_error, "reload: [peer]: fence: injected failure; running config kept"));
 	assert_conf_a_in_force(&fx);
 	/* and a later good reload still works from there */
 	assert_int_equal(agent_reload(&fx.a, fx.path), 0);
@@ -252,6 +271,8 @@ static void test_agent_reload_probe_failure_keeps_all(void **state)
 	assert_int_equal(agent_reload(&fx.a, fx.path), -1);
 	assert_false(fail_hp_init);
 	assert_int_equal(fx.a.stats.reload_failures, 1);
+	assert_int_equal(log_errors, 1);
+	assert_non_null(strstr(log_last_error, "reload: [tcp nginx]: injected hp_init failure"));
 	assert_conf_a_in_force(&fx);
 	fixture_stop(&fx);
 }
@@ -350,6 +371,8 @@ int main(void)
 		cmocka_unit_test(test_agent_start_listens_after_first_results),
 	};
 
-	log_init("test_agent_reload", LOG_TO_STDERR, LOG_LVL_ERROR);
+	/* debug: every log line of the agent is formatted (a bad argument crashes here) */
+	log_init("test_agent_reload", LOG_TO_CALLBACK, LOG_LVL_DEBUG);
+	log_set_sink(log_sink, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
