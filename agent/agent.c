@@ -252,7 +252,7 @@ static void agent_open_port(struct agent *a, const char *why)
 {
 	char err[HR_ERR_LEN];
 
-	ev_check_stop(a->loop, &a->gate_check);
+	ev_prepare_stop(a->loop, &a->gate_check);
 	ev_timer_stop(a->loop, &a->gate_timer);
 	if (a->serving)
 		return;
@@ -270,7 +270,7 @@ static void agent_open_port(struct agent *a, const char *why)
 		log_info("check %s: %s", a->ns.checks[i].name, a->ns.checks[i].line);
 }
 
-static void agent_on_gate_check(struct ev_loop *loop, ev_check *w, int revents)
+static void agent_on_gate_check(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct agent *a = container_of(w, struct agent, gate_check);
 
@@ -337,7 +337,7 @@ int agent_init(struct agent *a, struct ev_loop *loop, struct agent_conf *conf, c
 		goto out_free;
 	}
 	ev_timer_init(&a->shutdown_timer, agent_on_shutdown_timer, 0, 0);
-	ev_check_init(&a->gate_check, agent_on_gate_check);
+	ev_prepare_init(&a->gate_check, agent_on_gate_check);
 	ev_timer_init(&a->gate_timer, agent_on_gate_timer, 0, 0);
 	ev_signal_init(&a->sig_hup, agent_on_signal, SIGHUP);
 	ev_signal_init(&a->sig_term, agent_on_signal, SIGTERM);
@@ -498,7 +498,7 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 		}
 		return 0;
 	}
-	ev_check_start(a->loop, &a->gate_check);
+	ev_prepare_start(a->loop, &a->gate_check);
 	ev_timer_set(&a->gate_timer, wait, 0);
 	ev_timer_start(a->loop, &a->gate_timer);
 	return 0;
@@ -512,7 +512,7 @@ void agent_free(struct agent *a)
 		admin_stop(&a->admin_srv);
 	a->admin_on = false;
 	agent_ops_fence_free(&a->fence);
-	ev_check_stop(a->loop, &a->gate_check);
+	ev_prepare_stop(a->loop, &a->gate_check);
 	ev_timer_stop(a->loop, &a->gate_timer);
 	ev_signal_stop(a->loop, &a->sig_hup);
 	ev_signal_stop(a->loop, &a->sig_term);

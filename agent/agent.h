@@ -89,8 +89,9 @@ struct agent {
 	ev_timer shutdown_timer;          /* end of the shutdown grace */
 	ev_tstamp started;                /* ev_now() at start, for uptime */
 	bool serving;                     /* the agent port listens (start gate passed) */
-	ev_check gate_check;              /* before <serving>: after each loop iteration, are the
-	                                     probes settled? (agent_settled()) */
+	ev_prepare gate_check;            /* before <serving>: once the callbacks of a loop
+	                                     iteration ran, are the probes settled?
+	                                     (agent_settled()) */
 	ev_timer gate_timer;              /* before <serving>: agent_start_wait() deadline */
 	int exit_code;                    /* what main() returns once the loop ends */
 	struct admin_server admin_srv;    /* ops: admin unix socket (agent/admin.c) */
