@@ -211,6 +211,16 @@ expect "a bad file is refused, the old config stays" "up ready 50%" "$(ask 'app\
 expect_match "refused reload is counted" 'haprole_reloads_total\{result="failed"\} 1' "$(curl -s "http://$ADDR:$PORT/metrics")"
 expect_match "refused reload is logged with file:line:key" "reload: .*agent.conf:3: key 'listen'" "$(cat "$tmp/agent.log")"
 
+# ---- a second agent on the same port fails its start ------------------------------------------
+# the port is bound at start (it listens only once the probes have a first result): a taken
+# port is still an exit 1 with the reason, not a silent agent
+write_conf 50 # a good file again (the reload test left a bad one)
+sed 's/^admin_socket = .*/admin_socket =/; s/^state_file = .*/state_file =/' "$tmp/agent.conf" >"$tmp/second.conf"
+out=$(timeout 10 $AGENT -d -f "$tmp/second.conf" 2>&1); rc=$?
+expect "second agent on the same port: exit code" 1 "$rc"
+expect_match "second agent names the bind error" "bind $ADDR:$PORT: Address already in use" "$out"
+expect "the first agent still answers" "up ready 50%" "$(ask 'app\n')"
+
 # ---- SIGTERM --------------------------------------------------------------------------------
 kill -TERM "$apid"
 sleep 0.2

@@ -69,12 +69,15 @@ int __wrap_hp_init(struct http_probe *p, struct ev_loop *loop, const struct hp_c
 
 /* ---- log sink: every line is formatted (debug), errors are counted ---------------------- */
 
-static int log_errors;            /* error lines since the last fixture_start() */
-static char log_last_error[1024]; /* the last one */
+static int log_errors;              /* error lines since the last fixture_start() */
+static char log_last_error[1024];   /* the last one */
+static char log_last_warning[1024]; /* the last warning line */
 
 static void log_sink(enum log_level level, const char *line, void *arg)
 {
 	(void)arg;
+	if (level == LOG_LVL_WARNING)
+		snprintf(log_last_warning, sizeof(log_last_warning), "%s", line);
 	if (level != LOG_LVL_ERROR)
 		return;
 	log_errors++;
@@ -166,6 +169,7 @@ static void fixture_start(struct fixture *fx, const char *text)
 	memset(fx, 0, sizeof(*fx));
 	log_errors = 0;
 	log_last_error[0] = '\0';
+	log_last_warning[0] = '\0';
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_agent_reload.XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
 	snprintf(fx->path, sizeof(fx->path), "%s/agent.conf", fx->dir);
@@ -360,6 +364,52 @@ static void test_agent_start_listens_after_first_results(void **state)
 	fixture_stop(&fx);
 }
 
+/* A PostgreSQL that accepts TCP and never answers: no first result within the start wait
+ * (shortened here), so the port opens anyway and the warning names what is missing. */
+static const char conf_silent_pg[] = "[agent]\n"
+                                     "node = n1\n"
+                                     "listen = 127.0.11.60:21600\n"
+                                     "admin_socket =\n"
+                                     "state_file =\n"
+                                     "[postgres]\n"
+                                     "conninfo = hostaddr=127.0.11.60 port=21605 user=postgres\n"
+                                     "connect_timeout = 5s\n"
+                                     "[check writer]\n"
+                                     "kind = writer\n";
+
+static void test_agent_start_wait_opens_anyway(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(21605) };
+	int one = 1;
+	int silent = socket(AF_INET, SOCK_STREAM, 0);
+	struct fixture fx;
+	ev_timer bound;
+
+	(void)state;
+	assert_true(silent >= 0);
+	assert_int_equal(setsockopt(silent, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	sin.sin_addr.s_addr = htonl(0x7f000b3c); /* 127.0.11.60 */
+	assert_int_equal(bind(silent, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(silent, 8), 0); /* never accepted: the startup packet hangs */
+	fixture_start(&fx, conf_silent_pg);
+	assert_true(agent_start_wait(&fx.a) > 5.9); /* connect_timeout 5 s + timeout 1 s */
+	/* shorten the wait: the test is about what happens when it passes */
+	ev_timer_stop(fx.loop, &fx.a.gate_timer);
+	ev_timer_set(&fx.a.gate_timer, 0.1, 0);
+	ev_timer_start(fx.loop, &fx.a.gate_timer);
+	ev_timer_init(&bound, on_bound, 2.0, 0);
+	ev_timer_start(fx.loop, &bound);
+	while (!fx.a.serving && ev_is_active(&bound))
+		ev_run(fx.loop, EVRUN_ONCE);
+	ev_timer_stop(fx.loop, &bound);
+	assert_true(fx.a.serving);
+	assert_false(agent_settled(&fx.a));
+	assert_true(port_accepts());
+	assert_non_null(strstr(log_last_warning, "over, no first result from: pg"));
+	fixture_stop(&fx);
+	close(silent);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_agent_reload_new_pg_not_kept_on_failure),
 		cmocka_unit_test(test_agent_reload_bad_file_keeps_all),
 		cmocka_unit_test(test_agent_start_listens_after_first_results),
+		cmocka_unit_test(test_agent_start_wait_opens_anyway),
 	};
 
 	/* debug: every log line of the agent is formatted (a bad argument crashes here) */
