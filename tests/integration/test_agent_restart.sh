@@ -2,19 +2,21 @@
 # tests/integration/test_agent_restart.sh - issue 4 follow-up: restarting the agent on a healthy
 # primary must not make HAProxy mark it DOWN (with on-marked-down shutdown-sessions that cuts
 # every open session). Real PostgreSQL 15 primary, one agent (default rise 2 / fall 1, one
-# [peer] that is down, as after a peer's crash), HAProxy 2.6 agent-checking the writer every
-# 100 ms. Three times: kill -9 the agent, restart it, while
+# [peer] that is down, as after a peer's crash), HAProxy 2.6 (and every 3.x found under
+# HAPROLE_HAPROXY_ROOTS, default the chroots of lib/haproxy3.sh; missing ones are skipped), all
+# agent-checking the writer every 100 ms. Three times: kill -9 the agent, restart it, while
 #   - a sampler reads `show servers state` every ~50 ms: be_writer/db1's srv_op_state stays 2
 #     (RUNNING);
 #   - a poller asks the agent port (agent-check line and HTTP GET /check/writer) every ~30 ms:
 #     every answer it gets is "up ready" / 200, never fail/down/503 (refused is fine);
-#   - one SQL session through HAProxy stays open: the same backend answers after all restarts.
+#   - one SQL session through each HAProxy stays open: the same backend answers after all
+#     restarts.
 # The restarted agent's log says when its port opened and why (first results, not the wait).
 # Also sampled, for information only (a timing matter, not asserted): be_http_f1 and
 # be_http_f2, HTTP health checks on GET /check/writer (inter 1s, fall 1 and fall 2): a check
 # that lands while the restarted agent is not yet listening fails (connection refused).
 # Negative control: stopping PostgreSQL makes the same sampler see the server leave RUNNING.
-# Addresses 127.0.11.62-63, ports 21620-21629 (this engineer's range 127.0.11.0/24,
+# Addresses 127.0.11.62-63, ports 21620-21629 (frontends 21622-21625) (this engineer's range 127.0.11.0/24,
 # 21000-21999). AGENT=path runs another haprole-agent binary (e.g. an older build).
 set -u
 cd "$(dirname "$0")/../.."
@@ -27,11 +29,11 @@ PY=/usr/bin/python3
 ADDR=127.0.11.62
 PGPORT=21620
 APORT=21621
-FEPORT=21622
+FEPORT=21622 # + i for the i-th HAProxy (0: Debian's 2.6)
 PEER=127.0.11.63:21629 # nothing listens there: a peer that is down
 RESTARTS=${RESTARTS:-3}
 tmp=$(mktemp -d)
-HSOCK=$tmp/haproxy.sock
+HSOCK=$tmp/haproxy0.sock # the 2.6 one: agent_status polls
 apid=
 sampler_pid=
 poller_pid=
@@ -111,9 +113,12 @@ for i in $(seq 1 100); do
 done
 expect "writer on the healthy primary" "up ready 100%" "$(ask)"
 
-cat >"$tmp/haproxy.cfg" <<EOF
+# hap_conf I - the config of the I-th HAProxy (stats socket $tmp/haproxyI.sock, frontend
+# FEPORT + I): be_writer agent-checked, be_http_f1/f2 HTTP-checked on /check/writer.
+hap_conf() {
+	cat >"$tmp/haproxy$1.cfg" <<EOF
 global
-	stats socket $HSOCK mode 600 level admin
+	stats socket $tmp/haproxy$1.sock mode 600 level admin
 defaults
 	mode tcp
 	timeout connect 1s
@@ -121,7 +126,7 @@ defaults
 	timeout server 60s
 	timeout check 1s
 frontend fe_writer
-	bind $ADDR:$FEPORT
+	bind $ADDR:$((FEPORT + $1))
 	default_backend be_writer
 backend be_writer
 	server db1 $ADDR:$PGPORT check inter 500ms agent-check agent-addr $ADDR agent-port $APORT agent-send "writer\n" agent-inter 100ms on-marked-down shutdown-sessions
@@ -134,45 +139,72 @@ backend be_http_f2
 	http-check expect status 200
 	server db1 $ADDR:$PGPORT check addr $ADDR port $APORT inter 1s fall 2 rise 1
 EOF
-hap_start "$tmp/haproxy.cfg" || exit 1
-hap_wait_field "$HSOCK" be_writer db1 status UP 20 && ok "HAProxy be_writer/db1 UP" ||
-	{ ko "HAProxy be_writer/db1 never UP"; exit 1; }
-hap_wait_field "$HSOCK" be_http_f1 db1 status UP 20 || ko "HAProxy be_http_f1/db1 never UP"
-hap_wait_field "$HSOCK" be_http_f2 db1 status UP 20 || ko "HAProxy be_http_f2/db1 never UP"
+}
+hnames=()
+hap_conf 0
+hap_start "$tmp/haproxy0.cfg" || exit 1
+hnames+=("haproxy-$(hap_version)")
+i=0
+for root in ${HAPROLE_HAPROXY_ROOTS-/var/cache/haprole/chroot-trixie /var/cache/haprole/chroot-sid}; do
+	[ "$i" -ge 3 ] && break
+	hap_require "$root" >/dev/null || continue
+	i=$((i + 1))
+	hap_conf $i
+	if hap_start "$tmp/haproxy$i.cfg" "$root"; then
+		hnames+=("haproxy-$(hap_version "$root")")
+	else
+		ko "haproxy from $root did not start"
+		exit 1
+	fi
+done
+NH=${#hnames[@]}
+echo "HAProxy versions under test: ${hnames[*]}"
+for i in $(seq 0 $((NH - 1))); do
+	hs=$tmp/haproxy$i.sock
+	hap_wait_field "$hs" be_writer db1 status UP 20 && ok "${hnames[$i]} be_writer/db1 UP" ||
+		{ ko "${hnames[$i]} be_writer/db1 never UP"; exit 1; }
+	hap_wait_field "$hs" be_http_f1 db1 status UP 20 || ko "${hnames[$i]} be_http_f1/db1 never UP"
+	hap_wait_field "$hs" be_http_f2 db1 status UP 20 || ko "${hnames[$i]} be_http_f2/db1 never UP"
+done
 
-# sampler FILE - appends "<ms> <be_writer> <be_http_f1> <be_http_f2>", the srv_op_state of db1
-# in each (0 STOPPED, 1 STARTING, 2 RUNNING, 3 STOPPING; "?" when the stats socket did not
-# answer), every ~50 ms (one `show servers state` per sample) until $tmp/stop exists, at most
-# 2400 samples (about two minutes).
+# sampler FILE - appends "<ms>" then, for each HAProxy in turn, the srv_op_state of db1 in
+# be_writer, be_http_f1 and be_http_f2 (0 STOPPED, 1 STARTING, 2 RUNNING, 3 STOPPING; "?" when
+# the stats socket did not answer), every ~50 ms (one `show servers state` per HAProxy per
+# sample) until $tmp/stop exists, at most 2400 samples (about two minutes).
 sampler() {
-	$PY - "$HSOCK" "$tmp/stop" "$1" <<'PYEOF'
+	$PY - "$tmp/stop" "$1" "$NH" "$tmp" <<'PYEOF'
 import os, socket, sys, time
-sock, stop, out = sys.argv[1:4]
+stop, out, nh, tmp = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 backends = ["be_writer", "be_http_f1", "be_http_f2"]
+def states(sock):
+    state = {}
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(1)
+        s.connect(sock)
+        s.sendall(b"show servers state\n")
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        s.close()
+        for line in data.decode().splitlines():
+            w = line.split()
+            if len(w) > 5 and not line.startswith("#") and w[3] == "db1":
+                state[w[1]] = w[5]
+    except OSError:
+        pass
+    return [state.get(b, "?") for b in backends]
 with open(out, "a", buffering=1) as f:
     for _ in range(2400):
         if os.path.exists(stop):
             break
-        state = {}
-        try:
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(1)
-            s.connect(sock)
-            s.sendall(b"show servers state\n")
-            data = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-            s.close()
-            for line in data.decode().splitlines():
-                w = line.split()
-                if len(w) > 5 and not line.startswith("#") and w[3] == "db1":
-                    state[w[1]] = w[5]
-        except OSError:
-            pass
-        f.write("%d %s\n" % (time.time() * 1000, " ".join(state.get(b, "?") for b in backends)))
+        row = ["%d" % (time.time() * 1000)]
+        for i in range(nh):
+            row += states("%s/haproxy%d.sock" % (tmp, i))
+        f.write(" ".join(row) + "\n")
         time.sleep(0.05)
 PYEOF
 }
@@ -202,31 +234,35 @@ wait_lines() {
 # agent_field FIELD - a field of `show stat` for be_writer/db1 (agent_status, last_agt, ...).
 agent_field() { hap_server_field "$HSOCK" be_writer db1 "$1"; }
 
-# ---- one SQL session through HAProxy, kept open across the restarts --------------------------
-$PY - "$ADDR" "$FEPORT" "$tmp" >"$tmp/session.out" 2>&1 <<'EOF' &
+# ---- one SQL session through each HAProxy, kept open across the restarts --------------------
+$PY - "$ADDR" "$FEPORT" "$NH" "$tmp" >"$tmp/session.out" 2>&1 <<'EOF' &
 import os, sys, time
 import psycopg2
-addr, port, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-c = psycopg2.connect(host=addr, port=port, user="postgres", dbname="postgres", connect_timeout=5)
-c.autocommit = True
-cur = c.cursor()
-cur.execute("select pg_backend_pid()")
-before = cur.fetchone()[0]
+addr, port, nh, tmp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+sessions = []
+for i in range(nh):
+    c = psycopg2.connect(host=addr, port=port + i, user="postgres", dbname="postgres",
+                         connect_timeout=5)
+    c.autocommit = True
+    cur = c.cursor()
+    cur.execute("select pg_backend_pid()")
+    sessions.append((cur, cur.fetchone()[0]))
 open(tmp + "/session.ready", "w").close()
 for _ in range(1200):  # at most 120 s
     if os.path.exists(tmp + "/go"):
         break
     time.sleep(0.1)
-try:
-    cur.execute("select pg_backend_pid()")
-    after = cur.fetchone()[0]
-    print("same" if after == before else "other %s %s" % (before, after))
-except Exception as e:
-    print("lost: %s" % str(e).strip().replace("\n", " "))
+for cur, before in sessions:
+    try:
+        cur.execute("select pg_backend_pid()")
+        after = cur.fetchone()[0]
+        print("same" if after == before else "other %s %s" % (before, after))
+    except Exception as e:
+        print("lost: %s" % str(e).strip().replace("\n", " "))
 EOF
 sess_pid=$!
 for i in $(seq 1 100); do [ -e "$tmp/session.ready" ] && break; sleep 0.1; done
-[ -e "$tmp/session.ready" ] && ok "SQL session open through HAProxy" || ko "SQL session did not open: $(cat "$tmp/session.out")"
+[ -e "$tmp/session.ready" ] && ok "SQL sessions open through every HAProxy" || ko "SQL sessions did not open: $(cat "$tmp/session.out")"
 
 # ---- kill -9 and restart, sampled ----------------------------------------------------------
 sampler "$tmp/samples" &
@@ -268,14 +304,17 @@ sampler_pid=
 poller_pid=
 
 total=$(wc -l <"$tmp/samples")
-bad=$(awk '$2 != 2' "$tmp/samples" | wc -l)
-echo "     $total HAProxy samples over $(awk 'NR == 1 { a = $1 } { b = $1 } END { print b - a }' "$tmp/samples") ms"
-expect "HAProxy samples with be_writer/db1 not RUNNING through $RESTARTS restarts" 0 "$bad"
-awk '$2 != 2' "$tmp/samples" | head -n 5 | sed 's/^/     not running: /'
-expect "HAProxy status at the end" UP "$(agent_field status)"
-echo "note HTTP health checks on /check/writer, inter 1s (information, not asserted):" \
-	"fall 1: $(awk '$3 != 2' "$tmp/samples" | wc -l) samples not RUNNING," \
-	"fall 2: $(awk '$4 != 2' "$tmp/samples" | wc -l)"
+echo "     $total samples over $(awk 'NR == 1 { a = $1 } { b = $1 } END { print b - a }' "$tmp/samples") ms"
+for i in $(seq 0 $((NH - 1))); do
+	w=$((2 + 3 * i)) # column of be_writer for the i-th HAProxy
+	bad=$(awk -v c=$w '$c != 2' "$tmp/samples" | wc -l)
+	expect "${hnames[$i]}: samples with be_writer/db1 not RUNNING through $RESTARTS restarts" 0 "$bad"
+	awk -v c=$w '$c != 2 { print $1, $c }' "$tmp/samples" | head -n 5 | sed 's/^/     not running (ms state): /'
+	expect "${hnames[$i]}: status at the end" UP "$(hap_server_field "$tmp/haproxy$i.sock" be_writer db1 status)"
+	echo "note ${hnames[$i]}: HTTP health checks on /check/writer, inter 1s (information, not asserted):" \
+		"fall 1: $(awk -v c=$((w + 1)) '$c != 2' "$tmp/samples" | wc -l) samples not RUNNING," \
+		"fall 2: $(awk -v c=$((w + 2)) '$c != 2' "$tmp/samples" | wc -l)"
+done
 
 checks=$(grep -c ' check .' "$tmp/answers")
 refused=$(grep -c ' check $' "$tmp/answers")
@@ -293,7 +332,8 @@ expect "GET /check/writer answers other than 200 (000 = refused)" 0 \
 touch "$tmp/go"
 wait "$sess_pid" 2>/dev/null
 sess_pid=
-expect "the SQL session through HAProxy survived the restarts" same "$(cat "$tmp/session.out")"
+expect "SQL sessions (one per HAProxy) that survived the restarts" "$NH" "$(grep -c '^same$' "$tmp/session.out")"
+grep -v '^same$' "$tmp/session.out" | head -n 5 | sed 's/^/     /'
 grep -q 'check writer: .* -> fail' "$tmp/agent.log" && ko "the log shows a writer 'fail'" || ok "no writer 'fail' in the log"
 
 # ---- negative control: the sampler does see a DOWN ------------------------------------------
@@ -301,15 +341,21 @@ rm -f "$tmp/stop"
 sampler "$tmp/samples2" &
 sampler_pid=$!
 pg_stop "$tmp/pg1" immediate
-hap_wait_field "$HSOCK" be_writer db1 status 'DOWN.*' 20 && ok "PostgreSQL stopped: HAProxy marks db1 DOWN" ||
-	ko "HAProxy never marked db1 DOWN after PostgreSQL stopped"
+for i in $(seq 0 $((NH - 1))); do
+	hap_wait_field "$tmp/haproxy$i.sock" be_writer db1 status 'DOWN.*' 20 &&
+		ok "PostgreSQL stopped: ${hnames[$i]} marks db1 DOWN" ||
+		ko "${hnames[$i]} never marked db1 DOWN after PostgreSQL stopped"
+done
 n=$(wc -l <"$tmp/samples2")
 wait_lines "$tmp/samples2" $((n + 2))
 touch "$tmp/stop"
 wait "$sampler_pid" 2>/dev/null
 sampler_pid=
-[ "$(awk '$2 != 2' "$tmp/samples2" | wc -l)" -gt 0 ] && ok "negative control: the sampler saw db1 leave RUNNING" ||
-	ko "negative control: the sampler never saw db1 leave RUNNING"
+for i in $(seq 0 $((NH - 1))); do
+	[ "$(awk -v c=$((2 + 3 * i)) '$c != 2' "$tmp/samples2" | wc -l)" -gt 0 ] &&
+		ok "negative control: the sampler saw ${hnames[$i]}'s db1 leave RUNNING" ||
+		ko "negative control: the sampler never saw ${hnames[$i]}'s db1 leave RUNNING"
+done
 
 echo "test_agent_restart: $fails failure(s)"
 [ "$fails" -eq 0 ]
