@@ -94,15 +94,19 @@ void agent_update(struct agent *a)
 	struct node_state next = a->ns;
 	const struct agent_conf *c = a->conf;
 
-	if (a->pg_on)
+	/* a probe added by a reload counts once it has a first result (agent.h) */
+	a->pg_pending = a->pg_pending && a->pg_on && !a->pg.rf.known;
+	a->app_pending = a->app_pending && a->app_on && !a->app.rf.known;
+	a->nginx_pending = a->nginx_pending && a->nginx_on && !a->nginx.rf.known;
+	if (a->pg_on && !a->pg_pending)
 		next.pg = a->pg.pg;
-	next.pg.present = a->pg_on;
-	if (a->app_on)
+	next.pg.present = a->pg_on && !a->pg_pending;
+	if (a->app_on && !a->app_pending)
 		next.app = a->app.res;
-	next.app.present = a->app_on;
-	if (a->nginx_on)
+	next.app.present = a->app_on && !a->app_pending;
+	if (a->nginx_on && !a->nginx_pending)
 		next.nginx = a->nginx.res;
-	next.nginx.present = a->nginx_on;
+	next.nginx.present = a->nginx_on && !a->nginx_pending;
 	next.admin = a->admin;
 	memcpy(next.admin_reason, a->admin_reason, sizeof(next.admin_reason));
 	/* ops: the fence verdict for the state being built, so that a returning old primary is
@@ -656,7 +660,7 @@ out_fail:
 
 /* Brings the running probe <p> (<*on>) to <want>/<h>; <made>: prepared by stage 1, start it.
  * Cannot fail: stage 1 validated <h>. */
-static void agent_commit_hp(struct http_probe *p, bool *on, bool want, bool made,
+static void agent_commit_hp(struct http_probe *p, bool *on, bool *pending, bool want, bool made,
                             const struct hp_conf *h)
 {
 	char err[HR_ERR_LEN];
@@ -669,8 +673,10 @@ static void agent_commit_hp(struct http_probe *p, bool *on, bool want, bool made
 	} else if (*on && !want) {
 		hp_free(p);
 		*on = false;
+		*pending = false;
 	} else if (made) {
 		*on = true;
+		*pending = true;
 		hp_start(p);
 	}
 }
@@ -702,12 +708,15 @@ int agent_reload(struct agent *a, const char *path)
 	} else if (a->pg_on && !n->has_pg) {
 		pgp_free(&a->pg);
 		a->pg_on = false;
+		a->pg_pending = false;
 	} else if (r.pg_new) {
 		a->pg_on = true;
+		a->pg_pending = true;
 		pgp_start(&a->pg);
 	}
-	agent_commit_hp(&a->app, &a->app_on, n->has_app, r.app_new, &n->app);
-	agent_commit_hp(&a->nginx, &a->nginx_on, n->has_nginx, r.nginx_new, &n->nginx);
+	agent_commit_hp(&a->app, &a->app_on, &a->app_pending, n->has_app, r.app_new, &n->app);
+	agent_commit_hp(&a->nginx, &a->nginx_on, &a->nginx_pending, n->has_nginx, r.nginx_new,
+	                &n->nginx);
 	if (r.fence != NULL) {
 		agent_ops_fence_free(&a->fence);
 		a->fence = r.fence;

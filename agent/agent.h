@@ -21,7 +21,10 @@
  * Reload (SIGHUP) is all or nothing: everything that can fail is prepared first (config
  * loaded and validated, probe configs validated, new probes initialised but not started, new
  * [peer] feeds set up); only then is the config swapped and the prepared parts started. A
- * failure frees what was prepared, keeps the old config fully in force and logs one line. */
+ * failure frees what was prepared, keeps the old config fully in force and logs one line.
+ * A probe that the reload added counts as absent in the node state until its first result
+ * (<*_pending>), so the checks keep answering as before the reload instead of "fail ... not
+ * probed yet" for the moment it takes. */
 #ifndef HAPROLE_AGENT_AGENT_H
 #define HAPROLE_AGENT_AGENT_H
 
@@ -78,6 +81,10 @@ struct agent {
 	bool pg_on;                       /* <pg> initialised */
 	bool app_on;                      /* <app> initialised */
 	bool nginx_on;                    /* <nginx> initialised */
+	bool pg_pending;                  /* <pg> added by a reload, no first result yet: the
+	                                     checks see no postgres probe until it has one */
+	bool app_pending;                 /* same for <app> */
+	bool nginx_pending;               /* same for <nginx> */
 	struct pg_probe pg;               /* [postgres] */
 	struct http_probe app;            /* [http app] / [tcp app] */
 	struct http_probe nginx;          /* [http nginx] / [tcp nginx] */

@@ -218,6 +218,8 @@ static void assert_conf_a_in_force(const struct fixture *fx)
 	assert_int_equal(a->stats.reloads, 0);
 }
 
+static void on_bound(struct ev_loop *loop, ev_timer *w, int revents);
+
 /* ---- reload tests --------------------------------------------------------------------- */
 
 static void test_agent_reload_applies_everything(void **state)
@@ -309,6 +311,39 @@ static void test_agent_reload_bad_file_keeps_all(void **state)
 	write_conf(&fx, "[agent]\nnode = n1\nheartbeat = 2d\n");
 	assert_int_equal(agent_reload(&fx.a, fx.path), -1);
 	assert_conf_a_in_force(&fx);
+	fixture_stop(&fx);
+}
+
+/* A probe the reload added counts as absent until its first result: the writer keeps its
+ * "no postgres probe" answer rather than a "fail ... not probed yet". */
+static void test_agent_reload_new_probe_pending(void **state)
+{
+	struct fixture fx;
+	const char *before = "down ready #pg: no postgres probe on this node";
+	ev_timer bound;
+
+	(void)state;
+	fixture_start(&fx, conf_nopg);
+	assert_string_equal(fx.a.ns.checks[0].line, before);
+	write_conf(&fx, conf_b);
+	assert_int_equal(agent_reload(&fx.a, fx.path), 0);
+	assert_true(fx.a.pg_on);
+	if (!fx.a.pg.rf.known) {
+		assert_true(fx.a.pg_pending);
+		assert_false(fx.a.ns.pg.present);
+		assert_string_equal(fx.a.ns.checks[0].line, before);
+	}
+	/* nothing listens at the new conninfo: the first result is a failure, shown at once */
+	ev_timer_init(&bound, on_bound, 2.0, 0);
+	ev_timer_start(fx.loop, &bound);
+	while (!fx.a.pg.rf.known && ev_is_active(&bound))
+		ev_run(fx.loop, EVRUN_ONCE);
+	ev_timer_stop(fx.loop, &bound);
+	assert_true(fx.a.pg.rf.known);
+	assert_false(fx.a.pg_pending);
+	assert_true(fx.a.ns.pg.present);
+	assert_int_equal(strncmp(fx.a.ns.checks[0].line, "fail ready #pg: ", 16), 0);
+	assert_null(strstr(fx.a.ns.checks[0].line, "not probed yet"));
 	fixture_stop(&fx);
 }
 
@@ -418,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_agent_reload_probe_failure_keeps_all),
 		cmocka_unit_test(test_agent_reload_new_pg_not_kept_on_failure),
 		cmocka_unit_test(test_agent_reload_bad_file_keeps_all),
+		cmocka_unit_test(test_agent_reload_new_probe_pending),
 		cmocka_unit_test(test_agent_start_listens_after_first_results),
 		cmocka_unit_test(test_agent_start_wait_opens_anyway),
 	};
