@@ -11,6 +11,7 @@
 
 const char *const check_kind_names[] = { "writer", "reader", "app", NULL };
 const char *const check_standby_names[] = { "down", "maint", NULL };
+const char *const check_lag_names[] = { "drain", "down", NULL };
 
 /* A verdict before overrides: the reply and the reason text it points to. */
 struct check_verdict {
@@ -32,7 +33,8 @@ static void check_set(struct check_verdict *v, enum al_state st, int weight, con
 
 /* Weight of a standby behind by <lag_bytes> / <lag_ms>: <c->weight> at no lag, falling
  * linearly to <c->min_weight> as the larger of the two lag fractions reaches 1. Sets <*over>
- * when either lag is beyond its maximum (the caller drains). Returns the percent. */
+ * when either lag is beyond its maximum (the caller answers <c->lag_answer>). Returns the
+ * percent. */
 int check_reader_weight(const struct check_conf *c, uint64_t lag_bytes, uint64_t lag_ms, bool *over)
 {
 	double frac = 0;
@@ -126,8 +128,16 @@ static void check_reader(const struct check_conf *c, const struct node_state *ns
 			snprintf(v->why, sizeof(v->why), "pg: lag %llu bytes %llu ms",
 			         (unsigned long long)ns->pg.lag_bytes,
 			         (unsigned long long)ns->pg.lag_ms);
-			v->r.state = AL_UP;
-			v->r.admin = NS_ADMIN_DRAIN;
+			/* drain: new sessions go elsewhere, open ones stay; down: HAProxy marks
+			 * the server DOWN at once (agent replies have no rise/fall), so
+			 * on-marked-down shutdown-sessions cuts pooled reads on stale data */
+			if (c->lag_answer == CHECK_LAG_DOWN) {
+				v->r.state = AL_DOWN;
+				v->r.admin = NS_ADMIN_READY;
+			} else {
+				v->r.state = AL_UP;
+				v->r.admin = NS_ADMIN_DRAIN;
+			}
 			v->r.weight = -1;
 			v->r.reason = v->why;
 			return;

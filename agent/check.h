@@ -3,8 +3,8 @@
  *
  * Pure: no I/O, no clock, no allocation; every line goes through al_format(). Kinds:
  *   writer  up when the local PostgreSQL is a reachable primary that is not fenced
- *   reader  up for a streaming standby, weight falling with lag, drain past max_lag; the
- *           primary serves reads at primary_weight
+ *   reader  up for a streaming standby, weight falling with lag; past max_lag answered as
+ *           lag_answer says (drain, or down); the primary serves reads at primary_weight
  *   app     up when the app and nginx probes pass and, where the node has a local PostgreSQL,
  *           only where it is the primary
  * Then overrides, most severe admin word wins (maint > drain > ready):
@@ -35,22 +35,33 @@ enum check_standby_answer {
 	CHECK_STANDBY_COUNT     /* keep last */
 };
 
+/* How a reader answers for a streaming standby past max_lag / max_lag_time. HAProxy's DRAIN
+ * keeps the sessions already open (a pooled read connection stays on the stale standby);
+ * DOWN lets a server with "on-marked-down shutdown-sessions" cut them. */
+enum check_lag_answer {
+	CHECK_LAG_DRAIN = 0, /* "up drain #pg: lag ...": only new sessions leave */
+	CHECK_LAG_DOWN,      /* "down ready #pg: lag ...": HAProxy shows DOWN at once */
+	CHECK_LAG_COUNT      /* keep last */
+};
+
 /* One [check NAME] section. Integer fields are int64_t and enums int: cfg key table types. */
 struct check_conf {
 	char name[NS_NAME_MAX]; /* from the section header; what agent-send names */
 	int kind;               /* enum check_kind */
 	int standby_answer;     /* enum check_standby_answer (writer, app) */
+	int lag_answer;         /* enum check_lag_answer (reader, past max_lag / max_lag_time) */
 	int64_t weight;         /* percent announced when up (writer, app; reader at no lag) */
 	int64_t primary_weight; /* reader: percent announced by a primary */
 	int64_t min_weight;     /* reader: percent at a lag just below max_lag */
-	uint64_t max_lag;       /* reader: bytes behind beyond which the standby drains */
-	double max_lag_time;    /* reader: seconds behind beyond which it drains; 0: not used */
+	uint64_t max_lag;       /* reader: bytes behind beyond which lag_answer applies */
+	double max_lag_time;    /* reader: seconds behind beyond which too; 0: not used */
 	int64_t maxconn;        /* > 0: announce maxconn:N when up; 0: never */
 	struct cfg_seen seen;   /* keys set in this section (duplicates are refused) */
 };
 
 extern const char *const check_kind_names[];
 extern const char *const check_standby_names[];
+extern const char *const check_lag_names[];
 
 int check_eval(const struct check_conf *c, const struct node_state *ns, bool shutting_down,
                char *line, size_t linelen) HR_MUSTCHECK;

@@ -145,6 +145,7 @@ static void test_agent_conf_load_minimal(void **state)
 	assert_string_equal(conf.checks[1].name, "reader");
 	assert_string_equal(conf.checks[2].name, "app");
 	assert_int_equal(conf.checks[1].kind, CHECK_KIND_READER);
+	assert_int_equal(conf.checks[1].lag_answer, CHECK_LAG_DRAIN);
 	assert_int_equal(conf.default_check, 0);
 	assert_int_equal(conf.n_peers, 0);
 }
@@ -157,6 +158,7 @@ static void test_agent_conf_load_checks_and_peers(void **state)
 	                   "[check ro]\n"
 	                   "kind = reader\n"
 	                   "primary_weight = 0\n"
+	                   "lag_answer = down\n"
 	                   "[check rw]\n"
 	                   "standby_answer = maint\n"
 	                   "[peer db1]\n"
@@ -171,6 +173,8 @@ static void test_agent_conf_load_checks_and_peers(void **state)
 	assert_int_equal(conf.n_checks, 2);
 	assert_int_equal(conf.default_check, 1);
 	assert_int_equal(conf.checks[0].primary_weight, 0);
+	assert_int_equal(conf.checks[0].lag_answer, CHECK_LAG_DOWN);
+	assert_int_equal(conf.checks[1].lag_answer, CHECK_LAG_DRAIN);
 	assert_int_equal(conf.checks[1].kind, CHECK_KIND_WRITER);
 	assert_int_equal(conf.checks[1].standby_answer, CHECK_STANDBY_MAINT);
 	assert_int_equal(conf.n_peers, 2);
@@ -222,6 +226,9 @@ static void test_agent_conf_load_errors(void **state)
 		  __LINE__ },
 		{ "[agent]\nnode = a\n[check w]\nkind = primary\n",
 		  "t.conf:4: key 'kind': expected one of writer, reader, app (got \"primary\")",
+		  __LINE__ },
+		{ "[agent]\nnode = a\n[check r]\nkind = reader\nlag_answer = maint\n",
+		  "t.conf:5: key 'lag_answer': expected one of drain, down (got \"maint\")",
 		  __LINE__ },
 		{ "[agent]\nnode = a\n[check w]\n[check w]\n",
 		  "t.conf:4: section [check w] given twice", __LINE__ },

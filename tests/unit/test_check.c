@@ -1,5 +1,6 @@
 /* tests/unit/test_check.c - the check policy: every kind over every node situation, the admin,
- * shutdown and standby_answer overrides, lag-to-weight. Vectors name their line on failure. */
+ * shutdown, standby_answer and lag_answer overrides, lag-to-weight. Vectors name their line on
+ * failure. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,21 +16,23 @@
 
 /* Node situations the vectors refer to. */
 enum sit {
-	S_PRIMARY = 0,       /* pg up, primary */
-	S_STANDBY,           /* pg up, streaming standby, no lag */
-	S_STANDBY_LAG_HALF,  /* streaming standby at half of max_lag (8 MiB of 16) */
-	S_STANDBY_LAG_OVER,  /* streaming standby beyond max_lag */
-	S_STANDBY_TIME_OVER, /* streaming standby 20 s behind (max 10 s) */
-	S_STANDBY_NOSTREAM,  /* standby, WAL receiver gone */
-	S_PG_DOWN,           /* pg probe failing */
-	S_PG_UNKNOWN,        /* pg up but role unknown */
-	S_FENCED,            /* primary fenced by a peer */
-	S_NO_PG,             /* node without postgres (app node) */
-	S_APP_DOWN,          /* primary, app probe failing */
-	S_NGINX_DOWN,        /* primary, nginx probe failing */
-	S_DRAIN,             /* primary, operator drain */
-	S_MAINT,             /* primary, operator maint */
-	S_STANDBY_DRAIN,     /* standby, operator drain */
+	S_PRIMARY = 0,            /* pg up, primary */
+	S_STANDBY,                /* pg up, streaming standby, no lag */
+	S_STANDBY_LAG_HALF,       /* streaming standby at half of max_lag (8 MiB of 16) */
+	S_STANDBY_LAG_OVER,       /* streaming standby beyond max_lag */
+	S_STANDBY_TIME_OVER,      /* streaming standby 20 s behind (max 10 s) */
+	S_STANDBY_NOSTREAM,       /* standby, WAL receiver gone */
+	S_PG_DOWN,                /* pg probe failing */
+	S_PG_UNKNOWN,             /* pg up but role unknown */
+	S_FENCED,                 /* primary fenced by a peer */
+	S_NO_PG,                  /* node without postgres (app node) */
+	S_APP_DOWN,               /* primary, app probe failing */
+	S_NGINX_DOWN,             /* primary, nginx probe failing */
+	S_DRAIN,                  /* primary, operator drain */
+	S_MAINT,                  /* primary, operator maint */
+	S_STANDBY_DRAIN,          /* standby, operator drain */
+	S_STANDBY_LAG_OVER_DRAIN, /* standby beyond max_lag, operator drain */
+	S_STANDBY_LAG_OVER_MAINT, /* standby beyond max_lag, operator maint */
 };
 
 static void build(enum sit s, struct node_state *ns)
@@ -53,18 +56,23 @@ static void build(enum sit s, struct node_state *ns)
 	case S_STANDBY_TIME_OVER:
 	case S_STANDBY_NOSTREAM:
 	case S_STANDBY_DRAIN:
+	case S_STANDBY_LAG_OVER_DRAIN:
+	case S_STANDBY_LAG_OVER_MAINT:
 		ns->pg.role = NS_ROLE_STANDBY;
 		ns->pg.streaming = s != S_STANDBY_NOSTREAM;
 		if (s == S_STANDBY_LAG_HALF)
 			ns->pg.lag_bytes = 8u << 20;
-		if (s == S_STANDBY_LAG_OVER)
+		if (s == S_STANDBY_LAG_OVER || s == S_STANDBY_LAG_OVER_DRAIN ||
+		    s == S_STANDBY_LAG_OVER_MAINT)
 			ns->pg.lag_bytes = 17u << 20;
 		if (s == S_STANDBY_TIME_OVER)
 			ns->pg.lag_ms = 20000;
-		if (s == S_STANDBY_DRAIN) {
+		if (s == S_STANDBY_DRAIN || s == S_STANDBY_LAG_OVER_DRAIN) {
 			ns->admin = NS_ADMIN_DRAIN;
 			strcpy(ns->admin_reason, "upgrade");
 		}
+		if (s == S_STANDBY_LAG_OVER_MAINT)
+			ns->admin = NS_ADMIN_MAINT;
 		break;
 	case S_PG_DOWN:
 		ns->pg.up = false;
@@ -119,6 +127,7 @@ static struct check_conf conf(enum check_kind kind, enum check_standby_answer sa
 struct check_vec {
 	enum check_kind kind;         /* check kind */
 	enum check_standby_answer sa; /* standby_answer */
+	enum check_lag_answer la;     /* lag_answer */
 	enum sit sit;                 /* node situation */
 	bool shutdown;                /* SIGTERM grace */
 	const char *expected;         /* the line */
@@ -130,52 +139,74 @@ struct check_vec {
 #define A  CHECK_KIND_APP
 #define SD CHECK_STANDBY_DOWN
 #define SM CHECK_STANDBY_MAINT
+#define LR CHECK_LAG_DRAIN /* lag_answer = drain (the default) */
+#define LD CHECK_LAG_DOWN
 
 static const struct check_vec vecs[] = {
 	/* writer */
-	{ W, SD, S_PRIMARY, false, "up ready 100%", __LINE__ },
-	{ W, SD, S_STANDBY, false, "down ready #pg: standby", __LINE__ },
-	{ W, SM, S_STANDBY, false, "down maint #pg: standby", __LINE__ },
-	{ W, SD, S_STANDBY_NOSTREAM, false, "down ready #pg: standby", __LINE__ },
-	{ W, SD, S_PG_DOWN, false, "fail ready #pg: query timeout after 1000 ms", __LINE__ },
-	{ W, SM, S_PG_DOWN, false, "fail ready #pg: query timeout after 1000 ms", __LINE__ },
-	{ W, SD, S_PG_UNKNOWN, false, "fail ready #pg: role unknown", __LINE__ },
-	{ W, SD, S_FENCED, false, "down ready #fenced: db2 is primary on timeline 3", __LINE__ },
-	{ W, SD, S_NO_PG, false, "down ready #pg: no postgres probe on this node", __LINE__ },
-	{ W, SD, S_DRAIN, false, "up drain 100% #admin: upgrade", __LINE__ },
-	{ W, SD, S_MAINT, false, "up maint 100% #admin: maint", __LINE__ },
-	{ W, SD, S_STANDBY_DRAIN, false, "down drain #admin: upgrade", __LINE__ },
-	{ W, SM, S_STANDBY_DRAIN, false, "down maint #pg: standby", __LINE__ },
-	{ W, SD, S_PRIMARY, true, "up drain 100% #shutdown", __LINE__ },
-	{ W, SD, S_STANDBY, true, "down drain #shutdown", __LINE__ },
-	{ W, SD, S_MAINT, true, "up maint 100% #admin: maint", __LINE__ },
+	{ W, SD, LR, S_PRIMARY, false, "up ready 100%", __LINE__ },
+	{ W, SD, LR, S_STANDBY, false, "down ready #pg: standby", __LINE__ },
+	{ W, SM, LR, S_STANDBY, false, "down maint #pg: standby", __LINE__ },
+	{ W, SD, LR, S_STANDBY_NOSTREAM, false, "down ready #pg: standby", __LINE__ },
+	{ W, SD, LR, S_PG_DOWN, false, "fail ready #pg: query timeout after 1000 ms", __LINE__ },
+	{ W, SM, LR, S_PG_DOWN, false, "fail ready #pg: query timeout after 1000 ms", __LINE__ },
+	{ W, SD, LR, S_PG_UNKNOWN, false, "fail ready #pg: role unknown", __LINE__ },
+	{ W, SD, LR, S_FENCED, false, "down ready #fenced: db2 is primary on timeline 3",
+	  __LINE__ },
+	{ W, SD, LR, S_NO_PG, false, "down ready #pg: no postgres probe on this node", __LINE__ },
+	{ W, SD, LR, S_DRAIN, false, "up drain 100% #admin: upgrade", __LINE__ },
+	{ W, SD, LR, S_MAINT, false, "up maint 100% #admin: maint", __LINE__ },
+	{ W, SD, LR, S_STANDBY_DRAIN, false, "down drain #admin: upgrade", __LINE__ },
+	{ W, SM, LR, S_STANDBY_DRAIN, false, "down maint #pg: standby", __LINE__ },
+	{ W, SD, LR, S_PRIMARY, true, "up drain 100% #shutdown", __LINE__ },
+	{ W, SD, LR, S_STANDBY, true, "down drain #shutdown", __LINE__ },
+	{ W, SD, LR, S_MAINT, true, "up maint 100% #admin: maint", __LINE__ },
 	/* the writer does not care about app/nginx */
-	{ W, SD, S_APP_DOWN, false, "up ready 100%", __LINE__ },
+	{ W, SD, LR, S_APP_DOWN, false, "up ready 100%", __LINE__ },
 	/* reader */
-	{ R, SD, S_PRIMARY, false, "up ready 100%", __LINE__ },
-	{ R, SD, S_STANDBY, false, "up ready 100%", __LINE__ },
-	{ R, SD, S_STANDBY_LAG_HALF, false, "up ready 55%", __LINE__ },
-	{ R, SD, S_STANDBY_LAG_OVER, false, "up drain #pg: lag 17825792 bytes 0 ms", __LINE__ },
-	{ R, SD, S_STANDBY_TIME_OVER, false, "up drain #pg: lag 0 bytes 20000 ms", __LINE__ },
-	{ R, SD, S_STANDBY_NOSTREAM, false, "down ready #pg: standby not streaming", __LINE__ },
-	{ R, SD, S_PG_DOWN, false, "fail ready #pg: query timeout after 1000 ms", __LINE__ },
-	{ R, SD, S_PG_UNKNOWN, false, "fail ready #pg: role unknown", __LINE__ },
-	{ R, SD, S_FENCED, false, "down ready #fenced: db2 is primary on timeline 3", __LINE__ },
-	{ R, SD, S_NO_PG, false, "down ready #pg: no postgres probe on this node", __LINE__ },
-	{ R, SD, S_STANDBY_DRAIN, false, "up drain 100% #admin: upgrade", __LINE__ },
-	{ R, SD, S_STANDBY, true, "up drain 100% #shutdown", __LINE__ },
+	{ R, SD, LR, S_PRIMARY, false, "up ready 100%", __LINE__ },
+	{ R, SD, LR, S_STANDBY, false, "up ready 100%", __LINE__ },
+	{ R, SD, LR, S_STANDBY_LAG_HALF, false, "up ready 55%", __LINE__ },
+	{ R, SD, LR, S_STANDBY_LAG_OVER, false, "up drain #pg: lag 17825792 bytes 0 ms", __LINE__ },
+	{ R, SD, LR, S_STANDBY_TIME_OVER, false, "up drain #pg: lag 0 bytes 20000 ms", __LINE__ },
+	{ R, SD, LR, S_STANDBY_NOSTREAM, false, "down ready #pg: standby not streaming", __LINE__ },
+	{ R, SD, LR, S_PG_DOWN, false, "fail ready #pg: query timeout after 1000 ms", __LINE__ },
+	{ R, SD, LR, S_PG_UNKNOWN, false, "fail ready #pg: role unknown", __LINE__ },
+	{ R, SD, LR, S_FENCED, false, "down ready #fenced: db2 is primary on timeline 3",
+	  __LINE__ },
+	{ R, SD, LR, S_NO_PG, false, "down ready #pg: no postgres probe on this node", __LINE__ },
+	{ R, SD, LR, S_STANDBY_DRAIN, false, "up drain 100% #admin: upgrade", __LINE__ },
+	{ R, SD, LR, S_STANDBY, true, "up drain 100% #shutdown", __LINE__ },
+	/* reader, lag_answer = down: only past the lag limits does it differ */
+	{ R, SD, LD, S_STANDBY_LAG_OVER, false, "down ready #pg: lag 17825792 bytes 0 ms",
+	  __LINE__ },
+	{ R, SD, LD, S_STANDBY_TIME_OVER, false, "down ready #pg: lag 0 bytes 20000 ms", __LINE__ },
+	{ R, SD, LD, S_STANDBY_LAG_HALF, false, "up ready 55%", __LINE__ },
+	{ R, SD, LD, S_STANDBY, false, "up ready 100%", __LINE__ },
+	{ R, SD, LD, S_PRIMARY, false, "up ready 100%", __LINE__ },
+	{ R, SD, LD, S_STANDBY_NOSTREAM, false, "down ready #pg: standby not streaming", __LINE__ },
+	{ R, SD, LD, S_PG_DOWN, false, "fail ready #pg: query timeout after 1000 ms", __LINE__ },
+	{ R, SD, LD, S_STANDBY_LAG_OVER_DRAIN, false, "down drain #admin: upgrade", __LINE__ },
+	{ R, SD, LD, S_STANDBY_LAG_OVER_MAINT, false, "down maint #admin: maint", __LINE__ },
+	{ R, SD, LD, S_STANDBY_LAG_OVER, true, "down drain #shutdown", __LINE__ },
+	{ R, SD, LR, S_STANDBY_LAG_OVER_DRAIN, false, "up drain #admin: upgrade", __LINE__ },
+	{ R, SD, LR, S_STANDBY_LAG_OVER, true, "up drain #pg: lag 17825792 bytes 0 ms", __LINE__ },
+	/* lag_answer is for the reader only */
+	{ W, SD, LD, S_STANDBY_LAG_OVER, false, "down ready #pg: standby", __LINE__ },
+	{ A, SD, LD, S_STANDBY_LAG_OVER, false, "down ready #pg: standby", __LINE__ },
 	/* app */
-	{ A, SD, S_PRIMARY, false, "up ready 100%", __LINE__ },
-	{ A, SD, S_STANDBY, false, "down ready #pg: standby", __LINE__ },
-	{ A, SM, S_STANDBY, false, "down maint #pg: standby", __LINE__ },
-	{ A, SD, S_APP_DOWN, false, "fail ready #app: HTTP 502", __LINE__ },
-	{ A, SD, S_NGINX_DOWN, false, "fail ready #nginx: connection refused", __LINE__ },
-	{ A, SD, S_PG_DOWN, false, "fail ready #pg: query timeout after 1000 ms", __LINE__ },
-	{ A, SD, S_FENCED, false, "down ready #fenced: db2 is primary on timeline 3", __LINE__ },
-	{ A, SD, S_NO_PG, false, "up ready 100%", __LINE__ },
-	{ A, SD, S_DRAIN, false, "up drain 100% #admin: upgrade", __LINE__ },
-	{ A, SD, S_MAINT, false, "up maint 100% #admin: maint", __LINE__ },
-	{ A, SD, S_PRIMARY, true, "up drain 100% #shutdown", __LINE__ },
+	{ A, SD, LR, S_PRIMARY, false, "up ready 100%", __LINE__ },
+	{ A, SD, LR, S_STANDBY, false, "down ready #pg: standby", __LINE__ },
+	{ A, SM, LR, S_STANDBY, false, "down maint #pg: standby", __LINE__ },
+	{ A, SD, LR, S_APP_DOWN, false, "fail ready #app: HTTP 502", __LINE__ },
+	{ A, SD, LR, S_NGINX_DOWN, false, "fail ready #nginx: connection refused", __LINE__ },
+	{ A, SD, LR, S_PG_DOWN, false, "fail ready #pg: query timeout after 1000 ms", __LINE__ },
+	{ A, SD, LR, S_FENCED, false, "down ready #fenced: db2 is primary on timeline 3",
+	  __LINE__ },
+	{ A, SD, LR, S_NO_PG, false, "up ready 100%", __LINE__ },
+	{ A, SD, LR, S_DRAIN, false, "up drain 100% #admin: upgrade", __LINE__ },
+	{ A, SD, LR, S_MAINT, false, "up maint 100% #admin: maint", __LINE__ },
+	{ A, SD, LR, S_PRIMARY, true, "up drain 100% #shutdown", __LINE__ },
 };
 
 static void test_check_eval_vectors(void **state)
@@ -188,6 +219,7 @@ static void test_check_eval_vectors(void **state)
 		char line[NS_CHECK_LINE_MAX];
 		int n;
 
+		c.lag_answer = v->la;
 		build(v->sit, &ns);
 		n = check_eval(&c, &ns, v->shutdown, line, sizeof(line));
 		if (n < 0 || strcmp(line, v->expected) != 0)
@@ -204,8 +236,8 @@ static void test_check_eval_always_two_words(void **state)
 
 	(void)state;
 	for (int kind = 0; kind < CHECK_KIND_COUNT; kind++) {
-		for (int sit = S_PRIMARY; sit <= S_STANDBY_DRAIN; sit++) {
-			for (int sd = 0; sd < 2; sd++) {
+		for (int sit = S_PRIMARY; sit <= S_STANDBY_LAG_OVER_MAINT; sit++) {
+			for (int sd = 0; sd < 4; sd++) {
 				struct check_conf c =
 				    conf((enum check_kind)kind, CHECK_STANDBY_DOWN);
 				struct node_state ns;
@@ -213,8 +245,10 @@ static void test_check_eval_always_two_words(void **state)
 				const char *p = NULL;
 				bool ok = false;
 
+				c.lag_answer = sd < 2 ? CHECK_LAG_DRAIN : CHECK_LAG_DOWN;
 				build((enum sit)sit, &ns);
-				assert_true(check_eval(&c, &ns, sd == 1, line, sizeof(line)) > 0);
+				assert_true(check_eval(&c, &ns, sd % 2 == 1, line, sizeof(line)) >
+				            0);
 				for (size_t i = 0; i < 4 && p == NULL; i++) {
 					if (strncmp(line, states[i], strlen(states[i])) == 0)
 						p = line + strlen(states[i]);
