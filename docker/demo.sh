@@ -15,6 +15,8 @@
 # Lower-level verbs the failover tests use: pg-start NODE, pg-stop NODE [MODE], promote NODE,
 # rebuild NODE (standby from the current primary), start-proc NAME, stop-proc NAME, primary,
 # standby.
+# Environment for benchmarks: DEMO_PG_CHECK_INTER (default 500ms: inter and agent-inter of the
+# PostgreSQL servers when HAProxy starts), DEMO_SPOA=0 (heal/start-proc leave the SPOA stopped).
 #
 # Layout (root, network namespaces): bridge hr-br0 holds 198.18.0.1/24 in the root namespace;
 # nodes app1 app2 db1 db2 live in namespaces hr-app1 ... with one veth each (198.18.0.11, .12,
@@ -433,6 +435,8 @@ agent_start() {
 
 spoa_start() {
 	have_spoa || return 0
+	# DEMO_SPOA=0 (bench/failover.sh, agent-check path): heal and start-proc leave it stopped.
+	[ "${DEMO_SPOA:-1}" = 0 ] && return 0
 	pid_alive spoa && return 0
 	local agents="" n
 	for n in $PG_NODES; do
@@ -450,9 +454,11 @@ spoa_start() {
 haproxy_start() {
 	pid_alive haproxy && return 0
 	local servers_w="" servers_r="" servers_app="" n
+	# DEMO_PG_CHECK_INTER (bench/failover.sh): inter and agent-inter of the PostgreSQL servers.
+	local pg_inter=${DEMO_PG_CHECK_INTER:-500ms}
 	for n in $PG_NODES; do
-		servers_w="$servers_w    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter 500ms fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter 500ms agent-send \"writer\\\\n\" on-marked-down shutdown-sessions\n"
-		servers_r="$servers_r    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter 500ms fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter 500ms agent-send \"reader\\\\n\" on-marked-down shutdown-sessions\n"
+		servers_w="$servers_w    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter $pg_inter fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter $pg_inter agent-send \"writer\\\\n\" on-marked-down shutdown-sessions\n"
+		servers_r="$servers_r    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter $pg_inter fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter $pg_inter agent-send \"reader\\\\n\" on-marked-down shutdown-sessions\n"
 	done
 	for n in $APP_NODES; do
 		servers_app="$servers_app    server $n ${ADDR[$n]}:$NGINX_PORT check port $AGENT_PORT inter 1s fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter 1s agent-send \"app\\\\n\"\n"
