@@ -2,7 +2,7 @@
 """tests/failover/client.py - the failover suite's counting write/read client.
 
   client.py run    --env .demo/cluster.env --log FILE --base ID [--progress FILE] [--duration S]
-                   [--http]
+                   [--http] [--fresh-lanes N]
   client.py verify --env .demo/cluster.env --log FILE --base ID --primary NODE
                    [--promoted-at EPOCH] [--scenario NAME] [--max-stale-ms MS] [--http-tail N]
 
@@ -221,7 +221,7 @@ class Client:
         # stuck on a dead server holds up only its own lane.
         self.lanes = [Lane("w-pool", "w", wdsn, a.write_interval, a.timeout, False, self)]
         self.fresh = []
-        for i in range(FRESH_LANES):
+        for i in range(a.fresh_lanes):
             l = Lane("w-fresh", "w", wdsn, 0.0, a.timeout, True, self)
             l.next_at = float("inf")  # started by the client's open-loop schedule
             self.fresh.append(l)
@@ -523,6 +523,9 @@ def main():
     r.add_argument("--read-interval", type=float, default=0.02)
     r.add_argument("--timeout", type=float, default=3.0)
     r.add_argument("--http", action="store_true", help="also GET /health through HAProxy's HTTP port")
+    r.add_argument("--fresh-lanes", type=int, default=FRESH_LANES,
+                   help="lanes for the open-loop fresh-connection writes (bench/failover.sh: enough "
+                        "that writes stuck until --timeout never hold up new ones)")
     v = sub.add_parser("verify")
     v.add_argument("--env", required=True)
     v.add_argument("--log", required=True)
