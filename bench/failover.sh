@@ -1,0 +1,368 @@
+#!/bin/bash
+# bench/failover.sh - DESIGN.md section 10's failover targets, measured in repeated trials on
+# the demo cluster: the SPOE path against the agent-check-only path, in one invocation.
+#
+#   bench/failover.sh [-n TRIALS] [-s "switchover kill9"] [-p "spoe agent"] [-i AGENT_INTER]
+#                     [-k]
+#
+#   -n TRIALS      trials per path and scenario (default 10)
+#   -s SCENARIOS   promotion scenarios of tests/failover/scenarios.sh (default "switchover kill9")
+#   -p PATHS       spoe: the demo as it runs (haprole-spoa answers once per connection, HAProxy
+#                  routes by its `writer`); agent: haprole-spoa stopped, HAProxy routes by the
+#                  agents' checks alone (default "spoe agent", in that order)
+#   -i INTER       inter and agent-inter of the PostgreSQL servers on the agent path (default
+#                  1s, the figure DESIGN section 10 is stated for; the demo runs 500ms)
+#   -k             keep the work directory (client logs, per-trial JSON) even on success
+# Exit status: 0 every trial ran with 0 writes on a non-primary and 0 acknowledged writes lost;
+# 1 otherwise (the figures are printed either way; the work directory is kept); 2 usage.
+#
+# Each trial: `docker/demo.sh heal` (one primary, one streaming standby), the failover suite's
+# counting client (tests/failover/client.py run) writing through HAProxy's write port (a pooled
+# connection and open-loop fresh connections, a write every 20 ms each), the scenario's
+# disruption (sc_NAME of tests/failover/scenarios.sh: the standby is promoted), 30 writes on
+# the new primary, then `client.py verify` reads every node directly. Per trial it prints:
+#   PROMO_MS   the new primary's promotion (mtime of its new timeline's history file, written
+#              just before it accepts writes) -> first write acknowledged by it through HAProxy
+#   UNAVAIL_MS the longest time without any acknowledged write (includes the stand-in failover
+#              manager's own time: stopping the old primary, pg_promote)
+#   NONPRIM    writes that reached a non-primary (read-only error, or a stale primary's ack)
+#   LOST       acknowledged writes the final primary lacks
+# and at the end min / p50 / max per path and scenario, the totals, and SPOE p50 / agent p50.
+#
+# It uses the running demo (and leaves it up, healed, as it found it) or starts one (and stops
+# it). The agent path restarts HAProxy with DEMO_PG_CHECK_INTER=INTER and keeps the SPOA down
+# (DEMO_SPOA=0); afterwards HAProxy is restarted with the demo's own config and the SPOA started.
+# Takes the failover suite's lock: never beside tests/integration/test_failover.sh.
+# Root (network namespaces) and /usr/bin/python3 with psycopg2 are needed. ~15 s per trial.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+D=$ROOT/docker/demo.sh
+PY=/usr/bin/python3
+CLIENT=$ROOT/tests/failover/client.py
+ENV=$ROOT/.demo/cluster.env
+STATE=$ROOT/.demo/state.env
+
+TRIALS=10
+SCENARIOS="switchover kill9"
+PATHS="spoe agent"
+AGENT_INTER=1s
+KEEP=0
+# Open-loop write lanes of the client: a write every 20 ms, each may wait up to its 3 s timeout
+# (HAProxy retrying a dead server): 150 lanes busy at worst; the suite's 24 would saturate and
+# delay the first write to the new primary by the client's own limit, not HAProxy's routing.
+FRESH_LANES=${BENCH_FRESH_LANES:-200}
+usage() { sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+while getopts "n:s:p:i:kh" o; do
+	case $o in
+	n) TRIALS=$OPTARG ;;
+	s) SCENARIOS=$OPTARG ;;
+	p) PATHS=$OPTARG ;;
+	i) AGENT_INTER=$OPTARG ;;
+	k) KEEP=1 ;;
+	h) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+case $TRIALS in '' | *[!0-9]* | 0) echo "failover.sh: -n wants a positive number (got \"$TRIALS\")" >&2; exit 2 ;; esac
+for p in $PATHS; do
+	case $p in spoe | agent) ;; *) echo "failover.sh: -p: unknown path '$p' (spoe, agent)" >&2; exit 2 ;; esac
+done
+case $AGENT_INTER in *[0-9]ms | *[0-9]s) ;; *) echo "failover.sh: -i wants e.g. 1s or 500ms (got \"$AGENT_INTER\")" >&2; exit 2 ;; esac
+[ "$(id -u)" = 0 ] || { echo "failover.sh: needs root (the demo's network namespaces)" >&2; exit 2; }
+$PY -c 'import psycopg2' 2>/dev/null || { echo "failover.sh: /usr/bin/python3 lacks psycopg2" >&2; exit 2; }
+
+# One failover suite (or bench) at a time: it owns the demo cluster while it runs.
+exec 8>/tmp/haprole-failover-suite.lock
+flock -w 600 8 || { echo "failover.sh: the failover suite's lock has been held for 600 s" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/hr-fobench.XXXXXX)
+LOG=$WORK/bench.log
+RES=$WORK/trials.jsonl
+CLIENT_PID=
+STARTED_DEMO=0
+RECONFIGURED=0 # HAProxy runs the agent path's config / the SPOA is stopped
+FAILED=0
+
+# restore_demo: the demo's own HAProxy config, the SPOA running, the cluster healed.
+restore_demo() {
+	"$D" stop-proc haproxy >>"$LOG" 2>&1
+	"$D" start-proc haproxy >>"$LOG" 2>&1
+	"$D" start-proc spoa >>"$LOG" 2>&1
+	"$D" heal >>"$LOG" 2>&1
+}
+cleanup() {
+	if [ -n "$CLIENT_PID" ]; then
+		kill "$CLIENT_PID" 2>/dev/null
+		wait "$CLIENT_PID" 2>/dev/null
+	fi
+	if [ "$STARTED_DEMO" = 1 ]; then
+		"$D" stop >>"$LOG" 2>&1
+	elif [ -f "$ROOT/.demo/up" ]; then
+		if [ "$RECONFIGURED" = 1 ]; then restore_demo; else "$D" heal >>"$LOG" 2>&1; fi
+	fi
+	if [ "$KEEP" = 1 ] || [ "$FAILED" != 0 ]; then
+		echo "work directory kept: $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'FAILED=1; exit 1' INT TERM
+
+# ---- helpers (the names tests/failover/scenarios.sh expects from its runner) -----------------
+
+# wait_cond SECONDS CMD... : polls every 0.1 s, returns 1 after SECONDS.
+wait_cond() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+prog() { jq -r ".$1 // 0" "$WORK/progress.json" 2>/dev/null || echo 0; }
+prog_ge() { [ "$(prog "$1")" -ge "$2" ]; }
+prog_node() { jq -r ".acks_by_node.\"$1\" // 0" "$WORK/progress.json" 2>/dev/null || echo 0; }
+prog_node_ge() { [ "$(prog_node "$1")" -ge "$2" ]; }
+state() { sed -n "s/^$1=//p" "$STATE" | tail -1; }
+note() { NOTES="${NOTES:+$NOTES; }$*"; }
+# server_is BACKEND SERVER STATE: HAProxy's stats socket says the server's status starts so.
+server_is() {
+	$PY - "$ROOT/.demo/haproxy.sock" "$1" "$2" "$3" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
+s.sendall(b"show stat\n"); out = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    out += d
+for line in out.decode().splitlines():
+    f = line.split(",")
+    if len(f) > 17 and f[0] == sys.argv[2] and f[1] == sys.argv[3]:
+        sys.exit(0 if f[17].startswith(sys.argv[4]) else 1)
+sys.exit(1)
+EOF
+}
+writable() { # one write through HAProxy's write port succeeds
+	$PY - "$ENV" <<'EOF'
+import sys, psycopg2
+env = dict(l.strip().split("=", 1) for l in open(sys.argv[1]) if "=" in l and not l.startswith("#"))
+c = psycopg2.connect(host=env["HAPROXY_HOST"], port=env["HAPROXY_PG_PORT"], user=env["PGUSER"],
+                     dbname=env["PGDATABASE"], connect_timeout=2)
+c.autocommit = True
+c.cursor().execute("INSERT INTO demo_writes (src) VALUES ('failover-bench')")
+EOF
+}
+spoa_running() { [ -s "$ROOT/.demo/pids/spoa.pid" ] && kill -0 "$(cat "$ROOT/.demo/pids/spoa.pid")" 2>/dev/null; }
+
+# . tests/failover/scenarios.sh: sc_NAME (switchover, kill9, ...).
+. "$ROOT/tests/failover/scenarios.sh"
+for sc in $SCENARIOS; do
+	declare -F "sc_$sc" >/dev/null || { echo "failover.sh: no scenario sc_$sc in tests/failover/scenarios.sh" >&2; exit 2; }
+done
+
+# ---- paths ------------------------------------------------------------------------------------
+
+# path_env PATH: the demo.sh environment of a path (heal must not undo it).
+path_env() {
+	case $1 in
+	spoe) echo "DEMO_SPOA=1" ;;
+	agent) echo "DEMO_SPOA=0 DEMO_PG_CHECK_INTER=$AGENT_INTER" ;;
+	esac
+}
+# setup_path PATH: HAProxy and the SPOA as the path wants them; 0 when in place, else WHY set.
+setup_path() {
+	case $1 in
+	spoe)
+		if [ "$RECONFIGURED" = 1 ]; then restore_demo; RECONFIGURED=0; fi
+		spoa_running || "$D" start-proc spoa >>"$LOG" 2>&1
+		grep -q "agent-inter 500ms agent-send \"writer" "$ROOT/.demo/haproxy.cfg" ||
+			{ WHY="the demo's HAProxy does not run its own config (agent-inter 500ms)"; return 1; }
+		wait_cond 15 server_is haprole_spoa spoa UP || { WHY="haprole_spoa/spoa not UP in HAProxy"; return 1; }
+		;;
+	agent)
+		RECONFIGURED=1
+		"$D" stop-proc spoa >>"$LOG" 2>&1
+		"$D" stop-proc haproxy >>"$LOG" 2>&1
+		env DEMO_SPOA=0 DEMO_PG_CHECK_INTER="$AGENT_INTER" "$D" start-proc haproxy >>"$LOG" 2>&1 ||
+			{ WHY="HAProxy did not restart with inter $AGENT_INTER"; return 1; }
+		grep -q "agent-inter $AGENT_INTER agent-send \"writer" "$ROOT/.demo/haproxy.cfg" ||
+			{ WHY="HAProxy's config lacks agent-inter $AGENT_INTER"; return 1; }
+		# spop-check: inter 1s, fall 3.
+		wait_cond 15 server_is haprole_spoa spoa DOWN || { WHY="haprole_spoa/spoa not DOWN in HAProxy"; return 1; }
+		;;
+	esac
+	return 0
+}
+
+# ---- one trial ----------------------------------------------------------------------------------
+
+# trial PATH SCENARIO N : appends one JSON object to $RES, prints one row.
+trial() {
+	local path=$1 sc=$2 n=$3 base res vrc sc_rc a0 t0=$SECONDS ok=1 dis_ms=null
+	NOTES=
+	REASON=
+	VERIFY_ARGS=
+	# shellcheck disable=SC2046
+	if ! env $(path_env "$path") "$D" heal >>"$LOG" 2>&1 || ! wait_cond 30 writable; then
+		note "cluster not healthy/writable before the trial"
+		ok=0
+	fi
+	if [ "$ok" = 1 ] && [ "$path" = agent ] && spoa_running; then note "the SPOA runs on the agent path"; ok=0; fi
+	if [ "$ok" = 1 ] && [ "$path" = spoe ] && ! spoa_running; then note "the SPOA is not running"; ok=0; fi
+	P=$("$D" primary)
+	S=$("$D" standby)
+	# Steady state before the disruption: HAProxy sends writes to the primary only.
+	if [ "$ok" = 1 ] && ! wait_cond 15 server_is pg_write "$S" DOWN; then note "pg_write/$S not DOWN"; ok=0; fi
+	if [ "$ok" = 1 ] && ! wait_cond 15 server_is pg_write "$P" UP; then note "pg_write/$P not UP"; ok=0; fi
+	# Ids of this trial: a span of its own (trials start >= 10 s apart, ids span 10^7 per trial).
+	base=$((2000000000000 + ($(date +%s) % 100000) * 10000000))
+	if [ "$ok" = 1 ]; then
+		rm -f "$WORK/progress.json"
+		$PY "$CLIENT" run --env "$ENV" --log "$WORK/$path-$sc-$n.ops" --base "$base" \
+			--progress "$WORK/progress.json" --fresh-lanes "$FRESH_LANES" >>"$LOG" 2>&1 &
+		CLIENT_PID=$!
+		wait_cond 20 prog_ge acks 40 || { note "no writes through HAProxy before the disruption"; ok=0; }
+	fi
+	FINAL=$P
+	PROMOTED=0
+	DISRUPTED=0
+	if [ "$ok" = 1 ]; then
+		"sc_$sc" >>"$LOG" 2>&1
+		sc_rc=$?
+		[ "$sc_rc" = 0 ] || { note "$REASON"; ok=0; }
+		a0=$(prog_node "$FINAL")
+		wait_cond 30 prog_node_ge "$FINAL" $((a0 + 30)) || note "writes did not resume on $FINAL within 30 s"
+	fi
+	sat=0
+	if [ -n "$CLIENT_PID" ]; then
+		kill "$CLIENT_PID" 2>/dev/null
+		wait_cond 10 bash -c "! kill -0 $CLIENT_PID" || kill -9 "$CLIENT_PID" 2>/dev/null
+		wait "$CLIENT_PID" 2>/dev/null
+		CLIENT_PID=
+		sat=$(prog saturated)
+		[ "$sat" = 0 ] || note "$sat writes not started: all $FRESH_LANES fresh lanes busy"
+	fi
+	res='{}'
+	if [ -f "$WORK/$path-$sc-$n.ops" ]; then
+		# shellcheck disable=SC2086
+		res=$($PY "$CLIENT" verify --env "$ENV" --log "$WORK/$path-$sc-$n.ops" --base "$base" \
+			--primary "$FINAL" --promoted-at "${PROMOTED:-0}" --scenario "$sc" $VERIFY_ARGS)
+		vrc=$?
+		[ "$vrc" = 2 ] && { note "verify: $(echo "$res" | jq -r '.error // empty' 2>/dev/null)"; ok=0; }
+		echo "$res" | jq -e . >/dev/null 2>&1 || { note "verify printed no JSON"; res='{}'; ok=0; }
+	fi
+	[ "$PROMOTED" != 0 ] || { [ "$ok" = 0 ] || note "no promotion recorded"; ok=0; }
+	if [ "$DISRUPTED" != 0 ] && [ "${PROMOTED:-0}" != 0 ]; then
+		dis_ms=$(awk -v a="$DISRUPTED" -v b="$PROMOTED" 'BEGIN { printf "%d", (b - a) * 1000 }')
+	fi
+	echo "$res" | jq -c --arg path "$path" --arg sc "$sc" --argjson n "$n" --argjson ok "$ok" \
+		--arg from "$P" --arg to "$FINAL" --argjson dis "$dis_ms" --argjson secs $((SECONDS - t0)) \
+		--arg notes "$NOTES" --argjson sat "${sat:-0}" \
+		'{path: $path, scenario: $sc, trial: $n, ok: ($ok == 1), from: $from, to: $to,
+		  promo_ms: .promo_to_write_ms, unavail_ms: .unavail_ms, nonprim: .reached_nonprimary,
+		  lost: .acked_lost, writes: .writes, acked: .acked, disruption_to_promotion_ms: $dis,
+		  secs: $secs, saturated: $sat, error_kinds: .error_kinds, notes: $notes}' >>"$RES"
+	tail -1 "$RES" | jq -r '[.path, .scenario, (.trial|tostring), (if .ok then "ok" else "FAIL" end),
+		(.promo_ms // "-" | tostring), (.unavail_ms // "-" | tostring), (.nonprim // "-" | tostring),
+		(.lost // "-" | tostring), "\(.writes // "-")/\(.acked // "-")", "\(.from)->\(.to) \(.secs)s",
+		.notes] | @tsv' | awk -F'\t' '{ printf "%-5s %-10s %3s %-4s %9s %10s %7s %5s %12s  %s%s\n",
+		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ($11 != "" ? "; " $11 : "") }'
+	[ "$ok" = 1 ]
+}
+
+# ---- run --------------------------------------------------------------------------------------
+
+echo "==== failover bench: $TRIALS trials x {$SCENARIOS} x {$PATHS}; agent path at inter/agent-inter $AGENT_INTER (work: $WORK)"
+if [ -f "$ROOT/.demo/up" ] && "$D" status >/dev/null 2>&1; then
+	echo "using the running demo (left up, healed, with its own config afterwards)"
+else
+	STARTED_DEMO=1
+	if ! "$D" up >>"$LOG" 2>&1; then
+		tail -20 "$LOG"
+		echo "failover.sh: docker/demo.sh up failed"
+		FAILED=1
+		exit 1
+	fi
+fi
+[ "$("$D" mode)" = netns ] || echo "note: the demo runs in its loopback layout"
+echo "demo HAProxy: pg servers 'inter 500ms agent-inter 500ms' (docker/demo.sh); SPOE timeout processing 200ms"
+date -u +"start %Y-%m-%dT%H:%M:%SZ"
+printf '%-5s %-10s %3s %-4s %9s %10s %7s %5s %12s  %s\n' PATH SCENARIO N OK PROMO_MS UNAVAIL_MS NONPRIM LOST WRITES/ACKED NOTE
+for path in $PATHS; do
+	WHY=
+	if ! setup_path "$path"; then
+		echo "$path: setup failed: $WHY (skipping the path)"
+		FAILED=1
+		continue
+	fi
+	for sc in $SCENARIOS; do
+		fails=0
+		for ((n = 1; n <= TRIALS; n++)); do
+			trial "$path" "$sc" "$n" || fails=$((fails + 1))
+			# Three failed trials in a row: something is broken, not slow.
+			if [ "$fails" -ge 3 ] && [ "$fails" = "$n" ]; then
+				echo "$path/$sc: the first 3 trials failed; skipping the rest (see $LOG)"
+				FAILED=1
+				break
+			fi
+		done
+	done
+done
+date -u +"end %Y-%m-%dT%H:%M:%SZ"
+
+# ---- summary ------------------------------------------------------------------------------------
+
+$PY - "$RES" "$AGENT_INTER" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+inter = sys.argv[2]
+
+def p50(v):  # the median (mean of the two middle values for an even count)
+    v = sorted(v)
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
+
+def mmm(v):
+    return "%.0f / %.0f / %.0f" % (min(v), p50(v), max(v)) if v else "-"
+
+print()
+print("==== failover bench summary (ms, min / p50 / max over the trials that ran; NONPRIM and LOST: totals)")
+print("%-5s %-10s %-6s %-22s %-22s %7s %5s" % ("PATH", "SCENARIO", "OK/N", "PROMO->WRITE_MS", "UNAVAIL_MS", "NONPRIM", "LOST"))
+med = {}
+seen = []
+for r in rows:
+    k = (r["path"], r["scenario"])
+    if k not in seen:
+        seen.append(k)
+for k in seen:
+    rs = [r for r in rows if (r["path"], r["scenario"]) == k]
+    good = [r for r in rs if r["ok"]]
+    pm = [r["promo_ms"] for r in good if r.get("promo_ms") is not None]
+    um = [r["unavail_ms"] for r in good if r.get("unavail_ms") is not None]
+    np_ = sum(r.get("nonprim") or 0 for r in rs)
+    lo = sum(r.get("lost") or 0 for r in rs)
+    if pm:
+        med[k] = (p50(pm), max(pm))
+    name = k[0] if k[0] == "spoe" else "agent"
+    print("%-5s %-10s %-6s %-22s %-22s %7d %5d" % (name, k[1], "%d/%d" % (len(good), len(rs)), mmm(pm), mmm(um), np_, lo))
+print()
+for sc in dict.fromkeys(k[1] for k in seen):
+    s, a = med.get(("spoe", sc)), med.get(("agent", sc))
+    if s:
+        print("%s: SPOE path p50 %.0f ms, max %.0f ms (target p50 < 100, max < 300): %s" % (
+            sc, s[0], s[1], "met" if s[0] < 100 and s[1] < 300 else "NOT met"))
+    if a:
+        print("%s: agent-check path (inter %s) p50 %.0f ms, max %.0f ms (target < 1500 with inter 1s): %s" % (
+            sc, inter, a[0], a[1], "met" if a[1] < 1500 else "NOT met"))
+    if s and a and a[0] > 0:
+        print("%s: SPOE p50 / agent-check p50 = %.2f (same invocation)" % (sc, s[0] / a[0]))
+tot_np = sum(r.get("nonprim") or 0 for r in rows)
+tot_lo = sum(r.get("lost") or 0 for r in rows)
+print("all trials: %d, failed %d; writes that reached a non-primary %d, acknowledged writes lost %d (target 0 / 0)" % (
+    len(rows), sum(1 for r in rows if not r["ok"]), tot_np, tot_lo))
+EOF
+# Exit 1 when a trial failed, or a write reached a non-primary, or an acknowledged write was lost.
+[ "$FAILED" = 0 ] && ! jq -e 'select((.ok | not) or (.nonprim // 0) > 0 or (.lost // 0) > 0)' "$RES" >/dev/null 2>&1 || FAILED=1
+exit "$FAILED"
