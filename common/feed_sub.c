@@ -204,7 +204,7 @@ static void feed_sub_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 int feed_sub_init(struct feed_sub *fs, struct ev_loop *loop, const struct cfg_addr *addr,
                   double heartbeat, feed_sub_cb cb, void *arg)
 {
-	memset(fs, 0, sizeof(*fs));
+	memset(fs, 0, sizeof(*fs)); /* state FEED_SUB_ST_IDLE (0) */
 	if (buf_init(&fs->rx, NS_FRAME_HDR + NS_FRAME_MAX) == -1)
 		return -1;
 	fs->loop = loop;
@@ -212,7 +212,6 @@ int feed_sub_init(struct feed_sub *fs, struct ev_loop *loop, const struct cfg_ad
 	fs->heartbeat = heartbeat > 0 ? heartbeat : 0.5;
 	fs->connect_timeout = fs->heartbeat * FEED_SUB_SILENCE;
 	fs->backoff = FEED_SUB_BACKOFF_MIN;
-	fs->state = FEED_SUB_ST_IDLE;
 	fs->fd = -1;
 	fs->cb = cb;
 	fs->arg = arg;
