@@ -9,13 +9,15 @@
 #     reader check (primary_weight 50 -> weight 50);
 #   - app down or nginx down turns the app check down;
 #   - a standby whose replay is paused while the primary writes: reader weight falls, past
-#     max_lag the check drains (HAProxy DRAIN), and comes back when replay resumes;
+#     max_lag the check drains (HAProxy DRAIN, an open session through it stays), and comes
+#     back when replay resumes; with lag_answer = down it answers down instead (HAProxy DOWN,
+#     and on-marked-down shutdown-sessions cuts an open session);
 #   - a SIGSTOPped server turns the writer check down within the probe timeout, while the
 #     agent keeps answering;
 #   - after stopping the primary and promoting the standby, the verdicts swap (agents and
 #     HAProxy). Figures (ms) are printed, never asserted (bench/ measures).
-# Addresses 127.0.11.131-202, ports 21531-21566 (this engineer's range 127.0.11.128/25,
-# 21500-21999).
+# Addresses 127.0.11.131-203, ports 21531-21566 and 21570-21599 (this engineer's range
+# 127.0.11.128/25, 21500-21999).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
@@ -100,6 +102,42 @@ wait_check() {
 }
 http_code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
 
+# hold_session NAME PORT - a pooled read connection through HAProxy's 127.0.11.203:PORT:
+# "select 1" every 100 ms for at most 60 s; its log $tmp/hold_NAME.log says "connected", then
+# "cut: ..." when the session is cut. Sets HOLD_PID.
+hold_session() {
+	$PY - 127.0.11.203 "$2" >"$tmp/hold_$1.log" 2>&1 <<'EOF' &
+import sys, time
+import psycopg2
+c = psycopg2.connect(host=sys.argv[1], port=int(sys.argv[2]), user="postgres",
+                     dbname="postgres", connect_timeout=2)
+c.autocommit = True
+print("connected", flush=True)
+end = time.time() + 60
+while time.time() < end:
+    try:
+        cur = c.cursor()
+        cur.execute("select 1")
+        cur.fetchone()
+    except Exception as e:
+        print("cut: %s" % (" ".join(str(e).split()) or type(e).__name__), flush=True)
+        sys.exit(3)
+    time.sleep(0.1)
+print("timeout", flush=True)
+EOF
+	HOLD_PID=$!
+	pids+=("$HOLD_PID")
+}
+# wait_log FILE REGEX SECONDS - polls every 50 ms
+wait_log() {
+	local i
+	for i in $(seq 1 $(($3 * 20))); do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 start_nginx() {
 	local n=$1
 	mkdir -p "$tmp/nginx$n"
@@ -178,6 +216,11 @@ standby_answer = maint
 kind = reader
 max_lag = 256k
 max_lag_time = 0
+[check reader_cut]
+kind = reader
+max_lag = 256k
+max_lag_time = 0
+lag_answer = down
 EOF
 	$AGENT -d -f "$tmp/agent$n.conf" 2>"$tmp/agent$n.log" &
 	AGENT_PID[$n]=$!
@@ -196,7 +239,8 @@ for n in 1 2; do
 	start_agent $n
 done
 
-# hap_cfg FILE SOCK - the same backends for every HAProxy version
+# hap_cfg FILE SOCK PORT - the same backends for every HAProxy version; frontends on
+# 127.0.11.203 ports PORT and PORT+1
 hap_cfg() {
 	cat >"$1" <<EOF
 global
@@ -225,6 +269,21 @@ backend be_writer_maint
 # a reader with a small max_lag, to see the weight fall and the drain
 backend be_reader_small
 	server db2 127.0.11.132:21532 weight 100 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_small\n" agent-inter 200ms
+# the same, also HTTP-checked on /check/reader_small (503 while draining)
+backend be_reader_small_http
+	option httpchk GET /check/reader_small
+	http-check expect status 200
+	server db2 127.0.11.132:21532 check addr $AG2 port $AP2 inter 200ms fall 2 rise 1 agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_small\n" agent-inter 200ms
+# lag_answer = down: past max_lag db2 is DOWN and its open sessions are cut
+backend be_reader_cut
+	server db2 127.0.11.132:21532 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_cut\n" agent-inter 200ms on-marked-down shutdown-sessions
+# sessions held open through each, as an application's connection pool does
+frontend fe_reader_small
+	bind 127.0.11.203:$3
+	default_backend be_reader_small
+frontend fe_reader_cut
+	bind 127.0.11.203:$(($3 + 1))
+	default_backend be_reader_cut
 # the HTTP check that pairs with agent-check on writer backends (fails closed)
 backend be_writer_http
 	option httpchk GET /check/writer
@@ -237,7 +296,7 @@ EOF
 # the chroots the demo tooling builds; missing ones are skipped).
 socks=()
 hnames=()
-hap_cfg "$tmp/haproxy.cfg" "$tmp/hap.sock"
+hap_cfg "$tmp/haproxy.cfg" "$tmp/hap.sock" 21570
 hap_start "$tmp/haproxy.cfg" || exit 1
 socks+=("$tmp/hap.sock")
 hnames+=("haproxy-$(hap_version)")
@@ -245,7 +304,7 @@ i=0
 for root in ${HAPROLE_HAPROXY_ROOTS-/var/cache/haprole/chroot-trixie /var/cache/haprole/chroot-sid}; do
 	i=$((i + 1))
 	hap_require "$root" >/dev/null || continue
-	hap_cfg "$tmp/haproxy$i.cfg" "$tmp/hap$i.sock"
+	hap_cfg "$tmp/haproxy$i.cfg" "$tmp/hap$i.sock" $((21570 + 10 * i))
 	if hap_start "$tmp/haproxy$i.cfg" "$root"; then
 		socks+=("$tmp/hap$i.sock")
 		hnames+=("haproxy-$(hap_version "$root")")
@@ -316,6 +375,15 @@ start_nginx 1
 t=$(wait_check 1 app '^up ready 100%$' 10) && ok "nginx back -> db1 app up" || ko "db1 app after nginx back: $t"
 
 # ---- lag: replay paused on the standby while the primary writes -> weight falls, then drain
+# (lag_answer = drain) or down (lag_answer = down); a session held open through each
+hap_wait_field "$sock" be_reader_cut db2 status UP 20 && ok "haproxy be_reader_cut/db2 UP before the lag" || ko "haproxy be_reader_cut/db2 not UP"
+hap_wait_field "$sock" be_reader_small db2 status UP 20 || ko "haproxy be_reader_small/db2 not UP"
+hold_session drain 21570
+HOLD_DRAIN=$HOLD_PID
+hold_session cut 21571
+HOLD_CUT=$HOLD_PID
+wait_log "$tmp/hold_drain.log" '^connected' 10 && ok "pooled session open through be_reader_small (drain)" || ko "no session through be_reader_small: $(cat "$tmp/hold_drain.log")"
+wait_log "$tmp/hold_cut.log" '^connected' 10 && ok "pooled session open through be_reader_cut (down)" || ko "no session through be_reader_cut: $(cat "$tmp/hold_cut.log")"
 pg_psql 127.0.11.132 21532 "select pg_wal_replay_pause()" >/dev/null || ko "pause replay"
 pg_psql 127.0.11.131 21531 "create table lagtest as select i, repeat('x', 20) as pad from generate_series(1, 2000) i" >/dev/null || ko "write on the primary"
 t=$(wait_check 2 reader_small '^up ready ([0-9]|[1-8][0-9]|9[0-8])%$' 10) && ok "some lag -> db2 reader_small weight falls: $(check 2 reader_small), $(curl -s "http://$AG2:$AP2/" | jq .pg.lag_bytes) bytes behind" || ko "db2 reader_small with some lag: $t"
@@ -323,9 +391,25 @@ pg_psql 127.0.11.131 21531 "insert into lagtest select i, repeat('x', 200) from 
 t=$(wait_check 2 reader_small '^up drain #pg: lag [0-9]+ bytes' 10) && ok "lag past max_lag -> db2 reader_small $(check 2 reader_small)" || ko "db2 reader_small past max_lag: $t"
 expect_match "db2 /replica?lag=64k refuses a lagging standby" '^503$' "$(http_code "http://$AG2:$AP2/replica?lag=64k")"
 hap_wait_field "$sock" be_reader_small db2 status "DRAIN.*" 10 && ok "haproxy be_reader_small/db2 $(hap_server_field "$sock" be_reader_small db2 status)" || ko "haproxy be_reader_small/db2 not DRAIN"
+t=$(wait_check 2 reader_cut '^down ready #pg: lag [0-9]+ bytes' 10) && ok "lag past max_lag, lag_answer = down -> db2 reader_cut $(check 2 reader_cut)" || ko "db2 reader_cut past max_lag: $t"
+for k in "${!socks[@]}"; do
+	hv=${hnames[$k]}
+	hap_wait_field "${socks[$k]}" be_reader_cut db2 status "DOWN.*" 10 && ok "$hv be_reader_cut/db2 $(hap_server_field "${socks[$k]}" be_reader_cut db2 status) (lag_answer = down)" || ko "$hv be_reader_cut/db2 not DOWN"
+	hap_wait_field "${socks[$k]}" be_reader_small_http db2 status "DOWN.*" 10 && ok "$hv be_reader_small_http/db2 $(hap_server_field "${socks[$k]}" be_reader_small_http db2 status) (drain, and /check/reader_small 503)" || ko "$hv be_reader_small_http/db2 not DOWN: $(hap_server_field "${socks[$k]}" be_reader_small_http db2 status)"
+done
+wait_log "$tmp/hold_cut.log" '^cut: ' 10 && ok "on-marked-down shutdown-sessions cut the pooled session on db2: $(grep '^cut: ' "$tmp/hold_cut.log" | head -c 100)" || ko "pooled session through be_reader_cut not cut: $(cat "$tmp/hold_cut.log")"
+if kill -0 "$HOLD_DRAIN" 2>/dev/null && ! grep -q '^cut: ' "$tmp/hold_drain.log"; then
+	ok "the pooled session through be_reader_small stays on the draining db2 (HAProxy DRAIN)"
+else
+	ko "the pooled session through be_reader_small ended: $(cat "$tmp/hold_drain.log")"
+fi
+stop_pid "$HOLD_DRAIN"
+stop_pid "$HOLD_CUT"
 pg_psql 127.0.11.132 21532 "select pg_wal_replay_resume()" >/dev/null || ko "resume replay"
 t=$(wait_check 2 reader_small '^up ready (9[0-9]|100)%$' 20) && ok "replay resumed -> db2 reader_small $(check 2 reader_small) (${t} ms)" || ko "db2 reader_small after resume: $t"
 hap_wait_field "$sock" be_reader_small db2 status UP 10 && ok "haproxy be_reader_small/db2 UP again" || ko "haproxy be_reader_small/db2 not UP after resume"
+t=$(wait_check 2 reader_cut '^up ready (9[0-9]|100)%$' 20) && ok "replay resumed -> db2 reader_cut $(check 2 reader_cut)" || ko "db2 reader_cut after resume: $t"
+hap_wait_field "$sock" be_reader_cut db2 status UP 10 && ok "haproxy be_reader_cut/db2 UP again" || ko "haproxy be_reader_cut/db2 not UP after resume"
 
 # ---- a hung server: SIGSTOP -----------------------------------------------------------------
 pg_freeze "$tmp/pg/pg1" || ko "pg_freeze"
