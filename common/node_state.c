@@ -255,88 +255,85 @@ static int ns_get_str(const msgpack_object *o, char *out, size_t size)
 	return 0;
 }
 
-static int ns_decode_probe(const msgpack_object *o, struct ns_probe *pr, const char **why)
-{
-	if (o->type != MSGPACK_OBJECT_MAP) {
-		*why = "probe is not a map";
-		return -1;
-	}
-	for (uint32_t i = 0; i < o->via.map.size; i++) {
-		const msgpack_object_kv *kv = &o->via.map.ptr[i];
-		const msgpack_object_str *k;
-		int r = 0;
+/* How one map field is decoded; the tables below list every field the decoder knows. */
+enum ns_field_type {
+	NS_F_BOOL = 0, /* bool */
+	NS_F_U32,      /* uint32_t, positive integer <= UINT32_MAX */
+	NS_F_U64,      /* uint64_t, positive integer */
+	NS_F_STR,      /* char[size], no NUL inside, shorter than size */
+	NS_F_ROLE,     /* enum ns_role, one of ns_role_names, whole */
+	NS_F_ADMIN,    /* enum ns_admin, one of ns_admin_names, whole */
+	NS_F_PG,       /* struct ns_pg, a nested map (ns_pg_fields) */
+	NS_F_PROBE,    /* struct ns_probe, a nested map (ns_probe_fields) */
+	NS_F_CHECKS,   /* the node's checks map (name -> line) */
+};
 
-		if (kv->key.type != MSGPACK_OBJECT_STR) {
-			*why = "probe key is not a string";
-			return -1;
-		}
-		k = &kv->key.via.str;
-		if (ns_key_is(k, "present"))
-			r = ns_get_bool(&kv->val, &pr->present);
-		else if (ns_key_is(k, "up"))
-			r = ns_get_bool(&kv->val, &pr->up);
-		else if (ns_key_is(k, "ms"))
-			r = ns_get_u32(&kv->val, &pr->ms);
-		else if (ns_key_is(k, "err"))
-			r = ns_get_str(&kv->val, pr->err, sizeof(pr->err));
-		if (r != 0) {
-			*why = "probe field of the wrong type or too long";
-			return -1;
-		}
-	}
-	return 0;
-}
+struct ns_field {
+	const char *key;         /* wire key, matched on length and bytes */
+	enum ns_field_type type; /* how the value is read */
+	size_t offset;           /* where in the struct being filled */
+	size_t size;             /* NS_F_STR: size of the char array */
+	unsigned required;       /* bit set in <seen> when present (0: optional) */
+};
 
-static int ns_decode_pg(const msgpack_object *o, struct ns_pg *pg, const char **why)
-{
-	if (o->type != MSGPACK_OBJECT_MAP) {
-		*why = "pg is not a map";
-		return -1;
+#define NS_FIELD(st, key, type, member)                                                            \
+	{                                                                                          \
+		key, type, offsetof(st, member), sizeof(((st *)0)->member), 0                      \
 	}
-	for (uint32_t i = 0; i < o->via.map.size; i++) {
-		const msgpack_object_kv *kv = &o->via.map.ptr[i];
-		const msgpack_object_str *k;
-		int r = 0;
+#define NS_FIELD_REQ(st, key, type, member, bit)                                                   \
+	{                                                                                          \
+		key, type, offsetof(st, member), sizeof(((st *)0)->member), bit                    \
+	}
 
-		if (kv->key.type != MSGPACK_OBJECT_STR) {
-			*why = "pg key is not a string";
-			return -1;
-		}
-		k = &kv->key.via.str;
-		if (ns_key_is(k, "present")) {
-			r = ns_get_bool(&kv->val, &pg->present);
-		} else if (ns_key_is(k, "up")) {
-			r = ns_get_bool(&kv->val, &pg->up);
-		} else if (ns_key_is(k, "role")) {
-			r = kv->val.type == MSGPACK_OBJECT_STR &&
-			            ns_role_parse(kv->val.via.str.ptr, kv->val.via.str.size,
-			                          &pg->role)
-			        ? 0
-			        : -1;
-		} else if (ns_key_is(k, "tl")) {
-			r = ns_get_u32(&kv->val, &pg->tl);
-		} else if (ns_key_is(k, "sysid")) {
-			r = ns_get_str(&kv->val, pg->sysid, sizeof(pg->sysid));
-		} else if (ns_key_is(k, "lsn")) {
-			r = ns_get_u64(&kv->val, &pg->lsn);
-		} else if (ns_key_is(k, "lag_bytes")) {
-			r = ns_get_u64(&kv->val, &pg->lag_bytes);
-		} else if (ns_key_is(k, "lag_ms")) {
-			r = ns_get_u64(&kv->val, &pg->lag_ms);
-		} else if (ns_key_is(k, "streaming")) {
-			r = ns_get_bool(&kv->val, &pg->streaming);
-		} else if (ns_key_is(k, "paused")) {
-			r = ns_get_bool(&kv->val, &pg->paused);
-		} else if (ns_key_is(k, "err")) {
-			r = ns_get_str(&kv->val, pg->err, sizeof(pg->err));
-		}
-		if (r != 0) {
-			*why = "pg field of the wrong type, too long, or unknown role";
-			return -1;
-		}
-	}
-	return 0;
-}
+enum ns_required {
+	NS_REQ_V = 1 << 0,       /* "v" seen */
+	NS_REQ_CLUSTER = 1 << 1, /* "cluster" seen */
+	NS_REQ_NODE = 1 << 2,    /* "node" seen */
+	NS_REQ_BOOT = 1 << 3,    /* "boot" seen */
+	NS_REQ_SEQ = 1 << 4,     /* "seq" seen */
+	NS_REQ_ALL = (1 << 5) - 1,
+};
+
+static const struct ns_field ns_probe_fields[] = {
+	NS_FIELD(struct ns_probe, "present", NS_F_BOOL, present),
+	NS_FIELD(struct ns_probe, "up", NS_F_BOOL, up),
+	NS_FIELD(struct ns_probe, "ms", NS_F_U32, ms),
+	NS_FIELD(struct ns_probe, "err", NS_F_STR, err),
+	{ NULL, NS_F_BOOL, 0, 0, 0 },
+};
+
+static const struct ns_field ns_pg_fields[] = {
+	NS_FIELD(struct ns_pg, "present", NS_F_BOOL, present),
+	NS_FIELD(struct ns_pg, "up", NS_F_BOOL, up),
+	NS_FIELD(struct ns_pg, "role", NS_F_ROLE, role),
+	NS_FIELD(struct ns_pg, "tl", NS_F_U32, tl),
+	NS_FIELD(struct ns_pg, "sysid", NS_F_STR, sysid),
+	NS_FIELD(struct ns_pg, "lsn", NS_F_U64, lsn),
+	NS_FIELD(struct ns_pg, "lag_bytes", NS_F_U64, lag_bytes),
+	NS_FIELD(struct ns_pg, "lag_ms", NS_F_U64, lag_ms),
+	NS_FIELD(struct ns_pg, "streaming", NS_F_BOOL, streaming),
+	NS_FIELD(struct ns_pg, "paused", NS_F_BOOL, paused),
+	NS_FIELD(struct ns_pg, "err", NS_F_STR, err),
+	{ NULL, NS_F_BOOL, 0, 0, 0 },
+};
+
+static const struct ns_field ns_state_fields[] = {
+	NS_FIELD_REQ(struct node_state, "v", NS_F_U32, v, NS_REQ_V),
+	NS_FIELD_REQ(struct node_state, "cluster", NS_F_STR, cluster, NS_REQ_CLUSTER),
+	NS_FIELD_REQ(struct node_state, "node", NS_F_STR, node, NS_REQ_NODE),
+	NS_FIELD_REQ(struct node_state, "boot", NS_F_U64, boot, NS_REQ_BOOT),
+	NS_FIELD_REQ(struct node_state, "seq", NS_F_U64, seq, NS_REQ_SEQ),
+	NS_FIELD(struct node_state, "ts_ms", NS_F_U64, ts_ms),
+	NS_FIELD(struct node_state, "admin", NS_F_ADMIN, admin),
+	NS_FIELD(struct node_state, "admin_reason", NS_F_STR, admin_reason),
+	NS_FIELD(struct node_state, "fenced", NS_F_BOOL, fenced),
+	NS_FIELD(struct node_state, "fence_reason", NS_F_STR, fence_reason),
+	NS_FIELD(struct node_state, "pg", NS_F_PG, pg),
+	NS_FIELD(struct node_state, "app", NS_F_PROBE, app),
+	NS_FIELD(struct node_state, "nginx", NS_F_PROBE, nginx),
+	NS_FIELD(struct node_state, "checks", NS_F_CHECKS, checks),
+	{ NULL, NS_F_BOOL, 0, 0, 0 },
+};
 
 static int ns_decode_checks(const msgpack_object *o, struct node_state *s, const char **why)
 {
@@ -363,81 +360,92 @@ static int ns_decode_checks(const msgpack_object *o, struct node_state *s, const
 	return 0;
 }
 
-enum ns_required {
-	NS_REQ_V = 1 << 0,       /* "v" seen */
-	NS_REQ_CLUSTER = 1 << 1, /* "cluster" seen */
-	NS_REQ_NODE = 1 << 2,    /* "node" seen */
-	NS_REQ_BOOT = 1 << 3,    /* "boot" seen */
-	NS_REQ_SEQ = 1 << 4,     /* "seq" seen */
-	NS_REQ_ALL = (1 << 5) - 1,
-};
+static int ns_decode_fields(const msgpack_object *map, const struct ns_field *fields, void *base,
+                            unsigned *seen, const char **why);
 
-static int ns_decode_map(const msgpack_object *root, struct node_state *s, const char **why)
+/* Reads <v> as field <f> of <base>. Returns 0, or -1 with <why> set. */
+static int ns_decode_field(const struct ns_field *f, const msgpack_object *v, void *base,
+                           const char **why)
 {
-	unsigned seen = 0;
+	void *dst = (char *)base + f->offset;
+	int r = -1;
 
-	if (root->type != MSGPACK_OBJECT_MAP) {
-		*why = "payload is not a map";
+	switch (f->type) {
+	case NS_F_BOOL:
+		r = ns_get_bool(v, dst);
+		break;
+	case NS_F_U32:
+		r = ns_get_u32(v, dst);
+		break;
+	case NS_F_U64:
+		r = ns_get_u64(v, dst);
+		break;
+	case NS_F_STR:
+		r = ns_get_str(v, dst, f->size);
+		break;
+	case NS_F_ROLE:
+		r = v->type == MSGPACK_OBJECT_STR &&
+		            ns_role_parse(v->via.str.ptr, v->via.str.size, dst)
+		        ? 0
+		        : -1;
+		break;
+	case NS_F_ADMIN:
+		r = v->type == MSGPACK_OBJECT_STR &&
+		            ns_admin_parse(v->via.str.ptr, v->via.str.size, dst)
+		        ? 0
+		        : -1;
+		break;
+	case NS_F_PG:
+		return ns_decode_fields(v, ns_pg_fields, dst, NULL, why);
+	case NS_F_PROBE:
+		return ns_decode_fields(v, ns_probe_fields, dst, NULL, why);
+	case NS_F_CHECKS:
+		/* the checks array and its count live side by side in struct node_state */
+		return ns_decode_checks(v, base, why);
+	}
+	if (r != 0)
+		*why = "field of the wrong type, too long, or an unknown word";
+	return r;
+}
+
+/* Decodes the map <map> into <base> by <fields>; keys not in the table (a newer agent's
+ * fields) are skipped. Adds each present required field's bit to <seen> (may be NULL).
+ * Returns 0, or -1 with <why> set. */
+static int ns_decode_fields(const msgpack_object *map, const struct ns_field *fields, void *base,
+                            unsigned *seen, const char **why)
+{
+	if (map->type != MSGPACK_OBJECT_MAP) {
+		*why = "expected a map";
 		return -1;
 	}
-	for (uint32_t i = 0; i < root->via.map.size; i++) {
-		const msgpack_object_kv *kv = &root->via.map.ptr[i];
-		const msgpack_object *v = &kv->val;
-		const msgpack_object_str *k;
-		int r = 0;
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+		const struct ns_field *f;
 
 		if (kv->key.type != MSGPACK_OBJECT_STR) {
 			*why = "key is not a string";
 			return -1;
 		}
-		k = &kv->key.via.str;
-		if (ns_key_is(k, "v")) {
-			r = ns_get_u32(v, &s->v);
-			seen |= NS_REQ_V;
-		} else if (ns_key_is(k, "cluster")) {
-			r = ns_get_str(v, s->cluster, sizeof(s->cluster));
-			seen |= NS_REQ_CLUSTER;
-		} else if (ns_key_is(k, "node")) {
-			r = ns_get_str(v, s->node, sizeof(s->node));
-			seen |= NS_REQ_NODE;
-		} else if (ns_key_is(k, "boot")) {
-			r = ns_get_u64(v, &s->boot);
-			seen |= NS_REQ_BOOT;
-		} else if (ns_key_is(k, "seq")) {
-			r = ns_get_u64(v, &s->seq);
-			seen |= NS_REQ_SEQ;
-		} else if (ns_key_is(k, "ts_ms")) {
-			r = ns_get_u64(v, &s->ts_ms);
-		} else if (ns_key_is(k, "admin")) {
-			r = v->type == MSGPACK_OBJECT_STR &&
-			            ns_admin_parse(v->via.str.ptr, v->via.str.size, &s->admin)
-			        ? 0
-			        : -1;
-		} else if (ns_key_is(k, "admin_reason")) {
-			r = ns_get_str(v, s->admin_reason, sizeof(s->admin_reason));
-		} else if (ns_key_is(k, "fenced")) {
-			r = ns_get_bool(v, &s->fenced);
-		} else if (ns_key_is(k, "fence_reason")) {
-			r = ns_get_str(v, s->fence_reason, sizeof(s->fence_reason));
-		} else if (ns_key_is(k, "pg")) {
-			if (ns_decode_pg(v, &s->pg, why) != 0)
-				return -1;
-		} else if (ns_key_is(k, "app")) {
-			if (ns_decode_probe(v, &s->app, why) != 0)
-				return -1;
-		} else if (ns_key_is(k, "nginx")) {
-			if (ns_decode_probe(v, &s->nginx, why) != 0)
-				return -1;
-		} else if (ns_key_is(k, "checks")) {
-			if (ns_decode_checks(v, s, why) != 0)
-				return -1;
+		for (f = fields; f->key != NULL; f++) {
+			if (ns_key_is(&kv->key.via.str, f->key))
+				break;
 		}
-		/* any other key: a newer agent's field, skipped */
-		if (r != 0) {
-			*why = "top-level field of the wrong type, too long, or unknown word";
+		if (f->key == NULL)
+			continue;
+		if (ns_decode_field(f, &kv->val, base, why) != 0)
 			return -1;
-		}
+		if (seen != NULL)
+			*seen |= f->required;
 	}
+	return 0;
+}
+
+static int ns_decode_map(const msgpack_object *root, struct node_state *s, const char **why)
+{
+	unsigned seen = 0;
+
+	if (ns_decode_fields(root, ns_state_fields, s, &seen, why) != 0)
+		return -1;
 	if ((seen & NS_REQ_ALL) != NS_REQ_ALL) {
 		*why = "missing one of v, cluster, node, boot, seq";
 		return -1;
