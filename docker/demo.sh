@@ -710,16 +710,21 @@ pg_rejoin() {
 	local n=$1 p=$2 d
 	d=$(pgdata "$n")
 	pg_stop "$n" fast
+	# Right after a promotion the new primary's control file still names the old timeline
+	# until its end-of-recovery checkpoint: pg_rewind would then rewind to the wrong point and
+	# the old primary not start ("requested timeline N does not contain minimum recovery
+	# point"; 2 switchovers in 10 back to back). A checkpoint first, as failover managers do.
+	psql_node "$p" "CHECKPOINT" >/dev/null 2>&1 || :
 	if as_pg "$n" "$PGBIN/pg_rewind" -D "$d" -R \
 		--source-server="host=${ADDR[$p]} port=$PG_PORT user=postgres dbname=postgres application_name=$n" \
 		>"$DEMO/logs/rewind-$n.log" 2>&1; then
 		write_node_conf "$n" ""
-		pg_start "$n"
-		if try_for 30 pg_streaming "$n"; then
+		# In a subshell: pg_start dies when the server does not start; fall back then.
+		if (pg_start "$n") && try_for 30 pg_streaming "$n"; then
 			pg_set_sync "$p" "*"
 			return 0
 		fi
-		say "$n did not stream after pg_rewind; re-creating it with pg_basebackup"
+		say "$n did not start or stream after pg_rewind; re-creating it with pg_basebackup"
 	else
 		say "pg_rewind failed (see $DEMO/logs/rewind-$n.log); re-creating $n with pg_basebackup"
 	fi
