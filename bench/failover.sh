@@ -12,7 +12,8 @@
 #                  agents' checks alone (default "spoe agent", in that order)
 #   -i INTER       inter and agent-inter of the PostgreSQL servers on the agent path (default
 #                  1s, the figure DESIGN section 10 is stated for; the demo runs 500ms)
-#   -k             keep the work directory (client logs, per-trial JSON) even on success
+#   -k             keep the work directory (client logs, per-trial JSON, the demo's logs) even
+#                  on success
 # Exit status: 0 TRIALS measured trials per case, 0 writes on a non-primary and 0 acknowledged
 # writes lost; 1 otherwise (the figures are printed either way; the work directory is kept); 2 usage.
 #
@@ -97,6 +98,8 @@ cleanup() {
 		kill "$CLIENT_PID" 2>/dev/null
 		wait "$CLIENT_PID" 2>/dev/null
 	fi
+	# The demo's logs (HAProxy's shows where each connection went) go with a kept work dir.
+	if [ "$KEEP" = 1 ] || [ "$FAILED" != 0 ]; then cp -r "$ROOT/.demo/logs" "$WORK/demo-logs" 2>/dev/null; fi
 	if [ "$STARTED_DEMO" = 1 ]; then
 		"$D" stop >>"$LOG" 2>&1
 	elif [ -f "$ROOT/.demo/up" ]; then
