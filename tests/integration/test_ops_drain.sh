@@ -33,34 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pg_require || exit 77
-hap_require || exit 77
-for b in nc jq curl; do
-	command -v "$b" >/dev/null 2>&1 || { echo "skip: $b not found"; exit 77; }
-done
-[ -x ./haprole-agent ] && [ -x "$CTL" ] || { echo "FAIL: haprole-agent/haprolectl not built (make)"; exit 1; }
-
-ok() { echo "ok   $*"; }
-ko() { echo "FAIL $*"; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" = "$3" ]; then ok "$1: $3"; else ko "$1: wanted \"$2\", got \"$3\""; fi
-}
-expect_match() {
-	if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1: $(printf '%s' "$3" | head -n 1 | head -c 120)"
-	else ko "$1: wanted /$2/, got \"$(printf '%s' "$3" | head -c 400)\""; fi
-}
-# hap_status BACKEND SERVER - HAProxy's status of a server (UP, DOWN, DRAIN, MAINT, ...).
-hap_status() { hap_server_field "$HSOCK" "$1" "$2" status; }
-# wait_status BACKEND SERVER WANT - polls (20 s) until the status is WANT, or "WANT (agent)".
-wait_status() {
-	local s="" i
-	for i in $(seq 1 200); do
-		s=$(hap_status "$1" "$2")
-		case $s in "$3" | "$3 "*) ok "HAProxy $1/$2 is $s"; return 0 ;; esac
-		sleep 0.1
-	done
-	ko "HAProxy $1/$2 never became $3 (last \"$s\")"
-}
+ops_require "$CTL" || exit $?
+# ok, ko, expect, expect_match, hap_status, wait_status: lib/ops.sh.
 # admin_state BACKEND SERVER - srv_admin_state of `show servers state` (0x08: FDRAIN, 0x01:
 # FMAINT), the administrative state the agent's admin word sets.
 admin_state() { hap_servers_state "$HSOCK" "$1" | awk -v s="$2" '$4 == s { print $7; exit }'; }
@@ -73,10 +47,7 @@ pg_init_primary "$OPS_TMP/pg1" $PG1 $A1 && pg_start "$OPS_TMP/pg1" || exit 1
 pg_make_standby $A1 $PG1 "$OPS_TMP/pg2" $PG2 $A2 && pg_start "$OPS_TMP/pg2" || exit 1
 pg_wait_streaming $A2 $PG2 30 || exit 1
 
-ops_agent_conf db1 $A1 $P1 $A1 $PG1 db2 $A2:$P2
-ops_agent_conf db2 $A2 $P2 $A2 $PG2 db1 $A1:$P1
-ops_agent_start db1 && ops_agent_start db2 || exit 1
-ops_wait_line $A1 $P1 writer '^up ready' 20 || exit 1
+ops_pair_up $A1 $P1 $PG1 $A2 $P2 $PG2 || exit 1
 ops_wait_line $A2 $P2 reader '^up ready' 20 || exit 1
 
 cat >"$OPS_TMP/haproxy.cfg" <<EOF

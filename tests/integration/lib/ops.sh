@@ -107,3 +107,53 @@ ops_cleanup() {
 	OPS_PIDS=()
 	return 0
 }
+
+# ---- shared by test_ops_drain.sh and test_ops_fence.sh -----------------------------------------
+# They set HSOCK (HAProxy's stats socket) and fails=0, and source lib/haproxy.sh too.
+
+# ops_require CTL - 0 when PostgreSQL, HAProxy, nc, jq, curl, ./haprole-agent and CTL are there;
+# else says why and returns the exit status the test should take (77 skip, 1 fail).
+ops_require() {
+	local b
+	pg_require || return 77
+	hap_require || return 77
+	for b in nc jq curl; do
+		command -v "$b" >/dev/null 2>&1 || { echo "skip: $b not found"; return 77; }
+	done
+	[ -x ./haprole-agent ] && [ -x "$1" ] || { echo "FAIL: haprole-agent/haprolectl not built (make)"; return 1; }
+	return 0
+}
+
+ok() { echo "ok   $*"; }
+ko() { echo "FAIL $*"; fails=$((fails + 1)); }
+# expect WHAT WANT GOT - ok when GOT is WANT.
+expect() {
+	if [ "$2" = "$3" ]; then ok "$1: $3"; else ko "$1: wanted \"$2\", got \"$3\""; fi
+}
+# expect_match WHAT REGEX GOT - ok when GOT matches REGEX (grep -E); shows OPS_SHOW (120) chars.
+expect_match() {
+	if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1: $(printf '%s' "$3" | head -n 1 | head -c "${OPS_SHOW:-120}")"
+	else ko "$1: wanted /$2/, got \"$(printf '%s' "$3" | head -c 400)\""; fi
+}
+# hap_status BACKEND SERVER - HAProxy's status of a server (UP, DOWN, DRAIN, MAINT, ...).
+hap_status() { hap_server_field "$HSOCK" "$1" "$2" status; }
+# wait_status BACKEND SERVER WANT - polls (20 s) until the status is WANT, or "WANT (agent)".
+wait_status() {
+	local s="" i
+	for i in $(seq 1 200); do
+		s=$(hap_status "$1" "$2")
+		case $s in "$3" | "$3 "*) ok "HAProxy $1/$2 is $s"; return 0 ;; esac
+		sleep 0.1
+	done
+	ko "HAProxy $1/$2 never became $3 (last \"$s\")"
+	return 1
+}
+
+# ops_pair_up A1 P1 PG1 A2 P2 PG2 - agents db1 (A1:P1, PostgreSQL A1:PG1) and db2 (A2:P2,
+# A2:PG2), peers of each other, started; waits (20 s) for db1's writer check to say up ready.
+ops_pair_up() {
+	ops_agent_conf db1 "$1" "$2" "$1" "$3" db2 "$4:$5"
+	ops_agent_conf db2 "$4" "$5" "$4" "$6" db1 "$1:$2"
+	ops_agent_start db1 && ops_agent_start db2 || return 1
+	ops_wait_line "$1" "$2" writer '^up ready' 20
+}
