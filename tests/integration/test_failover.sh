@@ -50,51 +50,10 @@ trap 'exit 1' INT TERM
 
 # ---- helpers used by the scenarios --------------------------------------------------------
 
-# wait_cond SECONDS CMD... : polls every 0.1 s, returns 1 after SECONDS.
-wait_cond() {
-	local limit=$1 i
-	shift
-	for ((i = 0; i < limit * 10; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-prog() { jq -r ".$1 // 0" "$WORK/progress.json" 2>/dev/null || echo 0; }
-prog_ge() { [ "$(prog "$1")" -ge "$2" ]; }
-prog_node() { jq -r ".acks_by_node.\"$1\" // 0" "$WORK/progress.json" 2>/dev/null || echo 0; }
-prog_node_ge() { [ "$(prog_node "$1")" -ge "$2" ]; }
-state() { sed -n "s/^$1=//p" "$STATE" | tail -1; }
-host_of() { sed -n "s/^$1_HOST=//p" "$ENV"; }
-agent_json() { curl -fsS -m1 "http://$(host_of "$1"):$(sed -n "s/^$1_AGENT_PORT=//p" "$ENV")/status"; }
-# server_is BACKEND SERVER STATE: HAProxy's stats socket says the server's status starts so.
-server_is() {
-	$PY - "$ROOT/.demo/haproxy.sock" "$1" "$2" "$3" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
-s.sendall(b"show stat\n"); out = b""
-while True:
-    d = s.recv(65536)
-    if not d: break
-    out += d
-for line in out.decode().splitlines():
-    f = line.split(",")
-    if len(f) > 17 and f[0] == sys.argv[2] and f[1] == sys.argv[3]:
-        sys.exit(0 if f[17].startswith(sys.argv[4]) else 1)
-sys.exit(1)
-EOF
-}
-note() { NOTES="${NOTES:+$NOTES; }$*"; }
-writable() { # one write through HAProxy's write port succeeds
-	$PY - "$ENV" <<'EOF'
-import sys, psycopg2
-env = dict(l.strip().split("=", 1) for l in open(sys.argv[1]) if "=" in l and not l.startswith("#"))
-c = psycopg2.connect(host=env["HAPROXY_HOST"], port=env["HAPROXY_PG_PORT"], user=env["PGUSER"],
-                     dbname=env["PGDATABASE"], connect_timeout=2)
-c.autocommit = True
-c.cursor().execute("INSERT INTO demo_writes (src) VALUES ('failover-probe')")
-EOF
-}
+# wait_cond, prog, prog_ge, prog_node, prog_node_ge, state, host_of, agent_json, note,
+# server_is, writable: tests/failover/lib.sh.
+WRITE_SRC=failover-probe
+. "$ROOT/tests/failover/lib.sh"
 
 have() { # have WORD: agent spoa ctl fence netns
 	case $1 in
