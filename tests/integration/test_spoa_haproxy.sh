@@ -21,6 +21,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/haproxy.sh
 . tests/integration/lib/haproxy3.sh
+. tests/integration/lib/spoa.sh
 
 hap_require || exit 77
 for b in haprole-spoa build/bench/feed-fake; do
@@ -64,32 +65,11 @@ now_ms() {
 	date +%s%3N
 }
 
-start_spoa() {
-	./haprole-spoa -d -f "$tmp/spoa.conf" >>"$tmp/spoa.log" 2>&1 &
-	SPOA_PID=$!
-	local i
-	for i in $(seq 1 50); do
-		curl -s -m 1 "http://$IP:$STATUS_PORT/" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "haprole-spoa did not start"
-}
-
-spoa_status() { # spoa_status [CLUSTER_INDEX] - prints "status writer"
-	curl -s -m 1 "http://$IP:$STATUS_PORT/" | python3 -c '
-import json,sys
-c=json.load(sys.stdin)["clusters"][int(sys.argv[1])]
-print(c["status"], c["writer"] or "-")' "${1:-0}" 2>/dev/null
-}
-
+start_spoa() { spoa_start "$tmp" "$IP" "$STATUS_PORT" || fail "haprole-spoa did not start"; }
+spoa_status() { spoa_view "$IP" "$STATUS_PORT" "${1:-0}"; } # spoa_status [CLUSTER_INDEX]
 wait_spoa() { # wait_spoa "ok db1"
-	local i s=""
-	for i in $(seq 1 50); do
-		s=$(spoa_status)
-		[ "$s" = "$1" ] && return 0
-		sleep 0.1
-	done
-	fail "SPOA view: wanted \"$1\", got \"$s\""
+	local s
+	s=$(spoa_wait_view "$IP" "$STATUS_PORT" "$1" 50) || fail "SPOA view: wanted \"$1\", got \"$s\""
 }
 
 feed() { # feed 1|2 "command"
@@ -166,27 +146,10 @@ backend be_app
 	default-server check inter 1s agent-check agent-inter 10s agent-send "writer\n"
 	server db1 $IP:$SRV1 agent-port $FEED1
 	server db2 $IP:$SRV2 agent-port $FEED2
-frontend fe_pg
-	mode tcp
-	bind $IP:$PG_FE
-	tcp-request inspect-delay 2s
-	filter spoe engine haprole-pg config $tmp/spoe.conf
-	tcp-request content reject if { var(txn.haprole.status) -m found } !{ var(txn.haprole.status) -m str ok }
-	default_backend be_pg
-backend be_pg
-	mode tcp
-	balance first
-	use-server %[var(txn.haprole.writer)] if { var(txn.haprole.writer) -m found }
-	force-persist if { var(txn.haprole.writer) -m found }
-	default-server check inter 1s agent-check agent-inter 10s agent-send "writer\n" on-marked-down shutdown-sessions
+$(spoa_hap_pg_route fe_pg be_pg "$IP:$PG_FE" "$tmp/spoe.conf")
 	server db1 $IP:$SRV1 agent-port $FEED1
 	server db2 $IP:$SRV2 agent-port $FEED2
-backend spoe-haprole
-	mode tcp
-	timeout connect 500ms
-	timeout server 1m
-	option spop-check
-	server spoa1 $IP:$SPOA_PORT check inter 500ms
+$(spoa_hap_spoe_backend "$IP" "$SPOA_PORT")
 CFG
 	sed -i "s/127.0.0.1:12345/$IP:$SPOA_PORT/" "$tmp/haproxy.cfg"
 }

@@ -22,6 +22,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
 . tests/integration/lib/haproxy3.sh
+. tests/integration/lib/spoa.sh
 
 pg_require || exit 77
 hap_require || exit 77
@@ -78,31 +79,11 @@ write_via_haproxy() {
 	fi
 }
 
-spoa_view() { # "status writer"
-	curl -s -m 1 "http://$HAP_IP:$STATUS_PORT/" | python3 -c '
-import json,sys
-c=json.load(sys.stdin)["clusters"][0]
-print(c["status"], c["writer"] or "-")' 2>/dev/null
+wait_spoa() { # wait_spoa "ok db1"
+	local s
+	s=$(spoa_wait_view "$HAP_IP" "$STATUS_PORT" "$1" 100) || fail "SPOA view: wanted \"$1\", got \"$s\""
 }
-wait_spoa() {
-	local i s=""
-	for i in $(seq 1 100); do
-		s=$(spoa_view)
-		[ "$s" = "$1" ] && return 0
-		sleep 0.1
-	done
-	fail "SPOA view: wanted \"$1\", got \"$s\""
-}
-start_spoa() {
-	./haprole-spoa -d -f "$tmp/spoa.conf" >>"$tmp/spoa.log" 2>&1 &
-	SPOA_PID=$!
-	local i
-	for i in $(seq 1 50); do
-		curl -s -m 1 "http://$HAP_IP:$STATUS_PORT/" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "haprole-spoa did not start"
-}
+start_spoa() { spoa_start "$tmp" "$HAP_IP" "$STATUS_PORT" || fail "haprole-spoa did not start"; }
 
 start_agent() { # start_agent N ADDR PORT PGADDR PGPORT
 	cat >"$tmp/agent$1.conf" <<CONF
@@ -155,27 +136,10 @@ defaults
 	timeout server 30s
 	retries 1
 # reference layout's port 5000 (haproxy/haproxy.cfg), on this test's address
-frontend fe_pg_rw
-	mode tcp
-	bind $HAP_IP:$PG_FE
-	tcp-request inspect-delay 2s
-	filter spoe engine haprole-pg config $tmp/spoe.conf
-	tcp-request content reject if { var(txn.haprole.status) -m found } !{ var(txn.haprole.status) -m str ok }
-	default_backend be_pg_rw
-backend be_pg_rw
-	mode tcp
-	balance first
-	use-server %[var(txn.haprole.writer)] if { var(txn.haprole.writer) -m found }
-	force-persist if { var(txn.haprole.writer) -m found }
-	default-server check inter 1s agent-check agent-inter 10s agent-send "writer\n" on-marked-down shutdown-sessions
+$(spoa_hap_pg_route fe_pg_rw be_pg_rw "$HAP_IP:$PG_FE" "$tmp/spoe.conf")
 	server db1 $PG1:$PGP1 agent-addr $AG1 agent-port $AGP1
 	server db2 $PG2:$PGP2 agent-addr $AG2 agent-port $AGP2
-backend spoe-haprole
-	mode tcp
-	timeout connect 500ms
-	timeout server 1m
-	option spop-check
-	server spoa1 $HAP_IP:$SPOA_PORT check inter 500ms
+$(spoa_hap_spoe_backend "$HAP_IP" "$SPOA_PORT")
 CFG
 sed -i "s/127.0.0.1:12345/$HAP_IP:$SPOA_PORT/" "$tmp/haproxy.cfg"
 
