@@ -10,6 +10,7 @@
 # Addresses 127.0.11.3, ports 21080-21081 (this engineer's range).
 set -u
 cd "$(dirname "$0")/../.."
+. tests/integration/lib/probe.sh
 
 NGINX=${NGINX:-/usr/sbin/nginx}
 PY=/usr/bin/python3
@@ -22,10 +23,7 @@ if [ ! -x "$PY" ]; then
 	exit 77
 fi
 WATCH=${HP_WATCH:-build/bench/hp-watch}
-if [ ! -x "$WATCH" ] && ! make -s "$WATCH" >/dev/null; then
-	echo "FAIL: cannot build $WATCH"
-	exit 1
-fi
+probe_watch_built "$WATCH" || exit 1
 
 ADDR=127.0.11.3
 PORT=21080
@@ -45,26 +43,7 @@ cleanup() {
 trap cleanup EXIT
 
 fails=0
-ok() { echo "ok   - $*"; }
-bad() {
-	echo "FAIL - $*"
-	fails=$((fails + 1))
-}
-lines() { wc -l <"$1"; }
-
-# wait_line FILE FROM_LINE REGEX SECONDS - first line after FROM_LINE matching REGEX; polls
-# every 50 ms, SECONDS at most.
-wait_line() {
-	local file=$1 from=$2 re=$3 secs=$4 i line
-	for ((i = 0; i < secs * 20; i++)); do
-		line=$(tail -n +"$((from + 1))" "$file" | grep -E -m 1 -- "$re") && {
-			echo "$line"
-			return 0
-		}
-		sleep 0.05
-	done
-	return 1
-}
+# ok, bad, lines, wait_line: lib/probe.sh.
 
 # watch NAME ARGS... - hp-watch in the background, output in $tmp/NAME.out.
 watch() {

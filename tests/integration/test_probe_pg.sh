@@ -13,14 +13,12 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
+. tests/integration/lib/probe.sh
 
 pg_require || exit 77
 
 WATCH=${PGP_WATCH:-build/bench/pgp-watch}
-if [ ! -x "$WATCH" ] && ! make -s "$WATCH" >/dev/null; then
-	echo "FAIL: cannot build $WATCH"
-	exit 1
-fi
+probe_watch_built "$WATCH" || exit 1
 
 P_ADDR=127.0.11.1
 P_PORT=21432
@@ -44,29 +42,9 @@ cleanup() {
 trap cleanup EXIT
 
 fails=0
-ok() { echo "ok   - $*"; }
-bad() {
-	echo "FAIL - $*"
-	fails=$((fails + 1))
-}
+# ok, bad, lines, wait_line: lib/probe.sh.
 
 now_ms() { date +%s%3N; }
-
-# wait_line FILE FROM_LINE REGEX SECONDS - waits until a line after line FROM_LINE of FILE
-# matches the extended REGEX; prints it. Polls every 50 ms, SECONDS at most.
-wait_line() {
-	local file=$1 from=$2 re=$3 secs=$4 i line
-	for ((i = 0; i < secs * 20; i++)); do
-		line=$(tail -n +"$((from + 1))" "$file" | grep -E -m 1 -- "$re") && {
-			echo "$line"
-			return 0
-		}
-		sleep 0.05
-	done
-	return 1
-}
-
-lines() { wc -l <"$1"; }
 
 # start_watch NAME CONNINFO - pgp-watch in the background, output in $tmp/NAME.out.
 start_watch() {
