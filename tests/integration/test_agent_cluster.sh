@@ -22,6 +22,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
+. tests/integration/lib/expect.sh
 
 AGENT=${HAPROLE_AGENT:-./haprole-agent}
 PY=/usr/bin/python3
@@ -63,15 +64,8 @@ for b in nc curl jq nginx "$PY"; do
 done
 [ -x "$AGENT" ] || { echo "FAIL: $AGENT not built (make)"; exit 1; }
 
-ok() { echo "ok   $*"; }
-ko() { echo "FAIL $*"; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" = "$3" ]; then ok "$1: $3"; else ko "$1: wanted \"$2\", got \"$3\""; fi
-}
-expect_match() {
-	if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1: $(printf '%s' "$3" | head -c 100)"
-	else ko "$1: wanted /$2/, got \"$(printf '%s' "$3" | head -c 300)\""; fi
-}
+# ok, ko, expect, expect_match: lib/expect.sh.
+EXPECT_SHOW=100
 now_ms() { date +%s%3N; }
 
 # node N: pg 127.0.11.13N:2153N, nginx 127.0.11.14N:2154N, app 127.0.11.15N:2155N,

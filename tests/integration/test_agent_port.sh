@@ -25,17 +25,8 @@ for b in nc curl jq "$PY"; do
 done
 [ -x "$AGENT" ] || { echo "FAIL: $AGENT not built (make)"; exit 1; }
 
-ok() { echo "ok   $*"; }
-ko() { echo "FAIL $*"; fails=$((fails + 1)); }
-# expect NAME WANT GOT
-expect() {
-	if [ "$2" = "$3" ]; then ok "$1: $3"; else ko "$1: wanted \"$2\", got \"$3\""; fi
-}
-# expect_match NAME REGEX GOT
-expect_match() {
-	if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1: $(printf '%s' "$3" | head -c 120)"
-	else ko "$1: wanted /$2/, got \"$(printf '%s' "$3" | head -c 300)\""; fi
-}
+# ok, ko, expect, expect_match: lib/expect.sh.
+. tests/integration/lib/expect.sh
 ask() { printf '%b' "$1" | nc -w 3 "$ADDR" "$PORT" 2>/dev/null; }
 
 write_conf() {

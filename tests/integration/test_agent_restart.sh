@@ -23,6 +23,7 @@ cd "$(dirname "$0")/../.."
 
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
+. tests/integration/lib/expect.sh
 
 AGENT=${AGENT:-./haprole-agent}
 PY=/usr/bin/python3
@@ -65,11 +66,7 @@ done
 $PY -c 'import psycopg2' 2>/dev/null || { echo "skip: $PY has no psycopg2"; exit 77; }
 [ -x "$AGENT" ] || { echo "FAIL: $AGENT not built (make)"; exit 1; }
 
-ok() { echo "ok   $*"; }
-ko() { echo "FAIL $*"; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" = "$3" ]; then ok "$1: $3"; else ko "$1: wanted \"$2\", got \"$3\""; fi
-}
+# ok, ko, expect: lib/expect.sh.
 ask() { printf 'writer\n' | nc -w 1 $ADDR $APORT 2>/dev/null; }
 
 # ---- PostgreSQL, agent, HAProxy ------------------------------------------------------------

@@ -41,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 
 ops_require "$CTL" || exit $?
-OPS_SHOW=140
+EXPECT_SHOW=140
 # ok, ko, expect, expect_match, hap_status, wait_status: lib/ops.sh.
 # write_loop TAG N - N inserts through HAProxy, one connection each; prints how many succeeded.
 write_loop() {

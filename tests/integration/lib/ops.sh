@@ -124,17 +124,11 @@ ops_require() {
 	return 0
 }
 
-ok() { echo "ok   $*"; }
-ko() { echo "FAIL $*"; fails=$((fails + 1)); }
-# expect WHAT WANT GOT - ok when GOT is WANT.
-expect() {
-	if [ "$2" = "$3" ]; then ok "$1: $3"; else ko "$1: wanted \"$2\", got \"$3\""; fi
-}
-# expect_match WHAT REGEX GOT - ok when GOT matches REGEX (grep -E); shows OPS_SHOW (120) chars.
-expect_match() {
-	if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1: $(printf '%s' "$3" | head -n 1 | head -c "${OPS_SHOW:-120}")"
-	else ko "$1: wanted /$2/, got \"$(printf '%s' "$3" | head -c 400)\""; fi
-}
+# ok, ko, expect, expect_match: lib/expect.sh (a match shown by its first line, 400 chars of
+# a failed value, as the ops tests always did).
+. "${BASH_SOURCE[0]%/*}/expect.sh"
+EXPECT_ONE_LINE=1
+EXPECT_GOT=400
 # hap_status BACKEND SERVER - HAProxy's status of a server (UP, DOWN, DRAIN, MAINT, ...).
 hap_status() { hap_server_field "$HSOCK" "$1" "$2" status; }
 # wait_status BACKEND SERVER WANT - polls (20 s) until the status is WANT, or "WANT (agent)".
