@@ -20,14 +20,12 @@
 #include "common/log.h"
 #include "common/units.h"
 
+#include "bench/watch_common.h"
+
 /* What the watcher needs in its callbacks. */
 struct watch {
 	struct http_probe probe; /* the probe under test */
-	ev_tstamp t0;            /* loop time at start */
-	ev_timer tick;           /* once a second: proof the loop runs */
-	ev_timer end;            /* -d SECONDS */
-	ev_signal sigint;        /* stop */
-	ev_signal sigterm;       /* stop */
+	struct watch_loop wl;    /* t0, tick, end, signals */
 };
 
 static void watch_print(struct http_probe *p, void *arg)
@@ -35,7 +33,7 @@ static void watch_print(struct http_probe *p, void *arg)
 	struct watch *w = arg;
 
 	printf("%.0f up=%d status=%d active=%lld ms=%u probes=%llu failures=%llu err=\"%s\"\n",
-	       (ev_now(p->loop) - w->t0) * 1e3, p->res.up, p->last_status, (long long)p->active,
+	       (ev_now(p->loop) - w->wl.t0) * 1e3, p->res.up, p->last_status, (long long)p->active,
 	       p->res.ms, (unsigned long long)p->probes, (unsigned long long)p->failures,
 	       p->res.err);
 	fflush(stdout);
@@ -43,35 +41,12 @@ static void watch_print(struct http_probe *p, void *arg)
 
 static void watch_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct watch *w = container_of(t, struct watch, tick);
+	struct watch *w = container_of(t, struct watch, wl.tick);
 
 	(void)revents;
-	printf("tick %.0f state=%s\n", (ev_now(loop) - w->t0) * 1e3, hp_state_name(w->probe.state));
+	printf("tick %.0f state=%s\n", (ev_now(loop) - w->wl.t0) * 1e3,
+	       hp_state_name(w->probe.state));
 	fflush(stdout);
-}
-
-static void watch_end(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)t;
-	(void)revents;
-	ev_break(loop, EVBREAK_ALL);
-}
-
-static void watch_signal(struct ev_loop *loop, ev_signal *s, int revents)
-{
-	(void)s;
-	(void)revents;
-	ev_break(loop, EVBREAK_ALL);
-}
-
-static int watch_duration(const char *opt, const char *s, double *out)
-{
-	if (units_parse_duration(s, out) < 0) {
-		fprintf(stderr, "hp-watch: -%s: not a duration (got \"%s\"): 100ms, 1s, ...\n", opt,
-		        s);
-		return -1;
-	}
-	return 0;
 }
 
 static void watch_usage(void)
@@ -127,15 +102,15 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'i':
-			if (watch_duration("i", optarg, &conf.interval) < 0)
+			if (watch_duration("hp-watch", "i", optarg, &conf.interval) < 0)
 				return 2;
 			break;
 		case 't':
-			if (watch_duration("t", optarg, &conf.timeout) < 0)
+			if (watch_duration("hp-watch", "t", optarg, &conf.timeout) < 0)
 				return 2;
 			break;
 		case 'd':
-			if (watch_duration("d", optarg, &duration) < 0)
+			if (watch_duration("hp-watch", "d", optarg, &duration) < 0)
 				return 2;
 			break;
 		case 'r':
@@ -181,17 +156,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hp-watch: %s\n", err);
 		return 1;
 	}
-	w.t0 = ev_now(loop);
-	ev_timer_init(&w.tick, watch_tick, 1.0, 1.0);
-	ev_timer_start(loop, &w.tick);
-	if (duration > 0) {
-		ev_timer_init(&w.end, watch_end, duration, 0);
-		ev_timer_start(loop, &w.end);
-	}
-	ev_signal_init(&w.sigint, watch_signal, SIGINT);
-	ev_signal_start(loop, &w.sigint);
-	ev_signal_init(&w.sigterm, watch_signal, SIGTERM);
-	ev_signal_start(loop, &w.sigterm);
+	watch_loop_start(&w.wl, loop, duration, watch_tick);
 	hp_start(&w.probe);
 	ev_run(loop, 0);
 	hp_free(&w.probe);

@@ -22,14 +22,12 @@
 #include "common/log.h"
 #include "common/units.h"
 
+#include "bench/watch_common.h"
+
 /* What the watcher needs in its callbacks. */
 struct watch {
 	struct pg_probe probe; /* the probe under test */
-	ev_tstamp t0;          /* loop time at start */
-	ev_timer tick;         /* once a second: proof the loop runs */
-	ev_timer end;          /* -d SECONDS */
-	ev_signal sigint;      /* stop */
-	ev_signal sigterm;     /* stop */
+	struct watch_loop wl;  /* t0, tick, end, signals */
 };
 
 static void watch_print(struct pg_probe *p, unsigned changed, void *arg)
@@ -54,7 +52,7 @@ static void watch_print(struct pg_probe *p, unsigned changed, void *arg)
 		ch[strlen(ch) - 1] = '\0';
 	printf("%.0f ch=%s up=%d role=%s tl=%u sysid=%s lsn=%llu lag_bytes=%llu lag_ms=%llu "
 	       "streaming=%d paused=%d q=%llu f=%llu err=\"%s\"\n",
-	       (ev_now(p->loop) - w->t0) * 1e3, ch, pg->up, ns_role_name(pg->role), pg->tl,
+	       (ev_now(p->loop) - w->wl.t0) * 1e3, ch, pg->up, ns_role_name(pg->role), pg->tl,
 	       pg->sysid[0] ? pg->sysid : "-", (unsigned long long)pg->lsn,
 	       (unsigned long long)pg->lag_bytes, (unsigned long long)pg->lag_ms, pg->streaming,
 	       pg->paused, (unsigned long long)p->queries, (unsigned long long)p->failures,
@@ -64,41 +62,12 @@ static void watch_print(struct pg_probe *p, unsigned changed, void *arg)
 
 static void watch_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct watch *w = container_of(t, struct watch, tick);
+	struct watch *w = container_of(t, struct watch, wl.tick);
 
 	(void)revents;
-	printf("tick %.0f loop alive state=%s\n", (ev_now(loop) - w->t0) * 1e3,
+	printf("tick %.0f loop alive state=%s\n", (ev_now(loop) - w->wl.t0) * 1e3,
 	       pgp_state_name(w->probe.state));
 	fflush(stdout);
-}
-
-static void watch_stop(struct ev_loop *loop)
-{
-	ev_break(loop, EVBREAK_ALL);
-}
-
-static void watch_end(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)t;
-	(void)revents;
-	watch_stop(loop);
-}
-
-static void watch_signal(struct ev_loop *loop, ev_signal *s, int revents)
-{
-	(void)s;
-	(void)revents;
-	watch_stop(loop);
-}
-
-static int watch_duration(const char *opt, const char *s, double *out)
-{
-	if (units_parse_duration(s, out) < 0) {
-		fprintf(stderr, "pgp-watch: -%s: not a duration (got \"%s\"): 100ms, 1s, ...\n",
-		        opt, s);
-		return -1;
-	}
-	return 0;
 }
 
 static void watch_usage(void)
@@ -129,27 +98,27 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "i:t:c:r:f:T:a:d:vh")) != -1) {
 		switch (opt) {
 		case 'i':
-			if (watch_duration("i", optarg, &conf.interval) < 0)
+			if (watch_duration("pgp-watch", "i", optarg, &conf.interval) < 0)
 				return 2;
 			break;
 		case 't':
-			if (watch_duration("t", optarg, &conf.timeout) < 0)
+			if (watch_duration("pgp-watch", "t", optarg, &conf.timeout) < 0)
 				return 2;
 			break;
 		case 'c':
-			if (watch_duration("c", optarg, &conf.connect_timeout) < 0)
+			if (watch_duration("pgp-watch", "c", optarg, &conf.connect_timeout) < 0)
 				return 2;
 			break;
 		case 'T':
-			if (watch_duration("T", optarg, &conf.receiver_timeout) < 0)
+			if (watch_duration("pgp-watch", "T", optarg, &conf.receiver_timeout) < 0)
 				return 2;
 			break;
 		case 'a':
-			if (watch_duration("a", optarg, &conf.accept_check) < 0)
+			if (watch_duration("pgp-watch", "a", optarg, &conf.accept_check) < 0)
 				return 2;
 			break;
 		case 'd':
-			if (watch_duration("d", optarg, &duration) < 0)
+			if (watch_duration("pgp-watch", "d", optarg, &duration) < 0)
 				return 2;
 			break;
 		case 'r':
@@ -182,17 +151,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pgp-watch: %s\n", err);
 		return 1;
 	}
-	w.t0 = ev_now(loop);
-	ev_timer_init(&w.tick, watch_tick, 1.0, 1.0);
-	ev_timer_start(loop, &w.tick);
-	if (duration > 0) {
-		ev_timer_init(&w.end, watch_end, duration, 0);
-		ev_timer_start(loop, &w.end);
-	}
-	ev_signal_init(&w.sigint, watch_signal, SIGINT);
-	ev_signal_start(loop, &w.sigint);
-	ev_signal_init(&w.sigterm, watch_signal, SIGTERM);
-	ev_signal_start(loop, &w.sigterm);
+	watch_loop_start(&w.wl, loop, duration, watch_tick);
 	pgp_start(&w.probe);
 	ev_run(loop, 0);
 	pgp_free(&w.probe);
