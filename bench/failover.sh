@@ -241,17 +241,7 @@ trial() {
 # ---- run --------------------------------------------------------------------------------------
 
 echo "==== failover bench: $TRIALS trials x {$SCENARIOS} x {$PATHS}; agent path at inter/agent-inter $AGENT_INTER (work: $WORK)"
-if [ -f "$ROOT/.demo/up" ] && "$D" status >/dev/null 2>&1; then
-	echo "using the running demo (left up, healed, with its own config afterwards)"
-else
-	STARTED_DEMO=1
-	if ! "$D" up >>"$LOG" 2>&1; then
-		tail -20 "$LOG"
-		echo "failover.sh: docker/demo.sh up failed"
-		FAILED=1
-		exit 1
-	fi
-fi
+demo_up_or_use "left up, healed, with its own config afterwards" "failover.sh: " || { FAILED=1; exit 1; }
 [ "$("$D" mode)" = netns ] || echo "note: the demo runs in its loopback layout"
 echo "demo HAProxy: pg servers 'inter 500ms agent-inter 500ms' (docker/demo.sh); SPOE timeout processing 200ms"
 date -u +"start %Y-%m-%dT%H:%M:%SZ"

@@ -1,9 +1,10 @@
 # tests/failover/lib.sh - the runner helpers tests/failover/scenarios.sh expects, shared by
 # its two runners: tests/integration/test_failover.sh and bench/failover.sh.
 #
-# Sourced after the runner has set: ROOT, PY (/usr/bin/python3 with psycopg2), ENV (the
-# demo's cluster.env), STATE (the demo's state.env), WORK (the runner's work directory, where
-# client.py writes progress.json) and WRITE_SRC (the `src` column writable() inserts).
+# Sourced after the runner has set: ROOT, D (docker/demo.sh), PY (/usr/bin/python3 with
+# psycopg2), ENV (the demo's cluster.env), STATE (the demo's state.env), WORK (the runner's
+# work directory, where client.py writes progress.json), LOG (its log) and WRITE_SRC (the `src`
+# column writable() inserts).
 
 # wait_cond SECONDS CMD... : polls every 0.1 s, returns 1 after SECONDS.
 wait_cond() {
@@ -49,4 +50,19 @@ c = psycopg2.connect(host=env["HAPROXY_HOST"], port=env["HAPROXY_PG_PORT"], user
 c.autocommit = True
 c.cursor().execute("INSERT INTO demo_writes (src) VALUES (%s)", (sys.argv[2],))
 EOF
+}
+
+# demo_up_or_use WHY_LEFT_UP FAIL_PREFIX - uses the running demo (says so, with WHY_LEFT_UP) or
+# starts one (STARTED_DEMO=1, its output in $LOG); when that fails shows the log's tail and
+# "FAIL_PREFIXdocker/demo.sh up failed", and returns 1.
+demo_up_or_use() {
+	if [ -f "$ROOT/.demo/up" ] && "$D" status >/dev/null 2>&1; then
+		echo "using the running demo ($1)"
+		return 0
+	fi
+	STARTED_DEMO=1
+	"$D" up >>"$LOG" 2>&1 && return 0
+	tail -20 "$LOG"
+	echo "$2docker/demo.sh up failed"
+	return 1
 }

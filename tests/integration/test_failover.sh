@@ -80,17 +80,7 @@ why_missing() {
 # ---- bring the cluster up ------------------------------------------------------------------
 
 echo "==== failover suite (logs: $WORK)"
-if [ -f "$ROOT/.demo/up" ] && "$D" status >/dev/null 2>&1; then
-	echo "using the running demo (it stays up afterwards)"
-else
-	STARTED_DEMO=1
-	if ! "$D" up >>"$LOG" 2>&1; then
-		tail -20 "$LOG"
-		echo "FAIL: docker/demo.sh up failed"
-		FAILED=1
-		exit 1
-	fi
-fi
+demo_up_or_use "it stays up afterwards" "FAIL: " || { FAILED=1; exit 1; }
 
 # ---- the verifier must catch what it is there to catch (a negative control) ------------------
 # Synthetic outcomes, none of which exists on any node: an ack from a node that was no longer
