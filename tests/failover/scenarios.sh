@@ -1,6 +1,7 @@
 # tests/failover/scenarios.sh - the failover suite's scenarios, sourced by
-# tests/integration/test_failover.sh (which provides D, ROOT, PY, ENV, wait_cond, prog,
-# stats_status, agent_json, note).
+# tests/integration/test_failover.sh and bench/failover.sh (which provide D, ROOT, PY, ENV;
+# wait_cond, prog, agent_json, note and the other runner helpers come from
+# tests/failover/lib.sh).
 #
 # Each sc_NAME runs with the cluster healed (P primary, S streaming standby, every process up)
 # and the counting client already writing and reading through HAProxy. It performs the
