@@ -661,7 +661,7 @@ static size_t ns_utf8_len(const unsigned char *p, size_t len)
 
 /* Appends <s> as a JSON string: quotes, escapes, control characters as \u00XX, and '?' for
  * bytes that are not valid UTF-8 (a PostgreSQL error in another encoding must not break it). */
-static int ns_json_str(struct buf *out, const char *s)
+int ns_json_str(struct buf *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s);

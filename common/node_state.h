@@ -100,6 +100,7 @@ int ns_frame_peek(const uint8_t *p, size_t len, size_t max_payload, size_t *payl
 int ns_decode(const uint8_t *payload, size_t len, struct node_state *out, const char **why)
 	HR_MUSTCHECK;
 int ns_to_json(const struct node_state *s, struct buf *out) HR_MUSTCHECK;
+int ns_json_str(struct buf *out, const char *s) HR_MUSTCHECK;
 
 const char *ns_admin_name(enum ns_admin a);
 const char *ns_role_name(enum ns_role r);
