@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/node_state.h"
 #include "common/sock.h"
 #include "spoe/spoa.h"
 #include "spoe/spop_conn.h"
@@ -24,26 +25,6 @@ static void client_close(struct status_client *cl)
 	close(cl->fd);
 	cl->fd = -1;
 	buf_free(&cl->tx);
-}
-
-static int json_str(struct buf *b, const char *s)
-{
-	if (buf_append(b, "\"", 1) < 0)
-		return -1;
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		int r;
-
-		if (ch == '"' || ch == '\\')
-			r = buf_printf(b, "\\%c", ch);
-		else if (ch < 0x20)
-			r = buf_printf(b, "\\u%04x", ch);
-		else
-			r = buf_append(b, s, 1);
-		if (r < 0)
-			return -1;
-	}
-	return buf_append(b, "\"", 1);
 }
 
 /* The view as JSON: clusters with their decision, nodes with what their feed last said. */
@@ -63,11 +44,11 @@ int status_http_json(struct spoa *s, struct buf *b)
 		const struct cv_cluster *c = &cv->clusters[i];
 
 		if (buf_printf(b, "%s{\"name\":", i > 0 ? "," : "") < 0 ||
-		    json_str(b, c->name) < 0 ||
+		    ns_json_str(b, c->name) < 0 ||
 		    buf_printf(b, ",\"status\":\"%s\",\"writer\":", cv_status_name(c->d.status)) <
 		        0 ||
-		    json_str(b, c->writer) < 0 || buf_printf(b, ",\"reader\":") < 0 ||
-		    json_str(b, c->reader) < 0 ||
+		    ns_json_str(b, c->writer) < 0 || buf_printf(b, ",\"reader\":") < 0 ||
+		    ns_json_str(b, c->reader) < 0 ||
 		    buf_printf(b,
 		               ",\"epoch\":%llu,\"writer_changes\":%llu,\"view_age_s\":%.3f,"
 		               "\"nodes\":[",
@@ -78,9 +59,9 @@ int status_http_json(struct spoa *s, struct buf *b)
 			const struct cv_node *n = &cv->nodes[c->node_idx[j]];
 
 			if (buf_printf(b, "%s{\"name\":", j > 0 ? "," : "") < 0 ||
-			    json_str(b, n->name) < 0 || buf_printf(b, ",\"server\":") < 0 ||
-			    json_str(b, n->server) < 0 || buf_printf(b, ",\"agent\":") < 0 ||
-			    json_str(b, n->agent.text) < 0 ||
+			    ns_json_str(b, n->name) < 0 || buf_printf(b, ",\"server\":") < 0 ||
+			    ns_json_str(b, n->server) < 0 || buf_printf(b, ",\"agent\":") < 0 ||
+			    ns_json_str(b, n->agent.text) < 0 ||
 			    buf_printf(
 			        b,
 			        ",\"known\":%s,\"feed\":\"%s\",\"updates\":%llu,\"losses\":%llu,"
@@ -92,7 +73,7 @@ int status_http_json(struct spoa *s, struct buf *b)
 			        ns_admin_name(n->st.admin), n->st.fenced ? "true" : "false",
 			        n->st.pg.up ? "true" : "false", ns_role_name(n->st.pg.role),
 			        n->st.pg.tl) < 0 ||
-			    json_str(b, n->st.pg.sysid) < 0 ||
+			    ns_json_str(b, n->st.pg.sysid) < 0 ||
 			    buf_printf(b, ",\"lag_bytes\":%llu,\"lag_ms\":%llu,\"streaming\":%s}}",
 			               (unsigned long long)n->st.pg.lag_bytes,
 			               (unsigned long long)n->st.pg.lag_ms,
