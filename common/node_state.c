@@ -635,9 +635,12 @@ int ns_decode(const uint8_t *payload, size_t len, struct node_state *out, const 
 
 /* ---- JSON -------------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at <p> (at most <len> bytes), or 0 when invalid. */
+/* Length of the valid UTF-8 sequence at <p> (at most <len> bytes), or 0 when invalid. The
+ * second byte's range follows RFC 3629 section 4: overlong forms, UTF-16 surrogates and code
+ * points above U+10FFFF are invalid too (strict JSON parsers refuse them). */
 static size_t ns_utf8_len(const unsigned char *p, size_t len)
 {
+	unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
 	size_t n;
 
 	if (p[0] < 0x80)
@@ -652,19 +655,31 @@ static size_t ns_utf8_len(const unsigned char *p, size_t len)
 		return 0;
 	if (n > len)
 		return 0;
-	for (size_t i = 1; i < n; i++) {
+	if (p[0] == 0xe0)
+		lo = 0xa0; /* overlong below U+0800 */
+	else if (p[0] == 0xed)
+		hi = 0x9f; /* surrogates U+D800..U+DFFF */
+	else if (p[0] == 0xf0)
+		lo = 0x90; /* overlong below U+10000 */
+	else if (p[0] == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++) {
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
 	}
 	return n;
 }
 
-/* Appends <s> as a JSON string: quotes, escapes, control characters as \u00XX, and '?' for
- * bytes that are not valid UTF-8 (a PostgreSQL error in another encoding must not break it). */
+/* Appends <s> as a JSON string, whole or not at all: quotes, escapes, control characters as
+ * \u00XX, and '?' for bytes that are not valid UTF-8 (a PostgreSQL error in another encoding
+ * must not break it). Returns 0, or -1 (ENOBUFS) leaving <out> unchanged. */
 int ns_json_str(struct buf *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s);
+	size_t start = buf_len(out);
 
 	if (buf_append(out, "\"", 1) == -1)
 		return -1;
@@ -685,11 +700,17 @@ int ns_json_str(struct buf *out, const char *s)
 			r = buf_append(out, p, n);
 		}
 		if (r == -1)
-			return -1;
+			goto out_rollback;
 		p += n;
 		len -= n;
 	}
-	return buf_append(out, "\"", 1);
+	if (buf_append(out, "\"", 1) == 0)
+		return 0;
+
+out_rollback:
+	out->tail = out->head + start; /* offsets from head survive buf_printf's compaction */
+	errno = ENOBUFS;
+	return -1;
 }
 
 static const char *ns_bool(bool b)

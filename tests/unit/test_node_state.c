@@ -393,6 +393,43 @@ static void test_ns_to_json_no_room_leaves_buffer(void **state)
 	assert_int_equal(buf_len(&b), 0);
 }
 
+/* Valid UTF-8 passes through; overlongs, surrogates, above U+10FFFF, stray and truncated
+ * sequences become '?' per byte, so the document stays valid for strict JSON parsers. */
+static void test_ns_json_str_utf8(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+	} vec[] = {
+		{ "caf\xc3\xa9", "\"caf\xc3\xa9\"" },           /* U+00E9 */
+		{ "\xe2\x82\xac", "\"\xe2\x82\xac\"" },         /* U+20AC */
+		{ "\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"" }, /* U+1F600 */
+		{ "\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\"" }, /* U+10FFFF */
+		{ "\xc0\xaf", "\"??\"" },                       /* overlong '/' */
+		{ "\xe0\x80\xaf", "\"???\"" },                  /* overlong '/' */
+		{ "\xed\xa0\x80", "\"???\"" },                  /* surrogate U+D800 */
+		{ "\xf0\x80\x80\xaf", "\"????\"" },             /* overlong '/' */
+		{ "\xf4\x90\x80\x80", "\"????\"" },             /* U+110000 */
+		{ "\xe2\x82", "\"??\"" },                       /* truncated */
+		{ "a\x7f\"", "\"a\\u007f\\\"\"" },
+	};
+	uint8_t storage[64];
+	struct buf b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		buf_init_static(&b, storage, sizeof(storage));
+		assert_int_equal(ns_json_str(&b, vec[i].in), 0);
+		assert_int_equal(buf_len(&b), strlen(vec[i].out));
+		assert_memory_equal(buf_head(&b), vec[i].out, strlen(vec[i].out));
+	}
+	/* No room for the closing quote: nothing is written. */
+	buf_init_static(&b, storage, 5);
+	assert_int_equal(buf_append(&b, "x", 1), 0);
+	assert_int_equal(ns_json_str(&b, "ab\x01"), -1);
+	assert_int_equal(buf_len(&b), 1);
+}
+
 static void test_ns_admin_parse_whole_words(void **state)
 {
 	enum ns_admin a;
@@ -419,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_ns_decode_truncated_and_trailing),
 		cmocka_unit_test(test_ns_to_json_escapes),
 		cmocka_unit_test(test_ns_to_json_no_room_leaves_buffer),
+		cmocka_unit_test(test_ns_json_str_utf8),
 		cmocka_unit_test(test_ns_admin_parse_whole_words),
 	};
 
