@@ -195,6 +195,16 @@ out_rollback:
 	return -1;
 }
 
+/* Big-endian unsigned of <n> bytes at <p>. */
+static uint32_t ns_be(const uint8_t *p, size_t n)
+{
+	uint32_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
+
 /* Looks at the start of a feed stream. Returns the whole frame's size (header + payload) with
  * <payload_len> set when it is all in <p>, 0 when bytes are missing, -1 when the announced
  * length is 0 or above <max_payload> (the stream cannot be trusted any further). */
@@ -204,7 +214,7 @@ int ns_frame_peek(const uint8_t *p, size_t len, size_t max_payload, size_t *payl
 
 	if (len < NS_FRAME_HDR)
 		return 0;
-	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	n = ns_be(p, NS_FRAME_HDR);
 	if (n == 0 || n > max_payload || max_payload > (size_t)INT32_MAX - NS_FRAME_HDR)
 		return -1;
 	if (len - NS_FRAME_HDR < n)
@@ -455,16 +465,6 @@ static int ns_decode_map(const msgpack_object *root, struct node_state *s, const
 		return -1;
 	}
 	return 0;
-}
-
-/* Big-endian unsigned of <n> bytes at <p>. */
-static uint32_t ns_be(const uint8_t *p, size_t n)
-{
-	uint32_t v = 0;
-
-	while (n-- > 0)
-		v = v << 8 | *p++;
-	return v;
 }
 
 /* msgpack-c allocates every map and array whole, at the size its header claims, before reading
