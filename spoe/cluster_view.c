@@ -218,6 +218,8 @@ void cv_free(struct cluster_view *cv)
 	free(cv->nodes);
 	cv->nodes = NULL;
 	cv->n_nodes = 0;
+	for (i = 0; i < cv->n_clusters; i++)
+		cv->clusters[i].n_nodes = 0; /* their indices named the nodes just freed */
 }
 
 /* Re-decides cluster <ci>; logs and reports a change of writer, reader or status. */

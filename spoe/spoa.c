@@ -188,7 +188,7 @@ int spoa_reload(struct spoa *s, const char *path)
 	nc->status = s->conf->status;
 	nc->backlog = s->conf->backlog;
 	log_set_level((enum log_level)nc->log_level);
-	if (same_nodes(nc, s->conf)) {
+	if (s->cv_ready && same_nodes(nc, s->conf)) { /* else rebuild: also after a failed one */
 		for (i = 0; i < nc->n_clusters; i++) {
 			snprintf(s->cv.clusters[i].sysid, sizeof(s->cv.clusters[i].sysid), "%s",
 			         nc->clusters[i].sysid);

@@ -319,6 +319,30 @@ static void test_route_build_fits_min_frame(void **state)
 	route_free(t);
 }
 
+/* cv_free() leaves no cluster pointing at the nodes it freed: the status page and a later
+ * reload walk cv->clusters after a failed cv_init() (which ends with cv_free()). */
+static void test_cv_free_clears_node_indices(void **state)
+{
+	static struct spoa_conf conf;
+	struct cluster_view cv;
+	struct ev_loop *loop = ev_default_loop(0);
+	char err[HR_ERR_LEN] = "";
+
+	(void)state;
+	assert_int_equal(spoa_conf_load_string("t.conf",
+	                                       "[cluster main]\n[node db1]\ncluster = main\n"
+	                                       "agent = 127.0.0.1:5555\n[node db2]\n"
+	                                       "cluster = main\nagent = 127.0.0.1:5556\n",
+	                                       &conf, err, sizeof(err)),
+	                 0);
+	assert_int_equal(cv_init(&cv, loop, &conf, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(cv.clusters[0].n_nodes, 2);
+	cv_free(&cv);
+	assert_null(cv.nodes);
+	assert_int_equal(cv.n_clusters, 1);
+	assert_int_equal(cv.clusters[0].n_nodes, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_cv_status_name_all),
 		cmocka_unit_test(test_route_build_actions),
 		cmocka_unit_test(test_route_build_fits_min_frame),
+		cmocka_unit_test(test_cv_free_clears_node_indices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
