@@ -286,7 +286,10 @@ static void port_conn_answer_check(struct port_conn *c, const char *name, size_t
 			snprintf(unknown, sizeof(unknown), "fail %s", ns_admin_name(a->ns.admin));
 		line = unknown;
 	}
-	rc = buf_printf(&pt->scratch, "%s\n", line);
+	/* no formatting per reply: the line is built once per state change */
+	rc = buf_append(&pt->scratch, line, strlen(line));
+	if (rc == 0)
+		rc = buf_append(&pt->scratch, "\n", 1);
 	if (rc == -1) {
 		port_conn_close(c, "reply does not fit (bug)");
 		return;
