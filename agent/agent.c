@@ -125,8 +125,7 @@ void agent_update(struct agent *a)
 		    -1)
 			snprintf(k->line, sizeof(k->line),
 			         "fail %s #agent: check evaluation failed",
-			         ns_admin_name(next.admin == NS_ADMIN_READY ? NS_ADMIN_READY
-			                                                    : next.admin));
+			         ns_admin_name(next.admin));
 	}
 	next.seq = a->ns.seq;
 	next.ts_ms = a->ns.ts_ms;
