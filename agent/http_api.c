@@ -254,31 +254,17 @@ static int http_replica_ok(const struct http_ctx *ctx, const char *lag_text, cha
 static int http_put_verdict(const struct http_ctx *ctx, const struct http_req *req, bool ok,
                             const char *why, struct buf *out)
 {
-	uint8_t mem[512];
+	uint8_t mem[1024]; /* escaped node and why: up to 6x for control bytes */
 	struct buf body;
 	int status = ok ? 200 : 503;
 
 	buf_init_static(&body, mem, sizeof(mem));
-	if (buf_printf(&body, "{\"ok\":%s,\"node\":\"", ok ? "true" : "false") == -1)
+	if (buf_printf(&body, "{\"ok\":%s,\"node\":", ok ? "true" : "false") == -1 ||
+	    ns_json_str(&body, ctx->ns->node) == -1 ||
+	    buf_printf(&body, ",\"role\":\"%s\",\"why\":", ns_role_name(ctx->ns->pg.role)) == -1 ||
+	    ns_json_str(&body, why) == -1)
 		return http_respond_error(503, req->method == HTTP_M_HEAD, out);
-	/* node names are config names: letters, digits, '_', '-', '.'; why is our own text
-	 * but may quote a probe error: escape it byte by byte */
-	for (const char *s = ctx->ns->node; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\')
-			continue;
-		if (buf_append(&body, s, 1) == -1)
-			return http_respond_error(503, req->method == HTTP_M_HEAD, out);
-	}
-	if (buf_printf(&body, "\",\"role\":\"%s\",\"why\":\"", ns_role_name(ctx->ns->pg.role)) ==
-	    -1)
-		return http_respond_error(503, req->method == HTTP_M_HEAD, out);
-	for (const char *s = why; *s != '\0'; s++) {
-		char c = ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\') ? ' ' : *s;
-
-		if (buf_append(&body, &c, 1) == -1)
-			return http_respond_error(503, req->method == HTTP_M_HEAD, out);
-	}
-	if (buf_append(&body, "\"}\n", 3) == -1)
+	if (buf_append(&body, "}\n", 2) == -1)
 		return http_respond_error(503, req->method == HTTP_M_HEAD, out);
 	return http_put(out, status, req->method == HTTP_M_HEAD, "application/json",
 	                buf_head(&body), buf_len(&body));
