@@ -765,11 +765,6 @@ const struct node_state *agent_state(const struct agent *a)
 	return &a->ns;
 }
 
-struct ev_loop *agent_loop(struct agent *a)
-{
-	return a->loop;
-}
-
 const char *agent_check_line(struct agent *a, const char *name, size_t len)
 {
 	size_t i;

@@ -7,7 +7,7 @@
  * once. The agent port (agent/port.h) answers from <ns> only: no I/O on the request path.
  *
  * Hooks for the admin socket, the state file and fencing (agent/admin.c, statefile.c,
- * fence.c): agent_set_admin(), agent_set_fence(), agent_state(), agent_loop(); the places
+ * fence.c): agent_set_admin(), agent_set_fence(), agent_state(); the places
  * where they start and stop are marked "ops:" in agent.c. Single-threaded.
  *
  * Start gate: agent_start() binds the agent port but listens only once every probe has a first
@@ -130,7 +130,6 @@ void agent_set_admin(struct agent *a, enum ns_admin admin, const char *reason);
 void agent_set_fence(struct agent *a, bool fenced, const char *reason);
 
 const struct node_state *agent_state(const struct agent *a);
-struct ev_loop *agent_loop(struct agent *a);
 
 /* The agent-check line (no '\n') check <name>[<len>] answers now; <len> 0 is the default
  * check. Returns the line, or NULL when no check has that name. Counts the reply. */
