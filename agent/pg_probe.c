@@ -182,6 +182,14 @@ int pgp_conf_validate(const struct pgp_conf *c, char *err, size_t errlen)
 			goto out_free;
 		}
 	}
+	/* libpq takes what the conninfo leaves out from the environment; PQconninfoParse()
+	 * does not: look there too, or PGHOST=name would slip a lookup into the loop */
+	if (host == NULL)
+		host = getenv("PGHOST");
+	if (hostaddr == NULL)
+		hostaddr = getenv("PGHOSTADDR");
+	if (hostaddr != NULL && hostaddr[0] == '\0')
+		hostaddr = NULL;
 	if (hostaddr == NULL && host != NULL && !pgp_hosts_need_no_dns(host, bad, sizeof(bad))) {
 		snprintf(err, errlen,
 		         "key 'conninfo': host '%s' needs a name lookup, which would block the "

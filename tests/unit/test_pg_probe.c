@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -353,6 +354,26 @@ static void test_pgp_conf_validate_vectors(void **state)
 	}
 }
 
+/* libpq fills a missing host from PGHOST: a name there would block the loop all the same. */
+static void test_pgp_conf_validate_pghost_env(void **state)
+{
+	struct pgp_conf c;
+	char err[HR_ERR_LEN] = "";
+
+	(void)state;
+	assert_int_equal(cfg_set_defaults(pgp_conf_keys, &c, err, sizeof(err)), 0);
+	snprintf(c.conninfo, sizeof(c.conninfo), "dbname=postgres");
+	assert_int_equal(setenv("PGHOST", "db.example", 1), 0);
+	assert_int_equal(pgp_conf_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "host 'db.example' needs a name lookup"));
+	assert_int_equal(setenv("PGHOSTADDR", "10.0.0.1", 1), 0);
+	assert_int_equal(pgp_conf_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(unsetenv("PGHOSTADDR"), 0);
+	snprintf(c.conninfo, sizeof(c.conninfo), "host=/tmp dbname=postgres");
+	assert_int_equal(pgp_conf_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(unsetenv("PGHOST"), 0);
+}
+
 static void test_pgp_conf_keys_defaults(void **state)
 {
 	struct pgp_conf c;
@@ -411,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_pgp_apply_sample_vectors),
 		cmocka_unit_test(test_pgp_apply_sample_identity),
 		cmocka_unit_test(test_pgp_conf_validate_vectors),
+		cmocka_unit_test(test_pgp_conf_validate_pghost_env),
 		cmocka_unit_test(test_pgp_conf_keys_defaults),
 		cmocka_unit_test(test_pgp_reconfigure_keeps_old_on_error),
 	};
