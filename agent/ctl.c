@@ -290,28 +290,6 @@ out_free:
 	return ret;
 }
 
-/* Appends <s> as a JSON string; bytes outside printable ASCII are escaped as \u00XX (our
- * strings are ASCII: names, reasons, addresses). */
-int ctl_json_str(struct buf *out, const char *s)
-{
-	if (buf_append(out, "\"", 1) == -1)
-		return -1;
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		int ret;
-
-		if (ch == '"' || ch == '\\')
-			ret = buf_printf(out, "\\%c", ch);
-		else if (ch < 0x20 || ch > 0x7e)
-			ret = buf_printf(out, "\\u%04x", ch);
-		else
-			ret = buf_append(out, s, 1);
-		if (ret == -1)
-			return -1;
-	}
-	return buf_append(out, "\"", 1);
-}
-
 /* Appends one JSON document: {"healthy", "writers", "problems": [...], "nodes": [{"name",
  * "address", "reachable", "error" | "state": <ns_to_json>}]} and a newline. */
 int ctl_format_json(const struct ctl_node *nodes, size_t n, const struct ctl_health *h,
@@ -324,7 +302,7 @@ int ctl_format_json(const struct ctl_node *nodes, size_t n, const struct ctl_hea
 		return -1;
 	for (i = 0; i < h->n; i++) {
 		if ((i > 0 && buf_append(out, ",", 1) == -1) ||
-		    ctl_json_str(out, h->problems[i]) == -1)
+		    ns_json_str(out, h->problems[i]) == -1)
 			return -1;
 	}
 	if (buf_printf(out, "],\"nodes\":[") == -1)
@@ -333,15 +311,15 @@ int ctl_format_json(const struct ctl_node *nodes, size_t n, const struct ctl_hea
 		const struct ctl_node *c = &nodes[i];
 
 		if ((i > 0 && buf_append(out, ",", 1) == -1) ||
-		    buf_printf(out, "{\"name\":") == -1 || ctl_json_str(out, c->name) == -1 ||
-		    buf_printf(out, ",\"address\":") == -1 || ctl_json_str(out, c->address) == -1 ||
+		    buf_printf(out, "{\"name\":") == -1 || ns_json_str(out, c->name) == -1 ||
+		    buf_printf(out, ",\"address\":") == -1 || ns_json_str(out, c->address) == -1 ||
 		    buf_printf(out, ",\"reachable\":%s,", c->reachable ? "true" : "false") == -1)
 			return -1;
 		if (c->reachable) {
 			if (buf_printf(out, "\"state\":") == -1 || ns_to_json(&c->st, out) == -1)
 				return -1;
 		} else {
-			if (buf_printf(out, "\"error\":") == -1 || ctl_json_str(out, c->err) == -1)
+			if (buf_printf(out, "\"error\":") == -1 || ns_json_str(out, c->err) == -1)
 				return -1;
 		}
 		if (buf_append(out, "}", 1) == -1)

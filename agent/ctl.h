@@ -44,6 +44,5 @@ int ctl_format_table(const struct ctl_node *nodes, size_t n, const struct ctl_he
                      struct buf *out) HR_MUSTCHECK;
 int ctl_format_json(const struct ctl_node *nodes, size_t n, const struct ctl_health *h,
                     struct buf *out) HR_MUSTCHECK;
-int ctl_json_str(struct buf *out, const char *s) HR_MUSTCHECK;
 
 #endif /* HAPROLE_AGENT_CTL_H */
