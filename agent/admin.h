@@ -1,5 +1,5 @@
 /* agent/admin.h - the agent's admin unix socket: the only way to drain, maint or ready a node
- * (DESIGN.md section 5: the network port never accepts these). Prefix: admin_.
+ * (docs/design.md section 5: the network port never accepts these). Prefix: admin_.
  *
  * Protocol: one command per line, one reply line per command, several commands per connection:
  *     drain [REASON]   ->  ok drain        no new sessions (HAProxy DRAIN)

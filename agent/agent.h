@@ -1,7 +1,7 @@
 /* agent/agent.h - haprole-agent as one object: the loop, the config, the node state, the
  * probes, the agent port and the feed. Prefix: agent_.
  *
- * Data flow (DESIGN.md section 3): probe callbacks copy their results into <ns>, then
+ * Data flow (docs/design.md section 3): probe callbacks copy their results into <ns>, then
  * agent_update() evaluates every check (agent/check.h) into <ns.checks>; when anything changed,
  * <ns.seq> bumps, <ns.ts_ms> is stamped and the feed (agent/feed_pub.h) pushes one frame at
  * once. The agent port (agent/port.h) answers from <ns> only: no I/O on the request path.

@@ -1,5 +1,5 @@
 /* agent/check.h - check policy: node state + one check's config -> the agent-check line it
- * answers now (DESIGN.md section 6). Prefix: check_.
+ * answers now (docs/design.md section 6). Prefix: check_.
  *
  * Pure: no I/O, no clock, no allocation; every line goes through al_format(). Kinds:
  *   writer  up when the local PostgreSQL is a reachable primary that is not fenced

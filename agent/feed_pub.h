@@ -1,7 +1,7 @@
 /* agent/feed_pub.h - the SUBSCRIBE dialect: publishes the node state to subscribers
  * (haprole-spoa, peer agents, haprolectl). Prefix: feed_pub_.
  *
- * Wire (DESIGN.md section 4, common/node_state.h): frames of a 4-byte big-endian length then
+ * Wire (docs/design.md section 4, common/node_state.h): frames of a 4-byte big-endian length then
  * one msgpack map. A new subscriber gets the full state at once; then one frame on every
  * change (feed_pub_publish()), and the full state again every <heartbeat> as a heartbeat.
  * A frame is encoded once into <frame> and appended to every subscriber's bounded <tx>; a

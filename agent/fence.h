@@ -1,4 +1,4 @@
-/* agent/fence.h - fencing a stale primary from the peers' feeds (DESIGN.md section 7).
+/* agent/fence.h - fencing a stale primary from the peers' feeds (docs/design.md section 7).
  * Prefix: fence_.
  *
  * Rule (fence_evaluate, pure): the local node is fenced when it is a primary and a peer with the

@@ -1,4 +1,4 @@
-/* agent/haprolectl.c - the operator's command line (DESIGN.md sections 2 and 5):
+/* agent/haprolectl.c - the operator's command line (docs/design.md sections 2 and 5):
  *   status                  subscribe to every listed agent's feed, wait (bounded) for one state
  *                           from each, print a table (agent/ctl.h) or JSON; exit 1 if unhealthy
  *   drain|maint [REASON]    ask the local agent over its admin unix socket

@@ -1,4 +1,4 @@
-/* agent/http_api.h - the HTTP dialect of the agent port (DESIGN.md section 5). Prefix: http_.
+/* agent/http_api.h - the HTTP dialect of the agent port (docs/design.md section 5). Prefix: http_.
  *
  * For curl, monitoring and HAProxy's `option httpchk`. One request per connection: the
  * response always says "Connection: close". Paths:

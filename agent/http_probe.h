@@ -1,6 +1,6 @@
 /* agent/http_probe.h - HTTP and plain TCP probes of haprole-agent. Prefix: hp_.
  *
- * One probe = one target, probed every <interval> under <timeout> (DESIGN.md sections 3, 6):
+ * One probe = one target, probed every <interval> under <timeout> (docs/design.md sections 3, 6):
  *   HP_KIND_HTTP  non-blocking connect to a numeric address, send
  *                 "GET PATH HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n", read at most
  *                 HP_RX_MAX bytes, decode the status line with hp_parse_status() (pure, fuzzed);

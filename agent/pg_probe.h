@@ -1,6 +1,6 @@
 /* agent/pg_probe.h - the PostgreSQL probe of haprole-agent. Prefix: pgp_.
  *
- * One persistent libpq connection, async API only, driven by the agent's libev loop (DESIGN.md
+ * One persistent libpq connection, async API only, driven by the agent's libev loop (docs/design.md
  * sections 3 and 11): PQconnectStartParams() + PQconnectPoll() with PQsocket() re-read after
  * every poll and our own connect deadline (libpq's connect_timeout does not govern the async
  * API); PQsetnonblocking(), PQsendQuery(), PQflush() to 0, PQconsumeInput(), PQgetResult() only

@@ -41,7 +41,7 @@ static bool port_is_blank(uint8_t c)
 	return c == ' ' || c == '\t';
 }
 
-/* Classifies the first line at <p>[<len>] (DESIGN.md section 5). Returns the bytes of the line
+/* Classifies the first line at <p>[<len>] (docs/design.md section 5). Returns the bytes of the line
  * with its "\n" (or "\r\n"), 0 while no "\n" is there and fewer than <max_line> bytes came,
  * -1 when <max_line> bytes came without a "\n" (the caller answers "too long" and closes).
  * <out->name> points into <p>. */

@@ -1,11 +1,11 @@
 /* agent/port.h - the agent port: one TCP listener, several dialects chosen by the first line
- * (DESIGN.md section 5). Prefix: port_.
+ * (docs/design.md section 5). Prefix: port_.
  *
  *   "GET ..." / "HEAD ..." / "X /path HTTP/1.x"  HTTP/1.1 response (agent/http_api.h), close
  *   "SUBSCRIBE"                                  the feed (agent/feed_pub.h) takes the socket
  *   any other line                               that check's agent-check line, close at once
  *   nothing within first_line_wait               the default check's line, close at once
- * Replies are written at once and the socket closed right after (DESIGN 11: HAProxy 2.2-2.6
+ * Replies are written at once and the socket closed right after (design.md 11: HAProxy 2.2-2.6
  * add ~200 ms to an agent check left open). Limits a client cannot raise: max_clients
  * (further connections are closed at accept), max_line (a longer first line or HTTP head gets
  * a bounded answer and a close, never a stall), idle_timeout (whole life of a connection).

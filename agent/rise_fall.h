@@ -4,7 +4,7 @@
  * agent whose first query succeeds is up at once, not "rising": issue 4's follow-up, a
  * restart must not answer fail for a healthy primary). After that <rise> consecutive passes
  * turn it up, <fall> consecutive failures turn it down; any other sequence keeps the current
- * verdict, so one slow or failed answer does not flap a server (DESIGN.md sections 6 and 11:
+ * verdict, so one slow or failed answer does not flap a server (docs/design.md sections 6 and 11:
  * HAProxy applies every agent-check reply at once, the debounce is ours). Pure: no clock, no
  * I/O. */
 #ifndef HAPROLE_AGENT_RISE_FALL_H

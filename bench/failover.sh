@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/failover.sh - DESIGN.md section 10's failover targets, measured in repeated trials on
+# bench/failover.sh - docs/design.md section 10's failover targets, measured in repeated trials on
 # the demo cluster: the SPOE path against the agent-check-only path, in one invocation.
 #
 #   bench/failover.sh [-n TRIALS] [-s "switchover kill9"] [-p "spoe agent"] [-i AGENT_INTER]
@@ -11,7 +11,7 @@
 #                  routes by its `writer`); agent: haprole-spoa stopped, HAProxy routes by the
 #                  agents' checks alone (default "spoe agent", in that order)
 #   -i INTER       inter and agent-inter of the PostgreSQL servers on the agent path (default
-#                  1s, the figure DESIGN section 10 is stated for; the demo runs 500ms)
+#                  1s, the figure docs/design.md section 10 is stated for; the demo runs 500ms)
 #   -k             keep the work directory (client logs, per-trial JSON, the demo's logs) even
 #                  on success
 # Exit status: 0 TRIALS measured trials per case, 0 writes on a non-primary and 0 acknowledged

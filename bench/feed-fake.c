@@ -1,6 +1,6 @@
 /* bench/feed-fake.c - a stand-in haprole-agent feed for tests and benchmarks (not shipped).
  *
- * Listens on ADDR, answers "SUBSCRIBE\n" with the feed of DESIGN.md section 4 (4-byte length +
+ * Listens on ADDR, answers "SUBSCRIBE\n" with the feed of docs/design.md section 4 (4-byte length +
  * msgpack node state from ns_encode_frame()), re-sends the state every heartbeat, and changes
  * it on commands read line by line from stdin or from a FIFO (-C PATH):
  *   role primary|standby|unknown   tl N   up 0|1   lag BYTES   sysid S   admin ready|drain|maint

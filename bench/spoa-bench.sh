@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/spoa-bench.sh - NOTIFY->ACK throughput and latency of haprole-spoa, beside the ceiling of
 # the load generator itself against a trivial echo agent (spoa-load --echo), same machine, same
-# run. The agent under test is pinned to CPU 0, the load generator to CPU 1 (DESIGN.md section
+# run. The agent under test is pinned to CPU 0, the load generator to CPU 1 (docs/design.md section
 # 10: one core each). Prints one line per connection count (1, 10, 100; 20 NOTIFYs in flight per
 # connection, as HAProxy 3.x does) with NOTIFY->ACK/s, p50/p99 latency (from the NOTIFY write to
 # the ACK read, generator side), the agent's CPU time per message and its RSS.

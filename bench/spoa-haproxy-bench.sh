@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/spoa-haproxy-bench.sh - HAProxy HTTP throughput with haprole-spoa on, against the same
 # HAProxy with an instant echo SPOA (spoa-load --echo) and with no SPOE at all, same run
-# (DESIGN.md section 10). HAProxy runs `nbthread 1` alone on CPU 0; the SPOA, the load generator
+# (docs/design.md section 10). HAProxy runs `nbthread 1` alone on CPU 0; the SPOA, the load generator
 # (wrk) and the backend (nginx, `return 200`) share CPU 1. Prints req/s for each and the ratios.
 #   bench/spoa-haproxy-bench.sh [SECONDS] [ROOT]   ROOT: a 3.x root (lib/haproxy3.sh), default 2.6
 # Uses 127.0.12.31, ports 22940-22949.

@@ -1,5 +1,5 @@
 /* common/compiler.h - attributes and tiny helpers every module uses. No prefix: HR_ macros.
- * Macros here are attributes and constants only; none changes control flow (STYLE.md). */
+ * Macros here are attributes and constants only; none changes control flow (docs/design.md 14). */
 #ifndef HAPROLE_COMMON_COMPILER_H
 #define HAPROLE_COMMON_COMPILER_H
 

@@ -1,4 +1,4 @@
-/* common/feed_sub.h - a subscriber to one agent's state feed (DESIGN.md section 4). Prefix:
+/* common/feed_sub.h - a subscriber to one agent's state feed (docs/design.md section 4). Prefix:
  * feed_sub_.
  *
  * Connects to an agent port (numeric address), sends "SUBSCRIBE\n", decodes length-prefixed

@@ -1,6 +1,6 @@
 /* common/log.h - one line per event, to stderr or syslog. Prefix: log_.
  *
- * Levels (STYLE.md): error = lost something or exiting; warning = a peer misbehaved, we retry;
+ * Levels (design.md 14): error = lost something or exiting; warning = a peer misbehaved, we retry;
  * info = what an operator acts on (role change, up/down, drain, reload); debug = per connection.
  * The state (target, level, ident) is private to log.c; set it once in main(). */
 #ifndef HAPROLE_COMMON_LOG_H

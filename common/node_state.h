@@ -1,4 +1,4 @@
-/* common/node_state.h - one node's state, the payload of the agent's feed (DESIGN.md section 4),
+/* common/node_state.h - one node's state, the payload of the agent's feed (design.md section 4),
  * and its codecs: msgpack frames for the feed, JSON for people and scripts. Prefix: ns_.
  *
  * The codecs are pure (bytes in, struct out; struct in, bytes out into a bounded struct buf) so
@@ -83,7 +83,7 @@ struct node_state {
 	uint64_t ts_ms;                    /* wall clock of the last change, ms since epoch */
 	enum ns_admin admin;               /* operator's admin state */
 	char admin_reason[NS_REASON_MAX];  /* why, as given to haprolectl */
-	bool fenced;                       /* local primary fenced by a peer (DESIGN section 7) */
+	bool fenced;                       /* local primary fenced by a peer (design.md 7) */
 	char fence_reason[NS_REASON_MAX];  /* which peer, which timeline */
 	struct ns_pg pg;                   /* local PostgreSQL */
 	struct ns_probe app;               /* local app */

@@ -3,7 +3,7 @@
  * Every socket returned here is non-blocking and close-on-exec. Addresses are numeric (struct
  * cfg_addr): nothing here resolves names, since a DNS lookup would block the event loop.
  * struct sock_connector runs one outbound connect with its own deadline, which it arms before
- * connecting (STYLE.md: every outbound operation starts its timer first). */
+ * connecting (docs/design.md section 14: every outbound operation starts its timer first). */
 #ifndef HAPROLE_COMMON_SOCK_H
 #define HAPROLE_COMMON_SOCK_H
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# docker/demo.sh - the demo cluster on this machine, without Docker (issue 7, DESIGN section 12).
+# docker/demo.sh - the demo cluster on this machine, without Docker (issue 7, docs/design.md section 12).
 #
 #   docker/demo.sh up          build nothing; start the whole cluster (make demo builds first)
 #   docker/demo.sh status      haprolectl status (--table: a table from each agent's JSON)
@@ -41,7 +41,7 @@ DEMO=${DEMO_DIR:-$ROOT/.demo}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PY=/usr/bin/python3
 ENV_FILE=$DEMO/cluster.env
-STATE_FILE=$DEMO/state.env # harness-private state (not DESIGN section 12)
+STATE_FILE=$DEMO/state.env # harness-private state (not docs/design.md section 12)
 
 CLUSTER=demo
 BRIDGE=hr-br0
@@ -475,7 +475,7 @@ haproxy_start() {
 	wait_for 15 "haproxy" test -S "$DEMO/haproxy.sock"
 }
 
-# ---- environment file (DESIGN section 12: exactly these keys) -----------------------------
+# ---- environment file (docs/design.md section 12: exactly these keys) -----------------------------
 
 write_env() {
 	local n ctl
@@ -485,7 +485,7 @@ write_env() {
 		ctl="$ROOT/docker/demo.sh status"
 	fi
 	{
-		echo "# written by docker/demo.sh up; keys: DESIGN.md section 12"
+		echo "# written by docker/demo.sh up; keys: docs/design.md section 12"
 		echo "DEMO_NODES='$ALL_NODES'"
 		echo "DEMO_PG_NODES='$PG_NODES'"
 		echo "DEMO_APP_NODES='$APP_NODES'"

@@ -44,7 +44,7 @@ static bool is_reader_candidate(const struct cv_input *in, const char *sysid, ui
 	       (sysid[0] == '\0' || strcmp(s->pg.sysid, sysid) == 0);
 }
 
-/* The routing decision for one cluster (DESIGN.md sections 7 and 8), pure.
+/* The routing decision for one cluster (docs/design.md sections 7 and 8), pure.
  * Writer: the one primary candidate on the highest timeline. Two candidates on that timeline,
  * or candidates of different system identifiers when none is configured: split-brain, no
  * writer. No candidate: stale when some node is unknown, else no-primary. Reader: the standby

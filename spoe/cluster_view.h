@@ -1,5 +1,5 @@
 /* spoe/cluster_view.h - the SPOA's picture of every cluster, built from the agents' state feeds
- * (DESIGN.md sections 4 and 7), and the pure policy that turns it into a routing decision.
+ * (docs/design.md sections 4 and 7), and the pure policy that turns it into a routing decision.
  * Prefix: cv_.
  *
  * One feed subscriber per [node]; each feed event updates that node and recomputes its cluster
@@ -21,7 +21,7 @@
 #include "common/node_state.h"
 #include "spoe/spoa_conf.h"
 
-/* DESIGN.md section 8: the `status` variable. */
+/* docs/design.md section 8: the `status` variable. */
 enum cv_status {
 	CV_STATUS_OK = 0,      /* one writer */
 	CV_STATUS_NO_PRIMARY,  /* every node known, none is a usable primary */

@@ -28,7 +28,7 @@ static int set_str(uint8_t **p, uint8_t *end, const char *var, const char *val)
 	return spop_action_set_var(p, end, SPOP_SCOPE_TXN, var, &d);
 }
 
-/* DESIGN.md section 8: writer (unset when none), reader (unset when none), status, epoch. */
+/* docs/design.md section 8: writer (unset when none), reader (unset when none), status, epoch. */
 static int encode_entry(struct route_entry *e, const struct route_input *in)
 {
 	uint8_t *p = e->actions, *end = e->actions + sizeof(e->actions);

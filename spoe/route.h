@@ -42,7 +42,7 @@ struct route_entry {
 };
 
 /* An ACK for a NOTIFY we cannot route (unknown message, bad args): one harmless action, since
- * HAProxy 3.1 mishandles an ACK with no action at all (DESIGN.md section 11). */
+ * HAProxy 3.1 mishandles an ACK with no action at all (docs/design.md section 11). */
 enum route_err {
 	ROUTE_ERR_UNKNOWN_MSG = 0, /* no haprole-route message in the NOTIFY */
 	ROUTE_ERR_BAD_ARGS,        /* cluster missing/unknown, or intent not write|read */

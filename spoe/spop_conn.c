@@ -17,7 +17,7 @@
 #include "spoe/spoa.h"
 
 #define SPOP_TX_MIN     16384        /* tx room: many pipelined ACKs between two writes */
-#define SPOP_AGENT_CAPS "pipelining" /* what we do; never async or fragmentation (DESIGN 11) */
+#define SPOP_AGENT_CAPS "pipelining" /* what we do; never async or fragmentation (design.md 11) */
 
 static const char *const spop_st_name[SPOP_ST_COUNT] = {
 	[SPOP_ST_HELLO] = "HELLO",

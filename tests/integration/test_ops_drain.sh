@@ -94,7 +94,7 @@ expect "state file" "admin = drain" "$(grep '^admin' "$OPS_TMP/db1.state")"
 
 # ---- 3. kill -9 and restart: still DRAIN ------------------------------------------------------
 ops_agent_kill9 db1
-# while the agent is gone HAProxy keeps the last agent state (DESIGN section 11)
+# while the agent is gone HAProxy keeps the last agent state (docs/design.md section 11)
 is_drain be_writer db1 && ok "HAProxy keeps DRAIN while the agent is down" ||
 	ko "HAProxy lost DRAIN while the agent is down: $(hap_status be_writer db1)"
 ops_agent_start db1 || exit 1

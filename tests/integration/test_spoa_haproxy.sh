@@ -6,7 +6,7 @@
 #   1. writes (HTTP frontend, and the TCP frontend standing for PostgreSQL's port 5000) land on
 #      the writer db1;
 #   2. promotion of db2 with no HAProxy reload: routed to db2 at once while its agent check
-#      (agent-inter 10s) still says DOWN (DESIGN.md section 8, trap a); prints the time from
+#      (agent-inter 10s) still says DOWN (docs/design.md section 8, trap a); prints the time from
 #      the promotion to the first write routed to db2;
 #   3. the writer's server dies without promotion: writes get an error, never the standby
 #      (trap b); then the agent says its PostgreSQL is down: refused with status no-primary;

@@ -1,4 +1,4 @@
-/* tests/unit/test_cluster_view.c - cv_policy(), the pure routing decision (DESIGN.md sections 7
+/* tests/unit/test_cluster_view.c - cv_policy(), the pure routing decision (design.md sections 7
  * and 8): one vector per rule, each a small cluster written as a table; and the routing
  * snapshot it feeds (spoe/route.c): the ACK actions decoded back. */
 #include <setjmp.h>
@@ -245,7 +245,7 @@ static void assert_str_val(const struct act *a, const char *name, const char *va
 	assert_memory_equal(a->val.ptr, val, a->val.len);
 }
 
-/* DESIGN.md section 8: writer, reader, status, epoch; unset-var when there is no writer. */
+/* docs/design.md section 8: writer, reader, status, epoch; unset-var when there is no writer. */
 static void test_route_build_actions(void **state)
 {
 	const struct route_input in[] = {
