@@ -108,6 +108,30 @@ const struct cfg_key pgp_conf_keys[] = {
 	  .def = "1s",
 	  .reloadable = true,
 	  .help = "how often to check that the postmaster accepts new connections; 0 off" },
+	{ .name = "pgdata",
+	  .type = CFG_T_STRING,
+	  .offset = offsetof(struct pgp_conf, pgdata),
+	  .len = sizeof(((struct pgp_conf *)0)->pgdata),
+	  .min = 0,
+	  .def = "",
+	  .reloadable = true,
+	  .help = "data directory to watch with inotify: probe at once on a promotion; empty off" },
+	{ .name = "burst_interval",
+	  .type = CFG_T_DURATION,
+	  .offset = offsetof(struct pgp_conf, burst_interval),
+	  .min = 0.001,
+	  .max = 1,
+	  .def = "5ms",
+	  .reloadable = true,
+	  .help = "time between two probe queries while a role change is under way" },
+	{ .name = "burst_for",
+	  .type = CFG_T_DURATION,
+	  .offset = offsetof(struct pgp_conf, burst_for),
+	  .min = 0,
+	  .max = 60,
+	  .def = "2s",
+	  .reloadable = true,
+	  .help = "how long a burst of fast probe queries lasts at most; 0 off" },
 	{ .name = NULL },
 };
 
@@ -890,6 +914,72 @@ static void pgp_send_query(struct pg_probe *p)
 	pgp_watch(p, PQsocket(p->conn), r == 1 ? EV_READ | EV_WRITE : EV_READ);
 }
 
+/* The time between two queries: <burst_interval> while a burst lasts, else <interval>. */
+static double pgp_next_interval(struct pg_probe *p)
+{
+	if (p->burst_until > 0 && ev_now(p->loop) >= p->burst_until) {
+		log_debug("pg probe: burst over, role unchanged");
+		p->burst_until = 0;
+	}
+	return p->burst_until > 0 ? p->conf.burst_interval : p->conf.interval;
+}
+
+/* Starts (or extends) a burst without querying now: the caller sets the next interval. */
+static void pgp_kick_later(struct pg_probe *p, const char *why)
+{
+	if (p->conf.burst_for <= 0)
+		return;
+	if (p->burst_until == 0)
+		log_debug("pg probe: burst (%s)", why);
+	p->kicks++;
+	p->burst_until = ev_now(p->loop) + p->conf.burst_for;
+}
+
+void pgp_kick(struct pg_probe *p, const char *why)
+{
+	if (p->loop == NULL || p->state == PGP_ST_STOPPED)
+		return;
+	pgp_kick_later(p, why);
+	switch (p->state) {
+	case PGP_ST_IDLE:
+		pgp_send_query(p); /* at once: the interval timer would wait up to <interval> */
+		return;
+	case PGP_ST_BACKOFF:
+		p->backoff = 0;
+		pgp_connect(p);
+		return;
+	case PGP_ST_CONNECTING:
+	case PGP_ST_QUERY:
+		return; /* the result under way is followed by a burst interval */
+	case PGP_ST_STOPPED:
+	case PGP_ST_COUNT:
+		return;
+	}
+}
+
+static void pgp_watch_event(struct pg_watch *w, const char *name, void *arg)
+{
+	struct pg_probe *p = arg;
+
+	(void)w;
+	pgp_kick(p, name);
+}
+
+/* (Re)starts the data directory watch from <p->conf.pgdata>; a failure is logged, not fatal:
+ * the periodic probe still sees every change, one interval later. */
+static void pgp_watch_start(struct pg_probe *p)
+{
+	char err[256];
+
+	pgw_stop(&p->watch);
+	if (p->conf.pgdata[0] == '\0')
+		return;
+	if (pgw_start(&p->watch, p->conf.pgdata, err, sizeof(err)) < 0)
+		log_warning("pg probe: no event-driven probing: %s", err);
+	else
+		log_info("pg probe: watching %s for promotions", p->conf.pgdata);
+}
+
 /* One good row: feed rise/fall, apply the lag rules, publish. */
 static void pgp_success(struct pg_probe *p, const struct pgp_sample *s)
 {
@@ -914,7 +1004,15 @@ static void pgp_success(struct pg_probe *p, const struct pgp_sample *s)
 		snprintf(next.err, sizeof(next.err), "rising (%" PRId64 "/%" PRId64 ")",
 		         p->rf.count, p->rf.rise);
 	}
-	pgp_set_state(p, PGP_ST_IDLE, p->conf.interval - took);
+	if (p->burst_until > 0 && next.role != p->pg.role) {
+		log_debug("pg probe: burst over, the role changed");
+		p->burst_until = 0; /* settled: the publish below logs the change */
+	} else if (p->pg.role == NS_ROLE_STANDBY && next.role == NS_ROLE_STANDBY &&
+	           p->pg.streaming && !next.streaming) {
+		/* the primary went away: a promotion of this standby may follow */
+		pgp_kick_later(p, "WAL receiver stopped streaming");
+	}
+	pgp_set_state(p, PGP_ST_IDLE, pgp_next_interval(p) - took);
 	pgp_watch(p, PQsocket(p->conn), EV_READ);
 	pgp_publish(p, &next);
 }
@@ -1089,6 +1187,7 @@ int pgp_init(struct pg_probe *p, struct ev_loop *loop, const struct pgp_conf *co
 	p->acc.ok = true;
 	ev_io_init(&p->acc.io, pgp_acc_io_cb, -1, EV_READ);
 	ev_timer_init(&p->acc.timer, pgp_acc_timer_cb, 0, 0);
+	pgw_init(&p->watch, loop, pgp_watch_event, p);
 	rf_init(&p->rf, conf->rise, conf->fall);
 	p->pg.present = true;
 	p->pg.role = NS_ROLE_UNKNOWN;
@@ -1101,6 +1200,7 @@ void pgp_start(struct pg_probe *p)
 	if (p->state != PGP_ST_STOPPED)
 		return;
 	p->backoff = 0;
+	pgp_watch_start(p);
 	pgp_connect(p);
 }
 
@@ -1108,6 +1208,8 @@ void pgp_stop(struct pg_probe *p)
 {
 	if (p->loop == NULL)
 		return;
+	pgw_stop(&p->watch);
+	p->burst_until = 0;
 	pgp_close_conn(p);
 	pgp_acc_stop(p);
 	pgp_set_state(p, PGP_ST_STOPPED, 0);
@@ -1121,15 +1223,19 @@ void pgp_free(struct pg_probe *p)
 int pgp_reconfigure(struct pg_probe *p, const struct pgp_conf *conf, char *err, size_t errlen)
 {
 	bool reconnect;
+	bool rewatch;
 
 	if (pgp_conf_validate(conf, err, errlen) < 0)
 		return -1;
 	reconnect = strcmp(conf->conninfo, p->conf.conninfo) != 0 ||
 	            conf->keepalives_idle != p->conf.keepalives_idle;
+	rewatch = strcmp(conf->pgdata, p->conf.pgdata) != 0;
 	p->conf = *conf;
 	rf_set_limits(&p->rf, conf->rise, conf->fall);
 	if (p->state == PGP_ST_STOPPED)
 		return 0;
+	if (rewatch)
+		pgp_watch_start(p);
 	pgp_acc_stop(p);
 	if (reconnect) {
 		log_info("pg probe: conninfo changed, reconnecting");

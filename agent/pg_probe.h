@@ -47,6 +47,13 @@
  * ("postmaster accepts no connection") until a check passes again; the persistent connection
  * is kept.
  *
+ * Burst: a role change must reach the feed within milliseconds of the event, not at the next
+ * <interval>. When something says the role or the server's life is changing -- a file event in
+ * <pgdata> (agent/pg_watch.h: promote, standby.signal, postmaster.pid), or a standby's WAL
+ * receiver that stops streaming (its primary went away: a promotion may follow) -- the probe
+ * queries at once and then every <burst_interval> until the role changes or <burst_for> passes
+ * (pgp_kick()). The connection's own EOF already reconnects at once. Steady state is unchanged.
+ *
  * The role needs pg_monitor (or superuser) to see pg_stat_wal_receiver and pg_control_system().
  *
  * Lifecycle: pgp_init() (no I/O), pgp_start(), pgp_reconfigure() on SIGHUP, pgp_stop(),
@@ -61,12 +68,14 @@
 
 #include <ev.h>
 
+#include "agent/pg_watch.h"
 #include "agent/rise_fall.h"
 #include "common/cfg.h"
 #include "common/compiler.h"
 #include "common/node_state.h"
 
 #define PGP_CONNINFO_MAX 512 /* conninfo string, with NUL (cfg key "conninfo") */
+#define PGP_PGDATA_MAX   256 /* data directory path, with NUL (cfg key "pgdata") */
 
 /* The [postgres] section of the agent config. Filled with cfg_set_defaults(pgp_conf_keys, ...)
  * then cfg_set_key(pgp_conf_keys, ...) per key; checked whole by pgp_conf_validate(). */
@@ -83,6 +92,9 @@ struct pgp_conf {
 	int64_t keepalives_idle; /* TCP keepalive idle time (s) given to libpq */
 	double accept_check;     /* how often to check that the postmaster accepts new
 	                            connections (s); 0 = never (see "accept check" above) */
+	char pgdata[PGP_PGDATA_MAX]; /* data directory to watch ("" = no watch; see "burst") */
+	double burst_interval;       /* time between two queries during a burst (s) */
+	double burst_for;            /* how long a burst lasts at most (s) */
 };
 
 /* Key table for [postgres]: conninfo, interval, timeout, connect_timeout, rise, fall,
@@ -224,6 +236,9 @@ struct pg_probe {
 	uint64_t queries;         /* successful queries since start */
 	uint64_t failures;        /* failed queries / connects since start */
 	struct pgp_accept acc;    /* the accept check */
+	struct pg_watch watch;    /* inotify on conf.pgdata (off when "") */
+	ev_tstamp burst_until;    /* query every burst_interval until then; 0 = no burst */
+	uint64_t kicks;           /* bursts started since start */
 	pgp_change_cb cb;         /* told of every change */
 	void *arg;                /* caller's data */
 };
@@ -247,6 +262,10 @@ void pgp_free(struct pg_probe *p);
  * or -1 with <err> filled and the old config kept. */
 int pgp_reconfigure(struct pg_probe *p, const struct pgp_conf *conf, char *err,
                     size_t errlen) HR_MUSTCHECK;
+
+/* Something says the role may be changing (<why>, for the log): query at once, then every
+ * <burst_interval> until the role changes or <burst_for> passes. No-op when stopped. */
+void pgp_kick(struct pg_probe *p, const char *why);
 
 const char *pgp_state_name(enum pgp_state st);
 

@@ -3,11 +3,11 @@
  * tests/integration/test_probe_pg.sh and for people watching a server.
  *
  *   pgp-watch [-i INTERVAL] [-t TIMEOUT] [-c CONNECT_TIMEOUT] [-r RISE] [-f FALL] [-d SECONDS]
- *             [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-v] CONNINFO
+ *             [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-D PGDATA] [-v] CONNINFO
  *
  * Line format (key=value, err last, quoted):
  *   <ms since start> ch=<changes> up=0|1 role=R tl=N sysid=S lsn=N lag_bytes=N lag_ms=N
- *   streaming=0|1 paused=0|1 q=<queries> f=<failures> err="..."
+ *   streaming=0|1 paused=0|1 q=<queries> f=<failures> k=<bursts> err="..."
  * plus "tick <ms> loop alive" every second on stdout, to show the loop never blocks. */
 #include <signal.h>
 #include <stdio.h>
@@ -51,12 +51,12 @@ static void watch_print(struct pg_probe *p, unsigned changed, void *arg)
 	if (ch[0] != '\0')
 		ch[strlen(ch) - 1] = '\0';
 	printf("%.0f ch=%s up=%d role=%s tl=%u sysid=%s lsn=%llu lag_bytes=%llu lag_ms=%llu "
-	       "streaming=%d paused=%d q=%llu f=%llu err=\"%s\"\n",
+	       "streaming=%d paused=%d q=%llu f=%llu k=%llu err=\"%s\"\n",
 	       (ev_now(p->loop) - w->wl.t0) * 1e3, ch, pg->up, ns_role_name(pg->role), pg->tl,
 	       pg->sysid[0] ? pg->sysid : "-", (unsigned long long)pg->lsn,
 	       (unsigned long long)pg->lag_bytes, (unsigned long long)pg->lag_ms, pg->streaming,
 	       pg->paused, (unsigned long long)p->queries, (unsigned long long)p->failures,
-	       pg->err);
+	       (unsigned long long)p->kicks, pg->err);
 	fflush(stdout);
 }
 
@@ -75,7 +75,8 @@ static void watch_usage(void)
 	fprintf(
 	    stderr,
 	    "usage: pgp-watch [-i INTERVAL] [-t TIMEOUT] [-c CONNECT_TIMEOUT] [-r RISE] [-f FALL]\n"
-	    "                 [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-d SECONDS] [-v] CONNINFO\n"
+	    "                 [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-D PGDATA] [-d SECONDS] [-v]\n"
+	    "                 CONNINFO\n"
 	    "Runs the agent's postgres probe alone; prints one line per change.\n"
 	    "Durations as in configs: 100ms, 1s (bare number: ms). Defaults: the [postgres] "
 	    "defaults.\n");
@@ -95,7 +96,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pgp-watch: %s\n", err);
 		return 1;
 	}
-	while ((opt = getopt(argc, argv, "i:t:c:r:f:T:a:d:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "i:t:c:r:f:T:a:D:d:vh")) != -1) {
 		switch (opt) {
 		case 'i':
 			if (watch_duration("pgp-watch", "i", optarg, &conf.interval) < 0)
@@ -116,6 +117,14 @@ int main(int argc, char **argv)
 		case 'a':
 			if (watch_duration("pgp-watch", "a", optarg, &conf.accept_check) < 0)
 				return 2;
+			break;
+		case 'D':
+			if (strlen(optarg) >= sizeof(conf.pgdata)) {
+				fprintf(stderr, "pgp-watch: -D: path longer than %zu bytes\n",
+				        sizeof(conf.pgdata) - 1);
+				return 2;
+			}
+			snprintf(conf.pgdata, sizeof(conf.pgdata), "%s", optarg);
 			break;
 		case 'd':
 			if (watch_duration("pgp-watch", "d", optarg, &duration) < 0)

@@ -403,7 +403,7 @@ agent_conf() {
 	mkdir -p "$DEMO/$n"
 	sed -e "s|@NODE@|$n|g" -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@DIR@|$DEMO/$n|g" \
 		-e "s|@ADDR@|${ADDR[$n]}|g" -e "s|@PGSOCK@|$(pgsock "$n")|g" -e "s|@PGPORT@|$PG_PORT|g" \
-		-e "s|@AGENT_PORT@|$AGENT_PORT|g" -e "s|@PEERS@|$peers|" \
+		-e "s|@PGDATA@|$(pgdata "$n")|g" -e "s|@AGENT_PORT@|$AGENT_PORT|g" -e "s|@PEERS@|$peers|" \
 		-e "s|@LISTEN@|$([ "$MODE" = netns ] && echo '*' || echo "${ADDR[$n]}"):$AGENT_PORT|g" \
 		-e "s|@APP@|$(local_addr "$n"):$APP_PORT|g" -e "s|@NGINX@|$(local_addr "$n"):$NGINX_PORT|g" \
 		"$tmpl" >"$DEMO/$n/agent.conf"

@@ -8,7 +8,9 @@
 # query deadline while the loop keeps ticking; postmaster alone stopped + probe's backend gone
 # -> the reconnect hangs in startup and the connect deadline fails it; primary stopped ->
 # standby's streaming=0 (receive == replay is not "caught up"); pg_ctl promote -> role primary
-# on timeline 2. Delays are printed (measured), never asserted: bench/ owns timing.
+# on timeline 2; a watcher with a 30 s interval and the data directory watched (inotify) still
+# sees that promotion within the 10 s wait, by the event (its burst counter k moves). Delays are
+# printed (measured), never asserted: bench/ owns timing.
 # Addresses 127.0.11.1-2, ports 21432-21433 (this engineer's range).
 set -u
 cd "$(dirname "$0")/../.."
@@ -72,6 +74,10 @@ sysid=$(pg_psql $P_ADDR $P_PORT "select system_identifier from pg_control_system
 
 start_watch A "hostaddr=$P_ADDR port=$P_PORT user=postgres dbname=postgres"
 start_watch B "hostaddr=$S_ADDR port=$S_PORT user=postgres dbname=postgres"
+# C: the standby again, probing only every 30 s, but told of promotions by its data directory
+"$WATCH" -i 30s -t "$TIMEOUT" -c "$TIMEOUT" -a 0 -r 1 -f 1 -D "$tmp/pg2" \
+	"hostaddr=$S_ADDR port=$S_PORT user=postgres dbname=postgres" >"$tmp/C.out" 2>"$tmp/C.err" &
+watch_pids+=($!)
 
 # 1. roles
 if l=$(wait_line "$tmp/A.out" 0 "up=1 role=primary tl=1 sysid=$sysid " 10); then
@@ -234,6 +240,13 @@ if l=$(wait_line "$tmp/B.out" "$from" "up=1 role=primary tl=2 " 10); then
 else
 	bad "promotion not seen as primary on timeline 2"
 	dump B
+fi
+# the 30 s watcher: nothing but the data directory event can show it the promotion in time
+if l=$(wait_line "$tmp/C.out" 0 "up=1 role=primary tl=2 .* k=[1-9]" 10); then
+	ok "promotion seen by the inotify-driven probe (interval 30 s): ${l%% q=*} ${l##* f=}"
+else
+	bad "the 30 s probe watching the data directory did not see the promotion within 10 s"
+	dump C
 fi
 if tail -n +"$((from + 1))" "$tmp/B.out" | grep -E '^[0-9]' | grep -q 'up=0'; then
 	bad "the probe went down during the promotion"
