@@ -17,7 +17,7 @@ BUILD   ?= build
 CC      ?= cc
 SAN     ?=
 
-PKGS        := libpq msgpack
+PKGS        := libpq msgpack openssl
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

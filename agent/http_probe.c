@@ -1,12 +1,20 @@
 /* agent/http_probe.c - HTTP and TCP probes of haprole-agent; see http_probe.h.
  *
  * States (only hp_set_state() writes p->state; it re-arms <timer>):
- *   STOPPED -> WAIT (next probe) -> CONNECTING -> [tcp: pass] SENDING -> READING -> WAIT ...
- * The probe deadline is armed on entering CONNECTING and covers connect, send and read: the
- * timer is not re-armed by SENDING and READING. A verdict closes the socket at once (we never
- * read more than we need: the status line, or the stub_status body). */
+ *   STOPPED -> WAIT (next probe) -> CONNECTING -> [tcp: pass] [https: HANDSHAKE] SENDING
+ *   -> READING -> WAIT ...
+ * The probe deadline is armed on entering CONNECTING and covers connect, handshake, send and
+ * read: the timer is not re-armed by HANDSHAKE, SENDING and READING. A verdict closes the socket
+ * at once (we never read more than we need: the status line, or the stub_status body).
+ *
+ * TLS (https urls): one SSL_CTX per probe, built from the config (CA file read then, never in a
+ * probe); one SSL per probe attempt over the non-blocking socket. SSL_ERROR_WANT_READ/WRITE
+ * arm <io> for that event, whatever the state (a TLS read may need a write and the other way
+ * round). OpenSSL's error queue is per thread and shared with libpq's own TLS: it is cleared
+ * before each call and read right after it. */
 #include "agent/http_probe.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -14,6 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "common/log.h"
 
@@ -23,13 +35,16 @@
 
 #define HK(m) offsetof(struct hp_conf, m)
 
+static const char *const hp_verify_names[] = { [HP_VERIFY_NONE] = "none",
+	                                       [HP_VERIFY_PEER] = "peer", NULL };
+
 const struct cfg_key hp_http_keys[] = {
 	{ .name = "url",
 	  .type = CFG_T_STRING,
 	  .offset = HK(url),
 	  .len = sizeof(((struct hp_conf *)0)->url),
 	  .reloadable = true,
-	  .help = "what to GET: http://IP:PORT/path (numeric address, no DNS)" },
+	  .help = "what to GET: http://IP:PORT/path or https://... (numeric address, no DNS)" },
 	{ .name = "host",
 	  .type = CFG_T_STRING,
 	  .offset = HK(host),
@@ -50,6 +65,27 @@ const struct cfg_key hp_http_keys[] = {
 	  .def = "no",
 	  .reloadable = true,
 	  .help = "the url is nginx stub_status: read 'Active connections'" },
+	{ .name = "verify",
+	  .type = CFG_T_ENUM,
+	  .offset = HK(verify),
+	  .enum_names = hp_verify_names,
+	  .def = "peer",
+	  .reloadable = true,
+	  .help = "https: none (any certificate) or peer (chain to ca_file and name)" },
+	{ .name = "ca_file",
+	  .type = CFG_T_STRING,
+	  .offset = HK(ca_file),
+	  .len = sizeof(((struct hp_conf *)0)->ca_file),
+	  .def = "",
+	  .reloadable = true,
+	  .help = "https, verify peer: PEM file of the CAs to trust; empty: the system's" },
+	{ .name = "sni",
+	  .type = CFG_T_STRING,
+	  .offset = HK(sni),
+	  .len = sizeof(((struct hp_conf *)0)->sni),
+	  .def = "",
+	  .reloadable = true,
+	  .help = "https: server name sent (SNI) and verified; empty: the host key's name" },
 	{ .name = "interval",
 	  .type = CFG_T_DURATION,
 	  .offset = HK(interval),
@@ -141,21 +177,38 @@ static bool hp_all_vchar(const char *s)
 	return true;
 }
 
-int hp_parse_url(const char *url, struct cfg_addr *addr, char *path, size_t pathlen,
+/* Length of the url's "http://" or "https://" prefix, 0 for anything else. */
+static size_t hp_scheme_len(const char *url, bool *tls)
+{
+	static const char http[] = "http://";
+	static const char https[] = "https://";
+
+	if (strncasecmp(url, http, sizeof(http) - 1) == 0) {
+		*tls = false;
+		return sizeof(http) - 1;
+	}
+	if (strncasecmp(url, https, sizeof(https) - 1) == 0) {
+		*tls = true;
+		return sizeof(https) - 1;
+	}
+	return 0;
+}
+
+int hp_parse_url(const char *url, struct cfg_addr *addr, char *path, size_t pathlen, bool *tls,
                  const char **why)
 {
-	static const char scheme[] = "http://";
+	size_t slen = hp_scheme_len(url, tls);
 	const char *auth;
 	const char *rest;
 	size_t alen;
 	char hostport[80];
 	int n;
 
-	if (strncasecmp(url, scheme, sizeof(scheme) - 1) != 0) {
-		*why = "only http:// urls are probed";
+	if (slen == 0) {
+		*why = "only http:// and https:// urls are probed";
 		return -1;
 	}
-	auth = url + sizeof(scheme) - 1;
+	auth = url + slen;
 	alen = strcspn(auth, "/?#");
 	rest = auth + alen;
 	if (alen == 0) {
@@ -177,7 +230,8 @@ int hp_parse_url(const char *url, struct cfg_addr *addr, char *path, size_t path
 	/* port given: "...]:P" or "a.b.c.d:P"; absent: "[v6]" or "a.b.c.d" */
 	if ((auth[0] == '[' && auth[alen - 1] == ']') ||
 	    (auth[0] != '[' && memchr(auth, ':', alen) == NULL))
-		n = snprintf(hostport, sizeof(hostport), "%.*s:80", (int)alen, auth);
+		n = snprintf(hostport, sizeof(hostport), "%.*s:%d", (int)alen, auth,
+		             *tls ? 443 : 80);
 	else
 		n = snprintf(hostport, sizeof(hostport), "%.*s", (int)alen, auth);
 	if (n < 0 || (size_t)n >= sizeof(hostport)) {
@@ -224,6 +278,101 @@ int hp_parse_expect(const char *s, int *min, int *max)
 	return 0;
 }
 
+/* ---- TLS context and names ------------------------------------------------------------------ */
+
+/* OpenSSL's last error as text ("certificate verify failed", "wrong version number"), for
+ * reasons; pops the queue. */
+static const char *hp_ssl_err_text(void)
+{
+	unsigned long e = ERR_get_error();
+	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	ERR_clear_error();
+	return r != NULL ? r : "unknown TLS error";
+}
+
+/* The name an https probe sends as SNI and checks the certificate against, into <out>: <sni>,
+ * else the <host> header without its port, else the url's host (an IP). <*is_ip> when it is an
+ * address: then no SNI (RFC 6066 section 3) and the certificate must name that IP. */
+static void hp_tls_name(const struct hp_conf *c, char *out, size_t outlen, bool *is_ip)
+{
+	const char *h = c->sni;
+	size_t n;
+	unsigned char bin[16];
+	bool tls;
+
+	if (h[0] == '\0')
+		h = c->host;
+	if (h[0] == '\0') {
+		h = c->url + hp_scheme_len(c->url, &tls);
+		n = strcspn(h, "/?#");
+	} else {
+		n = strlen(h);
+	}
+	if (h[0] == '[') { /* [v6] or [v6]:port */
+		h++;
+		n = strcspn(h, "]");
+	} else {
+		size_t colon = strcspn(h, ":");
+
+		n = colon < n ? colon : n;
+	}
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, h, n);
+	out[n] = '\0';
+	*is_ip = inet_pton(AF_INET, out, bin) == 1 || inet_pton(AF_INET6, out, bin) == 1;
+}
+
+/* Builds the TLS context of an https probe from <c>: TLS 1.2+, and with verify peer the CAs of
+ * <ca_file> (else the system's). NULL with <err> on failure. */
+static struct ssl_ctx_st *hp_tls_ctx_new(const struct hp_conf *c, char *err, size_t errlen)
+{
+	SSL_CTX *ctx;
+	int ok;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL) {
+		snprintf(err, errlen, "key 'url': cannot make a TLS context: %s (got \"%s\")",
+		         hp_ssl_err_text(), c->url);
+		return NULL;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		snprintf(err, errlen, "key 'url': TLS 1.2 refused by OpenSSL: %s (got \"%s\")",
+		         hp_ssl_err_text(), c->url);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	/* our tx buffer may be sent in pieces (non-blocking socket) */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/* many servers close after "Connection: close" without close_notify: that is the end of
+	 * the response, as over plain TCP, not an error */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+	if (c->verify == HP_VERIFY_NONE) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return ctx;
+	}
+	if (c->ca_file[0] != '\0')
+		ok = SSL_CTX_load_verify_locations(ctx, c->ca_file, NULL);
+	else
+		ok = SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		if (c->ca_file[0] != '\0')
+			snprintf(err, errlen, "key 'ca_file': cannot load it: %s (got \"%s\")",
+			         hp_ssl_err_text(), c->ca_file);
+		else
+			snprintf(err, errlen, "key 'ca_file': the system's CAs cannot be loaded: %s",
+			         hp_ssl_err_text());
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return ctx;
+}
+
 int hp_conf_validate(struct hp_conf *c, char *err, size_t errlen)
 {
 	const char *why = NULL;
@@ -246,7 +395,7 @@ int hp_conf_validate(struct hp_conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "key 'url': required in an [http %s] section", c->name);
 		return -1;
 	}
-	if (hp_parse_url(c->url, &c->addr, c->path, sizeof(c->path), &why) < 0) {
+	if (hp_parse_url(c->url, &c->addr, c->path, sizeof(c->path), &c->tls, &why) < 0) {
 		snprintf(err, errlen, "key 'url': %s (got \"%s\")", why, c->url);
 		return -1;
 	}
@@ -260,6 +409,22 @@ int hp_conf_validate(struct hp_conf *c, char *err, size_t errlen)
 		         "key 'expect': a status 100-599 or a range like 200-399 (got \"%s\")",
 		         c->expect);
 		return -1;
+	}
+	if (!hp_all_vchar(c->sni) || strchr(c->sni, ':') != NULL) {
+		snprintf(err, errlen, "key 'sni': a host name without port (got \"%s\")", c->sni);
+		return -1;
+	}
+	if (c->verify < 0 || c->verify >= HP_VERIFY_COUNT) {
+		snprintf(err, errlen, "key 'verify': none or peer (got %d)", c->verify);
+		return -1;
+	}
+	if (c->tls) {
+		/* built once here so a bad ca_file fails the config, not every probe */
+		struct ssl_ctx_st *ctx = hp_tls_ctx_new(c, err, errlen);
+
+		if (ctx == NULL)
+			return -1;
+		SSL_CTX_free(ctx);
 	}
 	return 0;
 }
@@ -374,8 +539,9 @@ int hp_parse_stub_status(const uint8_t *p, size_t len, int64_t *active)
 /* ---- the probe ----------------------------------------------------------------------------- */
 
 static const char *const hp_state_names[HP_ST_COUNT] = {
-	[HP_ST_STOPPED] = "STOPPED", [HP_ST_WAIT] = "WAIT",       [HP_ST_CONNECTING] = "CONNECTING",
-	[HP_ST_SENDING] = "SENDING", [HP_ST_READING] = "READING",
+	[HP_ST_STOPPED] = "STOPPED",     [HP_ST_WAIT] = "WAIT",
+	[HP_ST_CONNECTING] = "CONNECTING", [HP_ST_HANDSHAKE] = "HANDSHAKE",
+	[HP_ST_SENDING] = "SENDING",     [HP_ST_READING] = "READING",
 };
 
 const char *hp_state_name(enum hp_state st)
@@ -385,11 +551,11 @@ const char *hp_state_name(enum hp_state st)
 
 static const char *hp_kind_word(const struct http_probe *p)
 {
-	return p->conf.kind == HP_KIND_TCP ? "tcp" : "http";
+	return p->conf.kind == HP_KIND_TCP ? "tcp" : p->conf.tls ? "https" : "http";
 }
 
 /* The only writer of <p->state>. WAIT arms <delay>; CONNECTING arms the probe deadline, which
- * SENDING and READING inherit; STOPPED stops the timer. */
+ * HANDSHAKE, SENDING and READING inherit; STOPPED stops the timer. */
 static void hp_set_state(struct http_probe *p, enum hp_state to, double delay)
 {
 	log_debug("%s probe %s: %s -> %s", hp_kind_word(p), p->conf.name, hp_state_name(p->state),
@@ -410,6 +576,7 @@ static void hp_set_state(struct http_probe *p, enum hp_state to, double delay)
 		ev_timer_set(&p->timer, p->conf.timeout, 0);
 		ev_timer_start(p->loop, &p->timer);
 		return;
+	case HP_ST_HANDSHAKE:
 	case HP_ST_SENDING:
 	case HP_ST_READING:
 	case HP_ST_COUNT:
@@ -422,6 +589,11 @@ static void hp_abort(struct http_probe *p)
 {
 	sock_connector_cancel(&p->conn);
 	ev_io_stop(p->loop, &p->io);
+	if (p->ssl != NULL) {
+		/* no close_notify: the probe is over, the socket closes right after */
+		SSL_free(p->ssl);
+		p->ssl = NULL;
+	}
 	if (p->fd != -1) {
 		close(p->fd);
 		p->fd = -1;
@@ -474,7 +646,8 @@ static int hp_build_request(struct http_probe *p)
 
 	if (host == NULL) {
 		/* the url's authority as written */
-		const char *auth = p->conf.url + strlen("http://");
+		bool tls;
+		const char *auth = p->conf.url + hp_scheme_len(p->conf.url, &tls);
 		size_t alen = strcspn(auth, "/?");
 
 		if (alen >= sizeof(hostport))
@@ -532,24 +705,182 @@ static bool hp_decide(struct http_probe *p, bool eof)
 	return true;
 }
 
+/* (Re)arms <io> on the probe's socket for <events>. */
+static void hp_arm(struct http_probe *p, int events)
+{
+	ev_io_stop(p->loop, &p->io);
+	ev_io_set(&p->io, p->fd, events);
+	ev_io_start(p->loop, &p->io);
+}
+
+/* After an SSL call on <p->ssl> returned <ret> <= 0 (error queue cleared before the call,
+ * <errno> as the call left it): arms <io> for what OpenSSL waits for, or ends the probe with the
+ * reason ("tls: certificate verify failed (self-signed certificate)"). */
+static void hp_tls_wait(struct http_probe *p, int ret, const char *doing)
+{
+	int saved = errno;
+	int e = SSL_get_error(p->ssl, ret);
+	unsigned long q;
+	long v;
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		hp_arm(p, EV_READ);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		hp_arm(p, EV_WRITE);
+		return;
+	case SSL_ERROR_SSL:
+		q = ERR_peek_error();
+		v = SSL_get_verify_result(p->ssl);
+		if (ERR_GET_REASON(q) == SSL_R_CERTIFICATE_VERIFY_FAILED && v != X509_V_OK) {
+			ERR_clear_error();
+			hp_finish(p, false, "tls: certificate verify failed (%s)",
+			          X509_verify_cert_error_string(v));
+			return;
+		}
+		hp_finish(p, false, "tls: %s (%s)", hp_ssl_err_text(), doing);
+		return;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		hp_finish(p, false, "tls: %s (%s)",
+		          saved != 0 ? strerror(saved) : "connection closed by the server", doing);
+		return;
+	case SSL_ERROR_ZERO_RETURN:
+		hp_finish(p, false, "tls: connection closed by the server (%s)", doing);
+		return;
+	default:
+		ERR_clear_error();
+		hp_finish(p, false, "tls: OpenSSL error %d (%s)", e, doing);
+		return;
+	}
+}
+
+static void hp_send(struct http_probe *p);
+
+/* HANDSHAKE: drives SSL_connect(); on completion goes on to SENDING. */
+static void hp_handshake(struct http_probe *p)
+{
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_connect(p->ssl);
+	if (r != 1) {
+		hp_tls_wait(p, r, "handshake");
+		return;
+	}
+	log_debug("https probe %s: %s with %s", p->conf.name, SSL_get_version(p->ssl),
+	          SSL_get_cipher_name(p->ssl));
+	hp_set_state(p, HP_ST_SENDING, 0);
+	hp_send(p);
+}
+
+/* READING: takes what the socket (or the TLS session) holds into <rx>, decides when it can.
+ * Bounded: every turn of the TLS loop adds bytes to <rx> or returns. */
+static void hp_read(struct http_probe *p)
+{
+	ssize_t n;
+	int r;
+
+	if (p->ssl == NULL) {
+		n = buf_read_fd(&p->rx, p->fd);
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == -1 && errno != ENOBUFS) {
+			hp_finish(p, false, "read: %s", strerror(errno));
+			return;
+		}
+		hp_decide(p, n == 0);
+		return;
+	}
+	for (;;) {
+		if (buf_tail_room(&p->rx) == 0) {
+			hp_decide(p, false); /* full: decides */
+			return;
+		}
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_read(p->ssl, buf_tail(&p->rx), (int)buf_tail_room(&p->rx));
+		if (r > 0) {
+			buf_commit(&p->rx, (size_t)r);
+			if (hp_decide(p, false))
+				return;
+			continue;
+		}
+		if (SSL_get_error(p->ssl, r) == SSL_ERROR_ZERO_RETURN) {
+			hp_decide(p, true);
+			return;
+		}
+		hp_tls_wait(p, r, "reading the response");
+		return;
+	}
+}
+
 /* SENDING: writes what is left of the request at once; EV_WRITE only while some is left. */
 static void hp_send(struct http_probe *p)
 {
-	ssize_t n = buf_write_fd(&p->tx, p->fd);
+	ssize_t n;
+	int r;
 
+	if (p->ssl != NULL) {
+		while (buf_len(&p->tx) != 0) {
+			ERR_clear_error();
+			errno = 0;
+			r = SSL_write(p->ssl, buf_head(&p->tx), (int)buf_len(&p->tx));
+			if (r <= 0) {
+				hp_tls_wait(p, r, "sending the request");
+				return;
+			}
+			buf_consume(&p->tx, (size_t)r);
+		}
+		hp_set_state(p, HP_ST_READING, 0);
+		/* the session may already hold bytes: read at once, which arms EV_READ */
+		hp_read(p);
+		return;
+	}
+	n = buf_write_fd(&p->tx, p->fd);
 	if (n == -1 && errno != EAGAIN) {
 		hp_finish(p, false, "send: %s", strerror(errno));
 		return;
 	}
-	ev_io_stop(p->loop, &p->io);
 	if (buf_len(&p->tx) != 0) {
-		ev_io_set(&p->io, p->fd, EV_WRITE);
-		ev_io_start(p->loop, &p->io);
+		hp_arm(p, EV_WRITE);
 		return;
 	}
 	hp_set_state(p, HP_ST_READING, 0);
-	ev_io_set(&p->io, p->fd, EV_READ);
-	ev_io_start(p->loop, &p->io);
+	hp_arm(p, EV_READ);
+}
+
+/* CONNECTING -> HANDSHAKE: a TLS session over <p->fd>, SNI and the name to verify set. */
+static void hp_tls_begin(struct http_probe *p)
+{
+	char name[HP_HOST_MAX];
+	bool is_ip = false;
+	int ok = 1;
+
+	hp_set_state(p, HP_ST_HANDSHAKE, 0);
+	ERR_clear_error();
+	p->ssl = SSL_new(p->ssl_ctx);
+	if (p->ssl == NULL || SSL_set_fd(p->ssl, p->fd) != 1) {
+		hp_finish(p, false, "tls: cannot start a session: %s", hp_ssl_err_text());
+		return;
+	}
+	hp_tls_name(&p->conf, name, sizeof(name), &is_ip);
+	if (!is_ip && name[0] != '\0')
+		ok = SSL_set_tlsext_host_name(p->ssl, name);
+	if (ok == 1 && p->conf.verify == HP_VERIFY_PEER) {
+		if (is_ip)
+			ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(p->ssl), name);
+		else
+			ok = SSL_set1_host(p->ssl, name);
+	}
+	if (ok != 1) {
+		hp_finish(p, false, "tls: cannot use the name \"%s\": %s", name, hp_ssl_err_text());
+		return;
+	}
+	SSL_set_connect_state(p->ssl);
+	hp_handshake(p);
 }
 
 static void hp_on_connected(struct sock_connector *c, int fd, int err)
@@ -566,6 +897,10 @@ static void hp_on_connected(struct sock_connector *c, int fd, int err)
 		return;
 	}
 	p->fd = fd;
+	if (p->conf.tls) {
+		hp_tls_begin(p);
+		return;
+	}
 	hp_set_state(p, HP_ST_SENDING, 0);
 	hp_send(p);
 }
@@ -573,23 +908,18 @@ static void hp_on_connected(struct sock_connector *c, int fd, int err)
 static void hp_on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct http_probe *p = container_of(w, struct http_probe, io);
-	ssize_t n;
 
 	(void)loop;
 	(void)revents;
 	switch (p->state) {
+	case HP_ST_HANDSHAKE:
+		hp_handshake(p);
+		return;
 	case HP_ST_SENDING:
 		hp_send(p);
 		return;
 	case HP_ST_READING:
-		n = buf_read_fd(&p->rx, p->fd);
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == -1 && errno != ENOBUFS) {
-			hp_finish(p, false, "read: %s", strerror(errno));
-			return;
-		}
-		hp_decide(p, n == 0);
+		hp_read(p);
 		return;
 	case HP_ST_STOPPED:
 	case HP_ST_WAIT:
@@ -623,12 +953,14 @@ static void hp_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		hp_begin(p);
 		return;
 	case HP_ST_CONNECTING:
+	case HP_ST_HANDSHAKE:
 	case HP_ST_SENDING:
 	case HP_ST_READING:
 		hp_finish(p, false, "timeout after %.0f ms (%s)", p->conf.timeout * 1e3,
-		          p->state == HP_ST_CONNECTING ? "connecting"
-		          : p->state == HP_ST_SENDING  ? "sending"
-		                                       : "waiting for the response");
+		          p->state == HP_ST_CONNECTING  ? "connecting"
+		          : p->state == HP_ST_HANDSHAKE ? "TLS handshake"
+		          : p->state == HP_ST_SENDING   ? "sending"
+		                                        : "waiting for the response");
 		return;
 	case HP_ST_STOPPED:
 	case HP_ST_COUNT:
@@ -644,6 +976,11 @@ int hp_init(struct http_probe *p, struct ev_loop *loop, const struct hp_conf *co
 	memset(p, 0, sizeof(*p));
 	if (hp_conf_validate(&c, err, errlen) < 0)
 		return -1;
+	if (c.tls) {
+		p->ssl_ctx = hp_tls_ctx_new(&c, err, errlen);
+		if (p->ssl_ctx == NULL)
+			return -1;
+	}
 	p->loop = loop;
 	p->conf = c;
 	/* memset: state HP_ST_STOPPED */
@@ -681,19 +1018,29 @@ void hp_stop(struct http_probe *p)
 void hp_free(struct http_probe *p)
 {
 	hp_stop(p);
+	SSL_CTX_free(p->ssl_ctx);
+	p->ssl_ctx = NULL;
 }
 
 int hp_reconfigure(struct http_probe *p, const struct hp_conf *conf, char *err, size_t errlen)
 {
 	struct hp_conf c = *conf;
 	bool running = p->state != HP_ST_STOPPED;
+	struct ssl_ctx_st *ctx = NULL;
 
 	if (hp_conf_validate(&c, err, errlen) < 0)
 		return -1;
+	if (c.tls) {
+		ctx = hp_tls_ctx_new(&c, err, errlen);
+		if (ctx == NULL)
+			return -1;
+	}
 	if (running) {
 		hp_abort(p);
 		hp_set_state(p, HP_ST_STOPPED, 0);
 	}
+	SSL_CTX_free(p->ssl_ctx);
+	p->ssl_ctx = ctx;
 	p->conf = c;
 	rf_set_limits(&p->rf, c.rise, c.fall);
 	if (running)

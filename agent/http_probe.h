@@ -7,9 +7,14 @@
  *                 pass when the status is within [expect_min, expect_max]. With <stub_status>,
  *                 the body is nginx's stub_status page and "Active connections: N" is read
  *                 (hp_parse_stub_status()) into <active>.
+ *                 With an "https://" url the same request goes over TLS (OpenSSL, non-blocking):
+ *                 a handshake follows the connect; <verify> none|peer (against <ca_file>, else
+ *                 the system's CAs; the certificate's name against <sni>, else the <host>
+ *                 header's name, else the url's IP), SNI = <sni>, else the <host> header's
+ *                 name (a numeric url host is never sent as SNI: RFC 6066 section 3).
  *   HP_KIND_TCP   pass when the connect succeeds within <timeout>; nothing is sent.
- * The timer is armed before the connect; everything (connect, send, response) must finish
- * within <timeout>. No DNS: addresses are numeric (cfg_parse_addr()).
+ * The timer is armed before the connect; everything (connect, TLS handshake, send, response)
+ * must finish within <timeout>. No DNS: addresses are numeric (cfg_parse_addr()).
  *
  * Results land in a struct ns_probe (common/node_state.h): <up> debounced by rise/fall
  * (agent/rise_fall.h), <ms> the last probe's duration, <err> the last failure ("" after a
@@ -38,6 +43,14 @@
 #define HP_URL_MAX  256  /* "url" value, with NUL */
 #define HP_PATH_MAX 200  /* request path, with NUL */
 #define HP_HOST_MAX 128  /* Host header value, with NUL */
+#define HP_FILE_MAX 256  /* ca_file path, with NUL */
+
+/* What an https probe checks of the server's certificate. */
+enum hp_verify {
+	HP_VERIFY_NONE = 0, /* encrypt only: any certificate is accepted */
+	HP_VERIFY_PEER,     /* chain to <ca_file> (or the system's CAs) and the name must match */
+	HP_VERIFY_COUNT     /* keep last */
+};
 
 enum hp_kind {
 	HP_KIND_HTTP = 0, /* GET and check the status */
@@ -49,10 +62,13 @@ enum hp_kind {
 struct hp_conf {
 	char name[CFG_NAME_MAX]; /* NAME from the section header (set by the agent core) */
 	enum hp_kind kind;       /* set by the agent core from the section word */
-	char url[HP_URL_MAX];    /* http: "http://IP:PORT/path?query" (numeric IP, [v6] ok) */
+	char url[HP_URL_MAX];    /* http: "http[s]://IP:PORT/path?query" (numeric IP, [v6] ok) */
 	char host[HP_HOST_MAX];  /* http: Host header; "" = the url's "IP:PORT" */
 	char expect[32];         /* http: accepted status range "200-399" or one code "200" */
 	bool stub_status;        /* http: the body is nginx stub_status; read Active connections */
+	int verify;              /* https: enum hp_verify (CFG_T_ENUM stores an int) */
+	char ca_file[HP_FILE_MAX]; /* https, verify peer: PEM CA bundle; "" = the system's CAs */
+	char sni[HP_HOST_MAX];   /* https: server name sent and verified; "" = <host>'s name */
 	struct cfg_addr addr;    /* tcp: target "IP:PORT"; http: filled from <url> by validate */
 	double interval;         /* time between two probes (s) */
 	double timeout;          /* deadline of one whole probe (s) */
@@ -60,25 +76,29 @@ struct hp_conf {
 	int64_t fall;            /* consecutive failures to turn down */
 	/* Filled by hp_conf_validate() from the above: */
 	char path[HP_PATH_MAX]; /* http: path and query of <url> */
+	bool tls;               /* http: the url is https:// */
 	int expect_min;         /* http: lowest accepted status */
 	int expect_max;         /* http: highest accepted status */
 };
 
-/* Key tables. [http NAME]: url, host, expect, stub_status, interval, timeout, rise, fall.
+/* Key tables. [http NAME]: url, host, expect, stub_status, verify, ca_file, sni, interval,
+ * timeout, rise, fall.
  * [tcp NAME]: addr, interval, timeout, rise, fall. Offsets are into struct hp_conf. */
 extern const struct cfg_key hp_http_keys[];
 extern const struct cfg_key hp_tcp_keys[];
 
-/* Checks a whole section and fills the derived fields (addr from url, path, expect_min/max).
- * Returns 0, or -1 with <err> = "key 'KEY': what is wrong (got "VALUE")". */
+/* Checks a whole section and fills the derived fields (addr from url, path, tls,
+ * expect_min/max). An https section also gets its TLS context built once (the CA file read and
+ * parsed), so a bad ca_file is a config error, not a probe failure. Returns 0, or -1 with
+ * <err> = "key 'KEY': what is wrong (got "VALUE")". */
 int hp_conf_validate(struct hp_conf *c, char *err, size_t errlen) HR_MUSTCHECK;
 
 /* ---- pure decoders (unit tested, fuzzed: tests/fuzz/fuzz_http_status.c) ---------------- */
 
-/* Splits "http://IP:PORT/path" into <addr> and <path> (path "/" when absent; port 80 when
- * absent). Refuses other schemes, host names, user info, fragments. Returns 0 or -1 with
- * <*why> a static text. */
-int hp_parse_url(const char *url, struct cfg_addr *addr, char *path, size_t pathlen,
+/* Splits "http://IP:PORT/path" or "https://..." into <addr> and <path> (path "/" when absent;
+ * port 80, or 443 for https, when absent); <*tls> tells https. Refuses other schemes, host
+ * names, user info, fragments. Returns 0 or -1 with <*why> a static text. */
+int hp_parse_url(const char *url, struct cfg_addr *addr, char *path, size_t pathlen, bool *tls,
                  const char **why) HR_MUSTCHECK;
 
 /* Parses "200-399" or "204" into a range of 100..599. Returns 0 or -1. */
@@ -100,12 +120,15 @@ enum hp_state {
 	HP_ST_STOPPED = 0, /* not started, or hp_stop() */
 	HP_ST_WAIT,        /* between probes, <timer> = next probe */
 	HP_ST_CONNECTING,  /* connect under way, <timer> = probe deadline */
+	HP_ST_HANDSHAKE,   /* https: TLS handshake under way, <timer> = probe deadline */
 	HP_ST_SENDING,     /* request partly written, <timer> = probe deadline */
 	HP_ST_READING,     /* reading the response, <timer> = probe deadline */
 	HP_ST_COUNT        /* keep last */
 };
 
 struct http_probe;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
+struct ssl_st;     /* OpenSSL's SSL */
 
 /* Told after <p->res.up>, <p->res.err> or <p->active> changed. <p->res.ms> is refreshed by
  * every probe without a call (it changes every time; read it when building a state). Called
@@ -120,6 +143,8 @@ struct http_probe {
 	ev_io io;                   /* connected socket: write the request, read the response */
 	ev_timer timer;             /* next probe, or deadline of the probe under way */
 	int fd;                     /* connected socket, -1 when none */
+	struct ssl_ctx_st *ssl_ctx; /* https: built from <conf> by hp_init/hp_reconfigure */
+	struct ssl_st *ssl;         /* https: the TLS session of the probe under way, or NULL */
 	ev_tstamp started;          /* ev_now() when the probe under way began */
 	struct buf tx;              /* request, over <tx_mem> */
 	struct buf rx;              /* response, over <rx_mem>; full = stop reading, decide */
@@ -146,7 +171,7 @@ void hp_start(struct http_probe *p);
 /* Aborts a probe under way, stops every watcher; <p->res> keeps its values. */
 void hp_stop(struct http_probe *p);
 
-/* hp_stop(); <p> may be hp_init()ed again. */
+/* hp_stop() and frees the TLS context; <p> may be hp_init()ed again. */
 void hp_free(struct http_probe *p);
 
 /* SIGHUP: adopts <conf> keeping <p->res> and the rise/fall verdict; a probe under way is

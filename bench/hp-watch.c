@@ -3,7 +3,7 @@
  * tests/integration/test_probe_http.sh and for people checking a health URL.
  *
  *   hp-watch [-k http|tcp] [-i INTERVAL] [-t TIMEOUT] [-r RISE] [-f FALL] [-e EXPECT]
- *            [-H HOST] [-s] [-d SECONDS] [-v] URL|IP:PORT
+ *            [-H HOST] [-s] [-V none|peer] [-C CA_FILE] [-N SNI] [-d SECONDS] [-v] URL|IP:PORT
  *
  * Line format: <ms since start> up=0|1 status=N active=N ms=N probes=N failures=N err="..."
  * plus "tick <ms> state=S" every second from the same loop. */
@@ -53,9 +53,11 @@ static void watch_usage(void)
 {
 	fprintf(stderr,
 	        "usage: hp-watch [-k http|tcp] [-i INTERVAL] [-t TIMEOUT] [-r RISE] [-f FALL]\n"
-	        "                [-e EXPECT] [-H HOST] [-s] [-d SECONDS] [-v] URL|IP:PORT\n"
+	        "                [-e EXPECT] [-H HOST] [-s] [-V none|peer] [-C CA_FILE] [-N SNI]\n"
+	        "                [-d SECONDS] [-v] URL|IP:PORT\n"
 	        "Runs the agent's http (default) or tcp probe alone; prints one line per change.\n"
-	        "-s: the URL is nginx stub_status. Durations: 100ms, 1s (bare number: ms).\n");
+	        "-s: the URL is nginx stub_status. -V, -C, -N: the https keys verify, ca_file,\n"
+	        "sni. Durations: 100ms, 1s (bare number: ms).\n");
 }
 
 static int watch_copy(char *dst, size_t len, const char *src, const char *what)
@@ -93,7 +95,7 @@ int main(int argc, char **argv)
 	}
 	conf.kind = kind;
 	snprintf(conf.name, sizeof(conf.name), "watch");
-	while ((opt = getopt(argc, argv, "k:i:t:r:f:e:H:sd:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "k:i:t:r:f:e:H:sV:C:N:d:vh")) != -1) {
 		switch (opt) {
 		case 'k':
 			if (strcmp(optarg, "http") != 0 && strcmp(optarg, "tcp") != 0) {
@@ -129,6 +131,21 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			conf.stub_status = true;
+			break;
+		case 'V':
+			if (cfg_parse_value(cfg_find_key(hp_http_keys, "verify"), optarg, &conf,
+			                    &why) < 0) {
+				fprintf(stderr, "hp-watch: -V %s: %s\n", optarg, why);
+				return 2;
+			}
+			break;
+		case 'C':
+			if (watch_copy(conf.ca_file, sizeof(conf.ca_file), optarg, "-C") < 0)
+				return 2;
+			break;
+		case 'N':
+			if (watch_copy(conf.sni, sizeof(conf.sni), optarg, "-N") < 0)
+				return 2;
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);

@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config libev-dev libpq-dev libmsgpack-dev libcmocka-dev
 clang libclang-rt-14-dev
 postgresql-15 postgresql-client-15 nginx-light haproxy haproxy-doc
-debootstrap curl netcat-openbsd iproute2 procps psmisc jq python3 python3-psycopg2"
+libssl-dev openssl debootstrap curl netcat-openbsd iproute2 procps psmisc jq python3 python3-psycopg2"
 
 missing=""
 for p in $PKGS; do

@@ -92,25 +92,30 @@ struct url_vector {
 	int ret;          /* expected return */
 	const char *addr; /* expected addr text (sock_addr_str form) when ret == 0 */
 	const char *path; /* expected path when ret == 0 */
+	bool tls;         /* expected https flag when ret == 0 */
 	int line;         /* where the vector is */
 };
 
 static const struct url_vector url_vectors[] = {
-	{ "http://127.0.11.1:21080/health", 0, "127.0.11.1:21080", "/health", __LINE__ },
-	{ "http://127.0.11.1:21080", 0, "127.0.11.1:21080", "/", __LINE__ },
-	{ "http://127.0.11.1", 0, "127.0.11.1:80", "/", __LINE__ },
-	{ "HTTP://127.0.0.1:8080/a?b=c", 0, "127.0.0.1:8080", "/a?b=c", __LINE__ },
-	{ "http://127.0.0.1:8080?x=1", 0, "127.0.0.1:8080", "/?x=1", __LINE__ },
-	{ "http://[::1]:8080/s", 0, "[::1]:8080", "/s", __LINE__ },
-	{ "http://[::1]/s", 0, "[::1]:80", "/s", __LINE__ },
-	{ "https://127.0.0.1/", -1, NULL, NULL, __LINE__ },
-	{ "127.0.0.1:80/", -1, NULL, NULL, __LINE__ },
-	{ "http://app.local:80/", -1, NULL, NULL, __LINE__ },
-	{ "http://user:pw@127.0.0.1/", -1, NULL, NULL, __LINE__ },
-	{ "http://127.0.0.1/a#frag", -1, NULL, NULL, __LINE__ },
-	{ "http://127.0.0.1/a b", -1, NULL, NULL, __LINE__ },
-	{ "http:///x", -1, NULL, NULL, __LINE__ },
-	{ "http://127.0.0.1:99999/", -1, NULL, NULL, __LINE__ },
+	{ "http://127.0.11.1:21080/health", 0, "127.0.11.1:21080", "/health", false, __LINE__ },
+	{ "http://127.0.11.1:21080", 0, "127.0.11.1:21080", "/", false, __LINE__ },
+	{ "http://127.0.11.1", 0, "127.0.11.1:80", "/", false, __LINE__ },
+	{ "HTTP://127.0.0.1:8080/a?b=c", 0, "127.0.0.1:8080", "/a?b=c", false, __LINE__ },
+	{ "http://127.0.0.1:8080?x=1", 0, "127.0.0.1:8080", "/?x=1", false, __LINE__ },
+	{ "http://[::1]:8080/s", 0, "[::1]:8080", "/s", false, __LINE__ },
+	{ "http://[::1]/s", 0, "[::1]:80", "/s", false, __LINE__ },
+	{ "https://127.0.0.1/", 0, "127.0.0.1:443", "/", true, __LINE__ },
+	{ "HTTPS://127.0.0.1:8443/h?x", 0, "127.0.0.1:8443", "/h?x", true, __LINE__ },
+	{ "https://[::1]/", 0, "[::1]:443", "/", true, __LINE__ },
+	{ "httpx://127.0.0.1/", -1, NULL, NULL, false, __LINE__ },
+	{ "https:/127.0.0.1/", -1, NULL, NULL, false, __LINE__ },
+	{ "127.0.0.1:80/", -1, NULL, NULL, false, __LINE__ },
+	{ "http://app.local:80/", -1, NULL, NULL, false, __LINE__ },
+	{ "http://user:pw@127.0.0.1/", -1, NULL, NULL, false, __LINE__ },
+	{ "http://127.0.0.1/a#frag", -1, NULL, NULL, false, __LINE__ },
+	{ "http://127.0.0.1/a b", -1, NULL, NULL, false, __LINE__ },
+	{ "http:///x", -1, NULL, NULL, false, __LINE__ },
+	{ "http://127.0.0.1:99999/", -1, NULL, NULL, false, __LINE__ },
 };
 
 static void test_hp_parse_url_vectors(void **state)
@@ -122,7 +127,8 @@ static void test_hp_parse_url_vectors(void **state)
 		char path[HP_PATH_MAX] = "";
 		char txt[80] = "";
 		const char *why = NULL;
-		int ret = hp_parse_url(v->url, &a, path, sizeof(path), &why);
+		bool tls = !v->tls;
+		int ret = hp_parse_url(v->url, &a, path, sizeof(path), &tls, &why);
 
 		if (ret != v->ret)
 			fail_msg("vector at line %d (%s): ret %d why %s", v->line, v->url, ret,
@@ -133,8 +139,8 @@ static void test_hp_parse_url_vectors(void **state)
 			continue;
 		}
 		sock_addr_str(&a.ss, txt, sizeof(txt));
-		if (strcmp(txt, v->addr) != 0 || strcmp(path, v->path) != 0)
-			fail_msg("vector at line %d: addr %s path %s", v->line, txt, path);
+		if (strcmp(txt, v->addr) != 0 || strcmp(path, v->path) != 0 || tls != v->tls)
+			fail_msg("vector at line %d: addr %s path %s tls %d", v->line, txt, path, tls);
 	}
 }
 
@@ -219,20 +225,31 @@ struct conf_vector {
 	const char *expect; /* http: expect */
 	const char *host;   /* http: host */
 	const char *err;    /* expected error substring, NULL: valid */
+	const char *extra;  /* "key=value" set after the defaults, NULL none */
 	int line;           /* where the vector is */
 };
 
 static const struct conf_vector conf_vectors[] = {
-	{ HP_KIND_HTTP, "http://127.0.0.1:8080/health", "200-399", "", NULL, __LINE__ },
+	{ HP_KIND_HTTP, "http://127.0.0.1:8080/health", "200-399", "", NULL, NULL, __LINE__ },
 	{ HP_KIND_HTTP, "", "200-399", "", "key 'url': required in an [http app] section",
-	  __LINE__ },
-	{ HP_KIND_HTTP, "http://app:8080/", "200-399", "", "key 'url': not a numeric", __LINE__ },
+	  NULL, __LINE__ },
+	{ HP_KIND_HTTP, "http://app:8080/", "200-399", "", "key 'url': not a numeric", NULL, __LINE__ },
 	{ HP_KIND_HTTP, "ftp://127.0.0.1/", "200-399", "",
-	  "key 'url': only http:// urls are probed (got \"ftp://127.0.0.1/\")", __LINE__ },
+	  "key 'url': only http:// and https:// urls are probed (got \"ftp://127.0.0.1/\")", NULL, __LINE__ },
 	{ HP_KIND_HTTP, "http://127.0.0.1/", "2xx", "",
-	  "key 'expect': a status 100-599 or a range like 200-399 (got \"2xx\")", __LINE__ },
-	{ HP_KIND_HTTP, "http://127.0.0.1/", "200", "a b", "key 'host': spaces", __LINE__ },
-	{ HP_KIND_TCP, "", "", "", "key 'addr': required in a [tcp app] section", __LINE__ },
+	  "key 'expect': a status 100-599 or a range like 200-399 (got \"2xx\")", NULL, __LINE__ },
+	{ HP_KIND_HTTP, "http://127.0.0.1/", "200", "a b", "key 'host': spaces", NULL, __LINE__ },
+	{ HP_KIND_TCP, "", "", "", "key 'addr': required in a [tcp app] section", NULL, __LINE__ },
+	{ HP_KIND_HTTP, "https://127.0.0.1:8443/", "200", "", NULL, NULL, __LINE__ },
+	{ HP_KIND_HTTP, "https://127.0.0.1:8443/", "200", "", NULL, "verify=none", __LINE__ },
+	{ HP_KIND_HTTP, "https://127.0.0.1:8443/", "200", "", NULL, "sni=app.example", __LINE__ },
+	{ HP_KIND_HTTP, "https://127.0.0.1:8443/", "200", "", "key 'sni': a host name without port",
+	  "sni=app.example:443", __LINE__ },
+	{ HP_KIND_HTTP, "https://127.0.0.1:8443/", "200", "",
+	  "key 'ca_file': cannot load it: ", "ca_file=/nonexistent/ca.pem", __LINE__ },
+	/* the CA file is read only where it is used: https with verify peer */
+	{ HP_KIND_HTTP, "http://127.0.0.1:8080/", "200", "", NULL, "ca_file=/nonexistent/ca.pem",
+	  __LINE__ },
 };
 
 static void test_hp_conf_validate_vectors(void **state)
@@ -254,6 +271,17 @@ static void test_hp_conf_validate_vectors(void **state)
 		snprintf(c.url, sizeof(c.url), "%s", v->url);
 		snprintf(c.expect, sizeof(c.expect), "%s", v->expect);
 		snprintf(c.host, sizeof(c.host), "%s", v->host);
+		if (v->extra != NULL) {
+			char key[32];
+			const char *eq = strchr(v->extra, '=');
+			const char *why = NULL;
+
+			assert_non_null(eq);
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - v->extra), v->extra);
+			assert_non_null(cfg_find_key(hp_http_keys, key));
+			assert_int_equal(
+			    cfg_parse_value(cfg_find_key(hp_http_keys, key), eq + 1, &c, &why), 0);
+		}
 		ret = hp_conf_validate(&c, err, sizeof(err));
 		if ((v->err == NULL) != (ret == 0) || (ret < 0 && strstr(err, v->err) == NULL))
 			fail_msg("vector at line %d: ret %d err \"%s\"", v->line, ret, err);
@@ -446,6 +474,60 @@ static void test_hp_probe_http_up_then_down(void **state)
 	ev_loop_destroy(loop);
 }
 
+/* https: a server that accepts and never answers the ClientHello -> down at the probe deadline,
+ * named as the handshake's. */
+static void test_hp_probe_https_silent_server_times_out_in_handshake(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake_server s;
+	struct http_probe p;
+	struct hp_conf c;
+	struct watch w = { 0 };
+	char err[HR_ERR_LEN] = "";
+
+	(void)state;
+	fake_start(&s, loop, "127.0.42.21:31901", NULL);
+	probe_conf(&c, HP_KIND_HTTP, "https://127.0.42.21:31901/");
+	c.fall = 1;
+	c.verify = HP_VERIFY_NONE;
+	assert_int_equal(hp_init(&p, loop, &c, watch_cb, &w, err, sizeof(err)), 0);
+	hp_start(&p);
+	assert_true(run_until(loop, &w, 0, "timeout after 200 ms (TLS handshake)", -2));
+	assert_true(s.requests >= 1); /* it got our ClientHello */
+	assert_int_equal(s.last_req[0], 0x16); /* TLS record type: handshake */
+	hp_free(&p);
+	assert_null(p.ssl_ctx);
+	fake_stop(&s);
+	ev_loop_destroy(loop);
+}
+
+/* https to a plain HTTP server: the handshake fails and the reason says so, with OpenSSL's
+ * words. */
+static void test_hp_probe_https_to_plain_http_names_the_failure(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake_server s;
+	struct http_probe p;
+	struct hp_conf c;
+	struct watch w = { 0 };
+	char err[HR_ERR_LEN] = "";
+
+	(void)state;
+	fake_start(&s, loop, "127.0.42.21:31902",
+	           "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+	probe_conf(&c, HP_KIND_HTTP, "https://127.0.42.21:31902/");
+	c.fall = 1;
+	c.verify = HP_VERIFY_NONE;
+	assert_int_equal(hp_init(&p, loop, &c, watch_cb, &w, err, sizeof(err)), 0);
+	hp_start(&p);
+	assert_true(run_until(loop, &w, 0, "(handshake)", -2));
+	assert_true(strncmp(p.res.err, "tls: ", 5) == 0);
+	assert_int_equal(p.last_status, 0);
+	hp_free(&p);
+	fake_stop(&s);
+	ev_loop_destroy(loop);
+}
+
 static void test_hp_probe_http_silent_server_times_out(void **state)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -559,6 +641,8 @@ int main(void)
 		cmocka_unit_test(test_hp_conf_validate_vectors),
 		cmocka_unit_test(test_hp_probe_http_up_then_down),
 		cmocka_unit_test(test_hp_probe_http_silent_server_times_out),
+		cmocka_unit_test(test_hp_probe_https_silent_server_times_out_in_handshake),
+		cmocka_unit_test(test_hp_probe_https_to_plain_http_names_the_failure),
 		cmocka_unit_test(test_hp_probe_garbage_and_refused),
 		cmocka_unit_test(test_hp_probe_stub_status),
 		cmocka_unit_test(test_hp_probe_tcp),
