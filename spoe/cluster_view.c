@@ -107,6 +107,39 @@ void cv_policy(const struct cv_input *in, size_t n, const char *sysid, uint64_t 
 		out->reader = out->writer;
 }
 
+/* The hold window of issue 17, pure: which nodes of <in> (bit i for in[i], only among the bits
+ * of <among>) could become the writer that was lost, a primary of system identifier <sysid> on
+ * timeline <tl>. <at_loss> (the moment the writer is lost): known, PostgreSQL up, a standby of
+ * that sysid and timeline, streaming or within <max_lag> bytes (a stopped primary ends the
+ * stream, so either will do). Afterwards, while no writer is decided: the same node still known
+ * and up, and still a standby of that timeline or already a primary (promotion under way).
+ * A node whose feed is lost or whose PostgreSQL is down leaves the set; an empty set closes
+ * the window. */
+uint64_t cv_hold_candidates(const struct cv_input *in, size_t n, const char *sysid, uint32_t tl,
+                            uint64_t max_lag, uint64_t among, bool at_loss)
+{
+	uint64_t out = 0;
+	size_t i;
+
+	for (i = 0; i < n && i < 64; i++) {
+		const struct node_state *s = in[i].st;
+		bool standby_same_tl;
+
+		if ((among & ((uint64_t)1 << i)) == 0 || !in[i].known || s == NULL ||
+		    !s->pg.present || !s->pg.up || s->pg.sysid[0] == '\0' ||
+		    strcmp(s->pg.sysid, sysid) != 0)
+			continue;
+		standby_same_tl = s->pg.role == NS_ROLE_STANDBY && s->pg.tl == tl && !s->pg.paused;
+		if (at_loss) {
+			if (standby_same_tl && (s->pg.streaming || s->pg.lag_bytes <= max_lag))
+				out |= (uint64_t)1 << i;
+		} else if (standby_same_tl || s->pg.role == NS_ROLE_PRIMARY) {
+			out |= (uint64_t)1 << i;
+		}
+	}
+	return out;
+}
+
 static void cv_feed_cb(struct feed_sub *fs, enum feed_sub_event ev, const struct node_state *st,
                        const char *why)
 {
@@ -140,6 +173,7 @@ int cv_init(struct cluster_view *cv, struct ev_loop *loop, const struct spoa_con
 		snprintf(c->name, sizeof(c->name), "%s", conf->clusters[i].name);
 		snprintf(c->sysid, sizeof(c->sysid), "%s", conf->clusters[i].sysid);
 		c->max_lag = conf->clusters[i].max_lag;
+		c->hold_max = conf->clusters[i].hold_max;
 		c->d.status = CV_STATUS_STALE;
 		c->d.writer = -1;
 		c->d.reader = -1;
@@ -194,6 +228,9 @@ void cv_carry_epochs(struct cluster_view *cv, const struct cluster_view *old)
 				cv->clusters[i].writer_changes = old->clusters[j].writer_changes;
 				memcpy(cv->clusters[i].writer, old->clusters[j].writer,
 				       sizeof(cv->clusters[i].writer));
+				cv->clusters[i].w_tl = old->clusters[j].w_tl;
+				memcpy(cv->clusters[i].w_sysid, old->clusters[j].w_sysid,
+				       sizeof(cv->clusters[i].w_sysid));
 			}
 }
 
@@ -222,6 +259,44 @@ void cv_free(struct cluster_view *cv)
 		cv->clusters[i].n_nodes = 0; /* their indices named the nodes just freed */
 }
 
+/* Opens, keeps or closes <c>'s hold window for decision <d> (before <c> takes it). Returns
+ * true when the window opened or closed. */
+static bool cv_update_hold(struct cluster_view *cv, struct cv_cluster *c,
+                           const struct cv_input *in, const struct cv_decision *d,
+                           const char *writer)
+{
+	enum log_level lvl = c->hold_max > 0 ? LOG_LVL_INFO : LOG_LVL_DEBUG;
+	bool was = c->hold;
+
+	if (d->writer >= 0) {
+		c->w_tl = in[d->writer].st->pg.tl;
+		snprintf(c->w_sysid, sizeof(c->w_sysid), "%s", in[d->writer].st->pg.sysid);
+		c->hold_cand = 0;
+	} else if (d->status == CV_STATUS_SPLIT_BRAIN) {
+		c->hold_cand = 0; /* two primaries: nothing to wait for */
+	} else if (c->writer[0] != '\0' && writer[0] == '\0') {
+		c->hold_cand = cv_hold_candidates(in, c->n_nodes, c->w_sysid, c->w_tl, c->max_lag,
+		                                  UINT64_MAX, true);
+	} else if (c->hold_cand != 0) {
+		c->hold_cand = cv_hold_candidates(in, c->n_nodes, c->w_sysid, c->w_tl, c->max_lag,
+		                                  c->hold_cand, false);
+	}
+	c->hold = c->hold_cand != 0;
+	if (c->hold == was)
+		return false;
+	if (c->hold) {
+		c->hold_since = ev_now(cv->loop);
+		log_msg(lvl, "cluster %s: writer lost, a standby of timeline %u can take over: writes "
+		         "wait up to %.3fs for it (hold window open)",
+		         c->name, c->w_tl, c->hold_max);
+	} else {
+		log_msg(lvl, "cluster %s: hold window closed after %.3fs (%s)", c->name,
+		         ev_now(cv->loop) - c->hold_since,
+		         d->writer >= 0 ? "writer back" : cv_status_name(d->status));
+	}
+	return true;
+}
+
 /* Re-decides cluster <ci>; logs and reports a change of writer, reader or status. */
 void cv_recompute(struct cluster_view *cv, size_t ci)
 {
@@ -229,7 +304,7 @@ void cv_recompute(struct cluster_view *cv, size_t ci)
 	struct cv_input in[SPOA_NODES_MAX];
 	struct cv_decision d;
 	const char *writer, *reader;
-	bool changed = false;
+	bool changed;
 	size_t i;
 
 	for (i = 0; i < c->n_nodes; i++) {
@@ -242,6 +317,7 @@ void cv_recompute(struct cluster_view *cv, size_t ci)
 	cv_policy(in, c->n_nodes, c->sysid, c->max_lag, &d);
 	writer = d.writer >= 0 ? in[d.writer].server : "";
 	reader = d.reader >= 0 ? in[d.reader].server : "";
+	changed = cv_update_hold(cv, c, in, &d, writer);
 	if (strcmp(writer, c->writer) != 0) {
 		c->epoch++;
 		c->writer_changes++;

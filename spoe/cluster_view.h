@@ -67,6 +67,7 @@ struct cv_cluster {
 	char name[CFG_NAME_MAX];         /* [cluster NAME] */
 	char sysid[NS_SYSID_MAX];        /* configured sysid, "" = learn */
 	uint64_t max_lag;                /* reader lag limit, bytes */
+	double hold_max;                 /* seconds a write may wait for a promotion; 0 never */
 	struct cv_decision d;            /* current decision (indices into <node_idx>) */
 	size_t node_idx[SPOA_NODES_MAX]; /* its nodes, as indices into cv->nodes */
 	size_t n_nodes;                  /* used entries of <node_idx> */
@@ -75,6 +76,11 @@ struct cv_cluster {
 	uint64_t epoch;                  /* bumps whenever <writer> changes */
 	uint64_t writer_changes;         /* times <writer> changed since start */
 	double updated;                  /* ev_now() of the last feed event of any of its nodes */
+	uint32_t w_tl;                   /* timeline of the last writer */
+	char w_sysid[NS_SYSID_MAX];      /* system identifier of the last writer */
+	uint64_t hold_cand;              /* bit i: node_idx[i] may be promoted (hold window) */
+	bool hold;                       /* no writer, a promotion plausible: writes may wait */
+	double hold_since;               /* ev_now() when the hold window opened */
 };
 
 typedef void (*cv_change_fn)(struct cluster_view *cv, void *arg);
@@ -93,6 +99,8 @@ struct cluster_view {
 void cv_policy(const struct cv_input *in, size_t n, const char *sysid, uint64_t max_lag,
                struct cv_decision *out);
 const char *cv_status_name(enum cv_status st);
+uint64_t cv_hold_candidates(const struct cv_input *in, size_t n, const char *sysid, uint32_t tl,
+                            uint64_t max_lag, uint64_t among, bool at_loss);
 
 int cv_init(struct cluster_view *cv, struct ev_loop *loop, const struct spoa_conf *conf,
             cv_change_fn on_change, void *arg, char *err, size_t errlen) HR_MUSTCHECK;

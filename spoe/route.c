@@ -80,6 +80,8 @@ struct route_table *route_build(const struct route_input *in, size_t n, uint64_t
 		snprintf(e->cluster, sizeof(e->cluster), "%s", in[i].cluster);
 		e->cluster_len = strlen(e->cluster);
 		e->status = in[i].status;
+		e->hold = in[i].hold && in[i].hold_max > 0 && in[i].status != CV_STATUS_OK;
+		e->hold_max = in[i].hold_max;
 		if (encode_entry(e, &in[i]) < 0) {
 			log_error("routing table: cluster %s: actions do not fit %d bytes",
 			          in[i].cluster, ROUTE_ACTIONS_MAX);
@@ -107,6 +109,8 @@ struct route_table *route_build_view(const struct cluster_view *cv, uint64_t ver
 		in[i].writer = c->writer;
 		in[i].reader = c->reader;
 		in[i].epoch = c->epoch;
+		in[i].hold = c->hold;
+		in[i].hold_max = c->hold_max;
 	}
 	return route_build(in, cv->n_clusters, version);
 }

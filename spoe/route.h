@@ -8,6 +8,7 @@
 #ifndef HAPROLE_SPOE_ROUTE_H
 #define HAPROLE_SPOE_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,12 +32,16 @@ struct route_input {
 	const char *writer;    /* server name, "" none */
 	const char *reader;    /* server name, "" none */
 	uint64_t epoch;        /* writer epoch */
+	bool hold;             /* hold window open (spoe/hold.h) */
+	double hold_max;       /* seconds a write may be held; 0 never */
 };
 
 struct route_entry {
 	char cluster[CFG_NAME_MAX];         /* cluster name */
 	size_t cluster_len;                 /* strlen(cluster) */
 	enum cv_status status;              /* for status pages */
+	bool hold;                          /* write NOTIFYs wait (window open, hold_max > 0) */
+	double hold_max;                    /* seconds they may wait */
 	uint8_t actions[ROUTE_ACTIONS_MAX]; /* encoded LIST-OF-ACTIONS */
 	size_t actions_len;                 /* bytes used in <actions> */
 };

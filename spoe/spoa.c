@@ -22,8 +22,9 @@ size_t spoa_err_slot(int status)
 	return status == SPOP_STATUS_UNKNOWN ? 14 : 15;
 }
 
-/* Installs <t> as the snapshot NOTIFYs read; frees the previous one. Single-threaded: no
- * NOTIFY is being answered while a feed callback runs. */
+/* Installs <t> as the snapshot NOTIFYs read; frees the previous one; answers the held NOTIFYs
+ * the new snapshot settles. Single-threaded: no NOTIFY is being answered while a feed callback
+ * runs. */
 void spoa_set_route(struct spoa *s, struct route_table *t)
 {
 	struct route_table *old = s->route;
@@ -31,6 +32,74 @@ void spoa_set_route(struct spoa *s, struct route_table *t)
 	s->route = t;
 	s->stats.route_builds++;
 	route_free(old);
+	spoa_hold_settle(s);
+}
+
+/* Held NOTIFYs of a cluster that has a writer now get it; those of a cluster whose window
+ * closed (split brain, no standby left to promote, hold_max set to 0) get its status now; a
+ * cluster gone from the table (reload) answers with what the table says. */
+void spoa_hold_settle(struct spoa *s)
+{
+	const struct route_table *t = s->route;
+	size_t i;
+
+	if (!s->hold_ready || s->hold.used == 0)
+		return;
+	for (i = 0; i < SPOA_CLUSTERS_MAX; i++) {
+		if (s->hold.q[i].n == 0)
+			continue;
+		if (t == NULL || i >= t->n)
+			hold_release_cluster(&s->hold, i, HOLD_END_SHUTDOWN);
+		else if (t->e[i].status == CV_STATUS_OK)
+			hold_release_cluster(&s->hold, i, HOLD_END_WRITER);
+		else if (!t->e[i].hold)
+			hold_release_cluster(&s->hold, i, HOLD_END_SETTLED);
+	}
+}
+
+/* hold_release_fn: the ACK of a released NOTIFY, from the snapshot as it is now. */
+static void spoa_hold_answer(struct hold_store *h, struct hold_entry *e, enum hold_end why,
+                             void *arg)
+{
+	struct spoa *s = arg;
+	struct spop_conn *c = e->conn;
+
+	(void)h;
+	(void)why;
+	if (!c->dirty) {
+		c->dirty = true;
+		c->dirty_next = s->dirty;
+		s->dirty = c;
+	}
+	spop_conn_answer_held(c, e->stream_id, e->frame_id, s->route, e->cluster);
+}
+
+/* hold_flush_fn: writes what the releases queued, one write per connection; frees those that
+ * closed meanwhile (we are outside their own callbacks). */
+static void spoa_hold_flush(struct hold_store *h, void *arg)
+{
+	struct spoa *s = arg;
+
+	(void)h;
+	while (s->dirty != NULL) {
+		struct spop_conn *c = s->dirty;
+
+		s->dirty = c->dirty_next;
+		c->dirty = false;
+		c->dirty_next = NULL;
+		if (spop_conn_kick(c))
+			spop_conn_free(c);
+	}
+}
+
+/* The hold store, sized by hold_budget (allocated here, never on the NOTIFY path). */
+int spoa_hold_init(struct spoa *s)
+{
+	if (hold_init(&s->hold, s->loop, (size_t)s->conf->hold_budget, spoa_hold_answer,
+	              spoa_hold_flush, s) < 0)
+		return -1;
+	s->hold_ready = true;
+	return 0;
 }
 
 static void spoa_on_view_change(struct cluster_view *cv, void *arg)
@@ -92,8 +161,13 @@ int spoa_init(struct spoa *s, struct ev_loop *loop, struct spoa_conf *conf, char
 		return -1;
 	ev_io_init(&s->listen_io, spoa_accept_cb, s->listen_fd, EV_READ);
 	ev_io_start(loop, &s->listen_io);
-	if (status_http_start(&s->http, s, &conf->status, err, errlen) < 0)
+	if (spoa_hold_init(s) < 0) {
+		snprintf(err, errlen, "out of memory for hold_budget %lld",
+		         (long long)conf->hold_budget);
 		goto out_close_listen;
+	}
+	if (status_http_start(&s->http, s, &conf->status, err, errlen) < 0)
+		goto out_free_hold;
 	if (cv_init(&s->cv, loop, conf, spoa_on_view_change, s, err, errlen) < 0)
 		goto out_stop_http;
 	s->cv_ready = true;
@@ -111,6 +185,9 @@ out_free_cv:
 	s->cv_ready = false;
 out_stop_http:
 	status_http_stop(&s->http);
+out_free_hold:
+	hold_free(&s->hold);
+	s->hold_ready = false;
 out_close_listen:
 	ev_io_stop(loop, &s->listen_io);
 	close(s->listen_fd);
@@ -118,9 +195,12 @@ out_close_listen:
 	return -1;
 }
 
-/* Closes every connection (AGENT-DISCONNECT normal), the listeners and the feeds. */
+/* Answers every held NOTIFY with the current view, then closes every connection
+ * (AGENT-DISCONNECT normal), the listeners and the feeds. */
 void spoa_free(struct spoa *s)
 {
+	if (s->hold_ready)
+		hold_release_all(&s->hold, HOLD_END_SHUTDOWN);
 	while (s->conns != NULL) {
 		struct spop_conn *c = s->conns;
 
@@ -133,6 +213,9 @@ void spoa_free(struct spoa *s)
 		s->listen_fd = -1;
 	}
 	status_http_stop(&s->http);
+	if (s->hold_ready)
+		hold_free(&s->hold);
+	s->hold_ready = false;
 	if (s->cv_ready)
 		cv_free(&s->cv);
 	s->cv_ready = false;
@@ -187,18 +270,29 @@ int spoa_reload(struct spoa *s, const char *path)
 	nc->listen = s->conf->listen;
 	nc->status = s->conf->status;
 	nc->backlog = s->conf->backlog;
+	if (nc->hold_budget != s->conf->hold_budget)
+		log_warning("reload: hold_budget needs a restart; kept %lld",
+		            (long long)s->conf->hold_budget);
+	nc->hold_budget = s->conf->hold_budget;
 	log_set_level((enum log_level)nc->log_level);
 	if (s->cv_ready && same_nodes(nc, s->conf)) { /* else rebuild: also after a failed one */
 		for (i = 0; i < nc->n_clusters; i++) {
 			snprintf(s->cv.clusters[i].sysid, sizeof(s->cv.clusters[i].sysid), "%s",
 			         nc->clusters[i].sysid);
 			s->cv.clusters[i].max_lag = nc->clusters[i].max_lag;
+			s->cv.clusters[i].hold_max = nc->clusters[i].hold_max;
+			if (s->hold_ready)
+				hold_set_max(&s->hold, i, nc->clusters[i].hold_max);
 		}
 		free(s->conf);
 		s->conf = nc;
 		for (i = 0; i < s->cv.n_clusters; i++)
 			cv_recompute(&s->cv, i);
+		spoa_on_view_change(&s->cv, s); /* hold_max may have changed */
 	} else {
+		/* the clusters' order may change: answer what is held from the current view */
+		if (s->hold_ready)
+			hold_release_all(&s->hold, HOLD_END_SHUTDOWN);
 		old = s->cv; /* keeps the clusters' epochs; its nodes are freed below */
 		cv_free(&s->cv);
 		s->cv_ready = false;

@@ -14,6 +14,7 @@
 
 #include "common/compiler.h"
 #include "spoe/cluster_view.h"
+#include "spoe/hold.h"
 #include "spoe/route.h"
 #include "spoe/spoa_conf.h"
 #include "spoe/status_http.h"
@@ -56,6 +57,9 @@ struct spoa {
 	bool cv_ready;             /* <cv> initialised */
 	struct status_http http;   /* status listener */
 	struct spop_conn *conns;   /* open SPOP connections (doubly linked) */
+	struct hold_store hold;    /* write NOTIFYs waiting for a promotion */
+	bool hold_ready;           /* <hold> initialised */
+	struct spop_conn *dirty;   /* connections with released ACKs to write (dirty_next) */
 	uint64_t next_id;          /* id of the next connection, for logs */
 	struct spoa_stats stats;   /* counters */
 	double started;            /* ev_now() at start */
@@ -69,6 +73,8 @@ int spoa_init(struct spoa *s, struct ev_loop *loop, struct spoa_conf *conf, char
 void spoa_free(struct spoa *s);
 int spoa_reload(struct spoa *s, const char *path);
 void spoa_set_route(struct spoa *s, struct route_table *t);
+int spoa_hold_init(struct spoa *s) HR_MUSTCHECK;
+void spoa_hold_settle(struct spoa *s);
 size_t spoa_err_slot(int status);
 
 #endif /* HAPROLE_SPOE_SPOA_H */

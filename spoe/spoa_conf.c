@@ -83,6 +83,14 @@ const struct cfg_key spoa_conf_main_keys[] = {
 	  .def = "info",
 	  .reloadable = true,
 	  .help = "error, warning, info or debug" },
+	{ .name = "hold_budget",
+	  .type = CFG_T_INT,
+	  .offset = M(hold_budget),
+	  .min = 0,
+	  .max = 1000000,
+	  .def = "4096",
+	  .help = "write NOTIFYs held at once waiting for a promotion (all clusters); past it, "
+	          "answered at once" },
 	{ .name = NULL },
 };
 #undef M
@@ -104,6 +112,15 @@ const struct cfg_key spoa_conf_cluster_keys[] = {
 	  .def = "16MB",
 	  .reloadable = true,
 	  .help = "a standby further behind (bytes) is not offered as reader" },
+	{ .name = "hold_max",
+	  .type = CFG_T_DURATION,
+	  .offset = C(hold_max),
+	  .min = 0,
+	  .max = 60,
+	  .def = "0",
+	  .reloadable = true,
+	  .help = "a write arriving while the writer is lost and a standby can take over waits "
+	          "this long for the promotion; 0: answered at once" },
 	{ .name = NULL },
 };
 #undef C

@@ -23,6 +23,7 @@ struct spoa_cluster_conf {
 	char name[CFG_NAME_MAX];  /* from "[cluster NAME]": the SPOE arg `cluster` */
 	char sysid[NS_SYSID_MAX]; /* expected system identifier; "" = learn from the nodes */
 	uint64_t max_lag;         /* bytes: a standby further behind is no reader */
+	double hold_max;          /* seconds a write NOTIFY may wait for a promotion; 0 never */
 	struct cfg_seen seen;     /* duplicate keys */
 	unsigned line;            /* line of the header, for errors */
 };
@@ -48,6 +49,7 @@ struct spoa_conf {
 	double heartbeat;       /* agents' feed heartbeat; 3 silent = node unknown */
 	double connect_timeout; /* deadline of one feed connect */
 	int log_level;          /* enum log_level */
+	int64_t hold_budget;    /* write NOTIFYs held at once, all clusters (preallocated) */
 	struct spoa_cluster_conf clusters[SPOA_CLUSTERS_MAX]; /* [cluster] sections */
 	size_t n_clusters;                                    /* used entries of <clusters> */
 	struct spoa_node_conf nodes[SPOA_NODES_MAX];          /* [node] sections */

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/sock.h"
+#include "spoe/hold.h"
 #include "spoe/route.h"
 #include "spoe/spoa.h"
 
@@ -64,12 +65,29 @@ static void spop_conn_set_state(struct spop_conn *c, enum spop_conn_state to)
 	}
 }
 
+/* <tx> can take one more ACK besides the room kept for every held NOTIFY's ACK. */
+static bool tx_has_room(const struct spop_conn *c)
+{
+	return buf_room(&c->tx) >= SPOP_ACK_MAX * ((size_t)c->held + 1);
+}
+
+/* How many NOTIFYs this connection may hold: <tx> keeps SPOP_ACK_MAX for each, plus room for
+ * two ordinary ACKs, so that held NOTIFYs never stop it from reading (reads and other clusters'
+ * NOTIFYs on the same connection are answered meanwhile). 30 with the 16 KiB <tx>; HAProxy keeps
+ * at most 20 frames in flight per connection (max-waiting-frames). */
+uint32_t spop_conn_hold_cap(const struct spop_conn *c)
+{
+	size_t slots = c->tx.size / SPOP_ACK_MAX;
+
+	return slots > 2 ? (uint32_t)(slots - 2) : 0;
+}
+
 /* Arms EV_WRITE while <tx> holds refused bytes, and stops reading while <tx> cannot take one
  * more ACK (backpressure: a peer that does not read cannot make us buffer more). */
 static void spop_conn_update_events(struct spop_conn *c)
 {
 	bool want_write = buf_len(&c->tx) > 0;
-	bool read_paused = buf_room(&c->tx) < SPOP_ACK_MAX;
+	bool read_paused = !tx_has_room(c);
 	int ev = (read_paused ? 0 : EV_READ) | (want_write ? EV_WRITE : 0);
 
 	if (want_write == c->want_write && read_paused == c->read_paused)
@@ -173,7 +191,7 @@ static bool bytes_are(const uint8_t *p, size_t len, const char *s, size_t slen)
 /* The entry a haprole-route message asks for: args `cluster` and `intent` (write|read) by
  * name, or by position when HAProxy sends them unnamed. NULL when an arg is bad. */
 static const struct route_entry *route_for(struct spop_conn *c, const struct route_table *t,
-                                           const struct spop_msg *m)
+                                           const struct spop_msg *m, bool *write)
 {
 	const struct spop_data *cluster = NULL, *intent = NULL;
 	unsigned i;
@@ -190,7 +208,8 @@ static const struct route_entry *route_for(struct spop_conn *c, const struct rou
 	if (cluster == NULL || intent == NULL || !spop_data_is_text(cluster) ||
 	    !spop_data_is_text(intent))
 		return NULL;
-	if (bytes_are(intent->ptr, intent->len, "write", 5))
+	*write = bytes_are(intent->ptr, intent->len, "write", 5);
+	if (*write)
 		c->spoa->stats.msg_route_write++;
 	else if (bytes_are(intent->ptr, intent->len, "read", 4))
 		c->spoa->stats.msg_route_read++;
@@ -199,53 +218,17 @@ static const struct route_entry *route_for(struct spop_conn *c, const struct rou
 	return route_find(t, cluster->ptr, cluster->len);
 }
 
-/* NOTIFY -> ACK: the hot path. No allocation, no log above debug, no syscall. The ACK echoes
- * stream-id and frame-id (HAProxy 2.6 may send stream-id 0) and carries the snapshot's encoded
- * actions; a NOTIFY we cannot route gets one harmless set-var (never an empty ACK). */
-static enum spop_status spop_conn_on_notify(struct spop_conn *c, const struct spop_frame *f)
+/* Appends ACK <stream_id>/<frame_id> carrying <act> (<act_len> bytes) to <tx>; the caller made
+ * sure of SPOP_ACK_MAX bytes of room. */
+static enum spop_status spop_conn_put_ack(struct spop_conn *c, uint64_t stream_id,
+                                          uint64_t frame_id, const uint8_t *act, size_t act_len)
 {
-	struct spoa *s = c->spoa;
-	const struct route_table *t = s->route;
-	const uint8_t *q = f->payload, *qend = f->payload + f->payload_len;
-	const uint8_t *act = NULL;
-	size_t act_len = 0;
-	enum route_err err = ROUTE_ERR_UNKNOWN_MSG;
 	uint8_t *p, *end, *start;
-	struct spop_msg m;
-	int n;
 
-	if ((f->flags & SPOP_FLAG_FIN) == 0)
-		return SPOP_STATUS_FRAG_NOT_SUP; /* we never announce fragmentation */
-	s->stats.notify++;
-	while ((n = spop_msg_next(&q, qend, &m)) > 0) {
-		const struct route_entry *e;
-
-		if (!bytes_are(m.name, m.name_len, "haprole-route", 13)) {
-			s->stats.msg_unknown++;
-			continue;
-		}
-		if (act != NULL)
-			continue; /* one route per NOTIFY: the first wins */
-		e = t != NULL ? route_for(c, t, &m) : NULL;
-		if (e == NULL) {
-			s->stats.msg_bad_args++;
-			err = ROUTE_ERR_BAD_ARGS;
-			continue;
-		}
-		s->stats.msg_route++;
-		act = e->actions;
-		act_len = e->actions_len;
-	}
-	if (n < 0)
-		return SPOP_STATUS_INVALID;
-	if (act == NULL && t != NULL) {
-		act = t->err_actions[err];
-		act_len = t->err_len[err];
-	}
 	p = tx_room(c, SPOP_ACK_MAX, &end);
 	if (p == NULL ||
-	    spop_frame_begin(&p, end, SPOP_FRM_ACK, SPOP_FLAG_FIN, f->stream_id, f->frame_id,
-	                     &start) < 0 ||
+	    spop_frame_begin(&p, end, SPOP_FRM_ACK, SPOP_FLAG_FIN, stream_id, frame_id, &start) <
+	        0 ||
 	    act_len > (size_t)(end - p))
 		return SPOP_STATUS_RES;
 	if (act_len > 0)
@@ -254,9 +237,83 @@ static enum spop_status spop_conn_on_notify(struct spop_conn *c, const struct sp
 	if (spop_frame_end(start, p) < 0 || (size_t)(p - start) - SPOP_FRAME_HDR > c->max_frame)
 		return SPOP_STATUS_RES; /* cannot happen: config bounds names (see route.h) */
 	buf_commit(&c->tx, (size_t)(p - start));
-	s->stats.frames_out++;
+	c->spoa->stats.frames_out++;
 	c->notify++;
 	return SPOP_STATUS_NONE;
+}
+
+/* A write NOTIFY for a cluster whose hold window is open: kept in the hold store instead of
+ * answered, when this connection and the store have room. Returns true when held. */
+static bool spop_conn_try_hold(struct spop_conn *c, const struct spop_frame *f,
+                               const struct route_table *t, const struct route_entry *e)
+{
+	struct spoa *s = c->spoa;
+
+	if (c->held >= spop_conn_hold_cap(c)) {
+		s->hold.stats.refused++;
+		return false;
+	}
+	if (hold_add(&s->hold, c, (size_t)(e - t->e), f->stream_id, f->frame_id, e->hold_max) ==
+	    NULL)
+		return false; /* budget spent: counted by hold_add */
+	c->held++;
+	conn_debug(c, "held write NOTIFY stream %llu frame %llu (cluster %s, %u held here)",
+	           (unsigned long long)f->stream_id, (unsigned long long)f->frame_id, e->cluster,
+	           c->held);
+	return true;
+}
+
+/* NOTIFY -> ACK: the hot path. No allocation, no log above debug, no syscall. The ACK echoes
+ * stream-id and frame-id (HAProxy 2.6 may send stream-id 0) and carries the snapshot's encoded
+ * actions; a NOTIFY we cannot route gets one harmless set-var (never an empty ACK). A write for
+ * a cluster in its hold window is held instead (spop_conn_try_hold), reads never. */
+static enum spop_status spop_conn_on_notify(struct spop_conn *c, const struct spop_frame *f)
+{
+	struct spoa *s = c->spoa;
+	const struct route_table *t = s->route;
+	const uint8_t *q = f->payload, *qend = f->payload + f->payload_len;
+	const struct route_entry *chosen = NULL;
+	const uint8_t *act = NULL;
+	size_t act_len = 0;
+	enum route_err err = ROUTE_ERR_UNKNOWN_MSG;
+	bool write = false;
+	struct spop_msg m;
+	int n;
+
+	if ((f->flags & SPOP_FLAG_FIN) == 0)
+		return SPOP_STATUS_FRAG_NOT_SUP; /* we never announce fragmentation */
+	s->stats.notify++;
+	while ((n = spop_msg_next(&q, qend, &m)) > 0) {
+		const struct route_entry *e;
+		bool w = false;
+
+		if (!bytes_are(m.name, m.name_len, "haprole-route", 13)) {
+			s->stats.msg_unknown++;
+			continue;
+		}
+		if (act != NULL)
+			continue; /* one route per NOTIFY: the first wins */
+		e = t != NULL ? route_for(c, t, &m, &w) : NULL;
+		if (e == NULL) {
+			s->stats.msg_bad_args++;
+			err = ROUTE_ERR_BAD_ARGS;
+			continue;
+		}
+		s->stats.msg_route++;
+		chosen = e;
+		write = w;
+		act = e->actions;
+		act_len = e->actions_len;
+	}
+	if (n < 0)
+		return SPOP_STATUS_INVALID;
+	if (chosen != NULL && write && chosen->hold && spop_conn_try_hold(c, f, t, chosen))
+		return SPOP_STATUS_NONE;
+	if (act == NULL && t != NULL) {
+		act = t->err_actions[err];
+		act_len = t->err_len[err];
+	}
+	return spop_conn_put_ack(c, f->stream_id, f->frame_id, act, act_len);
 }
 
 static enum spop_status spop_conn_on_frame(struct spop_conn *c, const struct spop_frame *f)
@@ -305,7 +362,7 @@ static void spop_conn_process(struct spop_conn *c)
 	struct spop_frame f;
 	int n;
 
-	while (c->state != SPOP_ST_CLOSING && buf_room(&c->tx) >= SPOP_ACK_MAX) {
+	while (c->state != SPOP_ST_CLOSING && tx_has_room(c)) {
 		n = spop_frame_peek(buf_head(&c->rx), buf_len(&c->rx), c->max_frame, &f, &st);
 		if (n == 0)
 			break; /* frame incomplete */
@@ -484,6 +541,10 @@ void spop_conn_close(struct spop_conn *c, enum spop_status st, const char *fmt, 
 		        (unsigned long long)c->id, c->peer, spop_st_name[c->state], why, (int)st,
 		        ev_now(s->loop) - c->opened, (unsigned long long)c->notify);
 	}
+	if (c->held > 0) {
+		hold_drop_conn(&s->hold, c); /* nothing can reach HAProxy on this one any more */
+		c->held = 0;
+	}
 	ev_io_stop(s->loop, &c->io);
 	close(c->fd);
 	c->fd = -1;
@@ -497,6 +558,40 @@ void spop_conn_close(struct spop_conn *c, enum spop_status st, const char *fmt, 
 	c->next = NULL;
 	s->stats.conns_cur--;
 	spop_conn_set_state(c, SPOP_ST_CLOSING);
+}
+
+/* The hold store released NOTIFY <stream_id>/<frame_id> of <c>: appends its ACK from routing
+ * table <t>'s entry <cluster> as it is now (the writer that appeared, or the current status),
+ * into the room kept for it. Allocates nothing; the write is spop_conn_kick()'s. */
+void spop_conn_answer_held(struct spop_conn *c, uint64_t stream_id, uint64_t frame_id,
+                           const struct route_table *t, size_t cluster)
+{
+	const struct route_entry *e = t != NULL && cluster < t->n ? &t->e[cluster] : NULL;
+	enum spop_status st;
+
+	assert(c->held > 0);
+	c->held--;
+	if (c->state == SPOP_ST_CLOSING)
+		return;
+	if (e != NULL)
+		st = spop_conn_put_ack(c, stream_id, frame_id, e->actions, e->actions_len);
+	else if (t != NULL)
+		st = spop_conn_put_ack(c, stream_id, frame_id, t->err_actions[ROUTE_ERR_BAD_ARGS],
+		                       t->err_len[ROUTE_ERR_BAD_ARGS]);
+	else
+		st = SPOP_STATUS_RES;
+	if (st != SPOP_STATUS_NONE)
+		spop_conn_close(c, st, "cannot answer a held NOTIFY: %s", spop_status_str(st));
+}
+
+/* After releases: answers the frames <rx> still holds (reading may have paused while <tx> was
+ * short) and writes. Returns true when <c> is closed now: the caller, outside <c>'s own
+ * callbacks, frees it. */
+bool spop_conn_kick(struct spop_conn *c)
+{
+	if (c->state != SPOP_ST_CLOSING)
+		spop_conn_process(c);
+	return c->state == SPOP_ST_CLOSING;
 }
 
 /* Frees a connection spop_conn_close() ended. */

@@ -1,10 +1,13 @@
 /* spoe/spop_conn.h - one connection from HAProxy speaking SPOP 2.0. Prefix: spop_conn_.
  * Fields are public so tests can inspect one; only spop_conn.c writes them.
  *
- * HELLO -> RUNNING (NOTIFY in, ACK out, pipelined, in arrival order) -> CLOSING. <rx> and <tx>
- * are allocated at accept and never grow; the NOTIFY -> ACK path allocates nothing and makes no
- * syscall but read() and write(). A connection is freed at the end of the callback that closed
- * it. */
+ * HELLO -> RUNNING (NOTIFY in, ACK out, pipelined) -> CLOSING. <rx> and <tx> are allocated at
+ * accept and never grow; the NOTIFY -> ACK path allocates nothing and makes no syscall but
+ * read() and write(). ACKs go out in arrival order, except a write NOTIFY held while a promotion
+ * is plausible (spoe/hold.h): its ACK goes out when released, after later ones (SPOE.txt 3.2.3,
+ * pipelining: "ACK frames can be send in any order"). <tx> always keeps SPOP_ACK_MAX bytes per
+ * held NOTIFY, so a release never lacks room. A connection is freed at the end of the callback
+ * that closed it. */
 #ifndef HAPROLE_SPOE_SPOP_CONN_H
 #define HAPROLE_SPOE_SPOP_CONN_H
 
@@ -19,6 +22,7 @@
 #include "spoe/spop_codec.h" /* enum spop_status: SPOP wire codes */
 
 struct spoa;
+struct route_table;
 
 enum spop_conn_state {
 	SPOP_ST_HELLO = 0, /* waiting for HAPROXY-HELLO */
@@ -47,6 +51,9 @@ struct spop_conn {
 	bool want_write;            /* EV_WRITE armed: <tx> has bytes the socket refused */
 	bool read_paused;           /* EV_READ off: <tx> lacks room for one more ACK */
 	uint64_t notify;            /* NOTIFYs answered */
+	uint32_t held;              /* NOTIFYs of ours in the hold store, room kept in <tx> */
+	bool dirty;                 /* in spoa->dirty: released ACKs wait in <tx> */
+	struct spop_conn *dirty_next; /* in spoa->dirty */
 	struct buf rx;              /* fixed size (max frame + header), allocated at accept */
 	struct buf tx;              /* fixed size, allocated at accept */
 	struct spop_conn *prev;     /* in spoa->conns */
@@ -57,6 +64,10 @@ int spop_conn_accept(struct spoa *spoa, int fd, const struct sockaddr_storage *p
 void spop_conn_close(struct spop_conn *c, enum spop_status st, const char *fmt, ...)
     HR_PRINTF(3, 4);
 void spop_conn_free(struct spop_conn *c);
+void spop_conn_answer_held(struct spop_conn *c, uint64_t stream_id, uint64_t frame_id,
+                           const struct route_table *t, size_t cluster);
+bool spop_conn_kick(struct spop_conn *c);
+uint32_t spop_conn_hold_cap(const struct spop_conn *c);
 const char *spop_conn_state_name(enum spop_conn_state st);
 
 #endif /* HAPROLE_SPOE_SPOP_CONN_H */

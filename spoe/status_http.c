@@ -51,9 +51,10 @@ int status_http_json(struct spoa *s, struct buf *b)
 		    ns_json_str(b, c->reader) < 0 ||
 		    buf_printf(b,
 		               ",\"epoch\":%llu,\"writer_changes\":%llu,\"view_age_s\":%.3f,"
-		               "\"nodes\":[",
+		               "\"hold\":%s,\"hold_max_s\":%.3f,\"held\":%zu,\"nodes\":[",
 		               (unsigned long long)c->epoch, (unsigned long long)c->writer_changes,
-		               c->updated > 0 ? now - c->updated : -1.0) < 0)
+		               c->updated > 0 ? now - c->updated : -1.0, c->hold ? "true" : "false",
+		               c->hold_max, s->hold_ready ? s->hold.q[i].n : (size_t)0) < 0)
 			return -1;
 		for (j = 0; j < c->n_nodes; j++) {
 			const struct cv_node *n = &cv->nodes[c->node_idx[j]];
@@ -91,6 +92,50 @@ static int metric(struct buf *b, const char *name, const char *type, const char 
 {
 	return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
 	                  v);
+}
+
+/* Holds (issue 17): started, refused (budget), ended by outcome, held now, hold-time histogram
+ * of the answered ones. */
+static int status_hold_metrics(struct spoa *s, struct buf *b)
+{
+	const struct hold_stats *h = &s->hold.stats;
+	unsigned long long cum = 0, n = 0;
+	size_t i;
+
+	if (metric(b, "haprole_spoa_holds_started_total", "counter",
+	           "write NOTIFYs held waiting for a promotion", h->started) < 0 ||
+	    metric(b, "haprole_spoa_holds_refused_total", "counter",
+	           "write NOTIFYs answered at once: hold budget or connection room spent",
+	           h->refused) < 0 ||
+	    metric(b, "haprole_spoa_holds", "gauge", "write NOTIFYs held now",
+	           s->hold_ready ? s->hold.used : 0) < 0 ||
+	    buf_printf(b, "# HELP haprole_spoa_holds_ended_total held NOTIFYs answered, by why: "
+	                  "writer (released to a new writer), timeout (hold_max), settled (no "
+	                  "promotion plausible any more), shutdown, dropped (connection gone)\n"
+	                  "# TYPE haprole_spoa_holds_ended_total counter\n") < 0)
+		return -1;
+	for (i = 0; i < HOLD_END_COUNT; i++)
+		if (buf_printf(b, "haprole_spoa_holds_ended_total{outcome=\"%s\"} %llu\n",
+		               hold_end_name((enum hold_end)i), (unsigned long long)h->ended[i]) < 0)
+			return -1;
+	if (buf_printf(b, "# HELP haprole_spoa_hold_seconds time a held write NOTIFY waited for "
+	                  "its answer\n# TYPE haprole_spoa_hold_seconds histogram\n") < 0)
+		return -1;
+	for (i = 0; i < HOLD_HIST_BUCKETS; i++) {
+		cum += h->hist[i];
+		if (i < HOLD_HIST_BUCKETS - 1) {
+			if (buf_printf(b, "haprole_spoa_hold_seconds_bucket{le=\"%g\"} %llu\n",
+			               hold_hist_le[i], cum) < 0)
+				return -1;
+		} else if (buf_printf(b, "haprole_spoa_hold_seconds_bucket{le=\"+Inf\"} %llu\n",
+		                      cum) < 0) {
+			return -1;
+		}
+	}
+	n = cum;
+	return buf_printf(b, "haprole_spoa_hold_seconds_sum %.6f\nhaprole_spoa_hold_seconds_count "
+	                     "%llu\n",
+	                  h->hist_sum, n);
 }
 
 /* Prometheus text: connections, frames, NOTIFY per message, errors by kind, writer changes,
@@ -148,6 +193,8 @@ int status_http_metrics(struct spoa *s, struct buf *b)
 		               (unsigned long long)st->errors[i]) < 0)
 			return -1;
 	}
+	if (status_hold_metrics(s, b) < 0)
+		return -1;
 	if (metric(b, "haprole_spoa_route_builds_total", "counter", "routing snapshots built",
 	           st->route_builds) < 0 ||
 	    metric(b, "haprole_spoa_reloads_total", "counter", "config reloads", st->reloads) < 0 ||

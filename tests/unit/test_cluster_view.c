@@ -343,6 +343,180 @@ static void test_cv_free_clears_node_indices(void **state)
 	assert_int_equal(cv.clusters[0].n_nodes, 0);
 }
 
+
+/* ---- hold window (issue 17) ---------------------------------------------------------------- */
+
+struct hold_vec {
+	struct node_vec nodes[4]; /* kind 0 ends */
+	uint32_t tl;              /* the lost writer's timeline (its sysid is "1") */
+	uint64_t max_lag;         /* cluster max_lag */
+	uint64_t among;           /* nodes still considered */
+	bool at_loss;             /* the moment the writer is lost */
+	uint64_t want;            /* expected mask */
+	int line;                 /* __LINE__ */
+};
+
+static const struct hold_vec hold_vecs[] = {
+	/* at loss: the old primary down, a streaming standby on its timeline */
+	{ { { 'D', 1 }, { 'S', 1 } }, 1, 100, ~0ull, true, 2, __LINE__ },
+	/* stream already ended, but within max_lag */
+	{ { { 'D', 1 }, { 'n', 1, "", 50 } }, 1, 100, ~0ull, true, 2, __LINE__ },
+	/* stream ended and too far behind: nothing plausible */
+	{ { { 'D', 1 }, { 'n', 1, "", 500 } }, 1, 100, ~0ull, true, 0, __LINE__ },
+	/* a standby of another timeline or another system: no */
+	{ { { 'D', 2 }, { 'S', 1 } }, 2, 100, ~0ull, true, 0, __LINE__ },
+	{ { { 'D', 1 }, { 'S', 1, "2" } }, 1, 100, ~0ull, true, 0, __LINE__ },
+	/* feed lost, PostgreSQL down, replay paused ('d' drained still counts: drain is reads) */
+	{ { { 'D', 1 }, { '-', 1 } }, 1, 100, ~0ull, true, 0, __LINE__ },
+	{ { { 'D', 1 }, { 'D', 1 } }, 1, 100, ~0ull, true, 0, __LINE__ },
+	{ { { 'D', 1 }, { 'd', 1 }, { 'S', 1 } }, 1, 100, ~0ull, true, 6, __LINE__ },
+	/* afterwards: promotion under way (primary, new timeline) keeps it; the stream may end */
+	{ { { 'D', 1 }, { 'P', 2 } }, 1, 100, 2, false, 2, __LINE__ },
+	{ { { 'D', 1 }, { 'n', 1, "", 500 } }, 1, 100, 2, false, 2, __LINE__ },
+	/* afterwards: only nodes already in the set; one going down leaves it */
+	{ { { 'D', 1 }, { 'S', 1 }, { 'S', 1 } }, 1, 100, 2, false, 2, __LINE__ },
+	{ { { 'D', 1 }, { 'D', 1 }, { 'S', 1 } }, 1, 100, 6, false, 4, __LINE__ },
+};
+
+static void test_cv_hold_candidates_vectors(void **state)
+{
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < HR_ARRAY_SIZE(hold_vecs); i++) {
+		const struct hold_vec *v = &hold_vecs[i];
+		struct node_state st[4];
+		struct cv_input in[4];
+		size_t n = 0;
+
+		print_message("vector line %d\n", v->line);
+		for (j = 0; j < 4 && v->nodes[j].kind != 0; j++, n++)
+			build(&v->nodes[j], &st[j], &in[j]);
+		for (j = 0; j < n; j++)
+			if (v->nodes[j].kind == 'n' || v->nodes[j].kind == 'S')
+				st[j].pg.paused = false;
+		assert_int_equal(cv_hold_candidates(in, n, "1", v->tl, v->max_lag, v->among,
+		                                    v->at_loss),
+		                 v->want);
+	}
+}
+
+/* A node's state for cv_node_update(): role, timeline, streaming, lag. */
+static void hold_state(struct node_state *st, const char *node, enum ns_role role, bool up,
+                       uint32_t tl, bool streaming, uint64_t lag)
+{
+	ns_init(st);
+	snprintf(st->cluster, sizeof(st->cluster), "main");
+	snprintf(st->node, sizeof(st->node), "%s", node);
+	st->pg.present = true;
+	st->pg.up = up;
+	st->pg.role = role;
+	st->pg.tl = tl;
+	st->pg.streaming = streaming;
+	st->pg.lag_bytes = lag;
+	snprintf(st->pg.sysid, sizeof(st->pg.sysid), "42");
+}
+
+/* The window through cv_recompute: opens when the writer is lost with a standby ready, closes
+ * on the new writer, on split brain, when the standby is lost; never opens without a ready
+ * standby; the routing snapshot carries it only with hold_max > 0. */
+static void test_cv_hold_window(void **state)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	struct spoa_conf conf;
+	struct cluster_view cv;
+	struct node_state st;
+	struct cv_cluster *c;
+	struct route_table *t;
+	char err[HR_ERR_LEN];
+
+	(void)state;
+	assert_int_equal(spoa_conf_load_string("t.conf",
+	                                       "[cluster main]\nhold_max = 3s\nmax_lag = 100\n"
+	                                       "[node db1]\ncluster = main\n"
+	                                       "agent = 127.0.0.1:5555\n[node db2]\n"
+	                                       "cluster = main\nagent = 127.0.0.1:5556\n",
+	                                       &conf, err, sizeof(err)),
+	                 0);
+	assert_int_equal(cv_init(&cv, loop, &conf, NULL, NULL, err, sizeof(err)), 0);
+	c = &cv.clusters[0];
+	assert_true(c->hold_max == 3.0);
+	/* no writer ever seen: no window (a SPOA starting up does not hold) */
+	hold_state(&st, "db2", NS_ROLE_STANDBY, true, 1, true, 0);
+	cv_node_update(&cv.nodes[1], &st);
+	assert_false(c->hold);
+	hold_state(&st, "db1", NS_ROLE_PRIMARY, true, 1, false, 0);
+	cv_node_update(&cv.nodes[0], &st);
+	assert_string_equal(c->writer, "db1");
+	assert_false(c->hold);
+	/* the primary stops: window open, status no-primary */
+	hold_state(&st, "db1", NS_ROLE_UNKNOWN, false, 0, false, 0);
+	cv_node_update(&cv.nodes[0], &st);
+	assert_true(c->hold);
+	assert_int_equal(c->d.status, CV_STATUS_NO_PRIMARY);
+	t = route_build_view(&cv, 1);
+	assert_true(t->e[0].hold);
+	assert_true(t->e[0].hold_max == 3.0);
+	route_free(t);
+	/* the standby's stream ends: still open (it was ready when the writer was lost) */
+	hold_state(&st, "db2", NS_ROLE_STANDBY, true, 1, false, 0);
+	cv_node_update(&cv.nodes[1], &st);
+	assert_true(c->hold);
+	/* promoted: writer db2, window closed */
+	hold_state(&st, "db2", NS_ROLE_PRIMARY, true, 2, false, 0);
+	cv_node_update(&cv.nodes[1], &st);
+	assert_string_equal(c->writer, "db2");
+	assert_false(c->hold);
+	t = route_build_view(&cv, 2);
+	assert_false(t->e[0].hold);
+	route_free(t);
+	/* db2 stops while db1 is far behind and not streaming: nothing to wait for */
+	hold_state(&st, "db1", NS_ROLE_STANDBY, true, 2, false, 500);
+	cv_node_update(&cv.nodes[0], &st);
+	hold_state(&st, "db2", NS_ROLE_UNKNOWN, false, 0, false, 0);
+	cv_node_update(&cv.nodes[1], &st);
+	assert_string_equal(c->writer, "");
+	assert_false(c->hold);
+	/* back: db2 primary, db1 streaming; db2 stops: open; db1's feed lost: closed */
+	hold_state(&st, "db2", NS_ROLE_PRIMARY, true, 2, false, 0);
+	cv_node_update(&cv.nodes[1], &st);
+	hold_state(&st, "db1", NS_ROLE_STANDBY, true, 2, true, 0);
+	cv_node_update(&cv.nodes[0], &st);
+	hold_state(&st, "db2", NS_ROLE_UNKNOWN, false, 0, false, 0);
+	cv_node_update(&cv.nodes[1], &st); /* stopped */
+	assert_true(c->hold);
+	cv_node_lost(&cv.nodes[0], "test");
+	assert_false(c->hold);
+	/* split brain closes it too */
+	hold_state(&st, "db1", NS_ROLE_STANDBY, true, 2, true, 0);
+	cv_node_update(&cv.nodes[0], &st);
+	hold_state(&st, "db2", NS_ROLE_PRIMARY, true, 2, false, 0);
+	cv_node_update(&cv.nodes[1], &st);
+	hold_state(&st, "db2", NS_ROLE_PRIMARY, false, 2, false, 0);
+	cv_node_update(&cv.nodes[1], &st);
+	assert_true(c->hold);
+	hold_state(&st, "db1", NS_ROLE_PRIMARY, true, 3, false, 0);
+	cv_node_update(&cv.nodes[0], &st);
+	assert_string_equal(c->writer, "db1"); /* promoted */
+	assert_false(c->hold);
+	hold_state(&st, "db1", NS_ROLE_PRIMARY, false, 3, false, 0);
+	cv_node_update(&cv.nodes[0], &st);
+	hold_state(&st, "db2", NS_ROLE_STANDBY, true, 3, true, 0);
+	cv_node_update(&cv.nodes[1], &st);
+	hold_state(&st, "db1", NS_ROLE_PRIMARY, true, 3, false, 0);
+	cv_node_update(&cv.nodes[0], &st);
+	hold_state(&st, "db1", NS_ROLE_PRIMARY, false, 3, false, 0);
+	cv_node_update(&cv.nodes[0], &st);
+	assert_true(c->hold); /* db1 stopped, db2 ready */
+	hold_state(&st, "db1", NS_ROLE_PRIMARY, true, 4, false, 0);
+	cv_node_update(&cv.nodes[0], &st);
+	hold_state(&st, "db2", NS_ROLE_PRIMARY, true, 4, false, 0);
+	cv_node_update(&cv.nodes[1], &st);
+	assert_int_equal(c->d.status, CV_STATUS_SPLIT_BRAIN);
+	assert_false(c->hold);
+	cv_free(&cv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +526,8 @@ int main(void)
 		cmocka_unit_test(test_route_build_actions),
 		cmocka_unit_test(test_route_build_fits_min_frame),
 		cmocka_unit_test(test_cv_free_clears_node_indices),
+		cmocka_unit_test(test_cv_hold_candidates_vectors),
+		cmocka_unit_test(test_cv_hold_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,8 @@
 #include "spoe/spop_codec.h"
 #include "spoe/spop_conn.h"
 
+#include "spoe/hold.h"
+
 /* ---- allocation counters (the Makefile links this test with --wrap=malloc,calloc,realloc) -- */
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
@@ -134,6 +136,8 @@ static int teardown(void **state)
 		spop_conn_free(c);
 	}
 	close(fx->peer);
+	if (fx->s.hold_ready)
+		hold_free(&fx->s.hold);
 	route_free(fx->s.route);
 	free(fx->s.conf);
 	ev_loop_destroy(fx->loop);
@@ -518,6 +522,291 @@ static void test_spop_conn_process_split_frames(void **state)
 	assert_int_equal(f.frame_id, 6);
 }
 
+
+/* ---- hold (issue 17): write NOTIFYs kept while a promotion is plausible ------------------- */
+
+/* Routing table of two clusters: "main" without writer (<status>, hold window <hold>, hold_max
+ * <hold_max>) or with writer <writer>, and "other" with writer db3. */
+static struct route_table *hold_table(enum cv_status status, const char *writer, bool hold,
+                                      double hold_max)
+{
+	struct route_input in[2] = {
+		{ .cluster = "main",
+		  .status = status,
+		  .writer = writer,
+		  .reader = "",
+		  .epoch = 3,
+		  .hold = hold,
+		  .hold_max = hold_max },
+		{ .cluster = "other", .status = CV_STATUS_OK, .writer = "db3", .reader = "db3", .epoch = 1 },
+	};
+	struct route_table *t = route_build(in, 2, 2);
+
+	assert_non_null(t);
+	return t;
+}
+
+/* setup, then a hold store of <budget> entries and "main" in its hold window (hold_max 60 s) */
+static int setup_hold_n(void **state, int64_t budget)
+{
+	struct fx *fx;
+
+	setup(state);
+	fx = *state;
+	fx->s.conf->hold_budget = budget;
+	assert_int_equal(spoa_hold_init(&fx->s), 0);
+	route_free(fx->s.route);
+	fx->s.route = hold_table(CV_STATUS_NO_PRIMARY, "", true, 60);
+	return 0;
+}
+
+static int setup_hold(void **state)
+{
+	return setup_hold_n(state, 64);
+}
+
+static int setup_hold_budget2(void **state)
+{
+	return setup_hold_n(state, 2);
+}
+
+/* Runs the loop until the connection has nothing left to do now, and asserts no frame came. */
+static void pump_none(struct fx *fx)
+{
+	int i;
+
+	for (i = 0; i < 50; i++)
+		ev_run(fx->loop, EVRUN_NOWAIT);
+	pump(fx, 0);
+	for (i = 0; i < 20; i++) {
+		ssize_t r = read(fx->peer, fx->in + fx->in_len, sizeof(fx->in) - fx->in_len);
+
+		if (r > 0)
+			fx->in_len += (size_t)r;
+		ev_run(fx->loop, EVRUN_NOWAIT);
+	}
+	assert_int_equal(fx->in_len - fx->in_off, 0);
+}
+
+/* Blocks in the loop (timers fire) until <want> frames arrived; bounded rounds. */
+static void pump_wait(struct fx *fx, size_t want)
+{
+	int rounds;
+
+	for (rounds = 0; rounds < 2000; rounds++) {
+		size_t off = fx->in_off, frames = 0;
+		struct spop_frame f;
+		enum spop_status st;
+		ssize_t r;
+		int n;
+
+		while ((n = spop_frame_peek(fx->in + off, fx->in_len - off, 1u << 20, &f, &st)) >
+		       0) {
+			off += (size_t)n;
+			frames++;
+		}
+		if (frames >= want || fx->eof)
+			return;
+		ev_run(fx->loop, EVRUN_ONCE);
+		r = read(fx->peer, fx->in + fx->in_len, sizeof(fx->in) - fx->in_len);
+		if (r == 0)
+			fx->eof = true;
+		else if (r > 0)
+			fx->in_len += (size_t)r;
+	}
+	fail_msg("no %zu frames after 2000 blocking loop rounds", want);
+}
+
+static void send_notify(struct fx *fx, uint64_t fid, const char *cluster, const char *intent)
+{
+	uint8_t b[256];
+
+	send_bytes(fx, b, make_notify(b, sizeof(b), 1, fid, "haprole-route", cluster, intent, false));
+}
+
+/* The next frame is the ACK of <fid> carrying cluster <ci>'s actions of table <t>. */
+static void expect_ack(struct fx *fx, uint64_t fid, const struct route_table *t, size_t ci)
+{
+	struct spop_frame f;
+
+	next_frame(fx, &f);
+	if (f.type != SPOP_FRM_ACK || f.frame_id != fid || f.payload_len != t->e[ci].actions_len ||
+	    memcmp(f.payload, t->e[ci].actions, t->e[ci].actions_len) != 0)
+		fail_msg("wanted the ACK of frame %llu with %s's actions, got type %d frame %llu",
+		         (unsigned long long)fid, t->e[ci].cluster, f.type,
+		         (unsigned long long)f.frame_id);
+}
+
+/* Held, then released the moment a writer appears, with the new writer; allocation-free. */
+static void test_spop_conn_hold_released_on_writer(void **state)
+{
+	struct fx *fx = *state;
+	struct route_table *t;
+
+	do_hello(fx);
+	n_allocs = 0;
+	send_notify(fx, 1, "main", "write");
+	pump_none(fx);
+	assert_int_equal(fx->s.hold.used, 1);
+	assert_int_equal(fx->s.conns->held, 1);
+	assert_int_equal(fx->s.hold.stats.started, 1);
+	t = hold_table(CV_STATUS_OK, "db2", false, 60); /* the feed update's work, not the NOTIFY's */
+	n_allocs = 0;
+	spoa_set_route(&fx->s, t);
+	pump(fx, 1);
+	expect_ack(fx, 1, t, 0);
+	assert_int_equal(n_allocs, 0); /* holding and releasing allocate nothing */
+	assert_int_equal(fx->s.hold.used, 0);
+	assert_int_equal(fx->s.conns->held, 0);
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_WRITER], 1);
+	assert_int_equal(fx->s.hold.stats.hist[HOLD_HIST_BUCKETS - 1], 0);
+	assert_int_equal(fx->s.conns->notify, 1);
+}
+
+/* No writer within hold_max: the answer is the current status, after hold_max. */
+static void test_spop_conn_hold_timed_out(void **state)
+{
+	struct fx *fx = *state;
+	const struct route_table *t;
+
+	route_free(fx->s.route);
+	fx->s.route = hold_table(CV_STATUS_NO_PRIMARY, "", true, 0.02);
+	t = fx->s.route;
+	do_hello(fx);
+	send_notify(fx, 5, "main", "write");
+	pump_none(fx);
+	assert_int_equal(fx->s.hold.used, 1);
+	pump_wait(fx, 1);
+	expect_ack(fx, 5, t, 0); /* no-primary: writer unset, status no-primary */
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_TIMEOUT], 1);
+	assert_int_equal(fx->s.hold.used, 0);
+}
+
+/* The window closes without a writer (split brain, no standby left): answered at once. */
+static void test_spop_conn_hold_settled(void **state)
+{
+	struct fx *fx = *state;
+	struct route_table *t;
+
+	do_hello(fx);
+	send_notify(fx, 1, "main", "write");
+	pump_none(fx);
+	t = hold_table(CV_STATUS_SPLIT_BRAIN, "", false, 60);
+	spoa_set_route(&fx->s, t);
+	pump(fx, 1);
+	expect_ack(fx, 1, t, 0);
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_SETTLED], 1);
+}
+
+/* Past the budget, a write is answered at once with the current status. */
+static void test_spop_conn_hold_budget_exceeded(void **state)
+{
+	struct fx *fx = *state;
+	const struct route_table *t0 = fx->s.route;
+	struct route_table *t;
+
+	do_hello(fx);
+	send_notify(fx, 1, "main", "write");
+	send_notify(fx, 2, "main", "write");
+	send_notify(fx, 3, "main", "write");
+	pump(fx, 1);
+	expect_ack(fx, 3, t0, 0);
+	assert_int_equal(fx->s.hold.used, 2);
+	assert_int_equal(fx->s.hold.stats.refused, 1);
+	t = hold_table(CV_STATUS_OK, "db2", false, 60);
+	spoa_set_route(&fx->s, t);
+	pump(fx, 2);
+	expect_ack(fx, 1, t, 0); /* oldest first */
+	expect_ack(fx, 2, t, 0);
+}
+
+/* Reads are never held; another cluster's NOTIFYs on the same connection are answered at once,
+ * before the held one (out of order: SPOE.txt 3.2.3 allows it with pipelining). */
+static void test_spop_conn_hold_reads_and_others_not_blocked(void **state)
+{
+	struct fx *fx = *state;
+	const struct route_table *t0 = fx->s.route;
+	struct route_table *t;
+
+	do_hello(fx);
+	send_notify(fx, 1, "main", "write");
+	send_notify(fx, 2, "main", "read");
+	send_notify(fx, 3, "other", "write");
+	send_notify(fx, 4, "other", "read");
+	pump(fx, 3);
+	expect_ack(fx, 2, t0, 0);
+	expect_ack(fx, 3, t0, 1);
+	expect_ack(fx, 4, t0, 1);
+	assert_int_equal(fx->s.hold.used, 1);
+	t = hold_table(CV_STATUS_OK, "db2", false, 60);
+	spoa_set_route(&fx->s, t);
+	pump(fx, 1);
+	expect_ack(fx, 1, t, 0);
+}
+
+/* One connection holds at most spop_conn_hold_cap() NOTIFYs: <tx> keeps room for each ACK, and
+ * reading never stops because of held ones. */
+static void test_spop_conn_hold_per_connection_cap(void **state)
+{
+	struct fx *fx = *state;
+	const struct route_table *t0 = fx->s.route;
+	uint32_t cap, i;
+
+	do_hello(fx);
+	cap = spop_conn_hold_cap(fx->s.conns);
+	assert_true(cap >= 20); /* HAProxy's default max-waiting-frames */
+	for (i = 0; i < cap + 1; i++)
+		send_notify(fx, i, "main", "write");
+	send_notify(fx, 1000, "main", "read");
+	pump(fx, 2);
+	expect_ack(fx, cap, t0, 0);
+	expect_ack(fx, 1000, t0, 0);
+	assert_int_equal(fx->s.conns->held, cap);
+	assert_int_equal(fx->s.hold.stats.refused, 1);
+	hold_release_all(&fx->s.hold, HOLD_END_SHUTDOWN);
+	pump(fx, cap);
+	for (i = 0; i < cap; i++)
+		expect_ack(fx, i, t0, 0);
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_SHUTDOWN], cap);
+}
+
+/* HAProxy closes (reload, stop) while NOTIFYs are held: they are dropped, nothing is sent. */
+static void test_spop_conn_hold_conn_closed(void **state)
+{
+	struct fx *fx = *state;
+
+	do_hello(fx);
+	send_notify(fx, 1, "main", "write");
+	send_notify(fx, 2, "main", "write");
+	pump_none(fx);
+	assert_int_equal(fx->s.hold.used, 2);
+	shutdown(fx->peer, SHUT_WR);
+	pump(fx, 1000);
+	assert_true(fx->eof);
+	assert_null(fx->s.conns);
+	assert_int_equal(fx->s.hold.used, 0);
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_DROPPED], 2);
+	/* a writer appearing afterwards finds nothing to answer */
+	spoa_set_route(&fx->s, hold_table(CV_STATUS_OK, "db2", false, 60));
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_WRITER], 0);
+}
+
+/* hold_max 0 (the default) or the window shut: answered at once, as before issue 17. */
+static void test_spop_conn_hold_off(void **state)
+{
+	struct fx *fx = *state;
+	const struct route_table *t;
+
+	route_free(fx->s.route);
+	fx->s.route = hold_table(CV_STATUS_NO_PRIMARY, "", true, 0);
+	t = fx->s.route;
+	do_hello(fx);
+	send_notify(fx, 1, "main", "write");
+	pump(fx, 1);
+	expect_ack(fx, 1, t, 0);
+	assert_int_equal(fx->s.hold.stats.started, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +834,19 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spop_conn_process_peer_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_process_split_frames, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_released_on_writer, setup_hold,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_timed_out, setup_hold, teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_settled, setup_hold, teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_budget_exceeded,
+		                                setup_hold_budget2, teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_reads_and_others_not_blocked,
+		                                setup_hold, teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_per_connection_cap, setup_hold,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_conn_closed, setup_hold,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_off, setup_hold, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
