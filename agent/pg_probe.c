@@ -249,7 +249,9 @@ const char PGP_QUERY[] =
     " (extract(epoch FROM clock_timestamp()) * 1000)::bigint,"
     " w.status,"
     " (extract(epoch FROM w.last_msg_receipt_time) * 1000)::bigint,"
-    " CASE WHEN s.r THEN pg_get_wal_replay_pause_state() END"
+    " CASE WHEN s.r THEN pg_get_wal_replay_pause_state() END,"
+    " CASE WHEN NOT s.r THEN (SELECT string_agg(application_name || '=' || sync_state, ','"
+    " ORDER BY application_name) FROM pg_stat_replication WHERE state = 'streaming') END"
     " FROM (SELECT pg_is_in_recovery() AS r) s LEFT JOIN pg_stat_wal_receiver w ON true";
 
 /* Parses 1 to <maxdigits> hex digits of <s> up to <stop> (or the end). Returns the digits
@@ -423,6 +425,19 @@ int pgp_parse_row(const char *const *vals, struct pgp_sample *out, const char **
 			return -1;
 		}
 	}
+	v = vals[PGP_COL_REPL];
+	if (v != NULL) {
+		size_t n = strlen(v);
+
+		if (n >= sizeof(out->repl)) {
+			/* too many standbys to list: keep the whole entries that fit */
+			n = sizeof(out->repl) - 1;
+			while (n > 0 && v[n] != ',')
+				n--;
+		}
+		memcpy(out->repl, v, n);
+		out->repl[n] = '\0';
+	}
 	return 0;
 }
 
@@ -440,10 +455,12 @@ void pgp_apply_sample(const struct pgp_sample *s, int64_t receiver_timeout_ms,
 		out->lag_ms = 0;
 		out->streaming = false;
 		out->paused = false;
+		memcpy(out->repl, s->repl, sizeof(out->repl));
 		lag->caught_up_ms = 0;
 		return;
 	}
 	out->role = NS_ROLE_STANDBY;
+	out->repl[0] = '\0';
 	out->lsn = s->has_replay ? s->replay_lsn : 0;
 	behind = s->has_receive && s->has_replay && s->receive_lsn > s->replay_lsn;
 	if (behind) {
@@ -771,7 +788,8 @@ static unsigned pgp_diff(const struct ns_pg *a, const struct ns_pg *b)
 		m |= PGP_CH_IDENT;
 	if (a->lsn != b->lsn || a->lag_bytes != b->lag_bytes || a->lag_ms != b->lag_ms)
 		m |= PGP_CH_LAG;
-	if (a->streaming != b->streaming || a->paused != b->paused)
+	if (a->streaming != b->streaming || a->paused != b->paused ||
+	    strcmp(a->repl, b->repl) != 0)
 		m |= PGP_CH_STREAMING;
 	if (strcmp(a->err, b->err) != 0)
 		m |= PGP_CH_ERR;
@@ -805,6 +823,7 @@ static void pgp_forget(struct ns_pg *pg)
 	pg->lag_ms = 0;
 	pg->streaming = false;
 	pg->paused = false;
+	pg->repl[0] = '\0';
 }
 
 /* Counts one failure, publishes it, and either keeps the connection (<keep>, a SQL error) or

@@ -124,6 +124,8 @@ enum pgp_col {
 	PGP_COL_RECEIVER_STATUS, /* pg_stat_wal_receiver.status, NULL when no receiver */
 	PGP_COL_RECEIPT_MS,      /* pg_stat_wal_receiver.last_msg_receipt_time in ms, may be NULL */
 	PGP_COL_PAUSE_STATE,     /* standby: pg_get_wal_replay_pause_state(); primary NULL */
+	PGP_COL_REPL,            /* primary: "NAME=SYNC_STATE,..." of its streaming standbys
+	                            (pg_stat_replication); standby or none: NULL */
 	PGP_COL_COUNT            /* keep last: number of columns */
 };
 
@@ -146,6 +148,7 @@ struct pgp_sample {
 	bool receiver_streaming;  /* its status is "streaming" */
 	int64_t receipt_ms;       /* its last message from the primary, 0 unknown */
 	bool paused;              /* replay paused or pause requested */
+	char repl[NS_REPL_MAX];   /* primary: PGP_COL_REPL, cut at a ',' to fit; "" none */
 };
 
 /* What pgp_apply_sample() remembers between samples. Zero it on (re)connect. */
@@ -185,7 +188,7 @@ enum pgp_change {
 	PGP_CH_ROLE = 1u << 1,      /* ns_pg.role */
 	PGP_CH_IDENT = 1u << 2,     /* tl or sysid */
 	PGP_CH_LAG = 1u << 3,       /* lsn, lag_bytes or lag_ms */
-	PGP_CH_STREAMING = 1u << 4, /* streaming or paused */
+	PGP_CH_STREAMING = 1u << 4, /* streaming, paused, or the primary's standbys (repl) */
 	PGP_CH_ERR = 1u << 5,       /* err */
 };
 

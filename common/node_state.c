@@ -122,7 +122,7 @@ static int ns_pack_probe(msgpack_packer *pk, const char *key, const struct ns_pr
 
 static int ns_pack_pg(msgpack_packer *pk, const struct ns_pg *pg)
 {
-	if (ns_pack_str(pk, "pg") != 0 || msgpack_pack_map(pk, 11) != 0)
+	if (ns_pack_str(pk, "pg") != 0 || msgpack_pack_map(pk, 12) != 0)
 		return -1;
 	if (ns_pack_kbool(pk, "present", pg->present) != 0 ||
 	    ns_pack_kbool(pk, "up", pg->up) != 0 ||
@@ -132,7 +132,8 @@ static int ns_pack_pg(msgpack_packer *pk, const struct ns_pg *pg)
 	    ns_pack_ku64(pk, "lag_bytes", pg->lag_bytes) != 0 ||
 	    ns_pack_ku64(pk, "lag_ms", pg->lag_ms) != 0 ||
 	    ns_pack_kbool(pk, "streaming", pg->streaming) != 0 ||
-	    ns_pack_kbool(pk, "paused", pg->paused) != 0 || ns_pack_kstr(pk, "err", pg->err) != 0)
+	    ns_pack_kbool(pk, "paused", pg->paused) != 0 || ns_pack_kstr(pk, "err", pg->err) != 0 ||
+	    ns_pack_kstr(pk, "repl", pg->repl) != 0)
 		return -1;
 	return 0;
 }
@@ -324,6 +325,7 @@ static const struct ns_field ns_pg_fields[] = {
 	NS_FIELD(struct ns_pg, "streaming", NS_F_BOOL, streaming),
 	NS_FIELD(struct ns_pg, "paused", NS_F_BOOL, paused),
 	NS_FIELD(struct ns_pg, "err", NS_F_STR, err),
+	NS_FIELD(struct ns_pg, "repl", NS_F_STR, repl),
 	{ NULL, NS_F_BOOL, 0, 0, 0 },
 };
 
@@ -755,7 +757,8 @@ int ns_to_json(const struct node_state *s, struct buf *out)
 	               (unsigned)(pg->lsn >> 32), (unsigned)pg->lsn,
 	               (unsigned long long)pg->lag_bytes, (unsigned long long)pg->lag_ms,
 	               ns_bool(pg->streaming), ns_bool(pg->paused)) == -1 ||
-	    ns_json_str(out, pg->err) == -1 || buf_append(out, "}", 1) == -1)
+	    ns_json_str(out, pg->err) == -1 || buf_append(out, ",\"repl\":", 8) == -1 ||
+	    ns_json_str(out, pg->repl) == -1 || buf_append(out, "}", 1) == -1)
 		goto out_rollback;
 	if (ns_json_probe(out, "app", &s->app) == -1 ||
 	    ns_json_probe(out, "nginx", &s->nginx) == -1 ||

@@ -6,7 +6,7 @@
  *
  * Feed frame: a 4-byte big-endian payload length, then one msgpack map with short string keys:
  *   v cluster node boot seq ts_ms admin admin_reason fenced fence_reason
- *   pg    {present up role tl sysid lsn lag_bytes lag_ms streaming paused err}
+ *   pg    {present up role tl sysid lsn lag_bytes lag_ms streaming paused err repl}
  *   app   {present up ms err}      nginx {present up ms err}
  *   checks {NAME: "agent-check line", ...}
  * Field names are the contract: new fields may be added, a name never changes meaning. The
@@ -31,6 +31,7 @@
 #define NS_SYSID_MAX       24   /* a uint64 in decimal, with NUL */
 #define NS_FRAME_HDR       4    /* big-endian payload length */
 #define NS_FRAME_MAX       8192 /* largest payload a subscriber accepts by default */
+#define NS_REPL_MAX        512  /* pg.repl, with NUL */
 
 enum ns_admin {
 	NS_ADMIN_READY = 0, /* serving */
@@ -59,6 +60,10 @@ struct ns_pg {
 	bool streaming;           /* standby: WAL receiver status is streaming */
 	bool paused;              /* standby: replay paused */
 	char err[NS_REASON_MAX];  /* last error ("" none) */
+	/* primary: its streaming standbys from pg_stat_replication, "NAME=SYNC_STATE" joined by
+	 * ',' (application_name = the standby's node name; sync_state async, potential, sync or
+	 * quorum), "" when none or not a primary; what a standby's /sync and /async read */
+	char repl[NS_REPL_MAX];
 };
 
 /* What an HTTP or TCP probe last saw; meaningful when <present>. */

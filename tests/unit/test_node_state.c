@@ -32,6 +32,7 @@ static void sample_state(struct node_state *s)
 	s->pg.lag_bytes = 1024;
 	s->pg.lag_ms = 12;
 	s->pg.streaming = true;
+	strcpy(s->pg.repl, "db2=sync,db3=async");
 	s->app.present = true;
 	s->app.up = true;
 	s->app.ms = 3;

@@ -188,6 +188,48 @@ static void test_pgp_parse_row_standby_fields(void **state)
 	assert_true(s.paused);
 }
 
+/* The primary's standbys (pg_stat_replication) reach ns_pg.repl; a list too long to fit keeps
+ * its whole entries; a standby's repl is empty. */
+static void test_pgp_repl_column(void **state)
+{
+	static char longlist[NS_REPL_MAX + 64];
+	const char *vals[PGP_COL_COUNT] = { 0 };
+	struct pgp_lag_state lag = { 0 };
+	struct pgp_sample s;
+	struct ns_pg pg;
+	const char *why = NULL;
+	size_t n = 0;
+
+	(void)state;
+	vals[PGP_COL_IN_RECOVERY] = "f";
+	vals[PGP_COL_WALFILE] = "000000030000000000000005";
+	vals[PGP_COL_SYSID] = "7301234567890123456";
+	vals[PGP_COL_CURRENT_LSN] = "0/5000100";
+	vals[PGP_COL_NOW_MS] = "1700000000000";
+	vals[PGP_COL_REPL] = "db2=sync,db3=async";
+	assert_int_equal(pgp_parse_row(vals, &s, &why), 0);
+	memset(&pg, 0, sizeof(pg));
+	pgp_apply_sample(&s, 0, &lag, &pg);
+	assert_string_equal(pg.repl, "db2=sync,db3=async");
+	while (n + 12 < sizeof(longlist)) {
+		memcpy(longlist + n, "node00=async,", 13);
+		n += 13;
+	}
+	longlist[n - 1] = '\0';
+	vals[PGP_COL_REPL] = longlist;
+	assert_int_equal(pgp_parse_row(vals, &s, &why), 0);
+	assert_true(strlen(s.repl) < NS_REPL_MAX);
+	assert_true(strlen(s.repl) % 13 == 12); /* whole entries only */
+	vals[PGP_COL_IN_RECOVERY] = "t";
+	vals[PGP_COL_WALFILE] = NULL;
+	vals[PGP_COL_CURRENT_LSN] = NULL;
+	vals[PGP_COL_RECEIVED_TLI] = "3";
+	vals[PGP_COL_REPL] = NULL;
+	assert_int_equal(pgp_parse_row(vals, &s, &why), 0);
+	pgp_apply_sample(&s, 0, &lag, &pg);
+	assert_string_equal(pg.repl, "");
+}
+
 /* Lag rules: one sample after another through the same lag memory. */
 struct lag_step {
 	struct pgp_sample s; /* input */
@@ -429,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_pgp_parse_lsn_vectors),
 		cmocka_unit_test(test_pgp_parse_row_vectors),
 		cmocka_unit_test(test_pgp_parse_row_standby_fields),
+		cmocka_unit_test(test_pgp_repl_column),
 		cmocka_unit_test(test_pgp_apply_sample_vectors),
 		cmocka_unit_test(test_pgp_apply_sample_identity),
 		cmocka_unit_test(test_pgp_conf_validate_vectors),
