@@ -1,19 +1,33 @@
 /* agent/http_api.h - the HTTP dialect of the agent port (docs/design.md section 5). Prefix: http_.
  *
- * For curl, monitoring and HAProxy's `option httpchk`. One request per connection: the
- * response always says "Connection: close". Paths:
- *   /  /status              200, the node state as JSON (ns_to_json)
+ * For curl, monitoring and HAProxy's `option httpchk` (which sends "OPTIONS / HTTP/1.0" with no
+ * Host header when given no argument). Methods GET, HEAD and OPTIONS: OPTIONS answers as GET
+ * (status and body), HEAD the same status and headers without the body; others 405. One
+ * request per connection: the response always says "Connection: close". Paths:
+ *   /status                 200, the node state as JSON (ns_to_json)
  *   /metrics                200, Prometheus text format 0.0.4
- *   /check/NAME             200 when the check's line is "up ready ...", else 503; the body is
- *                           the line; 404 for an unknown NAME
- *   /primary /leader /master /read-write
- *                           200 when the writer verdict is up and ready, else 503
- *   /replica /standby       200 for a streaming standby, admin ready, and with ?lag=SIZE
- *                           (bytes, or 16MB, 1G...) no further behind; else 503
- *   /read-only              200 for a primary that may write, or a standby as /replica; 503
- *   /health                 200 when PostgreSQL answers (or, without a postgres probe, when
- *                           the app and nginx probes pass); else 503
- * Other paths: 404; methods other than GET and HEAD: 405; HEAD gets the headers only.
+ *   /check/NAME             200 when the check's line is "up" and not maint (so "up drain"
+ *                           passes: an HTTP check beside an agent-check must not take a
+ *                           draining server DOWN), else 503; the body is the line; 404: no NAME
+ * Patroni's health endpoints, with Patroni's status codes (docs/agent.md, "Patroni"):
+ *   / /primary /master /leader /read-write
+ *                           200 on the writable primary (PostgreSQL up, primary, not fenced,
+ *                           not maint); "/" carries the node state JSON as its body
+ *   /replica /standby       200 on a running standby not in maint; ?lag=SIZE (bytes, 16kB,
+ *                           64MB, 1GB), ?replication_state=streaming, ?tag_K=V (503: no tags)
+ *   /read-only              the primary as /primary, else as /replica
+ *   /sync /synchronous, /async /asynchronous, /read-only-sync
+ *                           as /replica, and listed as sync (async) in the primary's
+ *                           pg_stat_replication, read from its feed (pg.repl); 503 with the
+ *                           reason when no primary is in view
+ *   /standby-leader         503: haprole nodes are never a standby cluster's leader
+ *   /health                 200 when PostgreSQL runs (no postgres probe: app and nginx pass)
+ *   /liveness               200: the agent's loop answers
+ *   /readiness              200 on the writable primary, or a streaming standby within ?lag=
+ *                           (default: the reader check's max_lag) counted per ?mode=apply|write
+ * Admin: maint answers 503 on every role endpoint; drain and the SIGTERM grace answer as ready
+ * (drain is the agent-check's word: HAProxy's DRAIN keeps open sessions, a 503 would cut them).
+ * Every body says why (role, timeline, lag, admin). Other paths: 404.
  *
  * The request-line parser is pure and fuzzed (tests/fuzz/fuzz_http_request.c). The responder
  * reads a struct http_ctx snapshot and writes into a bounded struct buf: no I/O. */
@@ -34,6 +48,7 @@
 enum http_method {
 	HTTP_M_GET = 0, /* GET */
 	HTTP_M_HEAD,    /* HEAD: the same status and headers, no body */
+	HTTP_M_OPTIONS, /* OPTIONS: as GET (what HAProxy's option httpchk sends by default) */
 	HTTP_M_OTHER,   /* any other token: 405 */
 	HTTP_M_COUNT    /* keep last */
 };
@@ -63,6 +78,8 @@ struct http_ctx {
 	uint64_t feed_frames;            /* frames queued to subscribers */
 	uint64_t feed_dropped;           /* subscribers dropped for falling behind */
 	size_t clients;                  /* request connections now */
+	const struct node_state *const *peers; /* the peers' last states, live feeds only */
+	size_t n_peers;                        /* entries of <peers> */
 };
 
 int http_parse_request_line(const uint8_t *p, size_t len, struct http_req *out) HR_MUSTCHECK;
@@ -72,5 +89,6 @@ int http_respond(const struct http_ctx *ctx, const struct http_req *req,
                  struct buf *out) HR_MUSTCHECK;
 int http_respond_error(int status, bool head, struct buf *out) HR_MUSTCHECK;
 const char *http_status_text(int status);
+bool http_line_passes(const char *line);
 
 #endif /* HAPROLE_AGENT_HTTP_API_H */

@@ -318,7 +318,17 @@ static void port_conn_answer_http(struct port_conn *c, int status_if_error)
 		.feed_dropped = a->feed.dropped,
 		.clients = pt->n_conns,
 	};
+	const struct node_state *peers[FENCE_PEERS_MAX];
 	int status;
+
+	/* ops: the peers' live feeds, for /sync, /async and the lag against the primary */
+	for (size_t i = 0; a->fence != NULL && i < a->fence->n_peers && i < FENCE_PEERS_MAX; i++) {
+		const struct fence_peer *fp = &a->fence->peers[i];
+
+		if (fp->connected && fp->has_state)
+			peers[ctx.n_peers++] = &fp->last;
+	}
+	ctx.peers = peers;
 
 	buf_reset(&pt->scratch);
 	a->stats.http_replies++;
@@ -360,7 +370,9 @@ static void port_conn_process(struct port_conn *c)
 			return;
 		if (n == -1) {
 			a->stats.too_long++;
-			if (buf_len(&c->rx) >= 4 && memcmp(buf_head(&c->rx), "GET ", 4) == 0) {
+			if ((buf_len(&c->rx) >= 4 && memcmp(buf_head(&c->rx), "GET ", 4) == 0) ||
+			    (buf_len(&c->rx) >= 5 && memcmp(buf_head(&c->rx), "HEAD ", 5) == 0) ||
+			    (buf_len(&c->rx) >= 8 && memcmp(buf_head(&c->rx), "OPTIONS ", 8) == 0)) {
 				port_conn_answer_http(c, 414);
 				return;
 			}

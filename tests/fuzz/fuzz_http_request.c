@@ -3,7 +3,8 @@
  * built for it over a fixed node state (http_respond() into a bounded buffer). Checks: a
  * parsed line ends at its '\n', path and query are NUL-terminated within their arrays, the
  * path starts with '/', and every response is one complete HTTP/1.1 head whose
- * Content-Length matches the body (or nothing at all when it does not fit). */
+ * Content-Length matches the body (or nothing at all when it does not fit). A peer primary
+ * listing this node as sync is in view, so /sync, /async and ?lag= take every branch. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct agent_conf conf;
 static struct node_state ns;
+static struct node_state peer; /* a primary listing db1 as sync: /sync, /async, ?lag= */
+static const struct node_state *peers[1] = { &peer };
 static struct agent_stats stats;
 static int ready;
 
@@ -42,13 +45,22 @@ static void setup(void)
 		               sizeof(ns.checks[i].line)) < 0)
 			abort();
 	}
+	ns_init(&peer);
+	strcpy(peer.node, "db0");
+	peer.pg.present = true;
+	peer.pg.up = true;
+	peer.pg.role = NS_ROLE_PRIMARY;
+	peer.pg.lsn = 1u << 26;
+	strcpy(peer.pg.repl, "db1=sync,db2=async");
 	ready = 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t mem[65536];
-	struct http_ctx ctx = { .ns = &ns, .conf = &conf, .stats = &stats };
+	struct http_ctx ctx = {
+		.ns = &ns, .conf = &conf, .stats = &stats, .peers = peers, .n_peers = 1
+	};
 	struct http_req req;
 	struct buf out;
 	size_t head;
