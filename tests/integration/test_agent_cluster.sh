@@ -263,7 +263,7 @@ backend be_writer_maint
 # a reader with a small max_lag, to see the weight fall and the drain
 backend be_reader_small
 	server db2 127.0.11.132:21532 weight 100 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_small\n" agent-inter 200ms
-# the same, also HTTP-checked on /check/reader_small (503 while draining)
+# the same, also HTTP-checked on /check/reader_small (200 while draining: drain drains)
 backend be_reader_small_http
 	option httpchk GET /check/reader_small
 	http-check expect status 200
@@ -389,7 +389,7 @@ t=$(wait_check 2 reader_cut '^down ready #pg: lag [0-9]+ bytes' 10) && ok "lag p
 for k in "${!socks[@]}"; do
 	hv=${hnames[$k]}
 	hap_wait_field "${socks[$k]}" be_reader_cut db2 status "DOWN.*" 10 && ok "$hv be_reader_cut/db2 $(hap_server_field "${socks[$k]}" be_reader_cut db2 status) (lag_answer = down)" || ko "$hv be_reader_cut/db2 not DOWN"
-	hap_wait_field "${socks[$k]}" be_reader_small_http db2 status "DOWN.*" 10 && ok "$hv be_reader_small_http/db2 $(hap_server_field "${socks[$k]}" be_reader_small_http db2 status) (drain, and /check/reader_small 503)" || ko "$hv be_reader_small_http/db2 not DOWN: $(hap_server_field "${socks[$k]}" be_reader_small_http db2 status)"
+	hap_wait_field "${socks[$k]}" be_reader_small_http db2 status "DRAIN.*" 10 && ok "$hv be_reader_small_http/db2 $(hap_server_field "${socks[$k]}" be_reader_small_http db2 status) (drain, /check/reader_small 200)" || ko "$hv be_reader_small_http/db2 not DRAIN: $(hap_server_field "${socks[$k]}" be_reader_small_http db2 status)"
 done
 wait_log "$tmp/hold_cut.log" '^cut: ' 10 && ok "on-marked-down shutdown-sessions cut the pooled session on db2: $(grep '^cut: ' "$tmp/hold_cut.log" | head -c 100)" || ko "pooled session through be_reader_cut not cut: $(cat "$tmp/hold_cut.log")"
 if kill -0 "$HOLD_DRAIN" 2>/dev/null && ! grep -q '^cut: ' "$tmp/hold_drain.log"; then
