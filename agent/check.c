@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/agent_line.h"
+#include "common/route_rule.h"
 
 const char *const check_kind_names[] = { "writer", "reader", "app", NULL };
 const char *const check_standby_names[] = { "down", "maint", NULL };
@@ -58,28 +59,43 @@ int check_reader_weight(const struct check_conf *c, uint64_t lag_bytes, uint64_t
 }
 
 /* PostgreSQL part common to writer and app: returns true when the local PG is a primary that
- * may take writes; else fills <v>. */
+ * may take writes; else fills <v>. The test is the one writer rule's, node by node
+ * (rr_node_verdict()); a primary in maint passes here and the admin override in check_eval()
+ * answers maint, as for every check. */
 static bool check_pg_primary(const struct node_state *ns, struct check_verdict *v)
 {
-	if (!ns->pg.up) {
-		check_set(v, AL_FAIL, -1, "pg: %s", ns->pg.err[0] != '\0' ? ns->pg.err : "down");
-		return false;
-	}
-	switch (ns->pg.role) {
-	case NS_ROLE_PRIMARY:
-		if (ns->fenced) {
-			check_set(v, AL_DOWN, -1, "fenced: %s",
-			          ns->fence_reason[0] != '\0' ? ns->fence_reason : "by a peer");
-			return false;
-		}
+	switch (rr_node_verdict(ns)) {
+	case RR_V_WRITER:
+	case RR_V_MAINT:
 		return true;
-	case NS_ROLE_STANDBY:
+	case RR_V_FENCED:
+		check_set(v, AL_DOWN, -1, "fenced: %s",
+		          ns->fence_reason[0] != '\0' ? ns->fence_reason : "by a peer");
+		return false;
+	case RR_V_STANDBY:
 		check_set(v, AL_DOWN, -1, "pg: standby", NULL);
 		v->standby = true;
 		return false;
-	case NS_ROLE_UNKNOWN:
-	case NS_ROLE_COUNT:
+	case RR_V_DOWN:
+		if (!ns->pg.up) {
+			check_set(v, AL_FAIL, -1, "pg: %s",
+			          ns->pg.err[0] != '\0' ? ns->pg.err : "down");
+			return false;
+		}
 		break;
+	case RR_V_NO_PG:
+		check_set(v, AL_DOWN, -1, "pg: no postgres probe on this node", NULL);
+		return false;
+	case RR_V_READER:
+	case RR_V_STALE:
+	case RR_V_FOREIGN:
+	case RR_V_OUTRANKED:
+	case RR_V_SPLIT:
+	case RR_V_DRAIN:
+	case RR_V_NOT_STREAMING:
+	case RR_V_LAGGING:
+	case RR_V_COUNT:
+		break; /* cluster-wide verdicts: rr_node_verdict() never gives them */
 	}
 	check_set(v, AL_FAIL, -1, "pg: role unknown", NULL);
 	return false;

@@ -33,9 +33,80 @@ static void ctl_problem(struct ctl_health *h, const char *fmt, ...)
 	h->n++;
 }
 
-static bool ctl_is_writer(const struct node_state *s)
+/* The routing part of the health rules: the one writer rule (common/route_rule.h) over the
+ * nodes that answered, so haprolectl calls split brain exactly what the SPOA refuses to route. */
+static void ctl_route_eval(const struct ctl_node *nodes, size_t n, size_t pg_nodes,
+                           struct ctl_health *h)
 {
-	return s->pg.present && s->pg.up && s->pg.role == NS_ROLE_PRIMARY && !s->fenced;
+	struct rr_node in[CTL_NODES_MAX] = { { 0 } };
+	enum rr_verdict v[CTL_NODES_MAX];
+	char split[CTL_PROBLEM_MAX] = "";
+	struct rr_decision d;
+	size_t i;
+
+	if (n > CTL_NODES_MAX)
+		n = CTL_NODES_MAX; /* haprolectl asks at most this many */
+	for (i = 0; i < n; i++) {
+		in[i].fresh = nodes[i].reachable;
+		in[i].st = nodes[i].reachable ? &nodes[i].st : NULL;
+	}
+	rr_decide(in, n, "", RR_NO_LAG_LIMIT, &d, v);
+	h->status = d.status;
+	h->writer = d.writer;
+	for (i = 0; i < n; i++) {
+		const struct node_state *s = in[i].st;
+
+		switch (v[i]) {
+		case RR_V_WRITER:
+			h->writers++;
+			break;
+		case RR_V_SPLIT: {
+			size_t used = strlen(split);
+
+			h->writers++;
+			snprintf(split + used, sizeof(split) - used, "%s%.63s",
+			         used > 0 ? ", " : "", s->node);
+			break;
+		}
+		case RR_V_OUTRANKED:
+			ctl_problem(h,
+			            "%.63s is primary on timeline %u below %.63s on timeline %u: "
+			            "not fenced yet",
+			            s->node, (unsigned)s->pg.tl,
+			            d.top >= 0 ? nodes[d.top].st.node : "another node",
+			            d.top >= 0 ? (unsigned)nodes[d.top].st.pg.tl : 0U);
+			break;
+		case RR_V_READER:
+		case RR_V_STANDBY:
+		case RR_V_STALE:
+		case RR_V_NO_PG:
+		case RR_V_DOWN:
+		case RR_V_FOREIGN:
+		case RR_V_FENCED:
+		case RR_V_MAINT:
+		case RR_V_DRAIN:
+		case RR_V_NOT_STREAMING:
+		case RR_V_LAGGING:
+		case RR_V_COUNT:
+			break;
+		}
+	}
+	switch (d.status) {
+	case RR_STATUS_OK:
+		break;
+	case RR_STATUS_NO_PRIMARY:
+	case RR_STATUS_STALE:
+		if (pg_nodes > 0)
+			ctl_problem(h, "no primary: no node has a writable PostgreSQL%s",
+			            d.status == RR_STATUS_STALE ? " among those that answered"
+			                                        : "");
+		break;
+	case RR_STATUS_SPLIT_BRAIN:
+		ctl_problem(h, "split-brain: %zu writable primaries: %s", h->writers, split);
+		break;
+	case RR_STATUS_COUNT:
+		break;
+	}
 }
 
 /* Applies the rules of ctl.h to <n> nodes; fills <h>. */
@@ -44,7 +115,6 @@ void ctl_health_eval(const struct ctl_node *nodes, size_t n, struct ctl_health *
 	const struct node_state *first = NULL;
 	const char *sysid_node = NULL;
 	const char *sysid = NULL;
-	char writers[CTL_PROBLEM_MAX] = "";
 	size_t pg_nodes = 0;
 	size_t i;
 
@@ -75,18 +145,8 @@ void ctl_health_eval(const struct ctl_node *nodes, size_t n, struct ctl_health *
 		}
 		if (s->fenced)
 			ctl_problem(h, "%.63s is FENCED: %.127s", s->node, s->fence_reason);
-		if (ctl_is_writer(s)) {
-			size_t used = strlen(writers);
-
-			h->writers++;
-			snprintf(writers + used, sizeof(writers) - used, "%s%.63s",
-			         used > 0 ? ", " : "", s->node);
-		}
 	}
-	if (pg_nodes > 0 && h->writers == 0)
-		ctl_problem(h, "no primary: no node has a writable PostgreSQL");
-	if (h->writers > 1)
-		ctl_problem(h, "split-brain: %zu writable primaries: %s", h->writers, writers);
+	ctl_route_eval(nodes, n, pg_nodes, h);
 }
 
 /* Fills <cell> with the role column of <s>. */
@@ -290,15 +350,24 @@ out_free:
 	return ret;
 }
 
-/* Appends one JSON document: {"healthy", "writers", "problems": [...], "nodes": [{"name",
+/* Appends one JSON document: {"healthy", "status", "writer", "writers", "problems": [...],
+ * "nodes": [{"name",
  * "address", "reachable", "error" | "state": <ns_to_json>}]} and a newline. */
 int ctl_format_json(const struct ctl_node *nodes, size_t n, const struct ctl_health *h,
                     struct buf *out)
 {
 	size_t i;
 
-	if (buf_printf(out, "{\"healthy\":%s,\"writers\":%zu,\"problems\":[",
-	               h->n == 0 ? "true" : "false", h->writers) == -1)
+	if (buf_printf(out, "{\"healthy\":%s,\"status\":\"%s\",\"writer\":",
+	               h->n == 0 ? "true" : "false", rr_status_name(h->status)) == -1)
+		return -1;
+	if (h->writer >= 0 && (size_t)h->writer < n) {
+		if (ns_json_str(out, nodes[h->writer].name) == -1)
+			return -1;
+	} else if (buf_printf(out, "null") == -1) {
+		return -1;
+	}
+	if (buf_printf(out, ",\"writers\":%zu,\"problems\":[", h->writers) == -1)
 		return -1;
 	for (i = 0; i < h->n; i++) {
 		if ((i > 0 && buf_append(out, ",", 1) == -1) ||

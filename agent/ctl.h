@@ -6,9 +6,11 @@
  * Health rules (any broken one makes the cluster unhealthy, exit code 1):
  *   - every listed agent answered with a state;
  *   - all agents report the same cluster name, and the same PostgreSQL system identifier;
- *   - among nodes with a PostgreSQL probe, exactly one is a writable primary (up, primary, not
- *     fenced): none is "no primary", two or more is "split-brain";
- *   - no node is fenced (an old primary is running beside the new one). */
+ *   - among nodes with a PostgreSQL probe, the one writer rule (common/route_rule.h, the rule
+ *     the SPOA routes by) finds a writer: none is "no primary", two writable primaries on the
+ *     highest timeline is "split-brain";
+ *   - no primary is left below a newer one's timeline unfenced, and no node is fenced (an old
+ *     primary is running beside the new one). */
 #ifndef HAPROLE_AGENT_CTL_H
 #define HAPROLE_AGENT_CTL_H
 
@@ -18,6 +20,7 @@
 #include "common/buf.h"
 #include "common/compiler.h"
 #include "common/node_state.h"
+#include "common/route_rule.h"
 
 #define CTL_NODES_MAX   64  /* agents one haprolectl call asks */
 #define CTL_PROBLEM_MAX 200 /* one problem sentence, with NUL */
@@ -36,7 +39,9 @@ struct ctl_node {
 struct ctl_health {
 	char problems[CTL_PROBLEMS][CTL_PROBLEM_MAX]; /* one sentence each */
 	size_t n;                                     /* used entries */
-	size_t writers;                               /* writable primaries seen */
+	size_t writers;                               /* writable primaries on the top timeline */
+	enum rr_status status;                        /* the writer rule's status */
+	int writer;                                   /* index of the writer, -1 none */
 };
 
 void ctl_health_eval(const struct ctl_node *nodes, size_t n, struct ctl_health *h);

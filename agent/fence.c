@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/route_rule.h"
 
 /* Is <s> a primary whose sysid we know? */
 static bool fence_is_known_primary(const struct node_state *s)
@@ -15,16 +16,23 @@ static bool fence_is_known_primary(const struct node_state *s)
 }
 
 /* Fills <out> from the local state and the peers' last states (NULL entries: never heard
- * from). Pure. The peer on the highest timeline is named in the reason; the first peer of
- * another cluster is named in the error. */
+ * from). Pure. Fenced: the local primary is outranked in the one writer rule's sense
+ * (rr_outranked_by(): a peer of our system identifier is, or was last seen, primary on a higher
+ * timeline); the highest such peer is named in the reason. The first peer of another cluster
+ * is named in the error. Two primaries on one timeline are not ours to pick: the SPOA and
+ * haprolectl call that split-brain. */
 void fence_evaluate(const struct node_state *local, const struct node_state *const *peers,
                     size_t n_peers, struct fence_verdict *out)
 {
-	const struct node_state *winner = NULL;
+	struct rr_node in[FENCE_PEERS_MAX + 1];
+	size_t n = 1;
 	size_t i;
+	int by;
 
 	memset(out, 0, sizeof(*out));
-	for (i = 0; i < n_peers; i++) {
+	in[0].fresh = true;
+	in[0].st = local;
+	for (i = 0; i < n_peers && n < HR_ARRAY_SIZE(in); i++) {
 		const struct node_state *p = peers[i];
 
 		if (p == NULL || strcmp(p->node, local->node) == 0)
@@ -39,16 +47,18 @@ void fence_evaluate(const struct node_state *local, const struct node_state *con
 				         p->node, p->pg.sysid, local->pg.sysid);
 			continue;
 		}
-		if (!fence_is_known_primary(local) || p->pg.role != NS_ROLE_PRIMARY)
-			continue;
-		if (p->pg.tl > local->pg.tl && (winner == NULL || p->pg.tl > winner->pg.tl))
-			winner = p;
+		in[n].fresh = true; /* sticky evidence: a lost peer's last state counts as well */
+		in[n].st = p;
+		n++;
 	}
-	if (winner != NULL) {
+	if (!fence_is_known_primary(local))
+		return;
+	by = rr_outranked_by(in, n, 0);
+	if (by > 0) {
 		out->fenced = true;
 		snprintf(out->reason, sizeof(out->reason),
-		         "peer %.40s is primary on timeline %u (ours %u)", winner->node,
-		         (unsigned)winner->pg.tl, (unsigned)local->pg.tl);
+		         "peer %.40s is primary on timeline %u (ours %u)", in[by].st->node,
+		         (unsigned)in[by].st->pg.tl, (unsigned)local->pg.tl);
 	}
 }
 

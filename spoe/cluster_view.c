@@ -1,4 +1,5 @@
-/* spoe/cluster_view.c - nodes from feeds -> per-cluster decisions. The policy (cv_policy) is pure;
+/* spoe/cluster_view.c - nodes from feeds -> per-cluster decisions. The policy (cv_policy, over
+ * common/route_rule.c) is pure;
  * the rest keeps the node states fresh and reports changes. Logs at info what an operator acts
  * on: writer changes, status changes, nodes lost and back. */
 #include "spoe/cluster_view.h"
@@ -8,103 +9,34 @@
 #include <string.h>
 
 #include "common/log.h"
-
-static const char *const cv_status_names[CV_STATUS_COUNT] = {
-	[CV_STATUS_OK] = "ok",
-	[CV_STATUS_NO_PRIMARY] = "no-primary",
-	[CV_STATUS_SPLIT_BRAIN] = "split-brain",
-	[CV_STATUS_STALE] = "stale",
-};
+#include "common/route_rule.h"
 
 const char *cv_status_name(enum cv_status st)
 {
-	return (unsigned)st < CV_STATUS_COUNT ? cv_status_names[st] : "?";
+	return rr_status_name((enum rr_status)st);
 }
 
-/* A primary that may take writes: fresh, probe up, not fenced by its agent, not in maint, and
- * of the configured system identifier when one is set. */
-static bool is_primary_candidate(const struct cv_input *in, const char *sysid)
-{
-	const struct node_state *s = in->st;
-
-	return in->known && s != NULL && s->pg.present && s->pg.up &&
-	       s->pg.role == NS_ROLE_PRIMARY && !s->fenced && s->admin != NS_ADMIN_MAINT &&
-	       (sysid[0] == '\0' || strcmp(s->pg.sysid, sysid) == 0);
-}
-
-/* A standby that may serve reads: fresh, up, streaming, not paused, ready, within <max_lag>,
- * and replicating the writer's cluster (same sysid) when there is a writer. */
-static bool is_reader_candidate(const struct cv_input *in, const char *sysid, uint64_t max_lag)
-{
-	const struct node_state *s = in->st;
-
-	return in->known && s != NULL && s->pg.present && s->pg.up &&
-	       s->pg.role == NS_ROLE_STANDBY && s->pg.streaming && !s->pg.paused &&
-	       s->admin == NS_ADMIN_READY && s->pg.lag_bytes <= max_lag &&
-	       (sysid[0] == '\0' || strcmp(s->pg.sysid, sysid) == 0);
-}
-
-/* The routing decision for one cluster (docs/design.md sections 7 and 8), pure.
- * Writer: the one primary candidate on the highest timeline. Two candidates on that timeline,
- * or candidates of different system identifiers when none is configured: split-brain, no
- * writer. No candidate: stale when some node is unknown, else no-primary. Reader: the standby
- * candidate with the least lag_bytes (then lag_ms, then config order), else the writer. */
+/* The routing decision for one cluster: the one writer rule (common/route_rule.h), fed with
+ * every node's last state, fresh or not (a lost node's last "primary on timeline N" still
+ * outranks an older primary: the one-way partition case). <in> has at most SPOA_NODES_MAX. */
 void cv_policy(const struct cv_input *in, size_t n, const char *sysid, uint64_t max_lag,
                struct cv_decision *out)
 {
-	const char *want = sysid != NULL ? sysid : "";
-	const char *first_sysid = NULL;
-	bool sysid_conflict = false;
-	bool any_unknown = false;
-	uint32_t best_tl = 0;
-	size_t at_best = 0;
+	struct rr_node rn[SPOA_NODES_MAX];
+	enum rr_verdict v[SPOA_NODES_MAX];
+	struct rr_decision d;
 	size_t i;
 
-	out->status = CV_STATUS_NO_PRIMARY;
-	out->writer = -1;
-	out->reader = -1;
+	if (n > SPOA_NODES_MAX)
+		n = SPOA_NODES_MAX; /* the config refuses more nodes than this */
 	for (i = 0; i < n; i++) {
-		if (!in[i].known)
-			any_unknown = true;
-		if (!is_primary_candidate(&in[i], want))
-			continue;
-		if (first_sysid == NULL)
-			first_sysid = in[i].st->pg.sysid;
-		else if (strcmp(first_sysid, in[i].st->pg.sysid) != 0)
-			sysid_conflict = true;
-		if (out->writer < 0 || in[i].st->pg.tl > best_tl) {
-			best_tl = in[i].st->pg.tl;
-			out->writer = (int)i;
-			at_best = 1;
-		} else if (in[i].st->pg.tl == best_tl) {
-			at_best++;
-		}
+		rn[i].fresh = in[i].known;
+		rn[i].st = in[i].st;
 	}
-	if (sysid_conflict || at_best > 1) {
-		out->status = CV_STATUS_SPLIT_BRAIN;
-		out->writer = -1;
-	} else if (out->writer >= 0) {
-		out->status = CV_STATUS_OK;
-		want = in[out->writer].st->pg.sysid;
-	} else if (any_unknown) {
-		out->status = CV_STATUS_STALE;
-	}
-	for (i = 0; i < n; i++) {
-		const struct node_state *s = in[i].st, *b;
-
-		if (!is_reader_candidate(&in[i], want, max_lag))
-			continue;
-		if (out->reader < 0 || out->reader == out->writer) {
-			out->reader = (int)i;
-			continue;
-		}
-		b = in[out->reader].st;
-		if (s->pg.lag_bytes < b->pg.lag_bytes ||
-		    (s->pg.lag_bytes == b->pg.lag_bytes && s->pg.lag_ms < b->pg.lag_ms))
-			out->reader = (int)i;
-	}
-	if (out->reader < 0)
-		out->reader = out->writer;
+	rr_decide(rn, n, sysid, max_lag, &d, v);
+	out->status = (enum cv_status)d.status;
+	out->writer = d.writer;
+	out->reader = d.reader;
 }
 
 /* The hold window of issue 17, pure: which nodes of <in> (bit i for in[i], only among the bits

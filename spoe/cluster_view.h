@@ -19,22 +19,24 @@
 #include "common/compiler.h"
 #include "common/feed_sub.h"
 #include "common/node_state.h"
+#include "common/route_rule.h"
 #include "spoe/spoa_conf.h"
 
-/* docs/design.md section 8: the `status` variable. */
+/* docs/design.md section 8: the `status` variable; the values of the one writer rule
+ * (common/route_rule.h), which decides them. */
 enum cv_status {
-	CV_STATUS_OK = 0,      /* one writer */
-	CV_STATUS_NO_PRIMARY,  /* every node known, none is a usable primary */
-	CV_STATUS_SPLIT_BRAIN, /* two primaries on the highest timeline, or sysids disagree */
-	CV_STATUS_STALE,       /* no primary, and some node's state is unknown (feed lost) */
-	CV_STATUS_COUNT        /* keep last */
+	CV_STATUS_OK = RR_STATUS_OK,                   /* one writer */
+	CV_STATUS_NO_PRIMARY = RR_STATUS_NO_PRIMARY,   /* every node known, none usable */
+	CV_STATUS_SPLIT_BRAIN = RR_STATUS_SPLIT_BRAIN, /* two primaries on the top timeline */
+	CV_STATUS_STALE = RR_STATUS_STALE,             /* no writer, some feed lost */
+	CV_STATUS_COUNT = RR_STATUS_COUNT              /* keep last */
 };
 
 /* One node as the policy sees it. */
 struct cv_input {
 	const char *server;          /* HAProxy server name */
 	bool known;                  /* a fresh state arrived (feed alive) */
-	const struct node_state *st; /* its state, meaningful when <known> */
+	const struct node_state *st; /* its last state, fresh or not (evidence of a timeline) */
 };
 
 /* What the policy decided for one cluster. */

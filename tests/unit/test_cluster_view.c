@@ -71,7 +71,7 @@ static const struct policy_vec vecs[] = {
 	/* the primary's feed is lost: its last state does not count */
 	{ { { '-', 1 }, { '-', 1 } }, "", NOLIM, CV_STATUS_STALE, -1, -1, __LINE__ },
 	/* a lost node beside a live primary does not stop writes */
-	{ { { 'P', 1 }, { '-', 1 } }, "", NOLIM, CV_STATUS_OK, 0, 0, __LINE__ },
+	{ { { 'P', 2 }, { '-', 1 } }, "", NOLIM, CV_STATUS_OK, 0, 0, __LINE__ },
 	/* probe down, fenced, maint: not a writer */
 	{ { { 'D', 1 }, { 'S', 1 } }, "", NOLIM, CV_STATUS_NO_PRIMARY, -1, 1, __LINE__ },
 	{ { { 'F', 1 }, { 'P', 2 } }, "", NOLIM, CV_STATUS_OK, 1, 1, __LINE__ },

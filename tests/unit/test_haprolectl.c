@@ -85,6 +85,18 @@ static void test_ctl_health_eval_vectors(void **state)
 		  2,
 		  "split-brain: 2 writable primaries: db1, db2",
 		  __LINE__ },
+		/* issue 12: the old primary not fenced yet beside the new one is no split brain
+		 * (the SPOA routes to the new one), but it is a problem */
+		{ { { "db1", PRI, 2, "7" }, { "db2", PRI, 3, "7" } },
+		  1,
+		  1,
+		  "db1 is primary on timeline 2 below db2 on timeline 3: not fenced yet",
+		  __LINE__ },
+		{ { { "db1", PRI, 3, "7" }, { "db2", PRI, 3, "8" } },
+		  2,
+		  2,
+		  "db2 has system identifier 8, db1 has 7",
+		  __LINE__ },
 		{ { { "db1", FENCED, 2, "7" }, { "db2", PRI, 3, "7" } },
 		  1,
 		  1,
@@ -199,7 +211,8 @@ static void test_ctl_format_json_document(void **state)
 	assert_int_equal(ctl_format_json(nodes, 2, &h, &out), 0);
 	assert_int_equal(buf_append(&out, "", 1), 0);
 	t = (const char *)buf_head(&out);
-	assert_non_null(strstr(t, "{\"healthy\":false,\"writers\":1,\"problems\":[\"db\\\"2 (127"));
+	assert_non_null(strstr(t, "{\"healthy\":false,\"status\":\"ok\",\"writer\":\"db1\","
+	                          "\"writers\":1,\"problems\":[\"db\\\"2 (127"));
 	assert_non_null(strstr(t, "\"nodes\":[{\"name\":\"db1\",\"address\":\"127.0.13.1:23000\","
 	                          "\"reachable\":true,\"state\":{"));
 	assert_non_null(
