@@ -109,6 +109,7 @@ static void spoa_on_view_change(struct cluster_view *cv, void *arg)
 
 	if (t != NULL)
 		spoa_set_route(s, t); /* else: keep the previous one (logged by route_build) */
+	push_view_changed(&s->push); /* push mode: the same decision, set on HAProxy's servers */
 }
 
 static void spoa_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -177,7 +178,10 @@ int spoa_init(struct spoa *s, struct ev_loop *loop, struct spoa_conf *conf, char
 		goto out_free_cv;
 	}
 	spoa_set_route(s, t);
+	if (push_init(&s->push, loop, conf, &s->cv, err, errlen) < 0)
+		goto out_free_cv;
 	cv_start(&s->cv);
+	push_start(&s->push);
 	return 0;
 
 out_free_cv:
@@ -216,6 +220,7 @@ void spoa_free(struct spoa *s)
 	if (s->hold_ready)
 		hold_free(&s->hold);
 	s->hold_ready = false;
+	push_free(&s->push);
 	if (s->cv_ready)
 		cv_free(&s->cv);
 	s->cv_ready = false;
@@ -275,6 +280,7 @@ int spoa_reload(struct spoa *s, const char *path)
 		            (long long)s->conf->hold_budget);
 	nc->hold_budget = s->conf->hold_budget;
 	log_set_level((enum log_level)nc->log_level);
+	push_free(&s->push); /* it points into the config and the view about to change */
 	if (s->cv_ready && same_nodes(nc, s->conf)) { /* else rebuild: also after a failed one */
 		for (i = 0; i < nc->n_clusters; i++) {
 			snprintf(s->cv.clusters[i].sysid, sizeof(s->cv.clusters[i].sysid), "%s",
@@ -306,6 +312,12 @@ int spoa_reload(struct spoa *s, const char *path)
 		free(s->conf);
 		s->conf = nc;
 		spoa_on_view_change(&s->cv, s);
+	}
+	if (s->cv_ready) {
+		if (push_init(&s->push, s->loop, s->conf, &s->cv, err, sizeof(err)) < 0)
+			log_error("reload: push mode off until the next reload: %s", err);
+		else
+			push_start(&s->push); /* a full read-back and sync of every HAProxy */
 	}
 	s->stats.reloads++;
 	log_info("reloaded %s: %zu clusters, %zu nodes", path, nc->n_clusters, nc->n_nodes);

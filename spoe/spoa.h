@@ -15,6 +15,7 @@
 #include "common/compiler.h"
 #include "spoe/cluster_view.h"
 #include "spoe/hold.h"
+#include "spoe/push.h"
 #include "spoe/route.h"
 #include "spoe/spoa_conf.h"
 #include "spoe/status_http.h"
@@ -55,6 +56,7 @@ struct spoa {
 	struct route_table *route; /* read-only snapshot NOTIFYs are answered from */
 	struct cluster_view cv;    /* nodes and decisions */
 	bool cv_ready;             /* <cv> initialised */
+	struct push_set push;      /* push mode: [haproxy] runtime APIs (none configured: n 0) */
 	struct status_http http;   /* status listener */
 	struct spop_conn *conns;   /* open SPOP connections (doubly linked) */
 	struct hold_store hold;    /* write NOTIFYs waiting for a promotion */

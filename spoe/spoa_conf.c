@@ -147,11 +147,35 @@ const struct cfg_key spoa_conf_node_keys[] = {
 };
 #undef N
 
+#define H(f) offsetof(struct spoa_haproxy_conf, f)
+#define HSTR(f) .type = CFG_T_STRING, .offset = H(f), .len = sizeof(((struct spoa_haproxy_conf *)0)->f)
+const struct cfg_key spoa_conf_haproxy_keys[] = {
+	{ .name = "runtime_api", HSTR(runtime_api), .min = 1, .reloadable = true,
+	  .help = "HAProxy's stats socket: /path/to/admin.sock or ip:port (level admin)" },
+	{ .name = "cluster", HSTR(cluster), .min = 1, .reloadable = true,
+	  .help = "the [cluster NAME] whose writer and reader this HAProxy is told" },
+	{ .name = "writer_backend", HSTR(writer_backend), .min = 1, .reloadable = true,
+	  .help = "backend of the writes: the writer ready, every other server maint" },
+	{ .name = "reader_backend", HSTR(reader_backend), .def = "", .reloadable = true,
+	  .help = "backend of the reads: the reader ready, the others drain; empty: none" },
+	{ .name = "command_prefix", HSTR(prefix), .def = "", .reloadable = true,
+	  .help = "put before each command, e.g. @1 through the master CLI" },
+	{ .name = "timeout", .type = CFG_T_DURATION, .offset = H(timeout), .min = 0.01, .max = 60,
+	  .def = "1s", .reloadable = true, .help = "deadline of one runtime API exchange" },
+	{ .name = "verify_interval", .type = CFG_T_DURATION, .offset = H(verify_interval),
+	  .min = 0.05, .max = 3600, .def = "1s", .reloadable = true,
+	  .help = "read the servers' state back this often and re-apply what differs" },
+	{ .name = NULL },
+};
+#undef HSTR
+#undef H
+
 /* Parser state: which section the next keys belong to. */
 struct load_ctx {
 	struct spoa_conf *c;                 /* being filled */
 	struct spoa_cluster_conf *cluster;   /* current [cluster], or NULL */
 	struct spoa_node_conf *node;         /* current [node], or NULL */
+	struct spoa_haproxy_conf *haproxy;   /* current [haproxy], or NULL */
 	bool in_main;                        /* current section is [spoa] */
 	unsigned agent_line[SPOA_NODES_MAX]; /* line of each node's `agent` key, 0 = unset */
 };
@@ -174,12 +198,16 @@ static int load_item(void *arg, const struct cfg_item *it, char *err, size_t err
 			return cfg_set_key(spoa_conf_node_keys, x->node, &x->node->seen, it, err,
 			                   errlen);
 		}
+		if (x->haproxy != NULL)
+			return cfg_set_key(spoa_conf_haproxy_keys, x->haproxy, &x->haproxy->seen,
+			                   it, err, errlen);
 		cfg_item_err(err, errlen, it, "key outside of a section; start with [spoa]");
 		return -1;
 	}
 	x->in_main = false;
 	x->cluster = NULL;
 	x->node = NULL;
+	x->haproxy = NULL;
 	if (strcmp(it->section, "spoa") == 0 && it->name[0] == '\0') {
 		x->in_main = true;
 		return 0;
@@ -222,8 +250,28 @@ static int load_item(void *arg, const struct cfg_item *it, char *err, size_t err
 		x->node->line = it->line;
 		return cfg_set_defaults(spoa_conf_node_keys, x->node, err, errlen);
 	}
+	if (strcmp(it->section, "haproxy") == 0 && it->name[0] != '\0') {
+		for (i = 0; i < c->n_haproxies; i++)
+			if (strcmp(c->haproxies[i].name, it->name) == 0) {
+				cfg_item_err(err, errlen, it,
+				             "[haproxy %s] already defined at line %u", it->name,
+				             c->haproxies[i].line);
+				return -1;
+			}
+		if (c->n_haproxies == SPOA_HAPROXY_MAX) {
+			cfg_item_err(err, errlen, it, "more than %d [haproxy] sections",
+			             SPOA_HAPROXY_MAX);
+			return -1;
+		}
+		x->haproxy = &c->haproxies[c->n_haproxies++];
+		memset(x->haproxy, 0, sizeof(*x->haproxy));
+		snprintf(x->haproxy->name, sizeof(x->haproxy->name), "%s", it->name);
+		x->haproxy->line = it->line;
+		return cfg_set_defaults(spoa_conf_haproxy_keys, x->haproxy, err, errlen);
+	}
 	cfg_item_err(err, errlen, it,
-	             "unknown section [%s%s%s] (expected [spoa], [cluster NAME], [node NAME])",
+	             "unknown section [%s%s%s] (expected [spoa], [cluster NAME], [node NAME], "
+	             "[haproxy NAME])",
 	             it->section, it->name[0] != '\0' ? " " : "", it->name);
 	return -1;
 }
@@ -284,6 +332,33 @@ static int validate(const char *name, struct load_ctx *x, char *err, size_t errl
 				    spoa_conf_server(n));
 				return -1;
 			}
+	}
+	for (i = 0; i < c->n_haproxies; i++) {
+		struct spoa_haproxy_conf *h = &c->haproxies[i];
+		const char *why = NULL;
+		const char *missing = h->runtime_api[0] == '\0'    ? "runtime_api"
+		                      : h->cluster[0] == '\0'      ? "cluster"
+		                      : h->writer_backend[0] == '\0' ? "writer_backend"
+		                                                   : NULL;
+
+		if (missing != NULL) {
+			snprintf(err, errlen, "%s:%u: key '%s': missing in [haproxy %s]", name,
+			         h->line, missing, h->name);
+			return -1;
+		}
+		if (spoa_conf_cluster(c, h->cluster) == NULL) {
+			snprintf(err, errlen,
+			         "%s:%u: key 'cluster': no [cluster %s] section (got \"%s\")", name,
+			         h->line, h->cluster, h->cluster);
+			return -1;
+		}
+		if (rapi_target_parse(h->runtime_api, &h->target, &why) < 0) {
+			snprintf(err, errlen,
+			         "%s:%u: key 'runtime_api': %s: a socket path (/...) or a numeric "
+			         "ip:port (got \"%s\")",
+			         name, h->line, why, h->runtime_api);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -2,7 +2,9 @@
  * fresh struct, validated whole, then swapped by the caller. Prefix: spoa_conf_.
  *
  * Sections: [spoa] (the daemon), [cluster NAME] (routing policy of one cluster), [node NAME]
- * (one agent feed: which cluster, its agent port, the HAProxy server name it routes to).
+ * (one agent feed: which cluster, its agent port, the HAProxy server name it routes to),
+ * [haproxy NAME] (push mode: one HAProxy runtime API driven on every routing change,
+ * spoe/push.h).
  * conf/haprole-spoa.conf documents every key with its default. */
 #ifndef HAPROLE_SPOE_SPOA_CONF_H
 #define HAPROLE_SPOE_SPOA_CONF_H
@@ -14,10 +16,12 @@
 #include "common/cfg.h"
 #include "common/compiler.h"
 #include "common/node_state.h"
+#include "spoe/runtime_api.h"
 
 #define SPOA_CLUSTERS_MAX 16 /* [cluster] sections one SPOA serves */
 #define SPOA_NODES_MAX    64 /* [node] sections (feeds) one SPOA follows */
 #define SPOA_SERVER_MAX   48 /* HAProxy server name, with NUL: fits "txn.haprole.writer" vars */
+#define SPOA_HAPROXY_MAX  8  /* [haproxy] sections (push targets) */
 
 struct spoa_cluster_conf {
 	char name[CFG_NAME_MAX];  /* from "[cluster NAME]": the SPOE arg `cluster` */
@@ -37,6 +41,21 @@ struct spoa_node_conf {
 	unsigned line;                /* line of the header, for errors */
 };
 
+/* [haproxy NAME]: an HAProxy whose servers push mode sets (spoe/push.h). */
+struct spoa_haproxy_conf {
+	char name[CFG_NAME_MAX];            /* from "[haproxy NAME]" */
+	char runtime_api[RAPI_PATH_MAX];    /* "/path/to/stats.sock" or "ip:port" */
+	struct rapi_target target;          /* <runtime_api>, parsed at load */
+	char cluster[CFG_NAME_MAX];         /* the [cluster] whose decision it follows */
+	char writer_backend[RAPI_NAME_MAX]; /* backend whose servers take writes */
+	char reader_backend[RAPI_NAME_MAX]; /* backend whose servers take reads; "" none */
+	char prefix[RAPI_PREFIX_MAX];       /* prepended to each command ("@1" master CLI) */
+	double timeout;                     /* deadline of one exchange */
+	double verify_interval;             /* read back and re-apply this often */
+	struct cfg_seen seen;               /* duplicate keys */
+	unsigned line;                      /* line of the header, for errors */
+};
+
 struct spoa_conf {
 	char path[512];         /* file it was read from */
 	struct cfg_addr listen; /* SPOP listener */
@@ -54,12 +73,15 @@ struct spoa_conf {
 	size_t n_clusters;                                    /* used entries of <clusters> */
 	struct spoa_node_conf nodes[SPOA_NODES_MAX];          /* [node] sections */
 	size_t n_nodes;                                       /* used entries of <nodes> */
+	struct spoa_haproxy_conf haproxies[SPOA_HAPROXY_MAX]; /* [haproxy] sections */
+	size_t n_haproxies;                                   /* used entries of <haproxies> */
 	struct cfg_seen seen;                                 /* duplicate keys in [spoa] */
 };
 
 extern const struct cfg_key spoa_conf_main_keys[];
 extern const struct cfg_key spoa_conf_cluster_keys[];
 extern const struct cfg_key spoa_conf_node_keys[];
+extern const struct cfg_key spoa_conf_haproxy_keys[];
 
 int spoa_conf_load(const char *path, struct spoa_conf *out, char *err, size_t errlen) HR_MUSTCHECK;
 int spoa_conf_load_string(const char *name, const char *text, struct spoa_conf *out, char *err,

@@ -70,8 +70,23 @@ static const struct err_vec errs[] = {
 	{ "listen = 1.2.3.4:5\n",
 	  "t.conf:1: key 'listen': outside any [section] (got \"1.2.3.4:5\")", __LINE__ },
 	{ "[spoa]\n[bogus]\n",
-	  "t.conf:2: unknown section [bogus] (expected [spoa], [cluster NAME], [node NAME])",
+	  "t.conf:2: unknown section [bogus] (expected [spoa], [cluster NAME], [node NAME], "
+	  "[haproxy NAME])",
 	  __LINE__ },
+	{ "[cluster main]\n" NODE1 "[haproxy h1]\ncluster = main\nwriter_backend = pg_write\n",
+	  "t.conf:5: key 'runtime_api': missing in [haproxy h1]", __LINE__ },
+	{ "[cluster main]\n" NODE1 "[haproxy h1]\nruntime_api = /run/h.sock\ncluster = main\n",
+	  "t.conf:5: key 'writer_backend': missing in [haproxy h1]", __LINE__ },
+	{ "[cluster main]\n" NODE1 "[haproxy h1]\nruntime_api = /run/h.sock\ncluster = x\n"
+	  "writer_backend = w\n",
+	  "t.conf:5: key 'cluster': no [cluster x] section (got \"x\")", __LINE__ },
+	{ "[cluster main]\n" NODE1 "[haproxy h1]\nruntime_api = localhost:9999\ncluster = main\n"
+	  "writer_backend = w\n",
+	  "t.conf:5: key 'runtime_api': not a numeric IPv4 address (host names are not "
+	  "resolved): a socket path (/...) or a numeric ip:port (got \"localhost:9999\")",
+	  __LINE__ },
+	{ "[cluster main]\n" NODE1 "[haproxy h1]\nruntime_api = /a\n[haproxy h1]\n",
+	  "t.conf:7: [haproxy h1] already defined at line 5", __LINE__ },
 };
 
 static void test_spoa_conf_load_string_errors(void **state)
@@ -118,7 +133,8 @@ static void test_spoa_conf_load_string_bad_values(void **state)
 /* Every key of every table appears in the sample, commented, with the table's default. */
 static void test_spoa_conf_sample_matches_defaults(void **state)
 {
-	const struct cfg_key *tables[] = { spoa_conf_main_keys, spoa_conf_cluster_keys };
+	const struct cfg_key *tables[] = { spoa_conf_main_keys, spoa_conf_cluster_keys,
+		                           spoa_conf_haproxy_keys };
 	char line[512], err[HR_ERR_LEN] = "";
 	FILE *f = fopen("conf/haprole-spoa.conf", "r");
 	size_t t;
@@ -135,7 +151,7 @@ static void test_spoa_conf_sample_matches_defaults(void **state)
 	text = calloc(1, (size_t)len + 1);
 	assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
 	fclose(f);
-	for (t = 0; t < 2; t++) {
+	for (t = 0; t < HR_ARRAY_SIZE(tables); t++) {
 		const struct cfg_key *k;
 
 		for (k = tables[t]; k->name != NULL; k++) {
