@@ -152,8 +152,28 @@ state_set() {
 
 # ---- network ---------------------------------------------------------------------------------
 
+# A Docker engine on the same host sets the iptables FORWARD policy to DROP (and loads
+# br_netfilter, so bridged frames go through FORWARD too): the nodes on hr-br0 would lose each
+# other (replication, agents). The demo allows its own bridge's traffic with one rule of its
+# own, tagged with a comment, inserted at `up` and removed at `stop`; nothing else is touched.
+FW_RULE=(FORWARD -i $BRIDGE -o $BRIDGE -m comment --comment haprole-demo-$BRIDGE -j ACCEPT)
+fw_allow() {
+	command -v iptables >/dev/null 2>&1 || return 0
+	iptables -w 5 -C "${FW_RULE[@]}" 2>/dev/null || iptables -w 5 -I "${FW_RULE[@]}" ||
+		say "warning: could not add the iptables rule for $BRIDGE (a Docker engine would cut the demo)"
+}
+fw_remove() {
+	command -v iptables >/dev/null 2>&1 || return 0
+	local i
+	for ((i = 0; i < 10; i++)); do # our rule only, however many times it was added
+		iptables -w 5 -C "${FW_RULE[@]}" 2>/dev/null || break
+		iptables -w 5 -D "${FW_RULE[@]}" 2>/dev/null || break
+	done
+}
+
 net_up() {
 	[ "$MODE" = netns ] || return 0
+	fw_allow
 	ip link show $BRIDGE >/dev/null 2>&1 || {
 		ip link add $BRIDGE type bridge
 		ip addr add $BR_ADDR/24 dev $BRIDGE
@@ -184,6 +204,7 @@ net_down() {
 		ip link del "hr-$n-h" 2>/dev/null || :
 	done
 	ip link del $BRIDGE 2>/dev/null || :
+	fw_remove
 }
 
 # ---- processes -----------------------------------------------------------------------------
