@@ -57,22 +57,36 @@ LIBSPOE   := $(BUILD)/libspoe.a
 ALL_LIBS  := $(LIBAGENT) $(LIBSPOE) $(LIBCOMMON)
 
 .PHONY: all help deps test test-unit test-integration asan fuzz fuzz-smoke bench install \
-        clean format format-check demo demo-status demo-failover demo-switchover demo-stop
+        clean format format-check demo demo-status demo-failover demo-switchover demo-heal \
+        demo-stop
 
 all: $(PROGS) $(BENCH_BINS)
 
 help:
-	@echo "make            build haprole-agent, haprolectl, haprole-spoa and the bench tools"
-	@echo "make deps       install the Debian build/test packages that are missing (root)"
-	@echo "make test       everything CI runs: unit tests, ASan+UBSan unit tests, fuzz smoke,"
-	@echo "                integration tests against real haproxy/postgres/nginx"
-	@echo "make test-unit  unit tests only (one: $(BUILD)/tests/test_NAME)"
-	@echo "make asan       unit tests under ASan+UBSan (objects in build/asan)"
-	@echo "make test-spoe  haprole-spoa behind real HAProxy 2.6 and 3.x (says which versions ran)"
-	@echo "make fuzz       build libFuzzer targets in build/fuzz (FUZZ_SECONDS=N make fuzz-smoke runs them)"
-	@echo "make demo       start the demo cluster on this machine (see README)"
-	@echo "make install    install binaries, sample configs and units (PREFIX, DESTDIR)"
-	@echo "make format     clang-format every C file in place"
+	@echo "Build"
+	@echo "  make                  build haprole-agent, haprolectl, haprole-spoa and the bench tools"
+	@echo "  make deps             install the Debian build/test packages that are missing (root)"
+	@echo "  make install          binaries, sample configs and units (PREFIX=$(PREFIX), DESTDIR)"
+	@echo "  make clean            remove build/ and the three programs"
+	@echo "  make format           clang-format every C file in place (format-check: only check)"
+	@echo "Tests"
+	@echo "  make test             everything CI runs: deps, unit, ASan+UBSan, fuzz smoke, integration;"
+	@echo "                        ends with \"total: N passed, N failed\""
+	@echo "  make test-unit        unit tests only (one: $(BUILD)/tests/test_NAME)"
+	@echo "  make asan             unit tests under ASan+UBSan (objects in build/asan)"
+	@echo "  make test-integration every tests/integration/test_*.sh against real haproxy/postgres/nginx"
+	@echo "                        (one: tests/integration/run.sh tests/integration/test_NAME.sh)"
+	@echo "  make test-spoe        haprole-spoa behind real HAProxy 2.6 and 3.x (says which versions ran)"
+	@echo "  make fuzz             build the libFuzzer targets in build/fuzz (clang)"
+	@echo "  make fuzz-smoke       run each fuzz target FUZZ_SECONDS (default $(FUZZ_SECONDS)) seconds"
+	@echo "Demo (docs/demo.md; root on Debian 12)"
+	@echo "  make demo             start the demo cluster on this machine (HAProxy, SPOA, 2 app, 2 PG nodes)"
+	@echo "  make demo-status      haprolectl status of the demo, plus HAProxy's view of each server"
+	@echo "  make demo-failover    unplanned: stop the primary, promote the standby"
+	@echo "  make demo-heal        back to one primary + one streaming standby, every node ready"
+	@echo "  make demo-switchover  planned: drain, promote the standby, rejoin the old primary (pg_rewind)"
+	@echo "  make demo-stop        stop everything, remove the namespaces and .demo/"
+	@echo "  make help             this list"
 
 deps:
 	@tools/deps.sh
@@ -150,7 +164,7 @@ test: deps
 demo: deps all
 	@if [ -x docker/demo.sh ]; then docker/demo.sh up; else \
 	  echo "make demo: the demo cluster is not built yet (see README, 'Status')."; fi
-demo-status demo-failover demo-switchover demo-stop:
+demo-status demo-failover demo-switchover demo-heal demo-stop:
 	@if [ -x docker/demo.sh ]; then docker/demo.sh $(patsubst demo-%,%,$@); else \
 	  echo "make $@: the demo cluster is not built yet."; fi
 

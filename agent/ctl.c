@@ -109,6 +109,23 @@ static void ctl_route_eval(const struct ctl_node *nodes, size_t n, size_t pg_nod
 	}
 }
 
+/* Adds a problem for each local service of the ready node <s> that is not working: a
+ * PostgreSQL, app or nginx probe down, a standby that does not stream. */
+static void ctl_probe_problems(struct ctl_health *h, const struct node_state *s)
+{
+	if (s->pg.present && !s->pg.up)
+		ctl_problem(h, "%.63s: PostgreSQL is down%s%.100s", s->node,
+		            s->pg.err[0] != '\0' ? ": " : "", s->pg.err);
+	else if (s->pg.present && s->pg.role == NS_ROLE_STANDBY && !s->pg.streaming)
+		ctl_problem(h, "%.63s: standby is not streaming from a primary", s->node);
+	if (s->app.present && !s->app.up)
+		ctl_problem(h, "%.63s: app is down%s%.100s", s->node,
+		            s->app.err[0] != '\0' ? ": " : "", s->app.err);
+	if (s->nginx.present && !s->nginx.up)
+		ctl_problem(h, "%.63s: nginx is down%s%.100s", s->node,
+		            s->nginx.err[0] != '\0' ? ": " : "", s->nginx.err);
+}
+
 /* Applies the rules of ctl.h to <n> nodes; fills <h>. */
 void ctl_health_eval(const struct ctl_node *nodes, size_t n, struct ctl_health *h)
 {
@@ -145,6 +162,9 @@ void ctl_health_eval(const struct ctl_node *nodes, size_t n, struct ctl_health *
 		}
 		if (s->fenced)
 			ctl_problem(h, "%.63s is FENCED: %.127s", s->node, s->fence_reason);
+		/* A node the operator took out (drain, maint) may have its services down. */
+		if (s->admin == NS_ADMIN_READY)
+			ctl_probe_problems(h, s);
 	}
 	ctl_route_eval(nodes, n, pg_nodes, h);
 }
@@ -178,6 +198,11 @@ static void ctl_lag_cell(const struct node_state *s, char *cell, size_t len)
 
 	if (!s->pg.present || !s->pg.up || s->pg.role != NS_ROLE_STANDBY) {
 		snprintf(cell, len, "-");
+		return;
+	}
+	/* Without a WAL receiver the standby's lag is not known: "0 B" would read as caught up. */
+	if (!s->pg.streaming) {
+		snprintf(cell, len, "not streaming");
 		return;
 	}
 	if (s->pg.lag_ms > 0)

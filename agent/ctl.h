@@ -10,7 +10,9 @@
  *     the SPOA routes by) finds a writer: none is "no primary", two writable primaries on the
  *     highest timeline is "split-brain";
  *   - no primary is left below a newer one's timeline unfenced, and no node is fenced (an old
- *     primary is running beside the new one). */
+ *     primary is running beside the new one);
+ *   - on every node in admin state ready: each probe it has is up (PostgreSQL, app, nginx) and
+ *     a standby streams. A drained or maintained node is what the operator asked for. */
 #ifndef HAPROLE_AGENT_CTL_H
 #define HAPROLE_AGENT_CTL_H
 

@@ -23,8 +23,9 @@
 # .21, .22) and standard ports inside (nginx 80, app 8080 on 127.0.0.1, postgres 5432, agent
 # 5555). HAProxy and haprole-spoa run in the root namespace on ports 24000-24099 so that a user
 # can curl / psql them from the shell. 198.18.0.0/15 is the range reserved for benchmarks: it
-# never routes anywhere. Without root or without `ip netns`, the demo refuses to start (the
-# 127.0.14.0/24 fallback is not implemented yet).
+# never routes anywhere. Without root or without `ip netns` (or with DEMO_NETNS=0), it uses the
+# loopback layout instead: every node on its own 127.0.14.x address in the one namespace there
+# is, ports in 24000-24999 (the failover suite's cutoff scenario skips there).
 #
 # Everything it starts is recorded under .demo/pids/NAME.pid; `stop` kills exactly those pids
 # (then whatever is still inside the demo's own namespaces) and removes what it created.
@@ -638,7 +639,7 @@ cmd_banner() {
     curl -s -X POST http://$BR_ADDR:$HTTP_PORT/write # a write, the same way
     curl -s http://${ADDR[db1]}:$AGENT_PORT/          # what db1's agent says (JSON)
     psql -h $BR_ADDR -p $PGW_PORT -U $PGUSER_DEMO $PGDB_DEMO -c 'select * from demo_writes'
-    make demo-status      make demo-failover      make demo-switchover      make demo-stop
+    make demo-status   make demo-failover   make demo-heal   make demo-switchover   make demo-stop
   Addresses and ports for scripts: $ENV_FILE
 EOF
 }
@@ -688,16 +689,23 @@ while True:
     out += d
 sys.stdout.write(out.decode())' "$DEMO/haproxy.sock"; }
 
+# haproxy_says BACKEND SERVER STATUS-PREFIX: HAProxy's stats socket shows SERVER of BACKEND in
+# a status that starts with STATUS-PREFIX ("UP", "DOWN", "DRAIN").
+haproxy_says() {
+	echo "show stat" | socat_stats 2>/dev/null |
+		awk -F, -v b="$1" -v s="$2" -v p="$3" '$1 == b && $2 == s && index($18, p) == 1 {f = 1} END {exit !f}'
+}
+
 cmd_failover() {
 	[ -f "$DEMO/up" ] || die "not running (make demo)"
 	local p s
 	p=$(current_primary)
 	s=$(other_pg "$p")
-	[ "$(pg_role "$s")" = standby ] || die "$s is not a standby; nothing to promote (docker/demo.sh heal)"
+	[ "$(pg_role "$s")" = standby ] || die "$s is not a standby; nothing to promote (make demo-heal)"
 	say "failover: stopping primary $p (immediate), promoting $s"
 	pg_stop "$p" immediate
 	pg_promote "$s"
-	say "done: $s is the primary; $p is down. 'docker/demo.sh heal' rebuilds $p as a standby."
+	say "done: $s is the primary; $p is down. 'make demo-heal' rebuilds $p as a standby."
 }
 
 ctl_admin() { # ctl_admin NODE drain|ready [REASON] : through NODE's admin socket, when built
@@ -711,7 +719,7 @@ cmd_switchover() {
 	local p s
 	p=$(current_primary)
 	s=$(other_pg "$p")
-	[ "$(pg_role "$s")" = standby ] || die "$s is not a standby (docker/demo.sh heal)"
+	[ "$(pg_role "$s")" = standby ] || die "$s is not a standby (make demo-heal)"
 	pg_streaming "$s" || die "$s is not streaming from $p"
 	say "switchover: $p -> $s"
 	ctl_admin "$p" drain "switchover"
@@ -722,6 +730,11 @@ cmd_switchover() {
 	pg_rejoin "$p" "$s"
 	ctl_admin "$p" ready
 	wait_for 15 "$p's agent to see a standby" agent_sees "$p" standby
+	# "done" when HAProxy agrees too: the new primary UP for writes, the old one not.
+	if have_agent; then
+		wait_for 15 "HAProxy to show $s UP in pg_write" haproxy_says pg_write "$s" UP
+		wait_for 15 "HAProxy to show $p DOWN in pg_write" haproxy_says pg_write "$p" DOWN
+	fi
 	say "done: $s primary, $p standby"
 }
 
@@ -781,6 +794,7 @@ cmd_heal() {
 	haproxy_start
 	wait_for 15 "$p's agent to see a primary" agent_sees "$p" primary
 	wait_for 15 "$s's agent to see a standby" agent_sees "$s" standby
+	have_agent && wait_for 15 "HAProxy to show $p UP in pg_write" haproxy_says pg_write "$p" UP
 	say "healed: $p primary, $s standby, every node ready"
 }
 

@@ -12,7 +12,9 @@
 #include "agent/ctl.h"
 #include "common/compiler.h"
 
-enum kind { PRI, STB, DOWN, APP, GONE, FENCED };
+/* DOWNMAINT: PostgreSQL down on a node in maint; NOSTREAM: a standby without a WAL receiver;
+ * APPDOWN: an app node whose app probe fails. */
+enum kind { PRI, STB, DOWN, APP, GONE, FENCED, DOWNMAINT, NOSTREAM, APPDOWN };
 
 static struct ctl_node mk(const char *name, enum kind k, uint32_t tl, const char *sysid)
 {
@@ -29,16 +31,24 @@ static struct ctl_node mk(const char *name, enum kind k, uint32_t tl, const char
 	ns_init(&n.st);
 	snprintf(n.st.cluster, sizeof(n.st.cluster), "itsm");
 	snprintf(n.st.node, sizeof(n.st.node), "%s", name);
-	if (k == APP) {
+	if (k == APP || k == APPDOWN) {
 		n.st.app.present = true;
-		n.st.app.up = true;
+		n.st.app.up = k == APP;
+		if (k == APPDOWN)
+			snprintf(n.st.app.err, sizeof(n.st.app.err), "HTTP 502");
 		return n;
 	}
 	n.st.pg.present = true;
-	n.st.pg.up = k != DOWN;
-	n.st.pg.role = k == STB ? NS_ROLE_STANDBY : k == DOWN ? NS_ROLE_UNKNOWN : NS_ROLE_PRIMARY;
+	n.st.pg.up = k != DOWN && k != DOWNMAINT;
+	n.st.pg.role = k == STB || k == NOSTREAM ? NS_ROLE_STANDBY
+	               : k == DOWN || k == DOWNMAINT ? NS_ROLE_UNKNOWN
+	                                             : NS_ROLE_PRIMARY;
 	n.st.pg.tl = tl;
 	n.st.pg.streaming = k == STB;
+	if (k == DOWN || k == DOWNMAINT)
+		snprintf(n.st.pg.err, sizeof(n.st.pg.err), "connection refused");
+	if (k == DOWNMAINT)
+		n.st.admin = NS_ADMIN_MAINT;
 	snprintf(n.st.pg.sysid, sizeof(n.st.pg.sysid), "%s", sysid);
 	if (k == FENCED) {
 		n.st.fenced = true;
@@ -76,9 +86,27 @@ static void test_ctl_health_eval_vectors(void **state)
 		  "no primary",
 		  __LINE__ },
 		{ { { "db1", DOWN, 0, "" }, { "db2", STB, 2, "7" } },
-		  1,
+		  2,
 		  0,
-		  "no primary",
+		  "db1: PostgreSQL is down: connection refused",
+		  __LINE__ },
+		/* issue 15: the only standby's PostgreSQL down is not a healthy cluster */
+		{ { { "db1", PRI, 2, "7" }, { "db2", DOWN, 0, "" } },
+		  1,
+		  1,
+		  "db2: PostgreSQL is down: connection refused",
+		  __LINE__ },
+		/* ... unless the operator took that node out */
+		{ { { "db1", PRI, 2, "7" }, { "db2", DOWNMAINT, 0, "" } }, 0, 1, "", __LINE__ },
+		{ { { "db1", PRI, 2, "7" }, { "db2", NOSTREAM, 2, "7" } },
+		  1,
+		  1,
+		  "db2: standby is not streaming from a primary",
+		  __LINE__ },
+		{ { { "db1", PRI, 2, "7" }, { "app1", APPDOWN, 0, "" } },
+		  1,
+		  1,
+		  "app1: app is down: HTTP 502",
 		  __LINE__ },
 		{ { { "db1", PRI, 2, "7" }, { "db2", PRI, 2, "7" } },
 		  1,
@@ -198,6 +226,26 @@ static void test_ctl_format_table_cells(void **state)
 	buf_free(&out);
 }
 
+/* issue 13 item 8: a standby without a WAL receiver shows as such, not as "0 B" of lag. */
+static void test_ctl_format_table_not_streaming(void **state)
+{
+	struct ctl_node nodes[2] = { mk("db1", PRI, 3, "7"), mk("db2", NOSTREAM, 3, "7") };
+	struct ctl_health h;
+	struct buf out;
+	const char *t;
+
+	(void)state;
+	ctl_health_eval(nodes, 2, &h);
+	assert_int_equal(buf_init(&out, 65536), 0);
+	assert_int_equal(ctl_format_table(nodes, 2, &h, &out), 0);
+	assert_int_equal(buf_append(&out, "", 1), 0);
+	t = (const char *)buf_head(&out);
+	if (strstr(t, "| standby, not streaming | 3  | not streaming |") == NULL ||
+	    strstr(t, " 0 B") != NULL || strstr(t, "Cluster healthy.") != NULL)
+		fail_msg("table:\n%s", t);
+	buf_free(&out);
+}
+
 static void test_ctl_format_json_document(void **state)
 {
 	struct ctl_node nodes[2] = { mk("db1", PRI, 3, "7"), mk("db\"2", GONE, 0, "") };
@@ -263,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_ctl_health_eval_vectors),
 		cmocka_unit_test(test_ctl_health_eval_cluster_mismatch),
 		cmocka_unit_test(test_ctl_format_table_cells),
+		cmocka_unit_test(test_ctl_format_table_not_streaming),
 		cmocka_unit_test(test_ctl_format_json_document),
 		cmocka_unit_test(test_ns_json_str_escapes_for_ctl),
 	};
