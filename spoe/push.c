@@ -184,6 +184,15 @@ out_long:
 	push_fail(t, "command line too long");
 }
 
+/* True while our view of <t>'s cluster is still "stale" for want of a first feed state, during
+ * the first 3 heartbeats after start: a decision then is no decision yet. */
+static bool push_in_grace(const struct push_target *t)
+{
+	const struct cv_cluster *c = &t->set->cv->clusters[t->cluster];
+
+	return c->d.status == CV_STATUS_STALE && ev_now(t->set->loop) < t->set->grace_until;
+}
+
 /* After a read-back: sends the next step (OUT before IN), or goes IDLE when in sync. */
 static void push_next_step(struct push_target *t, const struct rapi_server_state *st, size_t n)
 {
@@ -193,6 +202,12 @@ static void push_next_step(struct push_target *t, const struct rapi_server_state
 	bool need_out = false;
 	bool need_in = false;
 
+	if (push_in_grace(t)) {
+		/* just started, feeds not heard yet: HAProxy keeps what it has (a restart of ours
+		 * must not take a working writer out); the grace ends after 3 heartbeats */
+		push_set_state(t, PUSH_ST_IDLE, t->conf->verify_interval);
+		return;
+	}
 	for (size_t i = 0; i < t->plan.n; i++) {
 		const struct push_server *s = &t->plan.s[i];
 		const struct rapi_server_state *cur = push_find(st, n, s);
@@ -351,6 +366,7 @@ int push_init(struct push_set *p, struct ev_loop *loop, const struct spoa_conf *
 	memset(p, 0, sizeof(*p));
 	p->loop = loop;
 	p->cv = cv;
+	p->grace_until = ev_now(loop) + 3 * conf->heartbeat;
 	for (size_t i = 0; i < conf->n_haproxies; i++) {
 		struct push_target *t = &p->t[i];
 		const struct spoa_haproxy_conf *h = &conf->haproxies[i];

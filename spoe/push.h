@@ -16,6 +16,10 @@
  * Writer servers should be `disabled` in HAProxy's config: a new process then takes no write
  * until it is told who the writer is.
  *
+ * Right after a start (3 heartbeats), a cluster still "stale" for want of feeds is not pushed:
+ * HAProxy keeps the state it has, so a restart of haprole-spoa never takes a working writer
+ * out. After that, stale means no writer, as everywhere.
+ *
  * Every exchange has its own connection and deadline (spoe/runtime_api.h): an HAProxy that
  * does not answer only delays its own target, never the others nor the SPOP connections.
  *
@@ -93,6 +97,8 @@ struct push_target {
 struct push_set {
 	struct ev_loop *loop;                          /* the loop */
 	const struct cluster_view *cv;                 /* decisions */
+	double grace_until;                            /* ev_now() before which a stale view
+	                                                  is not pushed (feeds not heard yet) */
 	struct push_target t[SPOA_HAPROXY_MAX];        /* one per [haproxy] */
 	size_t n;                                      /* used entries */
 };
