@@ -116,6 +116,8 @@ haprole-spoa: $(BUILD)/spoe/main.o $(ALL_LIBS)
 LDFLAGS_test_spop_conn := -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 # haprole-agent: a SIGHUP reload that fails at its last step (fencing, a new probe) changes nothing.
 LDFLAGS_test_agent_reload := -Wl,--wrap=fence_start -Wl,--wrap=hp_init
+# haprole-spoa: a SIGHUP reload whose new cluster view cannot be built changes nothing.
+LDFLAGS_test_spoa_reload := -Wl,--wrap=feed_sub_init
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)

@@ -148,22 +148,70 @@ int cv_init(struct cluster_view *cv, struct ev_loop *loop, const struct spoa_con
 	return 0;
 }
 
-/* After a reload: keeps each cluster's epoch and writer so the epoch never goes back. */
+/* Is <n> of <cv> the node <o> of <old>: same name, agent and cluster name? */
+static bool cv_same_node(const struct cluster_view *cv, const struct cv_node *n,
+                         const struct cluster_view *old, const struct cv_node *o)
+{
+	if (strcmp(n->name, o->name) != 0 || strcmp(n->agent.text, o->agent.text) != 0)
+		return false;
+	if (n->cluster >= cv->n_clusters || o->cluster >= old->n_clusters)
+		return false;
+	return strcmp(cv->clusters[n->cluster].name, old->clusters[o->cluster].name) == 0;
+}
+
+/* After a reload: keeps each cluster's epoch, writer and status so the epoch never goes back,
+ * and the last state of every node whose name, cluster and agent did not change, so the new
+ * view decides as the old one did from its first recompute (a reload does not blink the
+ * routing while the new feeds connect; a feed that does not come back is lost as usual). */
 void cv_carry_epochs(struct cluster_view *cv, const struct cluster_view *old)
 {
 	size_t i, j;
+
+	for (i = 0; i < cv->n_nodes; i++) {
+		struct cv_node *n = &cv->nodes[i];
+
+		for (j = 0; j < old->n_nodes; j++) {
+			const struct cv_node *o = &old->nodes[j];
+
+			if (!cv_same_node(cv, n, old, o))
+				continue;
+			n->known = o->known;
+			n->mismatch = o->mismatch;
+			n->st = o->st;
+			n->updated = o->updated;
+			n->updates = o->updates;
+			n->losses = o->losses;
+		}
+	}
 
 	for (i = 0; i < cv->n_clusters; i++)
 		for (j = 0; j < old->n_clusters; j++)
 			if (strcmp(cv->clusters[i].name, old->clusters[j].name) == 0) {
 				cv->clusters[i].epoch = old->clusters[j].epoch;
 				cv->clusters[i].writer_changes = old->clusters[j].writer_changes;
+				cv->clusters[i].d.status = old->clusters[j].d.status;
 				memcpy(cv->clusters[i].writer, old->clusters[j].writer,
 				       sizeof(cv->clusters[i].writer));
 				cv->clusters[i].w_tl = old->clusters[j].w_tl;
 				memcpy(cv->clusters[i].w_sysid, old->clusters[j].w_sysid,
 				       sizeof(cv->clusters[i].w_sysid));
 			}
+}
+
+/* Moves the view <src> (initialised, not started or started) into <dst>, which takes over its
+ * nodes and feeds; <src> is left empty. The nodes point back at their view, so a plain struct
+ * copy would leave them pointing at <src>. */
+void cv_move(struct cluster_view *dst, struct cluster_view *src)
+{
+	size_t i;
+
+	*dst = *src;
+	for (i = 0; i < dst->n_nodes; i++)
+		dst->nodes[i].cv = dst;
+	src->nodes = NULL;
+	src->n_nodes = 0;
+	for (i = 0; i < src->n_clusters; i++)
+		src->clusters[i].n_nodes = 0;
 }
 
 void cv_start(struct cluster_view *cv)

@@ -107,6 +107,7 @@ uint64_t cv_hold_candidates(const struct cv_input *in, size_t n, const char *sys
 int cv_init(struct cluster_view *cv, struct ev_loop *loop, const struct spoa_conf *conf,
             cv_change_fn on_change, void *arg, char *err, size_t errlen) HR_MUSTCHECK;
 void cv_carry_epochs(struct cluster_view *cv, const struct cluster_view *old);
+void cv_move(struct cluster_view *dst, struct cluster_view *src);
 void cv_start(struct cluster_view *cv);
 void cv_free(struct cluster_view *cv);
 void cv_recompute(struct cluster_view *cv, size_t cluster);

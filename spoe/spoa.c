@@ -249,14 +249,16 @@ static bool same_nodes(const struct spoa_conf *a, const struct spoa_conf *b)
 	return true;
 }
 
-/* SIGHUP: reads <path> into a fresh config, validates it whole, swaps. Listen addresses need a
- * restart (kept, with a warning). Same nodes: policy keys change in place, feeds stay up (a
- * reload must not blink the routing). Other nodes: the view is rebuilt, epochs kept.
- * Returns 0, or -1 when the file is refused (the old config stays, the reason is logged). */
+/* SIGHUP: reads <path> into a fresh config, validates it whole, then swaps, all or nothing.
+ * Listen addresses need a restart (kept, with a warning). Same nodes: policy keys change in
+ * place, feeds stay up (a reload must not blink the routing). Other nodes: the new view is
+ * built beside the running one and swapped in only once complete, epochs kept.
+ * Returns 0, or -1 when the file or the new view is refused: the old config, view and routing
+ * stay in force, and the reason (FILE:LINE: key ... for a config error) is logged. */
 int spoa_reload(struct spoa *s, const char *path)
 {
 	struct spoa_conf *nc = malloc(sizeof(*nc));
-	struct cluster_view old;
+	static struct cluster_view nv; /* the new view while it is built (large for the stack) */
 	char err[HR_ERR_LEN];
 	size_t i;
 
@@ -279,9 +281,8 @@ int spoa_reload(struct spoa *s, const char *path)
 		log_warning("reload: hold_budget needs a restart; kept %lld",
 		            (long long)s->conf->hold_budget);
 	nc->hold_budget = s->conf->hold_budget;
-	log_set_level((enum log_level)nc->log_level);
-	push_free(&s->push); /* it points into the config and the view about to change */
-	if (s->cv_ready && same_nodes(nc, s->conf)) { /* else rebuild: also after a failed one */
+	if (s->cv_ready && same_nodes(nc, s->conf)) {
+		push_free(&s->push); /* it points into the config and the view about to change */
 		for (i = 0; i < nc->n_clusters; i++) {
 			snprintf(s->cv.clusters[i].sysid, sizeof(s->cv.clusters[i].sysid), "%s",
 			         nc->clusters[i].sysid);
@@ -296,29 +297,34 @@ int spoa_reload(struct spoa *s, const char *path)
 			cv_recompute(&s->cv, i);
 		spoa_on_view_change(&s->cv, s); /* hold_max may have changed */
 	} else {
+		/* build first: a view that cannot be built leaves the running one untouched */
+		if (cv_init(&nv, s->loop, nc, spoa_on_view_change, s, err, sizeof(err)) < 0) {
+			log_error("reload refused, keeping the running config and view: %s: %s",
+			          path, err);
+			free(nc);
+			s->stats.reload_failures++;
+			return -1;
+		}
+		push_free(&s->push); /* it points into the config and the view about to change */
 		/* the clusters' order may change: answer what is held from the current view */
 		if (s->hold_ready)
 			hold_release_all(&s->hold, HOLD_END_SHUTDOWN);
-		old = s->cv; /* keeps the clusters' epochs; its nodes are freed below */
-		cv_free(&s->cv);
-		s->cv_ready = false;
-		if (cv_init(&s->cv, s->loop, nc, spoa_on_view_change, s, err, sizeof(err)) < 0) {
-			log_error("reload: %s; no cluster view until the next reload", err);
-		} else {
-			s->cv_ready = true;
-			cv_carry_epochs(&s->cv, &old);
-			cv_start(&s->cv);
+		if (s->cv_ready) {
+			cv_carry_epochs(&nv, &s->cv);
+			cv_free(&s->cv);
 		}
+		cv_move(&s->cv, &nv);
+		s->cv_ready = true;
+		cv_start(&s->cv);
 		free(s->conf);
 		s->conf = nc;
 		spoa_on_view_change(&s->cv, s);
 	}
-	if (s->cv_ready) {
-		if (push_init(&s->push, s->loop, s->conf, &s->cv, err, sizeof(err)) < 0)
-			log_error("reload: push mode off until the next reload: %s", err);
-		else
-			push_start(&s->push); /* a full read-back and sync of every HAProxy */
-	}
+	log_set_level((enum log_level)nc->log_level);
+	if (push_init(&s->push, s->loop, s->conf, &s->cv, err, sizeof(err)) < 0)
+		log_error("reload: push mode off until the next reload: %s", err);
+	else
+		push_start(&s->push); /* a full read-back and sync of every HAProxy */
 	s->stats.reloads++;
 	log_info("reloaded %s: %zu clusters, %zu nodes", path, nc->n_clusters, nc->n_nodes);
 	return 0;
