@@ -82,6 +82,19 @@ for root in "" $roots; do
 		fi
 	done
 done
+# Layouts that share their PostgreSQL part with distributed.cfg must not drift from it: from
+# the "# ---- PostgreSQL writes" line to the end, the files are the same text.
+pg_part() { sed -n '/^# ---- PostgreSQL writes/,$p' "$1"; }
+for f in haproxy/distributed-tls.cfg haproxy/active-active.cfg; do
+	[ -f "$f" ] && [ -f haproxy/distributed.cfg ] || continue
+	if [ -z "$(pg_part "$f")" ]; then
+		ko "$f: no '# ---- PostgreSQL writes' part"
+	elif diff <(pg_part haproxy/distributed.cfg) <(pg_part "$f") >"$tmp/pg.diff"; then
+		ok "$f: PostgreSQL part identical to distributed.cfg's"
+	else
+		ko "$f: PostgreSQL part differs from distributed.cfg's: $(head -c 400 "$tmp/pg.diff")"
+	fi
+done
 case " $roots " in
 *chroot-sid*) ;;
 *) echo "note: no HAProxy 3.2 here (see the haproxy3.sh line above); 2.6 checked" ;;
