@@ -70,8 +70,9 @@ help:
 	@echo "  make clean            remove build/ and the three programs"
 	@echo "  make format           clang-format every C file in place (format-check: only check)"
 	@echo "Tests"
-	@echo "  make test             everything CI runs: deps, unit, ASan+UBSan, fuzz smoke, integration;"
-	@echo "                        ends with \"total: N passed, N failed\""
+	@echo "  make test             everything CI runs: deps, unit, ASan+UBSan, fuzz smoke, integration"
+	@echo "                        (and test-docker when it exists); ends with"
+	@echo "                        \"total: N passed, N failed, N skipped\" (tests/README.md)"
 	@echo "  make test-unit        unit tests only (one: $(BUILD)/tests/test_NAME)"
 	@echo "  make asan             unit tests under ASan+UBSan (objects in build/asan)"
 	@echo "  make test-integration every tests/integration/test_*.sh against real haproxy/postgres/nginx"
@@ -133,7 +134,7 @@ test-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
 asan:
-	$(MAKE) BUILD=build/asan SAN=1 test-unit
+	UNIT_STAGE=asan $(MAKE) BUILD=build/asan SAN=1 test-unit
 
 fuzz:
 	$(MAKE) BUILD=build/fuzz SAN=fuzz CC=clang fuzz-bins
@@ -157,7 +158,8 @@ test-integration: all
 test-spoe: all
 	@tests/integration/run.sh tests/integration/test_spoa_haproxy.sh tests/integration/test_spoa_pg.sh
 
-# `make test` = deps + build + unit + asan + fuzz smoke + integration, one summary at the end.
+# `make test` = deps + build + prereq + unit + asan + fuzz smoke + integration (+ docker), one
+# summary at the end; tests/README.md says how skips, lanes and the time budget work.
 test: deps
 	@tests/run-all.sh
 
