@@ -9,7 +9,7 @@
 #   layout_cfg SRC DST     # SRC with the guide's addresses/ports/paths replaced by the test's
 #   layout_nginx NAME ADDR [tls-only] [extra server lines]   # an app node's nginx
 #   layout_nginx_stop NAME
-#   layout_agent_db NAME ADDR PEERNAME PEERADDR / layout_agent_app NAME ADDR [https]
+#   layout_agent_db NAME ADDR PEERNAME PEERADDR [app] / layout_agent_app NAME ADDR [https]
 #   layout_pg_pair         # DB1 primary + DB2 pg_basebackup -R standby, streaming
 #   layout_spoa            # haprole-spoa for nodes db1/db2 (the SPOE variant)
 #   layout_cleanup         # EXIT trap: haproxy, agents, spoa, nginx, postgres, by pid
@@ -101,6 +101,7 @@ layout_cfg() {
 		-e "s#^\([[:space:]]*bind \):5001\([[:space:]]\|\$\)#\1$HAP_IP:$P_RO\2#" \
 		-e "s#^\([[:space:]]*bind \):7000\([[:space:]]\|\$\)#\1$HAP_IP:$P_STATS\2#" \
 		-e "s#10\.0\.0\.11:5432#$DB1:$P_PG#g" -e "s#10\.0\.0\.12:5432#$DB2:$P_PG#g" \
+		-e "s#10\.0\.0\.11:80\\b#$DB1:$P_APP_HTTP#g" -e "s#10\.0\.0\.12:80\\b#$DB2:$P_APP_HTTP#g" \
 		-e "s#10\.0\.0\.21:80\\b#$APP1:$P_APP_HTTP#g" -e "s#10\.0\.0\.22:80\\b#$APP2:$P_APP_HTTP#g" \
 		-e "s#10\.0\.0\.21:443#$APP1:$P_APP_HTTPS#g" -e "s#10\.0\.0\.22:443#$APP2:$P_APP_HTTPS#g" \
 		-e "s#\(agent-\)\{0,1\}port 5555#\1port $P_AGENT#g" \
@@ -184,11 +185,14 @@ state_file = $LAYOUT_TMP/$1.state
 EOF
 }
 
-# layout_agent_db NAME ADDR PEERNAME PEERADDR - a database node's agent: writer and reader
-# checks from its PostgreSQL at ADDR:P_PG, the other database node as peer. Started.
+# layout_agent_db NAME ADDR PEERNAME PEERADDR [app] - a database node's agent: writer and reader
+# checks from its PostgreSQL at ADDR:P_PG, the other database node as peer; with "app", also the
+# app check from this node's nginx (standalone layout: app up only where PostgreSQL is primary).
+# Started.
 layout_agent_db() {
 	{
 		layout_agent_common "$1" "$2"
+		[ "${5:-}" = app ] && layout_app_probes "$2" http
 		cat <<EOF
 [postgres]
 conninfo = hostaddr=$2 port=$P_PG user=postgres dbname=postgres
@@ -206,15 +210,12 @@ EOF
 	ops_agent_start "$1"
 }
 
-# layout_agent_app NAME ADDR [https] - an application node's agent: check app from its app
-# probe (/health) and nginx probe (/), both over https (verify peer, our CA) when asked, else
-# app over http and nginx over https. Started.
-layout_agent_app() {
-	local app_url="http://$2:$P_APP_HTTP/health"
-	[ "${3:-}" = https ] && app_url="https://$2:$P_APP_HTTPS/health"
-	{
-		layout_agent_common "$1" "$2"
-		cat <<EOF
+# layout_app_probes ADDR http|https [WEIGHT] - [http app] (/health, over http or https), [http
+# nginx] (/ over https, verify peer with our CA) and [check app] (announcing WEIGHT percent).
+layout_app_probes() {
+	local app_url="http://$1:$P_APP_HTTP/health"
+	[ "$2" = https ] && app_url="https://$1:$P_APP_HTTPS/health"
+	cat <<EOF
 [http app]
 url = $app_url
 verify = peer
@@ -225,7 +226,7 @@ timeout = 500ms
 rise = 1
 fall = 1
 [http nginx]
-url = https://$2:$P_APP_HTTPS/
+url = https://$1:$P_APP_HTTPS/
 verify = peer
 ca_file = $LAYOUT_TMP/etc/certs/ca.pem
 sni = app.example
@@ -235,7 +236,19 @@ rise = 1
 fall = 1
 [check app]
 kind = app
+weight = ${3:-100}
 EOF
+}
+
+# layout_agent_app NAME ADDR [https] [WEIGHT] - an application node's agent: check app from its
+# app probe (/health) and nginx probe (/), both over https (verify peer, our CA) when asked,
+# else app over http and nginx over https; the app check announces WEIGHT percent (100).
+# Started.
+layout_agent_app() {
+	local mode=${3:-http}
+	{
+		layout_agent_common "$1" "$2"
+		layout_app_probes "$2" "$mode" "${4:-100}"
 	} >"$LAYOUT_TMP/$1.conf"
 	ops_agent_start "$1"
 }
