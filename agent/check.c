@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,14 +22,27 @@ struct check_verdict {
 	bool standby;                 /* healthy standby refused: standby_answer applies */
 };
 
-static void check_set(struct check_verdict *v, enum al_state st, int weight, const char *fmt,
-                      const char *arg)
+/* Sets state <st>, <weight> and the reason, a printf format and its arguments. */
+static void check_set(struct check_verdict *v, enum al_state st, int weight, const char *fmt, ...)
+	HR_PRINTF(4, 5);
+static void check_set(struct check_verdict *v, enum al_state st, int weight, const char *fmt, ...)
 {
+	va_list ap;
+
 	v->r.state = st;
 	v->r.weight = weight;
+	va_start(ap, fmt);
+	vsnprintf(v->why, sizeof(v->why), fmt, ap);
+	va_end(ap);
+	v->r.reason = v->why;
+}
+
+/* Sets state up with <weight> and no reason. */
+static void check_up(struct check_verdict *v, int weight)
+{
+	v->r.state = AL_UP;
+	v->r.weight = weight;
 	v->why[0] = '\0';
-	if (fmt != NULL)
-		snprintf(v->why, sizeof(v->why), fmt, arg != NULL ? arg : "");
 	v->r.reason = v->why;
 }
 
@@ -73,7 +87,7 @@ static bool check_pg_primary(const struct node_state *ns, struct check_verdict *
 		          ns->fence_reason[0] != '\0' ? ns->fence_reason : "by a peer");
 		return false;
 	case RR_V_STANDBY:
-		check_set(v, AL_DOWN, -1, "pg: standby", NULL);
+		check_set(v, AL_DOWN, -1, "pg: standby");
 		v->standby = true;
 		return false;
 	case RR_V_DOWN:
@@ -84,7 +98,7 @@ static bool check_pg_primary(const struct node_state *ns, struct check_verdict *
 		}
 		break;
 	case RR_V_NO_PG:
-		check_set(v, AL_DOWN, -1, "pg: no postgres probe on this node", NULL);
+		check_set(v, AL_DOWN, -1, "pg: no postgres probe on this node");
 		return false;
 	case RR_V_READER:
 	case RR_V_STALE:
@@ -97,7 +111,7 @@ static bool check_pg_primary(const struct node_state *ns, struct check_verdict *
 	case RR_V_COUNT:
 		break; /* cluster-wide verdicts: rr_node_verdict() never gives them */
 	}
-	check_set(v, AL_FAIL, -1, "pg: role unknown", NULL);
+	check_set(v, AL_FAIL, -1, "pg: role unknown");
 	return false;
 }
 
@@ -105,11 +119,11 @@ static void check_writer(const struct check_conf *c, const struct node_state *ns
                          struct check_verdict *v)
 {
 	if (!ns->pg.present) {
-		check_set(v, AL_DOWN, -1, "pg: no postgres probe on this node", NULL);
+		check_set(v, AL_DOWN, -1, "pg: no postgres probe on this node");
 		return;
 	}
 	if (check_pg_primary(ns, v))
-		check_set(v, AL_UP, (int)c->weight, NULL, NULL);
+		check_up(v, (int)c->weight);
 }
 
 static void check_reader(const struct check_conf *c, const struct node_state *ns,
@@ -119,7 +133,7 @@ static void check_reader(const struct check_conf *c, const struct node_state *ns
 	int w;
 
 	if (!ns->pg.present) {
-		check_set(v, AL_DOWN, -1, "pg: no postgres probe on this node", NULL);
+		check_set(v, AL_DOWN, -1, "pg: no postgres probe on this node");
 		return;
 	}
 	if (!ns->pg.up) {
@@ -132,11 +146,11 @@ static void check_reader(const struct check_conf *c, const struct node_state *ns
 			check_set(v, AL_DOWN, -1, "fenced: %s",
 			          ns->fence_reason[0] != '\0' ? ns->fence_reason : "by a peer");
 		else
-			check_set(v, AL_UP, (int)c->primary_weight, NULL, NULL);
+			check_up(v, (int)c->primary_weight);
 		return;
 	case NS_ROLE_STANDBY:
 		if (!ns->pg.streaming) {
-			check_set(v, AL_DOWN, -1, "pg: standby not streaming", NULL);
+			check_set(v, AL_DOWN, -1, "pg: standby not streaming");
 			return;
 		}
 		w = check_reader_weight(c, ns->pg.lag_bytes, ns->pg.lag_ms, &over);
@@ -158,13 +172,13 @@ static void check_reader(const struct check_conf *c, const struct node_state *ns
 			v->r.reason = v->why;
 			return;
 		}
-		check_set(v, AL_UP, w, NULL, NULL);
+		check_up(v, w);
 		return;
 	case NS_ROLE_UNKNOWN:
 	case NS_ROLE_COUNT:
 		break;
 	}
-	check_set(v, AL_FAIL, -1, "pg: role unknown", NULL);
+	check_set(v, AL_FAIL, -1, "pg: role unknown");
 }
 
 static void check_app(const struct check_conf *c, const struct node_state *ns,
@@ -181,7 +195,7 @@ static void check_app(const struct check_conf *c, const struct node_state *ns,
 	}
 	if (ns->pg.present && !check_pg_primary(ns, v))
 		return;
-	check_set(v, AL_UP, (int)c->weight, NULL, NULL);
+	check_up(v, (int)c->weight);
 }
 
 /* Writes into <line> (<linelen> bytes, NUL-terminated, no '\n') the agent-check line check
