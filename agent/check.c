@@ -24,7 +24,7 @@ struct check_verdict {
 
 /* Sets state <st>, <weight> and the reason, a printf format and its arguments. */
 static void check_set(struct check_verdict *v, enum al_state st, int weight, const char *fmt, ...)
-	HR_PRINTF(4, 5);
+    HR_PRINTF(4, 5);
 static void check_set(struct check_verdict *v, enum al_state st, int weight, const char *fmt, ...)
 {
 	va_list ap;
