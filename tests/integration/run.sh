@@ -21,8 +21,9 @@
 #   in parallel. Longest first, from the durations of the last run (LOGDIR/durations).
 #
 # Logs: each test's output goes to LOGDIR/NAME.log (LOGDIR = INTEGRATION_LOGDIR, default
-# build/test-logs/integration), kept after the run; a failed test's log is printed (its last
-# INTEGRATION_SHOW lines, default 200). With one job, output also streams to the terminal.
+# build/test-logs/integration), kept after the run, and printed as one block when the test ends
+# (a failed test's last INTEGRATION_SHOW lines, default 200; INTEGRATION_QUIET=1 prints only
+# failed ones). With one job or one test, output streams to the terminal instead.
 # Each test gets INTEGRATION_TIMEOUT seconds (default 900).
 set -u
 cd "$(dirname "$0")/../.."
@@ -75,16 +76,24 @@ skipped=0
 declare -A run_pid=() run_lane=() run_start=()
 declare -A new_dur=()
 stream=0
-[ "$jobs_max" -eq 1 ] && stream=1
+[ "$jobs_max" -eq 1 ] || [ ${#tests[@]} -eq 1 ] && stream=1
 summary_lines=()
 
-# finish TEST STATUS - reports one finished test.
+# finish TEST STATUS - reports one finished test: its log (whole, as one block, so parallel
+# tests do not interleave; a failed one's last INTEGRATION_SHOW lines), then its verdict.
 finish() {
 	local t=$1 rc=$2 name log dur why
 	name=$(basename "$t" .sh)
 	log=$logdir/$name.log
 	dur=$(($(date +%s) - ${run_start[$t]}))
 	new_dur[$name]=$dur
+	if [ "$stream" -eq 0 ] && [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		echo "---- $name: $log (last $show lines)"
+		tail -n "$show" "$log" | sed 's/^/    | /'
+	elif [ "$stream" -eq 0 ] && [ "${INTEGRATION_QUIET:-0}" != 1 ]; then
+		echo "---- $name: $log"
+		sed 's/^/    | /' "$log"
+	fi
 	case $rc in
 	0)
 		echo "PASS $name (${dur}s)"
@@ -111,11 +120,6 @@ finish() {
 	*)
 		[ "$rc" = 124 ] && rc="124, timed out after ${limit}s"
 		echo "FAIL $name (status $rc, ${dur}s)"
-		if [ "$stream" -eq 0 ]; then
-			echo "---- $log (last $show lines)"
-			tail -n "$show" "$log" | sed 's/^/    | /'
-			echo "---- end of $name"
-		fi
 		failed=$((failed + 1))
 		;;
 	esac
