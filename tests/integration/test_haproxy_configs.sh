@@ -7,7 +7,8 @@
 # and Lua scripts the configs load are the shipped ones), /run/haproxy/ -> the temp dir. The TLS
 # files a config names under /etc/haproxy/certs/ are made here with openssl (a CA and a server
 # certificate signed by it). A config with a `.if defined(HAPROLE_SPOE)` block is checked twice:
-# as shipped (agent-check only) and with HAPROLE_SPOE=1 (the SPOE variant).
+# as shipped (agent-check only) and with HAPROLE_SPOE=1 (the SPOE variant); the same for
+# HAPROLE_STICK_TABLE (active-active.cfg's stick-table persistence).
 #
 # Also fails when haproxy/ holds no .cfg at all, or when `haproxy -c` prints a warning: a
 # reference config should load clean.
@@ -79,6 +80,10 @@ for root in "" $roots; do
 		check "HAProxy $ver: $name" "$root" "$tmp/$name"
 		if grep -q 'defined(HAPROLE_SPOE)' "$f"; then
 			check "HAProxy $ver: $name with HAPROLE_SPOE=1" "$root" "$tmp/$name" HAPROLE_SPOE=1
+		fi
+		if grep -q 'defined(HAPROLE_STICK_TABLE)' "$f"; then
+			check "HAProxy $ver: $name with HAPROLE_STICK_TABLE=1" "$root" "$tmp/$name" \
+				HAPROLE_STICK_TABLE=1
 		fi
 	done
 done
