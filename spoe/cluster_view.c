@@ -239,8 +239,9 @@ void cv_free(struct cluster_view *cv)
 		cv->clusters[i].n_nodes = 0; /* their indices named the nodes just freed */
 }
 
-/* Opens, keeps or closes <c>'s hold window for decision <d> (before <c> takes it). Returns
- * true when the window opened or closed. */
+/* Opens, keeps or closes <c>'s hold window for decision <d> (before <c> takes it): open while
+ * the writer is drained, or lost, and a standby of its timeline can take over. Returns true
+ * when the window opened or closed. */
 static bool cv_update_hold(struct cluster_view *cv, struct cv_cluster *c,
                            const struct cv_input *in, const struct cv_decision *d,
                            const char *writer)
@@ -249,9 +250,16 @@ static bool cv_update_hold(struct cluster_view *cv, struct cv_cluster *c,
 	bool was = c->hold;
 
 	if (d->writer >= 0) {
-		c->w_tl = in[d->writer].st->pg.tl;
-		snprintf(c->w_sysid, sizeof(c->w_sysid), "%s", in[d->writer].st->pg.sysid);
-		c->hold_cand = 0;
+		const struct node_state *w = in[d->writer].st;
+
+		c->w_tl = w->pg.tl;
+		snprintf(c->w_sysid, sizeof(c->w_sysid), "%s", w->pg.sysid);
+		/* A drained writer is on its way out (planned switchover): the rule keeps it the
+		 * writer, but a write that can wait for the standby is not sent to it. */
+		c->hold_cand = w->admin == NS_ADMIN_DRAIN
+		                   ? cv_hold_candidates(in, c->n_nodes, c->w_sysid, c->w_tl,
+		                                        c->max_lag, UINT64_MAX, true)
+		                   : 0;
 	} else if (d->status == CV_STATUS_SPLIT_BRAIN) {
 		c->hold_cand = 0; /* two primaries: nothing to wait for */
 	} else if (c->writer[0] != '\0' && writer[0] == '\0') {
@@ -266,9 +274,9 @@ static bool cv_update_hold(struct cluster_view *cv, struct cv_cluster *c,
 		return false;
 	if (c->hold) {
 		c->hold_since = ev_now(cv->loop);
-		log_msg(lvl, "cluster %s: writer lost, a standby of timeline %u can take over: writes "
+		log_msg(lvl, "cluster %s: writer %s, a standby of timeline %u can take over: writes "
 		         "wait up to %.3fs for it (hold window open)",
-		         c->name, c->w_tl, c->hold_max);
+		         c->name, d->writer >= 0 ? "drained" : "lost", c->w_tl, c->hold_max);
 	} else {
 		log_msg(lvl, "cluster %s: hold window closed after %.3fs (%s)", c->name,
 		         ev_now(cv->loop) - c->hold_since,

@@ -80,7 +80,7 @@ struct route_table *route_build(const struct route_input *in, size_t n, uint64_t
 		snprintf(e->cluster, sizeof(e->cluster), "%s", in[i].cluster);
 		e->cluster_len = strlen(e->cluster);
 		e->status = in[i].status;
-		e->hold = in[i].hold && in[i].hold_max > 0 && in[i].status != CV_STATUS_OK;
+		e->hold = in[i].hold && in[i].hold_max > 0;
 		e->hold_max = in[i].hold_max;
 		if (encode_entry(e, &in[i]) < 0) {
 			log_error("routing table: cluster %s: actions do not fit %d bytes",

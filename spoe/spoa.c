@@ -35,9 +35,9 @@ void spoa_set_route(struct spoa *s, struct route_table *t)
 	spoa_hold_settle(s);
 }
 
-/* Held NOTIFYs of a cluster that has a writer now get it; those of a cluster whose window
- * closed (split brain, no standby left to promote, hold_max set to 0) get its status now; a
- * cluster gone from the table (reload) answers with what the table says. */
+/* Held NOTIFYs of a cluster whose hold window closed get its answer now: the new writer, or
+ * the status when no promotion is plausible any more (split brain, no standby left, hold_max
+ * set to 0). A cluster gone from the table (reload) answers with what the table says. */
 void spoa_hold_settle(struct spoa *s)
 {
 	const struct route_table *t = s->route;
@@ -50,10 +50,10 @@ void spoa_hold_settle(struct spoa *s)
 			continue;
 		if (t == NULL || i >= t->n)
 			hold_release_cluster(&s->hold, i, HOLD_END_SHUTDOWN);
-		else if (t->e[i].status == CV_STATUS_OK)
-			hold_release_cluster(&s->hold, i, HOLD_END_WRITER);
 		else if (!t->e[i].hold)
-			hold_release_cluster(&s->hold, i, HOLD_END_SETTLED);
+			hold_release_cluster(&s->hold, i, t->e[i].status == CV_STATUS_OK
+			                                      ? HOLD_END_WRITER
+			                                      : HOLD_END_SETTLED);
 	}
 }
 

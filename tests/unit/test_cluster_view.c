@@ -449,6 +449,16 @@ static void test_cv_hold_window(void **state)
 	cv_node_update(&cv.nodes[0], &st);
 	assert_string_equal(c->writer, "db1");
 	assert_false(c->hold);
+	/* planned switchover: the primary drained: still the writer, but the window opens */
+	hold_state(&st, "db1", NS_ROLE_PRIMARY, true, 1, false, 0);
+	st.admin = NS_ADMIN_DRAIN;
+	cv_node_update(&cv.nodes[0], &st);
+	assert_string_equal(c->writer, "db1");
+	assert_true(c->hold);
+	t = route_build_view(&cv, 1);
+	assert_true(t->e[0].hold);
+	assert_int_equal(t->e[0].status, CV_STATUS_OK);
+	route_free(t);
 	/* the primary stops: window open, status no-primary */
 	hold_state(&st, "db1", NS_ROLE_UNKNOWN, false, 0, false, 0);
 	cv_node_update(&cv.nodes[0], &st);

@@ -663,6 +663,27 @@ static void test_spop_conn_hold_released_on_writer(void **state)
 	assert_int_equal(fx->s.conns->notify, 1);
 }
 
+/* A drained writer (planned switchover): writes are held although there is a writer, and go
+ * to the promoted one; reads still go to the drained writer's cluster at once. */
+static void test_spop_conn_hold_drained_writer(void **state)
+{
+	struct fx *fx = *state;
+	struct route_table *t0 = hold_table(CV_STATUS_OK, "db1", true, 60), *t;
+
+	spoa_set_route(&fx->s, t0);
+	do_hello(fx);
+	send_notify(fx, 1, "main", "write");
+	send_notify(fx, 2, "main", "read");
+	pump(fx, 1);
+	expect_ack(fx, 2, t0, 0);
+	assert_int_equal(fx->s.hold.used, 1);
+	t = hold_table(CV_STATUS_OK, "db2", false, 60);
+	spoa_set_route(&fx->s, t);
+	pump(fx, 1);
+	expect_ack(fx, 1, t, 0);
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_WRITER], 1);
+}
+
 /* No writer within hold_max: the answer is the current status, after hold_max. */
 static void test_spop_conn_hold_timed_out(void **state)
 {
@@ -837,6 +858,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_released_on_writer, setup_hold,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_timed_out, setup_hold, teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_drained_writer, setup_hold,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_settled, setup_hold, teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_budget_exceeded,
 		                                setup_hold_budget2, teardown),
