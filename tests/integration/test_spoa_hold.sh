@@ -1,0 +1,371 @@
+#!/bin/bash
+# tests/integration/test_spoa_hold.sh - issue 17, "hold, don't fail", end to end: PostgreSQL 15
+# primary + synchronous streaming standby (lib/pg.sh), a real haprole-agent per node, and the
+# demo's shipped configs (docker/spoa.conf.in with hold_max = 3s, docker/haproxy-demo.cfg.in,
+# docker/spoe-demo.conf.in, docker/agent-db.conf.in; only addresses, ports and paths
+# substituted), behind real HAProxy 2.6 and every 3.x of lib/haproxy3.sh. A client
+# (lib/hold_client.py) opens a new connection every 20 ms and writes through HAProxy's write port.
+# On each version:
+#   1. planned switchover (primary stopped cleanly, standby promoted): 0 failed writes, 0 on a
+#      non-primary (read-only), 0 acknowledged writes missing on the new primary; the added
+#      latency of the held writes is printed;
+#   2. kill -9 of the primary's postmaster, then promotion: the same three zeros;
+#   3. reads (read port) and the other engine keep being answered while writes are held;
+#   4. no promotion within hold_max: the held writes get the error they get without hold, after
+#      hold_max (the SPOA counts them as timed out); with hold_max = 0 (SIGHUP) the same error at
+#      once.
+# Address range 127.0.46.0/24, ports 34000-34499 (this test's block).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/lib/pg.sh
+. tests/integration/lib/haproxy.sh
+. tests/integration/lib/haproxy3.sh
+. tests/integration/lib/spoa.sh
+. tests/integration/lib/expect.sh
+
+pg_require || exit 77
+hap_require || exit 77
+for b in ./haprole-spoa ./haprole-agent; do
+	[ -x "$b" ] || { echo "skip: $b not built (make)"; exit 77; }
+done
+command -v curl >/dev/null || { echo "skip: curl missing"; exit 77; }
+/usr/bin/python3 -c 'import psycopg2' 2>/dev/null || { echo "skip: python3-psycopg2 missing"; exit 77; }
+
+HAP_IP=127.0.46.10
+HAP_IP2=127.0.46.11 # the demo's second bind (127.0.0.1 there): ports here are ephemeral ones
+SPOA_PORT=34012
+STATUS_PORT=34013
+HTTP_PORT=34080
+PGW_PORT=34040
+PGR_PORT=34041
+STATS_PORT=34090
+PG1=127.0.46.21
+PG2=127.0.46.22
+PGP=34032 # PostgreSQL on each node's address
+AGP=34055 # haprole-agent on each node's address
+HOLD_MAX=3
+
+tmp=$(mktemp -d /tmp/haprole-spoa-hold.XXXXXX)
+chmod 0755 "$tmp"
+PIDS=()
+SPOA_PID=
+fails=0
+cleanup() {
+	touch "$tmp/stop" 2>/dev/null
+	hap_cleanup_all
+	local p
+	for p in "${PIDS[@]}" $SPOA_PID; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	pg_cleanup_all
+	[ -n "${HOLD_KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	for f in "$tmp/spoa.log" "$tmp"/agent*.log "$tmp/haproxy.cfg.log"; do
+		[ -f "$f" ] && { echo "--- $f (last 10 lines)"; tail -n 10 "$f"; }
+	done
+	exit 1
+}
+
+pgdir() { echo "$tmp/pg-$1/data"; } # its own parent: socket dir and log
+addr_of() { [ "$1" = db1 ] && echo $PG1 || echo $PG2; }
+other() { [ "$1" = db1 ] && echo db2 || echo db1; }
+metric() { # metric NAME_WITH_LABELS: the value on the SPOA's /metrics
+	curl -s -m 2 "http://$HAP_IP:$STATUS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+wait_spoa() { # wait_spoa "ok db1"
+	local s
+	s=$(spoa_wait_view "$HAP_IP" "$STATUS_PORT" "$1" 150) || fail "SPOA view: wanted \"$1\", got \"$s\""
+}
+
+# ---- the demo's shipped configs, addresses and paths substituted -------------------------------
+agent_conf() { # agent_conf NODE
+	local n=$1 o
+	o=$(other "$n")
+	mkdir -p "$tmp/$n"
+	sed -e "s|@NODE@|$n|g" -e "s|@CLUSTER@|main|g" -e "s|@DIR@|$tmp/$n|g" \
+		-e "s|@PGSOCK@|$tmp/pg-$n|g" -e "s|@PGPORT@|$PGP|g" \
+		-e "s|@LISTEN@|$(addr_of "$n"):$AGP|g" \
+		-e "s|@PEERS@|[peer $o]\naddress = $(addr_of "$o"):$AGP\n|" \
+		docker/agent-db.conf.in >"$tmp/$n/agent.conf"
+}
+spoa_conf() {
+	sed -e "s|@CLUSTER@|main|g" -e "s|@HOST@|$HAP_IP|g" -e "s|@PORT@|$SPOA_PORT|g" \
+		-e "s|@STATUS_PORT@|$STATUS_PORT|g" -e "s|@DIR@|$tmp|g" \
+		-e "s|@NODES@|[node db1]\ncluster = main\nagent = $PG1:$AGP\n\n[node db2]\ncluster = main\nagent = $PG2:$AGP\n|" \
+		docker/spoa.conf.in >"$tmp/spoa.conf"
+}
+haproxy_conf() {
+	local w="" r="" n
+	for n in db1 db2; do
+		w="$w    server $n $(addr_of $n):$PGP check port $AGP inter 500ms fall 2 rise 1 agent-check agent-port $AGP agent-inter 500ms agent-send \"writer\\\\n\" on-marked-down shutdown-sessions\n"
+		r="$r    server $n $(addr_of $n):$PGP check port $AGP inter 500ms fall 2 rise 1 agent-check agent-port $AGP agent-inter 500ms agent-send \"reader\\\\n\" on-marked-down shutdown-sessions\n"
+	done
+	sed -e "s|@DIR@|$tmp|g" -e "s|@HOST@|$HAP_IP|g" -e "s|@CLUSTER@|main|g" \
+		-e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@PGW_PORT@|$PGW_PORT|g" -e "s|@PGR_PORT@|$PGR_PORT|g" \
+		-e "s|@STATS_PORT@|$STATS_PORT|g" -e "s|@SPOA_PORT@|$SPOA_PORT|g" \
+		-e "s|@SERVERS_W@|$w|" -e "s|@SERVERS_R@|$r|" -e "s|@SERVERS_APP@||" \
+		-e "s|127\.0\.0\.1:|$HAP_IP2:|g" docker/haproxy-demo.cfg.in >"$tmp/haproxy.cfg"
+	sed -e "s|@CLUSTER@|main|g" docker/spoe-demo.conf.in >"$tmp/spoe.conf"
+}
+
+start_agent() { # start_agent NODE
+	./haprole-agent -d -f "$tmp/$1/agent.conf" 2>>"$tmp/agent-$1.log" &
+	PIDS+=($!)
+}
+
+# pg_pair PRIMARY: PRIMARY's data dir made by initdb (first time) or kept; the other node made a
+# synchronous standby of it with pg_basebackup (its old data removed).
+pg_pair() {
+	local p=$1 s
+	s=$(other "$p")
+	rm -rf "$(pgdir $s)"
+	pg_make_standby "$(addr_of "$p")" $PGP "$(pgdir $s)" $PGP "$(addr_of "$s")" || fail "basebackup $s"
+	pg_start "$(pgdir $s)" || fail "start $s"
+	pg_wait_streaming "$(addr_of "$s")" $PGP 30 || fail "$s not streaming"
+	pg_psql "$(addr_of "$p")" $PGP "alter system set synchronous_standby_names = '*'" >/dev/null &&
+		pg_psql "$(addr_of "$p")" $PGP "select pg_reload_conf()" >/dev/null || fail "sync on $p"
+	pg_wait_sql "$(addr_of "$p")" $PGP "select sync_state from pg_stat_replication" sync 30 ||
+		fail "$s not synchronous"
+}
+
+# client_start NAME - the 20 ms client on the write port; client_stop NAME prints its summary.
+client_start() {
+	rm -f "$tmp/stop"
+	/usr/bin/python3 tests/integration/lib/hold_client.py --host "$HAP_IP" --port $PGW_PORT \
+		--stop "$tmp/stop" --log "$tmp/$1.jsonl" --progress "$tmp/$1.prog" --max-s 60 \
+		>"$tmp/$1.json" 2>"$tmp/$1.err" &
+	CLIENT_PID=$!
+	PIDS+=($CLIENT_PID)
+}
+client_stop() {
+	touch "$tmp/stop"
+	wait "$CLIENT_PID"
+	cat "$tmp/$1.json"
+}
+prog_acked_on() { # prog_acked_on NAME ADDR: writes acked by ADDR so far
+	/usr/bin/python3 -c 'import json,sys
+try: print(json.load(open(sys.argv[1]))["by_server"].get(sys.argv[2], 0))
+except Exception: print(0)' "$tmp/$1.prog" "$2"
+}
+wait_acked_on() { # wait_acked_on NAME ADDR COUNT SECONDS
+	local i
+	for ((i = 0; i < $4 * 10; i++)); do
+		[ "$(prog_acked_on "$1" "$2")" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# verify NAME NEWPRIMARY_ADDR T_DISRUPT T_LOSS: prints "failed race readonly lost held p50_ms
+# max_ms" from the client's log and the new primary's table; race: failed writes that started
+# before T_LOSS, when the SPOA learnt the writer was gone.
+verify() {
+	pg_psql "$2" $PGP "select i from t" >"$tmp/$1.ids" || fail "cannot read t on $2"
+	/usr/bin/python3 - "$tmp/$1.jsonl" "$tmp/$1.ids" "$2" "$3" "$4" <<'EOF'
+import json, statistics, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+have = set(int(x) for x in open(sys.argv[2]).read().split())
+new, t_dis, t_loss = sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+failed = [r for r in recs if not r["ok"]]
+race = [r for r in failed if r["t0"] < t_loss]
+readonly = [r for r in failed if r.get("cls") == "readonly"]
+lost = [r for r in recs if r["ok"] and r["id"] not in have]
+base = [r["t1"] - r["t0"] for r in recs if r["ok"] and r["t0"] < t_dis]
+b = statistics.median(base) if base else 0.0
+first_new = min((r["t1"] for r in recs if r["ok"] and r["server"] == new), default=None)
+# held: started after the disruption, answered by the new primary, and started before its
+# first answer (they waited for it)
+held = [r["t1"] - r["t0"] - b for r in recs if r["ok"] and r["server"] == new and
+        r["t0"] >= t_dis and first_new is not None and r["t0"] < first_new]
+held.sort()
+p50 = held[len(held) // 2] * 1000 if held else 0
+mx = held[-1] * 1000 if held else 0
+print(len(failed), len(race), len(readonly), len(lost), len(held), "%.0f" % p50, "%.0f" % mx)
+EOF
+}
+
+run_scenario() { # run_scenario LABEL NAME how(switchover|kill9) PRIMARY
+	local label=$1 name=$2 how=$3 p=$4 s t_dis t_loss h0 failed race ro lost held p50 mx
+	s=$(other "$p")
+	h0=$(metric haprole_spoa_holds_started_total)
+	client_start "$name"
+	wait_acked_on "$name" "$(addr_of "$p")" 25 20 || fail "$label: writes do not reach $p"
+	t_dis=$(date +%s.%N)
+	case $how in
+	switchover) # as docker/demo.sh switchover: drain, clean stop, promote, back to ready
+		./haprolectl -s "$tmp/$p/agent.sock" drain switchover >/dev/null || fail "drain $p"
+		wait_hold_window
+		pg_stop "$(pgdir $p)" fast || fail "stop $p" ;;
+	kill9) kill -9 "$(pg_pid "$(pgdir $p)")" ;;
+	esac
+	pg_promote "$(pgdir $s)" || fail "promote $s"
+	wait_spoa "ok $s"
+	wait_acked_on "$name" "$(addr_of "$s")" 25 20 || fail "$label: writes do not reach $s"
+	client_stop "$name" >/dev/null
+	[ "$how" = kill9 ] && pg_stop "$(pgdir $p)" immediate 2>/dev/null
+	[ "$how" = switchover ] && { ./haprolectl -s "$tmp/$p/agent.sock" ready >/dev/null || fail "ready $p"; }
+	t_loss=$(spoa_loss_time)
+	read -r failed race ro lost held p50 mx <<<"$(verify "$name" "$(addr_of "$s")" "$t_dis" "$t_loss")"
+	if [ "$how" = switchover ]; then
+		expect "$label: $how: failed writes" 0 "$failed"
+	else
+		# A write routed to the primary in the few ms between its death and its agent noticing
+		# (before the SPOA could know) fails: no router can tell. None may fail after that.
+		expect "$label: $how: failed writes routed after the SPOA saw the loss" 0 "$((failed - race))"
+	fi
+	expect "$label: $how: writes that reached a non-primary" 0 "$ro"
+	expect "$label: $how: acknowledged writes missing on $s" 0 "$lost"
+	[ "$failed" = 0 ] || echo "     errors: $(head -c 300 "$tmp/$name.json")"
+	echo "     $label: $how: $(sed -n 's/.*"writes": \([0-9]*\).*/\1/p' "$tmp/$name.json") writes, $failed failed ($race routed before the SPOA saw the loss), $held held until $s took over, added latency p50 $p50 ms, max $mx ms; SPOA holds started $(( $(metric haprole_spoa_holds_started_total) - h0 ))"
+}
+
+# wait_standby_seen NODE: the SPOA's view has NODE up, standby, streaming (its agent may take a
+# few seconds to reconnect to a rebuilt server); 30 s at most.
+wait_standby_seen() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		curl -s -m 1 "http://$HAP_IP:$STATUS_PORT/" | /usr/bin/python3 -c '
+import json, sys
+for c in json.load(sys.stdin)["clusters"]:
+    for n in c["nodes"]:
+        if n["name"] == sys.argv[1] and n["known"] and n["pg"]["up"] and \
+           n["pg"]["role"] == "standby" and n["pg"]["streaming"]:
+            sys.exit(0)
+sys.exit(1)' "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "the SPOA never saw $1 as a streaming standby"
+}
+
+# wait_hold_window: the SPOA's view says cluster main's hold window is open (5 s at most).
+wait_hold_window() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		curl -s -m 1 "http://$HAP_IP:$STATUS_PORT/" | grep -q '"hold":true' && return 0
+		sleep 0.1
+	done
+	fail "the hold window did not open"
+}
+
+# spoa_loss_time: epoch seconds of the SPOA's last "writer ... -> none" or "hold window open".
+spoa_loss_time() {
+	local l
+	l=$(grep -a -E "writer [a-z0-9]+ -> none|hold window open" "$tmp/spoa.log" | tail -n 1 | cut -c1-23)
+	date -d "$l" +%s.%N
+}
+
+run_version() {
+	local root=$1 ver label i out got
+	ver=$(hap_version "$root")
+	label="haproxy $ver"
+	echo "== $label"
+	rm -rf "$tmp/pg-db1" "$tmp/pg-db2" "$tmp/db1" "$tmp/db2"
+	: >"$tmp/spoa.log"
+	pg_init_primary "$(pgdir db1)" $PGP $PG1 || fail "initdb"
+	pg_start "$(pgdir db1)" || fail "start db1"
+	pg_psql $PG1 $PGP "create table t (i bigserial primary key); create role haprole login superuser" >/dev/null ||
+		fail "create table"
+	pg_pair db1
+	agent_conf db1; agent_conf db2
+	start_agent db1; start_agent db2
+	spoa_conf
+	spoa_start "$tmp" "$HAP_IP" "$STATUS_PORT" || fail "haprole-spoa did not start"
+	wait_spoa "ok db1"
+	haproxy_conf
+	hap_start "$tmp/haproxy.cfg" "$root" || fail "$label: haproxy did not start"
+	local sock=$tmp/haproxy.sock
+	hap_wait_field "$sock" haprole_spoa spoa status "UP.*" 10 || fail "$label: SPOA not UP"
+	hap_wait_field "$sock" pg_write db1 status "UP.*" 15 || fail "$label: db1 not UP"
+
+	# 1. planned switchover db1 -> db2, 2. kill -9 of db2, promotion of db1
+	wait_standby_seen db2
+	run_scenario "$label" "v$2-switchover" switchover db1
+	pg_pair db2
+	wait_spoa "ok db2"
+	wait_standby_seen db1
+	run_scenario "$label" "v$2-kill9" kill9 db2
+	pg_pair db1
+	wait_spoa "ok db1"
+	wait_standby_seen db2
+
+	# 3 + 4. no promotion: db1 killed, db2 stays a standby. Writes are held; meanwhile reads on
+	# the read port are answered; after hold_max the held writes fail as they do without hold.
+	local t_dis n_held t_end r0 r1
+	client_start "v$2-nopromo"
+	wait_acked_on "v$2-nopromo" $PG1 25 20 || fail "$label: writes do not reach db1"
+	t_dis=$(date +%s.%N)
+	kill -9 "$(pg_pid "$(pgdir db1)")"
+	for ((i = 0; i < 100; i++)); do
+		n_held=$(metric haprole_spoa_holds)
+		[ "${n_held:-0}" -ge 5 ] && break
+		sleep 0.05
+	done
+	# a read through the read port: its NOTIFY is answered at once, not queued behind the held
+	# writes (whether it then finds a server is the reader policy's business: a standby whose
+	# primary just died stops streaming and may be no reader)
+	r0=$(metric 'haprole_spoa_messages_total{message="haprole-route",intent="read"}')
+	got=$(PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -X -A -t -q -h $HAP_IP -p $PGR_PORT -U postgres -d postgres \
+		-c "select host(inet_server_addr())" 2>&1 | head -n 1)
+	n_held=$(metric haprole_spoa_holds)
+	r1=$(metric 'haprole_spoa_messages_total{message="haprole-route",intent="read"}')
+	[ "${r1:-0}" -gt "${r0:-0}" ] && [ "${n_held:-0}" -gt 0 ] &&
+		ok "$label: a read was answered while $n_held writes were held (read: $got)" ||
+		ko "$label: read NOTIFYs $r0 -> $r1, writes held after it: ${n_held:-none}"
+	sleep 1
+	echo "     $label: $(metric haprole_spoa_holds) writes held on $(metric haprole_spoa_connections) SPOE connections"
+	sleep $((HOLD_MAX + 1))
+	client_stop "v$2-nopromo" >/dev/null
+	t_end=$(metric 'haprole_spoa_holds_ended_total{outcome="timeout"}')
+	[ "${t_end:-0}" -gt 0 ] && ok "$label: no promotion: $t_end holds timed out" ||
+		ko "$label: no promotion, yet no hold timed out"
+	# the held writes (started after the loss) failed, none sooner than hold_max after it began
+	out=$(/usr/bin/python3 - "$tmp/v$2-nopromo.jsonl" "$t_dis" "$HOLD_MAX" <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+t_dis, hm = float(sys.argv[2]), float(sys.argv[3])
+after = [r for r in recs if r["t0"] >= t_dis + 0.5]  # the SPOA saw the loss by then
+bad_ok = [r for r in after if r["ok"]]
+failed = [r for r in after if not r["ok"]]
+early = [r for r in failed if r["t1"] - r["t0"] < hm - 0.05 and r["t0"] < t_dis + 3]
+msgs = sorted(set(r["err"] for r in failed))
+print(len(after), len(bad_ok), len(failed), len(early), "|".join(msgs)[:200])
+EOF
+)
+	read -r n_after n_ok n_failed n_early msgs <<<"$out"
+	expect "$label: no promotion: writes acked without a primary" 0 "$n_ok"
+	[ "$n_failed" -gt 0 ] && ok "$label: no promotion: $n_failed writes failed ($msgs)" ||
+		ko "$label: no promotion: no write failed"
+	expect "$label: no promotion: held writes that failed before hold_max" 0 "$n_early"
+	# hold_max = 0 by SIGHUP: the same error at once
+	sed -i 's/^hold_max = .*/hold_max = 0/' "$tmp/spoa.conf"
+	kill -HUP "$SPOA_PID"
+	for ((i = 0; i < 50; i++)); do grep -q "reloaded" "$tmp/spoa.log" && break; sleep 0.1; done
+	got=$(PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -X -A -t -q -h $HAP_IP -p $PGW_PORT -U postgres -d postgres \
+		-c "select 1" 2>&1 | tr '\n' ' ' | sed 's/ *$//')
+	expect_match "$label: hold_max 0: the same error at once" "server closed the connection" "$got"
+	case $msgs in *"server closed the connection"*) ok "$label: held writes got that error too" ;;
+	*) ko "$label: held writes got another error: $msgs" ;; esac
+
+	hap_stop
+	kill "$SPOA_PID" 2>/dev/null; wait "$SPOA_PID" 2>/dev/null; SPOA_PID=
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	PIDS=()
+	pg_cleanup_all
+}
+
+ran=""
+v=0
+for root in "" $(hap3_roots); do
+	v=$((v + 1))
+	run_version "$root" $v
+	ran="$ran $(hap_version "$root")"
+done
+echo "hold scenarios ran on haproxy:$ran"
+[ "$fails" = 0 ] || { echo "FAIL: $fails checks failed"; exit 1; }
+exit 0
