@@ -18,6 +18,7 @@ static const char *const admin_verb_names[ADMIN_VERB_COUNT] = {
 	[ADMIN_VERB_MAINT] = "maint",
 	[ADMIN_VERB_READY] = "ready",
 	[ADMIN_VERB_STATUS] = "status",
+	[ADMIN_VERB_STATE] = "state",
 };
 
 static const char *const admin_conn_st_name[ADMIN_CONN_ST_COUNT] = {
@@ -84,13 +85,14 @@ int admin_parse(const char *line, size_t len, struct admin_cmd *out, const char 
 			break;
 	}
 	if (i == ADMIN_VERB_COUNT) {
-		*why = "unknown command (expected: drain [reason], maint [reason], ready, status)";
+		*why = "unknown command (expected: drain [reason], maint [reason], ready, status, state)";
 		return -1;
 	}
 	out->verb = (enum admin_verb)i;
 	if (p == end)
 		return 0;
-	if (out->verb == ADMIN_VERB_READY || out->verb == ADMIN_VERB_STATUS) {
+	if (out->verb == ADMIN_VERB_READY || out->verb == ADMIN_VERB_STATUS ||
+	    out->verb == ADMIN_VERB_STATE) {
 		*why = "this command takes no argument";
 		return -1;
 	}
@@ -105,6 +107,30 @@ int admin_parse(const char *line, size_t len, struct admin_cmd *out, const char 
 			*r = ' ';
 	}
 	return 0;
+}
+
+/* Appends "state HEX\n": the node state as one feed frame, in hex. Returns 0 or -1. */
+static int admin_state_reply(struct admin_server *s, struct buf *reply)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t mem[NS_FRAME_HDR + NS_FRAME_MAX];
+	const struct node_state *st;
+	struct buf frame;
+
+	st = s->ops.state != NULL ? s->ops.state(s->ops.arg) : NULL;
+	buf_init_static(&frame, mem, sizeof(mem));
+	if (st == NULL || ns_encode_frame(st, &frame) == -1 ||
+	    buf_room(reply) < 2 * buf_len(&frame) + sizeof("state \n"))
+		return -1;
+	if (buf_append(reply, "state ", 6) == -1)
+		return -1;
+	for (size_t i = 0; i < buf_len(&frame); i++) {
+		char two[2] = { hex[buf_head(&frame)[i] >> 4], hex[buf_head(&frame)[i] & 15] };
+
+		if (buf_append(reply, two, 2) == -1)
+			return -1;
+	}
+	return buf_append(reply, "\n", 1);
 }
 
 /* Runs <cmd>: drain/maint/ready are persisted, then applied; status asks the agent. Appends one
@@ -123,6 +149,12 @@ int admin_execute(struct admin_server *s, const struct admin_cmd *cmd, struct bu
 		    buf_append(reply, "\n", 1) == -1) {
 			reply->tail = mark;
 			return buf_printf(reply, "error: status unavailable\n");
+		}
+		return 0;
+	case ADMIN_VERB_STATE:
+		if (admin_state_reply(s, reply) == -1) {
+			reply->tail = mark;
+			return buf_printf(reply, "error: state unavailable\n");
 		}
 		return 0;
 	case ADMIN_VERB_DRAIN:
@@ -268,7 +300,7 @@ static void admin_conn_process(struct admin_conn *c)
 	uint8_t *nl;
 	size_t len;
 
-	while (c->state == ADMIN_CONN_ST_READING && buf_room(&c->tx) >= ADMIN_REPLY_MAX / 2 + 64) {
+	while (c->state == ADMIN_CONN_ST_READING && buf_room(&c->tx) >= ADMIN_REPLY_MAX / 2) {
 		nl = memchr(buf_head(&c->rx), '\n', buf_len(&c->rx));
 		if (nl == NULL) {
 			if (buf_room(&c->rx) == 0) {

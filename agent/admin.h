@@ -6,6 +6,8 @@
  *     maint [REASON]   ->  ok maint        out of service (HAProxy MAINT)
  *     ready            ->  ok ready        back in service
  *     status           ->  {JSON node state on one line}
+ *     state            ->  state HEX       the node state as one feed frame (common/node_state.h),
+ *                                          hex: what haprolectl decodes, never a JSON parser
  *     anything else    ->  error: WHY
  * REASON is the rest of the line, printable ASCII, at most NS_REASON_MAX - 1 bytes. A drain,
  * maint or ready is first written to the state file (agent/statefile.h), then applied: "ok"
@@ -32,7 +34,7 @@
 #include "common/node_state.h"
 
 #define ADMIN_LINE_MAX    256   /* longest command line, '\n' included */
-#define ADMIN_REPLY_MAX   16384 /* reply room per connection: one status JSON + slack */
+#define ADMIN_REPLY_MAX   40960 /* reply room per connection: a hex feed frame (2 x (4 + 8192)) + slack, twice */
 #define ADMIN_PATH_MAX    108   /* sun_path of a unix socket, with NUL */
 #define ADMIN_SOCKET_MODE 0660  /* owner and group may drain the node */
 #define ADMIN_DEF_IDLE    10.0  /* seconds a client may stay silent */
@@ -43,6 +45,7 @@ enum admin_verb {
 	ADMIN_VERB_MAINT,     /* maint [reason] */
 	ADMIN_VERB_READY,     /* ready */
 	ADMIN_VERB_STATUS,    /* status */
+	ADMIN_VERB_STATE,     /* state */
 	ADMIN_VERB_COUNT      /* keep last */
 };
 
@@ -58,6 +61,8 @@ struct admin_ops {
 	int (*set_admin)(void *arg, enum ns_admin admin, const char *reason);
 	/* Appends the node state as one JSON object, no newline, to <out>. Returns 0 or -1. */
 	int (*status)(void *arg, struct buf *out);
+	/* The node state now (for `state`); NULL when the agent has none to give. */
+	const struct node_state *(*state)(void *arg);
 	void *arg; /* the agent */
 };
 

@@ -425,7 +425,7 @@ static void agent_ops_fence_free(struct fence **f)
 /* Restores the persisted admin state and opens the admin socket, then starts fencing. */
 static int agent_ops_start(struct agent *a, char *err, size_t errlen)
 {
-	struct admin_ops ops = { agent_ops_set_admin, agent_ops_status, a };
+	struct admin_ops ops = { agent_ops_set_admin, agent_ops_status, agent_ops_local, a };
 	struct admin_conf ac;
 
 	admin_conf_defaults(&ac);

@@ -17,8 +17,7 @@ static const char *const ctl_fixed_head[CTL_FIXED_COLS] = {
 };
 
 /* Appends a problem sentence to <h>; past CTL_PROBLEMS the last entry says how many more. */
-static void ctl_problem(struct ctl_health *h, const char *fmt, ...) HR_PRINTF(2, 3);
-static void ctl_problem(struct ctl_health *h, const char *fmt, ...)
+void ctl_problem(struct ctl_health *h, const char *fmt, ...)
 {
 	va_list ap;
 

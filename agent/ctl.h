@@ -47,6 +47,8 @@ struct ctl_health {
 };
 
 void ctl_health_eval(const struct ctl_node *nodes, size_t n, struct ctl_health *h);
+/* Appends one problem sentence to <h> (haprolectl adds HAProxy's and the SPOA's). */
+void ctl_problem(struct ctl_health *h, const char *fmt, ...) HR_PRINTF(2, 3);
 int ctl_format_table(const struct ctl_node *nodes, size_t n, const struct ctl_health *h,
                      struct buf *out) HR_MUSTCHECK;
 int ctl_format_json(const struct ctl_node *nodes, size_t n, const struct ctl_health *h,

@@ -1,20 +1,25 @@
-/* agent/haprolectl.c - the operator's command line (docs/design.md sections 2 and 5):
- *   status                  subscribe to every listed agent's feed, wait (bounded) for one state
- *                           from each, print a table (agent/ctl.h) or JSON; exit 1 if unhealthy
- *   drain|maint [REASON]    ask the local agent over its admin unix socket
- *   ready
- * Exit codes: 0 ok, 1 cluster unhealthy, 2 usage, connection error or refused command.
- * Only main() exits. */
+/* agent/haprolectl.c - the operator's command line (docs/operations.md):
+ *   status                  every agent's state (their feeds; the local one through its admin
+ *                           socket), a table (agent/ctl.h) or JSON, plus HAProxy's view of each
+ *                           server and the SPOA's decision when asked (agent/ctl_views.h);
+ *                           exit 1 if unhealthy
+ *   drain|maint [REASON]    ask the local agent over its admin unix socket; drain --wait then
+ *   ready                   waits until HAProxy shows no session on the node's servers
+ * Options go before or after the command. Exit codes: 0 ok, 1 cluster unhealthy, 2 usage,
+ * connection error or refused command, 3 drain --wait timed out with sessions left.
+ * A one-shot tool: it blocks, but every wait is bounded (-t, --timeout). Only main() exits. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -22,21 +27,37 @@
 #include "agent/admin.h"
 #include "agent/agent_conf.h"
 #include "agent/ctl.h"
+#include "agent/ctl_views.h"
 #include "common/feed_sub.h"
 #include "common/log.h"
 #include "common/sock.h"
-
-#ifndef HAPROLE_VERSION
-#define HAPROLE_VERSION "0.1.0"
-#endif
+#include "common/units.h"
+#include "common/version.h"
 
 #define CTL_EXIT_OK        0
 #define CTL_EXIT_UNHEALTHY 1
 #define CTL_EXIT_USAGE     2
-#define CTL_DEF_TIMEOUT    3.0 /* seconds to wait for every agent / the admin reply */
+#define CTL_EXIT_TIMEOUT   3
+#define CTL_DEF_TIMEOUT    3.0   /* seconds to wait for every agent / each socket's answer */
+#define CTL_DEF_WAIT       300.0 /* seconds drain --wait waits for sessions to end */
+#define CTL_WAIT_POLL      0.2   /* seconds between two looks at HAProxy while waiting */
 #define CTL_DEF_SOCKET     "/run/haprole/agent.sock"
+#define CTL_FETCH_MAX      (1024 * 1024) /* largest answer read from HAProxy or the SPOA */
 
-/* One agent being asked for its state. */
+/* What the command line asked. */
+struct ctl_opts {
+	const char *file;        /* -f: agent config */
+	const char *socket_path; /* -s: admin socket */
+	const char *haproxy;     /* --haproxy: HAProxy stats socket */
+	const char *spoa;        /* --spoa: haprole-spoa status port, HOST:PORT */
+	const char *server;      /* --server: HAProxy server name of this node (default: node) */
+	bool json;               /* --json */
+	bool wait;               /* drain --wait */
+	double timeout;          /* -t: per agent / socket, seconds */
+	double wait_timeout;     /* --timeout: drain --wait, seconds */
+};
+
+/* One agent being asked for its state over its feed. */
 struct ctl_target {
 	struct feed_sub sub;   /* its feed */
 	struct ctl_node *node; /* where the answer goes */
@@ -44,11 +65,10 @@ struct ctl_target {
 	bool done;             /* a state arrived */
 };
 
-/* One `status` run. */
+/* One feed collection. */
 struct ctl_run {
 	struct ev_loop *loop;       /* default loop */
 	struct ctl_target *targets; /* <n> entries */
-	struct ctl_node *nodes;     /* <n> entries, in the order given */
 	size_t n;                   /* agents asked */
 	size_t answered;            /* targets done */
 	ev_timer deadline;          /* the whole run's time limit */
@@ -58,45 +78,316 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: haprolectl [-f FILE | -a HOST:PORT ...] [-t SECONDS] [--json] status\n"
-	    "       haprolectl [-f FILE | -s SOCKET] drain|maint [REASON...]\n"
-	    "       haprolectl [-f FILE | -s SOCKET] ready\n"
+	    "usage: haprolectl [OPTIONS] status\n"
+	    "       haprolectl [OPTIONS] drain [--wait [--timeout D]] [REASON...]\n"
+	    "       haprolectl [OPTIONS] maint [REASON...]\n"
+	    "       haprolectl [OPTIONS] ready\n"
+	    "Options may come before or after the command; `--` ends them (a reason that starts\n"
+	    "with '-').\n"
 	    "\n"
 	    "The operator's tool for a haprole cluster.\n"
 	    "\n"
-	    "status   asks every agent for its state over its feed (the agent port, SUBSCRIBE)\n"
-	    "         and prints one row per node: role, timeline, lag, app, nginx, admin state\n"
-	    "         and the agent-check line each check answers now (what HAProxy acts on).\n"
-	    "         Agents: every -a HOST:PORT given, else the agent of the config file\n"
-	    "         (its listen address, * read as 127.0.0.1) and each of its [peer NAME].\n"
-	    "         Exit 1 when the cluster is unhealthy: an agent did not answer within\n"
-	    "         -t, no writable primary, two of them (split-brain), a fenced node, or\n"
-	    "         nodes of different clusters (judged over the agents asked).\n"
-	    "drain    the local node takes no new sessions (HAProxy shows DRAIN on every check).\n"
-	    "maint    the local node is out of service (HAProxy shows MAINT).\n"
+	    "status   one row per node: role, timeline, lag, app, nginx, admin state and the\n"
+	    "         agent-check line each check answers now (what HAProxy acts on).\n"
+	    "         Agents asked: this node's through its admin socket (-s, or admin_socket of\n"
+	    "         the config; its agent port when the socket cannot be used), each [peer] of\n"
+	    "         the config, and every -a HOST:PORT (with -a, the config's agents are not\n"
+	    "         asked). --haproxy adds HAProxy's view of each server, --spoa the SPOA's\n"
+	    "         decision (writer, reader, status, epoch).\n"
+	    "         Exit 1 when the cluster is unhealthy: an agent did not answer within -t, no\n"
+	    "         writable primary or two of them, a fenced node, nodes of different clusters,\n"
+	    "         a ready node with PostgreSQL/app/nginx down or a standby not streaming,\n"
+	    "         HAProxy or the SPOA asked and not answering, the SPOA not ok or naming\n"
+	    "         another writer.\n"
+	    "drain    this node takes no new sessions (HAProxy shows DRAIN on every check).\n"
+	    "         --wait: then wait until HAProxy (--haproxy) shows every server named like\n"
+	    "         the node (--server) out of load balancing with no session; exit 3 when\n"
+	    "         sessions remain after --timeout.\n"
+	    "maint    this node is out of service (HAProxy shows MAINT).\n"
 	    "ready    back in service.\n"
 	    "         drain/maint/ready talk to the local agent's admin unix socket (never the\n"
 	    "         network port); the agent writes the state to its state_file before it\n"
 	    "         answers, so a drained node stays drained across agent restarts/reboots.\n"
 	    "\n"
 	    "options:\n"
-	    "  -f FILE      agent config to read agents and admin socket from (default %s,\n"
-	    "               when it exists)\n"
-	    "  -a HOST:PORT an agent to ask (repeat for each node); numeric address\n"
-	    "  -s SOCKET    admin socket (default: admin_socket of the config, else %s)\n"
-	    "  -t SECONDS   how long to wait for agents or the admin reply (default 3)\n"
-	    "  -j, --json   status as one JSON document (healthy, writers, problems, nodes)\n"
-	    "  -v           print the version\n"
-	    "  -h, --help   this text\n"
+	    "  -f FILE           agent config to read this node, its peers and admin socket from\n"
+	    "                    (default %s, when it exists)\n"
+	    "  -s SOCKET         this node's admin socket (default: admin_socket of the config,\n"
+	    "                    else %s)\n"
+	    "  -a HOST:PORT      an agent to ask for status (repeat for each node); numeric address\n"
+	    "  --haproxy SOCKET  HAProxy's stats socket (stats socket ... level operator or admin)\n"
+	    "  --spoa HOST:PORT  haprole-spoa's status port (status_listen)\n"
+	    "  --server NAME     this node's server name in HAProxy (default: the node's name)\n"
+	    "  -w, --wait        drain: wait until HAProxy shows the node drained\n"
+	    "  --timeout D       how long --wait waits (default 5m; 30s, 2m, 1h ...)\n"
+	    "  -t SECONDS        how long to wait for each agent or socket (default 3)\n"
+	    "  -j, --json        the result as one JSON document, for every command\n"
+	    "  -v, --version     print the version\n"
+	    "  -h, --help        this text\n"
 	    "\n"
-	    "exit codes: 0 ok, 1 cluster unhealthy, 2 usage, connection error or refused command\n"
+	    "exit codes: 0 ok, 1 cluster unhealthy, 2 usage, connection error or refused command,\n"
+	    "            3 drain --wait timed out with sessions left\n"
 	    "\n"
 	    "examples:\n"
 	    "  haprolectl status                              # the cluster of this node's config\n"
-	    "  haprolectl -a 10.0.0.11:5555 -a 10.0.0.12:5555 --json status | jq .healthy\n"
-	    "  haprolectl drain upgrade to 5.2                # before upgrading this node\n"
-	    "  haprolectl ready                               # after, once it works again\n",
+	    "  haprolectl status --json | jq .healthy\n"
+	    "  haprolectl -a 10.0.0.11:5555 -a 10.0.0.12:5555 status --haproxy /run/haproxy/admin.sock\n"
+	    "  haprolectl drain --wait --haproxy /run/haproxy/admin.sock upgrade to 5.2\n"
+	    "  haprolectl ready                               # after the upgrade, once it works\n",
 	    AGENT_CONF_DEFAULT_FILE, CTL_DEF_SOCKET);
+}
+
+static double ctl_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- bounded socket exchanges ------------------------------------------------------------- */
+
+/* Waits for <events> on <fd> until <deadline> (ctl_now() clock). Returns 0, or -1 with errno
+ * (ETIMEDOUT when the deadline passed). */
+static int ctl_poll(int fd, short events, double deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		double left = deadline - ctl_now();
+		int r;
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = poll(&p, 1, (int)(left * 1000) + 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r > 0)
+			return 0;
+	}
+}
+
+/* Sends <len> bytes of <req> on the non-blocking <fd>, then reads into <out> until EOF (<lines>
+ * 0) or until <lines> '\n' arrived; everything before <deadline>. A half-close after sending
+ * tells a server that reads to EOF (HAProxy's CLI, HTTP/1.0) that the request is complete.
+ * Returns 0, or -1 with <err> filled. */
+static int ctl_exchange(int fd, const char *req, size_t len, bool half_close, struct buf *out,
+                        int lines, double deadline, char *err, size_t errlen)
+{
+	size_t sent = 0;
+	int seen = 0;
+
+	while (sent < len) {
+		ssize_t n = write(fd, req + sent, len - sent);
+
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (ctl_poll(fd, POLLOUT, deadline) == -1)
+				goto out_errno;
+			continue;
+		}
+		if (n == -1)
+			goto out_errno;
+		sent += (size_t)n;
+	}
+	if (half_close)
+		(void)shutdown(fd, SHUT_WR);
+	for (;;) {
+		ssize_t n;
+
+		if (buf_room(out) == 0) {
+			snprintf(err, errlen, "answer larger than %zu bytes", out->size);
+			return -1;
+		}
+		n = buf_read_fd(out, fd);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (ctl_poll(fd, POLLIN, deadline) == -1)
+				goto out_errno;
+			continue;
+		}
+		if (n == -1)
+			goto out_errno;
+		if (n == 0)
+			break;
+		for (size_t i = buf_len(out) - (size_t)n; i < buf_len(out); i++)
+			seen += buf_head(out)[i] == '\n';
+		if (lines > 0 && seen >= lines)
+			break;
+	}
+	if (lines > 0 && seen < lines) {
+		snprintf(err, errlen, "connection closed before the answer");
+		return -1;
+	}
+	return 0;
+out_errno:
+	snprintf(err, errlen, "%s", errno == ETIMEDOUT ? "no answer in time" : strerror(errno));
+	return -1;
+}
+
+/* Connects to the unix socket <path> (non-blocking). Returns the fd, or -1 with <err>. */
+static int ctl_connect_unix(const char *path, char *err, size_t errlen)
+{
+	int fd = sock_connect_unix(path);
+
+	if (fd == -1)
+		snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Connects to <addr> before <deadline> (non-blocking). Returns the fd, or -1 with <err>. */
+static int ctl_connect_tcp(const struct cfg_addr *addr, double deadline, char *err, size_t errlen)
+{
+	bool in_progress = false;
+	int fd = sock_connect_tcp(addr, &in_progress);
+	int e;
+
+	if (fd == -1) {
+		snprintf(err, errlen, "connect %s: %s", addr->text, strerror(errno));
+		return -1;
+	}
+	if (in_progress && ctl_poll(fd, POLLOUT, deadline) == -1) {
+		snprintf(err, errlen, "connect %s: %s", addr->text,
+		         errno == ETIMEDOUT ? "no answer in time" : strerror(errno));
+		close(fd);
+		return -1;
+	}
+	e = sock_pending_error(fd);
+	if (e != 0) {
+		snprintf(err, errlen, "connect %s: %s", addr->text, strerror(e));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Asks HAProxy's stats socket for `show stat`; fills <h> (reachable, or err). */
+static void ctl_fetch_haproxy(const char *path, double timeout, struct ctlv_haproxy *h)
+{
+	static const char req[] = "show stat\n";
+	struct buf out;
+	int fd;
+
+	snprintf(h->socket, sizeof(h->socket), "%s", path);
+	h->reachable = false;
+	h->n = 0;
+	if (buf_init(&out, CTL_FETCH_MAX) == -1) {
+		snprintf(h->err, sizeof(h->err), "out of memory");
+		return;
+	}
+	fd = ctl_connect_unix(path, h->err, sizeof(h->err));
+	if (fd != -1) {
+		if (ctl_exchange(fd, req, sizeof(req) - 1, true, &out, 0, ctl_now() + timeout,
+		                 h->err, sizeof(h->err)) == 0) {
+			if (ctlv_stat_parse((const char *)buf_head(&out), buf_len(&out), h) == 0)
+				h->reachable = true;
+			else
+				snprintf(h->err, sizeof(h->err),
+				         "not a `show stat` answer (a stats socket?)");
+		}
+		close(fd);
+	}
+	buf_free(&out);
+}
+
+/* Asks haprole-spoa's status port for its view; fills <s> for <s->cluster>. */
+static void ctl_fetch_spoa(const char *address, double timeout, struct ctlv_spoa *s)
+{
+	static const char req[] = "GET / HTTP/1.0\r\nHost: haprolectl\r\n\r\n";
+	double deadline = ctl_now() + timeout;
+	struct cfg_addr addr;
+	const char *why = NULL;
+	struct buf out;
+	size_t off;
+	int fd;
+
+	snprintf(s->address, sizeof(s->address), "%s", address);
+	s->reachable = false;
+	s->found = false;
+	if (cfg_parse_addr(address, &addr, &why) == -1) {
+		snprintf(s->err, sizeof(s->err), "bad address: %s", why != NULL ? why : "?");
+		return;
+	}
+	if (buf_init(&out, CTL_FETCH_MAX) == -1) {
+		snprintf(s->err, sizeof(s->err), "out of memory");
+		return;
+	}
+	fd = ctl_connect_tcp(&addr, deadline, s->err, sizeof(s->err));
+	if (fd != -1) {
+		if (ctl_exchange(fd, req, sizeof(req) - 1, false, &out, 0, deadline, s->err,
+		                 sizeof(s->err)) == 0) {
+			if (ctlv_http_body((const char *)buf_head(&out), buf_len(&out), &off) == -1) {
+				snprintf(s->err, sizeof(s->err), "not an HTTP 200 answer");
+			} else {
+				s->reachable = true;
+				/* Not found: <s->found> false and <s->err> say so. */
+				if (ctlv_spoa_parse((const char *)buf_head(&out) + off,
+				                    buf_len(&out) - off, s) == -1)
+					s->found = false;
+			}
+		}
+		close(fd);
+	}
+	buf_free(&out);
+}
+
+/* Sends the command <line> ('\n'-terminated; NULL: none) to the admin socket <path>, then
+ * `state` when <state> is not NULL. Puts the command's reply line (no '\n') in <reply> and
+ * decodes the state into <state>. Returns 0, or -1 with <err> (connection, no answer, or a
+ * state that does not decode). */
+static int ctl_admin_ask(const char *path, const char *line, char *reply, size_t replylen,
+                         struct node_state *state, double timeout, char *err, size_t errlen)
+{
+	char req[ADMIN_LINE_MAX + 8];
+	struct buf out;
+	const char *why = NULL;
+	const char *p;
+	const char *nl;
+	int lines = (line != NULL) + (state != NULL);
+	int ret = -1;
+	int fd;
+
+	snprintf(req, sizeof(req), "%s%s", line != NULL ? line : "", state != NULL ? "state\n" : "");
+	if (buf_init(&out, ADMIN_REPLY_MAX) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	fd = ctl_connect_unix(path, err, errlen);
+	if (fd == -1) {
+		if (line != NULL) /* drain/maint/ready: say how to name the node's agent */
+			snprintf(err + strlen(err), errlen - strlen(err),
+			         " (this node's admin socket: -s SOCKET, or -f its agent config)");
+		goto out_free;
+	}
+	if (ctl_exchange(fd, req, strlen(req), true, &out, lines, ctl_now() + timeout, err,
+	                 errlen) == -1) {
+		char what[CTLV_ERR_MAX];
+
+		snprintf(what, sizeof(what), "%s", err);
+		snprintf(err, errlen, "admin socket %s: %s", path, what);
+		goto out_close;
+	}
+	p = (const char *)buf_head(&out);
+	nl = memchr(p, '\n', buf_len(&out));
+	if (line != NULL) {
+		snprintf(reply, replylen, "%.*s", (int)(nl - p), p);
+		p = nl + 1;
+		nl = memchr(p, '\n', buf_len(&out) - (size_t)(p - (const char *)buf_head(&out)));
+	}
+	if (state != NULL && ctlv_hex_frame(p, (size_t)(nl - p), state, &why) == -1) {
+		if (strncmp(p, "error", 5) == 0) /* the agent's own words */
+			snprintf(err, errlen, "admin socket %s: %.*s", path, (int)(nl - p), p);
+		else
+			snprintf(err, errlen, "admin socket %s: state: %s", path, why);
+		goto out_close;
+	}
+	ret = 0;
+out_close:
+	close(fd);
+out_free:
+	buf_free(&out);
+	return ret;
 }
 
 /* ---- status -------------------------------------------------------------------------------- */
@@ -148,13 +439,16 @@ static void ctl_local_addr(struct cfg_addr *a)
 	}
 }
 
-/* Asks each of <n> agents; fills <nodes>. Returns 0, or -1 on a setup failure (<err>). */
+/* Asks each of <n> agents over its feed; fills <nodes>. Returns 0, or -1 on a setup failure
+ * (<err>). */
 static int ctl_collect(struct ctl_node *nodes, const struct cfg_addr *addrs, size_t n,
                        double heartbeat, double timeout, char *err, size_t errlen)
 {
-	struct ctl_run run = { .loop = ev_default_loop(0), .nodes = nodes, .n = n };
+	struct ctl_run run = { .loop = ev_default_loop(0), .n = n };
 	size_t i;
 
+	if (n == 0)
+		return 0;
 	if (run.loop == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;
@@ -182,8 +476,7 @@ static int ctl_collect(struct ctl_node *nodes, const struct cfg_addr *addrs, siz
 		feed_sub_start(&run.targets[i].sub);
 	ev_timer_init(&run.deadline, ctl_on_deadline, timeout, 0);
 	ev_timer_start(run.loop, &run.deadline);
-	if (n > 0)
-		ev_run(run.loop, 0);
+	ev_run(run.loop, 0);
 	ev_timer_stop(run.loop, &run.deadline);
 	for (i = 0; i < n; i++) {
 		feed_sub_stop(&run.targets[i].sub);
@@ -193,24 +486,53 @@ static int ctl_collect(struct ctl_node *nodes, const struct cfg_addr *addrs, siz
 	return 0;
 }
 
-static int ctl_status(struct ctl_node *nodes, const struct cfg_addr *addrs, size_t n,
-                      double heartbeat, double timeout, bool json)
+/* Asks the local agent through its admin socket <path> for nodes[0]. Returns 0 when it
+ * answered; -1 otherwise, nodes[0] then unreachable with the reason. */
+static int ctl_collect_local(struct ctl_node *node, const char *path, double timeout)
+{
+	char err[CTLV_ERR_MAX];
+
+	if (ctl_admin_ask(path, NULL, NULL, 0, &node->st, timeout, err, sizeof(err)) == -1) {
+		node->reachable = false;
+		snprintf(node->err, sizeof(node->err), "%s", err);
+		return -1;
+	}
+	node->reachable = true;
+	snprintf(node->name, sizeof(node->name), "%s", node->st.node);
+	return 0;
+}
+
+/* Prints the document of <nodes> and the views asked; returns the exit code. */
+static int ctl_print_status(struct ctl_node *nodes, size_t n, const struct ctl_opts *o,
+                            struct ctlv_haproxy *hap, struct ctlv_spoa *spoa)
 {
 	struct ctl_health h;
 	struct buf out;
-	char err[HR_ERR_LEN];
 	int ret;
 
-	if (ctl_collect(nodes, addrs, n, heartbeat, timeout, err, sizeof(err)) == -1) {
-		fprintf(stderr, "haprolectl: %s\n", err);
-		return CTL_EXIT_USAGE;
-	}
 	ctl_health_eval(nodes, n, &h);
-	if (buf_init(&out, 64 * 1024 + n * 16 * 1024) == -1) {
+	ctlv_health(hap, spoa, nodes, &h);
+	if (buf_init(&out, 256 * 1024 + n * 16 * 1024) == -1) {
 		fprintf(stderr, "haprolectl: out of memory\n");
 		return CTL_EXIT_USAGE;
 	}
-	ret = json ? ctl_format_json(nodes, n, &h, &out) : ctl_format_table(nodes, n, &h, &out);
+	if (o->json) {
+		ret = ctl_format_json(nodes, n, &h, &out);
+		/* The views go inside the document: take its closing "}\n" off, put it back. */
+		if (ret == 0 && (hap != NULL || spoa != NULL)) {
+			if (buf_len(&out) < 2 || memcmp(buf_head(&out) + buf_len(&out) - 2, "}\n", 2) != 0)
+				ret = -1;
+			else
+				out.tail -= 2;
+			if (ret == 0 && (ctlv_format_json(hap, spoa, &out) == -1 ||
+			                 buf_append(&out, "}\n", 2) == -1))
+				ret = -1;
+		}
+	} else {
+		ret = ctl_format_table(nodes, n, &h, &out);
+		if (ret == 0)
+			ret = ctlv_format_text(hap, spoa, &out);
+	}
 	if (ret == -1) {
 		fprintf(stderr, "haprolectl: output too large\n");
 		buf_free(&out);
@@ -222,74 +544,226 @@ static int ctl_status(struct ctl_node *nodes, const struct cfg_addr *addrs, size
 	return h.n == 0 ? CTL_EXIT_OK : CTL_EXIT_UNHEALTHY;
 }
 
-/* ---- admin --------------------------------------------------------------------------------- */
-
-/* Sends <line> (ending in '\n') to the admin socket <path>, prints the reply line. A blocking
- * exchange is fine here: this is a one-shot tool, bounded by <timeout> on every call. */
-static int ctl_admin(const char *path, const char *line, double timeout)
+/* status: the agents (local through <local_socket> when not NULL, then <addrs>), the views. */
+static int ctl_status(struct ctl_node *nodes, struct cfg_addr *addrs, size_t n,
+                      const char *local_socket, double heartbeat, const struct ctl_opts *o)
 {
-	struct timeval tv = { .tv_sec = (time_t)timeout,
-		              .tv_usec = (suseconds_t)((timeout - (double)(time_t)timeout) * 1e6) };
-	char reply[ADMIN_REPLY_MAX];
-	size_t got = 0;
-	int fd;
+	static struct ctlv_haproxy hap;
+	struct ctlv_spoa spoa = { .reachable = false };
+	char err[HR_ERR_LEN];
+	size_t first = 0;
 
-	fd = sock_connect_unix(path);
-	if (fd == -1) {
-		fprintf(stderr, "haprolectl: cannot connect to the admin socket %s: %s\n", path,
-		        strerror(errno));
+	if (local_socket != NULL) {
+		if (ctl_collect_local(&nodes[0], local_socket, o->timeout) == 0)
+			first = 1;
+		else if (addrs[0].ss.ss_family != AF_UNSPEC) /* -f: its agent port instead */
+			snprintf(nodes[0].address, sizeof(nodes[0].address), "%.63s", addrs[0].text);
+		else
+			first = 1; /* -s: that socket only; nodes[0] says why it failed */
+	}
+	if (ctl_collect(nodes + first, addrs + first, n - first, heartbeat, o->timeout, err,
+	                sizeof(err)) == -1) {
+		fprintf(stderr, "haprolectl: %s\n", err);
 		return CTL_EXIT_USAGE;
 	}
-	/* sock_connect_unix gives a non-blocking socket; this tool waits, bounded by <tv>. */
-	if (fcntl(fd, F_SETFL, 0) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
-		fprintf(stderr, "haprolectl: %s: %s\n", path, strerror(errno));
-		close(fd);
-		return CTL_EXIT_USAGE;
+	if (o->haproxy != NULL)
+		ctl_fetch_haproxy(o->haproxy, o->timeout, &hap);
+	if (o->spoa != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			if (nodes[i].reachable) {
+				snprintf(spoa.cluster, sizeof(spoa.cluster), "%s",
+				         nodes[i].st.cluster);
+				break;
+			}
+		}
+		ctl_fetch_spoa(o->spoa, o->timeout, &spoa);
 	}
-	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
-		fprintf(stderr, "haprolectl: write to %s: %s\n", path, strerror(errno));
-		close(fd);
-		return CTL_EXIT_USAGE;
-	}
-	while (got < sizeof(reply) - 1 && memchr(reply, '\n', got) == NULL) {
-		ssize_t n = read(fd, reply + got, sizeof(reply) - 1 - got);
+	return ctl_print_status(nodes, n, o, o->haproxy != NULL ? &hap : NULL,
+	                        o->spoa != NULL ? &spoa : NULL);
+}
 
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			fprintf(stderr, "haprolectl: no reply from %s: %s\n", path,
-			        n == 0 ? "connection closed" : strerror(errno));
-			close(fd);
+/* ---- drain, maint, ready ------------------------------------------------------------------- */
+
+/* Prints the outcome of an admin command; JSON when asked. <extra> is more JSON members
+ * (",\"wait\":{...}") or "". Returns <code>. */
+static int ctl_admin_result(const struct ctl_opts *o, const char *cmd, const char *node,
+                            const char *reply, const char *error, const char *extra, int code)
+{
+	if (!o->json) {
+		if (error != NULL)
+			fprintf(stderr, "haprolectl: %s\n", error);
+		else
+			printf("%s\n", reply);
+		return code;
+	}
+	{
+		struct buf out;
+
+		if (buf_init(&out, 64 * 1024) == -1) {
+			fprintf(stderr, "haprolectl: out of memory\n");
 			return CTL_EXIT_USAGE;
 		}
-		got += (size_t)n;
+		if (buf_printf(&out, "{\"command\":") == -1 || ns_json_str(&out, cmd) == -1 ||
+		    buf_printf(&out, ",\"ok\":%s", error == NULL ? "true" : "false") == -1 ||
+		    (node != NULL && node[0] != '\0' &&
+		     (buf_printf(&out, ",\"node\":") == -1 || ns_json_str(&out, node) == -1)) ||
+		    (reply != NULL && reply[0] != '\0' &&
+		     (buf_printf(&out, ",\"reply\":") == -1 || ns_json_str(&out, reply) == -1)) ||
+		    (error != NULL &&
+		     (buf_printf(&out, ",\"error\":") == -1 || ns_json_str(&out, error) == -1)) ||
+		    buf_printf(&out, "%s}\n", extra) == -1) {
+			fprintf(stderr, "haprolectl: output too large\n");
+			buf_free(&out);
+			return CTL_EXIT_USAGE;
+		}
+		fwrite(buf_head(&out), 1, buf_len(&out), stdout);
+		buf_free(&out);
 	}
-	close(fd);
-	reply[got] = '\0';
-	fputs(reply, strncmp(reply, "error", 5) == 0 ? stderr : stdout);
-	return strncmp(reply, "ok ", 3) == 0 || reply[0] == '{' ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+	return code;
+}
+
+/* drain --wait: polls HAProxy until the servers named <server> are drained (ctl_views.h) or
+ * <o->wait_timeout> passed. Returns the exit code; prints the outcome. */
+static int ctl_wait_drained(const struct ctl_opts *o, const char *node, const char *server,
+                            const char *reply)
+{
+	static struct ctlv_haproxy hap;
+	double start = ctl_now();
+	double deadline = start + o->wait_timeout;
+	char msg[512];
+	struct buf extra;
+	size_t servers = 0;
+	uint64_t sessions = 0;
+	bool drained = false;
+	int code;
+
+	if (!o->json)
+		fprintf(stderr,
+		        "haprolectl: waiting until HAProxy (%s) shows no session on server %s "
+		        "(at most %.0f s)\n",
+		        o->haproxy, server, o->wait_timeout);
+	for (;;) {
+		ctl_fetch_haproxy(o->haproxy, o->timeout, &hap);
+		if (!hap.reachable) {
+			snprintf(msg, sizeof(msg), "HAProxy %s: %s", o->haproxy, hap.err);
+			return ctl_admin_result(o, "drain", node, reply, msg, "", CTL_EXIT_USAGE);
+		}
+		drained = ctlv_drained(&hap, server, &servers, &sessions);
+		if (servers == 0) {
+			snprintf(msg, sizeof(msg),
+			         "HAProxy %s has no server named %s (--server NAME names it)",
+			         o->haproxy, server);
+			return ctl_admin_result(o, "drain", node, reply, msg, "", CTL_EXIT_USAGE);
+		}
+		if (drained || ctl_now() >= deadline)
+			break;
+		usleep((useconds_t)(CTL_WAIT_POLL * 1e6));
+	}
+	code = drained ? CTL_EXIT_OK : CTL_EXIT_TIMEOUT;
+	if (buf_init(&extra, 64 * 1024) == -1 ||
+	    buf_printf(&extra, ",\"wait\":{\"drained\":%s,\"waited_s\":%.3f,\"sessions\":%" PRIu64
+	                       ",\"servers\":[",
+	               drained ? "true" : "false", ctl_now() - start, sessions) == -1 ||
+	    ctlv_format_servers(&hap, server, true, &extra) == -1 ||
+	    buf_append(&extra, "]}", 3) == -1) {
+		fprintf(stderr, "haprolectl: out of memory\n");
+		return CTL_EXIT_USAGE;
+	}
+	if (o->json) {
+		code = ctl_admin_result(o, "drain", node, reply,
+		                        drained ? NULL : "sessions left when --timeout passed",
+		                        (const char *)buf_head(&extra), code);
+	} else {
+		struct buf text;
+
+		printf("%s\n", reply);
+		if (buf_init(&text, 64 * 1024) == 0 &&
+		    ctlv_format_servers(&hap, server, false, &text) == 0) {
+			if (drained)
+				printf("drained: no session on %s after %.1f s\n", server,
+				       ctl_now() - start);
+			else
+				printf("timeout: %" PRIu64 " session%s left on %s after %.1f s\n",
+				       sessions, sessions == 1 ? "" : "s", server, ctl_now() - start);
+			fwrite(buf_head(&text), 1, buf_len(&text), stdout);
+		}
+		buf_free(&text);
+	}
+	buf_free(&extra);
+	return code;
+}
+
+/* drain/maint/ready: the command line built from <words>, sent to <path>. */
+static int ctl_admin(const struct ctl_opts *o, const char *path, const char *cmd, char **words,
+                     int n_words)
+{
+	char line[ADMIN_LINE_MAX];
+	char reply[ADMIN_REPLY_MAX];
+	char err[HR_ERR_LEN];
+	static struct node_state st;
+	struct admin_cmd parsed;
+	bool need_state = o->wait || o->json;
+	size_t len = (size_t)snprintf(line, sizeof(line), "%s", cmd);
+	const char *why;
+
+	for (int i = 0; i < n_words; i++) {
+		int w = snprintf(line + len, sizeof(line) - len, " %s", words[i]);
+
+		if (w < 0 || (size_t)w >= sizeof(line) - len - 1) {
+			fprintf(stderr, "haprolectl: reason too long\n");
+			return CTL_EXIT_USAGE;
+		}
+		len += (size_t)w;
+	}
+	/* Refuse locally what the agent would refuse, with the same words. */
+	if (admin_parse(line, len, &parsed, &why) == -1) {
+		fprintf(stderr, "haprolectl: %s\n", why);
+		return CTL_EXIT_USAGE;
+	}
+	line[len++] = '\n';
+	line[len] = '\0';
+	if (ctl_admin_ask(path, line, reply, sizeof(reply), need_state ? &st : NULL, o->timeout,
+	                  err, sizeof(err)) == -1)
+		return ctl_admin_result(o, cmd, NULL, NULL, err, "", CTL_EXIT_USAGE);
+	if (strncmp(reply, "ok ", 3) != 0)
+		return ctl_admin_result(o, cmd, need_state ? st.node : NULL, NULL,
+		                        strncmp(reply, "error: ", 7) == 0 ? reply + 7 : reply, "",
+		                        CTL_EXIT_USAGE);
+	if (o->wait)
+		return ctl_wait_drained(o, st.node, o->server != NULL ? o->server : st.node, reply);
+	return ctl_admin_result(o, cmd, need_state ? st.node : NULL, reply, NULL, "", CTL_EXIT_OK);
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
+
+enum ctl_longopt {
+	CTL_OPT_HAPROXY = 256, /* --haproxy SOCKET */
+	CTL_OPT_SPOA,          /* --spoa HOST:PORT */
+	CTL_OPT_SERVER,        /* --server NAME */
+	CTL_OPT_TIMEOUT,       /* --timeout D */
+};
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'v' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "haproxy", required_argument, NULL, CTL_OPT_HAPROXY },
+		{ "spoa", required_argument, NULL, CTL_OPT_SPOA },
+		{ "server", required_argument, NULL, CTL_OPT_SERVER },
+		{ "timeout", required_argument, NULL, CTL_OPT_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct agent_conf conf;
 	static struct cfg_addr addrs[CTL_NODES_MAX];
 	static struct ctl_node nodes[CTL_NODES_MAX];
-	const char *file = NULL;
-	const char *socket_path = NULL;
-	bool json = false;
+	struct ctl_opts o = { .timeout = CTL_DEF_TIMEOUT, .wait_timeout = CTL_DEF_WAIT };
 	bool have_conf = false;
-	double timeout = CTL_DEF_TIMEOUT;
+	bool timeout_given = false;
 	double heartbeat = 0.5;
+	const char *local_socket = NULL;
 	char err[HR_ERR_LEN];
 	const char *cmd;
 	size_t n = 0;
@@ -297,37 +771,40 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	log_init("haprolectl", LOG_TO_STDERR, LOG_LVL_ERROR);
-	while ((opt = getopt_long(argc, argv, "+f:a:s:t:jvh", longopts, NULL)) != -1) {
+	/* No '+': GNU getopt permutes, so options may follow the command (`status --json`). */
+	while ((opt = getopt_long(argc, argv, "f:a:s:t:jwvh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
-			file = optarg;
+			o.file = optarg;
 			break;
 		case 'a': {
 			const char *why = NULL;
 
-			if (n >= CTL_NODES_MAX) {
-				fprintf(stderr, "haprolectl: at most %d agents\n", CTL_NODES_MAX);
+			if (n >= CTL_NODES_MAX - 1) {
+				fprintf(stderr, "haprolectl: at most %d agents\n", CTL_NODES_MAX - 1);
 				return CTL_EXIT_USAGE;
 			}
-			if (cfg_parse_addr(optarg, &addrs[n], &why) == -1) {
+			/* addrs[0] / nodes[0] are kept for the local agent. */
+			if (cfg_parse_addr(optarg, &addrs[n + 1], &why) == -1) {
 				fprintf(stderr, "haprolectl: -a %s: %s (numeric HOST:PORT)\n",
 				        optarg, why != NULL ? why : "bad address");
 				return CTL_EXIT_USAGE;
 			}
-			ctl_local_addr(&addrs[n]);
-			snprintf(nodes[n].name, sizeof(nodes[n].name), "%.63s", optarg);
-			snprintf(nodes[n].address, sizeof(nodes[n].address), "%.63s", optarg);
+			ctl_local_addr(&addrs[n + 1]);
+			snprintf(nodes[n + 1].name, sizeof(nodes[n + 1].name), "%.63s", optarg);
+			snprintf(nodes[n + 1].address, sizeof(nodes[n + 1].address), "%.63s",
+			         optarg);
 			n++;
 			break;
 		}
 		case 's':
-			socket_path = optarg;
+			o.socket_path = optarg;
 			break;
 		case 't': {
 			char *end = NULL;
 
-			timeout = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(timeout > 0 && timeout <= 3600)) {
+			o.timeout = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(o.timeout > 0 && o.timeout <= 3600)) {
 				fprintf(stderr, "haprolectl: -t %s: seconds, 0 < t <= 3600\n",
 				        optarg);
 				return CTL_EXIT_USAGE;
@@ -335,7 +812,29 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'j':
-			json = true;
+			o.json = true;
+			break;
+		case 'w':
+			o.wait = true;
+			break;
+		case CTL_OPT_HAPROXY:
+			o.haproxy = optarg;
+			break;
+		case CTL_OPT_SPOA:
+			o.spoa = optarg;
+			break;
+		case CTL_OPT_SERVER:
+			o.server = optarg;
+			break;
+		case CTL_OPT_TIMEOUT:
+			if (units_parse_duration(optarg, &o.wait_timeout) == -1 ||
+			    !(o.wait_timeout > 0 && o.wait_timeout <= 86400)) {
+				fprintf(stderr,
+				        "haprolectl: --timeout %s: a duration from 1ms to 24h (30s, 5m)\n",
+				        optarg);
+				return CTL_EXIT_USAGE;
+			}
+			timeout_given = true;
 			break;
 		case 'v':
 			printf("haprolectl %s\n", HAPROLE_VERSION);
@@ -344,19 +843,39 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return CTL_EXIT_OK;
 		default:
-			usage(stderr);
+			fprintf(stderr, "haprolectl: see --help\n");
 			return CTL_EXIT_USAGE;
 		}
 	}
 	cmd = optind < argc ? argv[optind++] : "status";
+	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "drain") != 0 && strcmp(cmd, "maint") != 0 &&
+	    strcmp(cmd, "ready") != 0) {
+		fprintf(stderr,
+		        "haprolectl: unknown command '%s' (status, drain, maint, ready; --help)\n",
+		        cmd);
+		return CTL_EXIT_USAGE;
+	}
+	if ((o.wait || timeout_given || o.server != NULL) && strcmp(cmd, "drain") != 0) {
+		fprintf(stderr, "haprolectl: --wait, --timeout and --server go with drain\n");
+		return CTL_EXIT_USAGE;
+	}
+	if (timeout_given && !o.wait) {
+		fprintf(stderr, "haprolectl: --timeout is how long drain --wait waits\n");
+		return CTL_EXIT_USAGE;
+	}
+	if (o.wait && o.haproxy == NULL) {
+		fprintf(stderr, "haprolectl: drain --wait needs --haproxy SOCKET (HAProxy's stats "
+		                "socket)\n");
+		return CTL_EXIT_USAGE;
+	}
 
-	/* The config: named with -f (must load), else the default file when it exists. */
-	/* The default file is read only when it is needed: status without -a, admin without -s. */
-	if (file == NULL && access(AGENT_CONF_DEFAULT_FILE, R_OK) == 0 &&
-	    (strcmp(cmd, "status") == 0 ? n == 0 : socket_path == NULL))
-		file = AGENT_CONF_DEFAULT_FILE;
-	if (file != NULL) {
-		if (agent_conf_load(&conf, file, err, sizeof(err)) == -1) {
+	/* The config: named with -f (must load), else the default file when it exists and is
+	 * needed (status without -a and -s, admin without -s). */
+	if (o.file == NULL && access(AGENT_CONF_DEFAULT_FILE, R_OK) == 0 && o.socket_path == NULL &&
+	    (strcmp(cmd, "status") != 0 || n == 0))
+		o.file = AGENT_CONF_DEFAULT_FILE;
+	if (o.file != NULL) {
+		if (agent_conf_load(&conf, o.file, err, sizeof(err)) == -1) {
 			fprintf(stderr, "haprolectl: %s\n", err);
 			return CTL_EXIT_USAGE;
 		}
@@ -365,62 +884,55 @@ int main(int argc, char **argv)
 	}
 
 	if (strcmp(cmd, "status") == 0) {
+		size_t first = 1; /* nodes[0]: the local agent, when there is one */
+
 		if (optind < argc) {
-			fprintf(stderr, "haprolectl: status takes no argument\n");
+			fprintf(stderr, "haprolectl: status takes no argument (got '%s')\n",
+			            argv[optind]);
 			return CTL_EXIT_USAGE;
 		}
-		if (n == 0 && have_conf) {
-			addrs[n] = conf.agent.listen;
-			ctl_local_addr(&addrs[n]);
-			snprintf(nodes[n].name, sizeof(nodes[n].name), "%s", conf.agent.node);
-			snprintf(nodes[n].address, sizeof(nodes[n].address), "%.63s",
-			         addrs[n].text);
-			n++;
-			for (size_t i = 0; i < conf.n_peers && n < CTL_NODES_MAX; i++, n++) {
-				addrs[n] = conf.peers[i].address;
-				snprintf(nodes[n].name, sizeof(nodes[n].name), "%s",
+		if (o.socket_path != NULL) {
+			/* -s: that agent, through its socket only. */
+			local_socket = o.socket_path;
+			snprintf(nodes[0].name, sizeof(nodes[0].name), "local");
+			snprintf(nodes[0].address, sizeof(nodes[0].address), "%.63s", local_socket);
+			first = 0;
+		} else if (n == 0 && have_conf) {
+			/* This node: its admin socket, else its agent port (a wildcard listen
+			 * address is this host: loopback). Then its peers. */
+			addrs[0] = conf.agent.listen;
+			ctl_local_addr(&addrs[0]);
+			snprintf(nodes[0].name, sizeof(nodes[0].name), "%s", conf.agent.node);
+			if (conf.agent.admin_socket[0] != '\0' &&
+			    access(conf.agent.admin_socket, W_OK) == 0) {
+				local_socket = conf.agent.admin_socket;
+				snprintf(nodes[0].address, sizeof(nodes[0].address), "%.63s",
+				         local_socket);
+			} else {
+				snprintf(nodes[0].address, sizeof(nodes[0].address), "%.63s",
+				         addrs[0].text);
+			}
+			first = 0;
+			for (size_t i = 0; i < conf.n_peers && n + 1 < CTL_NODES_MAX; i++, n++) {
+				addrs[n + 1] = conf.peers[i].address;
+				snprintf(nodes[n + 1].name, sizeof(nodes[n + 1].name), "%s",
 				         conf.peers[i].name);
-				snprintf(nodes[n].address, sizeof(nodes[n].address), "%.63s",
-				         addrs[n].text);
+				snprintf(nodes[n + 1].address, sizeof(nodes[n + 1].address), "%.63s",
+				         addrs[n + 1].text);
 			}
 		}
-		if (n == 0) {
-			fprintf(stderr, "haprolectl: no agent to ask: give -a HOST:PORT or -f FILE "
-			                "(see --help)\n");
+		if (first == 1 && n == 0) {
+			fprintf(stderr, "haprolectl: no agent to ask: give -a HOST:PORT, -s SOCKET or "
+			                "-f FILE (see --help)\n");
 			return CTL_EXIT_USAGE;
 		}
-		return ctl_status(nodes, addrs, n, heartbeat, timeout, json);
+		return ctl_status(nodes + first, addrs + first, n + 1 - first, local_socket,
+		                  heartbeat, &o);
 	}
 
-	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "maint") == 0 || strcmp(cmd, "ready") == 0) {
-		char line[ADMIN_LINE_MAX];
-		size_t len = (size_t)snprintf(line, sizeof(line), "%s", cmd);
-		struct admin_cmd parsed;
-		const char *why;
-
-		for (; optind < argc; optind++) {
-			int w = snprintf(line + len, sizeof(line) - len, " %s", argv[optind]);
-
-			if (w < 0 || (size_t)w >= sizeof(line) - len) {
-				fprintf(stderr, "haprolectl: reason too long\n");
-				return CTL_EXIT_USAGE;
-			}
-			len += (size_t)w;
-		}
-		/* Refuse locally what the agent would refuse, with the same words. */
-		if (admin_parse(line, len, &parsed, &why) == -1) {
-			fprintf(stderr, "haprolectl: %s\n", why);
-			return CTL_EXIT_USAGE;
-		}
-		line[len++] = '\n';
-		line[len] = '\0';
-		if (socket_path == NULL)
-			socket_path = have_conf && conf.agent.admin_socket[0] != '\0'
-			                  ? conf.agent.admin_socket
-			                  : CTL_DEF_SOCKET;
-		return ctl_admin(socket_path, line, timeout);
-	}
-	fprintf(stderr, "haprolectl: unknown command '%s' (status, drain, maint, ready; --help)\n",
-	        cmd);
-	return CTL_EXIT_USAGE;
+	if (o.socket_path == NULL)
+		o.socket_path = have_conf && conf.agent.admin_socket[0] != '\0'
+		                    ? conf.agent.admin_socket
+		                    : CTL_DEF_SOCKET;
+	return ctl_admin(&o, o.socket_path, cmd, argv + optind, argc - optind);
 }

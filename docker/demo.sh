@@ -502,7 +502,7 @@ haproxy_start() {
 write_env() {
 	local n ctl
 	if have_ctl; then
-		ctl="$CTL_BIN $(ctl_args)status"
+		ctl="$DEMO/haprolectl status"
 	else
 		ctl="$ROOT/docker/demo.sh status"
 	fi
@@ -535,6 +535,30 @@ write_env() {
 		echo "HAPROLECTL='$ctl'"
 	} >"$ENV_FILE.tmp"
 	mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+# write_ctl_wrappers: .demo/haprolectl (the whole cluster: every agent, HAProxy's stats socket,
+# the SPOA) and .demo/NODE/haprolectl (haprolectl as run on NODE: its config, so its admin
+# socket and peers). No paths to type: `.demo/db2/haprolectl drain --wait upgrade`.
+write_ctl_wrappers() {
+	have_ctl || return 0
+	local n views
+	views="--haproxy $DEMO/haproxy.sock"
+	have_spoa && [ "${DEMO_SPOA:-1}" != 0 ] && views="$views --spoa $BR_ADDR:$SPOA_STATUS"
+	{
+		echo "#!/bin/sh"
+		echo "# written by docker/demo.sh: haprolectl for the whole demo cluster"
+		echo "exec $CTL_BIN $(ctl_args)$views \"\$@\""
+	} >"$DEMO/haprolectl"
+	chmod 755 "$DEMO/haprolectl"
+	for n in $ALL_NODES; do
+		{
+			echo "#!/bin/sh"
+			echo "# written by docker/demo.sh: haprolectl as an operator runs it on $n"
+			echo "exec $CTL_BIN -f $DEMO/$n/agent.conf $views \"\$@\""
+		} >"$DEMO/$n/haprolectl"
+		chmod 755 "$DEMO/$n/haprolectl"
+	done
 }
 
 # ctl_args: haprolectl's -a HOST:PORT for every agent of the demo.
@@ -604,6 +628,7 @@ cmd_up() {
 		for n in $ALL_NODES; do agent_start "$n"; done
 	fi
 	write_env
+	write_ctl_wrappers
 	touch "$DEMO/up"
 	if have_agent; then # HAProxy's checks take a moment to mark the servers up
 		wait_for 20 "a write through HAProxy" "$PGBIN/psql" -X -q -h $BR_ADDR -p $PGW_PORT \
@@ -640,6 +665,10 @@ cmd_banner() {
     curl -s http://${ADDR[db1]}:$AGENT_PORT/          # what db1's agent says (JSON)
     psql -h $BR_ADDR -p $PGW_PORT -U $PGUSER_DEMO $PGDB_DEMO -c 'select * from demo_writes'
     make demo-status   make demo-failover   make demo-heal   make demo-switchover   make demo-stop
+$(have_ctl && printf '%s\n' "  haprolectl, no paths to type (docs/operations.md):" \
+	"    .demo/haprolectl status                      # the whole cluster, HAProxy's view, the SPOA's decision" \
+	"    .demo/db2/haprolectl drain --wait upgrade    # as on db2: drain it, wait until HAProxy has no session on it" \
+	"    .demo/db2/haprolectl ready")
   Addresses and ports for scripts: $ENV_FILE
 EOF
 }
@@ -647,13 +676,10 @@ EOF
 cmd_status() {
 	[ -f "$DEMO/up" ] || { say "not running (make demo)"; return 1; }
 	if have_ctl && [ "${1:-}" != --table ]; then
-		# shellcheck disable=SC2046
-		"$CTL_BIN" $(ctl_args) status
-		local rc=$?
-		echo
-		echo "HAProxy servers (stats socket):"
-		echo "show stat" | socat_stats | awk -F, 'NR>1 && NF>17 && $2 != "FRONTEND" && $2 != "BACKEND" {printf "  %-12s %-6s %s\n", $1, $2, $18}'
-		return $rc
+		[ -x "$DEMO/haprolectl" ] || write_ctl_wrappers
+		# The agents' table, HAProxy's view of each server, the SPOA's decision.
+		"$DEMO/haprolectl" status
+		return
 	fi
 	printf '%-6s %-14s %-9s %-8s %-4s %-10s %-6s %-6s %s\n' NODE ADDRESS PG ROLE TL LAG_BYTES APP NGINX CHECKS
 	local n j

@@ -41,6 +41,8 @@ static void test_admin_parse_vectors(void **state)
 		{ "ready", 0, ADMIN_VERB_READY, "", __LINE__ },
 		{ "ready\r", 0, ADMIN_VERB_READY, "", __LINE__ },
 		{ "status", 0, ADMIN_VERB_STATUS, "", __LINE__ },
+		{ "state", 0, ADMIN_VERB_STATE, "", __LINE__ },
+		{ "state x", -1, 0, "no argument", __LINE__ },
 		{ "ready now", -1, 0, "no argument", __LINE__ },
 		{ "status x", -1, 0, "no argument", __LINE__ },
 		{ "", -1, 0, "empty", __LINE__ },
@@ -122,6 +124,21 @@ static int fake_status(void *arg, struct buf *out)
 	return buf_printf(out, "{\"admin\":\"%s\"}", ns_admin_name(a->admin));
 }
 
+/* The node state behind `state`: a named node in the fake's admin state. */
+static const struct node_state *fake_state(void *arg)
+{
+	static struct node_state st;
+	struct fake_agent *a = arg;
+
+	ns_init(&st);
+	snprintf(st.cluster, sizeof(st.cluster), "itsm");
+	snprintf(st.node, sizeof(st.node), "db2");
+	st.boot = 7;
+	st.seq = 3;
+	st.admin = a->admin;
+	return &st;
+}
+
 struct fixture {
 	char dir[64];            /* temp dir */
 	struct admin_conf conf;  /* socket and state file in <dir> */
@@ -145,6 +162,7 @@ static int setup(void **state)
 	snprintf(fx->conf.state_file, sizeof(fx->conf.state_file), "%s/admin.state", fx->dir);
 	fx->ops.set_admin = fake_set_admin;
 	fx->ops.status = fake_status;
+	fx->ops.state = fake_state;
 	fx->ops.arg = &fx->agent;
 	fx->loop = ev_loop_new(EVFLAG_AUTO);
 	log_init("test_admin", LOG_TO_STDERR, LOG_LVL_ERROR);
@@ -234,6 +252,44 @@ static void test_admin_start_socket_mode(void **state)
 	assert_int_equal(access(fx->conf.socket_path, F_OK), -1);
 }
 
+/* `state` answers one line "state HEX" holding a feed frame that ns_decode() reads back; a
+ * client that half-closes after its command gets the reply, then EOF (`nc -N` in the docs). */
+static void test_admin_execute_state_frame(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t frame[NS_FRAME_HDR + NS_FRAME_MAX];
+	struct node_state st;
+	size_t len = 0;
+	size_t payload;
+	const char *why = NULL;
+	const char *r;
+	bool eof;
+	int fd;
+
+	start(fx);
+	fd = client(fx);
+	r = exchange(fx, fd, "drain x\n", 1, &eof);
+	assert_string_equal(r, "ok drain\n");
+	assert_int_equal(write(fd, "state\n", 6), 6);
+	shutdown(fd, SHUT_WR);
+	r = exchange(fx, fd, NULL, 2, &eof);
+	assert_true(eof);
+	assert_int_equal(strncmp(r, "state ", 6), 0);
+	for (const char *p = r + 6; *p != '\n'; p += 2) {
+		unsigned v;
+
+		assert_int_equal(sscanf(p, "%2x", &v), 1);
+		assert_true(len < sizeof(frame));
+		frame[len++] = (uint8_t)v;
+	}
+	assert_int_equal(ns_frame_peek(frame, len, NS_FRAME_MAX, &payload), (int)len);
+	assert_int_equal(payload + NS_FRAME_HDR, len);
+	assert_int_equal(ns_decode(frame + NS_FRAME_HDR, payload, &st, &why), 0);
+	assert_string_equal(st.node, "db2");
+	assert_int_equal(st.admin, NS_ADMIN_DRAIN);
+	close(fd);
+}
+
 static void test_admin_execute_persist_then_apply(void **state)
 {
 	struct fixture *fx = *state;
@@ -255,7 +311,7 @@ static void test_admin_execute_persist_then_apply(void **state)
 
 	r = exchange(fx, fd, "maint\nbogus\nready\n", 3, &eof);
 	assert_string_equal(r, "ok maint\nerror: unknown command (expected: drain [reason], maint "
-	                       "[reason], ready, status)\nok ready\n");
+	                       "[reason], ready, status, state)\nok ready\n");
 	assert_int_equal(fx->agent.admin, NS_ADMIN_READY);
 	assert_int_equal(statefile_load(fx->conf.state_file, &d, err, sizeof(err)), STATEFILE_OK);
 	assert_int_equal(d.admin, NS_ADMIN_READY);
@@ -399,6 +455,7 @@ int main(void)
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_execute_agent_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_start_restores_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin_execute_state_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_limits_line_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_limits_max_clients, setup, teardown),
 	};
