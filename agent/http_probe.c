@@ -35,8 +35,9 @@
 
 #define HK(m) offsetof(struct hp_conf, m)
 
-static const char *const hp_verify_names[] = { [HP_VERIFY_NONE] = "none",
-	                                       [HP_VERIFY_PEER] = "peer", NULL };
+static const char *const hp_verify_names[] = {
+	[HP_VERIFY_NONE] = "none", [HP_VERIFY_PEER] = "peer", NULL
+};
 
 const struct cfg_key hp_http_keys[] = {
 	{ .name = "url",
@@ -364,7 +365,8 @@ static struct ssl_ctx_st *hp_tls_ctx_new(const struct hp_conf *c, char *err, siz
 			snprintf(err, errlen, "key 'ca_file': cannot load it: %s (got \"%s\")",
 			         hp_ssl_err_text(), c->ca_file);
 		else
-			snprintf(err, errlen, "key 'ca_file': the system's CAs cannot be loaded: %s",
+			snprintf(err, errlen,
+			         "key 'ca_file': the system's CAs cannot be loaded: %s",
 			         hp_ssl_err_text());
 		SSL_CTX_free(ctx);
 		return NULL;
@@ -539,9 +541,9 @@ int hp_parse_stub_status(const uint8_t *p, size_t len, int64_t *active)
 /* ---- the probe ----------------------------------------------------------------------------- */
 
 static const char *const hp_state_names[HP_ST_COUNT] = {
-	[HP_ST_STOPPED] = "STOPPED",     [HP_ST_WAIT] = "WAIT",
+	[HP_ST_STOPPED] = "STOPPED",       [HP_ST_WAIT] = "WAIT",
 	[HP_ST_CONNECTING] = "CONNECTING", [HP_ST_HANDSHAKE] = "HANDSHAKE",
-	[HP_ST_SENDING] = "SENDING",     [HP_ST_READING] = "READING",
+	[HP_ST_SENDING] = "SENDING",       [HP_ST_READING] = "READING",
 };
 
 const char *hp_state_name(enum hp_state st)

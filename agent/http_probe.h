@@ -68,12 +68,12 @@ struct hp_conf {
 	bool stub_status;        /* http: the body is nginx stub_status; read Active connections */
 	int verify;              /* https: enum hp_verify (CFG_T_ENUM stores an int) */
 	char ca_file[HP_FILE_MAX]; /* https, verify peer: PEM CA bundle; "" = the system's CAs */
-	char sni[HP_HOST_MAX];   /* https: server name sent and verified; "" = <host>'s name */
-	struct cfg_addr addr;    /* tcp: target "IP:PORT"; http: filled from <url> by validate */
-	double interval;         /* time between two probes (s) */
-	double timeout;          /* deadline of one whole probe (s) */
-	int64_t rise;            /* consecutive passes to turn up */
-	int64_t fall;            /* consecutive failures to turn down */
+	char sni[HP_HOST_MAX];     /* https: server name sent and verified; "" = <host>'s name */
+	struct cfg_addr addr;      /* tcp: target "IP:PORT"; http: filled from <url> by validate */
+	double interval;           /* time between two probes (s) */
+	double timeout;            /* deadline of one whole probe (s) */
+	int64_t rise;              /* consecutive passes to turn up */
+	int64_t fall;              /* consecutive failures to turn down */
 	/* Filled by hp_conf_validate() from the above: */
 	char path[HP_PATH_MAX]; /* http: path and query of <url> */
 	bool tls;               /* http: the url is https:// */

@@ -140,7 +140,8 @@ static void test_hp_parse_url_vectors(void **state)
 		}
 		sock_addr_str(&a.ss, txt, sizeof(txt));
 		if (strcmp(txt, v->addr) != 0 || strcmp(path, v->path) != 0 || tls != v->tls)
-			fail_msg("vector at line %d: addr %s path %s tls %d", v->line, txt, path, tls);
+			fail_msg("vector at line %d: addr %s path %s tls %d", v->line, txt, path,
+			         tls);
 	}
 }
 
@@ -231,11 +232,13 @@ struct conf_vector {
 
 static const struct conf_vector conf_vectors[] = {
 	{ HP_KIND_HTTP, "http://127.0.0.1:8080/health", "200-399", "", NULL, NULL, __LINE__ },
-	{ HP_KIND_HTTP, "", "200-399", "", "key 'url': required in an [http app] section",
-	  NULL, __LINE__ },
-	{ HP_KIND_HTTP, "http://app:8080/", "200-399", "", "key 'url': not a numeric", NULL, __LINE__ },
+	{ HP_KIND_HTTP, "", "200-399", "", "key 'url': required in an [http app] section", NULL,
+	  __LINE__ },
+	{ HP_KIND_HTTP, "http://app:8080/", "200-399", "", "key 'url': not a numeric", NULL,
+	  __LINE__ },
 	{ HP_KIND_HTTP, "ftp://127.0.0.1/", "200-399", "",
-	  "key 'url': only http:// and https:// urls are probed (got \"ftp://127.0.0.1/\")", NULL, __LINE__ },
+	  "key 'url': only http:// and https:// urls are probed (got \"ftp://127.0.0.1/\")", NULL,
+	  __LINE__ },
 	{ HP_KIND_HTTP, "http://127.0.0.1/", "2xx", "",
 	  "key 'expect': a status 100-599 or a range like 200-399 (got \"2xx\")", NULL, __LINE__ },
 	{ HP_KIND_HTTP, "http://127.0.0.1/", "200", "a b", "key 'host': spaces", NULL, __LINE__ },
@@ -493,7 +496,7 @@ static void test_hp_probe_https_silent_server_times_out_in_handshake(void **stat
 	assert_int_equal(hp_init(&p, loop, &c, watch_cb, &w, err, sizeof(err)), 0);
 	hp_start(&p);
 	assert_true(run_until(loop, &w, 0, "timeout after 200 ms (TLS handshake)", -2));
-	assert_true(s.requests >= 1); /* it got our ClientHello */
+	assert_true(s.requests >= 1);          /* it got our ClientHello */
 	assert_int_equal(s.last_req[0], 0x16); /* TLS record type: handshake */
 	hp_free(&p);
 	assert_null(p.ssl_ctx);
