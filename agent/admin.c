@@ -399,25 +399,56 @@ static void admin_conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents
 	admin_conn_free(c);
 }
 
+/* Full: closes the oldest client waiting for a line (newest first in the list: the last such),
+ * so that clients left open or trickling bytes never lock haprolectl out. Returns false when
+ * every client is being answered. */
+static bool admin_evict_oldest_reading(struct admin_server *s)
+{
+	struct admin_conn *old = NULL;
+
+	for (struct admin_conn *c = s->conns; c != NULL; c = c->next)
+		if (c->state == ADMIN_CONN_ST_READING && buf_len(&c->tx) == 0)
+			old = c;
+	if (old == NULL)
+		return false;
+	log_debug("admin: %u clients already: closing the oldest waiting one", s->n_conns);
+	admin_conn_close(old, "evicted: a newer client needed the slot");
+	admin_conn_free(old);
+	return true;
+}
+
+static void admin_accept_one(struct admin_server *s, int fd);
+
 static void admin_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct admin_server *s = container_of(w, struct admin_server, io);
+
+	(void)loop;
+	(void)revents;
+	/* several per event: a unix socket refuses connects (EAGAIN) once its backlog is full */
+	for (int i = 0; i < ADMIN_ACCEPTS_PER_EVENT; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = sock_accept(s->fd, &peer, &plen);
+
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
+				log_warning("admin: accept: %s", strerror(errno));
+			return;
+		}
+		admin_accept_one(s, fd);
+	}
+}
+
+static void admin_accept_one(struct admin_server *s, int fd)
+{
 	static const char busy[] = "error: too many clients\n";
-	struct sockaddr_storage peer;
-	socklen_t plen = sizeof(peer);
 	struct admin_conn *c;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	int fd;
-
-	(void)revents;
-	fd = sock_accept(s->fd, &peer, &plen);
-	if (fd == -1) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
-			log_warning("admin: accept: %s", strerror(errno));
-		return;
-	}
-	if (s->n_conns >= s->conf.max_clients) {
+	if (s->n_conns >= s->conf.max_clients && admin_evict_oldest_reading(s)) {
+		/* made room */
+	} else if (s->n_conns >= s->conf.max_clients) {
 		log_warning("admin: refusing a client: %u clients already", s->n_conns);
 		if (write(fd, busy, sizeof(busy) - 1) == -1)
 			log_debug("admin: write to refused client: %s", strerror(errno));
@@ -450,7 +481,6 @@ static void admin_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_init(&c->io, admin_conn_on_io, fd, EV_READ);
 	ev_init(&c->timer, admin_conn_on_timeout);
 	c->timer.repeat = s->conf.idle_timeout;
-	(void)loop;
 	/* calloc left <c->state> READING (0): set_state arms the watchers of that first state. */
 	admin_conn_set_state(c, ADMIN_CONN_ST_READING);
 }
@@ -476,7 +506,7 @@ int admin_start(struct admin_server *s, struct ev_loop *loop, const struct admin
 		snprintf(err, errlen, "admin: no admin_socket configured");
 		return -1;
 	}
-	s->fd = sock_listen_unix(s->conf.socket_path, ADMIN_SOCKET_MODE, 16, err, errlen);
+	s->fd = sock_listen_unix(s->conf.socket_path, ADMIN_SOCKET_MODE, ADMIN_BACKLOG, err, errlen);
 	if (s->fd == -1)
 		return -1;
 	ev_io_init(&s->io, admin_on_accept, s->fd, EV_READ);

@@ -38,7 +38,9 @@
 #define ADMIN_PATH_MAX    108   /* sun_path of a unix socket, with NUL */
 #define ADMIN_SOCKET_MODE 0660  /* owner and group may drain the node */
 #define ADMIN_DEF_IDLE    10.0  /* seconds a client may stay silent */
-#define ADMIN_DEF_CLIENTS 8     /* clients at once */
+#define ADMIN_DEF_CLIENTS 8     /* clients at once; a newer one evicts the oldest waiting */
+#define ADMIN_BACKLOG     128   /* listen backlog: a full one refuses connects (EAGAIN) */
+#define ADMIN_ACCEPTS_PER_EVENT 16 /* accepts per readiness event */
 
 enum admin_verb {
 	ADMIN_VERB_DRAIN = 0, /* drain [reason] */

@@ -751,6 +751,9 @@ static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
 	    "# HELP haprole_connections_refused_total Closed at accept (max_clients).\n"
 	    "# TYPE haprole_connections_refused_total counter\n"
 	    "haprole_connections_refused_total %llu\n"
+	    "# HELP haprole_connections_evicted_total Silent clients closed for a newer one.\n"
+	    "# TYPE haprole_connections_evicted_total counter\n"
+	    "haprole_connections_evicted_total %llu\n"
 	    "# HELP haprole_requests_too_long_total First lines or heads over max_line.\n"
 	    "# TYPE haprole_requests_too_long_total counter\n"
 	    "haprole_requests_too_long_total %llu\n"
@@ -771,7 +774,8 @@ static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
 	    "haprole_reloads_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)st->agent_replies, (unsigned long long)st->http_replies,
 	    (unsigned long long)st->agent_replies_default, (unsigned long long)st->unknown_checks,
-	    (unsigned long long)st->refused, (unsigned long long)st->too_long,
+	    (unsigned long long)st->refused, (unsigned long long)st->evicted,
+	    (unsigned long long)st->too_long,
 	    (unsigned long long)st->timeouts, ctx->clients, ctx->feed_subscribers,
 	    (unsigned long long)ctx->feed_frames, (unsigned long long)ctx->feed_dropped,
 	    (unsigned long long)st->reloads, (unsigned long long)st->reload_failures);

@@ -528,13 +528,32 @@ static void port_conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	port_conn_reap(c);
 }
 
+/* Full: closes the oldest connection still waiting for its first line or HTTP head, so that
+ * peers that connect and stay silent (or trickle bytes) never lock out HAProxy's checks, which
+ * speak at once. Returns false when every connection is busy answering. */
+static bool port_evict_oldest_waiting(struct port *pt)
+{
+	struct port_conn *old = NULL;
+
+	/* newest first in the list: the last waiting one is the oldest */
+	for (struct port_conn *c = pt->conns; c != NULL; c = c->next)
+		if (c->state == PORT_ST_FIRST_LINE || c->state == PORT_ST_HTTP_HEAD)
+			old = c;
+	if (old == NULL)
+		return false;
+	pt->agent->stats.evicted++;
+	port_conn_close(old, "evicted: a newer client needed the slot");
+	port_conn_reap(old);
+	return true;
+}
+
 static void port_accept_one(struct port *pt, int fd)
 {
 	struct agent *a = pt->agent;
 	size_t max_line = (size_t)a->conf->agent.max_line;
 	struct port_conn *c;
 
-	if (pt->n_conns >= (size_t)a->conf->agent.max_clients) {
+	if (pt->n_conns >= (size_t)a->conf->agent.max_clients && !port_evict_oldest_waiting(pt)) {
 		a->stats.refused++;
 		close(fd);
 		return;

@@ -131,6 +131,20 @@ static void spoa_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				            strerror(errno));
 			return;
 		}
+		if ((s->stats.conns_cur >= (uint64_t)s->conf->max_conns ||
+		     s->hs_cur >= (uint64_t)s->conf->max_handshakes) &&
+		    s->hs_head != NULL) {
+			/* full, or too many silent newcomers: the oldest connection that has not
+			 * finished HELLO makes room (HAProxy says HELLO at once; a peer that
+			 * connects and waits is the one to go), so idle peers never lock HAProxy
+			 * out */
+			struct spop_conn *old = s->hs_head;
+
+			s->stats.conns_evicted++;
+			spop_conn_close(old, SPOP_STATUS_TIMEOUT, "evicted: no HELLO after %.3fs",
+			                ev_now(s->loop) - old->opened);
+			spop_conn_free(old);
+		}
 		if (s->stats.conns_cur >= (uint64_t)s->conf->max_conns) {
 			/* fail fast: HAProxy marks this agent connection failed and falls back */
 			s->stats.conns_refused++;

@@ -27,7 +27,8 @@ struct spop_conn;
 /* Counters for /metrics; only the loop writes them. */
 struct spoa_stats {
 	uint64_t conns_accepted;         /* SPOP connections accepted */
-	uint64_t conns_refused;          /* refused: max_connections reached */
+	uint64_t conns_refused;          /* refused: max_connections reached, none to evict */
+	uint64_t conns_evicted;          /* closed in HELLO to make room for a new connection */
 	uint64_t conns_cur;              /* open now */
 	uint64_t hello;                  /* HELLO handshakes completed */
 	uint64_t hello_healthcheck;      /* healthcheck HELLOs answered */
@@ -59,6 +60,9 @@ struct spoa {
 	struct push_set push;      /* push mode: [haproxy] runtime APIs (none configured: n 0) */
 	struct status_http http;   /* status listener */
 	struct spop_conn *conns;   /* open SPOP connections (doubly linked) */
+	struct spop_conn *hs_head; /* connections still in HELLO, oldest first (evicted first) */
+	struct spop_conn *hs_tail; /* the newest of them */
+	uint64_t hs_cur;           /* how many */
 	struct hold_store hold;    /* write NOTIFYs waiting for a promotion */
 	bool hold_ready;           /* <hold> initialised */
 	struct spop_conn *dirty;   /* connections with released ACKs to write (dirty_next) */

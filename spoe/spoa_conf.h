@@ -62,6 +62,7 @@ struct spoa_conf {
 	struct cfg_addr status; /* status HTTP listener (JSON, /metrics) */
 	int64_t backlog;        /* listen backlog: HAProxy reloads reconnect in bursts */
 	int64_t max_conns;      /* SPOP connections at once; more are refused */
+	int64_t max_handshakes; /* connections in HELLO at once; the oldest is evicted */
 	uint64_t max_frame;     /* our max-frame-size; negotiated down to HAProxy's */
 	double hello_timeout;   /* seconds to get HAPROXY-HELLO after accept */
 	double idle_timeout;    /* seconds without a frame before we close */

@@ -40,12 +40,51 @@ const char *spop_conn_state_name(enum spop_conn_state st)
 			        __VA_ARGS__);                                                      \
 	} while (0)
 
+/* The handshake list: connections that have not finished HELLO, oldest first. A peer that
+ * connects and says nothing holds a slot only until a newer connection needs it. */
+static void hs_link(struct spop_conn *c)
+{
+	struct spoa *s = c->spoa;
+
+	c->in_hs = true;
+	c->hs_next = NULL;
+	c->hs_prev = s->hs_tail;
+	if (s->hs_tail != NULL)
+		s->hs_tail->hs_next = c;
+	else
+		s->hs_head = c;
+	s->hs_tail = c;
+	s->hs_cur++;
+}
+
+static void hs_unlink(struct spop_conn *c)
+{
+	struct spoa *s = c->spoa;
+
+	if (!c->in_hs)
+		return;
+	if (c->hs_prev != NULL)
+		c->hs_prev->hs_next = c->hs_next;
+	else
+		s->hs_head = c->hs_next;
+	if (c->hs_next != NULL)
+		c->hs_next->hs_prev = c->hs_prev;
+	else
+		s->hs_tail = c->hs_prev;
+	c->hs_prev = NULL;
+	c->hs_next = NULL;
+	c->in_hs = false;
+	s->hs_cur--;
+}
+
 /* The only writer of <c->state>. HELLO gets the short deadline, RUNNING the idle one. */
 static void spop_conn_set_state(struct spop_conn *c, enum spop_conn_state to)
 {
 	const struct spoa_conf *conf = c->spoa->conf;
 
 	conn_debug(c, "%s -> %s", spop_st_name[c->state], spop_st_name[to]);
+	if (c->state == SPOP_ST_HELLO && to != SPOP_ST_HELLO)
+		hs_unlink(c);
 	c->state = to;
 	switch (to) {
 	case SPOP_ST_HELLO:
@@ -399,12 +438,33 @@ out_close:
 		spop_conn_close(c, st, "%s", spop_status_str(st));
 }
 
+/* rx and tx, taken when the first bytes arrive rather than at accept: a peer that connects and
+ * sends nothing costs its struct, not two frames of buffer. */
+static int spop_conn_take_buffers(struct spop_conn *c)
+{
+	size_t max = (size_t)c->max_frame;
+
+	if (buf_init(&c->rx, max + SPOP_FRAME_HDR) < 0)
+		return -1;
+	if (buf_init(&c->tx, max + SPOP_FRAME_HDR > SPOP_TX_MIN ? max + SPOP_FRAME_HDR
+	                                                         : SPOP_TX_MIN) < 0) {
+		buf_free(&c->rx);
+		return -1;
+	}
+	return 0;
+}
+
 static void spop_conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct spop_conn *c = container_of(w, struct spop_conn, io);
 	ssize_t n;
 
 	(void)loop;
+	if ((revents & EV_READ) != 0 && c->rx.data == NULL && spop_conn_take_buffers(c) < 0) {
+		spop_conn_close(c, SPOP_STATUS_RES, "out of memory for the buffers");
+		spop_conn_free(c);
+		return;
+	}
 	if ((revents & EV_READ) != 0) {
 		n = buf_read_fd(&c->rx, c->fd);
 		if (n > 0) {
@@ -467,11 +527,6 @@ int spop_conn_accept(struct spoa *s, int fd, const struct sockaddr_storage *peer
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		goto out_close_fd;
-	if (buf_init(&c->rx, max + SPOP_FRAME_HDR) < 0)
-		goto out_free;
-	if (buf_init(&c->tx,
-	             max + SPOP_FRAME_HDR > SPOP_TX_MIN ? max + SPOP_FRAME_HDR : SPOP_TX_MIN) < 0)
-		goto out_free_rx;
 	c->spoa = s;
 	c->fd = fd;
 	c->id = ++s->next_id;
@@ -492,13 +547,10 @@ int spop_conn_accept(struct spoa *s, int fd, const struct sockaddr_storage *peer
 	s->conns = c;
 	s->stats.conns_accepted++;
 	s->stats.conns_cur++;
+	hs_link(c);
 	spop_conn_set_state(c, SPOP_ST_HELLO);
 	return 0;
 
-out_free_rx:
-	buf_free(&c->rx);
-out_free:
-	free(c);
 out_close_fd:
 	close(fd);
 	errno = ENOMEM;
@@ -545,6 +597,7 @@ void spop_conn_close(struct spop_conn *c, enum spop_status st, const char *fmt, 
 		hold_drop_conn(&s->hold, c); /* nothing can reach HAProxy on this one any more */
 		c->held = 0;
 	}
+	hs_unlink(c);
 	ev_io_stop(s->loop, &c->io);
 	close(c->fd);
 	c->fd = -1;

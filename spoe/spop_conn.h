@@ -54,8 +54,11 @@ struct spop_conn {
 	uint32_t held;              /* NOTIFYs of ours in the hold store, room kept in <tx> */
 	bool dirty;                 /* in spoa->dirty: released ACKs wait in <tx> */
 	struct spop_conn *dirty_next; /* in spoa->dirty */
-	struct buf rx;              /* fixed size (max frame + header), allocated at accept */
-	struct buf tx;              /* fixed size, allocated at accept */
+	struct buf rx;              /* fixed size (max frame + header), taken when data arrives */
+	struct buf tx;              /* fixed size, taken with <rx> */
+	bool in_hs;                 /* in spoa's handshake list (HELLO not done yet) */
+	struct spop_conn *hs_prev;  /* in spoa->hs_head..hs_tail, oldest first */
+	struct spop_conn *hs_next;  /* in spoa->hs_head..hs_tail */
 	struct spop_conn *prev;     /* in spoa->conns */
 	struct spop_conn *next;     /* in spoa->conns */
 };

@@ -152,6 +152,8 @@ int status_http_metrics(struct spoa *s, struct buf *b)
 	           st->conns_accepted) < 0 ||
 	    metric(b, "haprole_spoa_connections_refused_total", "counter",
 	           "connections refused at max_connections", st->conns_refused) < 0 ||
+	    metric(b, "haprole_spoa_connections_evicted_total", "counter",
+	           "connections closed in HELLO to make room", st->conns_evicted) < 0 ||
 	    metric(b, "haprole_spoa_hello_total", "counter", "HELLO handshakes", st->hello) < 0 ||
 	    metric(b, "haprole_spoa_hello_healthcheck_total", "counter",
 	           "healthcheck HELLOs answered", st->hello_healthcheck) < 0 ||
@@ -344,12 +346,26 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (h->clients[i].fd == -1)
 			break;
 	if (i == STATUS_HTTP_MAX_CLIENTS) {
-		close(fd); /* busy: a status page is not worth queueing */
-		return;
+		/* full: the oldest slot still waiting for its request line goes (a slow or silent
+		 * peer must not lock out a monitor that asks at once); none such: busy */
+		size_t old = STATUS_HTTP_MAX_CLIENTS;
+
+		for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
+			if (h->clients[i].tx.data == NULL &&
+			    (old == STATUS_HTTP_MAX_CLIENTS ||
+			     h->clients[i].opened < h->clients[old].opened))
+				old = i;
+		if (old == STATUS_HTTP_MAX_CLIENTS) {
+			close(fd); /* every slot is answering: a status page is not worth queueing */
+			return;
+		}
+		client_close(&h->clients[old]);
+		i = old;
 	}
 	struct status_client *cl = &h->clients[i];
 
 	cl->fd = fd;
+	cl->opened = ev_now(loop);
 	cl->h = h;
 	buf_init_static(&cl->rx, cl->rx_mem, sizeof(cl->rx_mem));
 	memset(&cl->tx, 0, sizeof(cl->tx));

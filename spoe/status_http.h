@@ -21,6 +21,7 @@ struct status_client {
 	struct buf rx;         /* request bytes (fixed 1 KiB storage below) */
 	struct buf tx;         /* the response, allocated once the request is read */
 	uint8_t rx_mem[1024];  /* storage of <rx> */
+	double opened;         /* ev_now() at accept: the oldest unfinished request is evicted */
 	struct status_http *h; /* owner */
 };
 
