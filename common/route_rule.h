@@ -47,7 +47,7 @@ enum rr_status {
 	RR_STATUS_COUNT        /* keep last */
 };
 
-/* Why one node is (not) the writer or the reader; the first that applies, in this order. */
+/* Why one node is (not) the writer or the reader; rr_verdict_name() gives the vector files' words. */
 enum rr_verdict {
 	RR_V_WRITER = 0,    /* the writer */
 	RR_V_READER,        /* the reader (a standby; the writer when it reads too is WRITER) */

@@ -22,7 +22,7 @@ const char *cv_status_name(enum cv_status st)
 void cv_policy(const struct cv_input *in, size_t n, const char *sysid, uint64_t max_lag,
                struct cv_decision *out)
 {
-	struct rr_node rn[SPOA_NODES_MAX];
+	struct rr_node rn[SPOA_NODES_MAX] = { { 0 } };
 	enum rr_verdict v[SPOA_NODES_MAX];
 	struct rr_decision d;
 	size_t i;
@@ -37,6 +37,7 @@ void cv_policy(const struct cv_input *in, size_t n, const char *sysid, uint64_t 
 	out->status = (enum cv_status)d.status;
 	out->writer = d.writer;
 	out->reader = d.reader;
+	memcpy(out->verdict, v, n * sizeof(v[0]));
 }
 
 /* The hold window of issue 17, pure: which nodes of <in> (bit i for in[i], only among the bits
@@ -107,6 +108,8 @@ int cv_init(struct cluster_view *cv, struct ev_loop *loop, const struct spoa_con
 		c->max_lag = conf->clusters[i].max_lag;
 		c->hold_max = conf->clusters[i].hold_max;
 		c->d.status = CV_STATUS_STALE;
+		for (size_t k = 0; k < SPOA_NODES_MAX; k++)
+			c->d.verdict[k] = RR_V_STALE; /* nothing heard yet */
 		c->d.writer = -1;
 		c->d.reader = -1;
 	}

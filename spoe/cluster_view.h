@@ -44,6 +44,7 @@ struct cv_decision {
 	enum cv_status status; /* ok / no-primary / split-brain / stale */
 	int writer;            /* index into the inputs, -1 when none */
 	int reader;            /* least-lagged healthy standby, else the writer, else -1 */
+	enum rr_verdict verdict[SPOA_NODES_MAX]; /* per input: why it is (not) writer or reader */
 };
 
 struct cluster_view;

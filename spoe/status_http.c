@@ -65,11 +65,13 @@ int status_http_json(struct spoa *s, struct buf *b)
 			    ns_json_str(b, n->agent.text) < 0 ||
 			    buf_printf(
 			        b,
-			        ",\"known\":%s,\"feed\":\"%s\",\"updates\":%llu,\"losses\":%llu,"
+			        ",\"known\":%s,\"feed\":\"%s\",\"verdict\":\"%s\",\"updates\":%llu,"
+			        "\"losses\":%llu,"
 			        "\"age_s\":%.3f,\"admin\":\"%s\",\"fenced\":%s,\"pg\":{\"up\":%s,"
 			        "\"role\":\"%s\",\"tl\":%u,\"sysid\":",
 			        n->known ? "true" : "false", feed_sub_state_name(n->sub.state),
-			        (unsigned long long)n->updates, (unsigned long long)n->losses,
+			        rr_verdict_name(c->d.verdict[j]), (unsigned long long)n->updates,
+			        (unsigned long long)n->losses,
 			        n->updated > 0 ? now - n->updated : -1.0,
 			        ns_admin_name(n->st.admin), n->st.fenced ? "true" : "false",
 			        n->st.pg.up ? "true" : "false", ns_role_name(n->st.pg.role),

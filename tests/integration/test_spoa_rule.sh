@@ -48,6 +48,12 @@ fail() {
 	exit 1
 }
 feed() { echo "$2" >"$tmp/f$1"; } # feed 1|2 "command"
+# verdicts - "db1=VERDICT db2=VERDICT": the rule's verdict per node, from the status page
+verdicts() {
+	curl -s -m 1 "http://$IP:$STATUS_PORT/" | python3 -c '
+import json,sys
+print(" ".join("%s=%s" % (n["name"], n["verdict"]) for n in json.load(sys.stdin)["clusters"][0]["nodes"]))' 2>&1
+}
 # view WANT [TRIES] - waits (TRIES polls, default 50, 0.1 s apart) for cluster 0's
 # "status writer" to be WANT; records the check
 view() {
@@ -89,6 +95,7 @@ spoa_start "$tmp" "$IP" "$STATUS_PORT" || fail "haprole-spoa did not start"
 
 # 1.
 view "ok db1"
+expect "verdicts" "db1=writer db2=reader" "$(verdicts)"
 # 2. the new primary's feed first; db1 still says primary on timeline 1
 feed 2 "tl 2"
 feed 2 "role primary"
@@ -98,6 +105,7 @@ expect "db1's feed still says primary on timeline 1" "primary 1" \
 import json,sys
 for n in json.load(sys.stdin)["clusters"][0]["nodes"]:
     if n["name"] == "db1": print(n["pg"]["role"], n["pg"]["tl"])' 2>&1)"
+expect "verdicts: the old primary is outranked" "db1=outranked db2=writer" "$(verdicts)"
 # 3. one-way partition: db2's feed goes silent, db1's stays
 t0=$(date +%s%3N)
 feed 2 "silent 1"
@@ -109,6 +117,7 @@ for i in $(seq 1 20); do # stays so: db1 never becomes the writer again (2 s, 10
 	sleep 0.1
 done
 expect "no writer while db2's feed is lost (db1 outranked by db2's last state)" "stale -" "$s"
+expect "verdicts: db1 outranked by db2's last state" "db1=outranked db2=stale" "$(verdicts)"
 expect_match "the SPOA says db2's feed was lost" "node db2 .*feed lost" \
 	"$(grep -a 'node db2 .*feed lost' "$tmp/spoa.log")"
 # 4. (the SPOA reconnects with a backoff of up to 2 s)
