@@ -10,6 +10,8 @@
 #                              every process running, every node ready" (re-creates a broken
 #                              standby with pg_basebackup); the failover tests run it between
 #                              scenarios
+#   docker/demo.sh upgrade NODE  the upgrade runbook's "upgrade" step on a drained node: restart
+#                              its PostgreSQL (a standby) or app and nginx, then its agent
 #   docker/demo.sh stop        stop every process by pid, remove namespaces, bridge and .demo/
 #   docker/demo.sh help
 # Lower-level verbs the failover tests use: pg-start NODE, pg-stop NODE [MODE], promote NODE,
@@ -791,6 +793,46 @@ pg_rejoin() {
 	pg_make_standby "$n" "$p"
 }
 
+# upgrade NODE: the runbook's "upgrade" step played on a drained node (docs/operations.md):
+# a standby's PostgreSQL is stopped cleanly and started again, an app node's app and nginx are
+# restarted, then the node's agent. While a standby is away the primary stops waiting for it
+# (synchronous_standby_names = '', as a failover manager does for a standby that leaves:
+# otherwise every commit waits for it), and waits again once it streams.
+cmd_upgrade() {
+	[ -f "$DEMO/up" ] || die "not running (make demo)"
+	local n=$1 p
+	case " $ALL_NODES " in *" $n "*) ;; *) die "upgrade: no node '$n' ($ALL_NODES)" ;; esac
+	p=$(current_primary)
+	[ "$n" != "$p" ] || die "upgrade: $n is the primary: move it away first (make demo-switchover)"
+	case " $PG_NODES " in
+	*" $n "*)
+		say "upgrade $n: $p stops waiting for $n (synchronous_standby_names = '')"
+		pg_set_sync "$p" ""
+		say "upgrade $n: stopping PostgreSQL (fast), starting it again"
+		pg_stop "$n" fast
+		pg_start "$n"
+		;;
+	*)
+		say "upgrade $n: restarting the app and nginx"
+		stop_pid "nginx-$n"
+		stop_pid "app-$n"
+		app_start "$n"
+		nginx_start "$n"
+		;;
+	esac
+	say "upgrade $n: restarting haprole-agent"
+	stop_pid "agent-$n"
+	agent_start "$n"
+	case " $PG_NODES " in
+	*" $n "*)
+		wait_for 30 "$n streaming from $p" pg_streaming "$n"
+		pg_set_sync "$p" "*"
+		wait_for 15 "$n's agent to see a streaming standby" agent_sees "$n" standby
+		;;
+	esac
+	say "upgraded $n"
+}
+
 # heal: one primary + one streaming standby + every process running.
 cmd_heal() {
 	[ -f "$DEMO/up" ] || die "not running (make demo)"
@@ -847,7 +889,7 @@ cmd_stop() {
 
 # One verb that changes the cluster at a time (two shells, or a test beside a user).
 case "${1:-help}" in
-up | stop | failover | switchover | heal)
+up | stop | failover | switchover | heal | upgrade)
 	exec 9>"/tmp/haprole-demo-$(echo "$DEMO" | md5sum | cut -c1-8).lock"
 	flock -w 300 9 || die "another docker/demo.sh $1 has held the lock for 300 s"
 	;;
@@ -859,6 +901,7 @@ status) cmd_status "${2:-}" ;;
 failover) cmd_failover ;;
 switchover) cmd_switchover ;;
 heal) cmd_heal ;;
+upgrade) cmd_upgrade "${2:-}" ;;
 stop) cmd_stop ;;
 primary) current_primary ;;
 standby) other_pg "$(current_primary)" ;;

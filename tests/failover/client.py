@@ -2,7 +2,7 @@
 """tests/failover/client.py - the failover suite's counting write/read client.
 
   client.py run    --env .demo/cluster.env --log FILE --base ID [--progress FILE] [--duration S]
-                   [--http] [--fresh-lanes N]
+                   [--http] [--fresh-lanes N] [--pool-lifetime S]
   client.py verify --env .demo/cluster.env --log FILE --base ID --primary NODE
                    [--promoted-at EPOCH] [--scenario NAME] [--max-stale-ms MS] [--http-tail N]
 
@@ -10,7 +10,9 @@
 unique id (base + n) on HAPROXY_PG_PORT, one lane over a persistent connection (reconnects
 after an error, like a pool), and open-loop writes with a fresh connection each (one starts
 every interval on any of 24 idle lanes: every write is routed anew, and one stuck on a dead
-server holds up only itself); reader lanes (pooled, fresh) read on HAPROXY_PG_RO_PORT. Every operation is bounded (connect +
+server holds up only itself); reader lanes (pooled, fresh) read on HAPROXY_PG_RO_PORT. With
+--pool-lifetime S the pooled lanes retire their connection once it is S seconds old, between
+two operations, as application pools do (maxLifetime): a drained server then empties. Every operation is bounded (connect +
 statement <= --timeout, with psycopg2's asynchronous API: no call blocks the loop) and logged
 as one JSON line: kind, id, start/end times, outcome (ack / error class / timeout), the node
 that answered. --progress is rewritten every 100 ms with counters the test script polls.
@@ -102,6 +104,7 @@ class Lane:
         self.op = None            # the running operation's log record
         self.deadline = 0.0       # monotonic deadline of the running operation
         self.want = ext.POLL_WRITE  # what poll() last asked to wait for
+        self.opened = 0.0         # monotonic time the connection was opened
 
     def fileno(self):
         return self.conn.fileno()
@@ -126,6 +129,7 @@ class Lane:
                 self.conn = psycopg2.connect(self.dsn, async_=1)
             except psycopg2.Error as e:
                 return self.fail(e)
+            self.opened = now
             self.state = "connecting"
             self.poll()
         else:
@@ -189,7 +193,8 @@ class Lane:
         self.client.record(self.op)
         self.op = None
         self.state = "idle"
-        if self.fresh:
+        life = self.client.pool_lifetime
+        if self.fresh or (life > 0 and time.monotonic() - self.opened >= life):
             self.close()
 
 
@@ -199,6 +204,7 @@ class Client:
         self.n = 0
         self.log = open(a.log, "a", buffering=1)
         self.progress = a.progress
+        self.pool_lifetime = getattr(a, "pool_lifetime", 0.0)  # seconds, 0: keep forever
         self.count = {"writes": 0, "acks": 0, "werr": 0, "wto": 0, "readonly": 0,
                       "reads": 0, "rerr": 0, "last_ack_node": "", "last_ack_t": 0.0,
                       "acks_by_node": {}}
@@ -522,6 +528,8 @@ def main():
     r.add_argument("--write-interval", type=float, default=0.02)
     r.add_argument("--read-interval", type=float, default=0.02)
     r.add_argument("--timeout", type=float, default=3.0)
+    r.add_argument("--pool-lifetime", type=float, default=0.0,
+                   help="seconds a pooled connection lives (0: until an error)")
     r.add_argument("--http", action="store_true", help="also GET /health through HAProxy's HTTP port")
     r.add_argument("--fresh-lanes", type=int, default=FRESH_LANES,
                    help="lanes for the open-loop fresh-connection writes (bench/failover.sh: enough "
