@@ -4,8 +4,9 @@
  *
  * The loop never runs: spoa_reload() is synchronous. feed_sub_init() is wrapped (-Wl,--wrap, see
  * the Makefile) so that building the new view fails after the new config loaded and validated.
- * Addresses 127.0.43.1 (listeners, ports 32500-32501) and 127.0.43.2 (agents nobody serves,
- * ports 32510-32519): feeds just fail, nodes stay stale. */
+ * Addresses 127.0.43.1 (listeners on ports the kernel picks: several checkouts may run the unit
+ * tests at once) and 127.0.43.2 (agents nobody serves, ports 32510-32519): feeds just fail,
+ * nodes stay stale. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -54,8 +55,8 @@ static void sink(enum log_level level, const char *line, void *arg)
 }
 
 static const char conf_two[] = "[spoa]\n"
-                               "listen = 127.0.43.1:32500\n"
-                               "status_listen = 127.0.43.1:32501\n"
+                               "listen = 127.0.43.1:0\n"
+                               "status_listen = 127.0.43.1:0\n"
                                "[cluster main]\n"
                                "[node db1]\n"
                                "cluster = main\n"
@@ -66,8 +67,8 @@ static const char conf_two[] = "[spoa]\n"
 
 /* Same listeners, one more node: a reload that rebuilds the view. */
 static const char conf_three[] = "[spoa]\n"
-                                 "listen = 127.0.43.1:32500\n"
-                                 "status_listen = 127.0.43.1:32501\n"
+                                 "listen = 127.0.43.1:0\n"
+                                 "status_listen = 127.0.43.1:0\n"
                                  "[cluster main]\n"
                                  "[node db1]\n"
                                  "cluster = main\n"
@@ -169,7 +170,7 @@ static void test_spoa_reload_broken_file_keeps_all(void **state)
 	char want[128];
 
 	snap(&fx->s, &b);
-	write_file(fx->path, "[spoa]\nlisten = 127.0.43.1:32500\n[cluster main]\nmax_lag = lots\n");
+	write_file(fx->path, "[spoa]\nlisten = 127.0.43.1:0\n[cluster main]\nmax_lag = lots\n");
 	logged[0] = '\0';
 	assert_int_equal(spoa_reload(&fx->s, fx->path), -1);
 	assert_int_equal(fx->s.stats.reload_failures, 1);
