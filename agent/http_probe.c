@@ -356,6 +356,13 @@ static struct ssl_ctx_st *hp_tls_ctx_new(const struct hp_conf *c, char *err, siz
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		return ctx;
 	}
+	if (c->ca_file[0] != '\0' && access(c->ca_file, R_OK) == -1) {
+		/* OpenSSL 3 reports a missing file without a reason text: say it ourselves */
+		snprintf(err, errlen, "key 'ca_file': cannot read it: %s (got \"%s\")",
+		         strerror(errno), c->ca_file);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	if (c->ca_file[0] != '\0')
 		ok = SSL_CTX_load_verify_locations(ctx, c->ca_file, NULL);
 	else

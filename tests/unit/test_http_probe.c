@@ -249,7 +249,11 @@ static const struct conf_vector conf_vectors[] = {
 	{ HP_KIND_HTTP, "https://127.0.0.1:8443/", "200", "", "key 'sni': a host name without port",
 	  "sni=app.example:443", __LINE__ },
 	{ HP_KIND_HTTP, "https://127.0.0.1:8443/", "200", "",
-	  "key 'ca_file': cannot load it: ", "ca_file=/nonexistent/ca.pem", __LINE__ },
+	  "key 'ca_file': cannot read it: No such file or directory", "ca_file=/nonexistent/ca.pem",
+	  __LINE__ },
+	/* readable, but no certificate in it */
+	{ HP_KIND_HTTP, "https://127.0.0.1:8443/", "200", "",
+	  "key 'ca_file': cannot load it: ", "ca_file=/dev/null", __LINE__ },
 	/* the CA file is read only where it is used: https with verify peer */
 	{ HP_KIND_HTTP, "http://127.0.0.1:8080/", "200", "", NULL, "ca_file=/nonexistent/ca.pem",
 	  __LINE__ },
