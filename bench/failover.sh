@@ -170,6 +170,10 @@ trial() {
 	NOTES=
 	REASON=
 	VERIFY_ARGS=
+	SC_FAILS=
+	AFTER=
+	# The scenarios' SPOA-only checks (haprole-spoa's status page) run on the SPOE path only.
+	ROUTER=$([ "$path" = spoe ] && echo spoa || echo agent)
 	# shellcheck disable=SC2046
 	if ! env $(path_env "$path") "$D" heal >>"$LOG" 2>&1 || ! wait_cond 30 writable; then
 		note "cluster not healthy/writable before the trial"
@@ -198,6 +202,8 @@ trial() {
 		"sc_$sc" >>"$LOG" 2>&1
 		sc_rc=$?
 		[ "$sc_rc" = 0 ] || { note "$REASON"; ok=0; }
+		# A state the scenario asserts was not reached: not a trial to measure.
+		[ -z "$SC_FAILS" ] || { note "$SC_FAILS"; ok=0; }
 		a0=$(prog_node "$FINAL")
 		wait_cond 30 prog_node_ge "$FINAL" $((a0 + 30)) || note "writes did not resume on $FINAL within 30 s"
 	fi
@@ -210,6 +216,7 @@ trial() {
 		sat=$(prog saturated)
 		[ "$sat" = 0 ] || note "$sat writes not started: all $FRESH_LANES fresh lanes busy"
 	fi
+	[ -n "$AFTER" ] && "$AFTER" >>"$LOG" 2>&1
 	res='{}'
 	if [ -f "$WORK/$path-$sc-$n.ops" ]; then
 		# shellcheck disable=SC2086

@@ -16,9 +16,11 @@
 #   docker/demo.sh help
 # Lower-level verbs the failover tests use: pg-start NODE, pg-stop NODE [MODE], promote NODE,
 # rebuild NODE (standby from the current primary), start-proc NAME, stop-proc NAME, primary,
-# standby.
+# standby, reload-haproxy sf|mw.
 # Environment for benchmarks: DEMO_PG_CHECK_INTER (default 500ms: inter and agent-inter of the
 # PostgreSQL servers when HAProxy starts), DEMO_SPOA=0 (heal/start-proc leave the SPOA stopped).
+# For the failover suite: DEMO_HAPROXY_EDIT (a sed script applied to the generated haproxy.cfg
+# when HAProxy starts or reloads: its negative controls) and DEMO_HAPROXY_MW=1 (master-worker).
 #
 # Layout (root, network namespaces): bridge hr-br0 holds 198.18.0.1/24 in the root namespace;
 # nodes app1 app2 db1 db2 live in namespaces hr-app1 ... with one veth each (198.18.0.11, .12,
@@ -475,8 +477,10 @@ spoa_start() {
 	wait_for 15 "haprole-spoa" bash -c "exec 3<>/dev/tcp/$BR_ADDR/$SPOA_PORT"
 }
 
-haproxy_start() {
-	pid_alive haproxy && return 0
+# haproxy_conf: writes $DEMO/haproxy.cfg (and spoe.conf) from docker/haproxy-demo.cfg.in and
+# checks it. DEMO_HAPROXY_EDIT (the failover suite's negative controls: routing made wrong on
+# purpose) is a sed script applied to the result; it must change something.
+haproxy_conf() {
 	local servers_w="" servers_r="" servers_app="" n
 	# DEMO_PG_CHECK_INTER (bench/failover.sh): inter and agent-inter of the PostgreSQL servers.
 	local pg_inter=${DEMO_PG_CHECK_INTER:-500ms}
@@ -492,11 +496,54 @@ haproxy_start() {
 		-e "s|@STATS_PORT@|$STATS_PORT|g" -e "s|@SPOA_PORT@|$SPOA_PORT|g" \
 		-e "s|@SERVERS_W@|$servers_w|" -e "s|@SERVERS_R@|$servers_r|" -e "s|@SERVERS_APP@|$servers_app|" \
 		"$ROOT/docker/haproxy-demo.cfg.in" >"$DEMO/haproxy.cfg"
+	if [ -n "${DEMO_HAPROXY_EDIT:-}" ]; then
+		sed -e "$DEMO_HAPROXY_EDIT" "$DEMO/haproxy.cfg" >"$DEMO/haproxy.cfg.edit" ||
+			die "DEMO_HAPROXY_EDIT: sed refused the script"
+		cmp -s "$DEMO/haproxy.cfg" "$DEMO/haproxy.cfg.edit" && die "DEMO_HAPROXY_EDIT changed nothing"
+		mv "$DEMO/haproxy.cfg.edit" "$DEMO/haproxy.cfg"
+		state_set HAPROXY_EDITED 1
+	else
+		state_set HAPROXY_EDITED 0
+	fi
 	sed -e "s|@CLUSTER@|$CLUSTER|g" "$ROOT/docker/spoe-demo.conf.in" >"$DEMO/spoe.conf"
 	haproxy -c -q -f "$DEMO/haproxy.cfg" >"$DEMO/logs/haproxy.check" 2>&1 ||
 		die "haproxy config refused: $(cat "$DEMO/logs/haproxy.check")"
-	start_bg haproxy - haproxy -db -f "$DEMO/haproxy.cfg"
+}
+
+# haproxy_start: DEMO_HAPROXY_MW=1 runs it in master-worker mode (-W), for reload-haproxy mw.
+haproxy_start() {
+	pid_alive haproxy && return 0
+	haproxy_conf
+	local mw=
+	[ "${DEMO_HAPROXY_MW:-0}" = 1 ] && mw=-W
+	rm -f "$DEMO/haproxy.sock"
+	start_bg haproxy - haproxy $mw -db -f "$DEMO/haproxy.cfg"
+	state_set HAPROXY_MW "${DEMO_HAPROXY_MW:-0}"
 	wait_for 15 "haproxy" test -S "$DEMO/haproxy.sock"
+}
+
+# haproxy_reload sf|mw : a new config (DEMO_HAPROXY_EDIT applies) taken over by a new process
+# while the old one finishes its sessions. sf: a new haproxy with -sf OLDPID (the old one is
+# recorded as haproxy-old, so that stop ends it too); mw: SIGUSR2 to the master (started with
+# DEMO_HAPROXY_MW=1), which starts a new worker and soft-stops the old ones.
+haproxy_reload() {
+	local how=$1 old
+	pid_alive haproxy || die "reload-haproxy: haproxy is not running"
+	old=$(cat "$DEMO/pids/haproxy.pid")
+	haproxy_conf
+	case $how in
+	sf)
+		[ "$(state_get HAPROXY_MW)" = 1 ] && die "reload-haproxy sf: HAProxy runs master-worker (use mw)"
+		cp "$DEMO/pids/haproxy.pid" "$DEMO/pids/haproxy-old.pid"
+		start_bg haproxy - haproxy -db -f "$DEMO/haproxy.cfg" -sf "$old"
+		;;
+	mw)
+		[ "$(state_get HAPROXY_MW)" = 1 ] || die "reload-haproxy mw: HAProxy does not run master-worker"
+		kill -USR2 "$old"
+		;;
+	*) die "reload-haproxy: sf or mw, not '$how'" ;;
+	esac
+	say "haproxy reloaded ($how)"
 }
 
 # ---- environment file (docs/design.md section 12: exactly these keys) -----------------------------
@@ -921,6 +968,7 @@ start-proc)
 	haproxy) haproxy_start ;;
 	*) die "start-proc: unknown $2" ;;
 	esac ;;
+reload-haproxy) haproxy_reload "${2:-}" ;;
 stop-proc) stop_pid "$2" "${3:-TERM}" ;;
 has-agent) have_agent ;;
 has-spoa) have_spoa ;;

@@ -5,6 +5,9 @@
                    [--http] [--fresh-lanes N] [--pool-lifetime S]
   client.py verify --env .demo/cluster.env --log FILE --base ID --primary NODE
                    [--promoted-at EPOCH] [--scenario NAME] [--max-stale-ms MS] [--http-tail N]
+                   [--resume-node NODE --resume-after EPOCH --resume-within S] [--write-tail N]
+                   [--closed-from EPOCH --closed-until EPOCH [--closed-lanes LANES]]
+                   [--http-ok-after EPOCH]
 
 `run` writes and reads through HAProxy until SIGTERM (or --duration): writer lanes INSERT a
 unique id (base + n) on HAPROXY_PG_PORT, one lane over a persistent connection (reconnects
@@ -32,8 +35,17 @@ the ids exist, and prints one JSON object with the scenario's figures:
   error_kinds         the most frequent failures, "w|r CLASS: message" -> count
   http, http_errors, http_err_window_ms (first to last failed GET), http_tail_errors (failures
                       among the last --http-tail GETs: the app tier must have recovered)
-Exit status of verify: 0 when reached_nonprimary == 0 and acked_lost == 0 (and, given
---max-stale-ms, stale_reads == 0; given --http-tail, http_tail_errors == 0), 1 otherwise, 2 on a usage or connection error.
+  resume_ms           given --resume-node: the first write acknowledged by that node at or after
+                      --resume-after, in ms after it (null: none); must be <= --resume-within
+  write_tail_errors   given --write-tail N: failures among the last N writes started; must be 0
+  acked_while_closed  given --closed-from/--closed-until: writes started in that window and
+                      answered before its end that were acknowledged (routing had to fail
+                      closed), on --closed-lanes only when given; must be 0
+  http_errors_after   given --http-ok-after: failed GETs among those started at or after it;
+                      must be 0 (and there must be some)
+  violations          every rule above that failed, in words
+Exit status of verify: 0 when no rule failed (reached_nonprimary == 0, acked_lost == 0 and each
+rule asked for), 1 otherwise, 2 on a usage or connection error.
 Runs with /usr/bin/python3 (Debian's, with python3-psycopg2).
 """
 import argparse
@@ -510,10 +522,57 @@ def cmd_verify(a):
             res["http_by_node"][o["node"]] = res["http_by_node"].get(o["node"], 0) + 1
     for o in acked:
         res["acks_by_node"][o["node"]] = res["acks_by_node"].get(o["node"], 0) + 1
+    # The scenario's own pass rules (each given only when the runner asks for it).
+    viol = []
+    if res["reached_nonprimary"]:
+        viol.append("%d writes reached a non-primary" % res["reached_nonprimary"])
+    if res["acked_lost"]:
+        viol.append("%d acknowledged writes lost" % res["acked_lost"])
+    if res["http_tail_errors"]:
+        viol.append("%d of the last %d HTTP requests failed" % (res["http_tail_errors"], a.http_tail))
+    if a.max_stale_ms is not None and stale_n:
+        viol.append("%d reads staler than %.0f ms" % (stale_n, a.max_stale_ms))
+    if a.resume_node:
+        # Writes resume: the first write acknowledged by RESUME_NODE at or after RESUME_AFTER
+        # arrives within RESUME_WITHIN seconds.
+        t = [o["t1"] for o in acked if o["node"] == a.resume_node and o["t1"] >= a.resume_after]
+        res["resume_ms"] = round((min(t) - a.resume_after) * 1000, 1) if t else None
+        res["resume_bound_ms"] = round(a.resume_within * 1000)
+        if not t:
+            viol.append("writes did not resume on %s after %.3f" % (a.resume_node, a.resume_after))
+        elif min(t) - a.resume_after > a.resume_within:
+            viol.append("writes resumed on %s %.0f ms after %.3f (bound %.0f ms)" % (
+                a.resume_node, res["resume_ms"], a.resume_after, a.resume_within * 1000))
+    if a.write_tail:
+        # The last N writes (by start) all acknowledged: nothing refuses writes at the end.
+        tail_w = sorted(writes, key=lambda o: o["t0"])[-a.write_tail:]
+        res["write_tail_errors"] = sum(1 for o in tail_w if not o["ok"])
+        if len(tail_w) < a.write_tail:
+            viol.append("only %d writes in the run (want a tail of %d)" % (len(tail_w), a.write_tail))
+        elif res["write_tail_errors"]:
+            viol.append("%d of the last %d writes failed" % (res["write_tail_errors"], a.write_tail))
+    if a.closed_from:
+        # Fail closed: no write started at or after CLOSED_FROM and answered before
+        # CLOSED_UNTIL may be acknowledged.
+        lanes = a.closed_lanes.split(",") if a.closed_lanes else None
+        w = [o for o in acked if o["t0"] >= a.closed_from and o["t1"] <= a.closed_until and
+             (lanes is None or o["lane"] in lanes)]
+        res["acked_while_closed"] = len(w)
+        if w:
+            viol.append("%d writes acknowledged (by %s) while routing had to fail closed" % (
+                len(w), ",".join(sorted({o["node"] for o in w}))))
+    if a.http_ok_after:
+        # Every GET started at or after HTTP_OK_AFTER succeeds (a dead node is out of rotation).
+        h = [o for o in https if o["t0"] >= a.http_ok_after]
+        res["http_after"] = len(h)
+        res["http_errors_after"] = sum(1 for o in h if not o["ok"])
+        if not h:
+            viol.append("no HTTP request after %.3f" % a.http_ok_after)
+        elif res["http_errors_after"]:
+            viol.append("%d HTTP requests failed after %.3f" % (res["http_errors_after"], a.http_ok_after))
+    res["violations"] = viol
     print(json.dumps(res))
-    bad = (res["reached_nonprimary"] or res["acked_lost"] or res["http_tail_errors"] or
-           (stale_n if a.max_stale_ms is not None else 0))
-    return 1 if bad else 0
+    return 1 if viol else 0
 
 
 def main():
@@ -548,6 +607,22 @@ def main():
                    help="count stale reads only on these lanes (comma-separated, e.g. r-fresh)")
     v.add_argument("--http-tail", type=int, default=0,
                    help="the last N HTTP requests must all succeed (0: not checked)")
+    v.add_argument("--resume-node", default="",
+                   help="writes must resume on this node: its first ack at or after --resume-after "
+                        "within --resume-within seconds")
+    v.add_argument("--resume-after", type=float, default=0)
+    v.add_argument("--resume-within", type=float, default=2.0)
+    v.add_argument("--write-tail", type=int, default=0,
+                   help="the last N writes must all be acknowledged (0: not checked)")
+    v.add_argument("--closed-from", type=float, default=0,
+                   help="no write started at or after this epoch and answered before "
+                        "--closed-until may be acknowledged (routing must fail closed)")
+    v.add_argument("--closed-until", type=float, default=0)
+    v.add_argument("--closed-lanes", default="",
+                   help="apply --closed-from only to these write lanes (comma-separated, e.g. "
+                        "w-fresh: new connections, the ones a router decides)")
+    v.add_argument("--http-ok-after", type=float, default=0,
+                   help="every HTTP request started at or after this epoch must succeed")
     a = p.parse_args()
     return cmd_run(a) if a.cmd == "run" else cmd_verify(a)
 

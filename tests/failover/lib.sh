@@ -54,15 +54,87 @@ EOF
 
 # demo_up_or_use WHY_LEFT_UP FAIL_PREFIX - uses the running demo (says so, with WHY_LEFT_UP) or
 # starts one (STARTED_DEMO=1, its output in $LOG); when that fails shows the log's tail and
-# "FAIL_PREFIXdocker/demo.sh up failed", and returns 1.
+# "FAIL_PREFIXdocker/demo.sh up failed", and returns 1. With REUSE_DEMO=0 a demo that is
+# already up is refused (it may run another config than the shipped one, or be mid-experiment):
+# "FAIL_PREFIXa demo is already running ...", return 1.
 demo_up_or_use() {
-	if [ -f "$ROOT/.demo/up" ] && "$D" status >/dev/null 2>&1; then
-		echo "using the running demo ($1)"
-		return 0
+	if [ -f "$ROOT/.demo/up" ]; then
+		if [ "${REUSE_DEMO:-1}" != 1 ]; then
+			echo "$2a demo is already running ($ROOT/.demo): stop it (make demo-stop), or set" \
+				"${REUSE_VAR:-REUSE_DEMO}=1 to run on it"
+			return 1
+		fi
+		if "$D" status >/dev/null 2>&1; then
+			echo "using the running demo ($1)"
+			return 0
+		fi
 	fi
 	STARTED_DEMO=1
 	"$D" up >>"$LOG" 2>&1 && return 0
 	tail -20 "$LOG"
 	echo "$2docker/demo.sh up failed"
 	return 1
+}
+
+# ---- pass rules: what a scenario asserts beside the verifier ---------------------------------
+# fail WHY: one of the scenario's pass rules failed (the runner makes the row FAIL and prints WHY).
+fail() { SC_FAILS="${SC_FAILS:+$SC_FAILS; }$*"; }
+# must SECONDS WHY CMD... : CMD becomes true within SECONDS (a bound on a wait, not a
+# performance threshold), else fail WHY.
+must() {
+	local s=$1 why=$2
+	shift 2
+	wait_cond "$s" "$@" && return 0
+	fail "$why (waited ${s} s)"
+	return 1
+}
+# never SECONDS WHY CMD... : CMD stays false for SECONDS (polled every 0.1 s), else fail WHY.
+never() {
+	local s=$1 why=$2
+	shift 2
+	wait_cond "$s" "$@" || return 0
+	fail "$why"
+	return 1
+}
+# observe SECONDS CMD... : lets the client work until CMD is true, at most SECONDS (at most 3 in
+# a negative control, NEG=1: a shorter run, the wrong routing shows at once).
+observe() {
+	local s=$1
+	shift
+	[ "${NEG:-0}" = 1 ] && [ "$s" -gt 3 ] && s=3
+	wait_cond "$s" "$@" || :
+}
+now() { date +%s.%N; }
+agent_says() { # agent_says NODE JQ: NODE's agent answers and its /status JSON satisfies JQ
+	local j
+	j=$(agent_json "$1") && [ -n "$j" ] || return 1 # jq -e on empty input says "true"
+	echo "$j" | jq -e "$2" >/dev/null
+}
+envv() { sed -n "s/^$1=//p" "$ENV" | tail -1; }
+spoa_json() { curl -fsS -m1 "http://$(envv SPOA_HOST):$(envv SPOA_STATUS_PORT)/status"; }
+# spoa_says JQ: haprole-spoa's status page satisfies JQ (.clusters[0] is the demo's cluster).
+spoa_says() {
+	local j
+	j=$(spoa_json) && [ -n "$j" ] || return 1
+	echo "$j" | jq -e "$1" >/dev/null
+}
+# ctl_says JQ: `haprolectl --json status` over the PostgreSQL nodes' agents satisfies JQ.
+ctl_says() {
+	local j a="" n
+	for n in $(envv DEMO_PG_NODES | tr -d "'\""); do a="$a -a $(host_of "$n"):$(envv "${n}_AGENT_PORT")"; done
+	# shellcheck disable=SC2086
+	j=$("$ROOT/haprolectl" $a -t 1 --json status 2>/dev/null)
+	[ -n "$j" ] && echo "$j" | jq -e "$1" >/dev/null
+}
+# haproxy_pid_serving PID: the stats socket is answered by the HAProxy process PID.
+haproxy_pid_serving() {
+	$PY -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
+s.sendall(b"show info\n"); out = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    out += d
+sys.exit(0 if ("\nPid: %s\n" % sys.argv[2]) in "\n" + out.decode() else 1)' "$ROOT/.demo/haproxy.sock" "$1"
 }

@@ -1,16 +1,33 @@
 #!/bin/bash
-# tests/integration/test_failover.sh - the failover suite on the demo cluster (issue 7).
+# tests/integration/test_failover.sh - the failover suite on the demo cluster (issues 7, 12).
 #
-# Brings the demo up (docker/demo.sh up), or uses it when it is already up and leaves it
-# running (healed) afterwards; runs each scenario of tests/failover/scenarios.sh with the
-# counting client (tests/failover/client.py) writing and reading through HAProxy, and prints
-# one table, a row per scenario: the write-unavailable window, promotion -> first write on
-# the new primary, writes that reached a non-primary (must be 0), acknowledged writes lost
-# (must be 0). Between scenarios `docker/demo.sh heal` restores one primary + one streaming
-# standby (re-creating a broken standby with pg_basebackup), so scenarios are independent.
-# A scenario whose parts have not landed (haprole-agent, haprole-spoa, fencing) is a SKIP row
-# with the reason. Exit: 0 all run scenarios passed (some may be skipped), 77 all skipped,
-# 1 otherwise. Only the scenarios named in FAILOVER_SCENARIOS run when it is set.
+# Brings the demo up (docker/demo.sh up) and stops it afterwards; runs each scenario of
+# tests/failover/scenarios.sh with the counting client (tests/failover/client.py) writing and
+# reading through HAProxy, and prints one table, a row per scenario: the write-unavailable
+# window, promotion -> first write on the new primary, the time writes took to resume against
+# the scenario's bound, writes that reached a non-primary (must be 0), acknowledged writes lost
+# (must be 0). A scenario passes when the verifier finds none of those, writes resume on the
+# expected node within the scenario's bound, its other verifier rules hold (fail closed, stale
+# reads, HTTP) and every state it asserts (HAProxy's stats socket, the agents' JSON, haprolectl
+# --json, haprole-spoa's status page) is reached within its bound.
+# Then, for each scenario, its negative control: the same scenario through real HAProxy with
+# routing made wrong on purpose (the shipped demo config with one edit, NEG_<name> in
+# scenarios.sh); the verifier must FAIL it, else the suite fails (a verifier that cannot see a
+# wrong landing or a stall proves nothing). Between runs `docker/demo.sh heal` restores one
+# primary + one streaming standby, so runs are independent.
+# A scenario whose parts are missing (haprole-agent, haprole-spoa, fencing, namespaces,
+# libfaketime, iptables) is a SKIP row with the reason.
+# Environment:
+#   FAILOVER_SCENARIOS   only these scenarios (default: all, in the order below)
+#   FAILOVER_NEGATIVE=0  skip the negative controls (default 1: run them)
+#   FAILOVER_REUSE_DEMO=1  run on a demo that is already up (and leave it up, healed); by
+#                        default the suite refuses to: that demo may run another config
+#   FAILOVER_ROUTER      the router the demo runs (passed to docker/demo.sh up as DEMO_ROUTER;
+#                        default spoa); the scenarios' SPOA-only checks run with spoa only, and
+#                        NEG_<name>_<router> overrides NEG_<name>
+#   KEEP_LOGS=1          keep the work directory (client logs, per-run JSON) even on success
+# Exit: 0 all run scenarios passed and all their negative controls failed as they must (some
+# may be skipped), 77 all skipped, 1 otherwise.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 D=$ROOT/docker/demo.sh
@@ -18,7 +35,11 @@ PY=/usr/bin/python3
 CLIENT=$ROOT/tests/failover/client.py
 ENV=$ROOT/.demo/cluster.env
 STATE=$ROOT/.demo/state.env
-SCENARIOS=${FAILOVER_SCENARIOS:-switchover kill9 cutoff lag appdown nginxdown agentkill spoakill splitbrain}
+SCENARIOS=${FAILOVER_SCENARIOS:-switchover kill9 cutoff lag appdown nginxdown agentkill spoakill splitbrain reload_sf reload_mw sigstop partition clockstep}
+NEGATIVE=${FAILOVER_NEGATIVE:-1}
+ROUTER=${FAILOVER_ROUTER:-spoa}
+REUSE_DEMO=${FAILOVER_REUSE_DEMO:-0}
+REUSE_VAR=FAILOVER_REUSE_DEMO
 APPNODE=app1
 
 # Without root or namespaces the demo runs in its loopback layout (the cutoff scenario skips).
@@ -32,11 +53,17 @@ WORK=$(mktemp -d /tmp/hr-failover.XXXXXX)
 LOG=$WORK/suite.log
 CLIENT_PID=
 STARTED_DEMO=0
+HAPROXY_DIRTY=0 # HAProxy runs an edited config or master-worker: restore_haproxy before heal
 cleanup() {
 	[ -n "$CLIENT_PID" ] && kill "$CLIENT_PID" 2>/dev/null
+	# Whatever a scenario left half-done: a frozen postmaster, a partition, faked clocks.
+	thaw
+	partition_off
+	[ -n "${AFTER:-}" ] && [ "$AFTER" = clock_agents_restore ] && clock_agents_restore
 	if [ "$STARTED_DEMO" = 1 ]; then
 		"$D" stop >>"$LOG" 2>&1
-	elif [ -f "$ROOT/.demo/up" ]; then
+	elif [ "$USING_DEMO" = 1 ] && [ -f "$ROOT/.demo/up" ]; then
+		[ "$HAPROXY_DIRTY" = 1 ] && restore_haproxy
 		"$D" heal >>"$LOG" 2>&1
 	fi
 	if [ "${KEEP_LOGS:-0}" = 1 ] || [ "${FAILED:-0}" != 0 ]; then
@@ -51,7 +78,7 @@ trap 'exit 1' INT TERM
 # ---- helpers used by the scenarios --------------------------------------------------------
 
 # wait_cond, prog, prog_ge, prog_node, prog_node_ge, state, host_of, agent_json, note,
-# server_is, writable: tests/failover/lib.sh.
+# server_is, writable, must, never, fail, agent_says, spoa_says, ctl_says: tests/failover/lib.sh.
 WRITE_SRC=failover-probe
 . "$ROOT/tests/failover/lib.sh"
 
@@ -62,6 +89,8 @@ have() { # have WORD: agent spoa ctl fence netns
 	spoa) "$D" has-spoa ;;
 	ctl) "$D" has-ctl ;;
 	fence) [ -f "$ROOT/agent/fence.c" ] || "$D" has-spoa ;;
+	faketime) [ -r "$FAKETIME_LIB" ] ;;
+	iptables) command -v iptables >/dev/null && command -v ss >/dev/null ;;
 	esac
 }
 why_missing() {
@@ -70,7 +99,9 @@ why_missing() {
 	spoa) echo "haprole-spoa not built (or docker/spoa.conf.in missing)" ;;
 	ctl) echo "haprolectl not built" ;;
 	fence) echo "no fencing (agent/fence.c) and no SPOA" ;;
-	netns) echo "the demo runs in the loopback layout (no network namespaces): no link to cut" ;;
+	netns) echo "the demo runs in the loopback layout (no network namespaces)" ;;
+	faketime) echo "no libfaketime ($FAKETIME_LIB; Debian package faketime)" ;;
+	iptables) echo "no iptables or ss" ;;
 	esac
 }
 
@@ -80,7 +111,15 @@ why_missing() {
 # ---- bring the cluster up ------------------------------------------------------------------
 
 echo "==== failover suite (logs: $WORK)"
+export DEMO_ROUTER=$ROUTER
 demo_up_or_use "it stays up afterwards" "FAIL: " || { FAILED=1; exit 1; }
+USING_DEMO=1
+r=$(envv DEMO_ROUTER)
+if [ "${r:-spoa}" != "$ROUTER" ]; then
+	echo "FAIL: the demo runs router '${r:-spoa}', not FAILOVER_ROUTER=$ROUTER"
+	FAILED=1
+	exit 1
+fi
 
 # ---- the verifier must catch what it is there to catch (a negative control) ------------------
 # Synthetic outcomes, none of which exists on any node: an ack from a node that was no longer
@@ -104,93 +143,200 @@ if [ "$(echo "$ctl" | jq -c '[.reached_nonprimary, .acked_lost]' 2>/dev/null)" !
 fi
 echo "verifier control: planted 2 non-primary writes and 2 lost acks; found $(echo "$ctl" | jq -c '[.reached_nonprimary, .acked_lost]')"
 
+
 # ---- run the scenarios ----------------------------------------------------------------------
+
+# restore_haproxy: the demo's own HAProxy (shipped config, not master-worker) again.
+restore_haproxy() {
+	"$D" stop-proc haproxy >>"$LOG" 2>&1
+	"$D" stop-proc haproxy-old >>"$LOG" 2>&1
+	env -u DEMO_HAPROXY_EDIT DEMO_HAPROXY_MW=0 "$D" start-proc haproxy >>"$LOG" 2>&1
+	HAPROXY_DIRTY=0
+	[ "$(state HAPROXY_EDITED)" = 0 ] && [ "$(state HAPROXY_MW)" = 0 ]
+}
+# start_haproxy EDIT MW: HAProxy restarted with the sed script EDIT applied (may be empty),
+# master-worker when MW is 1.
+start_haproxy() {
+	HAPROXY_DIRTY=1
+	"$D" stop-proc haproxy >>"$LOG" 2>&1
+	"$D" stop-proc haproxy-old >>"$LOG" 2>&1
+	if [ -n "$1" ]; then
+		DEMO_HAPROXY_EDIT=$1 DEMO_HAPROXY_MW=$2 "$D" start-proc haproxy >>"$LOG" 2>&1
+	else
+		env -u DEMO_HAPROXY_EDIT DEMO_HAPROXY_MW="$2" "$D" start-proc haproxy >>"$LOG" 2>&1
+	fi
+}
 
 ROWS=()
 npass=0
 nfail=0
 nskip=0
+nneg=0
 idx=0
-row() { ROWS+=("$(printf '%-11s %-5s %10s %10s %6s %5s %13s %12s  %s' "$@")"); }
+row() { ROWS+=("$(printf '%-14s %-5s %6s %10s %10s %13s %6s %5s %13s %12s  %s' "$@")"); }
+g() { echo "$res" | jq -r ".$1 // \"-\"" 2>/dev/null || echo "?"; }
 
-for sc in $SCENARIOS; do
-	idx=$((idx + 1))
+# run_case SCENARIO pos|neg : one run; sets RESULT (PASS / FAIL, and for neg: PASS means the
+# verifier failed it as it must), adds a row.
+run_case() {
+	local sc=$1 mode=$2 name=$1 negf="" edit="" negat mw t_sc base sc_rc vrc a0 left f
 	NOTES=
 	REASON=
 	VERIFY_ARGS=
+	SC_FAILS=
+	AFTER=
+	NEG_EDIT=
+	FROZEN=
+	PARTITIONED=
+	RESULT=FAIL
+	idx=$((idx + 1))
+	t_sc=$SECONDS
+	NEG=0
+	[ "$mode" = neg ] && { name="$sc/neg"; NEG=1; }
+	f=$WORK/${name//\//-} # its client log (.ops) and verdict (.json)
+	echo "---- $name"
+	[ "$HAPROXY_DIRTY" = 1 ] && ! restore_haproxy && {
+		row "$name" FAIL - - - - - - - - "could not restore the demo's own HAProxy (see $LOG)"
+		return
+	}
+	if ! "$D" heal >>"$LOG" 2>&1; then
+		row "$name" FAIL - - - - - - - - "docker/demo.sh heal failed (see $LOG)"
+		return
+	fi
+	P=$("$D" primary)
+	S=$("$D" standby)
+	negat=NEGAT_$sc
+	negat=${!negat:-start}
+	mw=HAPROXY_MW_$sc
+	mw=${!mw:-0}
+	if [ "$mode" = neg ]; then
+		negf=NEG_${sc}_$ROUTER
+		[ -n "${!negf:-}" ] || negf=NEG_$sc
+		negf=${!negf:-}
+		edit=$($negf)
+		NOTES="negative: $(v=NEGDESC_${negf#neg_}; echo "${!v:-$negf}")"
+		[ "$negat" = reload ] && { NEG_EDIT=$edit; edit=; }
+	fi
+	# A negative control leaves HAProxy on a wrong config (at start or at its reload).
+	[ "$mode" = neg ] && HAPROXY_DIRTY=1
+	if [ -n "$edit" ] || [ "$mw" = 1 ]; then
+		if ! start_haproxy "$edit" "$mw"; then
+			row "$name" FAIL - - - - - - - - "HAProxy did not start with the case's config (see $LOG)"
+			return
+		fi
+	fi
+	if ! wait_cond 30 writable; then
+		row "$name" FAIL - - - - - - - - "cluster not writable before the scenario (see $LOG)"
+		return
+	fi
+	base=$((1000000000000 + idx * 10000000 + (RANDOM % 100) * 100000))
+	rm -f "$WORK/progress.json"
+	$PY "$CLIENT" run --env "$ENV" --log "$f.ops" --base "$base" \
+		--progress "$WORK/progress.json" --http >>"$LOG" 2>&1 &
+	CLIENT_PID=$!
+	if ! wait_cond 20 prog_ge acks 20; then
+		kill "$CLIENT_PID" 2>/dev/null; wait "$CLIENT_PID" 2>/dev/null; CLIENT_PID=
+		row "$name" FAIL - - - - - - - - "no writes through HAProxy before the disruption"
+		return
+	fi
+	FINAL=$P
+	PROMOTED=0
+	DISRUPTED=0
+	RESUME_AT=
+	RESUME_WITHIN=2
+	"sc_$sc"
+	sc_rc=$?
+	thaw          # a scenario that stopped half-way: no frozen postmaster,
+	partition_off # no partition left behind
+	[ -n "$RESUME_AT" ] || RESUME_AT=$(now)
+	# Give writes the scenario's bound (plus 5 s; 1 s in a negative control) to be acknowledged
+	# by FINAL 30 times more: the verifier then judges when the first one came.
+	a0=$(prog_node "$FINAL")
+	left=$(awk -v a="$RESUME_AT" -v w="$RESUME_WITHIN" -v n="$(now)" -v m=$((NEG ? 1 : 5)) \
+		'BEGIN { l = a + w + m - n; printf "%d", l < 1 ? 1 : l + 0.999 }')
+	wait_cond "$left" prog_node_ge "$FINAL" $((a0 + 30)) || :
+	kill "$CLIENT_PID" 2>/dev/null
+	wait_cond 10 bash -c "! kill -0 $CLIENT_PID" || kill -9 "$CLIENT_PID" 2>/dev/null
+	wait "$CLIENT_PID" 2>/dev/null
+	CLIENT_PID=
+	[ -n "$AFTER" ] && "$AFTER"
+	# shellcheck disable=SC2086
+	res=$($PY "$CLIENT" verify --env "$ENV" --log "$f.ops" --base "$base" \
+		--primary "$FINAL" --promoted-at "${PROMOTED:-0}" --scenario "$name" \
+		--resume-node "$FINAL" --resume-after "$RESUME_AT" --resume-within "$RESUME_WITHIN" \
+		--write-tail 20 $VERIFY_ARGS)
+	vrc=$?
+	echo "$res" >"$f.json"
+	echo "$res" | jq -c '{writes, acked, errors, timeouts, reached_nonprimary, acked_lost, unavail_ms,
+		promo_to_write_ms, resume_ms, resume_bound_ms, reads, read_errors, max_stale_ms_by_lane,
+		stale_reads, http, http_errors, http_errors_after, acked_while_closed, acks_by_node,
+		reads_by_node, http_by_node, stray_rows, error_kinds, violations}' 2>/dev/null || echo "$res"
+	[ "$sc_rc" = 0 ] || { SC_FAILS="${SC_FAILS:+$SC_FAILS; }could not run: $REASON"; }
+	if [ "$mode" = pos ]; then
+		RESULT=PASS
+		[ -n "$SC_FAILS" ] && { RESULT=FAIL; note "$SC_FAILS"; }
+		[ "$vrc" = 0 ] || { RESULT=FAIL; note "verifier: $(echo "$res" | jq -r '(.violations // [.error]) | join("; ")' 2>/dev/null)"; }
+		[ "$(g acked)" = 0 ] && { RESULT=FAIL; note "no write acknowledged"; }
+		case $sc in
+		lag) note "pooled reader max stale $(echo "$res" | jq -r '.max_stale_ms_by_lane["r-pool"] // 0') ms" ;;
+		appdown | nginxdown) note "http errors $(g http_errors) over $(g http_err_window_ms) ms, after DOWN $(g http_errors_after)" ;;
+		esac
+	else
+		# The verifier must have failed this run (exit 1); the scenario must have run.
+		if [ "$sc_rc" != 0 ]; then
+			note "could not run: $REASON"
+		elif [ "$vrc" = 1 ]; then
+			RESULT=PASS
+			note "verifier failed it as it must: $(echo "$res" | jq -r '.violations | join("; ")')"
+		elif [ "$vrc" = 0 ]; then
+			note "the verifier PASSED wrong routing"
+		else
+			note "verifier error: $(g error)"
+		fi
+	fi
+	if [ "$DISRUPTED" != 0 ] && [ "${PROMOTED:-0}" != 0 ]; then
+		note "disruption->promotion $(awk -v a="$DISRUPTED" -v b="$PROMOTED" 'BEGIN { printf "%d", (b - a) * 1000 }') ms"
+	fi
+	row "$name" "$RESULT" "$((SECONDS - t_sc))" "$(g unavail_ms)" "$(g promo_to_write_ms)" \
+		"$(g resume_ms)/$(g resume_bound_ms)" "$(g reached_nonprimary)" "$(g acked_lost)" \
+		"$(g writes)/$(g acked)" "$(g reads)/$(g stale_reads)" "$P->$FINAL${NOTES:+; $NOTES}"
+}
+
+t_suite=$SECONDS
+for sc in $SCENARIOS; do
 	needs_var="NEEDS_$sc"
 	missing=
 	for w in ${!needs_var-}; do have "$w" || missing="${missing:+$missing, }$(why_missing "$w")"; done
 	if ! declare -F "sc_$sc" >/dev/null; then missing="no scenario named $sc"; fi
 	if [ -n "$missing" ]; then
-		row "$sc" SKIP - - - - - - "$missing"
+		row "$sc" SKIP - - - - - - - - "$missing"
 		nskip=$((nskip + 1))
 		echo "---- $sc: SKIP ($missing)"
 		continue
 	fi
-	echo "---- $sc"
-	t_sc=$SECONDS
-	if ! "$D" heal >>"$LOG" 2>&1 || ! wait_cond 30 writable; then
-		row "$sc" FAIL - - - - - - "cluster not healthy/writable before the scenario (see $LOG)"
+	run_case "$sc" pos
+	if [ "$RESULT" = PASS ]; then npass=$((npass + 1)); else nfail=$((nfail + 1)); fi
+	[ "$NEGATIVE" = 1 ] || continue
+	negf=NEG_${sc}_$ROUTER
+	negf=${!negf:-}
+	[ -n "$negf" ] || { negf=NEG_$sc; negf=${!negf:-}; }
+	if [ -z "$negf" ]; then
+		row "$sc/neg" FAIL - - - - - - - - "no negative control (NEG_$sc) for this scenario"
 		nfail=$((nfail + 1))
 		continue
 	fi
-	P=$("$D" primary)
-	S=$("$D" standby)
-	base=$((1000000000000 + idx * 10000000 + (RANDOM % 100) * 100000))
-	rm -f "$WORK/progress.json"
-	$PY "$CLIENT" run --env "$ENV" --log "$WORK/$sc.ops" --base "$base" \
-		--progress "$WORK/progress.json" --http >>"$LOG" 2>&1 &
-	CLIENT_PID=$!
-	if ! wait_cond 20 prog_ge acks 20; then
-		kill "$CLIENT_PID" 2>/dev/null; wait "$CLIENT_PID" 2>/dev/null; CLIENT_PID=
-		row "$sc" FAIL - - - - - - "no writes through HAProxy before the disruption"
-		nfail=$((nfail + 1))
-		continue
-	fi
-	FINAL=$P
-	PROMOTED=0
-	DISRUPTED=0
-	"sc_$sc"
-	sc_rc=$?
-	# Writes must resume on the final primary: 30 more acknowledged there.
-	a0=$(prog_node "$FINAL")
-	wait_cond 30 prog_node_ge "$FINAL" $((a0 + 30)) || note "writes did not resume on $FINAL within 30 s"
-	kill "$CLIENT_PID" 2>/dev/null
-	wait_cond 10 bash -c "! kill -0 $CLIENT_PID" || kill -9 "$CLIENT_PID" 2>/dev/null
-	wait "$CLIENT_PID" 2>/dev/null
-	CLIENT_PID=
-	# shellcheck disable=SC2086
-	res=$($PY "$CLIENT" verify --env "$ENV" --log "$WORK/$sc.ops" --base "$base" \
-		--primary "$FINAL" --promoted-at "${PROMOTED:-0}" --scenario "$sc" $VERIFY_ARGS)
-	vrc=$?
-	echo "$res" >"$WORK/$sc.json"
-	echo "$res" | jq -c '{writes, acked, errors, timeouts, reached_nonprimary, acked_lost, unavail_ms,
-		promo_to_write_ms, reads, read_errors, max_stale_ms_by_lane, stale_reads, http, http_errors,
-		http_err_window_ms, acks_by_node, reads_by_node, http_by_node, stray_rows, error_kinds}' 2>/dev/null ||
-		echo "$res"
-	g() { echo "$res" | jq -r ".$1 // \"-\"" 2>/dev/null || echo "?"; }
-	result=PASS
-	[ "$sc_rc" = 0 ] || { result=FAIL; note "$REASON"; }
-	[ "$vrc" = 0 ] || result=FAIL
-	case $sc in
-	lag) note "pooled reader max stale $(echo "$res" | jq -r '.max_stale_ms_by_lane["r-pool"] // 0') ms" ;;
-	appdown | nginxdown) note "http errors $(g http_errors) over $(g http_err_window_ms) ms, tail errors $(g http_tail_errors)" ;;
-	esac
-	[ "$(g acked)" = 0 ] && { result=FAIL; note "no write acknowledged"; }
-	if [ "$DISRUPTED" != 0 ] && [ "${PROMOTED:-0}" != 0 ]; then
-		note "disruption->promotion $(awk -v a="$DISRUPTED" -v b="$PROMOTED" 'BEGIN { printf "%d", (b - a) * 1000 }') ms"
-	fi
-	row "$sc" "$result" "$(g unavail_ms)" "$(g promo_to_write_ms)" "$(g reached_nonprimary)" \
-		"$(g acked_lost)" "$(g writes)/$(g acked)" "$(g reads)/$(g stale_reads)" \
-		"$P->$FINAL $((SECONDS - t_sc))s${NOTES:+; $NOTES}"
-	if [ "$result" = PASS ]; then npass=$((npass + 1)); else nfail=$((nfail + 1)); fi
+	run_case "$sc" neg
+	nneg=$((nneg + 1))
+	if [ "$RESULT" = PASS ]; then npass=$((npass + 1)); else nfail=$((nfail + 1)); fi
 done
 
 echo
-echo "==== failover scenarios (ms; nonprim = writes that reached a non-primary, lost = acknowledged writes lost: both must be 0)"
-printf '%-11s %-5s %10s %10s %6s %5s %13s %12s  %s\n' SCENARIO RESULT UNAVAIL_MS PROMO_MS NONPRIM LOST WRITES/ACKED READS/STALE NOTE
+echo "==== failover scenarios (ms; nonprim = writes that reached a non-primary, lost = acknowledged writes lost: both must be 0;"
+echo "     RESUME = first write acknowledged by the final primary after the scenario's reference / its bound;"
+echo "     NAME/neg = negative control: routing wrong on purpose, PASS means the verifier failed it as it must)"
+printf '%-14s %-5s %6s %10s %10s %13s %6s %5s %13s %12s  %s\n' SCENARIO RESULT SECS UNAVAIL_MS PROMO_MS RESUME/BOUND NONPRIM LOST WRITES/ACKED READS/STALE NOTE
 printf '%s\n' "${ROWS[@]}"
+echo "suite time: $((SECONDS - t_suite)) s (router $ROUTER; $nneg negative controls)"
 # Not "NAME: N passed, N failed" at the start of a line: tests/run-all.sh would count it as a
 # stage of its own beside the integration stage that already counts this test.
 echo "failover scenarios: $npass passed, $nfail failed, $nskip skipped"
