@@ -21,6 +21,13 @@
 # PostgreSQL servers when HAProxy starts), DEMO_SPOA=0 (heal/start-proc leave the SPOA stopped).
 # For the failover suite: DEMO_HAPROXY_EDIT (a sed script applied to the generated haproxy.cfg
 # when HAProxy starts or reloads: its negative controls) and DEMO_HAPROXY_MW=1 (master-worker).
+# DEMO_ROUTER=spoa|lua|agent at `up` (make demo ROUTER=...; default spoa; remembered in
+# .demo/state.env): how HAProxy learns the writer (docs/lua.md, "Which router when"):
+#   spoa   haprole-spoa over SPOE, a NOTIFY per connection (the reference haproxy.cfg)
+#   lua    haproxy/haprole.lua inside HAProxy follows the agents' feeds; no haprole-spoa
+#   agent  the agent checks alone (agent-check + /check/writer); no haprole-spoa
+#   push   (issue 16 item 2, not here yet) haprole-spoa driving HAProxy's runtime API
+# One HAProxy template for all (docker/haproxy-demo.cfg.in, lines tagged per router).
 #
 # Layout (root, network namespaces): bridge hr-br0 holds 198.18.0.1/24 in the root namespace;
 # nodes app1 app2 db1 db2 live in namespaces hr-app1 ... with one veth each (198.18.0.11, .12,
@@ -66,6 +73,10 @@ if [ -z "$MODE" ]; then
 		MODE=loopback
 	fi
 fi
+# ROUTER: chosen at `up` (DEMO_ROUTER), remembered in .demo/state.env like MODE.
+ROUTER=
+[ -f "$STATE_FILE" ] && ROUTER=$(sed -n 's/^ROUTER=//p' "$STATE_FILE" | tail -1)
+[ -z "$ROUTER" ] && ROUTER=${DEMO_ROUTER:-spoa}
 if [ "$MODE" = netns ]; then
 	BR_ADDR=198.18.0.1
 	NET_PREFIX=198.18.0
@@ -92,6 +103,7 @@ PGR_PORT=24001     # HAProxy: PostgreSQL reads
 STATS_PORT=24081   # HAProxy: stats page
 SPOA_PORT=24012    # haprole-spoa: SPOP
 SPOA_STATUS=24013  # haprole-spoa: status (HTTP)
+LUA_STATUS=24014   # HAProxy, ROUTER=lua: the Lua router's view (lua.haprole-status)
 PGUSER_DEMO=demo
 PGDB_DEMO=demo
 
@@ -436,7 +448,15 @@ agent_conf() {
 }
 
 have_agent() { [ -x "$AGENT_BIN" ] && [ -f "$ROOT/docker/agent-db.conf.in" ]; }
-have_spoa() { [ -x "$SPOA_BIN" ] && [ -f "$ROOT/docker/spoa.conf.in" ]; }
+# have_spoa: the demo routes with haprole-spoa (ROUTER=spoa) and it is built.
+have_spoa() { [ "$ROUTER" = spoa ] && [ -x "$SPOA_BIN" ] && [ -f "$ROOT/docker/spoa.conf.in" ]; }
+check_router() {
+	case $ROUTER in
+	spoa | lua | agent) ;;
+	push) die "ROUTER=push is not implemented yet (issue 16 item 2); use spoa, lua or agent" ;;
+	*) die "unknown ROUTER '$ROUTER' (spoa, lua or agent)" ;;
+	esac
+}
 
 agent_up() { curl -fsS -m1 "http://${ADDR[$1]}:$AGENT_PORT/status" >/dev/null; }
 
@@ -491,9 +511,16 @@ haproxy_conf() {
 	for n in $APP_NODES; do
 		servers_app="$servers_app    server $n ${ADDR[$n]}:$NGINX_PORT check port $AGENT_PORT inter 1s fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter 1s agent-send \"app\\\\n\"\n"
 	done
-	sed -e "s|@DIR@|$DEMO|g" -e "s|@HOST@|$BR_ADDR|g" -e "s|@CLUSTER@|$CLUSTER|g" \
+	# the router's tagged lines are kept (tag removed), the other routers' dropped
+	local lua_nodes="" tags=() t
+	for n in $PG_NODES; do lua_nodes="$lua_nodes${lua_nodes:+ }$n=${ADDR[$n]}:$AGENT_PORT"; done
+	for t in SPOA LUA PUSH; do
+		if [ "$t" = "${ROUTER^^}" ]; then tags+=(-e "s|^@$t@||"); else tags+=(-e "/^@$t@/d"); fi
+	done
+	sed "${tags[@]}" -e "s|@DIR@|$DEMO|g" -e "s|@HOST@|$BR_ADDR|g" -e "s|@CLUSTER@|$CLUSTER|g" \
 		-e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@PGW_PORT@|$PGW_PORT|g" -e "s|@PGR_PORT@|$PGR_PORT|g" \
 		-e "s|@STATS_PORT@|$STATS_PORT|g" -e "s|@SPOA_PORT@|$SPOA_PORT|g" \
+		-e "s|@LUA_NODES@|$lua_nodes|g" -e "s|@ROOT@|$ROOT|g" -e "s|@LUA_STATUS_PORT@|$LUA_STATUS|g" \
 		-e "s|@SERVERS_W@|$servers_w|" -e "s|@SERVERS_R@|$servers_r|" -e "s|@SERVERS_APP@|$servers_app|" \
 		"$ROOT/docker/haproxy-demo.cfg.in" >"$DEMO/haproxy.cfg"
 	if [ -n "${DEMO_HAPROXY_EDIT:-}" ]; then
@@ -505,7 +532,7 @@ haproxy_conf() {
 	else
 		state_set HAPROXY_EDITED 0
 	fi
-	sed -e "s|@CLUSTER@|$CLUSTER|g" "$ROOT/docker/spoe-demo.conf.in" >"$DEMO/spoe.conf"
+	[ "$ROUTER" = spoa ] && sed -e "s|@CLUSTER@|$CLUSTER|g" "$ROOT/docker/spoe-demo.conf.in" >"$DEMO/spoe.conf"
 	haproxy -c -q -f "$DEMO/haproxy.cfg" >"$DEMO/logs/haproxy.check" 2>&1 ||
 		die "haproxy config refused: $(cat "$DEMO/logs/haproxy.check")"
 }
@@ -574,9 +601,16 @@ write_env() {
 		echo "HAPROXY_PG_PORT=$PGW_PORT"
 		echo "HAPROXY_PG_RO_PORT=$PGR_PORT"
 		echo "HAPROXY_STATS_SOCKET=$DEMO/haproxy.sock"
-		echo "SPOA_HOST=$BR_ADDR"
-		echo "SPOA_PORT=$SPOA_PORT"
-		echo "SPOA_STATUS_PORT=$SPOA_STATUS"
+		echo "DEMO_ROUTER=$ROUTER"
+		if have_spoa; then
+			echo "SPOA_HOST=$BR_ADDR"
+			echo "SPOA_PORT=$SPOA_PORT"
+			echo "SPOA_STATUS_PORT=$SPOA_STATUS"
+		else # no haprole-spoa runs with this router
+			echo "SPOA_HOST="
+			echo "SPOA_PORT="
+			echo "SPOA_STATUS_PORT="
+		fi
 		echo "PGUSER=$PGUSER_DEMO"
 		echo "PGDATABASE=$PGDB_DEMO"
 		echo "PGPASSWORD="
@@ -632,7 +666,7 @@ preflight() {
 	[ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1 || die "no user postgres (install postgresql-15)"
 	# Our ports must be free in the root namespace.
 	local p
-	for p in $HTTP_PORT $PGW_PORT $PGR_PORT $STATS_PORT $SPOA_PORT $SPOA_STATUS; do
+	for p in $HTTP_PORT $PGW_PORT $PGR_PORT $STATS_PORT $SPOA_PORT $SPOA_STATUS $LUA_STATUS; do
 		if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then die "port $p is in use"; fi
 	done
 	if [ "$MODE" = loopback ]; then
@@ -647,15 +681,22 @@ preflight() {
 
 cmd_up() {
 	if is_up; then
-		say "already up (nothing changed); see $ENV_FILE, 'make demo-status', 'make demo-stop'"
+		if [ -n "${DEMO_ROUTER:-}" ] && [ "$DEMO_ROUTER" != "$ROUTER" ]; then
+			die "already up with ROUTER=$ROUTER, not $DEMO_ROUTER: 'make demo-stop' first"
+		fi
+		say "already up with ROUTER=$ROUTER (nothing changed); see $ENV_FILE, 'make demo-status', 'make demo-stop'"
 		return 0
 	fi
+	ROUTER=${DEMO_ROUTER:-spoa}
+	check_router
 	[ -d "$DEMO" ] && { say "leftovers of an earlier demo found: cleaning up first"; cmd_stop quiet; }
 	preflight
 	local t0=$SECONDS n
 	mkdir -p "$DEMO/pids" "$DEMO/logs"
 	chmod 755 "$DEMO"
 	state_set MODE "$MODE"
+	state_set ROUTER "$ROUTER"
+	say "router: $ROUTER"
 	if [ "$MODE" = netns ]; then
 		say "network: bridge $BRIDGE ($BR_ADDR/24), namespaces hr-app1 hr-app2 hr-db1 hr-db2"
 	else
@@ -703,10 +744,11 @@ cmd_banner() {
 		printf '  %-6s %-14s %-10s %s\n' "$n" "${ADDR[$n]}" "$ns" "$what"
 	done
 	printf '  %-6s %-14s %-10s %s\n' - "$BR_ADDR" "(root)" \
-		"haproxy :$HTTP_PORT http, :$PGW_PORT pg writes, :$PGR_PORT pg reads, :$STATS_PORT stats$(have_spoa && echo "; haprole-spoa :$SPOA_PORT")"
+		"haproxy :$HTTP_PORT http, :$PGW_PORT pg writes, :$PGR_PORT pg reads, :$STATS_PORT stats$(have_spoa && echo "; haprole-spoa :$SPOA_PORT")$([ "$ROUTER" = lua ] && echo "; Lua router view :$LUA_STATUS")"
 	echo
+	echo "  router: $ROUTER (make demo ROUTER=spoa|lua|agent after make demo-stop)"
 	have_agent || echo "  NOTE: haprole-agent is not built yet: HAProxy has no health source, writes fail closed."
-	have_spoa || echo "  NOTE: haprole-spoa is not built yet: routing uses the agent checks only."
+	[ "$ROUTER" != spoa ] || have_spoa || echo "  NOTE: haprole-spoa is not built yet: routing uses the agent checks only."
 	cat <<EOF
   Try:
     curl -s http://$BR_ADDR:$HTTP_PORT/             # a read: HAProxy -> nginx -> app -> HAProxy -> PG
