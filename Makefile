@@ -63,11 +63,12 @@ all: $(PROGS) $(BENCH_BINS)
 
 help:
 	@echo "Build"
-	@echo "  make                  build haprole-agent, haprolectl, haprole-spoa and the bench tools"
+	@echo "  make, make all        build haprole-agent, haprolectl, haprole-spoa and the bench tools"
 	@echo "  make deps             install the Debian build/test packages that are missing (root)"
 	@echo "  make install          binaries, sample configs and units (PREFIX=$(PREFIX), DESTDIR)"
 	@echo "  make clean            remove build/ and the three programs"
-	@echo "  make format           clang-format every C file in place (format-check: only check)"
+	@echo "  make format           clang-format every C file in place"
+	@echo "  make format-check     only check the format (exit 1 when a file would change)"
 	@echo "Tests"
 	@echo "  make test             everything CI runs: deps, unit, ASan+UBSan, fuzz smoke, integration"
 	@echo "                        (and test-docker when it exists); ends with"
@@ -79,6 +80,7 @@ help:
 	@echo "  make test-spoe        haprole-spoa behind real HAProxy 2.6 and 3.x (says which versions ran)"
 	@echo "  make fuzz             build the libFuzzer targets in build/fuzz (clang)"
 	@echo "  make fuzz-smoke       run each fuzz target FUZZ_SECONDS (default $(FUZZ_SECONDS)) seconds"
+	@echo "  make bench            build the benchmark programs; the scripts and results: bench/README.md"
 	@echo "Demo (docs/demo.md; root on Debian 12)"
 	@echo "  make demo             start the demo cluster on this machine (HAProxy, SPOA, 2 app, 2 PG nodes)"
 	@echo "  make demo-status      haprolectl status of the demo, plus HAProxy's view of each server"
@@ -147,6 +149,10 @@ build/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(ALL_LIBS)
 FUZZ_SECONDS ?= 20
 fuzz-smoke: fuzz
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# The benchmark programs (build/bench/); the scripts that run them are described in bench/README.md.
+bench: $(BENCH_BINS)
+	@echo "bench programs in $(BUILD)/bench/; how to run them and the results: bench/README.md"
 
 test-integration: all
 	@tests/integration/run.sh

@@ -12,15 +12,12 @@
 #include "agent/agent.h"
 #include "agent/agent_conf.h"
 #include "common/log.h"
-
-#ifndef HAPROLE_VERSION
-#define HAPROLE_VERSION "0.1.0"
-#endif
+#include "common/proc.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: haprole-agent [-f FILE] [-d] [-c] [-v] [--help]\n"
+	        "usage: haprole-agent [-f FILE] [-d] [-p PIDFILE] [-c] [-v] [-h]\n"
 	        "\n"
 	        "The per-node agent of haprole: probes the local PostgreSQL, app and nginx, and\n"
 	        "answers on one TCP port (default *:5555):\n"
@@ -30,30 +27,34 @@ static void usage(FILE *out)
 	        "  - HTTP: curl http://127.0.0.1:5555/ (state as JSON), /metrics, /check/NAME,\n"
 	        "    and Patroni-style /primary /replica?lag=16MB /read-only /health (200/503).\n"
 	        "  - SUBSCRIBE: the msgpack state feed read by haprole-spoa and haprolectl.\n"
+	        "  - its admin unix socket (admin_socket): haprolectl drain / maint / ready.\n"
+	        "\n");
+	proc_usage_options(out, "haprole-agent", AGENT_CONF_DEFAULT_FILE);
+	fprintf(out,
 	        "\n"
-	        "options:\n"
-	        "  -f FILE   config file (default %s)\n"
-	        "  -d        stay in the foreground and log to stderr (without it: go to the\n"
-	        "            background once the port is bound, log to syslog)\n"
-	        "  -c        check the config and exit: 0 valid, 1 with FILE:LINE: key 'KEY': ...\n"
-	        "  -v        print the version and exit\n"
-	        "  --help    this text, then every config key with its default\n"
+	        "examples:\n"
+	        "  haprole-agent -c                          # check /etc/haprole/haprole-agent.conf\n"
+	        "  haprole-agent -d -f ./agent.conf          # try a config in a terminal, ^C stops\n"
+	        "  haprole-agent -p /run/haprole/agent.pid   # a classic daemon, pid in a file\n"
+	        "  haprolectl status                         # then look at the cluster\n"
 	        "\n"
 	        "signals: SIGHUP reloads the config keeping the state (a bad file is refused and\n"
 	        "logged, the running config stays); SIGTERM answers drain on every check for\n"
 	        "shutdown_grace, then exits 0.\n"
+	        "docs: man haprole-agent, docs/agent.md; sample config: conf/haprole-agent.conf\n"
 	        "\n"
-	        "config keys (section, key, default, meaning); sample: conf/haprole-agent.conf\n",
-	        AGENT_CONF_DEFAULT_FILE);
+	        "config keys (section, key, default, meaning):\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = AGENT_CONF_DEFAULT_FILE;
+	const char *pidfile = NULL;
 	bool foreground = false;
 	bool check_only = false;
 	struct agent_conf *conf;
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
 	int opt;
 	int rc;
 
-	while ((opt = getopt_long(argc, argv, "f:dcvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, PROC_OPTSTRING, longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			file = optarg;
@@ -74,20 +75,24 @@ int main(int argc, char **argv)
 		case 'c':
 			check_only = true;
 			break;
+		case 'p':
+			pidfile = optarg;
+			break;
 		case 'v':
-			printf("haprole-agent %s\n", HAPROLE_VERSION);
+			proc_print_version("haprole-agent");
 			return 0;
 		case 'h':
 			usage(stdout);
 			agent_conf_print_help();
 			return 0;
 		default:
-			usage(stderr);
+			fprintf(stderr, "haprole-agent: see haprole-agent --help\n");
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		fprintf(stderr, "haprole-agent: unexpected argument '%s' (see --help)\n",
+		        argv[optind]);
 		return 2;
 	}
 	conf = malloc(sizeof(*conf));
@@ -101,8 +106,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
-		printf("%s: configuration is valid (%zu checks, default %s)\n", file,
-		       conf->n_checks, conf->checks[conf->default_check].name);
+		char what[160];
+
+		snprintf(what, sizeof(what), "%zu checks, default %s", conf->n_checks,
+		         conf->checks[conf->default_check].name);
+		proc_print_valid(file, what);
 		free(conf);
 		return 0;
 	}
@@ -127,17 +135,15 @@ int main(int argc, char **argv)
 	}
 	/* Without -d: to the background once the port is bound (a bind error still reaches the
 	 * caller's exit status); the child takes the loop over. */
-	if (!foreground) {
-		if (daemon(0, 0) == -1) {
-			log_error("cannot go to the background: %s", strerror(errno));
-			agent_free(&a);
-			return 1;
-		}
-		ev_loop_fork(loop);
+	if (proc_detach(loop, foreground, pidfile, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		agent_free(&a);
+		return 1;
 	}
 	ev_run(loop, 0);
 	rc = a.exit_code;
 	agent_free(&a);
+	proc_pidfile_remove(pidfile);
 	log_info("stopped");
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -342,6 +343,61 @@ int cfg_parse_addr(const char *text, struct cfg_addr *out, const char **why)
 	return 0;
 }
 
+/* Writes one bound of key <k>'s range to <out> in the key's own units: "100ms", "5m", "64k". */
+static void cfg_fmt_bound(const struct cfg_key *k, double v, char *out, size_t outlen)
+{
+	static const struct {
+		const char *suffix; /* as units_parse_*() read it */
+		double factor;      /* base units per suffix */
+	} dur[] = { { "h", 3600 }, { "m", 60 } }, size[] = { { "G", 1073741824.0 },
+		                                           { "MB", 1048576.0 },
+		                                           { "k", 1024.0 } };
+
+	switch (k->type) {
+	case CFG_T_DURATION:
+		for (size_t i = 0; i < sizeof(dur) / sizeof(dur[0]); i++) {
+			if (v >= dur[i].factor && fmod(v, dur[i].factor) == 0.0) {
+				snprintf(out, outlen, "%.0f%s", v / dur[i].factor, dur[i].suffix);
+				return;
+			}
+		}
+		if (units_format_duration(v, out, outlen) == -1)
+			snprintf(out, outlen, "%gs", v);
+		return;
+	case CFG_T_SIZE:
+		for (size_t i = 0; i < sizeof(size) / sizeof(size[0]); i++) {
+			if (v >= size[i].factor && fmod(v, size[i].factor) == 0.0) {
+				snprintf(out, outlen, "%.0f%s", v / size[i].factor, size[i].suffix);
+				return;
+			}
+		}
+		snprintf(out, outlen, "%.0f", v);
+		return;
+	case CFG_T_INT:
+	case CFG_T_BOOL:
+	case CFG_T_STRING:
+	case CFG_T_ENUM:
+	case CFG_T_ADDR:
+	case CFG_T_COUNT:
+		break;
+	}
+	snprintf(out, outlen, "%.0f", v);
+}
+
+/* Sets <why> to "out of range: MIN to MAX" for key <k> (a static buffer: single-threaded
+ * config load), so that the error says what would be accepted. */
+static void cfg_range_why(const struct cfg_key *k, const char **why)
+{
+	static char buf[96];
+	char lo[32];
+	char hi[32];
+
+	cfg_fmt_bound(k, k->min, lo, sizeof(lo));
+	cfg_fmt_bound(k, k->max, hi, sizeof(hi));
+	snprintf(buf, sizeof(buf), "out of range: %s to %s", lo, hi);
+	*why = buf;
+}
+
 /* Parses <value> for key <k> into <base> + k->offset. Returns 0, or -1 with <why> saying
  * what is wrong in words a user understands. <base> is unchanged on failure. */
 int cfg_parse_value(const struct cfg_key *k, const char *value, void *base, const char **why)
@@ -361,7 +417,7 @@ int cfg_parse_value(const struct cfg_key *k, const char *value, void *base, cons
 			return -1;
 		}
 		if ((double)v < k->min || (double)v > k->max) {
-			*why = "out of range";
+			cfg_range_why(k, why);
 			return -1;
 		}
 		*(int64_t *)(void *)dst = (int64_t)v;
@@ -385,7 +441,7 @@ int cfg_parse_value(const struct cfg_key *k, const char *value, void *base, cons
 			return -1;
 		}
 		if (d < k->min || d > k->max) {
-			*why = "duration out of range";
+			cfg_range_why(k, why);
 			return -1;
 		}
 		*(double *)(void *)dst = d;
@@ -399,7 +455,7 @@ int cfg_parse_value(const struct cfg_key *k, const char *value, void *base, cons
 			return -1;
 		}
 		if ((double)s < k->min || (double)s > k->max) {
-			*why = "size out of range";
+			cfg_range_why(k, why);
 			return -1;
 		}
 		*(uint64_t *)(void *)dst = s;

@@ -8,37 +8,39 @@
 #include <ev.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "spoe/spoa.h"
 #include "spoe/spoa_conf.h"
 #include "spoe/spop_codec.h"
 
 #define DEFAULT_CONF "/etc/haprole/haprole-spoa.conf"
-#ifndef HAPROLE_VERSION
-#define HAPROLE_VERSION "0.1"
-#endif
 
 static void usage(FILE *out)
 {
-	fprintf(
-	    out,
-	    "usage: haprole-spoa [-f FILE] [-d] [-c] [-v] [--help]\n"
-	    "\n"
-	    "The SPOE agent HAProxy asks, per request, who the writer and the best reader of a\n"
-	    "cluster are. It follows every haprole-agent's state feed and answers the SPOE\n"
-	    "message `haprole-route` (args cluster, intent) by setting txn.haprole.writer,\n"
-	    "txn.haprole.reader, txn.haprole.status and txn.haprole.epoch.\n"
-	    "\n"
-	    "  -f FILE   config file (default " DEFAULT_CONF ")\n"
-	    "  -d        stay in the foreground and log to stderr (default: syslog)\n"
-	    "  -c        check the config and exit: 0 valid, 1 with FILE:LINE: key 'KEY': ...\n"
-	    "  -v        print the version and exit\n"
-	    "  --help    this text\n"
-	    "\n"
-	    "Signals: SIGHUP reloads the config keeping the view (a bad file keeps the old one),\n"
-	    "SIGTERM/SIGINT close connections with AGENT-DISCONNECT and exit.\n"
-	    "Status: curl http://<status_listen>/ (JSON view), /metrics (Prometheus).\n"
-	    "HAProxy side: haproxy/spoe-haprole.conf and haproxy/haproxy.cfg; sample config:\n"
-	    "conf/haprole-spoa.conf; docs/spoa.md.\n");
+	fprintf(out,
+	        "usage: haprole-spoa [-f FILE] [-d] [-p PIDFILE] [-c] [-v] [-h]\n"
+	        "\n"
+	        "The SPOE agent HAProxy asks, per request, who the writer and the best reader of a\n"
+	        "cluster are (SPOP %s). It follows every haprole-agent's state feed and answers\n"
+	        "the SPOE message `haprole-route` (args cluster, intent) by setting\n"
+	        "txn.haprole.writer, txn.haprole.reader, txn.haprole.status and txn.haprole.epoch.\n"
+	        "\n",
+	        SPOP_VERSION);
+	proc_usage_options(out, "haprole-spoa", DEFAULT_CONF);
+	fprintf(out,
+	        "\n"
+	        "examples:\n"
+	        "  haprole-spoa -c                           # check /etc/haprole/haprole-spoa.conf\n"
+	        "  haprole-spoa -d -f ./spoa.conf            # try a config in a terminal, ^C stops\n"
+	        "  haprole-spoa -p /run/haprole/spoa.pid     # a classic daemon, pid in a file\n"
+	        "  curl -s http://127.0.0.1:5556/ | jq .clusters   # its view (status_listen)\n"
+	        "\n"
+	        "signals: SIGHUP reloads the config keeping the view (a bad file keeps the old one);\n"
+	        "SIGTERM/SIGINT close connections with AGENT-DISCONNECT and exit 0.\n"
+	        "status: curl http://<status_listen>/ (JSON view), /metrics (Prometheus).\n"
+	        "HAProxy side: haproxy/spoe-haprole.conf and haproxy/haproxy.cfg.\n"
+	        "docs: man haprole-spoa, docs/spoa.md; sample config (every key, with its default):\n"
+	        "conf/haprole-spoa.conf\n");
 }
 
 /* Loop context for the signal watchers. */
@@ -67,8 +69,10 @@ static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = { { "help", no_argument, NULL, 'h' },
+		                                  { "version", no_argument, NULL, 'v' },
 		                                  { NULL, 0, NULL, 0 } };
 	const char *path = DEFAULT_CONF;
+	const char *pidfile = NULL;
 	bool foreground = false, check = false;
 	struct spoa_conf *conf;
 	struct main_ctx *m;
@@ -76,7 +80,7 @@ int main(int argc, char **argv)
 	char err[HR_ERR_LEN];
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "f:dcvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, PROC_OPTSTRING, longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			path = optarg;
@@ -87,16 +91,24 @@ int main(int argc, char **argv)
 		case 'c':
 			check = true;
 			break;
+		case 'p':
+			pidfile = optarg;
+			break;
 		case 'v':
-			printf("haprole-spoa %s (SPOP %s)\n", HAPROLE_VERSION, SPOP_VERSION);
+			proc_print_version("haprole-spoa");
 			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			fprintf(stderr, "haprole-spoa: see haprole-spoa --help\n");
 			return 2;
 		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "haprole-spoa: unexpected argument '%s' (see --help)\n",
+		        argv[optind]);
+		return 2;
 	}
 	conf = malloc(sizeof(*conf));
 	if (conf == NULL) {
@@ -109,8 +121,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("%s: valid (%zu clusters, %zu nodes)\n", path, conf->n_clusters,
-		       conf->n_nodes);
+		char what[96];
+
+		snprintf(what, sizeof(what), "%zu clusters, %zu nodes", conf->n_clusters,
+		         conf->n_nodes);
+		proc_print_valid(path, what);
 		free(conf);
 		return 0;
 	}
@@ -131,6 +146,13 @@ int main(int argc, char **argv)
 		free(m);
 		return 1;
 	}
+	/* Without -d: to the background once the ports are bound, as haprole-agent does. */
+	if (proc_detach(loop, foreground, pidfile, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		spoa_free(&m->spoa);
+		free(m);
+		return 1;
+	}
 	ev_signal_init(&m->spoa.sig_hup, on_hup, SIGHUP);
 	m->spoa.sig_hup.data = m;
 	ev_signal_init(&m->spoa.sig_term, on_stop, SIGTERM);
@@ -146,6 +168,7 @@ int main(int argc, char **argv)
 	ev_signal_stop(loop, &m->spoa.sig_int);
 	spoa_free(&m->spoa);
 	free(m);
+	proc_pidfile_remove(pidfile);
 	log_info("stopped");
 	return 0;
 }
