@@ -54,6 +54,7 @@ static void ctl_route_eval(const struct ctl_node *nodes, size_t n, size_t pg_nod
 	h->writer = d.writer;
 	for (i = 0; i < n; i++) {
 		const struct node_state *s = in[i].st;
+		int by;
 
 		switch (v[i]) {
 		case RR_V_WRITER:
@@ -68,12 +69,13 @@ static void ctl_route_eval(const struct ctl_node *nodes, size_t n, size_t pg_nod
 			break;
 		}
 		case RR_V_OUTRANKED:
+			by = rr_outranked_by(in, n, i);
 			ctl_problem(h,
 			            "%.63s is primary on timeline %u below %.63s on timeline %u: "
 			            "not fenced yet",
 			            s->node, (unsigned)s->pg.tl,
-			            d.top >= 0 ? nodes[d.top].st.node : "another node",
-			            d.top >= 0 ? (unsigned)nodes[d.top].st.pg.tl : 0U);
+			            by >= 0 ? nodes[by].st.node : "another node",
+			            by >= 0 ? (unsigned)nodes[by].st.pg.tl : 0U);
 			break;
 		case RR_V_READER:
 		case RR_V_STANDBY:

@@ -1,6 +1,6 @@
-/* common/route_rule.c - the one writer rule; see route_rule.h. Three passes over the nodes: the
- * highest primary timeline per system identifier (evidence), the candidates and the writer, then
- * the reader. Nothing here allocates or logs: the SPOA runs it on every feed event. */
+/* common/route_rule.c - the one writer rule; see route_rule.h. Three passes over the nodes: each
+ * node alone, the candidates (not outranked by any node's evidence) and the writer, then the
+ * reader. Nothing here allocates or logs: the SPOA runs it on every feed event. */
 #include "common/route_rule.h"
 
 #include <string.h>
@@ -124,7 +124,7 @@ int rr_outranked_by(const struct rr_node *in, size_t n, size_t self)
 	return by;
 }
 
-/* Standby <i> (verdict STANDBY so far) against the reader rules; returns its verdict. */
+/* A fresh standby <s> that is up against the reader rules; returns its verdict. */
 static enum rr_verdict rr_standby_verdict(const struct node_state *s, const char *want,
                                           uint64_t max_lag)
 {
@@ -153,23 +153,16 @@ void rr_decide(const struct rr_node *in, size_t n, const char *sysid, uint64_t m
 	bool conflict = false;
 	bool any_stale = false;
 	uint32_t best_tl = 0;
-	uint32_t top_tl = 0;
 	size_t at_best = 0;
 	size_t i;
 
 	out->status = RR_STATUS_NO_PRIMARY;
 	out->writer = -1;
 	out->reader = -1;
-	out->top = -1;
-	/* pass 1: each node alone; evidence of the highest timeline */
+	/* pass 1: each node alone */
 	for (i = 0; i < n; i++) {
 		const struct node_state *s = in[i].st;
 
-		if (rr_is_evidence(s) && (want[0] == '\0' || strcmp(s->pg.sysid, want) == 0) &&
-		    s->pg.tl > top_tl) {
-			top_tl = s->pg.tl;
-			out->top = (int)i;
-		}
 		if (!in[i].fresh || s == NULL) {
 			any_stale = true;
 			v[i] = RR_V_STALE;

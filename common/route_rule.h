@@ -77,7 +77,6 @@ struct rr_decision {
 	enum rr_status status; /* ok / no-primary / split-brain / stale */
 	int writer;            /* the writer, -1 none */
 	int reader;            /* the reader, else the writer, else -1 */
-	int top;               /* a node primary on the highest timeline (evidence), -1 none */
 };
 
 void rr_decide(const struct rr_node *in, size_t n, const char *sysid, uint64_t max_lag,

@@ -359,17 +359,18 @@ static void test_rr_names_round_trip(void **state)
 	assert_string_equal(rr_status_name(RR_STATUS_COUNT), "?");
 }
 
-/* <top> names the node on the highest primary timeline, fresh or not (the fence's reason). */
-static void test_rr_decide_top(void **state)
+/* rr_outranked_by() names the highest node of the same sysid above, fresh or not (the fence's
+ * and haprolectl's reason), and ignores other sysids and nodes never heard from. */
+static void test_rr_outranked_by_highest(void **state)
 {
-	struct node_state st[3];
-	struct rr_node in[3];
-	enum rr_verdict v[3];
+	struct node_state st[4];
+	struct rr_node in[5];
+	enum rr_verdict v[5];
 	struct rr_decision d;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		ns_init(&st[i]);
 		st[i].pg.present = true;
 		st[i].pg.up = true;
@@ -379,13 +380,21 @@ static void test_rr_decide_top(void **state)
 		in[i].fresh = true;
 		in[i].st = &st[i];
 	}
-	in[2].fresh = false;
-	rr_decide(in, 3, "", RR_NO_LAG_LIMIT, &d, v);
-	assert_int_equal(d.top, 2);
+	snprintf(st[3].pg.sysid, sizeof(st[3].pg.sysid), "8"); /* tl 4, another cluster */
+	in[2].fresh = false;                                   /* tl 3, lost */
+	in[4].fresh = false;
+	in[4].st = NULL; /* never heard from */
+	assert_int_equal(rr_outranked_by(in, 5, 0), 2);
+	assert_int_equal(rr_outranked_by(in, 5, 1), 2);
+	assert_int_equal(rr_outranked_by(in, 5, 2), -1);
+	assert_int_equal(rr_outranked_by(in, 5, 4), -1);
+	rr_decide(in, 5, "7", RR_NO_LAG_LIMIT, &d, v);
 	assert_int_equal(d.status, RR_STATUS_STALE);
 	assert_int_equal(v[0], RR_V_OUTRANKED);
 	assert_int_equal(v[1], RR_V_OUTRANKED);
 	assert_int_equal(v[2], RR_V_STALE);
+	assert_int_equal(v[3], RR_V_FOREIGN);
+	assert_int_equal(v[4], RR_V_STALE);
 }
 
 int main(void)
@@ -393,7 +402,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rr_decide_vector_file),
 		cmocka_unit_test(test_rr_names_round_trip),
-		cmocka_unit_test(test_rr_decide_top),
+		cmocka_unit_test(test_rr_outranked_by_highest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
