@@ -18,7 +18,8 @@
 #   and two tests of one lane never run at the same time. `# lane: solo` runs a test alone.
 #   A test that takes /tmp/hr-demo.lock or runs docker/demo.sh is in lane "demo" even without
 #   the line. Tests without a lane share nothing (each has its own address/port block) and run
-#   in parallel. Longest first, from the durations of the last run (LOGDIR/durations).
+#   in parallel. Longest first, from the durations of the last run (LOGDIR/durations); tests
+#   never timed first, lane tests before others.
 #
 # Logs: each test's output goes to LOGDIR/NAME.log (LOGDIR = INTEGRATION_LOGDIR, default
 # build/test-logs/integration), kept after the run, and printed as one block when the test ends
@@ -57,13 +58,20 @@ lane_of() {
 	echo "$l"
 }
 
-# Longest first (the last run's durations; unknown ones first, in name order).
+# Longest first, from the last run's durations; tests never timed go first, those of a lane
+# before the others (a lane runs its tests one after the other: start it early).
 order=()
-if [ ${#tests[@]} -gt 1 ] && [ -f "$logdir/durations" ]; then
+if [ ${#tests[@]} -gt 1 ]; then
 	while read -r _ t; do order+=("$t"); done < <(
 		for t in "${tests[@]}"; do
-			d=$(awk -v n="$(basename "$t" .sh)" '$1 == n { print $2 }' "$logdir/durations")
-			echo "${d:-99999} $t"
+			d=""
+			[ -f "$logdir/durations" ] &&
+				d=$(awk -v n="$(basename "$t" .sh)" '$1 == n { print $2 }' "$logdir/durations")
+			if [ -z "$d" ]; then
+				d=99998
+				[ -n "$(lane_of "$t")" ] && d=99999
+			fi
+			echo "$d $t"
 		done | sort -k1,1nr -k2
 	)
 else
