@@ -487,6 +487,7 @@ end
 -- ---- inside HAProxy ------------------------------------------------------------------------
 
 local cfg = M.load_config(os.getenv)
+local silence = M.SILENCE * cfg.heartbeat
 -- The view: one entry per node (config order); the decision the action hands out.
 local view = {
 	nodes = {},
@@ -495,10 +496,23 @@ local view = {
 	reader = nil,
 	epoch = 0,
 	changes = 0,
+	deadline = math.huge, -- the earliest time a fresh node turns stale
 }
 for i, n in ipairs(cfg.nodes) do
 	view.nodes[i] = { server = n.server, host = n.host, port = n.port, fresh = false, st = nil,
-		frames = 0, losses = 0, mismatch = false, why = "not connected yet" }
+		frames = 0, losses = 0, seen = 0, mismatch = false, why = "not connected yet" }
+end
+
+local function now()
+	local t = core.now()
+	return t.sec + t.usec / 1e6
+end
+
+-- A soft stop (reload: the new process takes over) has begun: the feed tasks end, so that the
+-- old process can exit once its sessions are done.
+local function stopping()
+	local ok, info = pcall(core.get_info)
+	return ok and type(info) == "table" and tonumber(info["Stopping"]) == 1
 end
 
 local function log(level, msg)
@@ -520,6 +534,35 @@ local function recompute()
 			d.status))
 	end
 	view.writer, view.reader, view.status = writer, reader, d.status
+	-- the action re-checks freshness past this time, even if a feed task were stuck
+	local deadline = math.huge
+	for _, n in ipairs(view.nodes) do
+		if n.fresh and n.seen + silence < deadline then
+			deadline = n.seen + silence
+		end
+	end
+	view.deadline = deadline
+end
+
+-- Called by the action past view.deadline: a node silent for 3 heartbeats is stale now, whatever
+-- its task is doing (the task's receive times out at the same bound and reconnects).
+local function expire(t)
+	local changed = false
+	for _, n in ipairs(view.nodes) do
+		if n.fresh and n.seen + silence <= t then
+			log(core.warning, string.format("node %s (%s:%d): feed lost: no frame for 3 " ..
+				"heartbeats", n.server, n.host, n.port))
+			n.fresh = false
+			n.why = "no frame for 3 heartbeats"
+			n.losses = n.losses + 1
+			changed = true
+		end
+	end
+	if changed then
+		recompute()
+	else
+		view.deadline = math.huge
+	end
 end
 
 local function node_lost(n, why)
@@ -552,20 +595,15 @@ local function node_update(n, st)
 	end
 	n.mismatch = false
 	n.fresh = true
+	n.seen = now()
 	n.st = st
 	n.why = ""
 	recompute()
 end
 
-local function now()
-	local t = core.now()
-	return t.sec + t.usec / 1e6
-end
-
 -- One streaming session: SUBSCRIBE, then frames until silence, close or a bad frame. Returns
 -- why it ended and whether a frame arrived.
 local function stream(n, sock)
-	local silence = M.SILENCE * cfg.heartbeat
 	local got = false
 	sock:settimeout(silence)
 	local ok, err = sock:connect(n.host, n.port)
@@ -577,6 +615,9 @@ local function stream(n, sock)
 	end
 	local last = now()
 	while true do
+		if stopping() then
+			return nil, got
+		end
 		local hdr, herr = sock:receive(4)
 		if hdr == nil then
 			-- HAProxy 2.6 reports its own timeout as "connection closed." too
@@ -614,10 +655,17 @@ end
 
 local function follow(n)
 	local backoff = M.BACKOFF_MIN
-	while true do
+	while not stopping() do
 		local sock = core.tcp()
-		local why, got = stream(n, sock)
+		-- a Lua error (a bug) ends this session, never the task: the node goes stale
+		local ok, why, got = pcall(stream, n, sock)
+		if not ok then
+			why, got = "error: " .. tostring(why), false
+		end
 		sock:close()
+		if why == nil then
+			return -- soft stop
+		end
 		node_lost(n, why)
 		if got then
 			backoff = M.BACKOFF_MIN
@@ -635,6 +683,12 @@ end
 
 -- The action: the decision of the moment, as haprole-spoa's ACK sets it.
 core.register_action("haprole-route", { "tcp-req", "http-req" }, function(txn)
+	if view.deadline ~= math.huge then
+		local t = now()
+		if t >= view.deadline then
+			expire(t)
+		end
+	end
 	txn:set_var("txn.haprole.status", view.status)
 	txn:set_var("txn.haprole.epoch", view.epoch)
 	if view.writer then

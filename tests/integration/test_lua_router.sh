@@ -15,6 +15,7 @@
 #        6. a feed naming another cluster is ignored (fail closed);
 #        7. the router component killed: the writer's agent (its feed-fake) dies: stale,
 #           writes refused; restarted: routing resumes;
+#        8. reload (-sf): the old process ends its feed tasks and exits; the new one routes;
 #      and a bad HAPROLE_* setting is refused by `haproxy -c`, naming the variable.
 # Address 127.0.47.10, ports 34500-34599.
 set -u
@@ -79,6 +80,7 @@ fail() {
 	exit 1
 }
 now_ms() { date +%s%3N; }
+live() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 feed() { echo "$2" >"$tmp/f$1"; } # feed 1|2 "command" (bench/feed-fake's commands)
 http_get() { curl -s -m 2 "http://$IP:$HTTP_FE/"; }
 pg_get() { curl -s -m 2 "http://$IP:$PG_FE/"; } # raw TCP through the "port 5000" frontend
@@ -235,7 +237,7 @@ run_version() {
 		[ "$got" = db1 ] && early=$((early + 1))
 	done
 	t1=$(now_ms)
-	[ "$got" = db2 ] || fail "$label: writes never reached the new primary"
+	[ "$got" = db2 ] || fail "$label: writes never reached the new primary (last answer \"$got\", view: $(view 3))"
 	s=$(hap_server_field "$sock" be_pg db2 status)
 	ok "$label: promotion -> first write routed to db2: $((t1 - t0)) ms (db2's agent check: $s; the old primary, still primary on timeline 1, is outranked; $early writes on db1 while the change was on its way)"
 	got=$(view)
@@ -303,6 +305,26 @@ run_version() {
 	got=$(pg_get)
 	expect "$label: writer's agent back, write" db2 "$got"
 	grep -a "haprole: cluster main: writer" "$tmp/haproxy.cfg.log" | tail -n 3 | sed "s/^/   $label log: /"
+
+	# 8. reload (-sf): the old process ends its feed tasks at the soft stop and exits; the new
+	# one follows the feeds on its own
+	local old=$HAP_PID cmd
+	cmd=$(hap_cmdline "$root")
+	$cmd -db -f "$tmp/haproxy.cfg" -sf "$old" >>"$tmp/haproxy.cfg.log" 2>&1 &
+	HAP_PID=$!
+	HAP_LIB_PIDS+=("$HAP_PID")
+	for i in $(seq 1 100); do
+		live "$old" || break
+		sleep 0.1
+	done
+	if live "$old"; then
+		ko "$label: reload: the old process still runs 10 s after -sf (its Lua tasks kept it)"
+	else
+		ok "$label: reload: the old process exited after $((i * 100)) ms"
+	fi
+	wait_view "status ok writer db2 "
+	got=$(pg_get)
+	expect "$label: after the reload, write" db2 "$got"
 
 	hap_stop
 	kill "$FF1" "$FF2" 2>/dev/null
