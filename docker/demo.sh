@@ -28,6 +28,8 @@
 #   agent  the agent checks alone (agent-check + /check/writer); no haprole-spoa
 #   push   (issue 16 item 2, not here yet) haprole-spoa driving HAProxy's runtime API
 # One HAProxy template for all (docker/haproxy-demo.cfg.in, lines tagged per router).
+# DEMO_HAPROXY at `up` (remembered): the command that runs HAProxy, default `haproxy` (Debian's
+# 2.6); the failover suite gives a 3.x from tests/integration/lib/haproxy3.sh (hap_cmdline).
 #
 # Layout (root, network namespaces): bridge hr-br0 holds 198.18.0.1/24 in the root namespace;
 # nodes app1 app2 db1 db2 live in namespaces hr-app1 ... with one veth each (198.18.0.11, .12,
@@ -77,6 +79,9 @@ fi
 ROUTER=
 [ -f "$STATE_FILE" ] && ROUTER=$(sed -n 's/^ROUTER=//p' "$STATE_FILE" | tail -1)
 [ -z "$ROUTER" ] && ROUTER=${DEMO_ROUTER:-spoa}
+HAPROXY_CMD=
+[ -f "$STATE_FILE" ] && HAPROXY_CMD=$(sed -n 's/^HAPROXY_CMD=//p' "$STATE_FILE" | tail -1)
+[ -z "$HAPROXY_CMD" ] && HAPROXY_CMD=${DEMO_HAPROXY:-haproxy}
 if [ "$MODE" = netns ]; then
 	BR_ADDR=198.18.0.1
 	NET_PREFIX=198.18.0
@@ -533,7 +538,7 @@ haproxy_conf() {
 		state_set HAPROXY_EDITED 0
 	fi
 	[ "$ROUTER" = spoa ] && sed -e "s|@CLUSTER@|$CLUSTER|g" "$ROOT/docker/spoe-demo.conf.in" >"$DEMO/spoe.conf"
-	haproxy -c -q -f "$DEMO/haproxy.cfg" >"$DEMO/logs/haproxy.check" 2>&1 ||
+	$HAPROXY_CMD -c -q -f "$DEMO/haproxy.cfg" >"$DEMO/logs/haproxy.check" 2>&1 ||
 		die "haproxy config refused: $(cat "$DEMO/logs/haproxy.check")"
 }
 
@@ -544,7 +549,7 @@ haproxy_start() {
 	local mw=
 	[ "${DEMO_HAPROXY_MW:-0}" = 1 ] && mw=-W
 	rm -f "$DEMO/haproxy.sock"
-	start_bg haproxy - haproxy $mw -db -f "$DEMO/haproxy.cfg"
+	start_bg haproxy - $HAPROXY_CMD $mw -db -f "$DEMO/haproxy.cfg"
 	state_set HAPROXY_MW "${DEMO_HAPROXY_MW:-0}"
 	wait_for 15 "haproxy" test -S "$DEMO/haproxy.sock"
 }
@@ -562,7 +567,7 @@ haproxy_reload() {
 	sf)
 		[ "$(state_get HAPROXY_MW)" = 1 ] && die "reload-haproxy sf: HAProxy runs master-worker (use mw)"
 		cp "$DEMO/pids/haproxy.pid" "$DEMO/pids/haproxy-old.pid"
-		start_bg haproxy - haproxy -db -f "$DEMO/haproxy.cfg" -sf "$old"
+		start_bg haproxy - $HAPROXY_CMD -db -f "$DEMO/haproxy.cfg" -sf "$old"
 		;;
 	mw)
 		[ "$(state_get HAPROXY_MW)" = 1 ] || die "reload-haproxy mw: HAProxy does not run master-worker"
@@ -688,7 +693,9 @@ cmd_up() {
 		return 0
 	fi
 	ROUTER=${DEMO_ROUTER:-spoa}
+	HAPROXY_CMD=${DEMO_HAPROXY:-haproxy}
 	check_router
+	$HAPROXY_CMD -v >/dev/null 2>&1 || die "DEMO_HAPROXY: '$HAPROXY_CMD -v' does not run"
 	[ -d "$DEMO" ] && { say "leftovers of an earlier demo found: cleaning up first"; cmd_stop quiet; }
 	preflight
 	local t0=$SECONDS n
@@ -696,7 +703,8 @@ cmd_up() {
 	chmod 755 "$DEMO"
 	state_set MODE "$MODE"
 	state_set ROUTER "$ROUTER"
-	say "router: $ROUTER"
+	state_set HAPROXY_CMD "$HAPROXY_CMD"
+	say "router: $ROUTER; $($HAPROXY_CMD -v 2>/dev/null | head -n 1)"
 	if [ "$MODE" = netns ]; then
 		say "network: bridge $BRIDGE ($BR_ADDR/24), namespaces hr-app1 hr-app2 hr-db1 hr-db2"
 	else
