@@ -161,7 +161,8 @@ test-integration: all
 # haproxy3.sh makes 3.0/3.2 roots in /var/cache/haprole when missing); says which versions ran.
 .PHONY: test-spoe
 test-spoe: all
-	@tests/integration/run.sh tests/integration/test_spoa_haproxy.sh tests/integration/test_spoa_pg.sh
+	@tests/integration/run.sh tests/integration/test_spoa_haproxy.sh tests/integration/test_spoa_pg.sh \
+		tests/integration/test_spoa_hold.sh
 
 # `make test` = deps + build + prereq + unit + asan + fuzz smoke + integration (+ docker), one
 # summary at the end; tests/README.md says how skips, lanes and the time budget work.

@@ -105,7 +105,9 @@ haproxy_conf() {
 		w="$w    server $n $(addr_of $n):$PGP check port $AGP inter 500ms fall 2 rise 1 agent-check agent-port $AGP agent-inter 500ms agent-send \"writer\\\\n\" on-marked-down shutdown-sessions\n"
 		r="$r    server $n $(addr_of $n):$PGP check port $AGP inter 500ms fall 2 rise 1 agent-check agent-port $AGP agent-inter 500ms agent-send \"reader\\\\n\" on-marked-down shutdown-sessions\n"
 	done
-	sed -e "s|@DIR@|$tmp|g" -e "s|@HOST@|$HAP_IP|g" -e "s|@CLUSTER@|main|g" \
+	# the template's router tags, as docker/demo.sh does for ROUTER=spoa
+	sed -e "s|^@SPOA@||" -e "/^@LUA@/d" -e "/^@PUSH@/d" \
+		-e "s|@DIR@|$tmp|g" -e "s|@HOST@|$HAP_IP|g" -e "s|@CLUSTER@|main|g" \
 		-e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@PGW_PORT@|$PGW_PORT|g" -e "s|@PGR_PORT@|$PGR_PORT|g" \
 		-e "s|@STATS_PORT@|$STATS_PORT|g" -e "s|@SPOA_PORT@|$SPOA_PORT|g" \
 		-e "s|@SERVERS_W@|$w|" -e "s|@SERVERS_R@|$r|" -e "s|@SERVERS_APP@||" \

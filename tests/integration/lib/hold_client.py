@@ -4,10 +4,10 @@ INTERVAL (default 20 ms), each in its own thread, until the file STOP exists (or
 out), then prints one JSON summary. Used by test_spoa_hold.sh and bench/hold-switchover.sh.
 
   hold_client.py --host H --port P --stop FILE --log FILE [--interval 0.02] [--max-s 60]
-                 [--timeout 10] [--progress FILE]
+                 [--timeout 10] [--progress FILE] [--user postgres] [--db postgres] [--sql SQL]
 
-Each write: connect (connect_timeout --timeout), INSERT INTO t DEFAULT VALUES RETURNING i and
-inet_server_addr(), commit; logged to --log as one JSON line {n, t0, t1, ok, id, server, err,
+Each write: connect (connect_timeout --timeout), run --sql (default: INSERT INTO t DEFAULT VALUES
+RETURNING i, host(inet_server_addr()): one row, the new id and the server's address), commit; logged to --log as one JSON line {n, t0, t1, ok, id, server, err,
 cls}. cls is the error class: readonly (SQLSTATE 25006 or "read-only": it reached a standby),
 conn (connection refused/closed by HAProxy), timeout, sql. Every operation is bounded: connect
 and statement by --timeout (statement_timeout), the whole run by --max-s; threads still running
@@ -48,13 +48,17 @@ def main():
     ap.add_argument("--interval", type=float, default=0.02)
     ap.add_argument("--max-s", type=float, default=60)
     ap.add_argument("--timeout", type=float, default=10)
+    ap.add_argument("--user", default="postgres")
+    ap.add_argument("--db", default="postgres")
+    ap.add_argument("--sql",
+                    default="INSERT INTO t DEFAULT VALUES RETURNING i, host(inet_server_addr())")
     a = ap.parse_args()
 
     lock = threading.Lock()
     recs = []
-    dsn = ("host=%s port=%d user=postgres dbname=postgres connect_timeout=%d "
-           "options='-c statement_timeout=%d'" % (a.host, a.port, max(1, int(a.timeout)),
-                                                 int(a.timeout * 1000)))
+    dsn = ("host=%s port=%d user=%s dbname=%s connect_timeout=%d "
+           "options='-c statement_timeout=%d'" % (a.host, a.port, a.user, a.db,
+                                                 max(1, int(a.timeout)), int(a.timeout * 1000)))
 
     def one(n):
         r = {"n": n, "t0": time.time(), "ok": False}
@@ -62,7 +66,7 @@ def main():
             c = psycopg2.connect(dsn)
             try:
                 cur = c.cursor()
-                cur.execute("INSERT INTO t DEFAULT VALUES RETURNING i, host(inet_server_addr())")
+                cur.execute(a.sql)
                 r["id"], r["server"] = cur.fetchone()
                 c.commit()
                 r["ok"] = True
