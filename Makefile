@@ -65,7 +65,9 @@ help:
 	@echo "Build"
 	@echo "  make, make all        build haprole-agent, haprolectl, haprole-spoa and the bench tools"
 	@echo "  make deps             install the Debian build/test packages that are missing (root)"
-	@echo "  make install          binaries, sample configs and units (PREFIX=$(PREFIX), DESTDIR)"
+	@echo "  make install          programs, man pages, units, the user haprole, sample configs to"
+	@echo "                        /etc/haprole kept if present (PREFIX=$(PREFIX), DESTDIR; docs/install.md)"
+	@echo "  make install-user     only the system user haprole (under DESTDIR when set)"
 	@echo "  make clean            remove build/ and the three programs"
 	@echo "  make format           clang-format every C file in place"
 	@echo "  make format-check     only check the format (exit 1 when a file would change)"
@@ -179,23 +181,66 @@ demo-status demo-failover demo-switchover demo-heal demo-stop:
 	@if [ -x docker/demo.sh ]; then docker/demo.sh $(patsubst demo-%,%,$@); else \
 	  echo "make $@: the demo cluster is not built yet."; fi
 
-# ---- install ---------------------------------------------------------------------------------
+# ---- install ----------------------------------------------------------------------------------
 
-# Units get their paths rewritten to PREFIX, so `make install PREFIX=/usr/local` gives units that
-# start /usr/local/bin/haprole-*; sample configs, HAProxy files and docs go to share/haprole/.
-UNITDIR ?= $(PREFIX)/lib/systemd/system
+# make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=/etc] (docs/install.md):
+#   $(PREFIX)/bin/                        haprole-agent, haprole-spoa, haprolectl
+#   $(PREFIX)/share/man/man8/             their man pages (man/*.8)
+#   $(UNITDIR)/                           the systemd units, their paths set to PREFIX
+#   $(SYSUSERSDIR)/haprole.conf           the system user haprole (sysusers.d)
+#   $(SYSCONFDIR)/haprole/                the sample configs, never over an existing file
+#   $(PREFIX)/share/haprole/              the samples again (conf/), haproxy/, docs/
+# Installing to the live system (DESTDIR empty) also creates the user haprole when missing
+# (`make install-user`). A staging root (DESTDIR=...) gets files only: a package creates the
+# user from the sysusers.d file at its installation.
+SYSCONFDIR  ?= /etc
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+CONFDIR     := $(SYSCONFDIR)/haprole
+.PHONY: install-user
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/haprole/conf \
-	           $(DESTDIR)$(PREFIX)/share/haprole/haproxy $(DESTDIR)$(PREFIX)/share/haprole/docs \
-	           $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	           $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(CONFDIR) \
+	           $(DESTDIR)$(PREFIX)/share/haprole/conf $(DESTDIR)$(PREFIX)/share/haprole/haproxy \
+	           $(DESTDIR)$(PREFIX)/share/haprole/docs
 	$(if $(strip $(PROGS)),install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
+	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 conf/haprole.sysusers $(DESTDIR)$(SYSUSERSDIR)/haprole.conf
 	$(if $(wildcard conf/*.conf),install -m 0644 $(wildcard conf/*.conf) $(DESTDIR)$(PREFIX)/share/haprole/conf/)
 	$(if $(wildcard haproxy/*),install -m 0644 $(wildcard haproxy/*) $(DESTDIR)$(PREFIX)/share/haprole/haproxy/)
 	$(if $(wildcard docs/*.md),install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/haprole/docs/)
 	for u in $(wildcard conf/*.service); do \
 	  sed -e 's|/usr/\(local/\)\{0,1\}bin/haprole|$(PREFIX)/bin/haprole|g' \
 	      -e 's|/usr/\(local/\)\{0,1\}share/haprole|$(PREFIX)/share/haprole|g' \
+	      -e 's|/etc/haprole/|$(CONFDIR)/|g' \
 	      "$$u" > $(DESTDIR)$(UNITDIR)/$$(basename "$$u") || exit 1; \
+	done
+	@# The configs may hold a password (conninfo): readable by root and the group haprole
+	@# only. An existing file is the administrator's: never replaced.
+	@for c in $(wildcard conf/*.conf); do \
+	  t=$(DESTDIR)$(CONFDIR)/$$(basename "$$c"); \
+	  if [ -e "$$t" ]; then echo "kept $$t (the new sample: $(PREFIX)/share/haprole/conf/)"; \
+	  else install -m 0640 "$$c" "$$t" && echo "installed $$t"; fi; \
+	done
+	@if [ -z "$(DESTDIR)" ]; then $(MAKE) -s install-user SYSUSERSDIR=$(SYSUSERSDIR) CONFDIR=$(CONFDIR); \
+	 else echo "DESTDIR set: no user created (the package does it from $(SYSUSERSDIR)/haprole.conf)"; fi
+
+# The system user and group haprole (conf/haprole.sysusers), under DESTDIR when set; then
+# /etc/haprole's configs are given to the group (root:haprole, 0640).
+install-user:
+	@if id haprole >/dev/null 2>&1 && [ -z "$(DESTDIR)" ]; then echo "user haprole exists"; \
+	 elif command -v systemd-sysusers >/dev/null 2>&1; then \
+	   systemd-sysusers $(if $(DESTDIR),--root=$(DESTDIR)) $(DESTDIR)$(SYSUSERSDIR)/haprole.conf && \
+	   echo "created the system user haprole$(if $(DESTDIR), in $(DESTDIR))"; \
+	 elif [ -z "$(DESTDIR)" ]; then \
+	   useradd --system --user-group --home-dir /var/lib/haprole --no-create-home \
+	           --shell /usr/sbin/nologin --comment "haprole agent and SPOA" haprole && \
+	   echo "created the system user haprole (useradd)"; \
+	 else echo "install-user: no systemd-sysusers to create the user under $(DESTDIR)" >&2; exit 1; fi
+	@for f in $(DESTDIR)$(CONFDIR)/*.conf; do \
+	  [ -e "$$f" ] || continue; \
+	  chgrp $(if $(DESTDIR),--no-dereference) $$( [ -n "$(DESTDIR)" ] && sed -n 's/^haprole:x:\([0-9]*\):.*/\1/p' $(DESTDIR)/etc/group || echo haprole) "$$f" && chmod 0640 "$$f"; \
 	done
 
 format:

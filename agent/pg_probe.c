@@ -32,7 +32,7 @@ const struct cfg_key pgp_conf_keys[] = {
 	  .offset = offsetof(struct pgp_conf, conninfo),
 	  .len = sizeof(((struct pgp_conf *)0)->conninfo),
 	  .min = 1,
-	  .def = "host=/var/run/postgresql dbname=postgres user=postgres",
+	  .def = "host=/var/run/postgresql dbname=postgres user=haprole",
 	  .reloadable = true,
 	  .help = "libpq conninfo; hostaddr= or a unix socket directory, never a host name" },
 	{ .name = "interval",
