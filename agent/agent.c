@@ -107,6 +107,8 @@ void agent_update(struct agent *a)
 	if (a->nginx_on && !a->nginx_pending)
 		next.nginx = a->nginx.res;
 	next.nginx.present = a->nginx_on && !a->nginx_pending;
+	/* a change of PostgreSQL's role runs the on_role_change hook once (agent/hook.h) */
+	hook_role_seen(&a->hook, &next.pg, c->agent.on_role_change, c->agent.hook_timeout);
 	next.admin = a->admin;
 	memcpy(next.admin_reason, a->admin_reason, sizeof(next.admin_reason));
 	/* ops: the fence verdict for the state being built, so that a returning old primary is
@@ -339,6 +341,7 @@ int agent_init(struct agent *a, struct ev_loop *loop, struct agent_conf *conf, c
 		snprintf(err, errlen, "out of memory for the feed");
 		goto out_free;
 	}
+	hook_init(&a->hook, loop, conf->agent.node, conf->agent.cluster, conf->file);
 	ev_timer_init(&a->shutdown_timer, agent_on_shutdown_timer, 0, 0);
 	ev_prepare_init(&a->gate_check, agent_on_gate_check);
 	ev_timer_init(&a->gate_timer, agent_on_gate_timer, 0, 0);
@@ -515,6 +518,7 @@ void agent_free(struct agent *a)
 		admin_stop(&a->admin_srv);
 	a->admin_on = false;
 	agent_ops_fence_free(&a->fence);
+	hook_stop(&a->hook);
 	ev_prepare_stop(a->loop, &a->gate_check);
 	ev_timer_stop(a->loop, &a->gate_timer);
 	ev_signal_stop(a->loop, &a->sig_hup);

@@ -37,6 +37,7 @@
 #include "agent/admin.h"
 #include "agent/agent_conf.h"
 #include "agent/fence.h"
+#include "agent/hook.h"
 #include "agent/feed_pub.h"
 #include "agent/http_probe.h"
 #include "agent/pg_probe.h"
@@ -104,6 +105,7 @@ struct agent {
 	int exit_code;                    /* what main() returns once the loop ends */
 	struct admin_server admin_srv;    /* ops: admin unix socket (agent/admin.c) */
 	bool admin_on;                    /* ops: <admin_srv> started */
+	struct hook hook;                 /* on_role_change (agent/hook.h) */
 	struct fence *fence;              /* ops: peers' feeds for fencing (agent/fence.c); heap,
 	                                     replaced whole by a reload that changes [peer]s;
 	                                     NULL before agent_start() */

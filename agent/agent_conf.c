@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -141,6 +142,23 @@ const struct cfg_key agent_main_keys[] = {
 	  .def = "/var/lib/haprole/agent.state",
 	  .reloadable = false,
 	  .help = "where the admin state survives restarts; empty: none" },
+	{ .name = "on_role_change",
+	  .type = CFG_T_STRING,
+	  .offset = AM(on_role_change),
+	  .len = AM_LEN(on_role_change),
+	  .min = 0,
+	  .def = "",
+	  .reloadable = true,
+	  .help = "script run as SCRIPT OLD NEW NODE TIMELINE once per PostgreSQL role change; "
+	          "empty: none" },
+	{ .name = "hook_timeout",
+	  .type = CFG_T_DURATION,
+	  .offset = AM(hook_timeout),
+	  .min = 0.01,
+	  .max = 3600,
+	  .def = "30s",
+	  .reloadable = true,
+	  .help = "an on_role_change script still running after this is killed" },
 	{ .name = NULL },
 };
 
@@ -378,7 +396,24 @@ static int agent_conf_item(void *arg, const struct cfg_item *it, char *err, size
 	case AC_SECT_NONE:
 		break;
 	case AC_SECT_AGENT:
-		return cfg_set_key(agent_main_keys, &c->agent, &c->agent.seen, it, err, errlen);
+		if (cfg_set_key(agent_main_keys, &c->agent, &c->agent.seen, it, err, errlen) == -1)
+			return -1;
+		if (strcmp(it->key, "on_role_change") == 0 && it->value[0] != '\0') {
+			if (it->value[0] != '/') {
+				cfg_item_err(err, errlen, it,
+				             "key 'on_role_change': not an absolute path (got \"%s\")",
+				             it->value);
+				return -1;
+			}
+			if (access(it->value, X_OK) == -1) {
+				cfg_item_err(err, errlen, it,
+				             "key 'on_role_change': not an executable file: %s "
+				             "(got \"%s\")",
+				             strerror(errno), it->value);
+				return -1;
+			}
+		}
+		return 0;
 	case AC_SECT_PG:
 		return cfg_set_key(pgp_conf_keys, &c->pg, &c->pg_seen, it, err, errlen);
 	case AC_SECT_APP:

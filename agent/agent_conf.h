@@ -56,6 +56,8 @@ struct agent_main_conf {
 	int log_level;                          /* enum log_level */
 	char admin_socket[AGENT_CONF_PATH_MAX]; /* unix socket of haprolectl (agent/admin.c) */
 	char state_file[AGENT_CONF_PATH_MAX];   /* persisted admin state (agent/statefile.c) */
+	char on_role_change[AGENT_CONF_PATH_MAX]; /* role-change hook script (agent/hook.h) */
+	double hook_timeout;                    /* a hook still running then is killed (s) */
 	struct cfg_seen seen;                   /* keys set in [agent] */
 };
 
