@@ -444,7 +444,7 @@ agent_conf() {
 		peers="$peers[peer $p]\naddress = ${ADDR[$p]}:$AGENT_PORT\n\n"
 	done
 	mkdir -p "$DEMO/$n"
-	sed -e "s|@NODE@|$n|g" -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@DIR@|$DEMO/$n|g" \
+	sed -e "s|@NODE@|$n|g" -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@DIR@|$DEMO/$n|g" -e "s|@ROOT@|$ROOT|g" \
 		-e "s|@ADDR@|${ADDR[$n]}|g" -e "s|@PGSOCK@|$(pgsock "$n")|g" -e "s|@PGPORT@|$PG_PORT|g" \
 		-e "s|@PGDATA@|$(pgdata "$n")|g" -e "s|@AGENT_PORT@|$AGENT_PORT|g" -e "s|@PEERS@|$peers|" \
 		-e "s|@LISTEN@|$([ "$MODE" = netns ] && echo '*' || echo "${ADDR[$n]}"):$AGENT_PORT|g" \
