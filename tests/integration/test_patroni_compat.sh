@@ -12,7 +12,8 @@
 # On HAProxy 2.6 and 3.2, with real PostgreSQL 15 (primary db1 + pg_basebackup -R standby db2,
 # one agent each, peers of each other): exactly the primary is UP in the writer listens, the
 # standby in the replica listen, SQL through them lands where it should; then db2 is promoted
-# and db1 stopped, and HAProxy follows (db1 fenced by db2's higher timeline in between).
+# and db1 stopped, and HAProxy follows (db1 fenced by db2's higher timeline in between). The
+# agents run the demo's on_role_change hook: exactly one line, db2's promotion.
 # Address block 127.0.41.0/24, ports 31000-31499 (agenthttp's). Exit 0 pass, 77 skip, 1 fail.
 set -u
 cd "$(dirname "$0")/../.."
@@ -116,7 +117,15 @@ chown postgres: "$OPS_TMP" "$OPS_TMP/n1" "$OPS_TMP/n2"
 pg_init_primary "$OPS_TMP/n1/pg" $PGP $A1 && pg_start "$OPS_TMP/n1/pg" || exit 1
 pg_make_standby $A1 $PGP "$OPS_TMP/n2/pg" $PGP $A2 && pg_start "$OPS_TMP/n2/pg" || exit 1
 pg_wait_streaming $A2 $PGP 30 || exit 1
-ops_pair_up $A1 $AP $PGP $A2 $AP $PGP || exit 1
+# as ops_pair_up, with the demo's role-change hook (docker/role-change-hook.sh, as shipped): one
+# line per role change, "<epoch_ms> <node> <old> <new> <tl>", in the directory of the agents'
+# configs ($OPS_TMP/role-changes.log, both nodes)
+ops_agent_conf db1 $A1 $AP $A1 $PGP db2 $A2:$AP
+ops_agent_conf db2 $A2 $AP $A2 $PGP db1 $A1:$AP
+sed -i "s|^\[agent\]$|[agent]\non_role_change = $PWD/docker/role-change-hook.sh\nhook_timeout = 5s|" \
+	"$OPS_TMP/db1.conf" "$OPS_TMP/db2.conf"
+ops_agent_start db1 && ops_agent_start db2 || exit 1
+ops_wait_line $A1 $AP writer '^up ready' 20 || exit 1
 ops_wait_line $A2 $AP reader '^up ready' 20 || exit 1
 
 # what HAProxy's checks send, straight at the agents
@@ -183,6 +192,10 @@ pg_promote "$OPS_TMP/n2/pg" || ko "promote db2"
 ops_wait_line $A2 $AP writer '^up ready' 10 && ok "db2's writer check up after the promotion" || ko "db2 writer not up"
 # db1 still runs as a primary on the old timeline: fenced by db2's feed, so /master says 503
 ops_wait_line $A1 $AP writer '^down ready #fenced' 10 && ok "db1 fenced while it still runs" || ko "db1 not fenced"
+# the hook ran once on db2 for its promotion (bounded wait: hook_timeout)
+for t in $(seq 1 50); do [ -s "$OPS_TMP/role-changes.log" ] && break; sleep 0.1; done
+expect_match "role-change hook: one line, db2 standby -> primary on timeline 2" \
+	'^[0-9]{13} db2 standby primary 2$' "$(cat "$OPS_TMP/role-changes.log" 2>/dev/null)"
 expect "OPTIONS /master on the fenced old primary db1" 503 "$(code OPTIONS $A1 /master)"
 for i in "${!roots[@]}"; do
 	hv=${names[$i]}
@@ -198,6 +211,10 @@ for i in "${!roots[@]}"; do
 	expect "$hv template writer port -> db2, writable" "$A2|f" "$(sql $((ports_t[i] + 1)))"
 	expect "$hv bare httpchk port -> db2, writable" "$A2|f" "$(sql $((ports_b[i] + 1)))"
 done
+
+# still exactly one line: the old primary stopping is no role change, nor any heartbeat since
+expect "role-change hook lines after the promotion and the stop" 1 "$(wc -l <"$OPS_TMP/role-changes.log")"
+expect_match "hook exit logged by db2's agent" 'hook .*role-change-hook.sh standby -> primary: exit 0' "$(cat "$OPS_TMP/db2.log")"
 
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 exit 0
