@@ -560,8 +560,6 @@ local function expire(t)
 	end
 	if changed then
 		recompute()
-	else
-		view.deadline = math.huge
 	end
 end
 
