@@ -19,7 +19,8 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/haproxy3.sh
 
 SC=${FAILOVER_LUA_SCENARIOS:-switchover kill9 splitbrain agentkill}
-haproxy -vv 2>/dev/null | grep -q '^Built with Lua' || { echo "SKIP: haproxy built without Lua"; exit 77; }
+. tests/integration/lib/skip.sh
+haproxy -vv 2>/dev/null | grep -q '^Built with Lua' || skip_unavoidable "this haproxy is built without Lua"
 
 passed=0
 failed=0
