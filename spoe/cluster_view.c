@@ -245,9 +245,8 @@ void cv_free(struct cluster_view *cv)
 /* Opens, keeps or closes <c>'s hold window for decision <d> (before <c> takes it): open while
  * the writer is drained, or lost, and a standby of its timeline can take over. Returns true
  * when the window opened or closed. */
-static bool cv_update_hold(struct cluster_view *cv, struct cv_cluster *c,
-                           const struct cv_input *in, const struct cv_decision *d,
-                           const char *writer)
+static bool cv_update_hold(struct cluster_view *cv, struct cv_cluster *c, const struct cv_input *in,
+                           const struct cv_decision *d, const char *writer)
 {
 	enum log_level lvl = c->hold_max > 0 ? LOG_LVL_INFO : LOG_LVL_DEBUG;
 	bool was = c->hold;
@@ -277,13 +276,14 @@ static bool cv_update_hold(struct cluster_view *cv, struct cv_cluster *c,
 		return false;
 	if (c->hold) {
 		c->hold_since = ev_now(cv->loop);
-		log_msg(lvl, "cluster %s: writer %s, a standby of timeline %u can take over: writes "
-		         "wait up to %.3fs for it (hold window open)",
-		         c->name, d->writer >= 0 ? "drained" : "lost", c->w_tl, c->hold_max);
+		log_msg(lvl,
+		        "cluster %s: writer %s, a standby of timeline %u can take over: writes "
+		        "wait up to %.3fs for it (hold window open)",
+		        c->name, d->writer >= 0 ? "drained" : "lost", c->w_tl, c->hold_max);
 	} else {
 		log_msg(lvl, "cluster %s: hold window closed after %.3fs (%s)", c->name,
-		         ev_now(cv->loop) - c->hold_since,
-		         d->writer >= 0 ? "writer back" : cv_status_name(d->status));
+		        ev_now(cv->loop) - c->hold_since,
+		        d->writer >= 0 ? "writer back" : cv_status_name(d->status));
 	}
 	return true;
 }

@@ -8,10 +8,8 @@
 #include "common/compiler.h"
 
 static const char *const hold_end_names[HOLD_END_COUNT] = {
-	[HOLD_END_WRITER] = "writer",
-	[HOLD_END_SETTLED] = "settled",
-	[HOLD_END_TIMEOUT] = "timeout",
-	[HOLD_END_SHUTDOWN] = "shutdown",
+	[HOLD_END_WRITER] = "writer",   [HOLD_END_SETTLED] = "settled",
+	[HOLD_END_TIMEOUT] = "timeout", [HOLD_END_SHUTDOWN] = "shutdown",
 	[HOLD_END_DROPPED] = "dropped",
 };
 

@@ -81,16 +81,16 @@ typedef void (*hold_release_fn)(struct hold_store *h, struct hold_entry *e, enum
 typedef void (*hold_flush_fn)(struct hold_store *h, void *arg);
 
 struct hold_store {
-	struct ev_loop *loop;                     /* the one loop */
-	struct hold_entry *slots;                 /* <cap> entries, allocated at init */
-	size_t cap;                               /* the budget */
-	size_t used;                              /* entries in FIFOs */
-	struct hold_entry *free;                  /* free list (next only) */
-	struct hold_queue q[SPOA_CLUSTERS_MAX];   /* per routing-table entry */
-	hold_release_fn on_release;               /* sends the ACK (not for DROPPED) */
-	hold_flush_fn on_flush;                   /* after a batch of releases */
-	void *arg;                                /* for <on_release> */
-	struct hold_stats stats;                  /* counters */
+	struct ev_loop *loop;                   /* the one loop */
+	struct hold_entry *slots;               /* <cap> entries, allocated at init */
+	size_t cap;                             /* the budget */
+	size_t used;                            /* entries in FIFOs */
+	struct hold_entry *free;                /* free list (next only) */
+	struct hold_queue q[SPOA_CLUSTERS_MAX]; /* per routing-table entry */
+	hold_release_fn on_release;             /* sends the ACK (not for DROPPED) */
+	hold_flush_fn on_flush;                 /* after a batch of releases */
+	void *arg;                              /* for <on_release> */
+	struct hold_stats stats;                /* counters */
 };
 
 int hold_init(struct hold_store *h, struct ev_loop *loop, size_t cap, hold_release_fn on_release,

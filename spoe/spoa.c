@@ -51,9 +51,9 @@ void spoa_hold_settle(struct spoa *s)
 		if (t == NULL || i >= t->n)
 			hold_release_cluster(&s->hold, i, HOLD_END_SHUTDOWN);
 		else if (!t->e[i].hold)
-			hold_release_cluster(&s->hold, i, t->e[i].status == CV_STATUS_OK
-			                                      ? HOLD_END_WRITER
-			                                      : HOLD_END_SETTLED);
+			hold_release_cluster(&s->hold, i,
+			                     t->e[i].status == CV_STATUS_OK ? HOLD_END_WRITER
+			                                                    : HOLD_END_SETTLED);
 	}
 }
 
@@ -68,7 +68,7 @@ static void spoa_hold_answer(struct hold_store *h, struct hold_entry *e, enum ho
 	(void)why;
 	if (!c->dirty) {
 		c->dirty = true;
-		c->dirty_next = s->dirty;
+		c->dnext = s->dirty;
 		s->dirty = c;
 	}
 	spop_conn_answer_held(c, e->stream_id, e->frame_id, s->route, e->cluster);
@@ -84,9 +84,9 @@ static void spoa_hold_flush(struct hold_store *h, void *arg)
 	while (s->dirty != NULL) {
 		struct spop_conn *c = s->dirty;
 
-		s->dirty = c->dirty_next;
+		s->dirty = c->dnext;
 		c->dirty = false;
-		c->dirty_next = NULL;
+		c->dnext = NULL;
 		if (spop_conn_kick(c))
 			spop_conn_free(c);
 	}

@@ -65,7 +65,7 @@ struct spoa {
 	uint64_t hs_cur;           /* how many */
 	struct hold_store hold;    /* write NOTIFYs waiting for a promotion */
 	bool hold_ready;           /* <hold> initialised */
-	struct spop_conn *dirty;   /* connections with released ACKs to write (dirty_next) */
+	struct spop_conn *dirty;   /* connections with released ACKs to write (dnext) */
 	uint64_t next_id;          /* id of the next connection, for logs */
 	struct spoa_stats stats;   /* counters */
 	double started;            /* ev_now() at start */

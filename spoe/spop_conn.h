@@ -53,7 +53,7 @@ struct spop_conn {
 	uint64_t notify;            /* NOTIFYs answered */
 	uint32_t held;              /* NOTIFYs of ours in the hold store, room kept in <tx> */
 	bool dirty;                 /* in spoa->dirty: released ACKs wait in <tx> */
-	struct spop_conn *dirty_next; /* in spoa->dirty */
+	struct spop_conn *dnext;    /* in spoa->dirty */
 	struct buf rx;              /* fixed size (max frame + header), taken when data arrives */
 	struct buf tx;              /* fixed size, taken with <rx> */
 	bool in_hs;                 /* in spoa's handshake list (HELLO not done yet) */

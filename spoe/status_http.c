@@ -118,7 +118,8 @@ static int status_hold_metrics(struct spoa *s, struct buf *b)
 		return -1;
 	for (i = 0; i < HOLD_END_COUNT; i++)
 		if (buf_printf(b, "haprole_spoa_holds_ended_total{outcome=\"%s\"} %llu\n",
-		               hold_end_name((enum hold_end)i), (unsigned long long)h->ended[i]) < 0)
+		               hold_end_name((enum hold_end)i),
+		               (unsigned long long)h->ended[i]) < 0)
 			return -1;
 	if (buf_printf(b, "# HELP haprole_spoa_hold_seconds time a held write NOTIFY waited for "
 	                  "its answer\n# TYPE haprole_spoa_hold_seconds histogram\n") < 0)
@@ -135,8 +136,9 @@ static int status_hold_metrics(struct spoa *s, struct buf *b)
 		}
 	}
 	n = cum;
-	return buf_printf(b, "haprole_spoa_hold_seconds_sum %.6f\nhaprole_spoa_hold_seconds_count "
-	                     "%llu\n",
+	return buf_printf(b,
+	                  "haprole_spoa_hold_seconds_sum %.6f\nhaprole_spoa_hold_seconds_count "
+	                  "%llu\n",
 	                  h->hist_sum, n);
 }
 

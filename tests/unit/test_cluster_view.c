@@ -343,7 +343,6 @@ static void test_cv_free_clears_node_indices(void **state)
 	assert_int_equal(cv.clusters[0].n_nodes, 0);
 }
 
-
 /* ---- hold window (issue 17) ---------------------------------------------------------------- */
 
 struct hold_vec {
@@ -395,9 +394,9 @@ static void test_cv_hold_candidates_vectors(void **state)
 		for (j = 0; j < n; j++)
 			if (v->nodes[j].kind == 'n' || v->nodes[j].kind == 'S')
 				st[j].pg.paused = false;
-		assert_int_equal(cv_hold_candidates(in, n, "1", v->tl, v->max_lag, v->among,
-		                                    v->at_loss),
-		                 v->want);
+		assert_int_equal(
+		    cv_hold_candidates(in, n, "1", v->tl, v->max_lag, v->among, v->at_loss),
+		    v->want);
 	}
 }
 

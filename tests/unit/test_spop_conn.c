@@ -522,7 +522,6 @@ static void test_spop_conn_process_split_frames(void **state)
 	assert_int_equal(f.frame_id, 6);
 }
 
-
 /* ---- hold (issue 17): write NOTIFYs kept while a promotion is plausible ------------------- */
 
 /* Routing table of two clusters: "main" without writer (<status>, hold window <hold>, hold_max
@@ -538,7 +537,11 @@ static struct route_table *hold_table(enum cv_status status, const char *writer,
 		  .epoch = 3,
 		  .hold = hold,
 		  .hold_max = hold_max },
-		{ .cluster = "other", .status = CV_STATUS_OK, .writer = "db3", .reader = "db3", .epoch = 1 },
+		{ .cluster = "other",
+		  .status = CV_STATUS_OK,
+		  .writer = "db3",
+		  .reader = "db3",
+		  .epoch = 1 },
 	};
 	struct route_table *t = route_build(in, 2, 2);
 
@@ -621,7 +624,8 @@ static void send_notify(struct fx *fx, uint64_t fid, const char *cluster, const 
 {
 	uint8_t b[256];
 
-	send_bytes(fx, b, make_notify(b, sizeof(b), 1, fid, "haprole-route", cluster, intent, false));
+	send_bytes(fx, b,
+	           make_notify(b, sizeof(b), 1, fid, "haprole-route", cluster, intent, false));
 }
 
 /* The next frame is the ACK of <fid> carrying cluster <ci>'s actions of table <t>. */
@@ -650,7 +654,8 @@ static void test_spop_conn_hold_released_on_writer(void **state)
 	assert_int_equal(fx->s.hold.used, 1);
 	assert_int_equal(fx->s.conns->held, 1);
 	assert_int_equal(fx->s.hold.stats.started, 1);
-	t = hold_table(CV_STATUS_OK, "db2", false, 60); /* the feed update's work, not the NOTIFY's */
+	/* the feed update's work, not the NOTIFY's */
+	t = hold_table(CV_STATUS_OK, "db2", false, 60);
 	n_allocs = 0;
 	spoa_set_route(&fx->s, t);
 	pump(fx, 1);
@@ -857,7 +862,8 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_released_on_writer, setup_hold,
 		                                teardown),
-		cmocka_unit_test_setup_teardown(test_spop_conn_hold_timed_out, setup_hold, teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_timed_out, setup_hold,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_drained_writer, setup_hold,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_settled, setup_hold, teardown),
