@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/check.h"
+#include "common/route_rule.h"
 #include "common/log.h"
 
 const double agent_reply_bounds[AGENT_REPLY_BUCKETS - 1] = {
@@ -88,11 +89,48 @@ static void agent_log_changes(const struct node_state *old, const struct node_st
 	}
 }
 
+/* Whether a check of <c> follows another node's role (`follow`). */
+static bool agent_has_follow(const struct agent_conf *c)
+{
+	for (size_t i = 0; i < c->n_checks; i++) {
+		if (c->checks[i].follow[0] != '\0')
+			return true;
+	}
+	return false;
+}
+
+/* The cluster's writer as the peers' feeds and the node's own state <self> show it, by the one
+ * writer rule (common/route_rule.h): into <writer> ("" none) and <status>. */
+static void agent_cluster_view(const struct agent *a, const struct node_state *self,
+                               char *writer, size_t wlen, const char **status)
+{
+	struct rr_node in[FENCE_PEERS_MAX + 1];
+	enum rr_verdict verdict[FENCE_PEERS_MAX + 1];
+	struct rr_decision d;
+	size_t n = 0;
+
+	in[n].fresh = true;
+	in[n++].st = self;
+	for (size_t i = 0; a->fence != NULL && i < a->fence->n_peers && n < FENCE_PEERS_MAX + 1;
+	     i++) {
+		const struct fence_peer *p = &a->fence->peers[i];
+
+		in[n].fresh = p->connected && p->has_state;
+		in[n++].st = p->has_state ? &p->last : NULL;
+	}
+	rr_decide(in, n, NULL, RR_NO_LAG_LIMIT, &d, verdict);
+	snprintf(writer, wlen, "%s", d.writer >= 0 ? in[d.writer].st->node : "");
+	*status = rr_status_name(d.status);
+}
+
 /* Rebuilds the node state from its inputs; publishes when it changed. */
 void agent_update(struct agent *a)
 {
 	struct node_state next = a->ns;
 	const struct agent_conf *c = a->conf;
+	struct check_view view = { "", "" };
+	char writer[NS_NAME_MAX];
+	bool have_view;
 
 	/* a probe added by a reload counts once it has a first result (agent.h) */
 	a->pg_pending = a->pg_pending && a->pg_on && !a->pg.rf.known;
@@ -117,13 +155,20 @@ void agent_update(struct agent *a)
 		a->fenced = fence_apply(a->fence, &next, a->fence_reason, sizeof(a->fence_reason));
 	next.fenced = a->fenced;
 	memcpy(next.fence_reason, a->fence_reason, sizeof(next.fence_reason));
+	/* `follow`: the cluster's writer from the peers' feeds, when a check asks for it */
+	have_view = a->fence != NULL && a->fence->started && agent_has_follow(c);
+	if (have_view) {
+		agent_cluster_view(a, &next, writer, sizeof(writer), &view.status);
+		view.writer = writer;
+	}
 	memset(next.checks, 0, sizeof(next.checks));
 	next.n_checks = c->n_checks;
 	for (size_t i = 0; i < c->n_checks; i++) {
 		struct ns_check *k = &next.checks[i];
 
 		memcpy(k->name, c->checks[i].name, sizeof(k->name));
-		if (check_eval(&c->checks[i], &next, a->shutting_down, k->line, sizeof(k->line)) ==
+		if (check_eval_view(&c->checks[i], &next, have_view ? &view : NULL,
+		                    a->shutting_down, k->line, sizeof(k->line)) ==
 		    -1)
 			snprintf(k->line, sizeof(k->line),
 			         "fail %s #agent: check evaluation failed",
@@ -387,12 +432,23 @@ static void agent_ops_set_fence(void *arg, bool fenced, const char *reason)
 	agent_set_fence(arg, fenced, reason);
 }
 
+/* A peer's feed moved: what `follow` checks answer may have changed. Only agents with such a
+ * check re-evaluate on every peer frame (agent_update returns early when nothing changed). */
+static void agent_ops_peers_changed(void *arg)
+{
+	struct agent *a = arg;
+
+	if (agent_has_follow(a->conf))
+		agent_update(a);
+}
+
 /* Subscribes to the [peer NAME] feeds of <c> with a fresh struct fence, returned in <*out>
  * (heap). Returns 0, or -1 with <err> and nothing running. */
 static int agent_ops_fence_start(struct agent *a, const struct agent_conf *c, struct fence **out,
                                  char *err, size_t errlen)
 {
-	static const struct fence_ops ops = { agent_ops_local, agent_ops_set_fence, NULL };
+	static const struct fence_ops ops = { agent_ops_local, agent_ops_set_fence,
+		                              agent_ops_peers_changed, NULL };
 	struct fence_peer_conf peers[AGENT_CONF_PEERS_MAX];
 	struct fence_ops o = ops;
 	struct fence *f = calloc(1, sizeof(*f));

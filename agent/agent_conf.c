@@ -234,6 +234,15 @@ const struct cfg_key agent_check_keys[] = {
 	  .def = "0",
 	  .reloadable = true,
 	  .help = "announce maxconn:N when up (0: never)" },
+	{ .name = "follow",
+	  .type = CFG_T_STRING,
+	  .offset = CK(follow),
+	  .len = NS_NAME_MAX,
+	  .min = 0,
+	  .def = "",
+	  .reloadable = true,
+	  .help = "app: up only while this node is the cluster's writer (peers' feeds); "
+	          "empty: off" },
 	{ .name = NULL },
 };
 
@@ -499,6 +508,19 @@ static int agent_conf_validate(struct agent_conf_reader *r, const char *file, ch
 	for (size_t i = 0; i < c->n_checks; i++) {
 		const struct check_conf *k = &c->checks[i];
 
+		if (k->follow[0] != '\0' && k->kind != CHECK_KIND_APP) {
+			snprintf(err, errlen,
+			         "%s: [check %s] key 'follow': only for kind = app (got \"%s\")",
+			         file, k->name, k->follow);
+			return -1;
+		}
+		if (k->follow[0] != '\0' && c->n_peers == 0) {
+			snprintf(err, errlen,
+			         "%s: [check %s] key 'follow': needs [peer NAME] sections to see the "
+			         "writer (got \"%s\")",
+			         file, k->name, k->follow);
+			return -1;
+		}
 		if (k->min_weight > k->weight) {
 			snprintf(
 			    err, errlen,

@@ -182,7 +182,7 @@ static void check_reader(const struct check_conf *c, const struct node_state *ns
 }
 
 static void check_app(const struct check_conf *c, const struct node_state *ns,
-                      struct check_verdict *v)
+                      const struct check_view *view, struct check_verdict *v)
 {
 	if (ns->app.present && !ns->app.up) {
 		check_set(v, AL_FAIL, -1, "app: %s", ns->app.err[0] != '\0' ? ns->app.err : "down");
@@ -191,6 +191,25 @@ static void check_app(const struct check_conf *c, const struct node_state *ns,
 	if (ns->nginx.present && !ns->nginx.up) {
 		check_set(v, AL_FAIL, -1, "nginx: %s",
 		          ns->nginx.err[0] != '\0' ? ns->nginx.err : "down");
+		return;
+	}
+	if (c->follow[0] != '\0') {
+		/* the database is elsewhere: follow its writer as the peers' feeds show it */
+		if (view == NULL) {
+			check_set(v, AL_FAIL, -1, "follow %s: no view of the cluster", c->follow);
+			return;
+		}
+		if (strcmp(view->writer, c->follow) != 0) {
+			snprintf(v->why, sizeof(v->why), "follow: %.60s is not the writer (%s%.60s)",
+			         c->follow, view->writer[0] != '\0' ? "writer " : "",
+			         view->writer[0] != '\0' ? view->writer : view->status);
+			v->r.state = AL_DOWN;
+			v->r.weight = -1;
+			v->r.reason = v->why;
+			v->standby = true; /* healthy, just not the active one: standby_answer */
+			return;
+		}
+		check_up(v, (int)c->weight);
 		return;
 	}
 	if (ns->pg.present && !check_pg_primary(ns, v))
@@ -203,6 +222,14 @@ static void check_app(const struct check_conf *c, const struct node_state *ns,
  * Returns the line length, or -1 (EINVAL: a config value out of range; ENOBUFS). */
 int check_eval(const struct check_conf *c, const struct node_state *ns, bool shutting_down,
                char *line, size_t linelen)
+{
+	return check_eval_view(c, ns, NULL, shutting_down, line, linelen);
+}
+
+/* check_eval() with the cluster view <view> (NULL: none) that `follow` needs. */
+int check_eval_view(const struct check_conf *c, const struct node_state *ns,
+                    const struct check_view *view, bool shutting_down, char *line,
+                    size_t linelen)
 {
 	struct check_verdict v;
 	char admin_why[NS_REASON_MAX + 16];
@@ -218,7 +245,7 @@ int check_eval(const struct check_conf *c, const struct node_state *ns, bool shu
 		check_reader(c, ns, &v);
 		break;
 	case CHECK_KIND_APP:
-		check_app(c, ns, &v);
+		check_app(c, ns, view, &v);
 		break;
 	case CHECK_KIND_COUNT:
 		errno = EINVAL;

@@ -6,7 +6,9 @@
  *   reader  up for a streaming standby, weight falling with lag; past max_lag answered as
  *           lag_answer says (drain, or down); the primary serves reads at primary_weight
  *   app     up when the app and nginx probes pass and, where the node has a local PostgreSQL,
- *           only where it is the primary
+ *           only where it is the primary; with `follow = NODE` instead: only while NODE is
+ *           the cluster's writer as the peers' feeds show it (common/route_rule.h), so an
+ *           app node on its own host flips with the database (check_eval_view)
  * Then overrides, most severe admin word wins (maint > drain > ready):
  *   operator admin state (reason "admin: ..."), shutdown grace (drain, reason "shutdown"),
  *   a healthy standby answered as configured by standby_answer (down, or down + maint).
@@ -56,6 +58,7 @@ struct check_conf {
 	uint64_t max_lag;       /* reader: bytes behind beyond which lag_answer applies */
 	double max_lag_time;    /* reader: seconds behind beyond which too; 0: not used */
 	int64_t maxconn;        /* > 0: announce maxconn:N when up; 0: never */
+	char follow[NS_NAME_MAX]; /* app: up only while this node is the cluster's writer; "" off */
 	struct cfg_seen seen;   /* keys set in this section (duplicates are refused) */
 };
 
@@ -63,8 +66,18 @@ extern const char *const check_kind_names[];
 extern const char *const check_standby_names[];
 extern const char *const check_lag_names[];
 
+/* The cluster as the peers' feeds show it, for `follow`: the writer's node name ("" none) and
+ * the route rule's status ("ok", "no-primary", ...). */
+struct check_view {
+	const char *writer; /* the cluster's writer, "" when there is none */
+	const char *status; /* why there is none */
+};
+
 int check_eval(const struct check_conf *c, const struct node_state *ns, bool shutting_down,
                char *line, size_t linelen) HR_MUSTCHECK;
+int check_eval_view(const struct check_conf *c, const struct node_state *ns,
+                    const struct check_view *view, bool shutting_down, char *line,
+                    size_t linelen) HR_MUSTCHECK;
 int check_reader_weight(const struct check_conf *c, uint64_t lag_bytes, uint64_t lag_ms,
                         bool *over);
 

@@ -144,6 +144,8 @@ static void fence_on_feed(struct feed_sub *fs, enum feed_sub_event ev,
 		break;
 	}
 	fence_update(p->owner);
+	if (p->owner->ops.peers_changed != NULL)
+		p->owner->ops.peers_changed(p->owner->ops.arg);
 }
 
 /* Subscribes to each of <n_peers> peers. Returns 0, or -1 with <err> filled (nothing running).

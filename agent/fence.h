@@ -48,6 +48,10 @@ struct fence_ops {
 	 * peer error ("peer x has system identifier ...: not trusted") or "", so that a
 	 * misconfigured peer shows in the node state's fence_reason. */
 	void (*set_fence)(void *arg, bool fenced, const char *reason);
+	/* Optional: called after every peer event (a state, a heartbeat, a lost feed), once the
+	 * fence verdict is told, so the agent may re-evaluate what depends on the peers' view
+	 * (an app check's `follow`). NULL: not called. */
+	void (*peers_changed)(void *arg);
 	void *arg; /* the agent */
 };
 

@@ -13,7 +13,9 @@
 # one agent each, peers of each other): exactly the primary is UP in the writer listens, the
 # standby in the replica listen, SQL through them lands where it should; then db2 is promoted
 # and db1 stopped, and HAProxy follows (db1 fenced by db2's higher timeline in between). The
-# agents run the demo's on_role_change hook: exactly one line, db2's promotion.
+# agents run the demo's on_role_change hook: exactly one line, db2's promotion. The app tier on
+# its own hosts: app1 (follow = db1) and app2 (follow = db2), agent-checked in an app listen,
+# swap within one feed hop of the promotion (the log lines show it).
 # Address block 127.0.41.0/24, ports 31000-31499 (agenthttp's). Exit 0 pass, 77 skip, 1 fail.
 set -u
 cd "$(dirname "$0")/../.."
@@ -128,6 +130,41 @@ ops_agent_start db1 && ops_agent_start db2 || exit 1
 ops_wait_line $A1 $AP writer '^up ready' 20 || exit 1
 ops_wait_line $A2 $AP reader '^up ready' 20 || exit 1
 
+# ---- the app tier on its own hosts: app1 follows db1, app2 follows db2 (issue 10 item 4) ---------
+# each app is a python3 http.server; its agent probes it and reads db1's and db2's feeds
+A3=127.0.41.3 A4=127.0.41.4 APPPORT=31480
+APP_PIDS=()
+for n in 3 4; do
+	addr=A$n
+	name=app$((n - 2))
+	python3 -m http.server --bind "${!addr}" $APPPORT --directory "$OPS_TMP" >/dev/null 2>&1 &
+	APP_PIDS+=($!)
+	cat >"$OPS_TMP/$name.conf" <<EOF
+[agent]
+cluster = opstest
+node = $name
+listen = ${!addr}:$AP
+heartbeat = 200ms
+admin_socket =
+state_file =
+[tcp app]
+addr = ${!addr}:$APPPORT
+interval = 100ms
+[check app]
+kind = app
+follow = db$((n - 2))
+[peer db1]
+address = $A1:$AP
+[peer db2]
+address = $A2:$AP
+EOF
+done
+trap 'kill "${APP_PIDS[@]}" 2>/dev/null; cleanup' EXIT
+ops_agent_start app1 && ops_agent_start app2 || exit 1
+ops_wait_line $A3 $AP app '^up ready' 20 && ok "app1 (follow = db1) up while db1 is the writer" || ko "app1 not up"
+ops_wait_line $A4 $AP app '^down ready #follow: db2 is not the writer \(writer db1\)' 20 &&
+	ok "app2 (follow = db2) down: $(ops_ask $A4 $AP app)" || ko "app2 not down"
+
 # what HAProxy's checks send, straight at the agents
 code() { curl -s -m 2 -o /dev/null -w '%{http_code}' -X "$1" "http://$2:$AP$3"; }
 expect "OPTIONS /master on db1 (primary)" 200 "$(code OPTIONS $A1 /master)"
@@ -149,6 +186,17 @@ for i in "${!roots[@]}"; do
 	bb=$((FEBASE + i * 10 + 5))
 	localize "$OPS_TMP/template.cfg" "$OPS_TMP/t$i.cfg" "$OPS_TMP/t$i.sock" $bt || exit 1
 	localize "$PATRONI_EXAMPLE" "$OPS_TMP/b$i.cfg" "$OPS_TMP/b$i.sock" $bb || exit 1
+	# the app listen: agent-check on each app server, as haproxy/haproxy.cfg's be_app
+	cat >>"$OPS_TMP/t$i.cfg" <<EOF
+
+listen app
+    mode http
+    bind $FE:$((bt + 3))
+    timeout client 5s
+    timeout server 5s
+    server app1 $A3:$APPPORT check inter 300ms agent-check agent-port $AP agent-send "app\n" agent-inter 200ms
+    server app2 $A4:$APPPORT check inter 300ms agent-check agent-port $AP agent-send "app\n" agent-inter 200ms
+EOF
 	hap_start "$OPS_TMP/t$i.cfg" "${roots[$i]}" || exit 1
 	hap_start "$OPS_TMP/b$i.cfg" "${roots[$i]}" || exit 1
 	socks_t+=("$OPS_TMP/t$i.sock")
@@ -181,6 +229,7 @@ for i in "${!roots[@]}"; do
 	hv=${names[$i]}
 	wait_states "${socks_t[$i]}" master "node1=UP node2=DOWN" "$hv template"
 	wait_states "${socks_t[$i]}" replicas "node1=DOWN node2=UP" "$hv template"
+	wait_states "${socks_t[$i]}" app "app1=UP app2=DOWN" "$hv app tier (follow)"
 	wait_states "${socks_b[$i]}" batman "postgresql_127.0.0.1_5432=UP postgresql_127.0.0.1_5433=DOWN" "$hv bare httpchk"
 	expect "$hv template writer port -> db1, writable" "$A1|f" "$(sql $((ports_t[i] + 1)))"
 	expect "$hv template replica port -> db2, read-only" "$A2|t" "$(sql $((ports_t[i] + 2)))"
@@ -188,7 +237,15 @@ for i in "${!roots[@]}"; do
 done
 
 # ---- promotion: db2 promoted, then db1 stopped ---------------------------------------------------
+t0=$(date +%s%3N)
 pg_promote "$OPS_TMP/n2/pg" || ko "promote db2"
+t1=$(date +%s%3N)
+ops_wait_line $A4 $AP app '^up ready' 10 && ok "app2 (follow = db2) up after db2's promotion" || ko "app2 not up"
+t2=$(date +%s%3N)
+ops_wait_line $A3 $AP app '^down ready #follow: db1 is not the writer' 10 && ok "app1 (follow = db1) down: $(ops_ask $A3 $AP app)" || ko "app1 not down"
+echo "     note: pg_ctl promote returned after $((t1 - t0)) ms, app2's agent said up $((t2 - t1)) ms later (polled every 100 ms; feed heartbeat 200 ms)"
+grep -h "check app:" "$OPS_TMP/app1.log" "$OPS_TMP/app2.log" | tail -n 2 | sed 's/^/     /'
+grep -h "pg: up standby -> up primary" "$OPS_TMP/db2.log" | tail -n 1 | sed 's/^/     /'
 ops_wait_line $A2 $AP writer '^up ready' 10 && ok "db2's writer check up after the promotion" || ko "db2 writer not up"
 # db1 still runs as a primary on the old timeline: fenced by db2's feed, so /master says 503
 ops_wait_line $A1 $AP writer '^down ready #fenced' 10 && ok "db1 fenced while it still runs" || ko "db1 not fenced"
@@ -200,6 +257,8 @@ expect "OPTIONS /master on the fenced old primary db1" 503 "$(code OPTIONS $A1 /
 for i in "${!roots[@]}"; do
 	hv=${names[$i]}
 	wait_states "${socks_t[$i]}" master "node1=DOWN node2=UP" "$hv template, after the promotion"
+	wait_states "${socks_t[$i]}" app "app1=DOWN app2=UP" "$hv app tier (follow), after the promotion"
+	expect "$hv app port answers through app2" 200 "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://$FE:$((ports_t[i] + 3))/")"
 	wait_states "${socks_b[$i]}" batman "postgresql_127.0.0.1_5432=DOWN postgresql_127.0.0.1_5433=UP" "$hv bare httpchk, after the promotion"
 done
 pg_stop "$OPS_TMP/n1/pg" fast || ko "stop db1"

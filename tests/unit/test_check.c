@@ -329,6 +329,46 @@ static void test_check_eval_maxconn(void **state)
 	assert_string_equal(line, "down ready #pg: standby");
 }
 
+/* follow = db1 on an app node: up only while the view names db1 the writer; the app probes
+ * still count; no view at all fails; standby_answer and the admin state apply. */
+static void test_check_eval_follow(void **state)
+{
+	struct check_conf c = conf(CHECK_KIND_APP, CHECK_STANDBY_DOWN);
+	struct check_view w1 = { "db1", "ok" };
+	struct check_view w2 = { "db2", "ok" };
+	struct check_view none = { "", "split-brain" };
+	struct node_state ns;
+	char line[NS_CHECK_LINE_MAX];
+
+	(void)state;
+	strcpy(c.follow, "db1");
+	build(S_NO_PG, &ns);
+	assert_true(check_eval_view(&c, &ns, &w1, false, line, sizeof(line)) > 0);
+	assert_string_equal(line, "up ready 100%");
+	assert_true(check_eval_view(&c, &ns, &w2, false, line, sizeof(line)) > 0);
+	assert_string_equal(line, "down ready #follow: db1 is not the writer (writer db2)");
+	assert_true(check_eval_view(&c, &ns, &none, false, line, sizeof(line)) > 0);
+	assert_string_equal(line, "down ready #follow: db1 is not the writer (split-brain)");
+	assert_true(check_eval_view(&c, &ns, NULL, false, line, sizeof(line)) > 0);
+	assert_string_equal(line, "fail ready #follow db1: no view of the cluster");
+	assert_true(check_eval(&c, &ns, false, line, sizeof(line)) > 0);
+	assert_string_equal(line, "fail ready #follow db1: no view of the cluster");
+	c.standby_answer = CHECK_STANDBY_MAINT;
+	assert_true(check_eval_view(&c, &ns, &w2, false, line, sizeof(line)) > 0);
+	assert_true(strncmp(line, "down maint #follow", 18) == 0);
+	c.standby_answer = CHECK_STANDBY_DOWN;
+	/* a local standby PostgreSQL does not matter: the followed node does */
+	build(S_STANDBY, &ns);
+	assert_true(check_eval_view(&c, &ns, &w1, false, line, sizeof(line)) > 0);
+	assert_string_equal(line, "up ready 100%");
+	build(S_APP_DOWN, &ns);
+	assert_true(check_eval_view(&c, &ns, &w1, false, line, sizeof(line)) > 0);
+	assert_true(strncmp(line, "fail ready #app:", 16) == 0);
+	build(S_DRAIN, &ns);
+	assert_true(check_eval_view(&c, &ns, &w1, false, line, sizeof(line)) > 0);
+	assert_true(strncmp(line, "up drain 100%", 13) == 0);
+}
+
 static void test_check_eval_bad_kind(void **state)
 {
 	struct check_conf c = conf(CHECK_KIND_WRITER, CHECK_STANDBY_DOWN);
@@ -351,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_check_reader_weight_limits_off),
 		cmocka_unit_test(test_check_eval_maxconn),
 		cmocka_unit_test(test_check_eval_bad_kind),
+		cmocka_unit_test(test_check_eval_follow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

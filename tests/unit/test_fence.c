@@ -187,7 +187,7 @@ static void test_fence_start_peer_feed(void **state)
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t slen = sizeof(sin);
 	struct fake_agent agent = { .st = mk("db1", P, 2, "42") };
-	struct fence_ops ops = { fake_local, fake_set_fence, &agent };
+	struct fence_ops ops = { .local = fake_local, .set_fence = fake_set_fence, .arg = &agent };
 	struct fence_peer_conf pc = { .name = "db2" };
 	struct node_state peer = mk("db2", P, 3, "42");
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
