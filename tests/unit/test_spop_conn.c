@@ -591,12 +591,25 @@ static void pump_none(struct fx *fx)
 	assert_int_equal(fx->in_len - fx->in_off, 0);
 }
 
-/* Blocks in the loop (timers fire) until <want> frames arrived; bounded rounds. */
+static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	*(bool *)w->data = true;
+}
+
+/* Blocks in the loop (timers fire) until <want> frames arrived; bounded: 2000 rounds, and a
+ * guard timer of 10 s so that a timer that never fires fails the test instead of hanging it. */
 static void pump_wait(struct fx *fx, size_t want)
 {
+	bool expired = false;
+	ev_timer guard;
 	int rounds;
 
-	for (rounds = 0; rounds < 2000; rounds++) {
+	ev_timer_init(&guard, guard_cb, 10, 0);
+	guard.data = &expired;
+	ev_timer_start(fx->loop, &guard);
+	for (rounds = 0; rounds < 2000 && !expired; rounds++) {
 		size_t off = fx->in_off, frames = 0;
 		struct spop_frame f;
 		enum spop_status st;
@@ -608,8 +621,10 @@ static void pump_wait(struct fx *fx, size_t want)
 			off += (size_t)n;
 			frames++;
 		}
-		if (frames >= want || fx->eof)
+		if (frames >= want || fx->eof) {
+			ev_timer_stop(fx->loop, &guard);
 			return;
+		}
 		ev_run(fx->loop, EVRUN_ONCE);
 		r = read(fx->peer, fx->in + fx->in_len, sizeof(fx->in) - fx->in_len);
 		if (r == 0)
@@ -617,7 +632,9 @@ static void pump_wait(struct fx *fx, size_t want)
 		else if (r > 0)
 			fx->in_len += (size_t)r;
 	}
-	fail_msg("no %zu frames after 2000 blocking loop rounds", want);
+	ev_timer_stop(fx->loop, &guard);
+	fail_msg("no %zu frames after %d blocking loop rounds (guard expired: %d)", want, rounds,
+	         (int)expired);
 }
 
 static void send_notify(struct fx *fx, uint64_t fid, const char *cluster, const char *intent)
@@ -666,6 +683,22 @@ static void test_spop_conn_hold_released_on_writer(void **state)
 	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_WRITER], 1);
 	assert_int_equal(fx->s.hold.stats.hist[HOLD_HIST_BUCKETS - 1], 0);
 	assert_int_equal(fx->s.conns->notify, 1);
+}
+
+/* A reload lowers hold_max: waiting writes never wait longer than the new value. */
+static void test_spop_conn_hold_max_lowered(void **state)
+{
+	struct fx *fx = *state;
+	const struct route_table *t = fx->s.route;
+
+	do_hello(fx);
+	send_notify(fx, 1, "main", "write");
+	pump_none(fx);
+	assert_int_equal(fx->s.hold.used, 1);
+	hold_set_max(&fx->s.hold, 0, 0.01); /* was 60 s */
+	pump_wait(fx, 1);
+	expect_ack(fx, 1, t, 0);
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_TIMEOUT], 1);
 }
 
 /* A drained writer (planned switchover): writes are held although there is a writer, and go
@@ -865,6 +898,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_timed_out, setup_hold,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_drained_writer, setup_hold,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_hold_max_lowered, setup_hold,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_settled, setup_hold, teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_budget_exceeded,
