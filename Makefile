@@ -80,6 +80,8 @@ help:
 	@echo "  make test-integration every tests/integration/test_*.sh against real haproxy/postgres/nginx"
 	@echo "                        (one: tests/integration/run.sh tests/integration/test_NAME.sh)"
 	@echo "  make test-spoe        haprole-spoa behind real HAProxy 2.6 and 3.x (says which versions ran)"
+	@echo "  make test-docker      the docker-compose demo cluster: build, up, fail over, down (root;"
+	@echo "                        docker/README.md)"
 	@echo "  make fuzz             build the libFuzzer targets in build/fuzz (clang)"
 	@echo "  make fuzz-smoke       run each fuzz target FUZZ_SECONDS (default $(FUZZ_SECONDS)) seconds"
 	@echo "  make bench            build the benchmark programs; the scripts and results: bench/README.md"
@@ -165,6 +167,13 @@ test-integration: all
 test-spoe: all
 	@tests/integration/run.sh tests/integration/test_spoa_haproxy.sh tests/integration/test_spoa_pg.sh \
 		tests/integration/test_spoa_hold.sh
+
+# The docker-compose demo cluster (docker/README.md) built, failed over and torn down for real;
+# installs docker.io/docker-compose and starts dockerd when needed (root), skips with the reason
+# when no engine can be had (exit 0, the skip counted in `docker: N passed, N failed, N skipped`).
+.PHONY: test-docker
+test-docker:
+	@tests/docker/test_compose.sh; rc=$$?; [ $$rc = 77 ] && rc=0; exit $$rc
 
 # `make test` = deps + build + prereq + unit + asan + fuzz smoke + integration (+ docker), one
 # summary at the end; tests/README.md says how skips, lanes and the time budget work.

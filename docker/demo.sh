@@ -524,7 +524,7 @@ haproxy_conf() {
 	done
 	sed "${tags[@]}" -e "s|@DIR@|$DEMO|g" -e "s|@HOST@|$BR_ADDR|g" -e "s|@CLUSTER@|$CLUSTER|g" \
 		-e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@PGW_PORT@|$PGW_PORT|g" -e "s|@PGR_PORT@|$PGR_PORT|g" \
-		-e "s|@STATS_PORT@|$STATS_PORT|g" -e "s|@SPOA_PORT@|$SPOA_PORT|g" \
+		-e "s|@STATS_PORT@|$STATS_PORT|g" -e "s|@SPOA_PORT@|$SPOA_PORT|g" -e "s|@SPOA_HOST@|$BR_ADDR|g" \
 		-e "s|@LUA_NODES@|$lua_nodes|g" -e "s|@ROOT@|$ROOT|g" -e "s|@LUA_STATUS_PORT@|$LUA_STATUS|g" \
 		-e "s|@SERVERS_W@|$servers_w|" -e "s|@SERVERS_R@|$servers_r|" -e "s|@SERVERS_APP@|$servers_app|" \
 		"$ROOT/docker/haproxy-demo.cfg.in" >"$DEMO/haproxy.cfg"
