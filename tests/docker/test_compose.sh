@@ -147,7 +147,7 @@ fi
 
 size=$("$DOCKER" image inspect -f '{{.Size}}' haprole-demo-runtime)
 echo "runtime image haprole-demo-runtime: $((size / 1000000)) MB"
-for img in haprole-demo-runtime haprole-demo-app haprole-demo-pg; do
+for img in haprole-demo-runtime haprole-demo-app haprole-demo-pg haprole-demo-haproxy; do
 	expect "$img: no compiler" "" "$("$DOCKER" run --rm --entrypoint bash $img -c \
 		'for c in cc gcc c99 clang tcc g++ as ld; do command -v $c; done; ls /usr/lib/gcc 2>/dev/null')"
 done
