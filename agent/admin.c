@@ -407,7 +407,8 @@ static bool admin_evict_oldest_reading(struct admin_server *s)
 	struct admin_conn *old = NULL;
 
 	for (struct admin_conn *c = s->conns; c != NULL; c = c->next)
-		if (c->state == ADMIN_CONN_ST_READING && buf_len(&c->tx) == 0)
+		if (c->state == ADMIN_CONN_ST_READING && buf_len(&c->tx) == 0 &&
+		    !sock_has_input(c->fd))
 			old = c;
 	if (old == NULL)
 		return false;
@@ -468,6 +469,7 @@ static void admin_accept_one(struct admin_server *s, int fd)
 	}
 	c->srv = s;
 	c->fd = fd;
+	c->opened = ev_now(s->loop);
 	c->id = ++s->next_id;
 	c->peer_uid = -1;
 	c->peer_pid = -1;
@@ -483,6 +485,8 @@ static void admin_accept_one(struct admin_server *s, int fd)
 	c->timer.repeat = s->conf.idle_timeout;
 	/* calloc left <c->state> READING (0): set_state arms the watchers of that first state. */
 	admin_conn_set_state(c, ADMIN_CONN_ST_READING);
+	/* a command already in the socket is read now, before a later accept could evict it */
+	admin_conn_on_io(s->loop, &c->io, EV_READ);
 }
 
 /* ---- server ------------------------------------------------------------------------------ */

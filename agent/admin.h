@@ -93,6 +93,7 @@ struct admin_conn {
 	struct admin_conn *next;     /* next client of <srv> */
 	enum admin_conn_state state; /* written by admin_conn_set_state() only */
 	int fd;                      /* socket, -1 once closed */
+	ev_tstamp opened;            /* ev_now() at accept: the oldest waiting client is evicted */
 	uint64_t id;                 /* "admin#<id>" in logs */
 	long peer_uid;               /* SO_PEERCRED uid, -1 unknown */
 	long peer_pid;               /* SO_PEERCRED pid, -1 unknown */

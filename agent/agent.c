@@ -611,13 +611,7 @@ static void agent_keep_fixed(const struct agent_conf *o, struct agent_conf *n)
 			    "keeping \"%s\"",
 			    k->name, ov, nv, ov);
 		memcpy((char *)&n->agent + k->offset, (const char *)&o->agent + k->offset,
-		       k->type == CFG_T_STRING ? k->len
-		       : k->type == CFG_T_ADDR ? sizeof(struct cfg_addr)
-		       : k->type == CFG_T_INT  ? sizeof(int64_t)
-		       : k->type == CFG_T_SIZE ? sizeof(uint64_t)
-		       : k->type == CFG_T_ENUM ? sizeof(int)
-		       : k->type == CFG_T_BOOL ? sizeof(bool)
-		                               : sizeof(double));
+		       cfg_value_size(k));
 	}
 }
 

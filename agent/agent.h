@@ -61,6 +61,7 @@ struct agent_stats {
 	uint64_t unknown_checks;                  /* agent-check lines naming no check */
 	uint64_t refused;                         /* connections closed at accept (max_clients) */
 	uint64_t evicted;                         /* waiting connections closed for a newer one */
+	uint64_t denied;                          /* connections from outside allow_from */
 	uint64_t too_long;                        /* first lines or heads over max_line */
 	uint64_t timeouts;                        /* connections closed by idle_timeout */
 	uint64_t reloads;                         /* successful SIGHUP reloads */

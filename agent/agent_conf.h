@@ -25,6 +25,7 @@
 #include "agent/pg_probe.h"
 #include "common/cfg.h"
 #include "common/compiler.h"
+#include "common/netacl.h"
 #include "common/node_state.h"
 
 #define AGENT_CONF_PEERS_MAX    16  /* [peer NAME] sections */
@@ -43,6 +44,7 @@ struct agent_main_conf {
 	char cluster[NS_NAME_MAX];              /* cluster name carried in the feed */
 	char node[NS_NAME_MAX];                 /* this node's name; required */
 	struct cfg_addr listen;                 /* the agent port */
+	struct netacl allow_from;               /* who may connect to it; empty: everyone */
 	char default_check[NS_NAME_MAX];        /* check answered to an empty or absent line */
 	double first_line_wait;                 /* how long to wait for a first line (s) */
 	double idle_timeout;                    /* a request connection's whole life (s) */

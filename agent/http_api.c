@@ -754,6 +754,9 @@ static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
 	    "# HELP haprole_connections_evicted_total Silent clients closed for a newer one.\n"
 	    "# TYPE haprole_connections_evicted_total counter\n"
 	    "haprole_connections_evicted_total %llu\n"
+	    "# HELP haprole_connections_denied_total Closed at accept: not in allow_from.\n"
+	    "# TYPE haprole_connections_denied_total counter\n"
+	    "haprole_connections_denied_total %llu\n"
 	    "# HELP haprole_requests_too_long_total First lines or heads over max_line.\n"
 	    "# TYPE haprole_requests_too_long_total counter\n"
 	    "haprole_requests_too_long_total %llu\n"
@@ -775,6 +778,7 @@ static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
 	    (unsigned long long)st->agent_replies, (unsigned long long)st->http_replies,
 	    (unsigned long long)st->agent_replies_default, (unsigned long long)st->unknown_checks,
 	    (unsigned long long)st->refused, (unsigned long long)st->evicted,
+	    (unsigned long long)st->denied,
 	    (unsigned long long)st->too_long,
 	    (unsigned long long)st->timeouts, ctx->clients, ctx->feed_subscribers,
 	    (unsigned long long)ctx->feed_frames, (unsigned long long)ctx->feed_dropped,

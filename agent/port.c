@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "agent/agent_line.h"
 #include "agent/http_api.h"
+#include "common/netacl.h"
 #include "common/log.h"
 #include "common/sock.h"
 
@@ -537,8 +538,9 @@ static bool port_evict_oldest_waiting(struct port *pt)
 
 	/* newest first in the list: the last waiting one is the oldest */
 	for (struct port_conn *c = pt->conns; c != NULL; c = c->next)
-		if (c->state == PORT_ST_FIRST_LINE || c->state == PORT_ST_HTTP_HEAD)
-			old = c;
+		if ((c->state == PORT_ST_FIRST_LINE || c->state == PORT_ST_HTTP_HEAD) &&
+		    !sock_has_input(c->fd))
+			old = c; /* waiting, and nothing of its request arrived unread */
 	if (old == NULL)
 		return false;
 	pt->agent->stats.evicted++;
@@ -600,7 +602,9 @@ static void port_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)revents;
 	for (int i = 0; i < PORT_ACCEPTS_PER_EVENT; i++) {
-		int fd = sock_accept(pt->fd, NULL, NULL);
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = sock_accept(pt->fd, &peer, &plen);
 
 		if (fd == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
@@ -615,6 +619,12 @@ static void port_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			ev_timer_set(&pt->pause, PORT_ACCEPT_PAUSE, 0);
 			ev_timer_start(loop, &pt->pause);
 			return;
+		}
+		if (!netacl_allows(&pt->agent->conf->agent.allow_from,
+		                   (const struct sockaddr *)&peer, plen)) {
+			pt->agent->stats.denied++;
+			close(fd); /* not on allow_from: no byte of ours */
+			continue;
 		}
 		port_accept_one(pt, fd);
 	}

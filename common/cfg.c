@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/netacl.h"
 #include "common/units.h"
 
 /* State of one tokenizer pass over a file or a string. */
@@ -499,6 +500,8 @@ int cfg_parse_value(const struct cfg_key *k, const char *value, void *base, cons
 		*(struct cfg_addr *)(void *)dst = a;
 		return 0;
 	}
+	case CFG_T_NETS:
+		return netacl_parse(value, (struct netacl *)dst, why);
 	case CFG_T_COUNT:
 		break;
 	}
@@ -559,6 +562,31 @@ int cfg_set_defaults(const struct cfg_key *table, void *base, char *err, size_t 
 }
 
 /* Writes the value of <k> in <base> as a config would say it. Returns 0, or -1 (ENOBUFS). */
+size_t cfg_value_size(const struct cfg_key *k)
+{
+	switch (k->type) {
+	case CFG_T_INT:
+		return sizeof(int64_t);
+	case CFG_T_BOOL:
+		return sizeof(bool);
+	case CFG_T_DURATION:
+		return sizeof(double);
+	case CFG_T_SIZE:
+		return sizeof(uint64_t);
+	case CFG_T_STRING:
+		return k->len;
+	case CFG_T_ENUM:
+		return sizeof(int);
+	case CFG_T_ADDR:
+		return sizeof(struct cfg_addr);
+	case CFG_T_NETS:
+		return sizeof(struct netacl);
+	case CFG_T_COUNT:
+		break;
+	}
+	return 0;
+}
+
 int cfg_format_value(const struct cfg_key *k, const void *base, char *out, size_t outlen)
 {
 	const char *src = (const char *)base + k->offset;
@@ -585,6 +613,10 @@ int cfg_format_value(const struct cfg_key *k, const void *base, char *out, size_
 		break;
 	case CFG_T_ADDR:
 		n = snprintf(out, outlen, "%s", ((const struct cfg_addr *)(const void *)src)->text);
+		break;
+	case CFG_T_NETS:
+		n = snprintf(out, outlen, "%s",
+		             ((const struct netacl *)(const void *)src)->text);
 		break;
 	case CFG_T_COUNT:
 		break;

@@ -32,6 +32,7 @@ enum cfg_type {
 	CFG_T_STRING,   /* char[len], NUL-terminated; a longer value is an error */
 	CFG_T_ENUM,     /* int: index of the value in enum_names */
 	CFG_T_ADDR,     /* struct cfg_addr: numeric "ip:port", "[ip6]:port" or "*:port" */
+	CFG_T_NETS,     /* struct netacl: "10.0.0.0/8, ::1" (common/netacl.h); "" = everyone */
 	CFG_T_COUNT     /* keep last */
 };
 
@@ -86,6 +87,8 @@ const struct cfg_key *cfg_find_key(const struct cfg_key *table, const char *name
 int cfg_parse_value(const struct cfg_key *k, const char *value, void *base,
                     const char **why) HR_MUSTCHECK;
 int cfg_parse_addr(const char *text, struct cfg_addr *out, const char **why) HR_MUSTCHECK;
+/* Bytes a value of <k> takes in the daemon's struct. */
+size_t cfg_value_size(const struct cfg_key *k);
 int cfg_format_value(const struct cfg_key *k, const void *base, char *out,
                      size_t outlen) HR_MUSTCHECK;
 

@@ -160,6 +160,16 @@ int sock_connect_unix(const char *path)
 	return fd;
 }
 
+/* True when bytes (or the peer's FIN) wait to be read on <fd>: a connection about to be served
+ * in this loop iteration, which an eviction should spare. Reads nothing (MSG_PEEK). */
+bool sock_has_input(int fd)
+{
+	uint8_t b;
+	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n >= 0;
+}
+
 /* The pending error of a socket after a non-blocking connect (0: connected). */
 int sock_pending_error(int fd)
 {

@@ -39,6 +39,7 @@ int sock_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_le
 int sock_connect_tcp(const struct cfg_addr *addr, bool *in_progress) HR_MUSTCHECK;
 int sock_connect_unix(const char *path) HR_MUSTCHECK;
 int sock_pending_error(int fd);
+bool sock_has_input(int fd);
 int sock_set_nodelay(int fd);
 int sock_set_keepalive(int fd, int idle_s, int intvl_s, int count);
 const char *sock_addr_str(const struct sockaddr_storage *ss, char *out, size_t outlen);

@@ -13,6 +13,7 @@
 #include "spoe/spop_conn.h"
 
 #define SPOA_ACCEPT_BURST 64 /* accepts per listener event: a reload reconnects all at once */
+#define SPOA_EVICT_LOOK   16 /* handshake connections looked at for one to evict */
 
 /* Slot of <status> in spoa_stats.errors: wire codes 0..13 as is, 99 -> 14, others -> 15. */
 size_t spoa_err_slot(int status)
@@ -116,6 +117,7 @@ static void spoa_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct spoa *s = container_of(w, struct spoa, listen_io);
 	struct sockaddr_storage peer;
+	struct spop_conn *old;
 	socklen_t plen;
 	int i, fd;
 
@@ -131,21 +133,34 @@ static void spoa_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				            strerror(errno));
 			return;
 		}
-		if ((s->stats.conns_cur >= (uint64_t)s->conf->max_conns ||
-		     s->hs_cur >= (uint64_t)s->conf->max_handshakes) &&
-		    s->hs_head != NULL) {
+		if (!netacl_allows(&s->conf->allow_from, (const struct sockaddr *)&peer, plen)) {
+			s->stats.conns_denied++;
+			close(fd); /* not on allow_from: no byte of ours */
+			continue;
+		}
+		old = NULL;
+		if (s->stats.conns_cur >= (uint64_t)s->conf->max_conns ||
+		    s->hs_cur >= (uint64_t)s->conf->max_handshakes) {
 			/* full, or too many silent newcomers: the oldest connection that has not
 			 * finished HELLO makes room (HAProxy says HELLO at once; a peer that
 			 * connects and waits is the one to go), so idle peers never lock HAProxy
-			 * out */
-			struct spop_conn *old = s->hs_head;
-
+			 * out. One whose HELLO waits unread in the socket is spared (a few looked
+			 * at, oldest first). */
+			old = s->hs_head;
+			for (int k = 0; old != NULL && k < SPOA_EVICT_LOOK && sock_has_input(old->fd);
+			     k++)
+				old = old->hs_next;
+			if (old != NULL && sock_has_input(old->fd))
+				old = NULL;
+		}
+		if (old != NULL) {
 			s->stats.conns_evicted++;
 			spop_conn_close(old, SPOP_STATUS_TIMEOUT, "evicted: no HELLO after %.3fs",
 			                ev_now(s->loop) - old->opened);
 			spop_conn_free(old);
 		}
-		if (s->stats.conns_cur >= (uint64_t)s->conf->max_conns) {
+		if (s->stats.conns_cur >= (uint64_t)s->conf->max_conns ||
+		    s->hs_cur >= (uint64_t)s->conf->max_handshakes) {
 			/* fail fast: HAProxy marks this agent connection failed and falls back */
 			s->stats.conns_refused++;
 			log_debug("spoa: refused a connection: max_connections %lld reached",

@@ -29,6 +29,7 @@ struct spoa_stats {
 	uint64_t conns_accepted;         /* SPOP connections accepted */
 	uint64_t conns_refused;          /* refused: max_connections reached, none to evict */
 	uint64_t conns_evicted;          /* closed in HELLO to make room for a new connection */
+	uint64_t conns_denied;           /* closed at accept: not on allow_from */
 	uint64_t conns_cur;              /* open now */
 	uint64_t hello;                  /* HELLO handshakes completed */
 	uint64_t hello_healthcheck;      /* healthcheck HELLOs answered */

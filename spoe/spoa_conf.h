@@ -15,6 +15,7 @@
 
 #include "common/cfg.h"
 #include "common/compiler.h"
+#include "common/netacl.h"
 #include "common/node_state.h"
 #include "spoe/runtime_api.h"
 
@@ -60,6 +61,8 @@ struct spoa_conf {
 	char path[512];         /* file it was read from */
 	struct cfg_addr listen; /* SPOP listener */
 	struct cfg_addr status; /* status HTTP listener (JSON, /metrics) */
+	struct netacl allow_from;        /* who may connect to <listen>; empty: everyone */
+	struct netacl status_allow_from; /* who may connect to <status>; empty: everyone */
 	int64_t backlog;        /* listen backlog: HAProxy reloads reconnect in bursts */
 	int64_t max_conns;      /* SPOP connections at once; more are refused */
 	int64_t max_handshakes; /* connections in HELLO at once; the oldest is evicted */

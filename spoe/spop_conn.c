@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,10 +461,24 @@ static void spop_conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n;
 
 	(void)loop;
-	if ((revents & EV_READ) != 0 && c->rx.data == NULL && spop_conn_take_buffers(c) < 0) {
-		spop_conn_close(c, SPOP_STATUS_RES, "out of memory for the buffers");
-		spop_conn_free(c);
-		return;
+	if ((revents & EV_READ) != 0 && c->rx.data == NULL) {
+		uint8_t probe;
+		ssize_t p = recv(c->fd, &probe, 1, MSG_PEEK);
+
+		if (p == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return; /* nothing yet: no buffer taken */
+		if (p == 1 && spop_conn_take_buffers(c) < 0) {
+			spop_conn_close(c, SPOP_STATUS_RES, "out of memory for the buffers");
+			spop_conn_free(c);
+			return;
+		}
+		if (p != 1) {
+			c->peer_gone = true;
+			c->spoa->stats.closed_by_peer++;
+			spop_conn_close(c, SPOP_STATUS_NORMAL, "closed before HELLO");
+			spop_conn_free(c);
+			return;
+		}
 	}
 	if ((revents & EV_READ) != 0) {
 		n = buf_read_fd(&c->rx, c->fd);
@@ -549,6 +564,9 @@ int spop_conn_accept(struct spoa *s, int fd, const struct sockaddr_storage *peer
 	s->stats.conns_cur++;
 	hs_link(c);
 	spop_conn_set_state(c, SPOP_ST_HELLO);
+	/* HAProxy's HELLO usually comes with the connection: read it now, before a later accept
+	 * of the same burst could evict this connection (<c> may be freed by this call) */
+	spop_conn_io_cb(s->loop, &c->io, EV_READ);
 	return 0;
 
 out_close_fd:

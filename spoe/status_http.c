@@ -158,6 +158,8 @@ int status_http_metrics(struct spoa *s, struct buf *b)
 	           "connections refused at max_connections", st->conns_refused) < 0 ||
 	    metric(b, "haprole_spoa_connections_evicted_total", "counter",
 	           "connections closed in HELLO to make room", st->conns_evicted) < 0 ||
+	    metric(b, "haprole_spoa_connections_denied_total", "counter",
+	           "connections closed at accept: not on allow_from", st->conns_denied) < 0 ||
 	    metric(b, "haprole_spoa_hello_total", "counter", "HELLO handshakes", st->hello) < 0 ||
 	    metric(b, "haprole_spoa_hello_healthcheck_total", "counter",
 	           "healthcheck HELLOs answered", st->hello_healthcheck) < 0 ||
@@ -243,44 +245,62 @@ int status_http_metrics(struct spoa *s, struct buf *b)
 }
 
 /* Builds the response to the request line in <cl->rx> into <cl->tx>. */
+enum status_route status_http_route(const uint8_t *req, size_t len)
+{
+	const uint8_t *eol = memchr(req, '\n', len);
+	const uint8_t *path;
+	const uint8_t *end;
+	size_t pl;
+
+	if (eol == NULL)
+		return STATUS_ROUTE_INCOMPLETE;
+	len = (size_t)(eol - req); /* the request line only, never past it */
+	if (len >= 4 && memcmp(req, "GET ", 4) == 0)
+		path = req + 4;
+	else if (len >= 5 && memcmp(req, "HEAD ", 5) == 0)
+		path = req + 5;
+	else
+		return STATUS_ROUTE_BAD_METHOD;
+	end = path;
+	while (end < eol && *end != ' ' && *end != '\r')
+		end++;
+	pl = (size_t)(end - path);
+	if ((pl == 1 && path[0] == '/') || (pl == 7 && memcmp(path, "/status", 7) == 0))
+		return STATUS_ROUTE_JSON;
+	if (pl == 8 && memcmp(path, "/metrics", 8) == 0)
+		return STATUS_ROUTE_METRICS;
+	return STATUS_ROUTE_NOT_FOUND;
+}
+
 static int respond(struct status_client *cl)
 {
 	struct spoa *s = cl->h->spoa;
-	const char *req = (const char *)buf_head(&cl->rx);
-	size_t len = buf_len(&cl->rx), pl;
-	const char *path, *sp, *ctype = "application/json", *code = "200 OK";
+	const char *ctype = "application/json", *code = "200 OK";
 	struct buf body;
-	int r;
+	int r = -1;
 
 	if (buf_init(&cl->tx, STATUS_HTTP_RESP) < 0)
 		return -1;
 	if (buf_init(&body, STATUS_HTTP_RESP - 256) < 0)
 		return -1;
-	if (len > 4 && memcmp(req, "GET ", 4) == 0) {
-		path = req + 4;
-	} else if (len > 5 && memcmp(req, "HEAD ", 5) == 0) {
-		path = req + 5;
-	} else {
+	switch (status_http_route(buf_head(&cl->rx), buf_len(&cl->rx))) {
+	case STATUS_ROUTE_BAD_METHOD:
+	case STATUS_ROUTE_INCOMPLETE: /* not called before a full line; answered as bad */
 		code = "405 Method Not Allowed";
-		path = NULL;
-	}
-	sp = path != NULL ? memchr(path, ' ', len - (size_t)(path - req)) : NULL;
-	if (sp == NULL)
-		sp = path != NULL ? memchr(path, '\r', len - (size_t)(path - req)) : NULL;
-	if (sp == NULL)
-		sp = path != NULL ? memchr(path, '\n', len - (size_t)(path - req)) : NULL;
-	pl = sp != NULL ? (size_t)(sp - path) : 0;
-	if (path == NULL)
 		r = buf_printf(&body, "only GET\n");
-	else if ((pl == 1 && path[0] == '/') || (pl == 7 && memcmp(path, "/status", 7) == 0))
+		break;
+	case STATUS_ROUTE_JSON:
 		r = status_http_json(s, &body);
-	else if (pl == 8 && memcmp(path, "/metrics", 8) == 0) {
+		break;
+	case STATUS_ROUTE_METRICS:
 		ctype = "text/plain; version=0.0.4";
 		r = status_http_metrics(s, &body);
-	} else {
+		break;
+	case STATUS_ROUTE_NOT_FOUND:
 		code = "404 Not Found";
 		ctype = "text/plain";
 		r = buf_printf(&body, "paths: / (JSON view), /metrics (Prometheus)\n");
+		break;
 	}
 	if (r < 0) {
 		log_warning("status: response larger than %d bytes", STATUS_HTTP_RESP);
@@ -291,7 +311,7 @@ static int respond(struct status_client *cl)
 	               "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	               "Connection: close\r\n\r\n",
 	               code, ctype, buf_len(&body));
-	if (r == 0 && memcmp(req, "HEAD ", 5) != 0)
+	if (r == 0 && !(buf_len(&cl->rx) >= 5 && memcmp(buf_head(&cl->rx), "HEAD ", 5) == 0))
 		r = buf_append(&cl->tx, buf_head(&body), buf_len(&body));
 	buf_free(&body);
 	return r;
@@ -346,6 +366,11 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 	fd = sock_accept(h->fd, &peer, &plen);
 	if (fd == -1)
 		return;
+	if (!netacl_allows(&h->spoa->conf->status_allow_from, (const struct sockaddr *)&peer,
+	                   plen)) {
+		close(fd); /* not on status_allow_from */
+		return;
+	}
 	for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
 		if (h->clients[i].fd == -1)
 			break;
@@ -355,7 +380,7 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		size_t old = STATUS_HTTP_MAX_CLIENTS;
 
 		for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
-			if (h->clients[i].tx.data == NULL &&
+			if (h->clients[i].tx.data == NULL && !sock_has_input(h->clients[i].fd) &&
 			    (old == STATUS_HTTP_MAX_CLIENTS ||
 			     h->clients[i].opened < h->clients[old].opened))
 				old = i;
@@ -377,6 +402,8 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_timer_init(&cl->timer, client_timer_cb, STATUS_HTTP_TIMEOUT, 0);
 	ev_io_start(loop, &cl->io);
 	ev_timer_start(loop, &cl->timer);
+	/* a request already in the socket is read now, before a later accept could evict it */
+	client_io_cb(loop, &cl->io, EV_READ);
 }
 
 int status_http_start(struct status_http *h, struct spoa *spoa, const struct cfg_addr *addr,

@@ -32,6 +32,19 @@ struct status_http {
 	struct status_client clients[STATUS_HTTP_MAX_CLIENTS]; /* request slots */
 };
 
+/* What a request asks for, from its request line. */
+enum status_route {
+	STATUS_ROUTE_INCOMPLETE = 0, /* no '\n' yet */
+	STATUS_ROUTE_BAD_METHOD,     /* not GET or HEAD */
+	STATUS_ROUTE_JSON,           /* / or /status */
+	STATUS_ROUTE_METRICS,        /* /metrics */
+	STATUS_ROUTE_NOT_FOUND,      /* any other path */
+};
+
+/* Decodes the request line at <req>[<len>] (bytes from the network); reads nothing past <len>
+ * nor past the first '\n'. Pure; fuzzed by tests/fuzz/fuzz_status_request.c. */
+enum status_route status_http_route(const uint8_t *req, size_t len);
+
 int status_http_start(struct status_http *h, struct spoa *spoa, const struct cfg_addr *addr,
                       char *err, size_t errlen) HR_MUSTCHECK;
 void status_http_stop(struct status_http *h);

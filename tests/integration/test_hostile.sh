@@ -7,7 +7,9 @@
 # lengths that lie, NOTIFY before HELLO, a HELLO that never comes) a well-behaved client is
 # served meanwhile (its latency printed), the bad peer is closed or gets an error, and the
 # daemon's peak RSS (VmHWM) is printed and bounded: agent < 16 MiB, haprole-spoa < 32 MiB
-# (docs/design.md section 10: the SPOA bounded under 10 000 hostile connections).
+# (docs/design.md section 10: the SPOA bounded under 10 000 hostile connections). Then
+# allow_from, set by SIGHUP: a source outside the list is closed at accept on the agent port,
+# the SPOP port and the status port; one inside is served.
 # Address 127.0.48.51, ports 35200-35299.
 set -u
 cd "$(dirname "$0")/../.."
@@ -51,6 +53,9 @@ listen = $IP:$AGENT_PORT
 admin_socket = $tmp/agent.sock
 state_file = $tmp/agent.state
 log_level = warning
+# nothing listens there: the probe fails and logs, with a password in the conninfo
+[postgres]
+conninfo = hostaddr=$IP port=35299 user=haprole password=s3cr3t-h4pr0le dbname=postgres
 [check writer]
 kind = writer
 EOF
@@ -99,6 +104,47 @@ run admin "$tmp/agent.sock" "$agent_pid" garbage long-line slowloris idle half-c
 run spop "$IP:$SPOA_PORT" "$spoa_pid" garbage long-line lying-length notify-first no-hello \
 	slowloris idle half-close
 run status "$IP:$STATUS_PORT" "$spoa_pid" garbage long-line headers slowloris idle half-close
+
+# allow_from: a peer outside the list is closed at accept, before a byte; reloaded by SIGHUP
+from() { # from SRC_IP DST_IP PORT SEND - what the listener answers a client bound to SRC_IP
+	"$PY" - "$@" <<'PY'
+import socket, sys
+src, dst, port, send = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].encode().decode("unicode_escape").encode("latin-1")
+s = socket.socket(); s.settimeout(3); s.bind((src, 0))
+try:
+    s.connect((dst, port)); s.sendall(send); d = s.recv(64)
+    print(repr(d[:24]) if d else "closed")
+except OSError as e:
+    print("closed" if e.errno in (104, 32) else "error %s" % e)
+PY
+}
+sed -i "s|^listen = .*|&\nallow_from = 127.0.48.53/32, ::1|" "$tmp/agent.conf"
+sed -i "s|^status_listen = .*|&\nallow_from = 127.0.48.53\nstatus_allow_from = 127.0.48.53|" "$tmp/spoa.conf"
+kill -HUP "$agent_pid" "$spoa_pid"
+for i in $(seq 1 50); do
+	[ "$(from 127.0.48.54 "$IP" "$AGENT_PORT" 'writer\n')" = closed ] && break
+	sleep 0.1
+done
+expect "agent port, from 127.0.48.54 (not on allow_from)" closed "$(from 127.0.48.54 "$IP" "$AGENT_PORT" 'writer\n')"
+expect_match "agent port, from 127.0.48.53 (on allow_from)" "^b'(down|fail) " "$(from 127.0.48.53 "$IP" "$AGENT_PORT" 'writer\n')"
+for i in $(seq 1 50); do
+	[ "$(from 127.0.48.54 "$IP" "$STATUS_PORT" 'GET / HTTP/1.0\r\n\r\n')" = closed ] && break
+	sleep 0.1
+done
+expect "status port, from 127.0.48.54" closed "$(from 127.0.48.54 "$IP" "$STATUS_PORT" 'GET / HTTP/1.0\r\n\r\n')"
+expect_match "status port, from 127.0.48.53" "^b'HTTP/1.1 200" "$(from 127.0.48.53 "$IP" "$STATUS_PORT" 'GET / HTTP/1.0\r\n\r\n')"
+expect "SPOP port, from 127.0.48.54" closed "$(from 127.0.48.54 "$IP" "$SPOA_PORT" 'x')"
+denied=$(curl -s --interface 127.0.48.53 "http://$IP:$STATUS_PORT/metrics" | sed -n 's/^haprole_spoa_connections_denied_total //p')
+expect_match "haprole-spoa counts the SPOP connection it denied" "^[1-9]" "$denied"
+
+# the conninfo password never shows: logs, /status, /metrics, haprolectl
+shown=$( { cat "$tmp/agent.log"; curl -s --interface 127.0.48.53 "http://$IP:$AGENT_PORT/status";
+	curl -s --interface 127.0.48.53 "http://$IP:$AGENT_PORT/metrics";
+	./haprolectl -s "$tmp/agent.sock" status --json 2>&1; ./haprolectl -s "$tmp/agent.sock" status 2>&1
+	$AGENT -c -f "$tmp/agent.conf" 2>&1; } | grep -c 's3cr3t-h4pr0le')
+expect "the conninfo password in logs, /status, /metrics, haprolectl, -c" 0 "$shown"
+grep -q 'pg' "$tmp/agent.log" && ok "the probe's failures are logged (so the check above read them)" ||
+	ko "no probe line in the agent's log"
 
 a=$(hwm "$agent_pid")
 s=$(hwm "$spoa_pid")
