@@ -379,6 +379,7 @@ static void cfg_fmt_bound(const struct cfg_key *k, double v, char *out, size_t o
 	case CFG_T_STRING:
 	case CFG_T_ENUM:
 	case CFG_T_ADDR:
+	case CFG_T_NETS:
 	case CFG_T_COUNT:
 		break;
 	}
