@@ -14,6 +14,8 @@
 #   4. no promotion within hold_max: the held writes get the error they get without hold, after
 #      hold_max (the SPOA counts them as timed out); with hold_max = 0 (SIGHUP) the same error at
 #      once.
+# HOLD_BENCH_TRIALS=N (bench/hold-switchover.sh -l): no test; N planned switchovers with hold
+# and N without on one HAProxy (HOLD_BENCH_ROOT, default 2.6), figures printed.
 # Address range 127.0.46.0/24, ports 34000-34499 (this test's block).
 set -u
 cd "$(dirname "$0")/../.."
@@ -88,7 +90,8 @@ agent_conf() { # agent_conf NODE
 	o=$(other "$n")
 	mkdir -p "$tmp/$n"
 	sed -e "s|@NODE@|$n|g" -e "s|@CLUSTER@|main|g" -e "s|@DIR@|$tmp/$n|g" \
-		-e "s|@PGSOCK@|$tmp/pg-$n|g" -e "s|@PGPORT@|$PGP|g" \
+		-e "s|@PGSOCK@|$tmp/pg-$n|g" -e "s|@PGPORT@|$PGP|g" -e "s|@PGDATA@|$(pgdir "$n")|g" \
+		-e "s|@ROOT@|$PWD|g" \
 		-e "s|@LISTEN@|$(addr_of "$n"):$AGP|g" \
 		-e "s|@PEERS@|[peer $o]\naddress = $(addr_of "$o"):$AGP\n|" \
 		docker/agent-db.conf.in >"$tmp/$n/agent.conf"
@@ -213,6 +216,8 @@ run_scenario() { # run_scenario LABEL NAME how(switchover|kill9) PRIMARY
 	[ "$how" = switchover ] && { ./haprolectl -s "$tmp/$p/agent.sock" ready >/dev/null || fail "ready $p"; }
 	t_loss=$(spoa_loss_time)
 	read -r failed race ro lost held p50 mx <<<"$(verify "$name" "$(addr_of "$s")" "$t_dis" "$t_loss")"
+	LAST="$failed $race $ro $lost $held $p50 $mx"
+	[ -n "${HOLD_BENCH_TRIALS:-}" ] && return 0 # bench mode: figures only
 	if [ "$how" = switchover ]; then
 		expect "$label: $how: failed writes" 0 "$failed"
 	else
@@ -261,11 +266,10 @@ spoa_loss_time() {
 	date -d "$l" +%s.%N
 }
 
-run_version() {
-	local root=$1 ver label i out got
-	ver=$(hap_version "$root")
-	label="haproxy $ver"
-	echo "== $label"
+# cluster_up ROOT LABEL: PostgreSQL pair (db1 primary, db2 synchronous standby), agents,
+# haprole-spoa and HAProxy (from ROOT) up, db1 the writer, db2 seen streaming.
+cluster_up() {
+	local root=$1 label=$2
 	rm -rf "$tmp/pg-db1" "$tmp/pg-db2" "$tmp/db1" "$tmp/db2"
 	: >"$tmp/spoa.log"
 	pg_init_primary "$(pgdir db1)" $PGP $PG1 || fail "initdb"
@@ -283,9 +287,17 @@ run_version() {
 	local sock=$tmp/haproxy.sock
 	hap_wait_field "$sock" haprole_spoa spoa status "UP.*" 10 || fail "$label: SPOA not UP"
 	hap_wait_field "$sock" pg_write db1 status "UP.*" 15 || fail "$label: db1 not UP"
-
-	# 1. planned switchover db1 -> db2, 2. kill -9 of db2, promotion of db1
 	wait_standby_seen db2
+}
+
+run_version() {
+	local root=$1 ver label i out got
+	ver=$(hap_version "$root")
+	label="haproxy $ver"
+	echo "== $label"
+	cluster_up "$root" "$label"
+	local sock=$tmp/haproxy.sock
+	# 1. planned switchover db1 -> db2, 2. kill -9 of db2, promotion of db1
 	run_scenario "$label" "v$2-switchover" switchover db1
 	pg_pair db2
 	wait_spoa "ok db2"
@@ -360,6 +372,52 @@ EOF
 	PIDS=()
 	pg_cleanup_all
 }
+
+# bench_version ROOT TRIALS (HOLD_BENCH_TRIALS set, bench/hold-switchover.sh -l): TRIALS planned
+# switchovers with hold_max 3s, then TRIALS with hold_max 0 (SIGHUP), alternating primaries;
+# prints one line per trial and a summary; returns 1 when a write reached a non-primary or
+# was lost.
+bench_version() {
+	local root=$1 n=$2 mode i p=db1 label bad=0 failed race ro lost held p50 mx
+	label="haproxy $(hap_version "$root")"
+	cluster_up "$root" "$label"
+	echo "# $label; mode trial FAILED NONPRIM LOST HELD +P50_MS +MAX_MS"
+	for mode in hold nohold; do
+		if [ $mode = nohold ]; then
+			sed -i 's/^hold_max = .*/hold_max = 0/' "$tmp/spoa.conf"
+			kill -HUP "$SPOA_PID"
+			for ((i = 0; i < 50; i++)); do grep -q "reloaded" "$tmp/spoa.log" && break; sleep 0.1; done
+		fi
+		for ((i = 1; i <= n; i++)); do
+			run_scenario "$label" "b-$mode-$i" switchover $p >/dev/null
+			read -r failed race ro lost held p50 mx <<<"$LAST"
+			echo "$mode $i $failed $ro $lost $held $p50 $mx" | tee -a "$tmp/bench.results"
+			[ "$ro" = 0 ] && [ "$lost" = 0 ] || bad=1
+			p=$(other $p)
+			pg_pair $p
+			wait_spoa "ok $p"
+			wait_standby_seen "$(other $p)"
+		done
+	done
+	/usr/bin/python3 - "$tmp/bench.results" <<'EOF'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+for mode in ("hold", "nohold"):
+    r = [x for x in rows if x[0] == mode]
+    f = sorted(int(x[2]) for x in r)
+    print("%-6s %d trials: failed writes per switchover min %d / median %g / max %d (total %d); "
+          "non-primary %d, lost %d; held writes' added latency: median of trials' p50 %g ms, "
+          "max %d ms" % (mode, len(r), f[0], statistics.median(f), f[-1], sum(f),
+                         sum(int(x[3]) for x in r), sum(int(x[4]) for x in r),
+                         statistics.median(int(x[6]) for x in r), max(int(x[7]) for x in r)))
+EOF
+	return $bad
+}
+
+if [ -n "${HOLD_BENCH_TRIALS:-}" ]; then
+	bench_version "${HOLD_BENCH_ROOT:-}" "$HOLD_BENCH_TRIALS"
+	exit $?
+fi
 
 ran=""
 v=0
