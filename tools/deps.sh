@@ -7,8 +7,8 @@ set -eu
 PKGS="build-essential pkg-config libev-dev libpq-dev libmsgpack-dev libcmocka-dev
 clang libclang-rt-14-dev
 postgresql-15 postgresql-client-15 nginx-light haproxy haproxy-doc
-libssl-dev openssl debootstrap curl netcat-openbsd iproute2 procps psmisc jq python3 python3-psycopg2
-lua5.3"
+libssl-dev openssl debootstrap curl netcat-openbsd iproute2 iptables procps psmisc jq python3 python3-psycopg2
+lua5.3 faketime"
 
 missing=""
 for p in $PKGS; do

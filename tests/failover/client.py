@@ -3,9 +3,12 @@
 
   client.py run    --env .demo/cluster.env --log FILE --base ID [--progress FILE] [--duration S]
                    [--http] [--fresh-lanes N] [--pool-lifetime S]
+  client.py load   --env .demo/cluster.env [--port-key HAPROXY_PG_RO_PORT] [--conns N]
+                   [--rate PER_S] [--duration S] [--out FILE]
   client.py verify --env .demo/cluster.env --log FILE --base ID --primary NODE
                    [--promoted-at EPOCH] [--scenario NAME] [--max-stale-ms MS] [--http-tail N]
-                   [--resume-node NODE --resume-after EPOCH --resume-within S] [--write-tail N]
+                   [--resume-node NODE --resume-after EPOCH --resume-within S [--resume-lanes L]]
+                   [--write-tail N]
                    [--closed-from EPOCH --closed-until EPOCH [--closed-lanes LANES]]
                    [--http-ok-after EPOCH]
 
@@ -19,6 +22,9 @@ two operations, as application pools do (maxLifetime): a drained server then emp
 statement <= --timeout, with psycopg2's asynchronous API: no call blocks the loop) and logged
 as one JSON line: kind, id, start/end times, outcome (ack / error class / timeout), the node
 that answered. --progress is rewritten every 100 ms with counters the test script polls.
+
+`load` keeps HAProxy's router busy: connections to a HAProxy port (each one a SPOE NOTIFY), a
+PostgreSQL SSLRequest on each, at --rate per second; it prints how many got an answer.
 
 `verify` reads, directly from every reachable PostgreSQL node (not through HAProxy), which of
 the ids exist, and prints one JSON object with the scenario's figures:
@@ -36,7 +42,8 @@ the ids exist, and prints one JSON object with the scenario's figures:
   http, http_errors, http_err_window_ms (first to last failed GET), http_tail_errors (failures
                       among the last --http-tail GETs: the app tier must have recovered)
   resume_ms           given --resume-node: the first write acknowledged by that node at or after
-                      --resume-after, in ms after it (null: none); must be <= --resume-within
+                      --resume-after (on --resume-lanes only when given), in ms after it (null:
+                      none); must be <= --resume-within
   write_tail_errors   given --write-tail N: failures among the last N writes started; must be 0
   acked_while_closed  given --closed-from/--closed-until: writes started in that window and
                       answered before its end that were acknowledged (routing had to fail
@@ -219,7 +226,7 @@ class Client:
         self.pool_lifetime = getattr(a, "pool_lifetime", 0.0)  # seconds, 0: keep forever
         self.count = {"writes": 0, "acks": 0, "werr": 0, "wto": 0, "readonly": 0,
                       "reads": 0, "rerr": 0, "last_ack_node": "", "last_ack_t": 0.0,
-                      "acks_by_node": {}}
+                      "acks_by_node": {}, "acks_by_lane": {}}
         host = env["HAPROXY_HOST"]
         common = "user=%s dbname=%s connect_timeout=%d application_name=failover-client" % (
             env["PGUSER"], env["PGDATABASE"], max(1, int(a.timeout)))
@@ -279,6 +286,7 @@ class Client:
                 c["last_ack_node"] = o["node"]
                 c["last_ack_t"] = o["t1"]
                 c["acks_by_node"][o["node"]] = c["acks_by_node"].get(o["node"], 0) + 1
+                c["acks_by_lane"][o["lane"]] = c["acks_by_lane"].get(o["lane"], 0) + 1
             elif o["err"] == "timeout":
                 c["wto"] += 1
             else:
@@ -385,6 +393,58 @@ class Client:
 def cmd_run(a):
     env = load_env(a.env)
     Client(a, env).run(a.duration)
+    return 0
+
+
+def cmd_load(a):
+    """Connection load on a HAProxy port: every connection makes HAProxy ask the router (one SPOE
+    NOTIFY per connection); it sends PostgreSQL's SSLRequest, reads the server's one-byte answer
+    and closes. --conns loops at most --rate connections per second in all, until SIGTERM or
+    --duration. Prints {"done": N, "failed": N} (and writes it to --out)."""
+    import asyncio
+    import struct
+
+    env = load_env(a.env)
+    host, port = env["HAPROXY_HOST"], int(env[a.port_key])
+    ssl_request = struct.pack("!ii", 8, 80877103)
+    count = {"done": 0, "failed": 0}
+    stop = [False]
+
+    async def one():
+        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), a.timeout)
+        try:
+            w.write(ssl_request)
+            b = await asyncio.wait_for(r.read(1), a.timeout)
+            if b not in (b"N", b"S"):
+                raise ConnectionError("no answer")
+        finally:
+            w.close()
+
+    async def loop_one(interval):
+        nxt = time.monotonic()
+        while not stop[0]:
+            try:
+                await one()
+                count["done"] += 1
+            except (OSError, asyncio.TimeoutError, ConnectionError):
+                count["failed"] += 1
+            nxt = max(nxt + interval, time.monotonic())
+            await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+
+    async def main_load():
+        aloop = asyncio.get_running_loop()
+        aloop.add_signal_handler(signal.SIGTERM, lambda: stop.__setitem__(0, True))
+        aloop.add_signal_handler(signal.SIGINT, lambda: stop.__setitem__(0, True))
+        if a.duration:
+            aloop.call_later(a.duration, lambda: stop.__setitem__(0, True))
+        await asyncio.gather(*(loop_one(a.conns / a.rate) for _ in range(a.conns)))
+
+    asyncio.run(main_load())
+    out = json.dumps(count)
+    print(out)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(out + "\n")
     return 0
 
 
@@ -535,7 +595,9 @@ def cmd_verify(a):
     if a.resume_node:
         # Writes resume: the first write acknowledged by RESUME_NODE at or after RESUME_AFTER
         # arrives within RESUME_WITHIN seconds.
-        t = [o["t1"] for o in acked if o["node"] == a.resume_node and o["t1"] >= a.resume_after]
+        lanes = a.resume_lanes.split(",") if a.resume_lanes else None
+        t = [o["t1"] for o in acked if o["node"] == a.resume_node and o["t1"] >= a.resume_after and
+             (lanes is None or o["lane"] in lanes)]
         res["resume_ms"] = round((min(t) - a.resume_after) * 1000, 1) if t else None
         res["resume_bound_ms"] = round(a.resume_within * 1000)
         if not t:
@@ -593,6 +655,15 @@ def main():
     r.add_argument("--fresh-lanes", type=int, default=FRESH_LANES,
                    help="lanes for the open-loop fresh-connection writes (bench/failover.sh: enough "
                         "that writes stuck until --timeout never hold up new ones)")
+    ld = sub.add_parser("load")
+    ld.add_argument("--env", required=True)
+    ld.add_argument("--port-key", default="HAPROXY_PG_RO_PORT",
+                    help="the cluster.env key of the HAProxy port to load")
+    ld.add_argument("--conns", type=int, default=20, help="concurrent connection loops")
+    ld.add_argument("--rate", type=float, default=200.0, help="connections per second, in all")
+    ld.add_argument("--timeout", type=float, default=2.0)
+    ld.add_argument("--duration", type=float, default=0, help="seconds; 0: until SIGTERM")
+    ld.add_argument("--out", help="also write the counts here")
     v = sub.add_parser("verify")
     v.add_argument("--env", required=True)
     v.add_argument("--log", required=True)
@@ -612,6 +683,9 @@ def main():
                         "within --resume-within seconds")
     v.add_argument("--resume-after", type=float, default=0)
     v.add_argument("--resume-within", type=float, default=2.0)
+    v.add_argument("--resume-lanes", default="",
+                   help="count only these write lanes for --resume-node (e.g. w-fresh: new "
+                        "connections, which the router decides; a pooled one may stay put)")
     v.add_argument("--write-tail", type=int, default=0,
                    help="the last N writes must all be acknowledged (0: not checked)")
     v.add_argument("--closed-from", type=float, default=0,
@@ -624,7 +698,7 @@ def main():
     v.add_argument("--http-ok-after", type=float, default=0,
                    help="every HTTP request started at or after this epoch must succeed")
     a = p.parse_args()
-    return cmd_run(a) if a.cmd == "run" else cmd_verify(a)
+    return {"run": cmd_run, "load": cmd_load, "verify": cmd_verify}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ prog() { jq -r ".$1 // 0" "$WORK/progress.json" 2>/dev/null || echo 0; }
 prog_ge() { [ "$(prog "$1")" -ge "$2" ]; }
 prog_node() { jq -r ".acks_by_node.\"$1\" // 0" "$WORK/progress.json" 2>/dev/null || echo 0; }
 prog_node_ge() { [ "$(prog_node "$1")" -ge "$2" ]; }
+prog_lane() { jq -r ".acks_by_lane.\"$1\" // 0" "$WORK/progress.json" 2>/dev/null || echo 0; }
+prog_lane_ge() { [ "$(prog_lane "$1")" -ge "$2" ]; }
 state() { sed -n "s/^$1=//p" "$STATE" | tail -1; }
 host_of() { sed -n "s/^$1_HOST=//p" "$ENV"; }
 agent_json() { curl -fsS -m1 "http://$(host_of "$1"):$(sed -n "s/^$1_AGENT_PORT=//p" "$ENV")/status"; }

@@ -28,6 +28,9 @@
 # runner starts HAProxy with it before the client; a scenario whose NEGAT_<name> is "reload"
 # applies it itself, at its reload (NEG_EDIT holds it; empty in a normal run).
 # The scenario may set AFTER (a command) that the runner runs once the client has stopped.
+# CLIENT_ARGS_<name>: extra arguments for `client.py run`.
+# LOAD_<name>=1: the runner also runs `client.py load` beside the client (connections on the
+# read port, each one a NOTIFY to the router), and fails the run when it got no answer.
 
 # ---- negative-control edits ------------------------------------------------------------------
 
@@ -208,22 +211,39 @@ sc_agentkill() { # the primary's agent dies (SIGKILL): writes fail closed, then 
 
 NEEDS_spoakill="agent spoa"
 NEG_spoakill=neg_blind_fallback
+LOAD_spoakill=1 # killed under load: ~200 more connections a second, each a NOTIFY
+# HAProxy gives up on a NOTIFY the dead SPOA cannot answer after the SPOE's `timeout processing`
+# and only then routes by the agent checks: the client waits longer than that.
+CLIENT_ARGS_spoakill="--timeout 6"
 sc_spoakill() { # haprole-spoa dies: HAProxy falls back to the agent checks, then it restarts
-	local a0 t_down
+	local f0 t_down tp
 	$D stop-proc spoa KILL >>"$LOG" 2>&1
 	# spop-check: inter 1s, fall 3 (default).
 	must 6 "HAProxy did not mark haprole-spoa DOWN" server_is haprole_spoa spoa DOWN
 	t_down=$(now)
-	a0=$(prog acks)
-	must 10 "writes did not continue without the SPOA" prog_ge acks $((a0 + 100))
+	f0=$(prog_lane w-fresh)
+	tp=$(spoe_processing_s)
+	must $((${tp%.*} + 8)) "new connections' writes did not continue without the SPOA" \
+		prog_lane_ge w-fresh $((f0 + 20))
 	$D start-proc spoa >>"$LOG" 2>&1 || { REASON="spoa did not restart"; return 1; }
 	must 5 "haprole-spoa not back UP in HAProxy" server_is haprole_spoa spoa UP
 	must 3 "haprole-spoa does not route writes to $P after its restart" \
 		spoa_says ".clusters[0].status == \"ok\" and .clusters[0].writer == \"$P\""
 	FINAL=$P
 	PROMOTED=0
+	# New connections (the pooled one stays put) are routed again by the agent checks once
+	# HAProxy gives up on the SPOE: within its `timeout processing` + 2 s.
 	RESUME_AT=$t_down
-	RESUME_WITHIN=2
+	RESUME_WITHIN=$(awk -v t="$tp" 'BEGIN { print t + 2 }')
+	VERIFY_ARGS="--resume-lanes w-fresh"
+}
+# spoe_processing_s: the SPOE `timeout processing` of the demo's write engine, in seconds.
+spoe_processing_s() {
+	awk '/^\[haprole-write\]/ { w = 1 } /^\[/ && !/haprole-write/ { w = 0 }
+		w && $1 == "timeout" && $2 == "processing" { v = $3; m = 1
+			if (v ~ /ms$/) { sub(/ms$/, "", v); m = 0.001 } else if (v ~ /s$/) { sub(/s$/, "", v) }
+			else m = 0.001
+			print v * m; exit }' "$ROOT/.demo/spoe.conf"
 }
 
 NEEDS_splitbrain="agent ctl fence"
@@ -265,6 +285,7 @@ old_primary_fenced() {
 # writes continue, and the old process must exit once its sessions are gone.
 NEEDS_reload_sf="agent"
 NEG_reload_sf=neg_no_router
+LOAD_reload_sf=1
 NEGAT_reload_sf=reload
 sc_reload_sf() {
 	local old t
@@ -283,6 +304,7 @@ sc_reload_sf() {
 }
 NEEDS_reload_mw="agent"
 NEG_reload_mw=neg_no_router
+LOAD_reload_mw=1
 NEGAT_reload_mw=reload
 HAPROXY_MW_reload_mw=1 # the runner starts HAProxy master-worker for this scenario
 sc_reload_mw() {

@@ -54,8 +54,10 @@ LOG=$WORK/suite.log
 CLIENT_PID=
 STARTED_DEMO=0
 HAPROXY_DIRTY=0 # HAProxy runs an edited config or master-worker: restore_haproxy before heal
+LOAD_PID=
 cleanup() {
 	[ -n "$CLIENT_PID" ] && kill "$CLIENT_PID" 2>/dev/null
+	[ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null
 	# Whatever a scenario left half-done: a frozen postmaster, a partition, faked clocks.
 	thaw
 	partition_off
@@ -231,11 +233,21 @@ run_case() {
 	fi
 	base=$((1000000000000 + idx * 10000000 + (RANDOM % 100) * 100000))
 	rm -f "$WORK/progress.json"
+	local cargs=CLIENT_ARGS_$sc
+	# shellcheck disable=SC2086
 	$PY "$CLIENT" run --env "$ENV" --log "$f.ops" --base "$base" \
-		--progress "$WORK/progress.json" --http >>"$LOG" 2>&1 &
+		--progress "$WORK/progress.json" --http ${!cargs:-} >>"$LOG" 2>&1 &
 	CLIENT_PID=$!
+	# LOAD_<name>=1: connections on the read port as well (each one a NOTIFY: the router busy).
+	local load=LOAD_$sc
+	LOAD_PID=
+	if [ "${!load:-0}" = 1 ]; then
+		$PY "$CLIENT" load --env "$ENV" --out "$f.load" >>"$LOG" 2>&1 &
+		LOAD_PID=$!
+	fi
 	if ! wait_cond 20 prog_ge acks 20; then
 		kill "$CLIENT_PID" 2>/dev/null; wait "$CLIENT_PID" 2>/dev/null; CLIENT_PID=
+		[ -n "$LOAD_PID" ] && { kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; LOAD_PID=; }
 		row "$name" FAIL - - - - - - - - "no writes through HAProxy before the disruption"
 		return
 	fi
@@ -259,6 +271,16 @@ run_case() {
 	wait_cond 10 bash -c "! kill -0 $CLIENT_PID" || kill -9 "$CLIENT_PID" 2>/dev/null
 	wait "$CLIENT_PID" 2>/dev/null
 	CLIENT_PID=
+	if [ -n "$LOAD_PID" ]; then
+		kill "$LOAD_PID" 2>/dev/null
+		wait_cond 10 bash -c "! kill -0 $LOAD_PID" || kill -9 "$LOAD_PID" 2>/dev/null
+		wait "$LOAD_PID" 2>/dev/null
+		LOAD_PID=
+		# shellcheck disable=SC2015
+		[ "$(jq -r '.done // 0' "$f.load" 2>/dev/null || echo 0)" -gt 0 ] &&
+			note "load: $(jq -r '"\(.done) connections answered, \(.failed) failed"' "$f.load")" ||
+			fail "the connection load got no answer (see $f.load)"
+	fi
 	[ -n "$AFTER" ] && "$AFTER"
 	# shellcheck disable=SC2086
 	res=$($PY "$CLIENT" verify --env "$ENV" --log "$f.ops" --base "$base" \
