@@ -140,3 +140,51 @@ while True:
     out += d
 sys.exit(0 if ("\nPid: %s\n" % sys.argv[2]) in "\n" + out.decode() else 1)' "$ROOT/.demo/haproxy.sock" "$1"
 }
+
+# ---- the agents' role-change hook (on_role_change; the demo's db agents append one line
+# "<epoch_ms> <node> <old> <new> <tl>" to .demo/<node>/role-changes.log per change) ----------
+hooks_on() { grep -qs '^[[:space:]]*on_role_change[[:space:]]*=[[:space:]]*[^[:space:]]' "$ROOT/.demo/$1/agent.conf"; }
+hook_log() { echo "$ROOT/.demo/$1/role-changes.log"; }
+hook_lines() { local f; f=$(hook_log "$1"); [ -f "$f" ] && wc -l <"$f" || echo 0; }
+# hooks_mark: remembers how many lines each PostgreSQL node's log has (HOOK_MARK_<node>).
+hooks_mark() {
+	local n
+	for n in $(envv DEMO_PG_NODES | tr -d "'\""); do printf -v "HOOK_MARK_$n" %s "$(hook_lines "$n")"; done
+}
+# hook_new NODE: the lines NODE's log got since hooks_mark.
+hook_new() { local m="HOOK_MARK_$1"; tail -n +"$((${!m:-0} + 1))" "$(hook_log "$1")" 2>/dev/null; }
+hook_new_count() { hook_new "$1" | grep -c .; }
+# hooks_check NEW [OLD OLD_ROLE] : after NEW's promotion its hook ran exactly once for it
+# ("NEW standby primary TL"); every node's new lines are well-formed role changes (old role !=
+# new role, each line's old role the previous new line's new one: one line per change, none
+# repeated), none but NEW's says "primary" on NEW's timeline; given OLD and OLD_ROLE, OLD's last
+# line says it is now OLD_ROLE. Skipped (a note) when the demo's agents run no hook.
+hooks_check() {
+	local new=$1 old=${2:-} old_role=${3:-} n tl bad
+	if ! hooks_on "$new"; then
+		note "role-change hook not configured in the demo: not checked"
+		return 0
+	fi
+	# The hook runs beside the agent's loop: give it a bounded moment.
+	must 3 "$new's role-change hook did not log its promotion" hook_new_count_ge "$new" 1 || return 0
+	[ -n "$old" ] && must 3 "$old's role-change hook did not log it $old_role" hook_last_is "$old" "$old_role"
+	wait_cond 1 false || : # a second (wrong) line would come as fast as the first
+	if [ "$(hook_new_count "$new")" != 1 ]; then
+		fail "$new's role-change hook logged $(hook_new_count "$new") lines for one promotion: $(hook_new "$new" | tr '\n' '|')"
+		return 0
+	fi
+	tl=$(agent_json "$new" | jq -r .pg.tl)
+	hook_new "$new" | grep -Eq "^[0-9]{13} $new standby primary $tl\$" ||
+		fail "$new's role-change hook line is not \"<epoch_ms> $new standby primary $tl\": $(hook_new "$new")"
+	for n in $(envv DEMO_PG_NODES | tr -d "'\""); do
+		bad=$(hook_new "$n" | awk -v n="$n" -v tl="$tl" '
+			$0 !~ /^[0-9]+ [^ ]+ [a-z]+ [a-z]+ [0-9]+$/ || length($1) != 13 || $2 != n { print "malformed: " $0; exit }
+			$3 == $4 { print "no change: " $0; exit }
+			prev != "" && $3 != prev { print "not chained to the line before: " $0; exit }
+			$4 == "primary" && $5 == tl && n != new { print "primary on the new timeline: " $0; exit }
+			{ prev = $4 }' new="$new")
+		[ -z "$bad" ] || fail "$n's role-change hook log: $bad"
+	done
+}
+hook_last_is() { [ "$(hook_new "$1" | tail -1 | awk '{ print $4 }')" = "$2" ]; }
+hook_new_count_ge() { [ "$(hook_new_count "$1")" -ge "$2" ]; }

@@ -27,6 +27,8 @@
 # fail, which the runner asserts. The config is the shipped template with that one edit. The
 # runner starts HAProxy with it before the client; a scenario whose NEGAT_<name> is "reload"
 # applies it itself, at its reload (NEG_EDIT holds it; empty in a normal run).
+# HOOK_OLD_ROLE: the role the old primary's role-change hook must end on (when the demo's agents
+# run one: tests/failover/lib.sh hooks_check; the new primary's is always checked).
 # The scenario may set AFTER (a command) that the runner runs once the client has stopped.
 # CLIENT_ARGS_<name>: extra arguments for `client.py run`.
 # LOAD_<name>=1: the runner also runs `client.py load` beside the client (connections on the
@@ -82,6 +84,7 @@ sc_switchover() { # planned: drain (haprolectl), clean stop, promote, pg_rewind 
 	RESUME_AT=$PROMOTED
 	RESUME_WITHIN=2
 	promoted_checks "$S" "$P"
+	HOOK_OLD_ROLE=standby # the runner checks P's role-change hook said so
 	must 3 "$P's agent does not report a streaming standby after the rejoin" \
 		agent_says "$P" '.pg.up and .pg.role == "standby" and .pg.streaming'
 }

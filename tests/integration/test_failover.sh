@@ -190,6 +190,7 @@ run_case() {
 	NEG_EDIT=
 	FROZEN=
 	PARTITIONED=
+	HOOK_OLD_ROLE=
 	RESULT=FAIL
 	idx=$((idx + 1))
 	t_sc=$SECONDS
@@ -256,11 +257,15 @@ run_case() {
 	DISRUPTED=0
 	RESUME_AT=
 	RESUME_WITHIN=2
+	hooks_mark
 	"sc_$sc"
 	sc_rc=$?
 	thaw          # a scenario that stopped half-way: no frozen postmaster,
 	partition_off # no partition left behind
 	[ -n "$RESUME_AT" ] || RESUME_AT=$(now)
+	# A promotion ran the new primary's role-change hook exactly once.
+	# shellcheck disable=SC2086
+	[ "$mode" = pos ] && [ "$PROMOTED" != 0 ] && hooks_check "$FINAL" ${HOOK_OLD_ROLE:+"$P" "$HOOK_OLD_ROLE"}
 	# Give writes the scenario's bound (plus 5 s; 1 s in a negative control) to be acknowledged
 	# by FINAL 30 times more: the verifier then judges when the first one came.
 	a0=$(prog_node "$FINAL")
