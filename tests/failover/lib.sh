@@ -106,6 +106,8 @@ observe() {
 	[ "${NEG:-0}" = 1 ] && [ "$s" -gt 3 ] && s=3
 	wait_cond "$s" "$@" || :
 }
+# observe_full SECONDS CMD... : the same, never shortened (a window the rule itself needs).
+observe_full() { wait_cond "$@" || :; }
 now() { date +%s.%N; }
 agent_says() { # agent_says NODE JQ: NODE's agent answers and its /status JSON satisfies JQ
 	local j

@@ -200,7 +200,9 @@ sc_agentkill() { # the primary's agent dies (SIGKILL): writes fail closed, then 
 	[ "$ROUTER" = spoa ] && must 5 "haprole-spoa still names a writer with $P's feed lost" \
 		spoa_says '.clusters[0].status != "ok" and .clusters[0].writer == ""'
 	t_closed=$(now)
-	observe 2 false # writes keep being tried (and refused) meanwhile
+	# Writes keep being tried (and refused) meanwhile: longer than the SPOA holds a write
+	# (hold_max 3 s), so that held writes are answered inside the window.
+	observe_full 5 false
 	t_open=$(now)
 	$D start-proc "agent-$P" >>"$LOG" 2>&1 || { REASON="agent $P did not restart"; return 1; }
 	must 5 "HAProxy did not mark $P UP in pg_write after its agent restarted" server_is pg_write "$P" UP
@@ -406,7 +408,7 @@ sc_partition() {
 	$D pg-start "$P" >>"$LOG" 2>&1 || { partition_off; REASON="could not restart $P"; return 1; }
 	must 5 "$P's agent never fenced it" agent_says "$P" '.fenced == true'
 	t_closed=$(now)
-	never 2 "haprole-spoa named a writer while $S's feed was partitioned" \
+	never 5 "haprole-spoa named a writer while $S's feed was partitioned" \
 		spoa_says '.clusters[0].writer != ""'
 	t_open=$(now)
 	partition_off

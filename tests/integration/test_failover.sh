@@ -18,7 +18,9 @@
 # A scenario whose parts are missing (haprole-agent, haprole-spoa, fencing, namespaces,
 # libfaketime, iptables) is a SKIP row with the reason.
 # Environment:
-#   FAILOVER_SCENARIOS   only these scenarios (default: all, in the order below)
+#   FAILOVER_SCENARIOS   only these scenarios, of either set (default: this set's, below)
+#   FAILOVER_SET         core (default: switchover ... splitbrain) or faults (reload_sf ...
+#                        clockstep: what tests/integration/test_failover_faults.sh runs)
 #   FAILOVER_NEGATIVE=0  skip the negative controls (default 1: run them)
 #   FAILOVER_REUSE_DEMO=1  run on a demo that is already up (and leave it up, healed); by
 #                        default the suite refuses to: that demo may run another config
@@ -35,7 +37,14 @@ PY=/usr/bin/python3
 CLIENT=$ROOT/tests/failover/client.py
 ENV=$ROOT/.demo/cluster.env
 STATE=$ROOT/.demo/state.env
-SCENARIOS=${FAILOVER_SCENARIOS:-switchover kill9 cutoff lag appdown nginxdown agentkill spoakill splitbrain reload_sf reload_mw sigstop partition clockstep}
+# Two sets, one integration test each (each within run.sh's time limit): this file runs the
+# core set; tests/integration/test_failover_faults.sh runs it with FAILOVER_SET=faults.
+case ${FAILOVER_SET:-core} in
+core) SCENARIOS="switchover kill9 cutoff lag appdown nginxdown agentkill spoakill splitbrain" ;;
+faults) SCENARIOS="reload_sf reload_mw sigstop partition clockstep" ;;
+*) echo "FAIL: FAILOVER_SET is core or faults, not '$FAILOVER_SET'"; exit 1 ;;
+esac
+SCENARIOS=${FAILOVER_SCENARIOS:-$SCENARIOS}
 NEGATIVE=${FAILOVER_NEGATIVE:-1}
 ROUTER=${FAILOVER_ROUTER:-spoa}
 REUSE_DEMO=${FAILOVER_REUSE_DEMO:-0}
@@ -112,7 +121,7 @@ why_missing() {
 
 # ---- bring the cluster up ------------------------------------------------------------------
 
-echo "==== failover suite (logs: $WORK)"
+echo "==== failover suite, set ${FAILOVER_SET:-core} (logs: $WORK)"
 export DEMO_ROUTER=$ROUTER
 demo_up_or_use "it stays up afterwards" "FAIL: " || { FAILED=1; exit 1; }
 USING_DEMO=1
@@ -169,6 +178,9 @@ start_haproxy() {
 	fi
 }
 
+# phase WHAT: a time-stamped line in the suite log (where a run spends its time).
+phase() { echo "== $(date +%T.%3N) $*" >>"$LOG"; }
+
 ROWS=()
 npass=0
 nfail=0
@@ -197,6 +209,7 @@ run_case() {
 	NEG=0
 	[ "$mode" = neg ] && { name="$sc/neg"; NEG=1; }
 	f=$WORK/${name//\//-} # its client log (.ops) and verdict (.json)
+	phase "$name: start"
 	echo "---- $name"
 	[ "$HAPROXY_DIRTY" = 1 ] && ! restore_haproxy && {
 		row "$name" FAIL - - - - - - - - "could not restore the demo's own HAProxy (see $LOG)"
@@ -206,6 +219,7 @@ run_case() {
 		row "$name" FAIL - - - - - - - - "docker/demo.sh heal failed (see $LOG)"
 		return
 	fi
+	phase "$name: healed"
 	P=$("$D" primary)
 	S=$("$D" standby)
 	negat=NEGAT_$sc
@@ -235,9 +249,12 @@ run_case() {
 	base=$((1000000000000 + idx * 10000000 + (RANDOM % 100) * 100000))
 	rm -f "$WORK/progress.json"
 	local cargs=CLIENT_ARGS_$sc
+	# A write may wait up to 5 s (the demo's SPOA holds writes up to hold_max = 3 s while a
+	# promotion is plausible); 120 fresh-connection lanes, so that writes stuck on a dead
+	# server (HAProxy's timeout connect is 2 s) never delay new ones (a write starts every 20 ms).
 	# shellcheck disable=SC2086
 	$PY "$CLIENT" run --env "$ENV" --log "$f.ops" --base "$base" \
-		--progress "$WORK/progress.json" --http ${!cargs:-} >>"$LOG" 2>&1 &
+		--progress "$WORK/progress.json" --http --timeout 5 --fresh-lanes 120 ${!cargs:-} >>"$LOG" 2>&1 &
 	CLIENT_PID=$!
 	# LOAD_<name>=1: connections on the read port as well (each one a NOTIFY: the router busy).
 	local load=LOAD_$sc
@@ -258,8 +275,10 @@ run_case() {
 	RESUME_AT=
 	RESUME_WITHIN=2
 	hooks_mark
+	phase "$name: writes flowing, disruption"
 	"sc_$sc"
 	sc_rc=$?
+	phase "$name: scenario done"
 	thaw          # a scenario that stopped half-way: no frozen postmaster,
 	partition_off # no partition left behind
 	[ -n "$RESUME_AT" ] || RESUME_AT=$(now)
@@ -293,6 +312,7 @@ run_case() {
 		--resume-node "$FINAL" --resume-after "$RESUME_AT" --resume-within "$RESUME_WITHIN" \
 		--write-tail 20 $VERIFY_ARGS)
 	vrc=$?
+	phase "$name: verified"
 	echo "$res" >"$f.json"
 	echo "$res" | jq -c '{writes, acked, errors, timeouts, reached_nonprimary, acked_lost, unavail_ms,
 		promo_to_write_ms, resume_ms, resume_bound_ms, reads, read_errors, max_stale_ms_by_lane,
