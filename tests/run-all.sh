@@ -12,17 +12,18 @@
 #   docker       `make test-docker` when that target exists, run beside the integration stage
 #                (DOCKER_STAGE=serial runs it after, DOCKER_STAGE=off not at all)
 # A stage that prints no summary (a build error, a crash) counts as one failure. Every stage's
-# output is kept in build/test-logs/STAGE.log. The summary lists each stage with its duration;
-# its LAST line is exactly "total: N passed, N failed, N skipped" (CI parses it). Exit status 0
-# only when nothing failed. Skips are counted and shown; under CI=true an avoidable skip is a
-# failure (tests/integration/run.sh).
+# output is kept in build/test-logs/STAGE.log (TEST_LOGDIR overrides; MAKE names the make). The
+# summary lists each stage with its duration; its LAST line is exactly
+# "total: N passed, N failed, N skipped" (CI parses it). Exit status 0 only when nothing failed.
+# Skips are counted and shown; under CI=true an avoidable skip is a failure
+# (tests/integration/run.sh).
 #
 # Time budget: `make test` must stay under 45 minutes on a 2-core machine; the summary prints
 # each stage's time and the total so that growth is seen (a line says so when over budget).
 set -u
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
-logdir=build/test-logs
+logdir=${TEST_LOGDIR:-build/test-logs}
 mkdir -p "$logdir" || exit 1
 start=$(date +%s)
 budget=$((45 * 60))

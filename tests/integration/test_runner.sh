@@ -6,7 +6,11 @@
 #   2. under CI=true an avoidable skip is a failure, a SKIP-UNAVOIDABLE one stays a skip;
 #   3. two tests without a lane run at the same time (each waits, bounded, for the other to
 #      have started), two tests of one lane never do, and a `# lane: solo` test runs alone;
-#   4. a test over INTEGRATION_TIMEOUT is stopped and fails.
+#   4. a test over INTEGRATION_TIMEOUT is stopped and fails;
+#   5. tests/run-all.sh (make test) with a stub make (so nothing real runs): every stage's
+#      summary summed into a last line of exactly "total: N passed, N failed, N skipped", a
+#      stage without a summary counted as one failure, the exit status, and the docker stage
+#      run when `make test-docker` exists.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/expect.sh
@@ -98,5 +102,40 @@ sleep 60
 EOF
 out=$(run INTEGRATION_TIMEOUT=1 -- "$tmp"/test_slow.sh "$tmp"/test_pass.sh)
 check "a test over its time limit fails" "^FAIL test_slow \(status 124, timed out"
+
+# 5. run-all.sh with a stub make that answers each stage with a summary, except asan (none)
+cat >"$tmp/make" <<'STUB'
+#!/bin/bash
+case "$*" in
+*"-n test-docker"*) [ -n "${STUB_DOCKER:-}" ] ;;
+*"-s all"*) exit 0 ;;
+*test-unit*) echo "unit: 10 passed, 0 failed, 1 skipped" ;;
+*asan*) echo "asan crashed before its summary"; exit 2 ;;
+*fuzz-smoke*) echo "fuzz: 3 passed, 0 failed, 0 skipped" ;;
+*test-integration*) echo "integration: 5 passed, 0 failed, 2 skipped" ;;
+*test-docker*) echo "docker: 4 passed, 0 failed, 0 skipped" ;;
+*) echo "stub make: unexpected $*"; exit 2 ;;
+esac
+STUB
+chmod +x "$tmp/make"
+# The prereq stage finds no HAProxy 3.x root and may not make one: 2 skipped (not under CI).
+ra() { # ra [VAR=VALUE...] - run-all.sh with the stub make; its output, then "rc=N"
+	env TEST_LOGDIR="$tmp/ra" MAKE="$tmp/make" HAP3_CACHE="$tmp/no-cache" HAP3_NO_CREATE=1 \
+		HAP3_SUITES="trixie sid" CI= "$@" tests/run-all.sh 2>&1
+	echo "rc=$?"
+}
+if [ -x "$tmp/make" ] && [ -n "$tmp" ]; then
+	out=$(ra)
+	expect "make test's last line is the total" "total: 19 passed, 1 failed, 5 skipped" \
+		"$(printf '%s\n' "$out" | grep -v '^rc=' | tail -n 1)"
+	check "a stage without a summary counts as one failure" "^asan: 0 passed, 1 failed, 0 skipped"
+	check "a failed stage fails make test" "^rc=1$"
+	out=$(ra STUB_DOCKER=1)
+	check "the docker stage runs when make test-docker exists" "^docker: 4 passed, 0 failed"
+	expect "its counts are in the total" "total: 23 passed, 1 failed, 5 skipped" \
+		"$(printf '%s\n' "$out" | grep -v '^rc=' | tail -n 1)"
+else
+	ko "the stub make could not be written"
+fi
 
 [ "$fails" -eq 0 ]
