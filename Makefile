@@ -95,7 +95,7 @@ help:
 	@echo "  make help             this list"
 
 deps:
-	@tools/deps.sh
+	@$(if $(PATRONI),PATRONI=$(PATRONI)) tools/deps.sh
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -184,7 +184,7 @@ test: deps
 
 # ROUTER=spoa|lua|agent (default spoa): how HAProxy learns the writer (docs/lua.md).
 demo: deps all
-	@if [ -x docker/demo.sh ]; then $(if $(ROUTER),DEMO_ROUTER=$(ROUTER)) docker/demo.sh up; else \
+	@if [ -x docker/demo.sh ]; then $(if $(ROUTER),DEMO_ROUTER=$(ROUTER)) $(if $(PATRONI),DEMO_PATRONI=$(PATRONI)) docker/demo.sh up; else \
 	  echo "make demo: the demo cluster is not built yet (see README, 'Status')."; fi
 demo-status demo-failover demo-switchover demo-heal demo-stop:
 	@if [ -x docker/demo.sh ]; then docker/demo.sh $(patsubst demo-%,%,$@); else \

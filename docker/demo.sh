@@ -528,6 +528,7 @@ haproxy_conf() {
 		-e "s|@LUA_NODES@|$lua_nodes|g" -e "s|@ROOT@|$ROOT|g" -e "s|@LUA_STATUS_PORT@|$LUA_STATUS|g" \
 		-e "s|@SERVERS_W@|$servers_w|" -e "s|@SERVERS_R@|$servers_r|" -e "s|@SERVERS_APP@|$servers_app|" \
 		"$ROOT/docker/haproxy-demo.cfg.in" >"$DEMO/haproxy.cfg"
+	if patroni_on; then patroni_haproxy >>"$DEMO/haproxy.cfg"; fi # PATRONI hook
 	if [ -n "${DEMO_HAPROXY_EDIT:-}" ]; then
 		sed -e "$DEMO_HAPROXY_EDIT" "$DEMO/haproxy.cfg" >"$DEMO/haproxy.cfg.edit" ||
 			die "DEMO_HAPROXY_EDIT: sed refused the script"
@@ -607,6 +608,7 @@ write_env() {
 		echo "HAPROXY_PG_RO_PORT=$PGR_PORT"
 		echo "HAPROXY_STATS_SOCKET=$DEMO/haproxy.sock"
 		echo "DEMO_ROUTER=$ROUTER"
+		patroni_env # PATRONI hook
 		if have_spoa; then
 			echo "SPOA_HOST=$BR_ADDR"
 			echo "SPOA_PORT=$SPOA_PORT"
@@ -653,6 +655,9 @@ write_ctl_wrappers() {
 ctl_args() { local n; for n in $ALL_NODES; do printf -- '-a %s:%s ' "${ADDR[$n]}" $AGENT_PORT; done; }
 have_ctl() { [ -x "$CTL_BIN" ] && have_agent; }
 
+# PATRONI hook: `make demo PATRONI=1` (DEMO_PATRONI=1 at `up`): Patroni manages PostgreSQL.
+. "$ROOT/docker/demo-patroni.sh"
+
 # ---- verbs ---------------------------------------------------------------------------------
 
 is_up() { [ -f "$DEMO/up" ] && pid_alive haproxy; }
@@ -689,6 +694,8 @@ cmd_up() {
 		if [ -n "${DEMO_ROUTER:-}" ] && [ "$DEMO_ROUTER" != "$ROUTER" ]; then
 			die "already up with ROUTER=$ROUTER, not $DEMO_ROUTER: 'make demo-stop' first"
 		fi
+		[ -z "${DEMO_PATRONI:-}" ] || [ "$DEMO_PATRONI" = "${PATRONI:-0}" ] || # PATRONI hook
+			die "already up with PATRONI=${PATRONI:-0}, not ${DEMO_PATRONI:-0}: 'make demo-stop' first"
 		say "already up with ROUTER=$ROUTER (nothing changed); see $ENV_FILE, 'make demo-status', 'make demo-stop'"
 		return 0
 	fi
@@ -697,6 +704,7 @@ cmd_up() {
 	check_router
 	$HAPROXY_CMD -v >/dev/null 2>&1 || die "DEMO_HAPROXY: '$HAPROXY_CMD -v' does not run"
 	[ -d "$DEMO" ] && { say "leftovers of an earlier demo found: cleaning up first"; cmd_stop quiet; }
+	PATRONI=${DEMO_PATRONI:-} # PATRONI hook
 	preflight
 	local t0=$SECONDS n
 	mkdir -p "$DEMO/pids" "$DEMO/logs"
@@ -704,6 +712,7 @@ cmd_up() {
 	state_set MODE "$MODE"
 	state_set ROUTER "$ROUTER"
 	state_set HAPROXY_CMD "$HAPROXY_CMD"
+	if patroni_on; then patroni_preflight; fi # PATRONI hook
 	say "router: $ROUTER; $($HAPROXY_CMD -v 2>/dev/null | head -n 1)"
 	if [ "$MODE" = netns ]; then
 		say "network: bridge $BRIDGE ($BR_ADDR/24), namespaces hr-app1 hr-app2 hr-db1 hr-db2"
@@ -711,10 +720,12 @@ cmd_up() {
 		say "network: none to create (loopback addresses $NET_PREFIX.x)"
 	fi
 	net_up
-	say "postgres: db1 primary (initdb), db2 standby (pg_basebackup -R)"
-	pg_init_primary db1
-	state_set PRIMARY db1
-	pg_make_standby db2 db1
+	if patroni_on; then patroni_pg_up; else # PATRONI hook
+		say "postgres: db1 primary (initdb), db2 standby (pg_basebackup -R)"
+		pg_init_primary db1
+		state_set PRIMARY db1
+		pg_make_standby db2 db1
+	fi
 	have_spoa && spoa_start
 	say "haproxy: http :$HTTP_PORT, pg writes :$PGW_PORT, reads :$PGR_PORT, stats :$STATS_PORT"
 	haproxy_start
@@ -754,6 +765,7 @@ cmd_banner() {
 	printf '  %-6s %-14s %-10s %s\n' - "$BR_ADDR" "(root)" \
 		"haproxy :$HTTP_PORT http, :$PGW_PORT pg writes, :$PGR_PORT pg reads, :$STATS_PORT stats$(have_spoa && echo "; haprole-spoa :$SPOA_PORT")$([ "$ROUTER" = lua ] && echo "; Lua router view :$LUA_STATUS")"
 	echo
+	patroni_banner # PATRONI hook
 	echo "  router: $ROUTER (make demo ROUTER=spoa|lua|agent after make demo-stop)"
 	have_agent || echo "  NOTE: haprole-agent is not built yet: HAProxy has no health source, writes fail closed."
 	[ "$ROUTER" != spoa ] || have_spoa || echo "  NOTE: haprole-spoa is not built yet: routing uses the agent checks only."
@@ -969,6 +981,7 @@ cmd_stop() {
 	local n f
 	stop_pid haproxy
 	stop_pid spoa
+	if patroni_on; then patroni_stop_all; fi # PATRONI hook: before PostgreSQL, or Patroni restarts it
 	for n in $ALL_NODES; do stop_pid "agent-$n"; done
 	for n in $APP_NODES; do stop_pid "nginx-$n"; stop_pid "app-$n"; done
 	for n in $PG_NODES; do
@@ -995,9 +1008,9 @@ esac
 case "${1:-help}" in
 up) cmd_up ;;
 status) cmd_status "${2:-}" ;;
-failover) cmd_failover ;;
-switchover) cmd_switchover ;;
-heal) cmd_heal ;;
+failover) if patroni_on; then patroni_failover; else cmd_failover; fi ;;       # PATRONI hook
+switchover) if patroni_on; then patroni_switchover; else cmd_switchover; fi ;; # PATRONI hook
+heal) if patroni_on; then patroni_heal; else cmd_heal; fi ;;                   # PATRONI hook
 upgrade) cmd_upgrade "${2:-}" ;;
 stop) cmd_stop ;;
 primary) current_primary ;;

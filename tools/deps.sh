@@ -9,6 +9,12 @@ clang libclang-rt-14-dev
 postgresql-15 postgresql-client-15 nginx-light haproxy haproxy-doc
 libssl-dev openssl debootstrap curl netcat-openbsd iproute2 iptables procps psmisc jq python3 python3-psycopg2
 lua5.3 faketime"
+# `make demo PATRONI=1` / `make deps PATRONI=1` (and tests/integration/test_patroni.sh): Patroni
+# and etcd too. Only then: Debian's etcd-server enables a system etcd on 127.0.0.1:2379 at every
+# boot, which a machine that only builds or runs haprole should not get as a side effect.
+if [ "${PATRONI:-0}" = 1 ]; then
+	PKGS="$PKGS patroni etcd-server etcd-client"
+fi
 
 missing=""
 for p in $PKGS; do
