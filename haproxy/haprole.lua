@@ -12,7 +12,8 @@
 --   * registers the action `lua.haprole-route` (http-request, tcp-request content) that sets
 --     txn.haprole.writer / .reader (unset when none), .status (ok | no-primary | split-brain |
 --     stale) and .epoch (+1 whenever the writer changes), so haproxy.cfg's use-server rules work
---     unchanged, and the HTTP service `lua.haprole-status` (one line per node and the decision).
+--     unchanged (`lua.haprole-route-read` for read frontends: the same, never held), and the
+--     HTTP service `lua.haprole-status` (one line per node and the decision).
 --
 -- Configuration: environment variables set with `setenv` in haproxy.cfg's global section BEFORE
 -- the lua-load line (read when the file loads, so `haproxy -c` checks them):
@@ -22,6 +23,8 @@
 --   HAPROLE_HEARTBEAT  the agents' heartbeat (default 500ms); silent for 3 = stale
 --   HAPROLE_SYSID      the cluster's system identifier (default: learn it from the nodes)
 --   HAPROLE_MAX_LAG    reader lag limit in bytes, suffixes kB MB GB (default: none)
+--   HAPROLE_HOLD_MAX   how long a write may wait for a promotion in the hold window (default 0:
+--                      never; at most 3.5s): haprole-spoa's hold_max
 --
 -- Loaded outside HAProxy (no `core`), it only returns its pure functions (the tests use them).
 
@@ -381,6 +384,30 @@ function M.decide(nodes, sysid, max_lag)
 	return d, v
 end
 
+-- The hold window (haprole-spoa's cv_hold_candidates(), spoe/cluster_view.c): which nodes could
+-- become the writer that was drained or lost, a primary of <sysid> on timeline <tl>; only among
+-- <among> (a set of indices, nil = all). <at_loss>: fresh, up, a standby of that sysid and
+-- timeline, not paused, streaming or within <max_lag>. Afterwards: still fresh and up, still a
+-- standby of that timeline or already a primary (promotion under way). Returns a set or nil.
+function M.hold_candidates(nodes, sysid, tl, max_lag, among, at_loss)
+	local out, any = {}, false
+	for i, n in ipairs(nodes) do
+		local s = n.st
+		if (among == nil or among[i]) and n.fresh and s ~= nil and s.pg.present and s.pg.up and
+			s.pg.sysid ~= "" and s.pg.sysid == sysid then
+			local sb = s.pg.role == "standby" and s.pg.tl == tl and not s.pg.paused
+			if at_loss then
+				if sb and (s.pg.streaming or max_lag == nil or not math.ult(max_lag, s.pg.lag_bytes)) then
+					out[i], any = true, true
+				end
+			elseif sb or s.pg.role == "primary" then
+				out[i], any = true, true
+			end
+		end
+	end
+	return any and out or nil
+end
+
 -- ---- configuration ---------------------------------------------------------------------------
 
 -- "500ms", "2s", "1.5s", "0.5" (seconds) -> seconds, or nil.
@@ -470,6 +497,15 @@ function M.load_config(getenv)
 	if c.sysid ~= "" and not c.sysid:match("^%d+$") then
 		bad("HAPROLE_SYSID", "'" .. c.sysid .. "' is not a decimal system identifier")
 	end
+	local hm = getenv("HAPROLE_HOLD_MAX")
+	c.hold_max = 0
+	if hm ~= nil and hm ~= "" and hm ~= "0" then
+		c.hold_max = M.parse_duration(hm)
+		if c.hold_max == nil or c.hold_max > 3.5 then
+			bad("HAPROLE_HOLD_MAX", "'" .. hm .. "' is not a duration up to 3.5s (HAProxy's " ..
+				"Lua actions may run 4s)")
+		end
+	end
 	local ml = getenv("HAPROLE_MAX_LAG")
 	if ml ~= nil and ml ~= "" then
 		c.max_lag = M.parse_size(ml)
@@ -497,6 +533,11 @@ local view = {
 	epoch = 0,
 	changes = 0,
 	deadline = math.huge, -- the earliest time a fresh node turns stale
+	hold = false,         -- hold window open: writes wait (up to HAPROLE_HOLD_MAX) for the writer
+	hold_cand = nil,      -- the nodes that could become it
+	hold_since = 0,
+	w_tl = 0,             -- the last writer's timeline and sysid
+	w_sysid = "",
 }
 for i, n in ipairs(cfg.nodes) do
 	view.nodes[i] = { server = n.server, host = n.host, port = n.port, fresh = false, st = nil,
@@ -519,11 +560,46 @@ local function log(level, msg)
 	core.log(level, "haprole: " .. msg)
 end
 
+-- Opens, keeps or closes the hold window for decision <d> before the view takes it, as
+-- haprole-spoa's cv_update_hold(): open while the writer is drained (planned switchover) or
+-- lost, and a standby of its timeline can take over.
+local function update_hold(d, writer)
+	local was = view.hold
+	if d.writer then
+		local w = view.nodes[d.writer].st
+		view.w_tl, view.w_sysid = w.pg.tl, w.pg.sysid
+		view.hold_cand = w.admin == "drain" and M.hold_candidates(view.nodes, view.w_sysid,
+			view.w_tl, cfg.max_lag, nil, true) or nil
+	elseif d.status == "split-brain" then
+		view.hold_cand = nil -- two primaries: nothing to wait for
+	elseif view.writer ~= nil and writer == nil then
+		view.hold_cand = M.hold_candidates(view.nodes, view.w_sysid, view.w_tl, cfg.max_lag, nil,
+			true)
+	elseif view.hold_cand ~= nil then
+		view.hold_cand = M.hold_candidates(view.nodes, view.w_sysid, view.w_tl, cfg.max_lag,
+			view.hold_cand, false)
+	end
+	view.hold = view.hold_cand ~= nil
+	if view.hold == was or cfg.hold_max <= 0 then
+		return
+	end
+	if view.hold then
+		view.hold_since = now()
+		log(core.info, string.format("cluster %s: writer %s, a standby of timeline %d can take " ..
+			"over: writes wait up to %.3fs for it (hold window open)", cfg.cluster,
+			d.writer and "drained" or "lost", view.w_tl, cfg.hold_max))
+	else
+		log(core.info, string.format("cluster %s: hold window closed after %.3fs (%s)",
+			cfg.cluster, now() - view.hold_since, d.writer and "writer back" or d.status))
+	end
+end
+
 -- Re-decides; logs a change of writer (bumping epoch) or of status, like haprole-spoa.
 local function recompute()
 	local d = M.decide(view.nodes, cfg.sysid, cfg.max_lag)
 	local writer = d.writer and view.nodes[d.writer].server or nil
 	local reader = d.reader and view.nodes[d.reader].server or nil
+	update_hold(d, writer)
 	if writer ~= view.writer then
 		view.epoch = view.epoch + 1
 		view.changes = view.changes + 1
@@ -679,13 +755,28 @@ for _, n in ipairs(view.nodes) do
 	end)
 end
 
--- The action: the decision of the moment, as haprole-spoa's ACK sets it.
-core.register_action("haprole-route", { "tcp-req", "http-req" }, function(txn)
+local HOLD_POLL_MS = 5 -- how often a held write looks at the view again
+
+local function check_fresh()
 	if view.deadline ~= math.huge then
 		local t = now()
 		if t >= view.deadline then
 			expire(t)
 		end
+	end
+end
+
+-- The actions: the decision of the moment, as haprole-spoa's ACK sets it. lua.haprole-route
+-- (writes) waits, while the hold window is open, up to HAPROLE_HOLD_MAX for the new writer, as
+-- haprole-spoa holds a write NOTIFY; lua.haprole-route-read never waits.
+local function route(txn, hold)
+	check_fresh()
+	if hold and view.hold and cfg.hold_max > 0 then
+		local t0 = now()
+		repeat
+			core.msleep(HOLD_POLL_MS)
+			check_fresh()
+		until not view.hold or now() - t0 >= cfg.hold_max
 	end
 	txn:set_var("txn.haprole.status", view.status)
 	txn:set_var("txn.haprole.epoch", view.epoch)
@@ -699,13 +790,21 @@ core.register_action("haprole-route", { "tcp-req", "http-req" }, function(txn)
 	else
 		txn:unset_var("txn.haprole.reader")
 	end
+end
+
+core.register_action("haprole-route", { "tcp-req", "http-req" }, function(txn)
+	route(txn, true)
+end, 0)
+core.register_action("haprole-route-read", { "tcp-req", "http-req" }, function(txn)
+	route(txn, false)
 end, 0)
 
 -- `http-request use-service lua.haprole-status`: the view, plain text, one line per node.
 core.register_service("haprole-status", "http", function(applet)
 	local out = {}
-	out[#out + 1] = string.format("cluster %s status %s writer %s reader %s epoch %d changes %d",
-		cfg.cluster, view.status, view.writer or "-", view.reader or "-", view.epoch, view.changes)
+	out[#out + 1] = string.format("cluster %s status %s writer %s reader %s epoch %d changes %d%s",
+		cfg.cluster, view.status, view.writer or "-", view.reader or "-", view.epoch, view.changes,
+		view.hold and cfg.hold_max > 0 and " hold open" or "")
 	for _, n in ipairs(view.nodes) do
 		local st = n.st
 		out[#out + 1] = string.format("node %s agent %s:%d fresh %s frames %d losses %d " ..

@@ -15,7 +15,9 @@
 #        6. a feed naming another cluster is ignored (fail closed);
 #        7. the router component killed: the writer's agent (its feed-fake) dies: stale,
 #           writes refused; restarted: routing resumes;
-#        8. reload (-sf): the old process ends its feed tasks and exits; the new one routes;
+#        9. reload (-sf): the old process ends its feed tasks and exits; the new one routes;
+#        8. hold (HAPROLE_HOLD_MAX): the writer drained beside a standby of its timeline: a write
+#           waits for the promotion and lands on the new primary; a read is not held;
 #      and a bad HAPROLE_* setting is refused by `haproxy -c`, naming the variable.
 # Address 127.0.47.10, ports 34500-34599.
 set -u
@@ -124,6 +126,7 @@ global
 	setenv HAPROLE_CLUSTER main
 	setenv HAPROLE_HEARTBEAT $HB
 	setenv HAPROLE_MAX_LAG 1MB
+	setenv HAPROLE_HOLD_MAX 3s
 	lua-load $PWD/haproxy/haprole.lua
 defaults
 	timeout connect 1s
@@ -151,7 +154,7 @@ backend be_app
 frontend fe_pg
 	mode tcp
 	bind $IP:$PG_FE
-	tcp-request inspect-delay 1s
+	tcp-request inspect-delay 4s
 	tcp-request content lua.haprole-route
 	tcp-request content reject if { var(txn.haprole.status) -m found } !{ var(txn.haprole.status) -m str ok }
 	default_backend be_pg
@@ -166,8 +169,7 @@ backend be_pg
 frontend fe_ro
 	mode tcp
 	bind $IP:$RO_FE
-	tcp-request inspect-delay 1s
-	tcp-request content lua.haprole-route
+	tcp-request content lua.haprole-route-read
 	default_backend be_ro
 backend be_ro
 	mode tcp
@@ -266,9 +268,10 @@ run_version() {
 	feed 2 "silent 1"
 	wait_view "status stale writer - "
 	t1=$(now_ms)
-	got=$(http_get)
-	expect "$label: silent writer, HTTP" "refused: stale" "$got"
-	got=$(pg_get)
+	# the hold window is open (the writer lost, its standby can take over): refused after it
+	got=$(curl -s -m 6 "http://$IP:$HTTP_FE/")
+	expect "$label: silent writer, HTTP (after the hold)" "refused: stale" "$got"
+	got=$(curl -s -m 6 "http://$IP:$PG_FE/")
 	expect "$label: silent writer, TCP write refused" "" "$got"
 	ok "$label: writer's feed silent: stale seen after $((t1 - t0)) ms (3 heartbeats of $HB)"
 	feed 2 "silent 0"
@@ -307,7 +310,28 @@ run_version() {
 	expect "$label: writer's agent back, write" db2 "$got"
 	grep -a "haprole: cluster main: writer" "$tmp/haproxy.cfg.log" | tail -n 3 | sed "s/^/   $label log: /"
 
-	# 8. reload (-sf): the old process ends its feed tasks at the soft stop and exits; the new
+	# 8. hold: the writer drained (planned switchover) with a standby of its timeline: a write
+	# waits for the promotion instead of going to the drained writer; a read does not wait
+	feed 2 "admin drain"
+	wait_view "status ok writer db2 .* hold open"
+	pg_get >"$tmp/held" &
+	local held=$!
+	got=$(ro_get)
+	expect "$label: hold open, a read is not held" db1 "$got"
+	sleep 0.3
+	live "$held" || fail "$label: hold open, a write was not held (answered '$(cat "$tmp/held")')"
+	feed 1 "tl 3"
+	feed 1 "role primary"
+	feed 2 "role standby"
+	wait "$held"
+	expect "$label: the held write went to the new primary" db1 "$(cat "$tmp/held")"
+	feed 2 "admin ready"
+	feed 2 "tl 3"
+	wait_view "status ok writer db1 reader db2 "
+	got=$(pg_get)
+	expect "$label: after the hold, write" db1 "$got"
+
+	# 9. reload (-sf): the old process ends its feed tasks at the soft stop and exits; the new
 	# one follows the feeds on its own
 	local old=$HAP_PID cmd
 	cmd=$(hap_cmdline "$root")
@@ -323,9 +347,9 @@ run_version() {
 	else
 		ok "$label: reload: the old process exited after $((i * 100)) ms"
 	fi
-	wait_view "status ok writer db2 "
+	wait_view "status ok writer db1 "
 	got=$(pg_get)
-	expect "$label: after the reload, write" db2 "$got"
+	expect "$label: after the reload, write" db1 "$got"
 
 	hap_stop
 	kill "$FF1" "$FF2" 2>/dev/null
