@@ -14,8 +14,9 @@
 #                                  alone.
 #   tools/docker-engine.sh docker  print the docker client to use (Debian's /usr/bin/docker first)
 #
-# State lives in $STATE (default /run/haprole-docker-engine); `stop` reads it, so `start` and
-# `stop` may run from different shells. While the engine we started runs, the netns demo's
+# State lives in $STATE (HAPROLE_DOCKER_STATE, default /run/haprole-docker-engine); `stop` reads
+# it, so `start` and `stop` may run from different shells. Each user of this script keeps its own
+# state directory: a second `start` with another one finds the engine running and will leave it. While the engine we started runs, the netns demo's
 # bridge (hr-br0) keeps a FORWARD allow rule of ours: dockerd sets the FORWARD policy to DROP.
 set -euo pipefail
 
@@ -58,6 +59,10 @@ cmd_start() {
 	mkdir -p "$STATE"
 	install_pkgs
 	if engine_up; then
+		if [ "$(state_get OURS)" = 1 ] && [ -e "/proc/$(cat "$STATE/dockerd.spawn" 2>/dev/null || echo 0)" ]; then
+			say "the dockerd an earlier 'start' started with state $STATE runs: nothing to do"
+			return 0
+		fi
 		say "a Docker engine already runs: using it, it will be left running"
 		state_set OURS 0
 		return 0
@@ -79,8 +84,7 @@ cmd_start() {
 		iptables -w 5 -I "${DEMO_RULE[@]}" && state_set DEMO_RULE 1
 	fi
 	say "starting dockerd (log $STATE/dockerd.log)"
-	setsid /usr/sbin/dockerd --pidfile "$STATE/dockerd.pid" --exec-root "$STATE/exec" \
-		>"$STATE/dockerd.log" 2>&1 </dev/null &
+	setsid /usr/sbin/dockerd --pidfile "$STATE/dockerd.pid" >"$STATE/dockerd.log" 2>&1 </dev/null &
 	echo $! >"$STATE/dockerd.spawn"
 	local i
 	for ((i = 0; i < 600; i++)); do
@@ -194,7 +198,6 @@ cmd_stop() {
 			for ((i = 0; i < 100; i++)); do [ -e "/proc/$p" ] || break; sleep 0.1; done
 		done
 		cleanup_host
-		umount "$STATE/exec/netns/"* 2>/dev/null || :
 	fi
 	rm -rf "$STATE"
 	say "stopped; host firewall and forwarding as found"

@@ -24,7 +24,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ENGINE=$ROOT/tools/docker-engine.sh
 COMPOSE_FILE=$ROOT/docker/docker-compose.yml
 PROJECT=haprole
-export HAPROLE_DOCKER_STATE=${HAPROLE_DOCKER_STATE:-/run/haprole-docker-engine}
+# Its own state directory: an engine someone else started with tools/docker-engine.sh is theirs.
+export HAPROLE_DOCKER_STATE=/run/haprole-docker-test
 WAIT=${DOCKER_TEST_WAIT:-240} # bound on every wait for the cluster, seconds
 
 # shellcheck source=../integration/lib/expect.sh
@@ -121,7 +122,14 @@ else
 	exit 1
 fi
 tu=$SECONDS
-if dc up -d >/tmp/hr-docker-up.log 2>&1; then ok "up -d"; else cat /tmp/hr-docker-up.log; ko "up -d"; exit 1; fi
+if dc up -d >/tmp/hr-docker-up.log 2>&1; then
+	ok "up -d"
+else
+	cat /tmp/hr-docker-up.log
+	dc logs --no-color --tail 30
+	ko "up -d"
+	exit 1
+fi
 
 SERVICES="db1 db2 spoa haproxy app1 app2"
 cid() { dc ps -q "$1"; }
