@@ -182,7 +182,7 @@ test: deps
 
 # ---- demo (issue 7) --------------------------------------------------------------------------
 
-# ROUTER=spoa|lua|agent (default spoa): how HAProxy learns the writer (docs/lua.md).
+# ROUTER=spoa|lua|push|agent (default spoa): how HAProxy learns the writer (docs/lua.md).
 demo: deps all
 	@if [ -x docker/demo.sh ]; then $(if $(ROUTER),DEMO_ROUTER=$(ROUTER)) $(if $(PATRONI),DEMO_PATRONI=$(PATRONI)) docker/demo.sh up; else \
 	  echo "make demo: the demo cluster is not built yet (see README, 'Status')."; fi

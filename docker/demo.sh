@@ -21,12 +21,13 @@
 # PostgreSQL servers when HAProxy starts), DEMO_SPOA=0 (heal/start-proc leave the SPOA stopped).
 # For the failover suite: DEMO_HAPROXY_EDIT (a sed script applied to the generated haproxy.cfg
 # when HAProxy starts or reloads: its negative controls) and DEMO_HAPROXY_MW=1 (master-worker).
-# DEMO_ROUTER=spoa|lua|agent at `up` (make demo ROUTER=...; default spoa; remembered in
+# DEMO_ROUTER=spoa|lua|push|agent at `up` (make demo ROUTER=...; default spoa; remembered in
 # .demo/state.env): how HAProxy learns the writer (docs/lua.md, "Which router when"):
 #   spoa   haprole-spoa over SPOE, a NOTIFY per connection (the reference haproxy.cfg)
 #   lua    haproxy/haprole.lua inside HAProxy follows the agents' feeds; no haprole-spoa
 #   agent  the agent checks alone (agent-check + /check/writer); no haprole-spoa
-#   push   (issue 16 item 2, not here yet) haprole-spoa driving HAProxy's runtime API
+#   push   haprole-spoa sets HAProxy's servers through the stats socket on every change; no
+#          SPOE filter, no per-request work (haproxy/haprole-push.cfg, docs/spoa.md)
 # One HAProxy template for all (docker/haproxy-demo.cfg.in, lines tagged per router).
 # DEMO_HAPROXY at `up` (remembered): the command that runs HAProxy, default `haproxy` (Debian's
 # 2.6); the failover suite gives a 3.x from tests/integration/lib/haproxy3.sh (hap_cmdline).
@@ -453,13 +454,16 @@ agent_conf() {
 }
 
 have_agent() { [ -x "$AGENT_BIN" ] && [ -f "$ROOT/docker/agent-db.conf.in" ]; }
-# have_spoa: the demo routes with haprole-spoa (ROUTER=spoa) and it is built.
-have_spoa() { [ "$ROUTER" = spoa ] && [ -x "$SPOA_BIN" ] && [ -f "$ROOT/docker/spoa.conf.in" ]; }
+# have_spoa: the demo routes with haprole-spoa (ROUTER=spoa: SPOE; ROUTER=push: it sets
+# HAProxy's servers through the stats socket) and it is built.
+have_spoa() {
+	{ [ "$ROUTER" = spoa ] || [ "$ROUTER" = push ]; } && [ -x "$SPOA_BIN" ] &&
+		[ -f "$ROOT/docker/spoa.conf.in" ]
+}
 check_router() {
 	case $ROUTER in
-	spoa | lua | agent) ;;
-	push) die "ROUTER=push is not implemented yet (issue 16 item 2); use spoa, lua or agent" ;;
-	*) die "unknown ROUTER '$ROUTER' (spoa, lua or agent)" ;;
+	spoa | lua | push | agent) ;;
+	*) die "unknown ROUTER '$ROUTER' (spoa, lua, push or agent)" ;;
 	esac
 }
 
@@ -496,6 +500,12 @@ spoa_start() {
 	sed -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@HOST@|$BR_ADDR|g" -e "s|@PORT@|$SPOA_PORT|g" \
 		-e "s|@STATUS_PORT@|$SPOA_STATUS|g" -e "s|@DIR@|$DEMO|g" -e "s|@NODES@|$agents|" \
 		"$ROOT/docker/spoa.conf.in" >"$DEMO/spoa.conf"
+	if [ "$ROUTER" = push ]; then # the push router: this HAProxy's servers, set on every change
+		printf '%s\n' "" "# ROUTER=push: HAProxy's servers set through its stats socket (docs/spoa.md)" \
+			"[haproxy demo]" "runtime_api = $DEMO/haproxy.sock" "cluster = $CLUSTER" \
+			"writer_backend = pg_write" "reader_backend = pg_read" "verify_interval = 200ms" \
+			>>"$DEMO/spoa.conf"
+	fi
 	"$SPOA_BIN" -c -f "$DEMO/spoa.conf" >"$DEMO/logs/spoa.check" 2>&1 ||
 		die "spoa config refused: $(cat "$DEMO/logs/spoa.check")"
 	start_bg spoa - "$SPOA_BIN" -d -f "$DEMO/spoa.conf"
@@ -510,6 +520,13 @@ haproxy_conf() {
 	# DEMO_PG_CHECK_INTER (bench/failover.sh): inter and agent-inter of the PostgreSQL servers.
 	local pg_inter=${DEMO_PG_CHECK_INTER:-500ms}
 	for n in $PG_NODES; do
+		if [ "$ROUTER" = push ]; then
+			# haprole-spoa sets these servers (haproxy/haprole-push.cfg): `disabled` until it
+			# says, and no agent-check, whose `ready` would undo its maint/drain
+			servers_w="$servers_w    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter $pg_inter fall 2 rise 1 on-marked-down shutdown-sessions disabled\n"
+			servers_r="$servers_r    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter $pg_inter fall 2 rise 1 on-marked-down shutdown-sessions\n"
+			continue
+		fi
 		servers_w="$servers_w    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter $pg_inter fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter $pg_inter agent-send \"writer\\\\n\" on-marked-down shutdown-sessions\n"
 		servers_r="$servers_r    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter $pg_inter fall 2 rise 1 agent-check agent-port $AGENT_PORT agent-inter $pg_inter agent-send \"reader\\\\n\" on-marked-down shutdown-sessions\n"
 	done
@@ -766,7 +783,7 @@ cmd_banner() {
 		"haproxy :$HTTP_PORT http, :$PGW_PORT pg writes, :$PGR_PORT pg reads, :$STATS_PORT stats$(have_spoa && echo "; haprole-spoa :$SPOA_PORT")$([ "$ROUTER" = lua ] && echo "; Lua router view :$LUA_STATUS")"
 	echo
 	patroni_banner # PATRONI hook
-	echo "  router: $ROUTER (make demo ROUTER=spoa|lua|agent after make demo-stop)"
+	echo "  router: $ROUTER (make demo ROUTER=spoa|lua|push|agent after make demo-stop)"
 	have_agent || echo "  NOTE: haprole-agent is not built yet: HAProxy has no health source, writes fail closed."
 	[ "$ROUTER" != spoa ] || have_spoa || echo "  NOTE: haprole-spoa is not built yet: routing uses the agent checks only."
 	cat <<EOF
@@ -833,6 +850,10 @@ haproxy_says() {
 		awk -F, -v b="$1" -v s="$2" -v p="$3" '$1 == b && $2 == s && index($18, p) == 1 {f = 1} END {exit !f}'
 }
 
+# haproxy_out BACKEND SERVER: HAProxy sends it nothing: DOWN (its checks), or MAINT (set by the
+# push router through the stats socket).
+haproxy_out() { haproxy_says "$1" "$2" DOWN || haproxy_says "$1" "$2" MAINT; }
+
 cmd_failover() {
 	[ -f "$DEMO/up" ] || die "not running (make demo)"
 	local p s
@@ -870,7 +891,7 @@ cmd_switchover() {
 	# "done" when HAProxy agrees too: the new primary UP for writes, the old one not.
 	if have_agent; then
 		wait_for 15 "HAProxy to show $s UP in pg_write" haproxy_says pg_write "$s" UP
-		wait_for 15 "HAProxy to show $p DOWN in pg_write" haproxy_says pg_write "$p" DOWN
+		wait_for 15 "HAProxy to show $p out of pg_write" haproxy_out pg_write "$p"
 	fi
 	say "done: $s primary, $p standby"
 }

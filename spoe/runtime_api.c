@@ -44,6 +44,9 @@ static int rapi_copy_field(const char *p, const char *end, char *out, size_t out
 
 	if (l == 0 || l >= outlen)
 		return -1;
+	for (size_t i = 0; i < l; i++)
+		if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e)
+			return -1; /* HAProxy's names are printable: a NUL or a control byte is no name */
 	memcpy(out, p, l);
 	out[l] = '\0';
 	return 0;
@@ -91,7 +94,7 @@ static int rapi_parse_server_line(const char *p, const char *end, struct rapi_se
 	}
 	if (rapi_copy_field(f[1], fe[1], st->backend, sizeof(st->backend)) < 0 ||
 	    rapi_copy_field(f[3], fe[3], st->server, sizeof(st->server)) < 0) {
-		*why = "backend or server name too long";
+		*why = "backend or server name too long or not printable";
 		return -1;
 	}
 	op = rapi_field_num(f[5], fe[5]);

@@ -26,7 +26,8 @@ state() { sed -n "s/^$1=//p" "$STATE" | tail -1; }
 host_of() { sed -n "s/^$1_HOST=//p" "$ENV"; }
 agent_json() { curl -fsS -m1 "http://$(host_of "$1"):$(sed -n "s/^$1_AGENT_PORT=//p" "$ENV")/status"; }
 note() { NOTES="${NOTES:+$NOTES; }$*"; }
-# server_is BACKEND SERVER STATE: HAProxy's stats socket says the server's status starts so.
+# server_is BACKEND SERVER STATE: HAProxy's stats socket says the server's status starts so
+# (STATE DOWN also accepts MAINT: both take no traffic).
 server_is() {
 	$PY - "$ROOT/.demo/haproxy.sock" "$1" "$2" "$3" <<'EOF'
 import socket, sys
@@ -39,7 +40,9 @@ while True:
 for line in out.decode().splitlines():
     f = line.split(",")
     if len(f) > 17 and f[0] == sys.argv[2] and f[1] == sys.argv[3]:
-        sys.exit(0 if f[17].startswith(sys.argv[4]) else 1)
+        # DOWN means "takes nothing": MAINT too (the push router sets MAINT, not DOWN)
+        want = sys.argv[4]
+        sys.exit(0 if f[17].startswith(want) or (want == "DOWN" and f[17].startswith("MAINT")) else 1)
 sys.exit(1)
 EOF
 }

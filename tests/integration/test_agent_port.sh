@@ -129,8 +129,9 @@ expect_match "1 MiB line gets a bounded answer or a close" '^answer-bytes [0-9]{
 big=$(printf 'GET /%0900d HTTP/1.1\r\nHost: x\r\n%0500d\r\n\r\n' 0 0 | nc -w 3 "$ADDR" "$PORT" | head -n 1 | tr -d '\r')
 expect_match "oversized HTTP head" '^HTTP/1.1 4(14|31) ' "$big"
 
-# max_clients = 4: four silent clients hold their slots, a fifth is closed at accept with no
-# answer; once they are gone a new client is served
+# max_clients = 4: four clients that have not finished their request hold the slots; a fifth
+# that speaks at once (as HAProxy's checks do) is served, and the OLDEST waiting client is
+# closed to make room, so silent peers never lock the checks out
 $PY - "$ADDR" "$PORT" >"$tmp/maxc.out" 2>&1 <<'EOF'
 import socket, sys, time
 addr = (sys.argv[1], int(sys.argv[2]))
@@ -140,7 +141,8 @@ for _ in range(4):
     c = socket.create_connection(addr, timeout=3)
     c.sendall(b"GET /x")
     held.append(c)
-time.sleep(0.3)
+    time.sleep(0.05)
+time.sleep(0.2)
 extra = socket.create_connection(addr, timeout=3)
 extra.sendall(b"app\n")
 try:
@@ -148,10 +150,22 @@ try:
 except OSError:
     d = b""
 print("fifth:", repr(d))
+held[0].settimeout(0.5)
+try:
+    print("oldest:", repr(held[0].recv(100)))
+except OSError as e:
+    print("oldest: error", e)
+held[1].settimeout(0.2)
+try:
+    print("second:", repr(held[1].recv(100)))
+except socket.timeout:
+    print("second: still open")
 for c in held:
     c.close()
 EOF
-expect "fifth client over max_clients is closed" "fifth: b''" "$(cat "$tmp/maxc.out")"
+expect "fifth client over max_clients is served" "fifth: b'up ready 100%\\n'" "$(grep '^fifth' "$tmp/maxc.out")"
+expect "the oldest waiting client made room (closed)" "oldest: b''" "$(grep '^oldest' "$tmp/maxc.out")"
+expect "the next waiting client keeps its slot" "second: still open" "$(grep '^second' "$tmp/maxc.out")"
 got=""
 for i in $(seq 1 30); do
 	got=$(ask 'app\n')

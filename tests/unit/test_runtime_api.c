@@ -51,6 +51,8 @@ static const struct ss_vec ss_vecs[] = {
 	      "1.2.3.4 2 0 1\n",
 	  -1, 0, __LINE__ }, /* server name longer than we track */
 	{ HDR DB1_UP DB1_UP DB1_UP DB1_UP DB1_UP, -1, 0, __LINE__ }, /* more than the table */
+	/* a control byte in a name (fuzz_servers_state found a NUL giving an empty name) */
+	{ HDR "3 pg_write 1 d\tb1 1.2.3.4 2 0 1\n", -1, 0, __LINE__ },
 };
 
 static void test_rapi_parse_servers_state_vectors(void **state)

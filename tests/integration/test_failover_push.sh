@@ -1,0 +1,49 @@
+#!/bin/bash
+# tests/integration/test_failover_push.sh - the failover suite (tests/integration/test_failover.sh)
+# against the push router (haprole-spoa setting HAProxy's servers through the stats socket; the
+# demo with DEMO_ROUTER=push: no SPOE filter, no per-request rule), on a representative subset
+# of its scenarios (issue 16 item 4): a planned switchover, the primary killed (-9) and
+# promoted, split brain, and the router itself killed under load (haprole-spoa SIGKILLed:
+# HAProxy keeps the servers' state last set; restarted, it resyncs). Each scenario keeps the
+# suite's pass rules: zero writes on a non-primary, zero acknowledged writes lost, writes
+# resumed on the final primary within the stated bound; and its negative control (routing made
+# wrong on purpose) must fail the verifier.
+#   1. through Debian's HAProxy 2.6, with the negative controls;
+#   2. through HAProxy 3.2 (lib/haproxy3.sh's sid root), without them.
+# Environment: FAILOVER_PUSH_SCENARIOS (default below), FAILOVER_PUSH_3X=0 (skip run 2).
+# Exit: 0 passed, 77 nothing ran, 1 a failure.
+# lane: demo
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/lib/haproxy.sh
+. tests/integration/lib/haproxy3.sh
+
+SC=${FAILOVER_PUSH_SCENARIOS:-switchover kill9 splitbrain spoakill}
+passed=0
+failed=0
+ran=""
+run() { # run LABEL HAPROXY_CMD NEGATIVE
+	echo "==== push router, $1: $SC"
+	FAILOVER_ROUTER=push FAILOVER_SCENARIOS="$SC" FAILOVER_NEGATIVE=$3 DEMO_HAPROXY=$2 \
+		bash tests/integration/test_failover.sh
+	local rc=$?
+	case $rc in
+	0) passed=$((passed + 1)); ran="$ran $1" ;;
+	77) echo "---- push router, $1: skipped" ;;
+	*) failed=$((failed + 1)); echo "---- push router, $1: FAILED (status $rc)" ;;
+	esac
+}
+
+run "haproxy $(hap_version)" haproxy 1
+if [ "${FAILOVER_PUSH_3X:-1}" != 0 ]; then
+	root=$(HAP3_SUITES=sid hap3_roots | tail -n 1)
+	if [ -n "$root" ] && cmd=$(hap_cmdline "$root"); then
+		run "haproxy $(hap_version "$root")" "$cmd" 0
+	else
+		echo "note: no HAProxy 3.2 root (lib/haproxy3.sh): the push router ran on 2.6 only"
+	fi
+fi
+echo "failover, push router: passed on:${ran:- nothing}; $failed failed"
+[ "$failed" -gt 0 ] && exit 1
+[ "$passed" -eq 0 ] && exit 77
+exit 0
