@@ -554,12 +554,11 @@ static int ctl_status(struct ctl_node *nodes, struct cfg_addr *addrs, size_t n,
 	size_t first = 0;
 
 	if (local_socket != NULL) {
-		if (ctl_collect_local(&nodes[0], local_socket, o->timeout) == 0)
+		/* Answered, or -s (that socket only; nodes[0] says why it failed): done with it.
+		 * -f whose socket failed: its agent port, below, as the peers. */
+		if (ctl_collect_local(&nodes[0], local_socket, o->timeout) == 0 ||
+		    addrs[0].ss.ss_family == AF_UNSPEC)
 			first = 1;
-		else if (addrs[0].ss.ss_family != AF_UNSPEC) /* -f: its agent port instead */
-			snprintf(nodes[0].address, sizeof(nodes[0].address), "%.63s", addrs[0].text);
-		else
-			first = 1; /* -s: that socket only; nodes[0] says why it failed */
 	}
 	if (ctl_collect(nodes + first, addrs + first, n - first, heartbeat, o->timeout, err,
 	                sizeof(err)) == -1) {
@@ -903,15 +902,12 @@ int main(int argc, char **argv)
 			addrs[0] = conf.agent.listen;
 			ctl_local_addr(&addrs[0]);
 			snprintf(nodes[0].name, sizeof(nodes[0].name), "%s", conf.agent.node);
+			/* The Address column shows its agent port as configured, however asked. */
+			snprintf(nodes[0].address, sizeof(nodes[0].address), "%.63s",
+			         conf.agent.listen.text);
 			if (conf.agent.admin_socket[0] != '\0' &&
-			    access(conf.agent.admin_socket, W_OK) == 0) {
+			    access(conf.agent.admin_socket, W_OK) == 0)
 				local_socket = conf.agent.admin_socket;
-				snprintf(nodes[0].address, sizeof(nodes[0].address), "%.63s",
-				         local_socket);
-			} else {
-				snprintf(nodes[0].address, sizeof(nodes[0].address), "%.63s",
-				         addrs[0].text);
-			}
 			first = 0;
 			for (size_t i = 0; i < conf.n_peers && n + 1 < CTL_NODES_MAX; i++, n++) {
 				addrs[n + 1] = conf.peers[i].address;
