@@ -101,8 +101,8 @@ static bool agent_has_follow(const struct agent_conf *c)
 
 /* The cluster's writer as the peers' feeds and the node's own state <self> show it, by the one
  * writer rule (common/route_rule.h): into <writer> ("" none) and <status>. */
-static void agent_cluster_view(const struct agent *a, const struct node_state *self,
-                               char *writer, size_t wlen, const char **status)
+static void agent_cluster_view(const struct agent *a, const struct node_state *self, char *writer,
+                               size_t wlen, const char **status)
 {
 	struct rr_node in[FENCE_PEERS_MAX + 1];
 	enum rr_verdict verdict[FENCE_PEERS_MAX + 1];
@@ -168,8 +168,7 @@ void agent_update(struct agent *a)
 
 		memcpy(k->name, c->checks[i].name, sizeof(k->name));
 		if (check_eval_view(&c->checks[i], &next, have_view ? &view : NULL,
-		                    a->shutting_down, k->line, sizeof(k->line)) ==
-		    -1)
+		                    a->shutting_down, k->line, sizeof(k->line)) == -1)
 			snprintf(k->line, sizeof(k->line),
 			         "fail %s #agent: check evaluation failed",
 			         ns_admin_name(next.admin));

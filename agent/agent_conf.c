@@ -415,9 +415,10 @@ static int agent_conf_item(void *arg, const struct cfg_item *it, char *err, size
 			return -1;
 		if (strcmp(it->key, "on_role_change") == 0 && it->value[0] != '\0') {
 			if (it->value[0] != '/') {
-				cfg_item_err(err, errlen, it,
-				             "key 'on_role_change': not an absolute path (got \"%s\")",
-				             it->value);
+				cfg_item_err(
+				    err, errlen, it,
+				    "key 'on_role_change': not an absolute path (got \"%s\")",
+				    it->value);
 				return -1;
 			}
 			if (access(it->value, X_OK) == -1) {
@@ -521,10 +522,11 @@ static int agent_conf_validate(struct agent_conf_reader *r, const char *file, ch
 			return -1;
 		}
 		if (k->follow[0] != '\0' && c->n_peers == 0) {
-			snprintf(err, errlen,
-			         "%s: [check %s] key 'follow': needs [peer NAME] sections to see the "
-			         "writer (got \"%s\")",
-			         file, k->name, k->follow);
+			snprintf(
+			    err, errlen,
+			    "%s: [check %s] key 'follow': needs [peer NAME] sections to see the "
+			    "writer (got \"%s\")",
+			    file, k->name, k->follow);
 			return -1;
 		}
 		if (k->min_weight > k->weight) {

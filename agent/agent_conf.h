@@ -41,26 +41,26 @@ struct agent_peer_conf {
 
 /* The [agent] section. Integers are int64_t, enums int (cfg key table types). */
 struct agent_main_conf {
-	char cluster[NS_NAME_MAX];              /* cluster name carried in the feed */
-	char node[NS_NAME_MAX];                 /* this node's name; required */
-	struct cfg_addr listen;                 /* the agent port */
-	struct netacl allow_from;               /* who may connect to it; empty: everyone */
-	char default_check[NS_NAME_MAX];        /* check answered to an empty or absent line */
-	double first_line_wait;                 /* how long to wait for a first line (s) */
-	double idle_timeout;                    /* a request connection's whole life (s) */
-	int64_t max_clients;                    /* request connections at once */
-	uint64_t max_line;                      /* longest first line / HTTP request head */
-	int64_t backlog;                        /* listen() backlog */
-	double heartbeat;                       /* feed: full state at least this often (s) */
-	int64_t max_subscribers;                /* feed subscribers at once */
-	uint64_t subscriber_buffer;             /* feed: tx bytes queued per subscriber */
-	double shutdown_grace;                  /* SIGTERM: answer drain this long, then exit */
-	int log_level;                          /* enum log_level */
-	char admin_socket[AGENT_CONF_PATH_MAX]; /* unix socket of haprolectl (agent/admin.c) */
-	char state_file[AGENT_CONF_PATH_MAX];   /* persisted admin state (agent/statefile.c) */
+	char cluster[NS_NAME_MAX];                /* cluster name carried in the feed */
+	char node[NS_NAME_MAX];                   /* this node's name; required */
+	struct cfg_addr listen;                   /* the agent port */
+	struct netacl allow_from;                 /* who may connect to it; empty: everyone */
+	char default_check[NS_NAME_MAX];          /* check answered to an empty or absent line */
+	double first_line_wait;                   /* how long to wait for a first line (s) */
+	double idle_timeout;                      /* a request connection's whole life (s) */
+	int64_t max_clients;                      /* request connections at once */
+	uint64_t max_line;                        /* longest first line / HTTP request head */
+	int64_t backlog;                          /* listen() backlog */
+	double heartbeat;                         /* feed: full state at least this often (s) */
+	int64_t max_subscribers;                  /* feed subscribers at once */
+	uint64_t subscriber_buffer;               /* feed: tx bytes queued per subscriber */
+	double shutdown_grace;                    /* SIGTERM: answer drain this long, then exit */
+	int log_level;                            /* enum log_level */
+	char admin_socket[AGENT_CONF_PATH_MAX];   /* unix socket of haprolectl (agent/admin.c) */
+	char state_file[AGENT_CONF_PATH_MAX];     /* persisted admin state (agent/statefile.c) */
 	char on_role_change[AGENT_CONF_PATH_MAX]; /* role-change hook script (agent/hook.h) */
-	double hook_timeout;                    /* a hook still running then is killed (s) */
-	struct cfg_seen seen;                   /* keys set in [agent] */
+	double hook_timeout;                      /* a hook still running then is killed (s) */
+	struct cfg_seen seen;                     /* keys set in [agent] */
 };
 
 struct agent_conf {

@@ -200,8 +200,9 @@ static void check_app(const struct check_conf *c, const struct node_state *ns,
 			return;
 		}
 		if (strcmp(view->writer, c->follow) != 0) {
-			snprintf(v->why, sizeof(v->why), "follow: %.60s is not the writer (%s%.60s)",
-			         c->follow, view->writer[0] != '\0' ? "writer " : "",
+			snprintf(v->why, sizeof(v->why),
+			         "follow: %.60s is not the writer (%s%.60s)", c->follow,
+			         view->writer[0] != '\0' ? "writer " : "",
 			         view->writer[0] != '\0' ? view->writer : view->status);
 			v->r.state = AL_DOWN;
 			v->r.weight = -1;
@@ -228,8 +229,7 @@ int check_eval(const struct check_conf *c, const struct node_state *ns, bool shu
 
 /* check_eval() with the cluster view <view> (NULL: none) that `follow` needs. */
 int check_eval_view(const struct check_conf *c, const struct node_state *ns,
-                    const struct check_view *view, bool shutting_down, char *line,
-                    size_t linelen)
+                    const struct check_view *view, bool shutting_down, char *line, size_t linelen)
 {
 	struct check_verdict v;
 	char admin_why[NS_REASON_MAX + 16];

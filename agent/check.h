@@ -48,18 +48,18 @@ enum check_lag_answer {
 
 /* One [check NAME] section. Integer fields are int64_t and enums int: cfg key table types. */
 struct check_conf {
-	char name[NS_NAME_MAX]; /* from the section header; what agent-send names */
-	int kind;               /* enum check_kind */
-	int standby_answer;     /* enum check_standby_answer (writer, app) */
-	int lag_answer;         /* enum check_lag_answer (reader, past max_lag / max_lag_time) */
-	int64_t weight;         /* percent announced when up (writer, app; reader at no lag) */
-	int64_t primary_weight; /* reader: percent announced by a primary */
-	int64_t min_weight;     /* reader: percent at a lag just below max_lag */
-	uint64_t max_lag;       /* reader: bytes behind beyond which lag_answer applies */
-	double max_lag_time;    /* reader: seconds behind beyond which too; 0: not used */
-	int64_t maxconn;        /* > 0: announce maxconn:N when up; 0: never */
+	char name[NS_NAME_MAX];   /* from the section header; what agent-send names */
+	int kind;                 /* enum check_kind */
+	int standby_answer;       /* enum check_standby_answer (writer, app) */
+	int lag_answer;           /* enum check_lag_answer (reader, past max_lag / max_lag_time) */
+	int64_t weight;           /* percent announced when up (writer, app; reader at no lag) */
+	int64_t primary_weight;   /* reader: percent announced by a primary */
+	int64_t min_weight;       /* reader: percent at a lag just below max_lag */
+	uint64_t max_lag;         /* reader: bytes behind beyond which lag_answer applies */
+	double max_lag_time;      /* reader: seconds behind beyond which too; 0: not used */
+	int64_t maxconn;          /* > 0: announce maxconn:N when up; 0: never */
 	char follow[NS_NAME_MAX]; /* app: up only while this node is the cluster's writer; "" off */
-	struct cfg_seen seen;   /* keys set in this section (duplicates are refused) */
+	struct cfg_seen seen;     /* keys set in this section (duplicates are refused) */
 };
 
 extern const char *const check_kind_names[];

@@ -169,8 +169,7 @@ void hook_role_seen(struct hook *h, const struct ns_pg *pg, const char *path, do
 {
 	struct hook_job *j;
 
-	if (!pg->present || !pg->up ||
-	    (pg->role != NS_ROLE_PRIMARY && pg->role != NS_ROLE_STANDBY))
+	if (!pg->present || !pg->up || (pg->role != NS_ROLE_PRIMARY && pg->role != NS_ROLE_STANDBY))
 		return;
 	if (h->last_role == pg->role)
 		return;

@@ -41,33 +41,33 @@ enum hook_state {
 
 /* One role change to report. */
 struct hook_job {
-	enum ns_role old_role;       /* role before */
-	enum ns_role new_role;       /* role after */
-	uint32_t tl;                 /* timeline after */
-	char path[HOOK_PATH_MAX];    /* script, as configured when the change happened */
-	double timeout;              /* its deadline (s), as configured then */
+	enum ns_role old_role;    /* role before */
+	enum ns_role new_role;    /* role after */
+	uint32_t tl;              /* timeline after */
+	char path[HOOK_PATH_MAX]; /* script, as configured when the change happened */
+	double timeout;           /* its deadline (s), as configured then */
 };
 
 struct hook {
-	struct ev_loop *loop;                 /* libev's default loop */
-	enum hook_state state;                /* written by hook_set_state() only */
-	char node[NS_NAME_MAX];               /* HAPROLE_NODE */
-	char cluster[NS_NAME_MAX];            /* HAPROLE_CLUSTER */
-	char config[HOOK_PATH_MAX];           /* HAPROLE_CONFIG */
-	enum ns_role last_role;               /* last primary/standby seen; UNKNOWN before any */
+	struct ev_loop *loop;                  /* libev's default loop */
+	enum hook_state state;                 /* written by hook_set_state() only */
+	char node[NS_NAME_MAX];                /* HAPROLE_NODE */
+	char cluster[NS_NAME_MAX];             /* HAPROLE_CLUSTER */
+	char config[HOOK_PATH_MAX];            /* HAPROLE_CONFIG */
+	enum ns_role last_role;                /* last primary/standby seen; UNKNOWN before any */
 	struct hook_job queue[HOOK_QUEUE_MAX]; /* waiting changes, oldest at <head> */
-	size_t head;                          /* index of the oldest waiting job */
-	size_t n_queued;                      /* waiting jobs */
-	struct hook_job cur;                  /* the job running */
-	pid_t pid;                            /* its child, 0 when none */
-	bool killed;                          /* the deadline killed it */
-	ev_child child;                       /* its exit */
-	ev_timer timer;                       /* its deadline */
-	ev_tstamp started;                    /* ev_now() at its start */
-	uint64_t runs;                        /* hooks started */
-	uint64_t failures;                    /* hooks that exited non-zero, were killed or
+	size_t head;                           /* index of the oldest waiting job */
+	size_t n_queued;                       /* waiting jobs */
+	struct hook_job cur;                   /* the job running */
+	pid_t pid;                             /* its child, 0 when none */
+	bool killed;                           /* the deadline killed it */
+	ev_child child;                        /* its exit */
+	ev_timer timer;                        /* its deadline */
+	ev_tstamp started;                     /* ev_now() at its start */
+	uint64_t runs;                         /* hooks started */
+	uint64_t failures;                     /* hooks that exited non-zero, were killed or
 	                                         could not start */
-	uint64_t dropped;                     /* changes dropped: queue full */
+	uint64_t dropped;                      /* changes dropped: queue full */
 };
 
 void hook_init(struct hook *h, struct ev_loop *loop, const char *node, const char *cluster,

@@ -307,7 +307,8 @@ static int http_pct_decode(const char *in, char *out, size_t outlen)
 			unsigned int x;
 			char hex[3] = { in[i + 1], in[i + 1] != '\0' ? in[i + 2] : '\0', '\0' };
 
-			if (strspn(hex, "0123456789abcdefABCDEF") != 2 || sscanf(hex, "%2x", &x) != 1)
+			if (strspn(hex, "0123456789abcdefABCDEF") != 2 ||
+			    sscanf(hex, "%2x", &x) != 1)
 				return -1;
 			ch = (char)x;
 			i += 2;
@@ -441,8 +442,8 @@ static int http_sync(const struct http_ctx *ctx, const char *query, bool want_sy
 		return 0;
 	}
 	is_sync = strcmp(state, "sync") == 0 || strcmp(state, "quorum") == 0;
-	snprintf(v->why + strlen(v->why), sizeof(v->why) - strlen(v->why),
-	         "; %s standby of %.40s", state, primary->node);
+	snprintf(v->why + strlen(v->why), sizeof(v->why) - strlen(v->why), "; %s standby of %.40s",
+	         state, primary->node);
 	return is_sync == want_sync ? 1 : 0;
 }
 
@@ -528,12 +529,12 @@ static int http_put_verdict(const struct http_ctx *ctx, const struct http_req *r
 	buf_init_static(&body, mem, sizeof(mem));
 	if (buf_printf(&body, "{\"ok\":%s,\"node\":", v->ok ? "true" : "false") == -1 ||
 	    ns_json_str(&body, ctx->ns->node) == -1 ||
-	    buf_printf(&body, ",\"role\":\"%s\",\"timeline\":%u,\"lag_bytes\":%llu,\"admin\":\"%s\","
-	                      "\"why\":",
-	               ctx->ns->pg.present && ctx->ns->pg.up ? ns_role_name(ctx->ns->pg.role)
-	                                                     : "unknown",
-	               ctx->ns->pg.tl, (unsigned long long)v->lag,
-	               ns_admin_name(ctx->ns->admin)) == -1 ||
+	    buf_printf(
+	        &body,
+	        ",\"role\":\"%s\",\"timeline\":%u,\"lag_bytes\":%llu,\"admin\":\"%s\","
+	        "\"why\":",
+	        ctx->ns->pg.present && ctx->ns->pg.up ? ns_role_name(ctx->ns->pg.role) : "unknown",
+	        ctx->ns->pg.tl, (unsigned long long)v->lag, ns_admin_name(ctx->ns->admin)) == -1 ||
 	    ns_json_str(&body, v->why) == -1 || buf_append(&body, "}\n", 2) == -1)
 		return http_respond_error(503, head, out);
 	return http_put(out, v->ok ? 200 : 503, head, "application/json", buf_head(&body),
@@ -778,8 +779,7 @@ static int http_metrics_body(const struct http_ctx *ctx, struct buf *b)
 	    (unsigned long long)st->agent_replies, (unsigned long long)st->http_replies,
 	    (unsigned long long)st->agent_replies_default, (unsigned long long)st->unknown_checks,
 	    (unsigned long long)st->refused, (unsigned long long)st->evicted,
-	    (unsigned long long)st->denied,
-	    (unsigned long long)st->too_long,
+	    (unsigned long long)st->denied, (unsigned long long)st->too_long,
 	    (unsigned long long)st->timeouts, ctx->clients, ctx->feed_subscribers,
 	    (unsigned long long)ctx->feed_frames, (unsigned long long)ctx->feed_dropped,
 	    (unsigned long long)st->reloads, (unsigned long long)st->reload_failures);

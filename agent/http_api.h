@@ -66,18 +66,18 @@ struct agent_stats;
 
 /* What a response is built from: read only, owned by the agent. */
 struct http_ctx {
-	const struct node_state *ns;     /* current state and check lines */
-	const struct agent_conf *conf;   /* checks (kinds, names) */
-	const struct agent_stats *stats; /* counters */
-	bool shutting_down;              /* SIGTERM grace */
-	double uptime;                   /* seconds since start */
-	uint32_t pg_ms;                  /* last postgres query duration */
-	uint64_t pg_queries;             /* successful postgres queries */
-	uint64_t pg_failures;            /* failed postgres queries or connects */
-	size_t feed_subscribers;         /* feed subscribers now */
-	uint64_t feed_frames;            /* frames queued to subscribers */
-	uint64_t feed_dropped;           /* subscribers dropped for falling behind */
-	size_t clients;                  /* request connections now */
+	const struct node_state *ns;           /* current state and check lines */
+	const struct agent_conf *conf;         /* checks (kinds, names) */
+	const struct agent_stats *stats;       /* counters */
+	bool shutting_down;                    /* SIGTERM grace */
+	double uptime;                         /* seconds since start */
+	uint32_t pg_ms;                        /* last postgres query duration */
+	uint64_t pg_queries;                   /* successful postgres queries */
+	uint64_t pg_failures;                  /* failed postgres queries or connects */
+	size_t feed_subscribers;               /* feed subscribers now */
+	uint64_t feed_frames;                  /* frames queued to subscribers */
+	uint64_t feed_dropped;                 /* subscribers dropped for falling behind */
+	size_t clients;                        /* request connections now */
 	const struct node_state *const *peers; /* the peers' last states, live feeds only */
 	size_t n_peers;                        /* entries of <peers> */
 };

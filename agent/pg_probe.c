@@ -788,8 +788,7 @@ static unsigned pgp_diff(const struct ns_pg *a, const struct ns_pg *b)
 		m |= PGP_CH_IDENT;
 	if (a->lsn != b->lsn || a->lag_bytes != b->lag_bytes || a->lag_ms != b->lag_ms)
 		m |= PGP_CH_LAG;
-	if (a->streaming != b->streaming || a->paused != b->paused ||
-	    strcmp(a->repl, b->repl) != 0)
+	if (a->streaming != b->streaming || a->paused != b->paused || strcmp(a->repl, b->repl) != 0)
 		m |= PGP_CH_STREAMING;
 	if (strcmp(a->err, b->err) != 0)
 		m |= PGP_CH_ERR;

@@ -83,14 +83,14 @@ struct pgp_conf {
 	char conninfo[PGP_CONNINFO_MAX]; /* libpq conninfo; hostaddr= or a unix socket host= */
 	double interval;                 /* time between two queries (s), default 100 ms */
 	double timeout;                  /* deadline of one query (s), default 1 s */
-	double connect_timeout;  /* deadline of one connect, startup and auth included (s) */
-	int64_t rise;            /* consecutive good queries to turn up */
-	int64_t fall;            /* consecutive failures (error, timeout, lost) to turn down */
-	double backoff_max;      /* reconnect delay cap (s); the delay starts at <interval> */
-	double receiver_timeout; /* standby: streaming=false when the receiver's last message is
+	double connect_timeout;      /* deadline of one connect, startup and auth included (s) */
+	int64_t rise;                /* consecutive good queries to turn up */
+	int64_t fall;                /* consecutive failures (error, timeout, lost) to turn down */
+	double backoff_max;          /* reconnect delay cap (s); the delay starts at <interval> */
+	double receiver_timeout;     /* standby: streaming=false when the receiver's last message is
 	                            older (s); 0 = trust the receiver status alone */
-	int64_t keepalives_idle; /* TCP keepalive idle time (s) given to libpq */
-	double accept_check;     /* how often to check that the postmaster accepts new
+	int64_t keepalives_idle;     /* TCP keepalive idle time (s) given to libpq */
+	double accept_check;         /* how often to check that the postmaster accepts new
 	                            connections (s); 0 = never (see "accept check" above) */
 	char pgdata[PGP_PGDATA_MAX]; /* data directory to watch ("" = no watch; see "burst") */
 	double burst_interval;       /* time between two queries during a burst (s) */

@@ -373,7 +373,8 @@ static void port_conn_process(struct port_conn *c)
 			a->stats.too_long++;
 			if ((buf_len(&c->rx) >= 4 && memcmp(buf_head(&c->rx), "GET ", 4) == 0) ||
 			    (buf_len(&c->rx) >= 5 && memcmp(buf_head(&c->rx), "HEAD ", 5) == 0) ||
-			    (buf_len(&c->rx) >= 8 && memcmp(buf_head(&c->rx), "OPTIONS ", 8) == 0)) {
+			    (buf_len(&c->rx) >= 8 &&
+			     memcmp(buf_head(&c->rx), "OPTIONS ", 8) == 0)) {
 				port_conn_answer_http(c, 414);
 				return;
 			}

@@ -23,15 +23,15 @@
 #include "common/buf.h"
 #include "common/compiler.h"
 
-#define NS_SCHEMA_VERSION  1
-#define NS_NAME_MAX        64   /* cluster, node and check names, with NUL */
-#define NS_REASON_MAX      128  /* err, admin_reason, fence_reason, with NUL */
-#define NS_CHECKS_MAX      16   /* checks one agent may define */
-#define NS_CHECK_LINE_MAX  160  /* one agent-check reply line, with NUL, without '\n' */
-#define NS_SYSID_MAX       24   /* a uint64 in decimal, with NUL */
-#define NS_FRAME_HDR       4    /* big-endian payload length */
-#define NS_FRAME_MAX       8192 /* largest payload a subscriber accepts by default */
-#define NS_REPL_MAX        512  /* pg.repl, with NUL */
+#define NS_SCHEMA_VERSION 1
+#define NS_NAME_MAX       64   /* cluster, node and check names, with NUL */
+#define NS_REASON_MAX     128  /* err, admin_reason, fence_reason, with NUL */
+#define NS_CHECKS_MAX     16   /* checks one agent may define */
+#define NS_CHECK_LINE_MAX 160  /* one agent-check reply line, with NUL, without '\n' */
+#define NS_SYSID_MAX      24   /* a uint64 in decimal, with NUL */
+#define NS_FRAME_HDR      4    /* big-endian payload length */
+#define NS_FRAME_MAX      8192 /* largest payload a subscriber accepts by default */
+#define NS_REPL_MAX       512  /* pg.repl, with NUL */
 
 enum ns_admin {
 	NS_ADMIN_READY = 0, /* serving */
@@ -80,30 +80,30 @@ struct ns_check {
 };
 
 struct node_state {
-	uint32_t v;                        /* schema version, NS_SCHEMA_VERSION */
-	char cluster[NS_NAME_MAX];         /* cluster name */
-	char node[NS_NAME_MAX];            /* node name, unique in the cluster */
-	uint64_t boot;                     /* random id of this agent run */
-	uint64_t seq;                      /* bumps on every change, per boot */
-	uint64_t ts_ms;                    /* wall clock of the last change, ms since epoch */
-	enum ns_admin admin;               /* operator's admin state */
-	char admin_reason[NS_REASON_MAX];  /* why, as given to haprolectl */
-	bool fenced;                       /* local primary fenced by a peer (design.md 7) */
-	char fence_reason[NS_REASON_MAX];  /* which peer, which timeline */
-	struct ns_pg pg;                   /* local PostgreSQL */
-	struct ns_probe app;               /* local app */
-	struct ns_probe nginx;             /* local nginx */
+	uint32_t v;                            /* schema version, NS_SCHEMA_VERSION */
+	char cluster[NS_NAME_MAX];             /* cluster name */
+	char node[NS_NAME_MAX];                /* node name, unique in the cluster */
+	uint64_t boot;                         /* random id of this agent run */
+	uint64_t seq;                          /* bumps on every change, per boot */
+	uint64_t ts_ms;                        /* wall clock of the last change, ms since epoch */
+	enum ns_admin admin;                   /* operator's admin state */
+	char admin_reason[NS_REASON_MAX];      /* why, as given to haprolectl */
+	bool fenced;                           /* local primary fenced by a peer (design.md 7) */
+	char fence_reason[NS_REASON_MAX];      /* which peer, which timeline */
+	struct ns_pg pg;                       /* local PostgreSQL */
+	struct ns_probe app;                   /* local app */
+	struct ns_probe nginx;                 /* local nginx */
 	struct ns_check checks[NS_CHECKS_MAX]; /* verdicts per check */
-	size_t n_checks;                   /* used entries of <checks> */
+	size_t n_checks;                       /* used entries of <checks> */
 };
 
 void ns_init(struct node_state *s);
 
 int ns_encode_frame(const struct node_state *s, struct buf *out) HR_MUSTCHECK;
-int ns_frame_peek(const uint8_t *p, size_t len, size_t max_payload, size_t *payload_len)
-	HR_MUSTCHECK;
-int ns_decode(const uint8_t *payload, size_t len, struct node_state *out, const char **why)
-	HR_MUSTCHECK;
+int ns_frame_peek(const uint8_t *p, size_t len, size_t max_payload,
+                  size_t *payload_len) HR_MUSTCHECK;
+int ns_decode(const uint8_t *payload, size_t len, struct node_state *out,
+              const char **why) HR_MUSTCHECK;
 int ns_to_json(const struct node_state *s, struct buf *out) HR_MUSTCHECK;
 int ns_json_str(struct buf *out, const char *s) HR_MUSTCHECK;
 

@@ -39,11 +39,12 @@ static int setup(void **state)
 		return -1;
 	/* one line per run: the arguments, then the environment; "sleep" in the out dir makes
 	 * the next run hang */
-	fprintf(f, "#!/bin/sh\n"
-	           "echo \"$1 $2 $3 $4 $HAPROLE_OLD_ROLE $HAPROLE_NEW_ROLE $HAPROLE_NODE "
-	           "$HAPROLE_CLUSTER $HAPROLE_TIMELINE $HAPROLE_CONFIG\" >>%s\n"
-	           "[ -e %s/sleep ] && exec sleep 30\n"
-	           "exit 0\n",
+	fprintf(f,
+	        "#!/bin/sh\n"
+	        "echo \"$1 $2 $3 $4 $HAPROLE_OLD_ROLE $HAPROLE_NEW_ROLE $HAPROLE_NODE "
+	        "$HAPROLE_CLUSTER $HAPROLE_TIMELINE $HAPROLE_CONFIG\" >>%s\n"
+	        "[ -e %s/sleep ] && exec sleep 30\n"
+	        "exit 0\n",
 	        out, dir);
 	fclose(f);
 	chmod(script, 0755);
@@ -108,7 +109,7 @@ static void test_hook_once_per_change(void **state)
 	hook_init(&h, loop, "db2", "main", "/etc/haprole/a.conf");
 	pg = pg_of(true, NS_ROLE_STANDBY, 1); /* first role seen: no change */
 	hook_role_seen(&h, &pg, script, 5);
-	hook_role_seen(&h, &pg, script, 5); /* same again */
+	hook_role_seen(&h, &pg, script, 5);    /* same again */
 	pg = pg_of(false, NS_ROLE_UNKNOWN, 0); /* PostgreSQL restarts */
 	hook_role_seen(&h, &pg, script, 5);
 	pg = pg_of(true, NS_ROLE_STANDBY, 1);

@@ -187,12 +187,12 @@ enum node_kind {
 };
 
 struct fixture {
-	struct agent_conf conf;             /* writer, reader, app */
-	struct node_state ns;               /* the node */
-	struct node_state peer;             /* db0, a primary, for the sync kinds */
-	const struct node_state *peers[1];  /* &peer */
-	struct agent_stats stats;           /* counters */
-	struct http_ctx ctx;                /* what responses read */
+	struct agent_conf conf;            /* writer, reader, app */
+	struct node_state ns;              /* the node */
+	struct node_state peer;            /* db0, a primary, for the sync kinds */
+	const struct node_state *peers[1]; /* &peer */
+	struct agent_stats stats;          /* counters */
+	struct http_ctx ctx;               /* what responses read */
 };
 
 static void fixture_build(struct fixture *f, enum node_kind k)
@@ -271,8 +271,10 @@ static void test_http_respond_vectors(void **state)
 {
 	static const struct resp_vec v[] = {
 		/* "/": Patroni's primary status code, the node state as the body */
-		{ N_PRIMARY, "/", 200, "{\"ok\":true,\"why\":\"primary on timeline 3, writable\","
-		                       "\"v\":1,", __LINE__ },
+		{ N_PRIMARY, "/", 200,
+		  "{\"ok\":true,\"why\":\"primary on timeline 3, writable\","
+		  "\"v\":1,",
+		  __LINE__ },
 		{ N_STANDBY, "/", 503, "\"role\":\"standby\"", __LINE__ },
 		{ N_DOWN, "/", 503, "connection refused \\\"quoted\\\"", __LINE__ },
 		{ N_FENCED, "/", 503, "fenced: peer db0", __LINE__ },
@@ -303,7 +305,8 @@ static void test_http_respond_vectors(void **state)
 		{ N_PRIMARY, "/master", 200, NULL, __LINE__ },
 		{ N_PRIMARY, "/read-write", 200, NULL, __LINE__ },
 		{ N_PRIMARY, "/primary?tag_x=1", 200, NULL, __LINE__ },
-		{ N_STANDBY, "/primary", 503, "standby on timeline 3, lag 1048576 bytes", __LINE__ },
+		{ N_STANDBY, "/primary", 503, "standby on timeline 3, lag 1048576 bytes",
+		  __LINE__ },
 		{ N_STANDBY, "/master", 503, NULL, __LINE__ },
 		{ N_STANDBY, "/leader", 503, NULL, __LINE__ },
 		{ N_STANDBY, "/read-write", 503, NULL, __LINE__ },
@@ -335,7 +338,8 @@ static void test_http_respond_vectors(void **state)
 		{ N_ARCHIVE, "/replica", 200, "in archive recovery", __LINE__ },
 		{ N_ARCHIVE, "/replica?replication_state=streaming", 503,
 		  "replication state in archive recovery, not streaming", __LINE__ },
-		{ N_ARCHIVE, "/replica?replication_state=in+archive+recovery", 200, NULL, __LINE__ },
+		{ N_ARCHIVE, "/replica?replication_state=in+archive+recovery", 200, NULL,
+		  __LINE__ },
 		{ N_STANDBY, "/replica?tag_nofailover=true", 503, "no such tag", __LINE__ },
 		{ N_DRAINED, "/replica", 200, "admin drain", __LINE__ },
 		{ N_MAINT, "/replica", 503, "admin maint", __LINE__ },
@@ -374,7 +378,8 @@ static void test_http_respond_vectors(void **state)
 		{ N_DOWN, "/liveness", 200, "agent loop running", __LINE__ },
 		{ N_PRIMARY, "/liveness", 200, NULL, __LINE__ },
 		{ N_PRIMARY, "/readiness", 200, NULL, __LINE__ },
-		{ N_STANDBY, "/readiness", 200, "apply lag 1048576 bytes (max 16777216)", __LINE__ },
+		{ N_STANDBY, "/readiness", 200, "apply lag 1048576 bytes (max 16777216)",
+		  __LINE__ },
 		{ N_STANDBY, "/readiness?lag=1kB", 503, NULL, __LINE__ },
 		{ N_STANDBY, "/readiness?lag=1kB&mode=write", 200, "write lag 0", __LINE__ },
 		{ N_STANDBY, "/readiness?mode=other", 400, NULL, __LINE__ },
@@ -423,8 +428,8 @@ static void test_http_respond_vectors(void **state)
 				if (strcmp(strstr(resp, "\r\n\r\n"), "\r\n\r\n") != 0)
 					fail_msg("vector at line %d: HEAD with a body", v[i].line);
 			} else if (v[i].body != NULL && strstr(resp, v[i].body) == NULL) {
-				fail_msg("vector at line %d (%s): body lacks \"%s\": %s",
-				         v[i].line, forms[m][0], v[i].body, resp);
+				fail_msg("vector at line %d (%s): body lacks \"%s\": %s", v[i].line,
+				         forms[m][0], v[i].body, resp);
 			}
 		}
 	}
@@ -446,8 +451,8 @@ static void test_http_respond_methods(void **state)
 		struct http_req r;
 
 		buf_init_static(&out, mem, sizeof(mem));
-		assert_true(http_parse_request_line((const uint8_t *)reqs[i], strlen(reqs[i]),
-		                                    &r) > 0);
+		assert_true(http_parse_request_line((const uint8_t *)reqs[i], strlen(reqs[i]), &r) >
+		            0);
 		assert_int_equal(r.method, HTTP_M_OTHER);
 		assert_int_equal(http_respond(&f.ctx, &r, &out), 405);
 	}
