@@ -229,7 +229,7 @@ out_errno:
 /* Connects to the unix socket <path> (non-blocking). Returns the fd, or -1 with <err>. */
 static int ctl_connect_unix(const char *path, char *err, size_t errlen)
 {
-	int fd = sock_connect_unix(path);
+	int fd = sock_connect_unix(path, false);
 
 	if (fd == -1)
 		snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));

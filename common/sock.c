@@ -136,8 +136,11 @@ int sock_connect_tcp(const struct cfg_addr *addr, bool *in_progress)
 	return fd;
 }
 
-/* Connects to the unix socket <path> (local: completes at once or fails). Returns the fd or -1. */
-int sock_connect_unix(const char *path)
+/* Connects to the unix socket <path> (local: completes at once or fails). <nonblock>: the
+ * socket is non-blocking, and a listener whose backlog is full fails the connect at once
+ * (EAGAIN) instead of blocking: what a daemon's loop needs; a command-line client may wait.
+ * Returns the fd or -1. */
+int sock_connect_unix(const char *path, bool nonblock)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
@@ -147,7 +150,7 @@ int sock_connect_unix(const char *path)
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
 	if (fd == -1)
 		return -1;
 	if (connect(fd, (const struct sockaddr *)&sun, sizeof(sun)) == -1) {

@@ -37,7 +37,7 @@ int sock_listen_unix(const char *path, mode_t mode, int backlog, char *err,
                      size_t errlen) HR_MUSTCHECK;
 int sock_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_len) HR_MUSTCHECK;
 int sock_connect_tcp(const struct cfg_addr *addr, bool *in_progress) HR_MUSTCHECK;
-int sock_connect_unix(const char *path) HR_MUSTCHECK;
+int sock_connect_unix(const char *path, bool nonblock) HR_MUSTCHECK;
 int sock_pending_error(int fd);
 bool sock_has_input(int fd);
 int sock_set_nodelay(int fd);

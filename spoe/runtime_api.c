@@ -295,31 +295,6 @@ static void rapi_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		rapi_finish(c, ETIMEDOUT);
 }
 
-/* A non-blocking unix connect: a full listen backlog (a stopped HAProxy) answers EAGAIN at
- * once instead of blocking the loop, and counts as a failed exchange. */
-static int rapi_connect_unix(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -1;
-	if (connect(fd, (const struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 int rapi_init(struct rapi_conn *c, struct ev_loop *loop, size_t tx_max, size_t rx_max,
               rapi_done_cb cb, void *arg)
 {
@@ -361,7 +336,7 @@ int rapi_exchange(struct rapi_conn *c, const struct rapi_target *t, const char *
 	ev_timer_set(&c->timer, timeout, 0);
 	ev_timer_start(c->loop, &c->timer);
 	if (t->is_unix)
-		c->fd = rapi_connect_unix(t->path);
+		c->fd = sock_connect_unix(t->path, true); /* a stopped HAProxy: EAGAIN */
 	else
 		c->fd = sock_connect_tcp(&t->addr, &in_progress);
 	if (c->fd == -1) {

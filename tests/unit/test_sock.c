@@ -132,7 +132,7 @@ static void test_sock_listen_unix_mode(void **state)
 	assert_true(fd != -1);
 	assert_int_equal(stat(sockpath, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0660);
-	cfd = sock_connect_unix(sockpath);
+	cfd = sock_connect_unix(sockpath, false);
 	assert_true(cfd != -1);
 	close(cfd);
 	close(fd);
