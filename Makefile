@@ -87,6 +87,7 @@ help:
 	@echo "  make bench            build the benchmark programs; the scripts and results: bench/README.md"
 	@echo "Demo (docs/demo.md; root on Debian 12)"
 	@echo "  make demo             start the demo cluster on this machine (HAProxy, SPOA, 2 app, 2 PG nodes)"
+	@echo "  make demo PATRONI=1   the same with Patroni + etcd managing PostgreSQL, beside the guides' HAProxy config"
 	@echo "  make demo-status      haprolectl status of the demo, plus HAProxy's view of each server"
 	@echo "  make demo-failover    unplanned: stop the primary, promote the standby"
 	@echo "  make demo-heal        back to one primary + one streaming standby, every node ready"

@@ -21,6 +21,9 @@
 # PostgreSQL servers when HAProxy starts), DEMO_SPOA=0 (heal/start-proc leave the SPOA stopped).
 # For the failover suite: DEMO_HAPROXY_EDIT (a sed script applied to the generated haproxy.cfg
 # when HAProxy starts or reloads: its negative controls) and DEMO_HAPROXY_MW=1 (master-worker).
+# DEMO_PATRONI=1 at `up` (make demo PATRONI=1; remembered in .demo/state.env): PostgreSQL managed
+# by Patroni + etcd, write ports side by side for the HA guides' config and haprole; switchover
+# and failover then let Patroni promote (docker/demo-patroni.sh, docs/demo.md "Beside Patroni").
 # DEMO_ROUTER=spoa|lua|push|agent at `up` (make demo ROUTER=...; default spoa; remembered in
 # .demo/state.env): how HAProxy learns the writer (docs/lua.md, "Which router when"):
 #   spoa   haprole-spoa over SPOE, a NOTIFY per connection (the reference haproxy.cfg)
