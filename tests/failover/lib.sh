@@ -178,9 +178,9 @@ hooks_check() {
 		fail "$new's role-change hook logged $(hook_new_count "$new") lines for one promotion: $(hook_new "$new" | tr '\n' '|')"
 		return 0
 	fi
-	tl=$(agent_json "$new" | jq -r .pg.tl)
-	hook_new "$new" | grep -Eq "^[0-9]{13} $new standby primary $tl\$" ||
-		fail "$new's role-change hook line is not \"<epoch_ms> $new standby primary $tl\": $(hook_new "$new")"
+	must 3 "$new's role-change hook line is not \"<epoch_ms> $new standby primary <its timeline>\": $(hook_new "$new")" \
+		hook_line_ok "$new"
+	tl=$(hook_new "$new" | awk '{ print $5 }') # checked against its agent above
 	for n in $(envv DEMO_PG_NODES | tr -d "'\""); do
 		bad=$(hook_new "$n" | awk -v n="$n" -v tl="$tl" '
 			$0 !~ /^[0-9]+ [^ ]+ [a-z]+ [a-z]+ [0-9]+$/ || length($1) != 13 || $2 != n { print "malformed: " $0; exit }
@@ -190,6 +190,12 @@ hooks_check() {
 			{ prev = $4 }' new="$new")
 		[ -z "$bad" ] || fail "$n's role-change hook log: $bad"
 	done
+}
+# hook_line_ok NEW: NEW's one new line says its promotion to the timeline its agent reports.
+hook_line_ok() {
+	local tl
+	tl=$(agent_json "$1" | jq -r .pg.tl) && [ -n "$tl" ] && [ "$tl" != null ] || return 1
+	hook_new "$1" | grep -Eq "^[0-9]{13} $1 standby primary $tl\$"
 }
 hook_last_is() { [ "$(hook_new "$1" | tail -1 | awk '{ print $4 }')" = "$2" ]; }
 hook_new_count_ge() { [ "$(hook_new_count "$1")" -ge "$2" ]; }
