@@ -130,6 +130,13 @@ start_agent() { # start_agent NODE
 	PIDS+=($!)
 }
 
+# room_for_held NODE: the writes held during a switchover (50 a second for up to hold_max) all
+# connect to the new primary at once when released: lib/pg.sh's max_connections (40) would
+# refuse some ("sorry, too many clients already"; seen on a loaded machine with 70 held).
+room_for_held() {
+	echo "max_connections = 300" >>"$(pgdir $1)/postgresql.conf"
+}
+
 # pg_pair PRIMARY: PRIMARY's data dir made by initdb (first time) or kept; the other node made a
 # synchronous standby of it with pg_basebackup (its old data removed).
 pg_pair() {
@@ -137,6 +144,7 @@ pg_pair() {
 	s=$(other "$p")
 	rm -rf "$(pgdir $s)"
 	pg_make_standby "$(addr_of "$p")" $PGP "$(pgdir $s)" $PGP "$(addr_of "$s")" || fail "basebackup $s"
+	room_for_held $s
 	pg_start "$(pgdir $s)" || fail "start $s"
 	pg_wait_streaming "$(addr_of "$s")" $PGP 30 || fail "$s not streaming"
 	pg_psql "$(addr_of "$p")" $PGP "alter system set synchronous_standby_names = '*'" >/dev/null &&
@@ -178,13 +186,17 @@ wait_acked_on() { # wait_acked_on NAME ADDR COUNT SECONDS
 # before T_LOSS, when the SPOA learnt the writer was gone.
 verify() {
 	pg_psql "$2" $PGP "select i from t" >"$tmp/$1.ids" || fail "cannot read t on $2"
-	/usr/bin/python3 - "$tmp/$1.jsonl" "$tmp/$1.ids" "$2" "$3" "$4" <<'EOF'
+	/usr/bin/python3 - "$tmp/$1.jsonl" "$tmp/$1.ids" "$2" "$3" "$4" "$HOLD_MAX" <<'EOF'
 import json, statistics, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 have = set(int(x) for x in open(sys.argv[2]).read().split())
 new, t_dis, t_loss = sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
 failed = [r for r in recs if not r["ok"]]
 race = [r for r in failed if r["t0"] < t_loss]
+# held for the whole hold_max (the promotion came later than that: a loaded machine)
+hm = float(sys.argv[6]) - 0.05
+slow = [r for r in failed if r["t0"] >= t_dis and r["t1"] - r["t0"] >= hm]
+slow_after = [r for r in slow if r["t0"] >= t_loss]
 readonly = [r for r in failed if r.get("cls") == "readonly"]
 lost = [r for r in recs if r["ok"] and r["id"] not in have]
 base = [r["t1"] - r["t0"] for r in recs if r["ok"] and r["t0"] < t_dis]
@@ -197,12 +209,13 @@ held = [r["t1"] - r["t0"] - b for r in recs if r["ok"] and r["server"] == new an
 held.sort()
 p50 = held[len(held) // 2] * 1000 if held else 0
 mx = held[-1] * 1000 if held else 0
-print(len(failed), len(race), len(readonly), len(lost), len(held), "%.0f" % p50, "%.0f" % mx)
+print(len(failed), len(race), len(readonly), len(lost), len(held), "%.0f" % p50, "%.0f" % mx,
+      len(slow), len(slow_after))
 EOF
 }
 
 run_scenario() { # run_scenario LABEL NAME how(switchover|kill9) PRIMARY
-	local label=$1 name=$2 how=$3 p=$4 s t_dis t_loss h0 failed race ro lost held p50 mx
+	local label=$1 name=$2 how=$3 p=$4 s t_dis t_loss h0 failed race ro lost held p50 mx slow slow_after
 	s=$(other "$p")
 	h0=$(metric haprole_spoa_holds_started_total)
 	client_start "$name"
@@ -222,15 +235,25 @@ run_scenario() { # run_scenario LABEL NAME how(switchover|kill9) PRIMARY
 	[ "$how" = kill9 ] && pg_stop "$(pgdir $p)" immediate 2>/dev/null
 	[ "$how" = switchover ] && { ./haprolectl -s "$tmp/$p/agent.sock" ready >/dev/null || fail "ready $p"; }
 	t_loss=$(spoa_loss_time)
-	read -r failed race ro lost held p50 mx <<<"$(verify "$name" "$(addr_of "$s")" "$t_dis" "$t_loss")"
+	read -r failed race ro lost held p50 mx slow slow_after <<<"$(verify "$name" "$(addr_of "$s")" "$t_dis" "$t_loss")"
 	LAST="$failed $race $ro $lost $held $p50 $mx"
 	[ -n "${HOLD_BENCH_TRIALS:-}" ] && return 0 # bench mode: figures only
-	if [ "$how" = switchover ]; then
+	if [ "$how" = switchover ] && [ "$slow" = 0 ]; then
 		expect "$label: $how: failed writes" 0 "$failed"
+	elif [ "$how" = switchover ]; then
+		# the promotion took longer than hold_max (a loaded machine): writes held that long fail
+		# as designed; any other failure is a fault
+		echo "     note: $slow writes waited the whole hold_max: the promotion came later"
+		expect "$label: $how: failed writes other than those held for all of hold_max" 0 \
+			"$((failed - slow))"
 	else
 		# A write routed to the primary in the few ms between its death and its agent noticing
-		# (before the SPOA could know) fails: no router can tell. None may fail after that.
-		expect "$label: $how: failed writes routed after the SPOA saw the loss" 0 "$((failed - race))"
+		# (before the SPOA could know) fails: no router can tell. None may fail after that,
+		# but those held for all of hold_max when the promotion came later (a loaded machine).
+		[ "$slow_after" = 0 ] ||
+			echo "     note: $slow_after writes waited the whole hold_max: the promotion came later"
+		expect "$label: $how: failed writes routed after the SPOA saw the loss" 0 \
+			"$((failed - race - slow_after))"
 	fi
 	expect "$label: $how: writes that reached a non-primary" 0 "$ro"
 	expect "$label: $how: acknowledged writes missing on $s" 0 "$lost"
@@ -280,6 +303,7 @@ cluster_up() {
 	rm -rf "$tmp/pg-db1" "$tmp/pg-db2" "$tmp/db1" "$tmp/db2"
 	: >"$tmp/spoa.log"
 	pg_init_primary "$(pgdir db1)" $PGP $PG1 || fail "initdb"
+	room_for_held db1
 	pg_start "$(pgdir db1)" || fail "start db1"
 	pg_psql $PG1 $PGP "create table t (i bigserial primary key); create role haprole login superuser" >/dev/null ||
 		fail "create table"
