@@ -27,9 +27,13 @@ cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -f "$tmp/busy.pid" ] && kill "$(cat "$tmp/busy.pid")" 2>/dev/null
+	# A daemon that went to the background where a check failed: every process of ours
+	# names this test's own directory in its arguments.
+	for p in $(pgrep -f -- "$tmp/"); do kill -9 "$p" 2>/dev/null; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 for b in ./haprole-agent ./haprole-spoa; do [ -x "$b" ] || { echo "FAIL: $b not built (make)"; exit 1; }; done
 
 cat >"$tmp/agent.conf" <<EOF
