@@ -28,7 +28,7 @@
 # then min / p50 / max per event and port, and the totals.
 # It starts the demo in Patroni mode (it refuses to run beside a demo already up) and stops it.
 # Run it under the demo lock: flock /tmp/hr-demo.lock bench/patroni-failover.sh -n 3
-# Root, network namespaces, patroni + etcd-server (make deps PATRONI=1). ~40 s per trial.
+# Root, network namespaces, patroni + etcd-server (make deps PATRONI=1). 1 to 2 minutes per event.
 # Exit: 0 when every trial ran and no haprole port (agent, spoa) had a write on a non-primary or
 # an acknowledged write lost; 1 otherwise; 2 usage.
 set -u

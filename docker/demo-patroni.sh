@@ -235,6 +235,7 @@ patroni_switchover() {
 	wait_for 60 "$p primary with $s as Patroni's synchronous standby" patroni_settled "$p"
 	say "switchover (Patroni): patronictl switchover --leader $p --candidate $s --force"
 	t0=$SECONDS
+	state_set EVENT_AT "$(now)" # when the event was set off (tests/failover/patroni.sh reads it)
 	patronictl switchover --leader "$p" --candidate "$s" --force "$PATRONI_SCOPE" \
 		>>"$DEMO/logs/patronictl.log" 2>&1 || die "patronictl switchover failed (see $DEMO/logs/patronictl.log)"
 	wait_for 60 "$s to be Patroni's writable leader" patroni_primary_is "$s"
@@ -260,6 +261,7 @@ patroni_failover() {
 	pm=$(head -1 "$(pgdata "$p")/postmaster.pid" 2>/dev/null) || die "$p: no postmaster.pid"
 	say "failover (Patroni): SIGKILL to $p's postmaster (pid $pm); Patroni decides"
 	t0=$SECONDS
+	state_set EVENT_AT "$(now)"
 	kill -9 "$pm"
 	wait_for 90 "Patroni to promote $s" patroni_primary_is "$s"
 	state_set PRIMARY "$s"

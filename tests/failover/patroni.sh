@@ -9,7 +9,9 @@
 #   pt_trial EVENT TAG BASE          EVENT switchover|failover (docker/demo.sh switchover|failover:
 #                                    patronictl switchover, SIGKILL of the primary's postmaster);
 #                                    writes $WORK/TAG.NAME.json per port: client.py verify's JSON
-#                                    plus "port", "event", "from", "to", "promoted_at"; returns 1
+#                                    plus "port", "event", "from", "to", "promoted_at",
+#                                    "event_to_promo_ms" (from the kill or the patronictl call:
+#                                    EVENT_AT in state.env, Patroni's own time); returns 1
 #                                    when the trial could not be run (a harness failure, not a
 #                                    routing figure), with the reason in PT_WHY.
 # Each port's client is tests/failover/client.py run with HAPROXY_PG_PORT set to that port: a
@@ -111,6 +113,10 @@ pt_trial() {
 		return 1
 	fi
 	[ "$(pt_leader)" = "$s" ] || { pt_clients_stop; PT_WHY="Patroni did not make $s the leader"; return 1; }
+	# Patroni's own time counts from when the verb set the event off (after its own checks).
+	local at
+	at=$(sed -n 's/^EVENT_AT=//p' "$(dirname "$ENV")/state.env" 2>/dev/null | tail -1)
+	[ -n "$at" ] && [ "${at%%.*}" -ge "${t_ev%%.*}" ] && t_ev=$at
 	# Writes continue on the new primary through every port (the guide's port may take its
 	# checks' time; it is reported, not waited for beyond this bound).
 	for name in $PT_PORTS; do
