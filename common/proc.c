@@ -70,20 +70,63 @@ static int proc_pidfile_write(const char *path, char *err, size_t errlen)
 }
 
 /* After the sockets are bound: goes to the background unless <foreground> (the loop is told
- * it forked), then writes <pidfile> (NULL: none) with the pid that will run. Returns 0, or -1
- * with <err> (the caller exits 1; in the background that is logged, not seen). */
+ * it forked), then writes <pidfile> (NULL: none) with the pid that will run. The caller of
+ * the program gets its exit status only once that is done: the parent waits for the child's
+ * word on a pipe, so a script that starts the daemon and reads the pidfile right after finds
+ * it, and a pidfile that cannot be written is exit 1 to the caller. Returns 0 in the process
+ * that runs on, or -1 with <err> (the caller exits 1). */
 int proc_detach(struct ev_loop *loop, bool foreground, const char *pidfile, char *err,
                 size_t errlen)
 {
-	if (!foreground) {
-		if (daemon(0, 0) == -1) {
-			snprintf(err, errlen, "cannot go to the background: %s", strerror(errno));
-			return -1;
-		}
-		ev_loop_fork(loop);
-	}
-	if (pidfile != NULL && proc_pidfile_write(pidfile, err, errlen) == -1)
+	int pfd[2];
+	pid_t pid;
+	char ok = 0;
+	int devnull;
+
+	if (foreground)
+		return pidfile != NULL ? proc_pidfile_write(pidfile, err, errlen) : 0;
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "cannot go to the background: pipe: %s", strerror(errno));
 		return -1;
+	}
+	pid = fork();
+	if (pid == -1) {
+		snprintf(err, errlen, "cannot go to the background: fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		/* The parent: exit 0 once the child says it runs, 1 when it cannot (it logs why). */
+		close(pfd[1]);
+		while (read(pfd[0], &ok, 1) == -1 && errno == EINTR)
+			;
+		_exit(ok == 1 ? 0 : 1);
+	}
+	close(pfd[0]);
+	ev_loop_fork(loop);
+	if (setsid() == -1 || chdir("/") == -1) {
+		snprintf(err, errlen, "cannot go to the background: %s", strerror(errno));
+		close(pfd[1]);
+		return -1;
+	}
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull != -1) {
+		(void)dup2(devnull, STDIN_FILENO);
+		(void)dup2(devnull, STDOUT_FILENO);
+		(void)dup2(devnull, STDERR_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
+	}
+	if (pidfile != NULL && proc_pidfile_write(pidfile, err, errlen) == -1) {
+		close(pfd[1]);
+		return -1;
+	}
+	ok = 1;
+	if (write(pfd[1], &ok, 1) != 1) {
+		/* The parent is gone: nobody waits for the word. */
+	}
+	close(pfd[1]);
 	return 0;
 }
 
