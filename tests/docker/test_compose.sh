@@ -135,12 +135,13 @@ SERVICES="db1 db2 spoa haproxy app1 app2"
 cid() { dc ps -q "$1"; }
 health() { "$DOCKER" inspect -f '{{.State.Health.Status}}' "$(cid "$1")" 2>/dev/null; }
 all_healthy() { local s; for s in $SERVICES; do [ "$(health $s)" = healthy ] || return 1; done; }
-# wait_until SECONDS CMD... : polls every 0.5 s, bounded.
+# wait_until SECONDS CMD... : polls every 0.5 s until CMD succeeds, for SECONDS at most (each
+# CMD is bounded itself: curl -m, docker exec of a bounded command).
 wait_until() {
-	local lim=$1 i
+	local end=$((SECONDS + $1))
 	shift
-	for ((i = 0; i < lim * 2; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
-	return 1
+	while ((SECONDS < end)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+	"$@" >/dev/null 2>&1
 }
 write() { curl -s -m 10 -X POST http://localhost:8080/write; }
 write_ok() { write | grep -q '"id"'; }
@@ -194,7 +195,8 @@ expect_match "a write with the primary stopped fails" '"error"' "$gap"
 pr=$(dc exec -T db2 haprole-node promote 2>&1)
 expect_match "promote db2 (the README's command)" 'db2 promoted: primary on timeline 2' "$pr"
 WP=
-for ((i = 0; i < 60; i++)); do
+deadline=$((SECONDS + 30)) # each try is bounded too (curl -m 10)
+while ((SECONDS < deadline)); do
 	WP=$(write)
 	echo "$WP" | grep -q '"id"' && break
 	sleep 0.5
