@@ -45,7 +45,8 @@ void cv_policy(const struct cv_input *in, size_t n, const char *sysid, uint64_t 
  * timeline <tl>. <at_loss> (the moment the writer is lost): known, PostgreSQL up, a standby of
  * that sysid and timeline, streaming or within <max_lag> bytes (a stopped primary ends the
  * stream, so either will do). Afterwards, while no writer is decided: the same node still known
- * and up, and still a standby of that timeline or already a primary (promotion under way).
+ * and up, and still a standby (of that timeline or, stale reading, an older one) or already a
+ * primary (promotion under way).
  * A node whose feed is lost or whose PostgreSQL is down leaves the set; an empty set closes
  * the window. */
 uint64_t cv_hold_candidates(const struct cv_input *in, size_t n, const char *sysid, uint32_t tl,
@@ -66,7 +67,13 @@ uint64_t cv_hold_candidates(const struct cv_input *in, size_t n, const char *sys
 		if (at_loss) {
 			if (standby_same_tl && (s->pg.streaming || s->pg.lag_bytes <= max_lag))
 				out |= (uint64_t)1 << i;
-		} else if (standby_same_tl || s->pg.role == NS_ROLE_PRIMARY) {
+		} else if ((s->pg.role == NS_ROLE_STANDBY && s->pg.tl <= tl && !s->pg.paused) ||
+		           s->pg.role == NS_ROLE_PRIMARY) {
+			/* Once its WAL receiver stops (the primary is gone), a standby's timeline is
+			 * read from its last checkpoint, which is older after a pg_rewind: seen as
+			 * timeline 1 under a timeline 2 primary. It was of the writer's timeline when
+			 * the window opened; an older one now is that stale reading, not another
+			 * history. */
 			out |= (uint64_t)1 << i;
 		}
 	}

@@ -375,6 +375,11 @@ static const struct hold_vec hold_vecs[] = {
 	/* afterwards: only nodes already in the set; one going down leaves it */
 	{ { { 'D', 1 }, { 'S', 1 }, { 'S', 1 } }, 1, 100, 2, false, 2, __LINE__ },
 	{ { { 'D', 1 }, { 'D', 1 }, { 'S', 1 } }, 1, 100, 6, false, 4, __LINE__ },
+	/* afterwards: a rewound standby whose receiver stopped reads its checkpoint's older
+	 * timeline (seen: 1 under a timeline 2 primary): still the same standby */
+	{ { { 'D', 2 }, { 'n', 1 } }, 2, 100, 2, false, 2, __LINE__ },
+	/* but at the loss it must be of the writer's timeline */
+	{ { { 'D', 2 }, { 'n', 1 } }, 2, 100, ~0ull, true, 0, __LINE__ },
 };
 
 static void test_cv_hold_candidates_vectors(void **state)
