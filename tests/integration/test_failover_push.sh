@@ -3,8 +3,8 @@
 # against the push router (haprole-spoa setting HAProxy's servers through the stats socket; the
 # demo with DEMO_ROUTER=push: no SPOE filter, no per-request rule), on a representative subset
 # of its scenarios (issue 16 item 4): a planned switchover, the primary killed (-9) and
-# promoted, split brain, and the router itself killed under load (haprole-spoa SIGKILLed:
-# HAProxy keeps the servers' state last set; restarted, it resyncs). Each scenario keeps the
+# promoted, split brain, and the router's source killed (the primary's agent SIGKILLed: its
+# feed is lost, haprole-spoa takes every writer server out, writes fail closed). Each keeps the
 # suite's pass rules: zero writes on a non-primary, zero acknowledged writes lost, writes
 # resumed on the final primary within the stated bound; and its negative control (routing made
 # wrong on purpose) must fail the verifier.
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/haproxy.sh
 . tests/integration/lib/haproxy3.sh
 
-SC=${FAILOVER_PUSH_SCENARIOS:-switchover kill9 splitbrain spoakill}
+SC=${FAILOVER_PUSH_SCENARIOS:-switchover kill9 splitbrain agentkill}
 passed=0
 failed=0
 ran=""
