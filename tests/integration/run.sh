@@ -26,10 +26,6 @@
 # (a failed test's last INTEGRATION_SHOW lines, default 200; INTEGRATION_QUIET=1 prints only
 # failed ones). With one job or one test, output streams to the terminal instead.
 # Each test gets INTEGRATION_TIMEOUT seconds (default 900).
-# Machine-wide locks: each test runs holding /tmp/hr-it-NAME.lock, and a test of lane "demo"
-# also /tmp/hr-demo.lock (the netns demo's namespaces and ports are one per machine), so two
-# checkouts running their tests on one machine, or a developer's own `flock ... run.sh NAME`,
-# wait for each other instead of colliding on fixed ports. Nothing else holds them on CI.
 set -u
 cd "$(dirname "$0")/../.."
 jobs_max=${INTEGRATION_JOBS:-2}
@@ -145,17 +141,14 @@ start() {
 	rm -f "$log.rc"
 	run_start[$t]=$(date +%s)
 	run_lane[$t]=$(lane_of "$t")
-	# the machine-wide locks (see the header), waited for outside the test's own time limit
-	local locks=(flock -w 3600 "/tmp/hr-it-$name.lock")
-	[ "${run_lane[$t]}" = demo ] && locks+=(flock -w 3600 /tmp/hr-demo.lock)
 	if [ "$stream" -eq 1 ]; then
 		(
-			"${locks[@]}" timeout -k 10 "$limit" bash "$t" 2>&1 | tee "$log"
+			timeout -k 10 "$limit" bash "$t" 2>&1 | tee "$log"
 			echo "${PIPESTATUS[0]}" >"$log.rc"
 		) &
 	else
 		(
-			"${locks[@]}" timeout -k 10 "$limit" bash "$t" >"$log" 2>&1
+			timeout -k 10 "$limit" bash "$t" >"$log" 2>&1
 			echo $? >"$log.rc"
 		) &
 	fi
