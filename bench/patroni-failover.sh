@@ -66,6 +66,7 @@ FAILED=0
 cleanup() {
 	pt_clients_stop
 	pt_probe_stop
+	[ "$FAILED" = 0 ] || cp -r "$(dirname "$ENV")/logs" "$WORK/demo-logs" 2>/dev/null # kept for the failure
 	"$D" stop >>"$LOG" 2>&1
 	if [ "$FAILED" = 0 ] && [ "$KEEP" = 0 ]; then rm -rf "$WORK"; else echo "work directory kept: $WORK"; fi
 }

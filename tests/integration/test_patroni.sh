@@ -37,6 +37,7 @@ LOG=$WORK/test.log
 cleanup() {
 	pt_clients_stop
 	pt_probe_stop
+	[ "$fails" = 0 ] || cp -r "$(dirname "$ENV")/logs" "$WORK/demo-logs" 2>/dev/null # kept for the failure
 	DEMO_PATRONI= "$D" stop >>"$LOG" 2>&1
 	if [ "$fails" = 0 ] && [ "${KEEP_LOGS:-0}" != 1 ]; then rm -rf "$WORK"; else echo "work directory kept: $WORK"; fi
 }
