@@ -12,7 +12,7 @@
 
 struct spoa;
 
-#define STATUS_HTTP_MAX_CLIENTS 16 /* status requests served at once; more are closed */
+#define STATUS_HTTP_MAX_CLIENTS 64 /* requests at once; a newer one evicts the oldest waiting */
 
 struct status_client {
 	ev_io io;              /* readability of the request */
