@@ -83,7 +83,7 @@ if ! DEMO_PATRONI=1 DEMO_ROUTER=spoa "$D" up >>"$LOG" 2>&1; then
 	exit 1
 fi
 pt_probe_start
-printf '%-10s %3s %-8s %-9s %13s %10s %7s %5s %14s\n' EVENT N PORT FROM-TO PROMO->WRITE UNAVAIL NONPRIM LOST WRITES/ACKED
+printf '%-10s %3s %-8s %-9s %13s %10s %7s %5s %14s\n' EVENT N PORT FROM-TO 'PROMO->WRITE' UNAVAIL NONPRIM LOST WRITES/ACKED
 t=0
 for ((i = 1; i <= N; i++)); do
 	for ev in $EVENTS; do
