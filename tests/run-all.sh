@@ -9,8 +9,10 @@
 #   fuzz         a short run of every libFuzzer target (FUZZ_SECONDS, default 10)
 #   integration  tests/integration/run.sh: real haproxy, postgres, nginx; up to INTEGRATION_JOBS
 #                (default 2) tests at once, by lane (see its header)
-#   docker       `make test-docker` when that target exists, run beside the integration stage
-#                (DOCKER_STAGE=serial runs it after, DOCKER_STAGE=off not at all)
+#   docker       `make test-docker` when that target exists, run after the integration stage
+#                (DOCKER_STAGE=parallel runs it beside it: faster, but its image builds take
+#                the CPU that timing-sensitive integration tests need on a 2-core machine;
+#                DOCKER_STAGE=off not at all)
 # A stage that prints no summary (a build error, a crash) counts as one failure. Every stage's
 # output is kept in build/test-logs/STAGE.log (TEST_LOGDIR overrides; MAKE names the make). The
 # summary lists each stage with its duration; its LAST line is exactly
@@ -83,7 +85,7 @@ stage unit $MAKE -s test-unit
 stage asan $MAKE -s asan
 stage fuzz $MAKE -s fuzz-smoke FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
 collect prereq
-docker_mode=${DOCKER_STAGE:-parallel}
+docker_mode=${DOCKER_STAGE:-serial}
 has_target test-docker || docker_mode=off
 [ "$docker_mode" = parallel ] && bg_stage docker $MAKE -s test-docker
 # The roots are made by now (or cannot be): no test makes them again under its own time limit.
