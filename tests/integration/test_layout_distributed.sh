@@ -129,6 +129,10 @@ round() {
 	expect "$label: the new primary has the rows written before + the new one" "2" "$got"
 	wait_st be_pg_rw db2 'UP'
 	wait_st be_pg_rw db1 'DOWN.*'
+	# the reads follow once the new primary's reader check is up in be_pg_ro (its role changed
+	# under that check too: HAProxy may have had it DOWN for one agent-inter)
+	wait_st be_pg_ro db2 'UP'
+	wait_st be_pg_ro db1 '(DOWN|MAINT).*' # stopped: its checks take it out within fall x inter
 	got=$(layout_psql "$P_RO" "select count(*) from t" 2>&1)
 	expect "$label: reads through :5001 go on (DB2 serves them)" "2" "$got"
 	if [ "$spoe" = 1 ]; then
