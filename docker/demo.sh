@@ -280,8 +280,21 @@ EOF
 
 pg_is_up() { as_pg "$1" "$PGBIN/pg_isready" -q -h "$(pgsock "$1")" -p $PG_PORT; }
 
+# pg_leftovers NODE: prints the pids of processes still running in NODE's data directory (the
+# children of a postmaster killed with -9 outlive it for a moment, and a new postmaster refuses
+# to start while they hold the old shared memory).
+pg_leftovers() {
+	local d p
+	d=$(pgdata "$1")
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/cwd" 2>/dev/null)" = "$d" ] && echo "${p#/proc/}"
+	done
+}
+
 pg_start() {
-	local n=$1
+	local n=$1 i
+	# after `pg_stop NODE kill`: let the old postmaster's children finish first (bounded)
+	for ((i = 0; i < 150; i++)); do [ -z "$(pg_leftovers "$n")" ] && break; sleep 0.1; done
 	mkdir -p "$(pgsock "$n")"
 	chown "$PGOWNER": "$(pgsock "$n")"
 	touch "$DEMO/logs/pg-$n.log"
