@@ -22,31 +22,5 @@ SC=${FAILOVER_LUA_SCENARIOS:-switchover kill9 splitbrain agentkill}
 . tests/integration/lib/skip.sh
 haproxy -vv 2>/dev/null | grep -q '^Built with Lua' || skip_unavoidable "this haproxy is built without Lua"
 
-passed=0
-failed=0
-ran=""
-run() { # run LABEL HAPROXY_CMD NEGATIVE
-	echo "==== Lua router, $1: $SC"
-	FAILOVER_ROUTER=lua FAILOVER_SCENARIOS="$SC" FAILOVER_NEGATIVE=$3 DEMO_HAPROXY=$2 \
-		bash tests/integration/test_failover.sh
-	local rc=$?
-	case $rc in
-	0) passed=$((passed + 1)); ran="$ran $1" ;;
-	77) echo "---- Lua router, $1: skipped" ;;
-	*) failed=$((failed + 1)); echo "---- Lua router, $1: FAILED (status $rc)" ;;
-	esac
-}
-
-run "haproxy $(hap_version)" haproxy 1
-if [ "${FAILOVER_LUA_3X:-1}" != 0 ]; then
-	root=$(HAP3_SUITES=sid hap3_roots | tail -n 1)
-	if [ -n "$root" ] && cmd=$(hap_cmdline "$root"); then
-		run "haproxy $(hap_version "$root")" "$cmd" 0
-	else
-		echo "note: no HAProxy 3.2 root (lib/haproxy3.sh): the Lua router ran on 2.6 only"
-	fi
-fi
-echo "failover, Lua router: passed on:${ran:- nothing}; $failed failed"
-[ "$failed" -gt 0 ] && exit 1
-[ "$passed" -eq 0 ] && exit 77
-exit 0
+. tests/integration/lib/failover_router.sh
+failover_router_main lua "$SC" "${FAILOVER_LUA_3X:-1}"
