@@ -291,16 +291,37 @@ pg_leftovers() {
 	done
 }
 
+pg_drop_stale_lock() {
+	local f p
+	f=$(pgdata "$1")/postmaster.pid
+	[ -f "$f" ] || return 0
+	p=$(head -1 "$f")
+	[ -n "$p" ] && ! proc_live "$p" && [ -z "$(pg_leftovers "$1")" ] || return 0
+	# the socket directory's lock files name the same dead postmaster
+	for f in "$f" "$(pgsock "$1")"/.s.PGSQL.*.lock; do
+		[ -f "$f" ] && [ "$(head -1 "$f")" = "$p" ] && rm -f "$f"
+	done
+	return 0
+}
+
 pg_start() {
 	local n=$1 i
 	# after `pg_stop NODE kill`: let the old postmaster's children finish first (bounded)
 	for ((i = 0; i < 150; i++)); do [ -z "$(pg_leftovers "$n")" ] && break; sleep 0.1; done
+	# A postmaster killed with SIGKILL stays a zombie until its parent (init here, which may
+	# be slow to reap) collects it, and postgres refuses to start while the pid in
+	# postmaster.pid exists at all. With no process left in the data directory, the lock
+	# file of a dead postmaster is stale.
+	pg_drop_stale_lock "$n"
 	mkdir -p "$(pgsock "$n")"
 	chown "$PGOWNER": "$(pgsock "$n")"
 	touch "$DEMO/logs/pg-$n.log"
 	chown "$PGOWNER": "$DEMO/logs/pg-$n.log"
 	as_pg "$n" "$PGBIN/pg_ctl" -D "$(pgdata "$n")" -l "$DEMO/logs/pg-$n.log" -w -t 60 start \
-		>/dev/null 9>&- || die "postgres $n did not start (see $DEMO/logs/pg-$n.log)"
+		>/dev/null 9>&- || {
+		tail -5 "$DEMO/logs/pg-$n.log" >&2
+		die "postgres $n did not start (see $DEMO/logs/pg-$n.log)"
+	}
 	head -1 "$(pgdata "$n")/postmaster.pid" >"$DEMO/pids/pg-$n.pid"
 	wait_for 30 "postgres $n" pg_is_up "$n"
 }
