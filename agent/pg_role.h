@@ -1,0 +1,25 @@
+/* agent/pg_role.h - the PostgreSQL probe's role and lag decision (pure, no I/O). Prefix: pgp_
+ * (a part of the probe, agent/pg_probe.h, whose comment states the lag rules).
+ *
+ * From one decoded row (agent/pg_row.h) it decides what the feed says of the node: primary or
+ * standby, timeline, lag in bytes and time, streaming, paused. */
+#ifndef HAPROLE_AGENT_PG_ROLE_H
+#define HAPROLE_AGENT_PG_ROLE_H
+
+#include <stdint.h>
+
+#include "agent/pg_row.h"
+#include "common/node_state.h"
+
+/* What pgp_apply_sample() remembers between samples. Zero it on (re)connect. */
+struct pgp_lag_state {
+	int64_t caught_up_ms; /* server time of the last sample with replay == receive, 0 never */
+};
+
+/* Applies the lag rules above: fills role, tl, sysid, lsn, lag_bytes, lag_ms, streaming and
+ * paused of <out> from <s> (leaves present, up and err alone) and updates <lag>.
+ * <receiver_timeout_ms> 0 disables the receipt-age rule. */
+void pgp_apply_sample(const struct pgp_sample *s, int64_t receiver_timeout_ms,
+                      struct pgp_lag_state *lag, struct ns_pg *out);
+
+#endif /* HAPROLE_AGENT_PG_ROLE_H */
