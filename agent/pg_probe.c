@@ -10,9 +10,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <sys/un.h>
-#include <unistd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,7 +19,6 @@
 #include <libpq-fe.h>
 
 #include "common/log.h"
-#include "common/sock.h"
 
 /* ---- config ------------------------------------------------------------------------------ */
 
@@ -243,230 +239,14 @@ const char *pgp_state_name(enum pgp_state st)
 	return (unsigned)st < PGP_ST_COUNT ? pgp_state_names[st] : "?";
 }
 
-/* ---- accept check ----------------------------------------------------------------------- */
-
-static const char *const pgp_acc_state_names[PGP_ACC_COUNT] = {
-	[PGP_ACC_OFF] = "OFF",
-	[PGP_ACC_WAIT] = "WAIT",
-	[PGP_ACC_CONNECTING] = "CONNECTING",
-	[PGP_ACC_SENT] = "SENT",
-};
-
-/* The only writer of <p->acc.state>: arms <acc.timer> with <t> (WAIT: next check; CONNECTING,
- * SENT: deadline, armed only when entering CONNECTING); OFF stops it. */
-static void pgp_acc_set_state(struct pg_probe *p, enum pgp_acc_state to, double t)
-{
-	struct pgp_accept *a = &p->acc;
-
-	log_debug("pg probe: accept check %s -> %s", pgp_acc_state_names[a->state],
-	          pgp_acc_state_names[to]);
-	a->state = to;
-	switch (to) {
-	case PGP_ACC_OFF:
-		ev_timer_stop(p->loop, &a->timer);
-		return;
-	case PGP_ACC_WAIT:
-	case PGP_ACC_CONNECTING:
-		ev_timer_stop(p->loop, &a->timer);
-		ev_timer_set(&a->timer, t > 0 ? t : 0, 0);
-		ev_timer_start(p->loop, &a->timer);
-		return;
-	case PGP_ACC_SENT:
-	case PGP_ACC_COUNT:
-		return;
-	}
-}
-
-static void pgp_acc_close(struct pg_probe *p)
-{
-	ev_io_stop(p->loop, &p->acc.io);
-	if (p->acc.fd != -1) {
-		close(p->acc.fd);
-		p->acc.fd = -1;
-	}
-}
-
-/* Ends the check under way; the verdict is read by the next query result. */
-static void pgp_acc_done(struct pg_probe *p, bool ok, const char *why)
-{
-	struct pgp_accept *a = &p->acc;
-
-	pgp_acc_close(p);
-	a->checks++;
-	if (!ok) {
-		a->failures++;
-		if (a->ok)
-			log_warning("pg probe: %s", why);
-		snprintf(a->err, sizeof(a->err), "%s", why);
-	} else if (!a->ok) {
-		log_info("pg probe: the postmaster accepts connections again");
-	}
-	a->ok = ok;
-	pgp_acc_set_state(p, PGP_ACC_WAIT, p->conf.accept_check);
-}
-
-/* Sends the 8-byte GSSENCRequest: length 8, code 1234 << 16 | 5680. */
-static void pgp_acc_send(struct pg_probe *p)
-{
-	static const uint8_t req[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30 };
-	ssize_t n = write(p->acc.fd, req, sizeof(req));
-
-	if (n != (ssize_t)sizeof(req)) {
-		/* a fresh socket takes 8 bytes at once; anything else is a broken connection */
-		pgp_acc_done(p, false, "postmaster accepts no connection: send failed");
-		return;
-	}
-	pgp_acc_set_state(p, PGP_ACC_SENT, 0);
-	ev_io_stop(p->loop, &p->acc.io);
-	ev_io_set(&p->acc.io, p->acc.fd, EV_READ);
-	ev_io_start(p->loop, &p->acc.io);
-}
-
-/* Starts one check (WAIT -> CONNECTING), deadline first. */
-static void pgp_acc_begin(struct pg_probe *p)
-{
-	struct pgp_accept *a = &p->acc;
-	int fd;
-
-	pgp_acc_set_state(p, PGP_ACC_CONNECTING, p->conf.timeout);
-	a->started = ev_now(p->loop);
-	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		pgp_acc_done(p, false, "accept check: no socket");
-		return;
-	}
-	a->fd = fd;
-	if (connect(fd, (const struct sockaddr *)&a->ss, a->sslen) == 0) {
-		pgp_acc_send(p);
-		return;
-	}
-	if (errno != EINPROGRESS) {
-		/* refused, or a unix socket's backlog full (EAGAIN): nobody accepts */
-		char why[NS_REASON_MAX];
-
-		snprintf(why, sizeof(why), "postmaster accepts no connection: %s", strerror(errno));
-		pgp_acc_done(p, false, why);
-		return;
-	}
-	ev_io_set(&a->io, fd, EV_WRITE);
-	ev_io_start(p->loop, &a->io);
-}
-
-static void pgp_acc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct pg_probe *p = container_of(w, struct pg_probe, acc.io);
-	uint8_t b[16];
-	ssize_t n;
-	int e;
-
-	(void)loop;
-	(void)revents;
-	switch (p->acc.state) {
-	case PGP_ACC_CONNECTING:
-		e = sock_pending_error(p->acc.fd);
-		if (e != 0) {
-			char why[NS_REASON_MAX];
-
-			snprintf(why, sizeof(why), "postmaster accepts no connection: %s",
-			         strerror(e));
-			pgp_acc_done(p, false, why);
-			return;
-		}
-		pgp_acc_send(p);
-		return;
-	case PGP_ACC_SENT:
-		n = read(p->acc.fd, b, sizeof(b));
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
-		/* one byte ('G' or 'N'), or the server closing: a forked process answered */
-		pgp_acc_done(p, true, NULL);
-		return;
-	case PGP_ACC_OFF:
-	case PGP_ACC_WAIT:
-	case PGP_ACC_COUNT:
-		pgp_acc_close(p);
-		return;
-	}
-}
-
-static void pgp_acc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct pg_probe *p = container_of(w, struct pg_probe, acc.timer);
-	char why[NS_REASON_MAX];
-
-	(void)loop;
-	(void)revents;
-	switch (p->acc.state) {
-	case PGP_ACC_WAIT:
-		pgp_acc_begin(p);
-		return;
-	case PGP_ACC_CONNECTING:
-	case PGP_ACC_SENT:
-		snprintf(why, sizeof(why),
-		         "postmaster accepts no connection (no answer in %.0f ms)",
-		         p->conf.timeout * 1e3);
-		pgp_acc_done(p, false, why);
-		return;
-	case PGP_ACC_OFF:
-	case PGP_ACC_COUNT:
-		return;
-	}
-}
-
-/* Stops the check and forgets its verdict (the next connection re-learns the target). */
-static void pgp_acc_stop(struct pg_probe *p)
-{
-	pgp_acc_close(p);
-	pgp_acc_set_state(p, PGP_ACC_OFF, 0);
-	p->acc.ok = true;
-	p->acc.err[0] = '\0';
-}
-
-/* After a successful connect: learns where the server listens and starts checking. */
-static void pgp_acc_learn(struct pg_probe *p)
-{
-	struct pgp_accept *a = &p->acc;
-	const char *addr = PQhostaddr(p->conn);
-	const char *host = PQhost(p->conn);
-	const char *port = PQport(p->conn);
-	long portnum = port != NULL ? strtol(port, NULL, 10) : 0;
-
-	a->sslen = 0;
-	memset(&a->ss, 0, sizeof(a->ss));
-	if (p->conf.accept_check <= 0 || portnum <= 0 || portnum > 65535)
-		return;
-	if (addr != NULL && addr[0] != '\0') {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
-
-		if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
-			s4->sin_family = AF_INET;
-			s4->sin_port = htons((uint16_t)portnum);
-			a->sslen = sizeof(*s4);
-		} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = htons((uint16_t)portnum);
-			a->sslen = sizeof(*s6);
-		}
-	} else if (host != NULL && host[0] == '/') {
-		struct sockaddr_un *su = (struct sockaddr_un *)&a->ss;
-		int n =
-		    snprintf(su->sun_path, sizeof(su->sun_path), "%s/.s.PGSQL.%ld", host, portnum);
-
-		if (n > 0 && (size_t)n < sizeof(su->sun_path)) {
-			su->sun_family = AF_UNIX;
-			a->sslen = sizeof(*su);
-		}
-	}
-	if (a->sslen == 0) {
-		log_debug("pg probe: accept check off: no address for the server");
-		return;
-	}
-	if (a->state == PGP_ACC_OFF)
-		pgp_acc_set_state(p, PGP_ACC_WAIT, p->conf.accept_check);
-}
-
 static void pgp_process(struct pg_probe *p, int revents);
+
+/* After a successful connect or a reload: points the accept check at the server. */
+static void pgp_learn_accept(struct pg_probe *p)
+{
+	pgp_acc_learn(&p->acc, PQhostaddr(p->conn), PQhost(p->conn), PQport(p->conn),
+	              p->conf.accept_check, p->conf.timeout);
+}
 
 /* The only writer of <p->state>: logs the move at debug and arms the state's timer. <delay>
  * is the timer for IDLE (next query) and BACKOFF (next connect); the other states use their
@@ -605,7 +385,7 @@ static void pgp_fail(struct pg_probe *p, bool keep, const char *fmt, ...)
 		pgp_watch(p, PQsocket(p->conn), EV_READ);
 	} else {
 		pgp_close_conn(p);
-		pgp_acc_stop(p); /* the next connection re-learns the target */
+		pgp_acc_stop(&p->acc); /* the next connection re-learns the target */
 		delay = p->backoff;
 		p->backoff = p->backoff <= 0 ? p->conf.interval : p->backoff * 2;
 		if (p->backoff > p->conf.backoff_max)
@@ -866,7 +646,7 @@ static void pgp_on_connect_io(struct pg_probe *p)
 		}
 		log_debug("pg probe: connected in %.1f ms, server %d",
 		          (ev_now(p->loop) - p->started) * 1e3, PQserverVersion(p->conn));
-		pgp_acc_learn(p);
+		pgp_learn_accept(p);
 		pgp_send_query(p);
 		return;
 	case PGRES_POLLING_FAILED:
@@ -942,16 +722,13 @@ int pgp_init(struct pg_probe *p, struct ev_loop *loop, const struct pgp_conf *co
 		return -1;
 	p->loop = loop;
 	p->conf = *conf;
-	/* memset: state PGP_ST_STOPPED, acc.state PGP_ACC_OFF */
+	/* memset: state PGP_ST_STOPPED */
 	p->fd = -1;
 	p->cb = cb;
 	p->arg = arg;
 	ev_io_init(&p->io, pgp_io_cb, -1, EV_READ);
 	ev_timer_init(&p->timer, pgp_timer_cb, 0, 0);
-	p->acc.fd = -1;
-	p->acc.ok = true;
-	ev_io_init(&p->acc.io, pgp_acc_io_cb, -1, EV_READ);
-	ev_timer_init(&p->acc.timer, pgp_acc_timer_cb, 0, 0);
+	pgp_acc_init(&p->acc, loop);
 	pgw_init(&p->watch, loop, pgp_watch_event, p);
 	rf_init(&p->rf, conf->rise, conf->fall);
 	p->pg.present = true;
@@ -976,7 +753,7 @@ void pgp_stop(struct pg_probe *p)
 	pgw_stop(&p->watch);
 	p->burst_until = 0;
 	pgp_close_conn(p);
-	pgp_acc_stop(p);
+	pgp_acc_stop(&p->acc);
 	pgp_set_state(p, PGP_ST_STOPPED, 0);
 }
 
@@ -1001,14 +778,14 @@ int pgp_reconfigure(struct pg_probe *p, const struct pgp_conf *conf, char *err, 
 		return 0;
 	if (rewatch)
 		pgp_watch_start(p);
-	pgp_acc_stop(p);
+	pgp_acc_stop(&p->acc);
 	if (reconnect) {
 		log_info("pg probe: conninfo changed, reconnecting");
 		pgp_close_conn(p);
 		p->backoff = 0;
 		pgp_connect(p);
 	} else if (p->state == PGP_ST_IDLE || p->state == PGP_ST_QUERY) {
-		pgp_acc_learn(p); /* accept_check may have changed */
+		pgp_learn_accept(p); /* accept_check may have changed */
 	}
 	return 0;
 }

@@ -108,8 +108,9 @@ extern const struct cfg_key pgp_conf_keys[];
  * confused with ours. Returns 0, or -1 with <err> = "key 'KEY': what is wrong". */
 int pgp_conf_validate(const struct pgp_conf *c, char *err, size_t errlen) HR_MUSTCHECK;
 
-#include "agent/pg_row.h"  /* PGP_QUERY, enum pgp_col, struct pgp_sample, pgp_parse_row() */
-#include "agent/pg_role.h" /* pgp_apply_sample(): role and lag from one row */
+#include "agent/pg_row.h"    /* PGP_QUERY, enum pgp_col, struct pgp_sample, pgp_parse_row() */
+#include "agent/pg_role.h"   /* pgp_apply_sample(): role and lag from one row */
+#include "agent/pg_accept.h" /* struct pgp_accept: does the postmaster accept? */
 
 /* ---- the probe ------------------------------------------------------------------------- */
 
@@ -131,30 +132,6 @@ enum pgp_change {
 	PGP_CH_LAG = 1u << 3,       /* lsn, lag_bytes or lag_ms */
 	PGP_CH_STREAMING = 1u << 4, /* streaming, paused, or the primary's standbys (repl) */
 	PGP_CH_ERR = 1u << 5,       /* err */
-};
-
-/* States of the accept check (a second, tiny state machine inside the probe). */
-enum pgp_acc_state {
-	PGP_ACC_OFF = 0,    /* disabled, or no target known (no connection yet) */
-	PGP_ACC_WAIT,       /* <acc.timer> = next check */
-	PGP_ACC_CONNECTING, /* non-blocking connect under way, <acc.timer> = deadline */
-	PGP_ACC_SENT,       /* GSSENCRequest sent, waiting for one byte, <acc.timer> = deadline */
-	PGP_ACC_COUNT       /* keep last */
-};
-
-/* The accept check's own watchers and result. */
-struct pgp_accept {
-	enum pgp_acc_state state;   /* written by pgp_acc_set_state() only */
-	ev_io io;                   /* the check's socket */
-	ev_timer timer;             /* next check, or the check's deadline */
-	int fd;                     /* the check's socket, -1 when none */
-	struct sockaddr_storage ss; /* target: the probe connection's server address */
-	socklen_t sslen;            /* meaningful bytes of <ss>, 0 when unknown */
-	bool ok;                    /* the last check passed (true until one fails) */
-	char err[NS_REASON_MAX];    /* why the last check failed */
-	ev_tstamp started;          /* ev_now() when the check under way began */
-	uint64_t checks;            /* checks run since start */
-	uint64_t failures;          /* checks failed since start */
 };
 
 struct pg_probe;
