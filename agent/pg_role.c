@@ -3,6 +3,11 @@
 
 #include <string.h>
 
+bool pgp_is_writable_primary(const struct pgp_sample *s)
+{
+	return !s->in_recovery;
+}
+
 void pgp_apply_sample(const struct pgp_sample *s, int64_t receiver_timeout_ms,
                       struct pgp_lag_state *lag, struct ns_pg *out)
 {
@@ -10,7 +15,7 @@ void pgp_apply_sample(const struct pgp_sample *s, int64_t receiver_timeout_ms,
 
 	out->tl = s->tl;
 	memcpy(out->sysid, s->sysid, sizeof(out->sysid));
-	if (!s->in_recovery) {
+	if (pgp_is_writable_primary(s)) {
 		out->role = NS_ROLE_PRIMARY;
 		out->lsn = s->current_lsn;
 		out->lag_bytes = 0;
