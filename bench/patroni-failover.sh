@@ -2,15 +2,16 @@
 # bench/patroni-failover.sh - convergence beside Patroni (issue 14 item 2): the same Patroni
 # events routed through each write port of `make demo PATRONI=1`, in one invocation.
 #
-#   bench/patroni-failover.sh [-n N] [-e "switchover failover"] [-p "agent spoa patroni"] [-k]
+#   bench/patroni-failover.sh [-n N] [-e "switchover failover"] [-p "agent spoa lua push patroni"] [-k]
 #
 #   -n N       trials per event (default 10)
 #   -e EVENTS  switchover: `patronictl switchover --force` (docker/demo.sh switchover);
 #              failover: SIGKILL of the primary's postmaster, Patroni fails over
 #              (docker/demo.sh failover; master_start_timeout 0). Default both, alternating.
-#   -p PORTS   HAPROXY_PG_PORT_<NAME> of .demo/cluster.env (default "agent spoa patroni"):
-#              agent = haprole's agent checks alone, spoa = haprole with the SPOA, patroni = the
-#              HA guides' config (Patroni REST `option httpchk`, `inter 3s fall 3 rise 2`)
+#   -p PORTS   HAPROXY_PG_PORT_<NAME> of .demo/cluster.env (default "agent spoa lua push
+#              patroni"): agent = haprole's agent checks alone, spoa = haprole with the SPOA,
+#              lua = haprole's Lua router, push = haprole's push router, patroni = the HA
+#              guides' config (Patroni REST `option httpchk`, `inter 3s fall 3 rise 2`)
 #   -k         keep the work directory (client logs, per-trial JSON) even on success
 #
 # Per trial (tests/failover/patroni.sh, pt_trial): every port gets its own client
@@ -29,7 +30,7 @@
 # It starts the demo in Patroni mode (it refuses to run beside a demo already up) and stops it.
 # Run it under the demo lock: flock /tmp/hr-demo.lock bench/patroni-failover.sh -n 3
 # Root, network namespaces, patroni + etcd-server (make deps PATRONI=1). 1 to 2 minutes per event.
-# Exit: 0 when every trial ran and no haprole port (agent, spoa) had a write on a non-primary or
+# Exit: 0 when every trial ran and no haprole port (agent, spoa, lua, push) had a write on a non-primary or
 # an acknowledged write lost; 1 otherwise; 2 usage.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +39,7 @@ PY=/usr/bin/python3
 ENV=$ROOT/.demo/cluster.env
 N=10
 EVENTS="switchover failover"
-PORTS="agent spoa patroni"
+PORTS="agent spoa lua push patroni"
 KEEP=0
 usage() { sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 while getopts "n:e:p:kh" o; do

@@ -15,6 +15,9 @@
 #                               (`check port 8008`, `inter 3s fall 3 rise 2`, as published)
 #      HAPROXY_PG_PORT_AGENT    haprole's agent checks alone (no SPOA)
 #      HAPROXY_PG_PORT_SPOA     haprole with the SPOA (the default router's port, HAPROXY_PG_PORT)
+#      HAPROXY_PG_PORT_LUA      haprole's Lua router (haproxy/haprole.lua) in the same HAProxy
+#      HAPROXY_PG_PORT_PUSH     haprole's push router: the same haprole-spoa sets that backend's
+#                               servers through the stats socket ([haproxy patroni-push])
 #  - `switchover` runs `patronictl switchover --force`, `failover` SIGKILLs the primary's
 #    postmaster: Patroni decides and promotes; the demo only waits and reports.
 # Only the netns layout (root + `ip netns`): the REST API needs port 8008 on every node, and
@@ -29,6 +32,8 @@ ETCD_PORT=2379
 ETCD_PEER=2380
 PGW_PATRONI_PORT=24020 # HAProxy: writes routed by Patroni's REST API (the guides' config)
 PGW_AGENT_PORT=24021   # HAProxy: writes routed by haprole's agent checks alone
+PGW_LUA_PORT=24022     # HAProxy: writes routed by haprole's Lua router
+PGW_PUSH_PORT=24023    # HAProxy: writes routed by haprole's push router
 
 # patroni_on: this demo runs (or is being started) in Patroni mode.
 # Chosen at `up` (DEMO_PATRONI=1), remembered in .demo/state.env like MODE and ROUTER.
@@ -44,7 +49,7 @@ patroni_preflight() {
 		[ -x "$b" ] || die "missing $b (run: make deps PATRONI=1, or apt-get install patroni etcd-server etcd-client)"
 	done
 	local p
-	for p in $PGW_PATRONI_PORT $PGW_AGENT_PORT; do
+	for p in $PGW_PATRONI_PORT $PGW_AGENT_PORT $PGW_LUA_PORT $PGW_PUSH_PORT; do
 		if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then die "port $p is in use"; fi
 	done
 	state_set PATRONI 1
@@ -298,15 +303,27 @@ patroni_stop_all() {
 }
 
 # patroni_haproxy: the side-by-side listeners appended to haproxy.cfg (PATRONI hook in
-# haproxy_conf; servers_w is haproxy_conf's).
+# haproxy_conf; servers_w, lua_nodes and pg_inter are haproxy_conf's).
 patroni_haproxy() {
-	local servers_p="" n
+	local servers_p="" servers_push="" n
 	for n in $PG_NODES; do
 		servers_p="$servers_p    server $n ${ADDR[$n]}:$PG_PORT maxconn 100 check port $PATRONI_REST\n"
+		# as docker/demo.sh writes pg_write for ROUTER=push: disabled until haprole-spoa says
+		servers_push="$servers_push    server $n ${ADDR[$n]}:$PG_PORT check port $AGENT_PORT inter $pg_inter fall 2 rise 1 on-marked-down shutdown-sessions disabled\n"
 	done
 	sed -e "s|@HOST@|$BR_ADDR|g" -e "s|@PGW_PATRONI_PORT@|$PGW_PATRONI_PORT|g" \
 		-e "s|@PGW_AGENT_PORT@|$PGW_AGENT_PORT|g" -e "s|@SERVERS_PATRONI@|$servers_p|" \
-		-e "s|@SERVERS_W@|$servers_w|" "$ROOT/docker/haproxy-patroni.cfg.in"
+		-e "s|@PGW_LUA_PORT@|$PGW_LUA_PORT|g" -e "s|@PGW_PUSH_PORT@|$PGW_PUSH_PORT|g" \
+		-e "s|@LUA_NODES@|$lua_nodes|g" -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@ROOT@|$ROOT|g" \
+		-e "s|@SERVERS_PUSH@|$servers_push|" -e "s|@SERVERS_W@|$servers_w|" "$ROOT/docker/haproxy-patroni.cfg.in"
+}
+
+# patroni_spoa_conf: appended to haprole-spoa's config (PATRONI hook in spoa_start): the push
+# router's [haproxy] section for the backend pg_write_push of this HAProxy.
+patroni_spoa_conf() {
+	printf '%s\n' "" "# PATRONI=1: the push router's port (docker/haproxy-patroni.cfg.in, pg_write_push)" \
+		"[haproxy patroni-push]" "runtime_api = $DEMO/haproxy.sock" "cluster = $CLUSTER" \
+		"writer_backend = pg_write_push" "verify_interval = 200ms"
 }
 
 # patroni_env: the keys of this mode in cluster.env (PATRONI hook in write_env).
@@ -316,6 +333,8 @@ patroni_env() {
 		echo "HAPROXY_PG_PORT_PATRONI=$PGW_PATRONI_PORT"
 		echo "HAPROXY_PG_PORT_AGENT=$PGW_AGENT_PORT"
 		echo "HAPROXY_PG_PORT_SPOA=$PGW_PORT"
+		echo "HAPROXY_PG_PORT_LUA=$PGW_LUA_PORT"
+		echo "HAPROXY_PG_PORT_PUSH=$PGW_PUSH_PORT"
 		echo "PATRONICTL='$PATRONICTL_BIN -c $DEMO/db1/patroni.yml'"
 		echo "ETCD_ENDPOINT=$BR_ADDR:$ETCD_PORT"
 		local n
@@ -333,6 +352,8 @@ patroni_banner() {
     :$PGW_PATRONI_PORT  the HA guides' config (option httpchk, check port $PATRONI_REST, inter 3s fall 3 rise 2)
     :$PGW_AGENT_PORT  haprole, agent checks alone
     :$PGW_PORT  haprole with the SPOA
+    :$PGW_LUA_PORT  haprole's Lua router (haproxy/haprole.lua)
+    :$PGW_PUSH_PORT  haprole's push router (haprole-spoa sets the servers through the stats socket)
   make demo-switchover: patronictl switchover; make demo-failover: SIGKILL of the primary's postmaster
     $PATRONICTL_BIN -c $DEMO/db1/patroni.yml list
 EOF

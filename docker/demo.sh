@@ -543,6 +543,7 @@ spoa_start() {
 			"writer_backend = pg_write" "reader_backend = pg_read" "verify_interval = 200ms" \
 			>>"$DEMO/spoa.conf"
 	fi
+	if patroni_on; then patroni_spoa_conf >>"$DEMO/spoa.conf"; fi # PATRONI hook
 	"$SPOA_BIN" -c -f "$DEMO/spoa.conf" >"$DEMO/logs/spoa.check" 2>&1 ||
 		die "spoa config refused: $(cat "$DEMO/logs/spoa.check")"
 	start_bg spoa - "$SPOA_BIN" -d -f "$DEMO/spoa.conf"

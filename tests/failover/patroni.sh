@@ -3,7 +3,8 @@
 # tests/integration/test_patroni.sh (asserts) and bench/patroni-failover.sh (N trials, figures).
 #
 # Sourced after the runner has set ROOT, D (docker/demo.sh), PY, ENV (.demo/cluster.env), WORK
-# and LOG. PT_PORTS: the ports' names (default "agent spoa patroni": HAPROXY_PG_PORT_<NAME>).
+# and LOG. PT_PORTS: the ports' names (default "agent spoa lua push patroni":
+# HAPROXY_PG_PORT_<NAME>).
 #
 #   pt_probe_start / pt_probe_stop   tests/failover/promoprobe.py on every node, log $WORK/probe.log
 #   pt_trial EVENT TAG BASE          EVENT switchover|failover (docker/demo.sh switchover|failover:
@@ -19,7 +20,7 @@
 # and one every PT_INTERVAL on a pooled connection. "Promotion" is the first write the new primary
 # accepts on a direct connection (promoprobe.py), independent of HAProxy.
 
-PT_PORTS=${PT_PORTS:-agent spoa patroni}
+PT_PORTS=${PT_PORTS:-agent spoa lua push patroni}
 PT_INTERVAL=${PT_INTERVAL:-0.01}
 PT_FRESH_LANES=${PT_FRESH_LANES:-200}
 PT_PROBE_PID=
@@ -55,11 +56,14 @@ sys.exit(1)
 EOF
 }
 # pt_routes_to PRIMARY: every port's HAProxy view has PRIMARY UP and the other DOWN (the
-# guide's config included: a trial starts from a settled cluster on every port).
+# guide's config included: a trial starts from a settled cluster on every port); on the push
+# router's backend the other is in MAINT (haprole-spoa set it so).
 pt_routes_to() {
 	local p=$1 s
 	s=$(pt_other "$p")
 	pt_stat pg_write "$p" UP && pt_stat pg_write_agent "$p" UP && pt_stat pg_write_agent "$s" DOWN &&
+		pt_stat pg_write_lua "$p" UP && pt_stat pg_write_lua "$s" DOWN &&
+		pt_stat pg_write_push "$p" UP && pt_stat pg_write_push "$s" MAINT &&
 		pt_stat pg_write_patroni "$p" UP && pt_stat pg_write_patroni "$s" DOWN
 }
 pt_prog() { jq -r ".$2 // 0" "$WORK/$1.progress" 2>/dev/null || echo 0; }

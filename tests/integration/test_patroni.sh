@@ -5,8 +5,8 @@
 # (patronictl switchover) and one kill of the primary's postmaster (Patroni fails over), with
 # the failover suite's client (tests/failover/client.py) writing every 10 ms, fresh and pooled,
 # through each port (tests/failover/patroni.sh).
-# Asserts, on every haprole port (agent checks alone; the SPOA): 0 writes reached a non-primary,
-# 0 acknowledged writes lost, and writes resumed on Patroni's new primary. The guide's port
+# Asserts, on every haprole port (agent checks alone; the SPOA; the Lua router; the push router):
+# 0 writes reached a non-primary, 0 acknowledged writes lost, and writes resumed on Patroni's new primary. The guide's port
 # (Patroni REST `option httpchk`, `inter 3s fall 3 rise 2`) is reported, not asserted: its
 # landings on the read-only node are what the comparison shows.
 # lane: demo
