@@ -135,6 +135,10 @@ void agent_set_fence(struct agent *a, bool fenced, const char *reason);
 
 const struct node_state *agent_state(const struct agent *a);
 
+/* Whether a check of <c> follows another node's role (`follow`): then every peer frame
+ * re-evaluates the checks. */
+bool agent_has_follow(const struct agent_conf *c);
+
 /* The agent-check line (no '\n') check <name>[<len>] answers now; <len> 0 is the default
  * check. Returns the line, or NULL when no check has that name. Counts the reply. */
 const char *agent_check_line(struct agent *a, const char *name, size_t len);
