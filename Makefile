@@ -4,7 +4,8 @@
 #   common/*.c                  -> $(BUILD)/libcommon.a
 #   agent/*.c minus MAIN_SRC    -> $(BUILD)/libagent.a
 #   spoe/*.c  minus MAIN_SRC    -> $(BUILD)/libspoe.a
-#   agent/main.c                -> haprole-agent      agent/haprolectl.c -> haprolectl
+#   ctl/*.c   minus MAIN_SRC    -> $(BUILD)/libctl.a (haprolectl's code)
+#   agent/main.c                -> haprole-agent      ctl/main.c -> haprolectl
 #   spoe/main.c                 -> haprole-spoa
 #   tests/unit/test_NAME.c      -> $(BUILD)/tests/test_NAME (cmocka), extra link flags in
 #                                  LDFLAGS_test_NAME (e.g. -Wl,--wrap=malloc)
@@ -34,10 +35,11 @@ ALL_CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointe
 LDSAN      := -fsanitize=address,undefined
 endif
 
-MAIN_SRC    := agent/main.c agent/haprolectl.c spoe/main.c
+MAIN_SRC    := agent/main.c ctl/main.c spoe/main.c
 COMMON_SRC  := $(wildcard common/*.c)
 AGENT_SRC   := $(filter-out $(MAIN_SRC),$(wildcard agent/*.c))
 SPOE_SRC    := $(filter-out $(MAIN_SRC),$(wildcard spoe/*.c))
+CTL_SRC     := $(filter-out $(MAIN_SRC),$(wildcard ctl/*.c))
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC   := $(wildcard bench/*.c)
@@ -46,14 +48,16 @@ FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 
 # Daemons exist once their main file does.
 PROGS := $(if $(wildcard agent/main.c),haprole-agent) \
-         $(if $(wildcard agent/haprolectl.c),haprolectl) \
+         $(if $(wildcard ctl/main.c),haprolectl) \
          $(if $(wildcard spoe/main.c),haprole-spoa)
 
 LIBCOMMON := $(BUILD)/libcommon.a
 LIBAGENT  := $(BUILD)/libagent.a
 LIBSPOE   := $(BUILD)/libspoe.a
-# Order matters for static linking: users before what they use.
-ALL_LIBS  := $(LIBAGENT) $(LIBSPOE) $(LIBCOMMON)
+LIBCTL    := $(BUILD)/libctl.a
+# Order matters for static linking: users before what they use (haprolectl reads the agent's
+# config and admin protocol).
+ALL_LIBS  := $(LIBCTL) $(LIBAGENT) $(LIBSPOE) $(LIBCOMMON)
 
 .PHONY: all help deps test test-unit test-integration asan fuzz fuzz-smoke bench install \
         clean format format-check demo demo-status demo-failover demo-switchover demo-heal \
@@ -113,10 +117,13 @@ $(LIBAGENT): $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRC))
 $(LIBSPOE): $(patsubst %.c,$(BUILD)/%.o,$(SPOE_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+$(LIBCTL): $(patsubst %.c,$(BUILD)/%.o,$(CTL_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
 
 haprole-agent: $(BUILD)/agent/main.o $(ALL_LIBS)
 	$(CC) $(LDSAN) -o $@ $< $(ALL_LIBS) $(LIBS)
-haprolectl: $(BUILD)/agent/haprolectl.o $(ALL_LIBS)
+haprolectl: $(BUILD)/ctl/main.o $(ALL_LIBS)
 	$(CC) $(LDSAN) -o $@ $< $(ALL_LIBS) $(LIBS)
 haprole-spoa: $(BUILD)/spoe/main.o $(ALL_LIBS)
 	$(CC) $(LDSAN) -o $@ $< $(ALL_LIBS) $(LIBS)

@@ -2,7 +2,7 @@
  * the cluster's writer, its reader and its status, with a verdict per node saying why. Prefix: rr_.
  *
  * Pure (states in, decision out; no I/O, no clock, no allocation). haprole-spoa routes by it
- * (spoe/cluster_view.c), haprolectl judges cluster health by it (agent/ctl.c), the agent fences
+ * (spoe/cluster_view.c), haprolectl judges cluster health by it (ctl/status.c), the agent fences
  * itself by it (agent/fence.c) and answers its writer check from the same per-node test
  * (agent/check.c); haproxy/haprole.lua mirrors it. All of them are checked against one table of
  * vectors, tests/vectors/route_rule.txt (format in its header).

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_ctl_views.c - the parsers haprolectl runs on what HAProxy's stats socket, the
- * SPOA's status port and the admin socket send (agent/ctl_views.h), fed the same bytes. The
+ * SPOA's status port and the admin socket send (ctl/views.h), fed the same bytes. The
  * first byte picks the SPOA cluster looked up ("" or "demo"). Checks their promises: a parsed
  * stat answer holds at most CTLV_SERVERS_MAX NUL-terminated servers; a found SPOA decision has
  * NUL-terminated fields; an HTTP body offset lies inside the input; ASan catches any read past
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/ctl_views.h"
+#include "ctl/views.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* tests/unit/test_ctl_views.c - haprolectl's views beside the agents (agent/ctl_views.h):
+/* tests/unit/test_ctl_views.c - haprolectl's views beside the agents (ctl/views.h):
  * HAProxy's `show stat` CSV (header captured from HAProxy 2.6), the "drained" rule of drain
  * --wait, the SPOA status page's decision, the admin socket's hex state line, and the health
  * problems and output they add. */
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "agent/ctl_views.h"
+#include "ctl/views.h"
 #include "common/compiler.h"
 
 /* The header line of `show stat` from HAProxy 2.6 (129 columns; scur is the 5th, status the

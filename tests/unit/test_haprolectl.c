@@ -1,4 +1,4 @@
-/* tests/unit/test_haprolectl.c - haprolectl's pure part (agent/ctl.h): the cluster health rules
+/* tests/unit/test_haprolectl.c - haprolectl's pure part (ctl/status.h): the cluster health rules
  * over a table of situations, the status table's cells, and the JSON document. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "agent/ctl.h"
+#include "ctl/status.h"
 #include "common/compiler.h"
 
 /* DOWNMAINT: PostgreSQL down on a node in maint; NOSTREAM: a standby without a WAL receiver;

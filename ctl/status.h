@@ -1,6 +1,6 @@
-/* agent/ctl.h - what haprolectl shows, as pure functions over the states it collected: the
+/* ctl/status.h - what haprolectl shows, as pure functions over the states it collected: the
  * status table (like `patronictl list`), the JSON document, and the cluster health rules that
- * decide its exit code. Prefix: ctl_. No I/O: haprolectl.c collects, this formats; the unit
+ * decide its exit code. Prefix: ctl_. No I/O: ctl/main.c collects, this formats; the unit
  * test (tests/unit/test_haprolectl.c) drives it with tables of cluster situations.
  *
  * Health rules (any broken one makes the cluster unhealthy, exit code 1):
@@ -13,8 +13,8 @@
  *     primary is running beside the new one);
  *   - on every node in admin state ready: each probe it has is up (PostgreSQL, app, nginx) and
  *     a standby streams. A drained or maintained node is what the operator asked for. */
-#ifndef HAPROLE_AGENT_CTL_H
-#define HAPROLE_AGENT_CTL_H
+#ifndef HAPROLE_CTL_STATUS_H
+#define HAPROLE_CTL_STATUS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,4 +54,4 @@ int ctl_format_table(const struct ctl_node *nodes, size_t n, const struct ctl_he
 int ctl_format_json(const struct ctl_node *nodes, size_t n, const struct ctl_health *h,
                     struct buf *out) HR_MUSTCHECK;
 
-#endif /* HAPROLE_AGENT_CTL_H */
+#endif /* HAPROLE_CTL_STATUS_H */

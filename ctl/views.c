@@ -1,5 +1,5 @@
-/* agent/ctl_views.c - HAProxy's and haprole-spoa's views for haprolectl; see ctl_views.h. */
-#include "agent/ctl_views.h"
+/* ctl/views.c - HAProxy's and haprole-spoa's views for haprolectl; see views.h. */
+#include "ctl/views.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -254,7 +254,7 @@ int ctlv_hex_frame(const char *line, size_t len, struct node_state *out, const c
 /* ---- judging ------------------------------------------------------------------------------ */
 
 /* Whether every server of <h> named <server> is out of load balancing with no session (see
- * ctl_views.h). Counts those servers in *<servers> and their sessions in *<sessions>; false
+ * ctl/views.h). Counts those servers in *<servers> and their sessions in *<sessions>; false
  * when there is none. */
 bool ctlv_drained(const struct ctlv_haproxy *h, const char *server, size_t *servers,
                   uint64_t *sessions)

@@ -1,8 +1,8 @@
-/* agent/ctl_views.h - what haprolectl shows beside the agents' own states: HAProxy's view of
+/* ctl/views.h - what haprolectl shows beside the agents' own states: HAProxy's view of
  * each server (the `show stat` CSV of its stats socket) and haprole-spoa's routing decision (the
  * JSON of its status port), parsed, judged and formatted by pure functions. Prefix: ctlv_.
  *
- * No I/O: haprolectl.c fetches the bytes (bounded in size and time), this parses them. Both
+ * No I/O: ctl/main.c fetches the bytes (bounded in size and time), this parses them. Both
  * parsers take untrusted bytes of a given length (no NUL needed), never read past it, and
  * refuse (-1) rather than cut a field that does not fit; tests/unit/test_ctl_views.c drives
  * them with captured outputs, tests/fuzz/fuzz_ctl_views.c with anything.
@@ -11,14 +11,14 @@
  * balancing (its status does not start with "UP": DRAIN, MAINT, DOWN, NOLB...) and holds no
  * session (scur 0). The status part matters: right after `drain` HAProxy may not have asked
  * the agent yet, and an UP server with 0 sessions can still get new ones. */
-#ifndef HAPROLE_AGENT_CTL_VIEWS_H
-#define HAPROLE_AGENT_CTL_VIEWS_H
+#ifndef HAPROLE_CTL_VIEWS_H
+#define HAPROLE_CTL_VIEWS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/ctl.h"
+#include "ctl/status.h"
 #include "common/buf.h"
 #include "common/compiler.h"
 #include "common/node_state.h"
@@ -75,4 +75,4 @@ int ctlv_format_json(const struct ctlv_haproxy *h, const struct ctlv_spoa *s,
 int ctlv_format_servers(const struct ctlv_haproxy *h, const char *server, bool json,
                         struct buf *out) HR_MUSTCHECK;
 
-#endif /* HAPROLE_AGENT_CTL_VIEWS_H */
+#endif /* HAPROLE_CTL_VIEWS_H */

@@ -1,6 +1,6 @@
-/* agent/ctl.c - haprolectl's formatting and health rules; see ctl.h. Everything appends to a
+/* ctl/status.c - haprolectl's formatting and health rules; see status.h. Everything appends to a
  * bounded struct buf and returns -1 when it does not fit (nothing is cut silently). */
-#include "agent/ctl.h"
+#include "ctl/status.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
-/* agent/haprolectl.c - the operator's command line (docs/operations.md):
+/* ctl/main.c - the operator's command line (docs/operations.md):
  *   status                  every agent's state (their feeds; the local one through its admin
- *                           socket), a table (agent/ctl.h) or JSON, plus HAProxy's view of each
- *                           server and the SPOA's decision when asked (agent/ctl_views.h);
+ *                           socket), a table (ctl/status.h) or JSON, plus HAProxy's view of each
+ *                           server and the SPOA's decision when asked (ctl/views.h);
  *                           exit 1 if unhealthy
  *   drain|maint [REASON]    ask the local agent over its admin unix socket; drain --wait then
  *   ready                   waits until HAProxy shows no session on the node's servers
@@ -26,8 +26,8 @@
 
 #include "agent/admin.h"
 #include "agent/agent_conf.h"
-#include "agent/ctl.h"
-#include "agent/ctl_views.h"
+#include "ctl/status.h"
+#include "ctl/views.h"
 #include "common/feed_sub.h"
 #include "common/log.h"
 #include "common/sock.h"
@@ -621,7 +621,7 @@ static int ctl_admin_result(const struct ctl_opts *o, const char *cmd, const cha
 	return code;
 }
 
-/* drain --wait: polls HAProxy until the servers named <server> are drained (ctl_views.h) or
+/* drain --wait: polls HAProxy until the servers named <server> are drained (ctl/views.h) or
  * <o->wait_timeout> passed. Returns the exit code; prints the outcome. */
 static int ctl_wait_drained(const struct ctl_opts *o, const char *node, const char *server,
                             const char *reply)
