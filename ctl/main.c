@@ -8,29 +8,23 @@
  * Options go before or after the command. Exit codes: 0 ok, 1 cluster unhealthy, 2 usage,
  * connection error or refused command, 3 drain --wait timed out with sessions left.
  * A one-shot tool: it blocks, but every wait is bounded (-t, --timeout). Only main() exits. */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <ev.h>
 
 #include "agent/admin.h"
 #include "agent/agent_conf.h"
+#include "ctl/fetch.h"
 #include "ctl/status.h"
 #include "ctl/views.h"
 #include "common/feed_sub.h"
 #include "common/log.h"
-#include "common/sock.h"
 #include "common/units.h"
 #include "common/version.h"
 
@@ -42,7 +36,6 @@
 #define CTL_DEF_WAIT       300.0 /* seconds drain --wait waits for sessions to end */
 #define CTL_WAIT_POLL      0.2   /* seconds between two looks at HAProxy while waiting */
 #define CTL_DEF_SOCKET     "/run/haprole/agent.sock"
-#define CTL_FETCH_MAX      (1024 * 1024) /* largest answer read from HAProxy or the SPOA */
 
 /* What the command line asked. */
 struct ctl_opts {
@@ -95,7 +88,8 @@ static void usage(FILE *out)
 	    "         asked). --haproxy adds HAProxy's view of each server, --spoa the SPOA's\n"
 	    "         decision (writer, reader, status, epoch).\n"
 	    "         Exit 1 when the cluster is unhealthy: an agent did not answer within -t, no\n"
-	    "         writable primary or two of them, a fenced node, nodes of different clusters,\n"
+	    "         writable primary or two of them, a fenced node, nodes of different "
+	    "clusters,\n"
 	    "         a ready node with PostgreSQL/app/nginx down or a standby not streaming,\n"
 	    "         HAProxy or the SPOA asked and not answering, the SPOA not ok or naming\n"
 	    "         another writer.\n"
@@ -114,8 +108,10 @@ static void usage(FILE *out)
 	    "                    (default %s, when it exists)\n"
 	    "  -s SOCKET         this node's admin socket (default: admin_socket of the config,\n"
 	    "                    else %s)\n"
-	    "  -a HOST:PORT      an agent to ask for status (repeat for each node); numeric address\n"
-	    "  --haproxy SOCKET  HAProxy's stats socket (stats socket ... level operator or admin)\n"
+	    "  -a HOST:PORT      an agent to ask for status (repeat for each node); numeric "
+	    "address\n"
+	    "  --haproxy SOCKET  HAProxy's stats socket (stats socket ... level operator or "
+	    "admin)\n"
 	    "  --spoa HOST:PORT  haprole-spoa's status port (status_listen)\n"
 	    "  --server NAME     this node's server name in HAProxy (default: the node's name)\n"
 	    "  -w, --wait        drain: wait until HAProxy shows the node drained\n"
@@ -131,263 +127,11 @@ static void usage(FILE *out)
 	    "examples:\n"
 	    "  haprolectl status                              # the cluster of this node's config\n"
 	    "  haprolectl status --json | jq .healthy\n"
-	    "  haprolectl -a 10.0.0.11:5555 -a 10.0.0.12:5555 status --haproxy /run/haproxy/admin.sock\n"
+	    "  haprolectl -a 10.0.0.11:5555 -a 10.0.0.12:5555 status --haproxy "
+	    "/run/haproxy/admin.sock\n"
 	    "  haprolectl drain --wait --haproxy /run/haproxy/admin.sock upgrade to 5.2\n"
 	    "  haprolectl ready                               # after the upgrade, once it works\n",
 	    AGENT_CONF_DEFAULT_FILE, CTL_DEF_SOCKET);
-}
-
-static double ctl_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ---- bounded socket exchanges ------------------------------------------------------------- */
-
-/* Waits for <events> on <fd> until <deadline> (ctl_now() clock). Returns 0, or -1 with errno
- * (ETIMEDOUT when the deadline passed). */
-static int ctl_poll(int fd, short events, double deadline)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
-		double left = deadline - ctl_now();
-		int r;
-
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		r = poll(&p, 1, (int)(left * 1000) + 1);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return -1;
-		if (r > 0)
-			return 0;
-	}
-}
-
-/* Sends <len> bytes of <req> on the non-blocking <fd>, then reads into <out> until EOF (<lines>
- * 0) or until <lines> '\n' arrived; everything before <deadline>. A half-close after sending
- * tells a server that reads to EOF (HAProxy's CLI, HTTP/1.0) that the request is complete.
- * Returns 0, or -1 with <err> filled. */
-static int ctl_exchange(int fd, const char *req, size_t len, bool half_close, struct buf *out,
-                        int lines, double deadline, char *err, size_t errlen)
-{
-	size_t sent = 0;
-	int seen = 0;
-
-	while (sent < len) {
-		ssize_t n = write(fd, req + sent, len - sent);
-
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (ctl_poll(fd, POLLOUT, deadline) == -1)
-				goto out_errno;
-			continue;
-		}
-		if (n == -1)
-			goto out_errno;
-		sent += (size_t)n;
-	}
-	if (half_close)
-		(void)shutdown(fd, SHUT_WR);
-	for (;;) {
-		ssize_t n;
-
-		if (buf_room(out) == 0) {
-			snprintf(err, errlen, "answer larger than %zu bytes", out->size);
-			return -1;
-		}
-		n = buf_read_fd(out, fd);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (ctl_poll(fd, POLLIN, deadline) == -1)
-				goto out_errno;
-			continue;
-		}
-		if (n == -1)
-			goto out_errno;
-		if (n == 0)
-			break;
-		for (size_t i = buf_len(out) - (size_t)n; i < buf_len(out); i++)
-			seen += buf_head(out)[i] == '\n';
-		if (lines > 0 && seen >= lines)
-			break;
-	}
-	if (lines > 0 && seen < lines) {
-		snprintf(err, errlen, "connection closed before the answer");
-		return -1;
-	}
-	return 0;
-out_errno:
-	snprintf(err, errlen, "%s", errno == ETIMEDOUT ? "no answer in time" : strerror(errno));
-	return -1;
-}
-
-/* Connects to the unix socket <path> (non-blocking). Returns the fd, or -1 with <err>. */
-static int ctl_connect_unix(const char *path, char *err, size_t errlen)
-{
-	int fd = sock_connect_unix(path, false);
-
-	if (fd == -1)
-		snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
-	return fd;
-}
-
-/* Connects to <addr> before <deadline> (non-blocking). Returns the fd, or -1 with <err>. */
-static int ctl_connect_tcp(const struct cfg_addr *addr, double deadline, char *err, size_t errlen)
-{
-	bool in_progress = false;
-	int fd = sock_connect_tcp(addr, &in_progress);
-	int e;
-
-	if (fd == -1) {
-		snprintf(err, errlen, "connect %s: %s", addr->text, strerror(errno));
-		return -1;
-	}
-	if (in_progress && ctl_poll(fd, POLLOUT, deadline) == -1) {
-		snprintf(err, errlen, "connect %s: %s", addr->text,
-		         errno == ETIMEDOUT ? "no answer in time" : strerror(errno));
-		close(fd);
-		return -1;
-	}
-	e = sock_pending_error(fd);
-	if (e != 0) {
-		snprintf(err, errlen, "connect %s: %s", addr->text, strerror(e));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Asks HAProxy's stats socket for `show stat`; fills <h> (reachable, or err). */
-static void ctl_fetch_haproxy(const char *path, double timeout, struct ctlv_haproxy *h)
-{
-	static const char req[] = "show stat\n";
-	struct buf out;
-	int fd;
-
-	snprintf(h->socket, sizeof(h->socket), "%s", path);
-	h->reachable = false;
-	h->n = 0;
-	if (buf_init(&out, CTL_FETCH_MAX) == -1) {
-		snprintf(h->err, sizeof(h->err), "out of memory");
-		return;
-	}
-	fd = ctl_connect_unix(path, h->err, sizeof(h->err));
-	if (fd != -1) {
-		if (ctl_exchange(fd, req, sizeof(req) - 1, true, &out, 0, ctl_now() + timeout,
-		                 h->err, sizeof(h->err)) == 0) {
-			if (ctlv_stat_parse((const char *)buf_head(&out), buf_len(&out), h) == 0)
-				h->reachable = true;
-			else
-				snprintf(h->err, sizeof(h->err),
-				         "not a `show stat` answer (a stats socket?)");
-		}
-		close(fd);
-	}
-	buf_free(&out);
-}
-
-/* Asks haprole-spoa's status port for its view; fills <s> for <s->cluster>. */
-static void ctl_fetch_spoa(const char *address, double timeout, struct ctlv_spoa *s)
-{
-	static const char req[] = "GET / HTTP/1.0\r\nHost: haprolectl\r\n\r\n";
-	double deadline = ctl_now() + timeout;
-	struct cfg_addr addr;
-	const char *why = NULL;
-	struct buf out;
-	size_t off;
-	int fd;
-
-	snprintf(s->address, sizeof(s->address), "%s", address);
-	s->reachable = false;
-	s->found = false;
-	if (cfg_parse_addr(address, &addr, &why) == -1) {
-		snprintf(s->err, sizeof(s->err), "bad address: %s", why != NULL ? why : "?");
-		return;
-	}
-	if (buf_init(&out, CTL_FETCH_MAX) == -1) {
-		snprintf(s->err, sizeof(s->err), "out of memory");
-		return;
-	}
-	fd = ctl_connect_tcp(&addr, deadline, s->err, sizeof(s->err));
-	if (fd != -1) {
-		if (ctl_exchange(fd, req, sizeof(req) - 1, false, &out, 0, deadline, s->err,
-		                 sizeof(s->err)) == 0) {
-			if (ctlv_http_body((const char *)buf_head(&out), buf_len(&out), &off) == -1) {
-				snprintf(s->err, sizeof(s->err), "not an HTTP 200 answer");
-			} else {
-				s->reachable = true;
-				/* Not found: <s->found> false and <s->err> say so. */
-				if (ctlv_spoa_parse((const char *)buf_head(&out) + off,
-				                    buf_len(&out) - off, s) == -1)
-					s->found = false;
-			}
-		}
-		close(fd);
-	}
-	buf_free(&out);
-}
-
-/* Sends the command <line> ('\n'-terminated; NULL: none) to the admin socket <path>, then
- * `state` when <state> is not NULL. Puts the command's reply line (no '\n') in <reply> and
- * decodes the state into <state>. Returns 0, or -1 with <err> (connection, no answer, or a
- * state that does not decode). */
-static int ctl_admin_ask(const char *path, const char *line, char *reply, size_t replylen,
-                         struct node_state *state, double timeout, char *err, size_t errlen)
-{
-	char req[ADMIN_LINE_MAX + 8];
-	struct buf out;
-	const char *why = NULL;
-	const char *p;
-	const char *nl;
-	int lines = (line != NULL) + (state != NULL);
-	int ret = -1;
-	int fd;
-
-	snprintf(req, sizeof(req), "%s%s", line != NULL ? line : "", state != NULL ? "state\n" : "");
-	if (buf_init(&out, ADMIN_REPLY_MAX) == -1) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	fd = ctl_connect_unix(path, err, errlen);
-	if (fd == -1) {
-		if (line != NULL) /* drain/maint/ready: say how to name the node's agent */
-			snprintf(err + strlen(err), errlen - strlen(err),
-			         " (this node's admin socket: -s SOCKET, or -f its agent config)");
-		goto out_free;
-	}
-	if (ctl_exchange(fd, req, strlen(req), true, &out, lines, ctl_now() + timeout, err,
-	                 errlen) == -1) {
-		char what[CTLV_ERR_MAX];
-
-		snprintf(what, sizeof(what), "%s", err);
-		snprintf(err, errlen, "admin socket %s: %s", path, what);
-		goto out_close;
-	}
-	p = (const char *)buf_head(&out);
-	nl = memchr(p, '\n', buf_len(&out));
-	if (line != NULL) {
-		snprintf(reply, replylen, "%.*s", (int)(nl - p), p);
-		p = nl + 1;
-		nl = memchr(p, '\n', buf_len(&out) - (size_t)(p - (const char *)buf_head(&out)));
-	}
-	if (state != NULL && ctlv_hex_frame(p, (size_t)(nl - p), state, &why) == -1) {
-		if (strncmp(p, "error", 5) == 0) /* the agent's own words */
-			snprintf(err, errlen, "admin socket %s: %.*s", path, (int)(nl - p), p);
-		else
-			snprintf(err, errlen, "admin socket %s: state: %s", path, why);
-		goto out_close;
-	}
-	ret = 0;
-out_close:
-	close(fd);
-out_free:
-	buf_free(&out);
-	return ret;
 }
 
 /* ---- status -------------------------------------------------------------------------------- */
@@ -492,7 +236,7 @@ static int ctl_collect_local(struct ctl_node *node, const char *path, double tim
 {
 	char err[CTLV_ERR_MAX];
 
-	if (ctl_admin_ask(path, NULL, NULL, 0, &node->st, timeout, err, sizeof(err)) == -1) {
+	if (ctlf_admin_ask(path, NULL, NULL, 0, &node->st, timeout, err, sizeof(err)) == -1) {
 		node->reachable = false;
 		snprintf(node->err, sizeof(node->err), "%s", err);
 		return -1;
@@ -520,7 +264,8 @@ static int ctl_print_status(struct ctl_node *nodes, size_t n, const struct ctl_o
 		ret = ctl_format_json(nodes, n, &h, &out);
 		/* The views go inside the document: take its closing "}\n" off, put it back. */
 		if (ret == 0 && (hap != NULL || spoa != NULL)) {
-			if (buf_len(&out) < 2 || memcmp(buf_head(&out) + buf_len(&out) - 2, "}\n", 2) != 0)
+			if (buf_len(&out) < 2 ||
+			    memcmp(buf_head(&out) + buf_len(&out) - 2, "}\n", 2) != 0)
 				ret = -1;
 			else
 				out.tail -= 2;
@@ -566,7 +311,7 @@ static int ctl_status(struct ctl_node *nodes, struct cfg_addr *addrs, size_t n,
 		return CTL_EXIT_USAGE;
 	}
 	if (o->haproxy != NULL)
-		ctl_fetch_haproxy(o->haproxy, o->timeout, &hap);
+		ctlf_haproxy(o->haproxy, o->timeout, &hap);
 	if (o->spoa != NULL) {
 		for (size_t i = 0; i < n; i++) {
 			if (nodes[i].reachable) {
@@ -575,7 +320,7 @@ static int ctl_status(struct ctl_node *nodes, struct cfg_addr *addrs, size_t n,
 				break;
 			}
 		}
-		ctl_fetch_spoa(o->spoa, o->timeout, &spoa);
+		ctlf_spoa(o->spoa, o->timeout, &spoa);
 	}
 	return ctl_print_status(nodes, n, o, o->haproxy != NULL ? &hap : NULL,
 	                        o->spoa != NULL ? &spoa : NULL);
@@ -627,7 +372,7 @@ static int ctl_wait_drained(const struct ctl_opts *o, const char *node, const ch
                             const char *reply)
 {
 	static struct ctlv_haproxy hap;
-	double start = ctl_now();
+	double start = ctlf_now();
 	double deadline = start + o->wait_timeout;
 	char msg[512];
 	struct buf extra;
@@ -642,7 +387,7 @@ static int ctl_wait_drained(const struct ctl_opts *o, const char *node, const ch
 		        "(at most %.0f s)\n",
 		        o->haproxy, server, o->wait_timeout);
 	for (;;) {
-		ctl_fetch_haproxy(o->haproxy, o->timeout, &hap);
+		ctlf_haproxy(o->haproxy, o->timeout, &hap);
 		if (!hap.reachable) {
 			snprintf(msg, sizeof(msg), "HAProxy %s: %s", o->haproxy, hap.err);
 			return ctl_admin_result(o, "drain", node, reply, msg, "", CTL_EXIT_USAGE);
@@ -654,15 +399,16 @@ static int ctl_wait_drained(const struct ctl_opts *o, const char *node, const ch
 			         o->haproxy, server);
 			return ctl_admin_result(o, "drain", node, reply, msg, "", CTL_EXIT_USAGE);
 		}
-		if (drained || ctl_now() >= deadline)
+		if (drained || ctlf_now() >= deadline)
 			break;
 		usleep((useconds_t)(CTL_WAIT_POLL * 1e6));
 	}
 	code = drained ? CTL_EXIT_OK : CTL_EXIT_TIMEOUT;
 	if (buf_init(&extra, 64 * 1024) == -1 ||
-	    buf_printf(&extra, ",\"wait\":{\"drained\":%s,\"waited_s\":%.3f,\"sessions\":%" PRIu64
-	                       ",\"servers\":[",
-	               drained ? "true" : "false", ctl_now() - start, sessions) == -1 ||
+	    buf_printf(&extra,
+	               ",\"wait\":{\"drained\":%s,\"waited_s\":%.3f,\"sessions\":%" PRIu64
+	               ",\"servers\":[",
+	               drained ? "true" : "false", ctlf_now() - start, sessions) == -1 ||
 	    ctlv_format_servers(&hap, server, true, &extra) == -1 ||
 	    buf_append(&extra, "]}", 3) == -1) {
 		fprintf(stderr, "haprolectl: out of memory\n");
@@ -680,10 +426,11 @@ static int ctl_wait_drained(const struct ctl_opts *o, const char *node, const ch
 		    ctlv_format_servers(&hap, server, false, &text) == 0) {
 			if (drained)
 				printf("drained: no session on %s after %.1f s\n", server,
-				       ctl_now() - start);
+				       ctlf_now() - start);
 			else
 				printf("timeout: %" PRIu64 " session%s left on %s after %.1f s\n",
-				       sessions, sessions == 1 ? "" : "s", server, ctl_now() - start);
+				       sessions, sessions == 1 ? "" : "s", server,
+				       ctlf_now() - start);
 			fwrite(buf_head(&text), 1, buf_len(&text), stdout);
 		}
 		buf_free(&text);
@@ -721,8 +468,8 @@ static int ctl_admin(const struct ctl_opts *o, const char *path, const char *cmd
 	}
 	line[len++] = '\n';
 	line[len] = '\0';
-	if (ctl_admin_ask(path, line, reply, sizeof(reply), need_state ? &st : NULL, o->timeout,
-	                  err, sizeof(err)) == -1)
+	if (ctlf_admin_ask(path, line, reply, sizeof(reply), need_state ? &st : NULL, o->timeout,
+	                   err, sizeof(err)) == -1)
 		return ctl_admin_result(o, cmd, NULL, NULL, err, "", CTL_EXIT_USAGE);
 	if (strncmp(reply, "ok ", 3) != 0)
 		return ctl_admin_result(o, cmd, need_state ? st.node : NULL, NULL,
@@ -780,7 +527,8 @@ int main(int argc, char **argv)
 			const char *why = NULL;
 
 			if (n >= CTL_NODES_MAX - 1) {
-				fprintf(stderr, "haprolectl: at most %d agents\n", CTL_NODES_MAX - 1);
+				fprintf(stderr, "haprolectl: at most %d agents\n",
+				        CTL_NODES_MAX - 1);
 				return CTL_EXIT_USAGE;
 			}
 			/* addrs[0] / nodes[0] are kept for the local agent. */
@@ -803,7 +551,8 @@ int main(int argc, char **argv)
 			char *end = NULL;
 
 			o.timeout = strtod(optarg, &end);
-			if (end == optarg || *end != '\0' || !(o.timeout > 0 && o.timeout <= 3600)) {
+			if (end == optarg || *end != '\0' ||
+			    !(o.timeout > 0 && o.timeout <= 3600)) {
 				fprintf(stderr, "haprolectl: -t %s: seconds, 0 < t <= 3600\n",
 				        optarg);
 				return CTL_EXIT_USAGE;
@@ -829,7 +578,8 @@ int main(int argc, char **argv)
 			if (units_parse_duration(optarg, &o.wait_timeout) == -1 ||
 			    !(o.wait_timeout > 0 && o.wait_timeout <= 86400)) {
 				fprintf(stderr,
-				        "haprolectl: --timeout %s: a duration from 1ms to 24h (30s, 5m)\n",
+				        "haprolectl: --timeout %s: a duration from 1ms to 24h "
+				        "(30s, 5m)\n",
 				        optarg);
 				return CTL_EXIT_USAGE;
 			}
@@ -887,7 +637,7 @@ int main(int argc, char **argv)
 
 		if (optind < argc) {
 			fprintf(stderr, "haprolectl: status takes no argument (got '%s')\n",
-			            argv[optind]);
+			        argv[optind]);
 			return CTL_EXIT_USAGE;
 		}
 		if (o.socket_path != NULL) {
@@ -913,13 +663,14 @@ int main(int argc, char **argv)
 				addrs[n + 1] = conf.peers[i].address;
 				snprintf(nodes[n + 1].name, sizeof(nodes[n + 1].name), "%s",
 				         conf.peers[i].name);
-				snprintf(nodes[n + 1].address, sizeof(nodes[n + 1].address), "%.63s",
-				         addrs[n + 1].text);
+				snprintf(nodes[n + 1].address, sizeof(nodes[n + 1].address),
+				         "%.63s", addrs[n + 1].text);
 			}
 		}
 		if (first == 1 && n == 0) {
-			fprintf(stderr, "haprolectl: no agent to ask: give -a HOST:PORT, -s SOCKET or "
-			                "-f FILE (see --help)\n");
+			fprintf(stderr,
+			        "haprolectl: no agent to ask: give -a HOST:PORT, -s SOCKET or "
+			        "-f FILE (see --help)\n");
 			return CTL_EXIT_USAGE;
 		}
 		return ctl_status(nodes + first, addrs + first, n + 1 - first, local_socket,
