@@ -1,5 +1,6 @@
 /* common/node_state.h - one node's state, the payload of the agent's feed (design.md section 4),
- * and its codecs: msgpack frames for the feed, JSON for people and scripts. Prefix: ns_.
+ * and its codecs: msgpack frames for the feed (here), JSON for people and scripts
+ * (common/ns_json.h). Prefix: ns_.
  *
  * The codecs are pure (bytes in, struct out; struct in, bytes out into a bounded struct buf) so
  * that the agent, haprole-spoa, haprolectl, the fuzzers and a future Lua port share them.
@@ -104,13 +105,13 @@ int ns_frame_peek(const uint8_t *p, size_t len, size_t max_payload,
                   size_t *payload_len) HR_MUSTCHECK;
 int ns_decode(const uint8_t *payload, size_t len, struct node_state *out,
               const char **why) HR_MUSTCHECK;
-int ns_to_json(const struct node_state *s, struct buf *out) HR_MUSTCHECK;
-int ns_json_str(struct buf *out, const char *s) HR_MUSTCHECK;
 
 const char *ns_admin_name(enum ns_admin a);
 const char *ns_role_name(enum ns_role r);
 bool ns_admin_parse(const char *s, size_t len, enum ns_admin *out);
 bool ns_role_parse(const char *s, size_t len, enum ns_role *out);
 const struct ns_check *ns_find_check(const struct node_state *s, const char *name);
+
+#include "common/ns_json.h" /* ns_to_json(), ns_json_str() */
 
 #endif /* HAPROLE_COMMON_NODE_STATE_H */
