@@ -27,25 +27,14 @@ struct statefile_raw {
 /* Same order as enum ns_admin, so the index is the value. */
 static const char *const statefile_admin_words[] = { "ready", "drain", "maint", NULL };
 
+/* clang-format off */
 static const struct cfg_key statefile_keys[] = {
-	{ .name = "version",
-	  .type = CFG_T_INT,
-	  .offset = offsetof(struct statefile_raw, version),
-	  .min = STATEFILE_VERSION,
-	  .max = STATEFILE_VERSION,
-	  .help = "format version of this file" },
-	{ .name = "admin",
-	  .type = CFG_T_ENUM,
-	  .offset = offsetof(struct statefile_raw, admin),
-	  .enum_names = statefile_admin_words,
-	  .help = "ready, drain or maint" },
-	{ .name = "reason",
-	  .type = CFG_T_STRING,
-	  .offset = offsetof(struct statefile_raw, reason),
-	  .len = NS_REASON_MAX,
-	  .help = "operator's reason, as given to haprolectl" },
-	{ .name = NULL },
+	CFG_INT("version", struct statefile_raw, version, STATEFILE_VERSION, STATEFILE_VERSION, NULL, CFG_RESTART, "format version of this file"),
+	CFG_ENUM("admin", struct statefile_raw, admin, statefile_admin_words, NULL, CFG_RESTART, "ready, drain or maint"),
+	CFG_STR("reason", struct statefile_raw, reason, 0, NULL, CFG_RESTART, "operator's reason, as given to haprolectl"),
+	CFG_END,
 };
+/* clang-format on */
 
 const char *statefile_result_name(enum statefile_result r)
 {

@@ -56,6 +56,64 @@ struct cfg_key {
 	const char *help;              /* one line for --help and docs */
 };
 
+/* Key table entries, one line per key (pgbouncer's bouncer_params[] is the model):
+ *   CFG_INT(KEY, TYPE, MEMBER, MIN, MAX, DEFAULT, RELOAD, HELP)   likewise CFG_DUR, CFG_SIZE
+ *   CFG_STR(KEY, TYPE, MEMBER, MINLEN, DEFAULT, RELOAD, HELP)     char array: .len = its size
+ *   CFG_BOOL / CFG_ADDR / CFG_NETS(KEY, TYPE, MEMBER, DEFAULT, RELOAD, HELP)
+ *   CFG_ENUM(KEY, TYPE, MEMBER, WORDS, DEFAULT, RELOAD, HELP)
+ *   CFG_END
+ * TYPE is the struct the offsets are into ("struct pgp_conf"), DEFAULT the text of the default
+ * (NULL: zero), RELOAD CFG_RELOAD or CFG_RESTART. Tables are kept out of clang-format so that
+ * each key stays on its line. */
+#define CFG_RELOAD  true  /* SIGHUP may change the key */
+#define CFG_RESTART false /* a change needs a restart */
+#define CFG_NUM_(t_, k_, T_, m_, lo_, hi_, def_, rl_, help_)                                       \
+	{                                                                                          \
+		.name = (k_), .type = (t_), .offset = offsetof(T_, m_), .min = (lo_),              \
+		.max = (hi_), .def = (def_), .reloadable = (rl_), .help = (help_)                  \
+	}
+#define CFG_INT(k_, T_, m_, lo_, hi_, def_, rl_, help_)                                            \
+	CFG_NUM_(CFG_T_INT, k_, T_, m_, lo_, hi_, def_, rl_, help_)
+#define CFG_DUR(k_, T_, m_, lo_, hi_, def_, rl_, help_)                                            \
+	CFG_NUM_(CFG_T_DURATION, k_, T_, m_, lo_, hi_, def_, rl_, help_)
+#define CFG_SIZE(k_, T_, m_, lo_, hi_, def_, rl_, help_)                                           \
+	CFG_NUM_(CFG_T_SIZE, k_, T_, m_, lo_, hi_, def_, rl_, help_)
+#define CFG_STR(k_, T_, m_, minlen_, def_, rl_, help_)                                             \
+	{                                                                                          \
+		.name = (k_), .type = CFG_T_STRING, .offset = offsetof(T_, m_),                    \
+		.len = sizeof(((T_ *)0)->m_), .min = (minlen_), .def = (def_),                     \
+		.reloadable = (rl_), .help = (help_)                                               \
+	}
+#define CFG_PLAIN_(t_, k_, T_, m_, def_, rl_, help_)                                               \
+	{                                                                                          \
+		.name = (k_), .type = (t_), .offset = offsetof(T_, m_), .def = (def_),             \
+		.reloadable = (rl_), .help = (help_)                                               \
+	}
+#define CFG_BOOL(k_, T_, m_, def_, rl_, help_) CFG_PLAIN_(CFG_T_BOOL, k_, T_, m_, def_, rl_, help_)
+#define CFG_ADDR(k_, T_, m_, def_, rl_, help_) CFG_PLAIN_(CFG_T_ADDR, k_, T_, m_, def_, rl_, help_)
+#define CFG_NETS(k_, T_, m_, def_, rl_, help_) CFG_PLAIN_(CFG_T_NETS, k_, T_, m_, def_, rl_, help_)
+#define CFG_ENUM(k_, T_, m_, words_, def_, rl_, help_)                                             \
+	{                                                                                          \
+		.name = (k_), .type = CFG_T_ENUM, .offset = offsetof(T_, m_),                      \
+		.enum_names = (words_), .def = (def_), .reloadable = (rl_), .help = (help_)        \
+	}
+#define CFG_END                                                                                    \
+	{                                                                                          \
+		.name = NULL                                                                       \
+	}
+
+/* The keys every probe has -- interval, timeout, rise, fall -- defined once, for a struct <T_>
+ * with members of those names: <ival_> the default interval and <ival_max_> its bound,
+ * <tmo_help_> what the timeout covers, <fall_> the default fall. All reloadable. */
+#define CFG_PROBE_KEYS(T_, ival_, ival_max_, tmo_help_, fall_)                                     \
+	CFG_DUR("interval", T_, interval, 0.01, ival_max_, ival_, CFG_RELOAD,                      \
+	        "time between two probes"),                                                        \
+	    CFG_DUR("timeout", T_, timeout, 0.01, 60, "1s", CFG_RELOAD, tmo_help_),                \
+	    CFG_INT("rise", T_, rise, 1, 1000, "2", CFG_RELOAD,                                    \
+	            "consecutive passes to turn the probe up (the first result sets it)"),         \
+	    CFG_INT("fall", T_, fall, 1, 1000, fall_, CFG_RELOAD,                                  \
+	            "consecutive failures (error, timeout, lost connection) to turn it down")
+
 /* What cfg_read_file() hands the daemon: a header (key == NULL) or a key. */
 struct cfg_item {
 	const char *file;    /* path as given */
