@@ -22,6 +22,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
+. tests/integration/lib/proc.sh # stop_pid
 . tests/integration/lib/expect.sh
 
 AGENT=${HAPROLE_AGENT:-./haprole-agent}
@@ -30,21 +31,6 @@ fails=0
 tmp=$(mktemp -d)
 chmod 0755 "$tmp"
 pids=()
-
-# stop_pid PID - SIGTERM, then (bounded, 3 s) SIGKILL to it and its children: an nginx master
-# killed alone would leave its worker holding the port.
-stop_pid() {
-	local p=$1 kids i
-	kids=$(pgrep -P "$p" 2>/dev/null)
-	kill -TERM "$p" 2>/dev/null || return 0
-	for i in $(seq 1 30); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p" $kids 2>/dev/null
-	wait "$p" 2>/dev/null
-	return 0
-}
 
 cleanup() {
 	local p

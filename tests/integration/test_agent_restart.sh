@@ -23,6 +23,7 @@ cd "$(dirname "$0")/../.."
 
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
+. tests/integration/lib/proc.sh # stop_pid
 . tests/integration/lib/expect.sh
 
 AGENT=${AGENT:-./haprole-agent}
@@ -41,17 +42,12 @@ poller_pid=
 sess_pid=
 fails=0
 
-stop_pid() {
-	[ -n "$1" ] || return 0
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
 cleanup() {
 	touch "$tmp/stop" "$tmp/go"
-	stop_pid "$sampler_pid"
-	stop_pid "$poller_pid"
-	stop_pid "$sess_pid"
-	stop_pid "$apid"
+	stop_pid "$sampler_pid" KILL
+	stop_pid "$poller_pid" KILL
+	stop_pid "$sess_pid" KILL
+	stop_pid "$apid" KILL
 	hap_cleanup_all
 	pg_cleanup_all
 	rm -rf "$tmp"

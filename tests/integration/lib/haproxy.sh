@@ -7,14 +7,18 @@
 #   hap_start "$tmp/haproxy.cfg" [ROOT] || exit 1   # ROOT: dir holding usr/sbin/haproxy 3.x
 #   hap_cmd "$tmp/stats.sock" "show servers state"
 #   hap_server_field "$tmp/stats.sock" be_pg db1 status     # UP, DOWN, DRAIN, MAINT, ...
+#   hap_status_is "$tmp/stats.sock" be_pg db1 DOWN MAINT   # its status starts so
 #   hap_wait_field "$tmp/stats.sock" be_pg db1 status UP 20 # polls every 0.1 s, at most 20 s
 #   hap_stop                                   # also in your EXIT trap: hap_cleanup_all
 #
-# The stats socket is read with `nc -U` (netcat-openbsd), so no socat is needed. A 3.x from a
-# root directory (e.g. a Debian trixie chroot made by debootstrap) runs with that root's
-# dynamic loader and libraries, outside the chroot, so config paths and sockets stay ours.
+# The stats socket is read with `nc -U` (netcat-openbsd; python3 without it), no socat needed.
+# A 3.x from a root directory (e.g. a Debian trixie chroot made by debootstrap) runs with that
+# root's dynamic loader and libraries, outside the chroot, so config paths and sockets stay ours.
 # Functions return 0 on success, 1 on failure with a line on stderr; nothing here calls exit.
 
+# sourced twice (a test, then the failover suite's lib): keep the pids already recorded
+[ -n "${HAP_LIB_SOURCED:-}" ] && return 0
+HAP_LIB_SOURCED=1
 HAP_BIN=${HAP_BIN:-/usr/sbin/haproxy}
 # pids of every haproxy started through hap_start, for hap_cleanup_all
 HAP_LIB_PIDS=()
@@ -98,9 +102,23 @@ hap_start() {
 	return 1
 }
 
-# hap_cmd SOCK CMD - sends one command to the stats socket, prints the answer.
+# hap_cmd SOCK CMD - sends one command to the stats socket, prints the answer (2 s at most).
+# The one stats-socket reader of the tests, the failover suite and docker/demo.sh: nc -U, or
+# python3 where there is no nc.
 hap_cmd() {
-	printf '%s\n' "$2" | nc -U -w 2 "$1" 2>/dev/null
+	if command -v nc >/dev/null 2>&1; then
+		printf '%s\n' "$2" | nc -U -w 2 "$1" 2>/dev/null
+		return
+	fi
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n"); out = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    out += d
+sys.stdout.write(out.decode(errors="replace"))' "$1" "$2" 2>/dev/null
 }
 
 # hap_server_field SOCK BACKEND SERVER FIELD - prints one field of `show stat` for a server:
@@ -111,6 +129,20 @@ hap_server_field() {
 	hap_cmd "$sock" "show stat" | awk -F, -v be="$be" -v srv="$srv" -v f="$field" '
 		NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
 		$1 == be && $2 == srv { print $(col[f]); exit }'
+}
+
+# hap_status_is SOCK BACKEND SERVER PREFIX... - 0 when the server's status starts with one of
+# the PREFIXes ("UP", "DOWN", "DRAIN", "MAINT"; 2.6 says "DOWN (agent)", "UP 1/2" ...).
+hap_status_is() {
+	local st p
+	# (not the pipeline's status: under pipefail, awk's early exit may fail the reader)
+	st=$(hap_server_field "$1" "$2" "$3" status) || :
+	[ -n "$st" ] || return 1
+	shift 3
+	for p in "$@"; do
+		case $st in "$p"*) return 0 ;; esac
+	done
+	return 1
 }
 
 # hap_wait_field SOCK BACKEND SERVER FIELD WANT SECONDS - polls until the whole field matches

@@ -19,6 +19,8 @@
 # become 31080, 31443, 31500, 31501, 31700 on HAP_IP; PostgreSQL 5432 -> 31432, agents 5555 ->
 # 31555, app 80/443 -> 31180/31143 on each node; haprole-spoa 12345 -> 31345 (+ status 31346).
 
+. "$(dirname "${BASH_SOURCE[0]}")/proc.sh" # stop_pid
+
 LAYOUT_NGINX=${LAYOUT_NGINX:-/usr/sbin/nginx}
 declare -A LAYOUT_NGINX_PIDS=()
 LAYOUT_SPOA_PID=""
@@ -157,15 +159,7 @@ EOF
 
 # layout_nginx_stop NAME - stops that nginx (SIGQUIT: graceful; SIGKILL after 5 s).
 layout_nginx_stop() {
-	local pid=${LAYOUT_NGINX_PIDS[$1]:-} i
-	[ -z "$pid" ] && return 0
-	kill -QUIT "$pid" 2>/dev/null
-	for i in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	stop_pid "${LAYOUT_NGINX_PIDS[$1]:-}" QUIT
 	unset "LAYOUT_NGINX_PIDS[$1]"
 	return 0
 }
@@ -285,17 +279,9 @@ EOF
 	LAYOUT_SPOA_PID=$SPOA_PID
 }
 
-# layout_spoa_stop - stops haprole-spoa (SIGTERM, bounded).
+# layout_spoa_stop - stops haprole-spoa (SIGTERM, SIGKILL after 5 s).
 layout_spoa_stop() {
-	local i
-	[ -z "$LAYOUT_SPOA_PID" ] && return 0
-	kill -TERM "$LAYOUT_SPOA_PID" 2>/dev/null
-	for i in $(seq 1 50); do
-		kill -0 "$LAYOUT_SPOA_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$LAYOUT_SPOA_PID" 2>/dev/null
-	wait "$LAYOUT_SPOA_PID" 2>/dev/null
+	stop_pid "$LAYOUT_SPOA_PID"
 	LAYOUT_SPOA_PID=""
 }
 

@@ -10,6 +10,8 @@
 #   ops_wait_line ADDR PORT CHECK REGEX SECONDS
 #   ops_cleanup                   # SIGKILL every agent started here (EXIT trap)
 
+. "$(dirname "${BASH_SOURCE[0]}")/proc.sh" # stop_pid
+
 OPS_AGENT=${OPS_AGENT:-./haprole-agent}
 declare -A OPS_PIDS=()
 
@@ -69,13 +71,8 @@ ops_agent_start() {
 
 # ops_agent_kill9 NAME - SIGKILL, then waits (5 s) until the process is gone.
 ops_agent_kill9() {
-	local pid=${OPS_PIDS[$1]:-} i
-	[ -z "$pid" ] && return 1
-	kill -KILL "$pid" 2>/dev/null
-	for i in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	[ -z "${OPS_PIDS[$1]:-}" ] && return 1
+	stop_pid "${OPS_PIDS[$1]}" KILL
 	unset "OPS_PIDS[$1]"
 	return 0
 }
