@@ -10,81 +10,35 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/integration/lib/haproxy.sh
+. bench/lib.sh
 secs=${1:-10}
 root=${2:-}
 IP=127.0.47.31
-for b in ./haprole-spoa build/bench/feed-fake; do
-	[ -x "$b" ] || { echo "lua-haproxy-bench: $b not built (make)"; exit 1; }
-done
-command -v wrk >/dev/null || { echo "lua-haproxy-bench: wrk not installed"; exit 1; }
-command -v nginx >/dev/null || { echo "lua-haproxy-bench: nginx not installed"; exit 1; }
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-	hap_cleanup_all
-	kill "${pids[@]}" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-cat >"$tmp/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.err;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $tmp; proxy_temp_path $tmp; fastcgi_temp_path $tmp;
-	uwsgi_temp_path $tmp; scgi_temp_path $tmp;
-	server { listen $IP:34941; location / { return 200 "db1\n"; } }
-}
-CONF
-taskset -c 1 nginx -c "$tmp/nginx.conf" -p "$tmp" &
-pids+=($!)
-build/bench/feed-fake -l "$IP:34944" -c main -n db1 -r primary </dev/null >/dev/null 2>&1 &
-pids+=($!)
-cat >"$tmp/spoa.conf" <<CONF
-[spoa]
-listen = $IP:34942
-status_listen = $IP:34943
-log_level = warning
-[cluster main]
-[node db1]
-cluster = main
-agent = $IP:34944
-CONF
-taskset -c 1 ./haprole-spoa -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
-pids+=($!)
-sed "s/127.0.0.1:12345/$IP:34942/" haproxy/spoe-haprole.conf >"$tmp/spoe.conf"
+bench_require lua-haproxy-bench ./haprole-spoa build/bench/feed-fake
+BENCH_SECS=$secs
+bench_tmp
+tmp=$BENCH_TMP
+bench_nginx "$IP" 34941
+bench_feed "$IP" 34944 -c main
+bench_spoa "$IP" 34942 34943 34944
+bench_spoe_conf "$IP" 34942
 
 # mode: none | lua | spoa
 write_cfg() {
-	local rule="" glob="" hdr=""
+	local rule="" hdr="" glob=()
 	# the writer the router chose, for the check before each run (HAProxy 2.6.12 was seen to
 	# segfault at stop with this header in a config without any router: not in mode none)
 	[ "$2" != none ] && hdr="http-response set-header x-writer %[var(txn.haprole.writer)]"
 	case $2 in
 	lua)
-		glob="setenv HAPROLE_NODES db1=$IP:34944
-	setenv HAPROLE_CLUSTER main
-	lua-load $PWD/haproxy/haprole.lua"
+		glob=("setenv HAPROLE_NODES db1=$IP:34944" "setenv HAPROLE_CLUSTER main"
+			"lua-load $PWD/haproxy/haprole.lua")
 		rule="http-request lua.haprole-route" ;;
 	spoa) rule="filter spoe engine haprole-http config $tmp/spoe.conf" ;;
 	esac
-	cat >"$1" <<CFG
-global
-	nbthread 1
-	cpu-map 1 0
-	stats socket $tmp/stats.sock mode 600 level admin
-	$glob
-defaults
-	mode http
-	timeout connect 1s
-	timeout client 10s
-	timeout server 10s
+	{
+		bench_hap_head "${glob[@]}"
+		cat <<CFG
 frontend fe
 	bind $IP:34940
 	$rule
@@ -95,12 +49,9 @@ backend be
 	use-server %[var(txn.haprole.writer)] if { var(txn.haprole.writer) -m found }
 	force-persist if { var(txn.haprole.writer) -m found }
 	server db1 $IP:34941
-backend spoe-haprole
-	mode tcp
-	timeout connect 500ms
-	timeout server 1m
-	server spoa1 $IP:34942
 CFG
+		bench_spoe_backend "$IP:34942"
+	} >"$1"
 }
 
 ver=$(hap_version "$root")
@@ -121,10 +72,10 @@ for mode in none lua spoa none lua spoa; do
 	done
 	[ "$got" = "$want" ] || { echo "lua-haproxy-bench: $mode: writer '$got', want '$want'"; exit 1; }
 	c0=$(cpu_ticks "$HAP_PID")
-	out=$(taskset -c 1 wrk -t1 -c50 -d"${secs}s" "http://$IP:34940/")
+	out=$(bench_wrk "http://$IP:34940/")
 	c1=$(cpu_ticks "$HAP_PID")
 	hap_stop
-	r=$(printf '%s\n' "$out" | sed -n 's/^Requests\/sec:[[:space:]]*//p')
+	r=$(bench_rps "$out")
 	n=$(printf '%s\n' "$out" | sed -n 's/^[[:space:]]*\([0-9]*\) requests in.*/\1/p')
 	# HAProxy's own CPU per request (user + system), less sensitive to a busy machine than req/s
 	us=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')

@@ -15,6 +15,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/integration/lib/haproxy.sh
+. bench/lib.sh
 secs=${1:-5}
 rounds=${2:-5}
 root=${3:-}
@@ -24,62 +25,18 @@ NGINX=35101
 SPOA=35102
 STATUS=35103
 FEED=35104
-for b in ./haprole-spoa build/bench/feed-fake; do
-	[ -x "$b" ] || { echo "push-haproxy-bench: $b not built (make)"; exit 1; }
-done
-command -v wrk >/dev/null || { echo "push-haproxy-bench: wrk not installed"; exit 1; }
-command -v nginx >/dev/null || { echo "push-haproxy-bench: nginx not installed"; exit 1; }
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-	hap_cleanup_all
-	kill "${pids[@]}" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-cat >"$tmp/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.err;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $tmp; proxy_temp_path $tmp; fastcgi_temp_path $tmp;
-	uwsgi_temp_path $tmp; scgi_temp_path $tmp;
-	server {
-		listen $IP:$NGINX;
-		location /check/writer { return 200 "up ready 100%\n"; }
-		location / { return 200 "db1\n"; }
-	}
-}
-CONF
-taskset -c 1 nginx -c "$tmp/nginx.conf" -p "$tmp" &
-pids+=($!)
-build/bench/feed-fake -l "$IP:$FEED" -n db1 -r primary </dev/null >/dev/null 2>&1 &
-pids+=($!)
-cat >"$tmp/spoa.conf" <<CONF
-[spoa]
-listen = $IP:$SPOA
-status_listen = $IP:$STATUS
-log_level = warning
-[cluster main]
-[node db1]
-cluster = main
-agent = $IP:$FEED
-[haproxy bench]
+bench_require push-haproxy-bench ./haprole-spoa build/bench/feed-fake
+BENCH_SECS=$secs
+bench_tmp
+tmp=$BENCH_TMP
+bench_nginx "$IP" "$NGINX" 'location /check/writer { return 200 "up ready 100%\n"; }'
+bench_feed "$IP" "$FEED"
+bench_spoa "$IP" "$SPOA" "$STATUS" "$FEED" "[haproxy bench]
 runtime_api = $tmp/stats.sock
 cluster = main
 writer_backend = be
-verify_interval = 200ms
-CONF
-taskset -c 1 ./haprole-spoa -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
-spoa=$!
-pids+=($spoa)
-sed "s/127.0.0.1:12345/$IP:$SPOA/" haproxy/spoe-haprole.conf >"$tmp/spoe.conf"
+verify_interval = 200ms"
+bench_spoe_conf "$IP" "$SPOA"
 
 # write_cfg FILE none|push|spoe
 write_cfg() {
@@ -98,16 +55,9 @@ write_cfg() {
 	force-persist if { var(txn.haprole.writer) -m found }"
 		;;
 	esac
-	cat >"$1" <<CFG
-global
-	nbthread 1
-	cpu-map 1 0
-	stats socket $tmp/stats.sock mode 600 level admin
-defaults
-	mode http
-	timeout connect 1s
-	timeout client 10s
-	timeout server 10s
+	{
+		bench_hap_head
+		cat <<CFG
 	timeout check 1s
 frontend fe
 	bind $IP:$FE
@@ -117,18 +67,11 @@ backend be
 	balance first
 	$route
 	$server
-backend spoe-haprole
-	mode tcp
-	timeout connect 500ms
-	timeout server 1m
-	server spoa1 $IP:$SPOA
 CFG
+		bench_spoe_backend "$IP:$SPOA"
+	} >"$1"
 }
 
-for i in $(seq 1 50); do
-	curl -s "http://$IP:$STATUS/" 2>/dev/null | grep -q '"status":"ok"' && break
-	sleep 0.1
-done
 ver=$(hap_version "$root")
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)); haproxy $ver nbthread 1 on CPU 0; haprole-spoa, wrk (1 thread, 50 conns) and nginx on CPU 1; ${secs}s x $rounds rounds, interleaved"
 declare -A all
@@ -143,7 +86,7 @@ for r in $(seq 1 "$rounds"); do
 			sleep 0.1
 		done
 		[ "$got" = db1 ] || { echo "push-haproxy-bench: $mode: got '$got'"; exit 1; }
-		rps=$(taskset -c 1 wrk -t1 -c50 -d"${secs}s" "http://$IP:$FE/" | sed -n 's/^Requests\/sec:[[:space:]]*//p')
+		rps=$(bench_rps "$(bench_wrk "http://$IP:$FE/")")
 		hap_stop
 		echo "round $r $mode req/s $rps"
 		all[$mode]="${all[$mode]:-} $rps"
