@@ -11,44 +11,17 @@
 # (A new view that cannot be built at all, e.g. out of memory, is covered by
 # tests/unit/test_spoa_reload.c, which makes it fail on purpose.)
 # Asserts the SPOA's status page (the view NOTIFYs are answered from) and its log.
-# Address 127.0.43.10, ports 32520-32529.
+# Address/port block: test_spoa_reload (lib/fixture.sh).
 set -u
 cd "$(dirname "$0")/../.."
-. tests/integration/lib/expect.sh
 . tests/integration/lib/spoa.sh
+. tests/integration/lib/fixture.sh
 
-for b in haprole-spoa build/bench/feed-fake; do
-	[ -x "$b" ] || { echo "skip: $b not built (make)"; exit 77; }
-done
-command -v python3 >/dev/null || { echo "skip: python3 missing"; exit 77; }
-command -v curl >/dev/null || { echo "skip: curl missing"; exit 77; }
-
-IP=127.0.43.10
-SPOA_PORT=32520
-STATUS_PORT=32521
-FEED1=32522
-FEED2=32523
-FEED3=32524
+fix_need "$HAPROLE_SPOA" build/bench/feed-fake python3 curl
+fix_block test_spoa_reload
+fix_ports SPOA_PORT STATUS_PORT FEED1 FEED2 FEED3
 fails=0
-
-tmp=$(mktemp -d /tmp/haprole-spoa-reload.XXXXXX)
-PIDS=()
-SPOA_PID=
-cleanup() {
-	local p
-	for p in "${PIDS[@]}" $SPOA_PID; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	[ -f "$tmp/spoa.log" ] && { echo "--- spoa.log (last 20 lines)"; tail -n 20 "$tmp/spoa.log"; }
-	exit 1
-}
+fix_tmp spoa-reload
 
 # epoch and node count of cluster 0, from the status page: "EPOCH NODES"
 spoa_epoch_nodes() {

@@ -9,44 +9,18 @@
 #      it: no writer (status stale), never db1; the log says db2's feed was lost;
 #   4. db2's feed back: writer db2 again.
 # Asserts the SPOA's status page (the view its NOTIFY answers are built from).
-# Address 127.0.43.11, ports 32530-32539.
+# Address/port block: test_spoa_rule (lib/fixture.sh).
 set -u
 cd "$(dirname "$0")/../.."
-. tests/integration/lib/expect.sh
-. tests/integration/lib/skip.sh
 . tests/integration/lib/spoa.sh
+. tests/integration/lib/fixture.sh
 
-for b in haprole-spoa build/bench/feed-fake; do
-	[ -x "$b" ] || skip "$b not built (make)"
-done
-command -v python3 >/dev/null || skip "python3 missing (make deps)"
-command -v curl >/dev/null || skip "curl missing (make deps)"
-
-IP=127.0.43.11
-SPOA_PORT=32530
-STATUS_PORT=32531
-FEED1=32532
-FEED2=32533
+fix_need "$HAPROLE_SPOA" build/bench/feed-fake python3 curl
+fix_block test_spoa_rule
+fix_ports SPOA_PORT STATUS_PORT FEED1 FEED2
 fails=0
+fix_tmp spoa-rule
 
-tmp=$(mktemp -d /tmp/haprole-spoa-rule.XXXXXX)
-PIDS=()
-SPOA_PID=
-cleanup() {
-	local p
-	for p in "${PIDS[@]}" $SPOA_PID; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	[ -f "$tmp/spoa.log" ] && { echo "--- spoa.log (last 20 lines)"; tail -n 20 "$tmp/spoa.log"; }
-	exit 1
-}
 feed() { echo "$2" >"$tmp/f$1"; } # feed 1|2 "command"
 # verdicts - "db1=VERDICT db2=VERDICT": the rule's verdict per node, from the status page
 verdicts() {

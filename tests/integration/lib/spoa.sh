@@ -9,10 +9,11 @@
 #   spoa_hap_pg_route FE BE BIND SPOE_CONF          # prints config; the test adds its servers
 #   spoa_hap_spoe_backend ADDR PORT                 # prints the spoe-haprole backend
 
-# spoa_start DIR ADDR STATUS_PORT - runs ./haprole-spoa -d -f DIR/spoa.conf (output appended to
-# DIR/spoa.log), sets SPOA_PID, waits (5 s) until its status page at ADDR:STATUS_PORT answers.
+# spoa_start DIR ADDR STATUS_PORT - runs $HAPROLE_SPOA (default ./haprole-spoa) -d -f DIR/spoa.conf
+# (output appended to DIR/spoa.log), sets SPOA_PID, waits (5 s) until its status page at
+# ADDR:STATUS_PORT answers.
 spoa_start() {
-	./haprole-spoa -d -f "$1/spoa.conf" >>"$1/spoa.log" 2>&1 &
+	"${HAPROLE_SPOA:-./haprole-spoa}" -d -f "$1/spoa.conf" >>"$1/spoa.log" 2>&1 &
 	SPOA_PID=$!
 	local i
 	for i in $(seq 1 50); do

@@ -1,0 +1,39 @@
+#!/bin/bash
+# tests/integration/test_blocks.sh - the address/port allocator of the integration tests
+# (tests/integration/lib/fixture.sh): its table FIX_BLOCKS has no two blocks that share an
+# address and a port, no name twice; every test that asks for a block by name (fix_block NAME)
+# finds its own line, and no two tests ask for the same one; a block hands out only its own
+# ports (fix_ports past its end fails the test). Binds nothing.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/lib/fixture.sh
+fails=0
+
+out=$(fix_blocks_check) && ok "FIX_BLOCKS: no overlap, no name twice" || ko "FIX_BLOCKS: $out"
+
+declare -A owner=()
+for f in tests/integration/test_*.sh; do
+	for n in $(sed -n 's/^[[:space:]]*fix_block[[:space:]]\{1,\}\([A-Za-z0-9_./-]*\).*/\1/p' "$f"); do
+		t=$(basename "$f" .sh)
+		expect "$t asks for its own block" "$t" "$n"
+		[ -n "${owner[$n]:-}" ] && ko "block $n asked for by ${owner[$n]} and $t"
+		owner[$n]=$t
+		printf '%s\n' "$FIX_BLOCKS" | awk -v n="$n" '$1 == n && $4 == "" { f = 1 } END { exit !f }' &&
+			ok "$n: a line of its own in FIX_BLOCKS" || ko "$n: no allocated line in FIX_BLOCKS"
+	done
+done
+[ ${#owner[@]} -gt 0 ] || ko "no test asks for a block (fix_block): the check above checked nothing"
+
+got=$( (fix_block test_spoa_rule && echo "$NET $IP $PORT-$PORT_LAST") 2>&1)
+expect "fix_block test_spoa_rule" "127.0.43 127.0.43.11 32530-32539" "$got"
+got=$( (fix_block test_spoa_rule && fix_ports A B C && echo "$A $B $C") 2>&1)
+expect "fix_ports: consecutive ports of the block" "32530 32531 32532" "$got"
+got=$( (fix_block test_spoa_rule && fix_ports A B C D E F G H I J K && echo "all given") 2>&1)
+rc=$?
+expect "fix_ports past the block's end: the test fails" 1 "$rc"
+expect_match "... and says why" '^FAIL block 32530-32539 has no room for K' "$got"
+got=$( (fix_block no_such_test && echo "given") 2>&1)
+expect_match "fix_block of an unknown name fails the test" '^FAIL no address/port block named no_such_test' "$got"
+
+[ "$fails" = 0 ] && echo "test_blocks: all checks passed"
+[ "$fails" = 0 ]
