@@ -13,6 +13,9 @@
 #              lua = haprole's Lua router, push = haprole's push router, patroni = the HA
 #              guides' config (Patroni REST `option httpchk`, `inter 3s fall 3 rise 2`)
 #   -k         keep the work directory (client logs, per-trial JSON) even on success
+#   -S DIRS    run nothing: print the summary of the trials kept (-k) in the work directories
+#              DIRS of earlier runs, together (an N >= 10 run made of several shorter ones, so
+#              that none holds the shared demo long); with -e/-p as they ran
 #
 # Per trial (tests/failover/patroni.sh, pt_trial): every port gets its own client
 # (tests/failover/client.py run: a write every 10 ms on a fresh connection, open loop, and one
@@ -41,13 +44,15 @@ N=10
 EVENTS="switchover failover"
 PORTS="agent spoa lua push patroni"
 KEEP=0
+SUMMARY_OF=
 usage() { sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
-while getopts "n:e:p:kh" o; do
+while getopts "n:e:p:kS:h" o; do
 	case $o in
 	n) N=$OPTARG ;;
 	e) EVENTS=$OPTARG ;;
 	p) PORTS=$OPTARG ;;
 	k) KEEP=1 ;;
+	S) SUMMARY_OF=$OPTARG ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -56,6 +61,45 @@ case $N in '' | *[!0-9]* | 0) echo "patroni-failover.sh: -n wants a positive num
 for e in $EVENTS; do
 	case $e in switchover | failover) ;; *) echo "patroni-failover.sh: unknown event '$e'" >&2; exit 2 ;; esac
 done
+# summary DIR...: min / p50 / max per event and port over the result.*.json of the DIRs; exit 1
+# when a haprole port had a write on a non-primary or an acknowledged write lost
+summary() {
+	$PY - "$PORTS" "$EVENTS" "$@" <<'EOF'
+import glob, json, sys
+ports, events, works = sys.argv[1].split(), sys.argv[2].split(), sys.argv[3:]
+rows = [json.load(open(f)) for w in works for f in sorted(glob.glob(w + "/result.*.json"))]
+if not rows:
+    sys.exit("patroni-failover.sh: no trial results in " + " ".join(works))
+def p50(v):
+    v = sorted(v); n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+def mpm(v):
+    return "%.0f / %.0f / %.0f" % (min(v), p50(v), max(v)) if v else "-"
+print("==== Patroni events, per port (ms: min / p50 / max over the trials; NONPRIM, LOST: per trial min / p50 / max, total)")
+print("%-10s %-8s %3s %-22s %-24s %-18s %s" % ("EVENT", "PORT", "N", "PROMO->WRITE ms", "UNAVAIL ms", "NONPRIM", "LOST"))
+bad = 0
+for ev in events:
+    for port in ports:
+        r = [x for x in rows if x["event"] == ev and x["port"] == port]
+        pw = [x["promo_to_write_ms"] for x in r if x.get("promo_to_write_ms") is not None]
+        un = [x["unavail_ms"] for x in r]
+        npv = [x["reached_nonprimary"] for x in r]
+        lv = [x["acked_lost"] for x in r]
+        none = len(r) - len(pw)
+        print("%-10s %-8s %3d %-22s %-24s %-18s %s" % (ev, port, len(r), mpm(pw) + (" (%d none)" % none if none else ""),
+              mpm(un), "%s, %d" % (mpm(npv), sum(npv)), "%s, %d" % (mpm(lv), sum(lv))))
+        if port != "patroni" and (sum(npv) or sum(lv)):
+            bad += 1
+print("event -> promotion (Patroni's own time, ms): " + "; ".join(
+    "%s %s" % (ev, mpm([x["event_to_promo_ms"] for x in rows if x["event"] == ev and x["port"] == ports[0]]))
+    for ev in events))
+sys.exit(1 if bad else 0)
+EOF
+}
+if [ -n "$SUMMARY_OF" ]; then
+	summary $SUMMARY_OF
+	exit $?
+fi
 [ "$(id -u)" = 0 ] || { echo "patroni-failover.sh: needs root (network namespaces)" >&2; exit 2; }
 [ -f "$ROOT/.demo/up" ] && { echo "patroni-failover.sh: a demo is already running ($ROOT/.demo): make demo-stop" >&2; exit 1; }
 
@@ -109,33 +153,5 @@ for ((i = 1; i <= N; i++)); do
 done
 pt_probe_stop
 
-$PY - "$WORK" "$PORTS" "$EVENTS" <<'EOF' || FAILED=1
-import glob, json, sys
-work, ports, events = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
-rows = [json.load(open(f)) for f in sorted(glob.glob(work + "/result.*.json"))]
-def p50(v):
-    v = sorted(v); n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-def mpm(v):
-    return "%.0f / %.0f / %.0f" % (min(v), p50(v), max(v)) if v else "-"
-print("==== Patroni events, per port (ms: min / p50 / max over the trials; NONPRIM, LOST: per trial min / p50 / max, total)")
-print("%-10s %-8s %3s %-22s %-24s %-18s %s" % ("EVENT", "PORT", "N", "PROMO->WRITE ms", "UNAVAIL ms", "NONPRIM", "LOST"))
-bad = 0
-for ev in events:
-    for port in ports:
-        r = [x for x in rows if x["event"] == ev and x["port"] == port]
-        pw = [x["promo_to_write_ms"] for x in r if x.get("promo_to_write_ms") is not None]
-        un = [x["unavail_ms"] for x in r]
-        npv = [x["reached_nonprimary"] for x in r]
-        lv = [x["acked_lost"] for x in r]
-        none = len(r) - len(pw)
-        print("%-10s %-8s %3d %-22s %-24s %-18s %s" % (ev, port, len(r), mpm(pw) + (" (%d none)" % none if none else ""),
-              mpm(un), "%s, %d" % (mpm(npv), sum(npv)), "%s, %d" % (mpm(lv), sum(lv))))
-        if port != "patroni" and (sum(npv) or sum(lv)):
-            bad += 1
-print("event -> promotion (Patroni's own time, ms): " + "; ".join(
-    "%s %s" % (ev, mpm([x["event_to_promo_ms"] for x in rows if x["event"] == ev and x["port"] == ports[0]]))
-    for ev in events))
-sys.exit(1 if bad else 0)
-EOF
+summary "$WORK" || FAILED=1
 exit $FAILED
