@@ -23,7 +23,9 @@
 # Last lines, machine-readable (bench/run-all.sh reads them):
 #   http_rps variant=V median=.. min=.. max=..
 #   http_cpu_us variant=V median=.. min=.. max=..
-#   http_ratio variant=V base=none|echo median=.. min=.. max=..
+#   http_ratio variant=V base=none|echo median=.. min=.. max=..       req/s ratio, per round
+#   http_cpu_ratio variant=V base=none|echo median=.. min=.. max=..   HAProxy CPU/request,
+#                                                  base / variant, per round
 # Uses 127.0.64.10, ports 37600-37609.
 set -u
 cd "$(dirname "$0")/.."
@@ -215,4 +217,8 @@ for v in runs:
             continue
         ratios = [runs[v][r][0] / runs[base][r][0] for r in runs[v] if r in runs[base]]
         out("http_ratio", v, ratios, "%.3f", " base=" + base)
+        # the same ratio as HAProxy's own CPU per request gives it (base / variant): the
+        # throughput ratio when HAProxy's core is the limit, far less moved by a busy machine
+        ratios = [runs[base][r][1] / runs[v][r][1] for r in runs[v] if r in runs[base] and runs[v][r][1] > 0]
+        out("http_cpu_ratio", v, ratios, "%.3f", " base=" + base)
 EOF
