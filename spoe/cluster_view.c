@@ -369,6 +369,9 @@ void cv_node_update(struct cv_node *n, const struct node_state *st)
 		n->st = *st;
 	}
 	cv_recompute(cv, n->cluster);
+	if (n->known && cv->on_writer_heard != NULL && n->cluster < cv->n_clusters &&
+	    strcmp(cv->clusters[n->cluster].writer, n->server) == 0)
+		cv->on_writer_heard(cv, n->cluster, cv->arg);
 }
 
 /* <n>'s feed is gone or silent for 3 heartbeats: its state is unknown from now on. */

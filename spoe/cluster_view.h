@@ -87,6 +87,8 @@ struct cv_cluster {
 };
 
 typedef void (*cv_change_fn)(struct cluster_view *cv, void *arg);
+/* A state arrived from the agent of cluster <cluster>'s current writer (changed or not). */
+typedef void (*cv_heard_fn)(struct cluster_view *cv, size_t cluster, void *arg);
 
 struct cluster_view {
 	struct ev_loop *loop;                          /* loop of the feeds */
@@ -95,7 +97,8 @@ struct cluster_view {
 	struct cv_node *nodes;                         /* per [node], allocated at init */
 	size_t n_nodes;                                /* entries of <nodes> */
 	cv_change_fn on_change;                        /* told after a decision changed */
-	void *arg;                                     /* for <on_change> */
+	void *arg;                                     /* for <on_change>, <on_writer_heard> */
+	cv_heard_fn on_writer_heard;                   /* optional; set by the owner */
 	double started;                                /* ev_now() at init */
 };
 

@@ -112,6 +112,8 @@ struct hold_entry *hold_add(struct hold_store *h, struct spop_conn *c, size_t cl
 	e->started = ev_now(h->loop);
 	e->deadline = e->started + hold_max;
 	e->cluster = cluster;
+	e->retry = false;
+	e->epoch = 0;
 	e->next = NULL;
 	e->prev = q->tail;
 	if (q->tail != NULL)
@@ -174,6 +176,43 @@ void hold_release_cluster(struct hold_store *h, size_t cluster, enum hold_end wh
 	while (q->head != NULL)
 		hold_release(h, q->head, why);
 	if (h->on_flush != NULL)
+		h->on_flush(h, h->arg);
+}
+
+/* The hold window of <cluster> is closed and its writer epoch is <epoch>: answers every entry
+ * but the retries still held under that same epoch (their writer refused them: they wait for
+ * the view to change, or for their deadline), oldest first, then flushes. */
+void hold_release_settled(struct hold_store *h, size_t cluster, uint64_t epoch, enum hold_end why)
+{
+	struct hold_entry *e = h->q[cluster].head, *next;
+	bool any = false;
+
+	for (; e != NULL; e = next) {
+		next = e->next;
+		if (e->retry && e->epoch == epoch)
+			continue;
+		hold_release(h, e, why);
+		any = true;
+	}
+	if (any && h->on_flush != NULL)
+		h->on_flush(h, h->arg);
+}
+
+/* The writer of <cluster> was heard from at <before>: answers the retries held since before
+ * then (their writer is alive after all), then flushes. */
+void hold_release_retries(struct hold_store *h, size_t cluster, double before, enum hold_end why)
+{
+	struct hold_entry *e = h->q[cluster].head, *next;
+	bool any = false;
+
+	for (; e != NULL; e = next) {
+		next = e->next;
+		if (!e->retry || e->started >= before)
+			continue;
+		hold_release(h, e, why);
+		any = true;
+	}
+	if (any && h->on_flush != NULL)
 		h->on_flush(h, h->arg);
 }
 

@@ -14,6 +14,12 @@
  *   per cluster, armed on the head's deadline, is enough.
  * - An entry names its connection; a connection that closes drops its entries first
  *   (hold_drop_conn()), so no entry ever points to a freed connection.
+ * - A retry entry (hold_add() then <retry> and <epoch> set by the caller: the write's connect to
+ *   the writer of that epoch failed) is also kept while the cluster's writer epoch is the one
+ *   it was held under: the writer that refused it is not trusted again until the view changes
+ *   (hold_release_settled()), its agent is heard from after the retry came
+ *   (hold_release_retries(): it is alive, the refusal was something else, or the retry came
+ *   after the writer had changed already) or hold_max runs out.
  * Releasing is the owner's job: hold_release() unlinks the entry, counts it, and calls the
  * owner's <on_release> with the entry, which sends the ACK. */
 #ifndef HAPROLE_SPOE_HOLD_H
@@ -51,6 +57,8 @@ struct hold_entry {
 	uint64_t frame_id;       /* echoed in the ACK */
 	double started;          /* ev_now() when held */
 	double deadline;         /* started + hold_max (clamped by a reload) */
+	bool retry;              /* a retry: also waits for the writer epoch to leave <epoch> */
+	uint64_t epoch;          /* the cluster's writer epoch when held (retry only) */
 	size_t cluster;          /* index of its FIFO (= routing table entry) */
 	struct hold_entry *prev; /* in its cluster's FIFO */
 	struct hold_entry *next; /* in its cluster's FIFO, or in the free list */
@@ -100,6 +108,8 @@ struct hold_entry *hold_add(struct hold_store *h, struct spop_conn *c, size_t cl
                             uint64_t stream_id, uint64_t frame_id, double hold_max);
 void hold_release(struct hold_store *h, struct hold_entry *e, enum hold_end why);
 void hold_release_cluster(struct hold_store *h, size_t cluster, enum hold_end why);
+void hold_release_settled(struct hold_store *h, size_t cluster, uint64_t epoch, enum hold_end why);
+void hold_release_retries(struct hold_store *h, size_t cluster, double before, enum hold_end why);
 void hold_release_all(struct hold_store *h, enum hold_end why);
 void hold_drop_conn(struct hold_store *h, const struct spop_conn *c);
 void hold_set_max(struct hold_store *h, size_t cluster, double hold_max);

@@ -82,6 +82,8 @@ struct route_table *route_build(const struct route_input *in, size_t n, uint64_t
 		e->status = in[i].status;
 		e->hold = in[i].hold && in[i].hold_max > 0;
 		e->hold_max = in[i].hold_max;
+		e->epoch = in[i].epoch;
+		e->has_writer = in[i].writer != NULL && in[i].writer[0] != '\0';
 		if (encode_entry(e, &in[i]) < 0) {
 			log_error("routing table: cluster %s: actions do not fit %d bytes",
 			          in[i].cluster, ROUTE_ACTIONS_MAX);

@@ -42,6 +42,8 @@ struct route_entry {
 	enum cv_status status;              /* for status pages */
 	bool hold;                          /* write NOTIFYs wait (window open, hold_max > 0) */
 	double hold_max;                    /* seconds they may wait */
+	uint64_t epoch;                     /* writer epoch (a retry waits for it to change) */
+	bool has_writer;                    /* a writer is set (status ok) */
 	uint8_t actions[ROUTE_ACTIONS_MAX]; /* encoded LIST-OF-ACTIONS */
 	size_t actions_len;                 /* bytes used in <actions> */
 };

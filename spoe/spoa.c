@@ -38,7 +38,8 @@ void spoa_set_route(struct spoa *s, struct route_table *t)
 
 /* Held NOTIFYs of a cluster whose hold window closed get its answer now: the new writer, or
  * the status when no promotion is plausible any more (split brain, no standby left, hold_max
- * set to 0). A cluster gone from the table (reload) answers with what the table says. */
+ * set to 0); a retry held under the current writer epoch keeps waiting (hold.h). A cluster
+ * gone from the table (reload) answers with what the table says. */
 void spoa_hold_settle(struct spoa *s)
 {
 	const struct route_table *t = s->route;
@@ -52,7 +53,7 @@ void spoa_hold_settle(struct spoa *s)
 		if (t == NULL || i >= t->n)
 			hold_release_cluster(&s->hold, i, HOLD_END_SHUTDOWN);
 		else if (!t->e[i].hold)
-			hold_release_cluster(&s->hold, i,
+			hold_release_settled(&s->hold, i, t->e[i].epoch,
 			                     t->e[i].status == CV_STATUS_OK ? HOLD_END_WRITER
 			                                                    : HOLD_END_SETTLED);
 	}
@@ -111,6 +112,20 @@ static void spoa_on_view_change(struct cluster_view *cv, void *arg)
 	if (t != NULL)
 		spoa_set_route(s, t); /* else: keep the previous one (logged by route_build) */
 	push_view_changed(&s->push); /* push mode: the same decision, set on HAProxy's servers */
+}
+
+/* cv_heard_fn: a state came from cluster <ci>'s writer (its agent is alive and still says
+ * primary): the write-retries held since before now get that writer (hold.h). */
+static void spoa_on_writer_heard(struct cluster_view *cv, size_t ci, void *arg)
+{
+	struct spoa *s = arg;
+	const struct route_table *t = s->route;
+
+	(void)cv;
+	if (!s->hold_ready || ci >= SPOA_CLUSTERS_MAX || s->hold.q[ci].n == 0 || t == NULL ||
+	    ci >= t->n || t->e[ci].hold || !t->e[ci].has_writer)
+		return;
+	hold_release_retries(&s->hold, ci, ev_now(s->loop), HOLD_END_WRITER);
 }
 
 static void spoa_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -200,6 +215,7 @@ int spoa_init(struct spoa *s, struct ev_loop *loop, struct spoa_conf *conf, char
 		goto out_free_hold;
 	if (cv_init(&s->cv, loop, conf, spoa_on_view_change, s, err, errlen) < 0)
 		goto out_stop_http;
+	s->cv.on_writer_heard = spoa_on_writer_heard;
 	s->cv_ready = true;
 	t = route_build_view(&s->cv, 1);
 	if (t == NULL) {
@@ -342,6 +358,7 @@ int spoa_reload(struct spoa *s, const char *path)
 			cv_carry_epochs(&nv, &s->cv);
 			cv_free(&s->cv);
 		}
+		nv.on_writer_heard = spoa_on_writer_heard;
 		cv_move(&s->cv, &nv);
 		s->cv_ready = true;
 		cv_start(&s->cv);

@@ -40,6 +40,7 @@ struct spoa_stats {
 	uint64_t msg_route;              /* haprole-route messages answered from the table */
 	uint64_t msg_route_write;        /* ... with intent=write */
 	uint64_t msg_route_read;         /* ... with intent=read */
+	uint64_t msg_route_retry;        /* ... with intent=write-retry (counted apart) */
 	uint64_t msg_unknown;            /* messages of another name */
 	uint64_t msg_bad_args;           /* haprole-route with missing/unknown cluster or intent */
 	uint64_t disconnect_rx;          /* HAPROXY-DISCONNECT received */

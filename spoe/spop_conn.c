@@ -228,10 +228,12 @@ static bool bytes_are(const uint8_t *p, size_t len, const char *s, size_t slen)
 	return len == slen && memcmp(p, s, slen) == 0;
 }
 
-/* The entry a haprole-route message asks for: args `cluster` and `intent` (write|read) by
- * name, or by position when HAProxy sends them unnamed. NULL when an arg is bad. */
+/* The entry a haprole-route message asks for: args `cluster` and `intent` (write|read|
+ * write-retry) by name, or by position when HAProxy sends them unnamed. NULL when an arg is
+ * bad. write-retry is a write whose connect to the writer we named failed (HAProxy routes it a
+ * second time, docker/haproxy-demo.cfg.in's pg_write_reroute): <*write> and <*retry> set. */
 static const struct route_entry *route_for(struct spop_conn *c, const struct route_table *t,
-                                           const struct spop_msg *m, bool *write)
+                                           const struct spop_msg *m, bool *write, bool *retry)
 {
 	const struct spop_data *cluster = NULL, *intent = NULL;
 	unsigned i;
@@ -249,9 +251,13 @@ static const struct route_entry *route_for(struct spop_conn *c, const struct rou
 	    !spop_data_is_text(intent))
 		return NULL;
 	*write = bytes_are(intent->ptr, intent->len, "write", 5);
+	*retry = bytes_are(intent->ptr, intent->len, "write-retry", 11);
 	if (*write)
 		c->spoa->stats.msg_route_write++;
-	else if (bytes_are(intent->ptr, intent->len, "read", 4))
+	else if (*retry) {
+		*write = true;
+		c->spoa->stats.msg_route_retry++;
+	} else if (bytes_are(intent->ptr, intent->len, "read", 4))
 		c->spoa->stats.msg_route_read++;
 	else
 		return NULL;
@@ -282,20 +288,29 @@ static enum spop_status spop_conn_put_ack(struct spop_conn *c, uint64_t stream_i
 	return SPOP_STATUS_NONE;
 }
 
-/* A write NOTIFY for a cluster whose hold window is open: kept in the hold store instead of
- * answered, when this connection and the store have room. Returns true when held. */
+/* A write NOTIFY for a cluster whose hold window is open, or a retry (<retry>) while the
+ * writer that refused it is still the writer: kept in the hold store instead of answered, when
+ * this connection and the store have room. Returns true when held. */
 static bool spop_conn_try_hold(struct spop_conn *c, const struct spop_frame *f,
-                               const struct route_table *t, const struct route_entry *e)
+                               const struct route_table *t, const struct route_entry *e,
+                               bool retry)
 {
 	struct spoa *s = c->spoa;
+	struct hold_entry *he;
 
 	if (c->held >= spop_conn_hold_cap(c)) {
 		s->hold.stats.refused++;
 		return false;
 	}
-	if (hold_add(&s->hold, c, (size_t)(e - t->e), f->stream_id, f->frame_id, e->hold_max) ==
-	    NULL)
+	he = hold_add(&s->hold, c, (size_t)(e - t->e), f->stream_id, f->frame_id, e->hold_max);
+	if (he == NULL)
 		return false; /* budget spent: counted by hold_add */
+	if (retry && !e->hold) {
+		/* the writer of this epoch refused the connection: not named again before the
+		 * view changes (its agent tells, or its feed goes silent) or hold_max runs out */
+		he->retry = true;
+		he->epoch = e->epoch;
+	}
 	c->held++;
 	conn_debug(c, "held write NOTIFY stream %llu frame %llu (cluster %s, %u held here)",
 	           (unsigned long long)f->stream_id, (unsigned long long)f->frame_id, e->cluster,
@@ -316,7 +331,7 @@ static enum spop_status spop_conn_on_notify(struct spop_conn *c, const struct sp
 	const uint8_t *act = NULL;
 	size_t act_len = 0;
 	enum route_err err = ROUTE_ERR_UNKNOWN_MSG;
-	bool write = false;
+	bool write = false, retry = false;
 	struct spop_msg m;
 	int n;
 
@@ -325,7 +340,7 @@ static enum spop_status spop_conn_on_notify(struct spop_conn *c, const struct sp
 	s->stats.notify++;
 	while ((n = spop_msg_next(&q, qend, &m)) > 0) {
 		const struct route_entry *e;
-		bool w = false;
+		bool w = false, r = false;
 
 		if (!bytes_are(m.name, m.name_len, "haprole-route", 13)) {
 			s->stats.msg_unknown++;
@@ -333,7 +348,7 @@ static enum spop_status spop_conn_on_notify(struct spop_conn *c, const struct sp
 		}
 		if (act != NULL)
 			continue; /* one route per NOTIFY: the first wins */
-		e = t != NULL ? route_for(c, t, &m, &w) : NULL;
+		e = t != NULL ? route_for(c, t, &m, &w, &r) : NULL;
 		if (e == NULL) {
 			s->stats.msg_bad_args++;
 			err = ROUTE_ERR_BAD_ARGS;
@@ -342,12 +357,15 @@ static enum spop_status spop_conn_on_notify(struct spop_conn *c, const struct sp
 		s->stats.msg_route++;
 		chosen = e;
 		write = w;
+		retry = r;
 		act = e->actions;
 		act_len = e->actions_len;
 	}
 	if (n < 0)
 		return SPOP_STATUS_INVALID;
-	if (chosen != NULL && write && chosen->hold && spop_conn_try_hold(c, f, t, chosen))
+	if (chosen != NULL && write &&
+	    (chosen->hold || (retry && chosen->has_writer && chosen->hold_max > 0)) &&
+	    spop_conn_try_hold(c, f, t, chosen, retry))
 		return SPOP_STATUS_NONE;
 	if (act == NULL && t != NULL) {
 		act = t->err_actions[err];

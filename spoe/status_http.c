@@ -183,11 +183,13 @@ int status_http_metrics(struct spoa *s, struct buf *b)
 	        "%llu\n"
 	        "haprole_spoa_messages_total{message=\"haprole-route\",intent=\"read\"} "
 	        "%llu\n"
+	        "haprole_spoa_messages_total{message=\"haprole-route\",intent=\"write-retry\"} "
+	        "%llu\n"
 	        "haprole_spoa_messages_total{message=\"haprole-route\",outcome=\"bad-args\"} "
 	        "%llu\n"
 	        "haprole_spoa_messages_total{message=\"unknown\"} %llu\n",
 	        (unsigned long long)st->msg_route_write, (unsigned long long)st->msg_route_read,
-	        (unsigned long long)st->msg_bad_args, (unsigned long long)st->msg_unknown) < 0 ||
+	        (unsigned long long)st->msg_route_retry, (unsigned long long)st->msg_bad_args, (unsigned long long)st->msg_unknown) < 0 ||
 	    buf_printf(b, "# HELP haprole_spoa_errors_total connections we closed, by SPOP "
 	                  "status\n# TYPE haprole_spoa_errors_total counter\n") < 0)
 		return -1;

@@ -525,16 +525,16 @@ static void test_spop_conn_process_split_frames(void **state)
 /* ---- hold (issue 17): write NOTIFYs kept while a promotion is plausible ------------------- */
 
 /* Routing table of two clusters: "main" without writer (<status>, hold window <hold>, hold_max
- * <hold_max>) or with writer <writer>, and "other" with writer db3. */
-static struct route_table *hold_table(enum cv_status status, const char *writer, bool hold,
-                                      double hold_max)
+ * <hold_max>) or with writer <writer>, at writer epoch <epoch>, and "other" with writer db3. */
+static struct route_table *hold_table_e(enum cv_status status, const char *writer, bool hold,
+                                        double hold_max, uint64_t epoch)
 {
 	struct route_input in[2] = {
 		{ .cluster = "main",
 		  .status = status,
 		  .writer = writer,
 		  .reader = "",
-		  .epoch = 3,
+		  .epoch = epoch,
 		  .hold = hold,
 		  .hold_max = hold_max },
 		{ .cluster = "other",
@@ -547,6 +547,12 @@ static struct route_table *hold_table(enum cv_status status, const char *writer,
 
 	assert_non_null(t);
 	return t;
+}
+
+static struct route_table *hold_table(enum cv_status status, const char *writer, bool hold,
+                                      double hold_max)
+{
+	return hold_table_e(status, writer, hold, hold_max, 3);
 }
 
 /* setup, then a hold store of <budget> entries and "main" in its hold window (hold_max 60 s) */
@@ -757,6 +763,103 @@ static void test_spop_conn_hold_settled(void **state)
 	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_SETTLED], 1);
 }
 
+/* A write whose connect to the writer failed comes back as intent=write-retry: held while that
+ * writer (epoch) is still the answer, through a rebuild that changes nothing and through the
+ * hold window that opens when its agent says it is gone, and released to the promoted one. */
+static void test_spop_conn_retry_waits_for_new_writer(void **state)
+{
+	struct fx *fx = *state;
+	struct route_table *t;
+
+	spoa_set_route(&fx->s, hold_table_e(CV_STATUS_OK, "db1", false, 60, 3));
+	do_hello(fx);
+	n_allocs = 0;
+	send_notify(fx, 1, "main", "write-retry");
+	send_notify(fx, 2, "main", "write"); /* a first try: answered at once, db1 */
+	pump(fx, 1);
+	expect_ack(fx, 2, fx->s.route, 0);
+	assert_int_equal(n_allocs, 0);
+	assert_int_equal(fx->s.hold.used, 1);
+	assert_int_equal(fx->s.stats.msg_route_retry, 1);
+	assert_int_equal(fx->s.stats.msg_route_write, 1);
+	/* a rebuild with the same writer and epoch (a reader moved): still held */
+	spoa_set_route(&fx->s, hold_table_e(CV_STATUS_OK, "db1", false, 60, 3));
+	pump_none(fx);
+	assert_int_equal(fx->s.hold.used, 1);
+	/* db1's agent says it is down: writer lost, hold window open */
+	spoa_set_route(&fx->s, hold_table_e(CV_STATUS_NO_PRIMARY, "", true, 60, 4));
+	pump_none(fx);
+	assert_int_equal(fx->s.hold.used, 1);
+	t = hold_table_e(CV_STATUS_OK, "db2", false, 60, 5);
+	spoa_set_route(&fx->s, t);
+	pump(fx, 1);
+	expect_ack(fx, 1, t, 0);
+	assert_int_equal(fx->s.hold.used, 0);
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_WRITER], 1);
+}
+
+/* The writer that refused the retry stays the writer for all of hold_max: the retry gets it
+ * then (a refusal that was not a death), never sooner. */
+static void test_spop_conn_retry_same_writer_after_hold_max(void **state)
+{
+	struct fx *fx = *state;
+	struct route_table *t = hold_table_e(CV_STATUS_OK, "db1", false, 0.02, 3);
+
+	spoa_set_route(&fx->s, t);
+	do_hello(fx);
+	send_notify(fx, 1, "main", "write-retry");
+	pump_none(fx);
+	assert_int_equal(fx->s.hold.used, 1);
+	pump_wait(fx, 1);
+	expect_ack(fx, 1, t, 0);
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_TIMEOUT], 1);
+}
+
+/* The writer's agent is heard from after the retry came (it is alive, or the retry came after
+ * the writer had changed already): the retry gets that writer then, not at hold_max; a write
+ * held in a window is not touched by it. */
+static void test_spop_conn_retry_released_when_writer_heard(void **state)
+{
+	struct fx *fx = *state;
+	struct route_table *t = hold_table_e(CV_STATUS_OK, "db2", false, 60, 5);
+	double t0;
+
+	spoa_set_route(&fx->s, t);
+	do_hello(fx);
+	send_notify(fx, 1, "main", "write-retry");
+	pump_none(fx);
+	assert_int_equal(fx->s.hold.used, 1);
+	t0 = fx->s.hold.q[0].head->started;
+	hold_release_retries(&fx->s.hold, 0, t0, HOLD_END_WRITER); /* heard before it came */
+	assert_int_equal(fx->s.hold.used, 1);
+	n_allocs = 0;
+	hold_release_retries(&fx->s.hold, 0, t0 + 0.001, HOLD_END_WRITER);
+	pump(fx, 1);
+	expect_ack(fx, 1, t, 0);
+	assert_int_equal(n_allocs, 0);
+	assert_int_equal(fx->s.hold.used, 0);
+	assert_int_equal(fx->s.hold.stats.ended[HOLD_END_WRITER], 1);
+}
+
+/* hold_max 0 (hold off), or no writer and no window: a retry is answered at once. */
+static void test_spop_conn_retry_not_held(void **state)
+{
+	struct fx *fx = *state;
+	struct route_table *t = hold_table_e(CV_STATUS_OK, "db1", false, 0, 3);
+
+	spoa_set_route(&fx->s, t);
+	do_hello(fx);
+	send_notify(fx, 1, "main", "write-retry");
+	pump(fx, 1);
+	expect_ack(fx, 1, t, 0);
+	t = hold_table_e(CV_STATUS_NO_PRIMARY, "", false, 60, 4);
+	spoa_set_route(&fx->s, t);
+	send_notify(fx, 2, "main", "write-retry");
+	pump(fx, 1);
+	expect_ack(fx, 2, t, 0);
+	assert_int_equal(fx->s.hold.stats.started, 0);
+}
+
 /* Past the budget, a write is answered at once with the current status. */
 static void test_spop_conn_hold_budget_exceeded(void **state)
 {
@@ -902,6 +1005,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_max_lowered, setup_hold,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_settled, setup_hold, teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_retry_waits_for_new_writer, setup_hold,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_retry_same_writer_after_hold_max,
+		                                setup_hold, teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_retry_not_held, setup_hold, teardown),
+		cmocka_unit_test_setup_teardown(test_spop_conn_retry_released_when_writer_heard,
+		                                setup_hold, teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_budget_exceeded,
 		                                setup_hold_budget2, teardown),
 		cmocka_unit_test_setup_teardown(test_spop_conn_hold_reads_and_others_not_blocked,
