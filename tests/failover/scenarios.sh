@@ -37,9 +37,11 @@
 # ---- negative-control edits ------------------------------------------------------------------
 
 # Writes pinned to the old primary P: `use-server P` forced even while P is DOWN, before the
-# SPOA's choice, and no refusal when the SPOA says there is no writer.
+# SPOA's choice (in pg_write, and in pg_write_routed where the router's writes go), and no
+# refusal when the SPOA says there is no writer.
 neg_pin_old() {
 	printf '%s\n' "/^backend pg_write\$/,/^\$/ s/^\\tforce-persist if .*/\\tforce-persist if TRUE\\n\\tuse-server $P if TRUE/" \
+		"/^backend pg_write_routed\$/,/^\$/ s/^\\toption persist\$/\\toption persist\\n\\tforce-persist if TRUE\\n\\tuse-server $P if TRUE/" \
 		'/^\ttcp-request content reject if { var(txn.haprole.status)/d'
 }
 NEGDESC_pin_old="pg_write pinned to the old primary (force-persist + use-server), no refusal"
