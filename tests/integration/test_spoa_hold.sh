@@ -9,7 +9,14 @@
 #   1. planned switchover (primary stopped cleanly, standby promoted): 0 failed writes, 0 on a
 #      non-primary (read-only), 0 acknowledged writes missing on the new primary; the added
 #      latency of the held writes is printed;
-#   2. kill -9 of the primary's postmaster, then promotion: the same three zeros;
+#   2. kill -9 of the primary's postmaster, then promotion: 0 failed writes among those started
+#      after the kill (once the dying postmaster's files are closed), 0 connections to the dead primary that HAProxy did not route again
+#      (pg_write_routed -> pg_write_reroute: a refused connect gets a second decision), 0 on a
+#      non-primary, 0 lost; the writes in flight on the killed server (started before the kill,
+#      cut by it: nothing can save them) are printed apart;
+#   2b. the same with the primary's agent frozen (SIGSTOP) first: the SPOA keeps naming the dead
+#      primary until the promotion, every write it sends there is refused and comes back as a
+#      write-retry that waits for the new writer: the same zeros;
 #   3. reads (read port) and the other engine keep being answered while writes are held;
 #   4. no promotion within hold_max: the held writes get the error they get without hold, after
 #      hold_max (the SPOA counts them as timed out); with hold_max = 0 (SIGHUP) the same error at
@@ -128,7 +135,9 @@ haproxy_conf() {
 start_agent() { # start_agent NODE
 	./haprole-agent -d -f "$tmp/$1/agent.conf" 2>>"$tmp/agent-$1.log" &
 	PIDS+=($!)
+	eval "AGENT_PID_$1=$!"
 }
+agent_pid() { eval "echo \$AGENT_PID_$1"; }
 
 # room_for_held NODE: the writes held during a switchover (50 a second for up to hold_max) all
 # connect to the new primary at once when released: lib/pg.sh's max_connections (40) would
@@ -182,17 +191,20 @@ wait_acked_on() { # wait_acked_on NAME ADDR COUNT SECONDS
 }
 
 # verify NAME NEWPRIMARY_ADDR T_DISRUPT T_LOSS: prints "failed race readonly lost held p50_ms
-# max_ms" from the client's log and the new primary's table; race: failed writes that started
-# before T_LOSS, when the SPOA learnt the writer was gone.
+# max_ms slow slow_after inflight" from the client's log and the new primary's table; race:
+# failed writes that started before T_LOSS, when the SPOA learnt the writer was gone; inflight:
+# failed writes that started before T_DISRUPT (for a kill: the moment the postmaster's files
+# were closed).
 verify() {
 	pg_psql "$2" $PGP "select i from t" >"$tmp/$1.ids" || fail "cannot read t on $2"
-	/usr/bin/python3 - "$tmp/$1.jsonl" "$tmp/$1.ids" "$2" "$3" "$4" "$HOLD_MAX" <<'EOF'
+	/usr/bin/python3 - "$tmp/$1.jsonl" "$tmp/$1.ids" "$2" "$3" "$4" "$HOLD_MAX" "$5" <<'EOF'
 import json, statistics, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 have = set(int(x) for x in open(sys.argv[2]).read().split())
 new, t_dis, t_loss = sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
 failed = [r for r in recs if not r["ok"]]
 race = [r for r in failed if r["t0"] < t_loss]
+inflight = [r for r in failed if r["t0"] < t_dis]
 # held for the whole hold_max (the promotion came later than that: a loaded machine)
 hm = float(sys.argv[6]) - 0.05
 slow = [r for r in failed if r["t0"] >= t_dis and r["t1"] - r["t0"] >= hm]
@@ -210,14 +222,27 @@ held.sort()
 p50 = held[len(held) // 2] * 1000 if held else 0
 mx = held[-1] * 1000 if held else 0
 print(len(failed), len(race), len(readonly), len(lost), len(held), "%.0f" % p50, "%.0f" % mx,
-      len(slow), len(slow_after))
+      len(slow), len(slow_after), len(inflight))
+for r in failed:  # the failures themselves, against the disruption (stderr: the test's log)
+    print("       failed write %d: started %+.0f ms after the %s, took %.0f ms: %s" %
+          (r["n"], (r["t0"] - t_dis) * 1000, "kill" if sys.argv[7] == "kill" else "drain",
+           (r["t1"] - r["t0"]) * 1000, r.get("err", "")[:100]), file=sys.stderr)
 EOF
 }
 
-run_scenario() { # run_scenario LABEL NAME how(switchover|kill9) PRIMARY
+# hap_log_count PATTERN: lines of HAProxy's log (tcplog) matching the ERE PATTERN so far.
+hap_log_count() { grep -a -c -E "$1" "$tmp/haproxy.cfg.log"; }
+
+run_scenario() { # run_scenario LABEL NAME how(switchover|kill9|kill9stop) PRIMARY
 	local label=$1 name=$2 how=$3 p=$4 s t_dis t_loss h0 failed race ro lost held p50 mx slow slow_after
+	local inflight sc0 sc pr0 pr rr0 rr rt0 rt kind=drain
 	s=$(other "$p")
 	h0=$(metric haprole_spoa_holds_started_total)
+	rt0=$(metric 'haprole_spoa_messages_total{message="haprole-route",intent="write-retry"}')
+	# final connect failures (tcplog termination state SC) and re-routed writes so far
+	sc0=$(hap_log_count ' pg_write[a-z_]*/[^ ]+ [-0-9]+/[-0-9]+/[-0-9]+ [0-9]+ SC ')
+	pr0=$(hap_log_count ' pg_write[a-z_]*/[^ ]+ [-0-9]+/[-0-9]+/[-0-9]+ [0-9]+ PR ')
+	rr0=$(hap_log_count ' pg_write_routed/reroute ')
 	client_start "$name"
 	wait_acked_on "$name" "$(addr_of "$p")" 25 20 || fail "$label: writes do not reach $p"
 	t_dis=$(date +%s.%N)
@@ -226,17 +251,42 @@ run_scenario() { # run_scenario LABEL NAME how(switchover|kill9) PRIMARY
 		./haprolectl -s "$tmp/$p/agent.sock" drain switchover >/dev/null || fail "drain $p"
 		wait_hold_window
 		pg_stop "$(pgdir $p)" fast || fail "stop $p" ;;
-	kill9) kill -9 "$(pg_pid "$(pgdir $p)")" ;;
+	kill9 | kill9stop)
+		local pm
+		pm=$(pg_pid "$(pgdir $p)")
+		# kill9stop: the primary's agent frozen first, so the SPOA cannot learn the death
+		[ "$how" = kill9stop ] && kill -STOP "$(agent_pid "$p")"
+		kind=kill
+		local t_sig
+		t_sig=$(date +%s.%N)
+		kill -9 "$pm"
+		# the kill's moment: when the dying postmaster's files are closed, not when the signal
+		# was sent: the kernel's exit unmaps its memory first (tens of ms on a loaded machine)
+		# and until its listen socket is closed a connect still completes there (the write is
+		# then in flight on the killed server). Bounded: 20000 globs of its fd directory, no fork.
+		local fds k
+		for ((k = 0; k < 20000; k++)); do
+			fds=(/proc/"$pm"/fd/*)
+			[ -e "${fds[0]}" ] || break
+		done
+		t_dis=$(date +%s.%N)
+		echo "     kill -9 of $p's postmaster: its files closed $(awk -v a="$t_sig" -v b="$t_dis" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms after the signal ($k polls)" ;;
 	esac
 	pg_promote "$(pgdir $s)" || fail "promote $s"
 	wait_spoa "ok $s"
 	wait_acked_on "$name" "$(addr_of "$s")" 25 20 || fail "$label: writes do not reach $s"
 	client_stop "$name" >/dev/null
-	[ "$how" = kill9 ] && pg_stop "$(pgdir $p)" immediate 2>/dev/null
+	[ "$how" = kill9stop ] && kill -CONT "$(agent_pid "$p")"
+	[ "$kind" = kill ] && pg_stop "$(pgdir $p)" immediate 2>/dev/null
 	[ "$how" = switchover ] && { ./haprolectl -s "$tmp/$p/agent.sock" ready >/dev/null || fail "ready $p"; }
 	t_loss=$(spoa_loss_time)
-	read -r failed race ro lost held p50 mx slow slow_after <<<"$(verify "$name" "$(addr_of "$s")" "$t_dis" "$t_loss")"
-	LAST="$failed $race $ro $lost $held $p50 $mx"
+	read -r failed race ro lost held p50 mx slow slow_after inflight \
+		<<<"$(verify "$name" "$(addr_of "$s")" "$t_dis" "$t_loss" "$kind" 2>"$tmp/$name.failed")"
+	sc=$(($(hap_log_count ' pg_write[a-z_]*/[^ ]+ [-0-9]+/[-0-9]+/[-0-9]+ [0-9]+ SC ') - sc0))
+	pr=$(($(hap_log_count ' pg_write[a-z_]*/[^ ]+ [-0-9]+/[-0-9]+/[-0-9]+ [0-9]+ PR ') - pr0))
+	rr=$(($(hap_log_count ' pg_write_routed/reroute ') - rr0))
+	rt=$(($(metric 'haprole_spoa_messages_total{message="haprole-route",intent="write-retry"}') - ${rt0:-0}))
+	LAST="$failed $race $ro $lost $held $p50 $mx $inflight $rr"
 	[ -n "${HOLD_BENCH_TRIALS:-}" ] && return 0 # bench mode: figures only
 	if [ "$how" = switchover ] && [ "$slow" = 0 ]; then
 		expect "$label: $how: failed writes" 0 "$failed"
@@ -247,18 +297,30 @@ run_scenario() { # run_scenario LABEL NAME how(switchover|kill9) PRIMARY
 		expect "$label: $how: failed writes other than those held for all of hold_max" 0 \
 			"$((failed - slow))"
 	else
-		# A write routed to the primary in the few ms between its death and its agent noticing
-		# (before the SPOA could know) fails: no router can tell. None may fail after that,
-		# but those held for all of hold_max when the promotion came later (a loaded machine).
+		# A write in flight on the primary when it is killed (its connection reached the
+		# postmaster before the kill) fails: nothing can save it; those started before the kill
+		# are counted apart, and with no final connect failure (SC) and no refusal (PR) in
+		# HAProxy's log, what is left of them broke on a server connection: the killed one. A write routed to the primary in the milliseconds between its
+		# death and the SPOA knowing is refused at connect (nothing sent) and routed again
+		# (pg_write_routed's one redispatch to pg_write_reroute, a write-retry the SPOA holds
+		# until the view changes): none of those may fail, nor any started after the kill, but
+		# those held for all of hold_max when the promotion came later (a loaded machine).
 		[ "$slow_after" = 0 ] ||
 			echo "     note: $slow_after writes waited the whole hold_max: the promotion came later"
-		expect "$label: $how: failed writes routed after the SPOA saw the loss" 0 \
-			"$((failed - race - slow_after))"
+		expect "$label: $how: failed writes started after the kill" 0 \
+			"$((failed - inflight - slow_after))"
+		expect "$label: $how: connects to a dead server not routed again (HAProxy SC)" 0 "$sc"
+		# refused by HAProxy on the router's answer (no-primary...): only a hold that ran out
+		[ "$slow_after" = 0 ] &&
+			expect "$label: $how: writes refused on the router's answer (HAProxy PR)" 0 "$pr"
+		[ "$how" = kill9stop ] && { [ "$rr" -gt 0 ] && [ "$rt" -gt 0 ] &&
+			ok "$label: $how: $rr writes refused by the dead primary were routed again ($rt write-retry NOTIFYs)" ||
+			ko "$label: $how: with the agent frozen, no write was routed again (reroutes $rr, write-retry NOTIFYs $rt)"; }
 	fi
 	expect "$label: $how: writes that reached a non-primary" 0 "$ro"
 	expect "$label: $how: acknowledged writes missing on $s" 0 "$lost"
-	[ "$failed" = 0 ] || echo "     errors: $(head -c 300 "$tmp/$name.json")"
-	echo "     $label: $how: $(sed -n 's/.*"writes": \([0-9]*\).*/\1/p' "$tmp/$name.json") writes, $failed failed ($race routed before the SPOA saw the loss), $held held until $s took over, added latency p50 $p50 ms, max $mx ms; SPOA holds started $(( $(metric haprole_spoa_holds_started_total) - h0 ))"
+	[ "$failed" = 0 ] || { echo "     errors: $(head -c 300 "$tmp/$name.json")"; cat "$tmp/$name.failed"; }
+	echo "     $label: $how: $(sed -n 's/.*"writes": \([0-9]*\).*/\1/p' "$tmp/$name.json") writes, $failed failed ($inflight in flight: started before the $kind; $race before the SPOA saw the loss), $rr refused at connect and routed again, $held held until $s took over, added latency p50 $p50 ms, max $mx ms; SPOA holds started $(( $(metric haprole_spoa_holds_started_total) - h0 ))"
 }
 
 # wait_standby_seen NODE: the SPOA's view has NODE up, standby, streaming (its agent may take a
@@ -337,14 +399,18 @@ run_version() {
 	pg_pair db1
 	wait_spoa "ok db1"
 	wait_standby_seen db2
+	run_scenario "$label" "v$2-kill9stop" kill9stop db1
+	pg_pair db2
+	wait_spoa "ok db2"
+	wait_standby_seen db1
 
-	# 3 + 4. no promotion: db1 killed, db2 stays a standby. Writes are held; meanwhile reads on
+	# 3 + 4. no promotion: db2 killed, db1 stays a standby. Writes are held; meanwhile reads on
 	# the read port are answered; after hold_max the held writes fail as they do without hold.
 	local t_dis n_held t_end r0 r1
 	client_start "v$2-nopromo"
-	wait_acked_on "v$2-nopromo" $PG1 25 20 || fail "$label: writes do not reach db1"
+	wait_acked_on "v$2-nopromo" $PG2 25 20 || fail "$label: writes do not reach db2"
 	t_dis=$(date +%s.%N)
-	kill -9 "$(pg_pid "$(pgdir db1)")"
+	kill -9 "$(pg_pid "$(pgdir db2)")"
 	for ((i = 0; i < 100; i++)); do
 		n_held=$(metric haprole_spoa_holds)
 		[ "${n_held:-0}" -ge 5 ] && break
@@ -421,7 +487,7 @@ bench_version() {
 		fi
 		for ((i = 1; i <= n; i++)); do
 			run_scenario "$label" "b-$mode-$i" switchover $p >/dev/null
-			read -r failed race ro lost held p50 mx <<<"$LAST"
+			read -r failed race ro lost held p50 mx _ <<<"$LAST"
 			echo "$mode $i $failed $ro $lost $held $p50 $mx" | tee -a "$tmp/bench.results"
 			[ "$ro" = 0 ] && [ "$lost" = 0 ] || bad=1
 			p=$(other $p)
