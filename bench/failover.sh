@@ -122,7 +122,9 @@ WRITE_SRC=failover-bench
 . "$ROOT/tests/failover/lib.sh"
 spoa_running() { [ -s "$ROOT/.demo/pids/spoa.pid" ] && kill -0 "$(cat "$ROOT/.demo/pids/spoa.pid")" 2>/dev/null; }
 
-# . tests/failover/scenarios.sh: sc_NAME (switchover, kill9, ...).
+# . tests/failover/scenarios.sh: sc_NAME (switchover, kill9, ...). Its app scenarios name the
+# app node they disturb when sourced (as tests/integration/test_failover.sh sets it).
+APPNODE=app1
 . "$ROOT/tests/failover/scenarios.sh"
 for sc in $SCENARIOS; do
 	declare -F "sc_$sc" >/dev/null || { echo "failover.sh: no scenario sc_$sc in tests/failover/scenarios.sh" >&2; exit 2; }
