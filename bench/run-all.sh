@@ -22,6 +22,8 @@
 # The steps that use the netns demo (lag, patroni) take /tmp/hr-demo.lock each (waiting up to
 # BENCH_LOCK_WAIT seconds, default 900) and stop the demo before releasing it. BENCH_STEPS
 # (default all, in the order above) runs a subset; the table then says which rows were not run.
+# BENCH_OUT=DIR of an earlier run with BENCH_STEPS re-runs those steps into it (its machine and
+# commit lines are kept, the load average is appended) and prints the whole table again.
 # Root (PostgreSQL, network namespaces); `make all` first (make bench does it).
 # Exit: 0 when every step ran and the table has every row; 1 otherwise.
 set -u
@@ -42,7 +44,9 @@ else
 	HOLD_N=3 LAG_N=10 PATRONI_N=1
 fi
 # The Patroni step: PATRONI_N trials per event within make bench's 20 minutes (1.5 to 2 minutes
-# per event here); bench/README.md records the N >= 10 run made with the script alone.
+# per event here). BENCH_PATRONI_FROM="DIR..." instead puts in the table the summary of longer
+# runs made alone and kept (bench/patroni-failover.sh -k: an N >= 10 run in several parts, so
+# that none holds the shared demo long); the table's step line then says so.
 PATRONI_N=${BENCH_PATRONI_N:-$PATRONI_N}
 LAG_N=${BENCH_LAG_N:-$LAG_N}
 
@@ -51,10 +55,11 @@ cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 # the load average every 5 s while the benchmarks run
-(while :; do echo "$(date +%s) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 5; done) >"$OUT/load.log" &
+(while :; do echo "$(date +%s) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 5; done) >>"$OUT/load.log" &
 pids+=($!)
 
-{
+# a re-run of some steps into an earlier run's directory (BENCH_OUT) keeps its description
+[ -s "$OUT/meta" ] || {
 	echo "date $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "quick $QUICK"
 	echo "machine $(nproc) CPU, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ { print $2 " GiB" }'), kernel $(uname -r)"
@@ -96,7 +101,13 @@ for s in $STEPS; do
 			demo_step lag $((LOCK_WAIT + 900)) bench/failover.sh -n "$LAG_N" -s switchover -p "spoe agent"
 		fi
 		;;
-	patroni) demo_step patroni $((LOCK_WAIT + 1200)) bench/patroni-failover.sh -n "$PATRONI_N" -e "switchover failover" ;;
+	patroni)
+		if [ -n "${BENCH_PATRONI_FROM:-}" ]; then # the summary of longer runs made alone (-k)
+			step patroni 60 bench/patroni-failover.sh -S "$BENCH_PATRONI_FROM"
+		else
+			demo_step patroni $((LOCK_WAIT + 1200)) bench/patroni-failover.sh -n "$PATRONI_N" -e "switchover failover"
+		fi
+		;;
 	*) echo "run-all: unknown step '$s'" >&2; exit 2 ;;
 	esac
 done
@@ -104,4 +115,7 @@ kill "${pids[@]}" 2>/dev/null
 wait 2>/dev/null
 pids=()
 echo
-/usr/bin/python3 bench/table.py "$OUT" | tee "$OUT/table.md"
+/usr/bin/python3 bench/table.py "$OUT" >"$OUT/table.md"
+rc=$?
+cat "$OUT/table.md"
+exit $rc
