@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/priv.h"
 
 static const char *const agent_log_levels[] = { "error", "warning", "info", "debug", NULL };
 
@@ -148,6 +149,24 @@ const struct cfg_key agent_main_keys[] = {
 	  .def = "/var/lib/haprole/agent.state",
 	  .reloadable = false,
 	  .help = "where the admin state survives restarts; empty: none" },
+	{ .name = "user",
+	  .type = CFG_T_STRING,
+	  .offset = AM(user),
+	  .len = AM_LEN(user),
+	  .min = 0,
+	  .def = "",
+	  .reloadable = false,
+	  .help = "started as root: run as this user once the port and admin socket are bound "
+	          "(empty: refuse root unless --allow-root)" },
+	{ .name = "group",
+	  .type = CFG_T_STRING,
+	  .offset = AM(group),
+	  .len = AM_LEN(group),
+	  .min = 0,
+	  .def = "",
+	  .reloadable = false,
+	  .help = "with user: the group to run as (empty: the user's primary group); the user's "
+	          "other groups from /etc/group are kept" },
 	{ .name = "on_role_change",
 	  .type = CFG_T_STRING,
 	  .offset = AM(on_role_change),
@@ -400,6 +419,28 @@ out_dup:
 	return -1;
 }
 
+/* `user` and `group` name accounts that exist (checked with -c, not only at start). */
+static int agent_conf_check_account(const struct cfg_item *it, char *err, size_t errlen)
+{
+	char why[128];
+	uid_t uid;
+	gid_t gid;
+
+	if (it->value[0] == '\0')
+		return 0;
+	if (strcmp(it->key, "user") == 0 &&
+	    priv_lookup_user(it->value, &uid, &gid, why, sizeof(why)) == -1) {
+		cfg_item_err(err, errlen, it, "key 'user': %s (got \"%s\")", why, it->value);
+		return -1;
+	}
+	if (strcmp(it->key, "group") == 0 &&
+	    priv_lookup_group(it->value, &gid, why, sizeof(why)) == -1) {
+		cfg_item_err(err, errlen, it, "key 'group': %s (got \"%s\")", why, it->value);
+		return -1;
+	}
+	return 0;
+}
+
 static int agent_conf_item(void *arg, const struct cfg_item *it, char *err, size_t errlen)
 {
 	struct agent_conf_reader *r = arg;
@@ -412,6 +453,8 @@ static int agent_conf_item(void *arg, const struct cfg_item *it, char *err, size
 		break;
 	case AC_SECT_AGENT:
 		if (cfg_set_key(agent_main_keys, &c->agent, &c->agent.seen, it, err, errlen) == -1)
+			return -1;
+		if (agent_conf_check_account(it, err, errlen) == -1)
 			return -1;
 		if (strcmp(it->key, "on_role_change") == 0 && it->value[0] != '\0') {
 			if (it->value[0] != '/') {

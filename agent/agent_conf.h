@@ -27,6 +27,7 @@
 #include "common/compiler.h"
 #include "common/netacl.h"
 #include "common/node_state.h"
+#include "common/priv.h"
 
 #define AGENT_CONF_PEERS_MAX    16  /* [peer NAME] sections */
 #define AGENT_CONF_PATH_MAX     256 /* admin_socket, state_file, with NUL */
@@ -58,6 +59,8 @@ struct agent_main_conf {
 	int log_level;                            /* enum log_level */
 	char admin_socket[AGENT_CONF_PATH_MAX];   /* unix socket of haprolectl (agent/admin.c) */
 	char state_file[AGENT_CONF_PATH_MAX];     /* persisted admin state (agent/statefile.c) */
+	char user[PRIV_NAME_MAX];                 /* run as this user after binding; "": stay */
+	char group[PRIV_NAME_MAX];                /* and this group; "": the user's primary */
 	char on_role_change[AGENT_CONF_PATH_MAX]; /* role-change hook script (agent/hook.h) */
 	double hook_timeout;                      /* a hook still running then is killed (s) */
 	struct cfg_seen seen;                     /* keys set in [agent] */

@@ -22,6 +22,9 @@ void proc_usage_options(FILE *out, const char *program, const char *default_conf
 	        "  -p PIDFILE     write the daemon's pid to PIDFILE (removed when it exits)\n"
 	        "  -c             check the config and exit: 0 valid, 1 with an error such as\n"
 	        "                 FILE:LINE: key 'KEY': what is wrong (got \"VALUE\")\n"
+	        "  --allow-root   started as root with no 'user' in the config: run as root\n"
+	        "                 anyway (without it the daemon refuses to start); with 'user'\n"
+	        "                 set, it binds its ports as root, then drops to user/group\n"
 	        "  -v, --version  print \"%s %s\" and exit\n"
 	        "  -h, --help     this text\n",
 	        default_conf, program, HAPROLE_VERSION);
@@ -70,21 +73,25 @@ static int proc_pidfile_write(const char *path, char *err, size_t errlen)
 }
 
 /* After the sockets are bound: goes to the background unless <foreground> (the loop is told
- * it forked), then writes <pidfile> (NULL: none) with the pid that will run. The caller of
+ * it forked), then writes <pidfile> (NULL: none) with the pid that will run, then drops root
+ * as <priv> says (priv_drop(); the pidfile is written before, as root). The caller of
  * the program gets its exit status only once that is done: the parent waits for the child's
  * word on a pipe, so a script that starts the daemon and reads the pidfile right after finds
- * it, and a pidfile that cannot be written is exit 1 to the caller. Returns 0 in the process
- * that runs on, or -1 with <err> (the caller exits 1). */
-int proc_detach(struct ev_loop *loop, bool foreground, const char *pidfile, char *err,
-                size_t errlen)
+ * it, and a pidfile that cannot be written or a failed drop is exit 1 to the caller. Returns 0
+ * in the process that runs on, or -1 with <err> (the caller exits 1). */
+int proc_detach(struct ev_loop *loop, bool foreground, const char *pidfile,
+                const struct priv_id *priv, char *err, size_t errlen)
 {
 	int pfd[2];
 	pid_t pid;
 	char ok = 0;
 	int devnull;
 
-	if (foreground)
-		return pidfile != NULL ? proc_pidfile_write(pidfile, err, errlen) : 0;
+	if (foreground) {
+		if (pidfile != NULL && proc_pidfile_write(pidfile, err, errlen) == -1)
+			return -1;
+		return priv_drop(priv, err, errlen);
+	}
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "cannot go to the background: pipe: %s", strerror(errno));
 		return -1;
@@ -119,6 +126,10 @@ int proc_detach(struct ev_loop *loop, bool foreground, const char *pidfile, char
 			close(devnull);
 	}
 	if (pidfile != NULL && proc_pidfile_write(pidfile, err, errlen) == -1) {
+		close(pfd[1]);
+		return -1;
+	}
+	if (priv_drop(priv, err, errlen) == -1) {
 		close(pfd[1]);
 		return -1;
 	}

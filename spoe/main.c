@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -18,7 +19,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: haprole-spoa [-f FILE] [-d] [-p PIDFILE] [-c] [-v] [-h]\n"
+	        "usage: haprole-spoa [-f FILE] [-d] [-p PIDFILE] [-c] [--allow-root] [-v] [-h]\n"
 	        "\n"
 	        "The SPOE agent HAProxy asks, per request, who the writer and the best reader of a\n"
 	        "cluster are (SPOP %s). It follows every haprole-agent's state feed and answers\n"
@@ -34,6 +35,10 @@ static void usage(FILE *out)
 	        "  haprole-spoa -d -f ./spoa.conf            # try a config in a terminal, ^C stops\n"
 	        "  haprole-spoa -p /run/haprole/spoa.pid     # a classic daemon, pid in a file\n"
 	        "  curl -s http://127.0.0.1:5556/ | jq .clusters   # its view (status_listen)\n"
+	        "\n"
+	        "privileges: started as root, the SPOA binds its ports, then runs as [spoa]\n"
+	        "user/group ([haprole] runtime sockets must be reachable by them); without user\n"
+	        "it refuses root unless --allow-root. A reload cannot change user or ports.\n"
 	        "\n"
 	        "signals: SIGHUP reloads the config keeping the view (a bad file keeps the old one);\n"
 	        "SIGTERM/SIGINT close connections with AGENT-DISCONNECT and exit 0.\n"
@@ -70,10 +75,13 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = { { "help", no_argument, NULL, 'h' },
 		                                  { "version", no_argument, NULL, 'v' },
+		                                  { "allow-root", no_argument, NULL,
+		                                    PROC_OPT_ALLOW_ROOT },
 		                                  { NULL, 0, NULL, 0 } };
 	const char *path = DEFAULT_CONF;
 	const char *pidfile = NULL;
-	bool foreground = false, check = false;
+	bool foreground = false, check = false, allow_root = false;
+	struct priv_id priv;
 	struct spoa_conf *conf;
 	struct main_ctx *m;
 	struct ev_loop *loop;
@@ -93,6 +101,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			pidfile = optarg;
+			break;
+		case PROC_OPT_ALLOW_ROOT:
+			allow_root = true;
 			break;
 		case 'v':
 			proc_print_version("haprole-spoa");
@@ -129,6 +140,12 @@ int main(int argc, char **argv)
 		free(conf);
 		return 0;
 	}
+	if (priv_plan(conf->user, conf->group, allow_root, "spoa", path, &priv, err,
+	              sizeof(err)) < 0) {
+		fprintf(stderr, "haprole-spoa: %s\n", err);
+		free(conf);
+		return 1;
+	}
 	log_init("haprole-spoa", foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG,
 	         (enum log_level)conf->log_level);
 	signal(SIGPIPE, SIG_IGN);
@@ -146,8 +163,9 @@ int main(int argc, char **argv)
 		free(m);
 		return 1;
 	}
-	/* Without -d: to the background once the ports are bound, as haprole-agent does. */
-	if (proc_detach(loop, foreground, pidfile, err, sizeof(err)) == -1) {
+	/* Without -d: to the background once the ports are bound, as haprole-agent does; root is
+	 * given up there, before the loop runs. */
+	if (proc_detach(loop, foreground, pidfile, &priv, err, sizeof(err)) == -1) {
 		log_error("%s", err);
 		spoa_free(&m->spoa);
 		free(m);
@@ -162,6 +180,11 @@ int main(int argc, char **argv)
 	ev_signal_start(loop, &m->spoa.sig_int);
 	log_info("listening on %s (SPOP), status on %s; %zu clusters, %zu nodes", conf->listen.text,
 	         conf->status.text, conf->n_clusters, conf->n_nodes);
+	if (geteuid() == 0)
+		log_warning("running as root (--allow-root): set [spoa] user to drop privileges");
+	else
+		log_info("running as uid %ld gid %ld%s%s", (long)geteuid(), (long)getegid(),
+		         priv.drop ? ", dropped from root to user " : "", priv.drop ? priv.user : "");
 	ev_run(loop, 0);
 	ev_signal_stop(loop, &m->spoa.sig_hup);
 	ev_signal_stop(loop, &m->spoa.sig_term);

@@ -317,7 +317,8 @@ int spoa_reload(struct spoa *s, const char *path)
 	}
 	if (strcmp(nc->listen.text, s->conf->listen.text) != 0 ||
 	    strcmp(nc->status.text, s->conf->status.text) != 0 || nc->backlog != s->conf->backlog)
-		log_warning("reload: listen, status_listen and backlog need a restart; kept %s, %s",
+		log_warning("reload: listen, status_listen and backlog need a restart (a port below "
+		            "1024 needs the root given up at start); kept %s, %s",
 		            s->conf->listen.text, s->conf->status.text);
 	nc->listen = s->conf->listen;
 	nc->status = s->conf->status;
@@ -326,6 +327,12 @@ int spoa_reload(struct spoa *s, const char *path)
 		log_warning("reload: hold_budget needs a restart; kept %lld",
 		            (long long)s->conf->hold_budget);
 	nc->hold_budget = s->conf->hold_budget;
+	if (strcmp(nc->user, s->conf->user) != 0 || strcmp(nc->group, s->conf->group) != 0)
+		log_warning("reload: user and group need a restart (root was given up at start); "
+		            "kept \"%s\" \"%s\"",
+		            s->conf->user, s->conf->group);
+	memcpy(nc->user, s->conf->user, sizeof(nc->user));
+	memcpy(nc->group, s->conf->group, sizeof(nc->group));
 	if (s->cv_ready && same_nodes(nc, s->conf)) {
 		push_free(&s->push); /* it points into the config and the view about to change */
 		for (i = 0; i < nc->n_clusters; i++) {

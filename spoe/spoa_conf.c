@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/priv.h"
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 
@@ -103,6 +104,20 @@ const struct cfg_key spoa_conf_main_keys[] = {
 	  .def = "info",
 	  .reloadable = true,
 	  .help = "error, warning, info or debug" },
+	{ .name = "user",
+	  .type = CFG_T_STRING,
+	  .offset = M(user),
+	  .len = sizeof(((struct spoa_conf *)0)->user),
+	  .def = "",
+	  .help = "started as root: run as this user once the ports are bound (empty: refuse "
+	          "root unless --allow-root)" },
+	{ .name = "group",
+	  .type = CFG_T_STRING,
+	  .offset = M(group),
+	  .len = sizeof(((struct spoa_conf *)0)->group),
+	  .def = "",
+	  .help = "with user: the group to run as (empty: the user's primary group); the user's "
+	          "other groups from /etc/group are kept" },
 	{ .name = "hold_budget",
 	  .type = CFG_T_INT,
 	  .offset = M(hold_budget),
@@ -200,6 +215,27 @@ struct load_ctx {
 	unsigned agent_line[SPOA_NODES_MAX]; /* line of each node's `agent` key, 0 = unset */
 };
 
+/* `user` and `group` name accounts that exist (checked with -c, not only at start). */
+static int check_account(const struct cfg_item *it, char *err, size_t errlen)
+{
+	char why[128];
+	uid_t uid;
+	gid_t gid;
+
+	if (it->value[0] == '\0')
+		return 0;
+	if (strcmp(it->key, "user") == 0 &&
+	    priv_lookup_user(it->value, &uid, &gid, why, sizeof(why)) < 0) {
+		cfg_item_err(err, errlen, it, "key 'user': %s (got \"%s\")", why, it->value);
+		return -1;
+	}
+	if (strcmp(it->key, "group") == 0 && priv_lookup_group(it->value, &gid, why, sizeof(why)) < 0) {
+		cfg_item_err(err, errlen, it, "key 'group': %s (got \"%s\")", why, it->value);
+		return -1;
+	}
+	return 0;
+}
+
 static int load_item(void *arg, const struct cfg_item *it, char *err, size_t errlen)
 {
 	struct load_ctx *x = arg;
@@ -207,8 +243,11 @@ static int load_item(void *arg, const struct cfg_item *it, char *err, size_t err
 	size_t i;
 
 	if (it->key != NULL) {
-		if (x->in_main)
-			return cfg_set_key(spoa_conf_main_keys, c, &c->seen, it, err, errlen);
+		if (x->in_main) {
+			if (cfg_set_key(spoa_conf_main_keys, c, &c->seen, it, err, errlen) < 0)
+				return -1;
+			return check_account(it, err, errlen);
+		}
 		if (x->cluster != NULL)
 			return cfg_set_key(spoa_conf_cluster_keys, x->cluster, &x->cluster->seen,
 			                   it, err, errlen);

@@ -17,6 +17,7 @@
 #include "common/compiler.h"
 #include "common/netacl.h"
 #include "common/node_state.h"
+#include "common/priv.h"
 #include "spoe/runtime_api.h"
 
 #define SPOA_CLUSTERS_MAX 16 /* [cluster] sections one SPOA serves */
@@ -73,6 +74,8 @@ struct spoa_conf {
 	double connect_timeout; /* deadline of one feed connect */
 	int log_level;          /* enum log_level */
 	int64_t hold_budget;    /* write NOTIFYs held at once, all clusters (preallocated) */
+	char user[PRIV_NAME_MAX];  /* run as this user after binding; "": stay */
+	char group[PRIV_NAME_MAX]; /* and this group; "": the user's primary */
 	struct spoa_cluster_conf clusters[SPOA_CLUSTERS_MAX]; /* [cluster] sections */
 	size_t n_clusters;                                    /* used entries of <clusters> */
 	struct spoa_node_conf nodes[SPOA_NODES_MAX];          /* [node] sections */
