@@ -43,7 +43,7 @@ conninfo = "hostaddr=127.0.11.133 port=21533 user=postgres dbname=postgres"
 [http app]
 url = http://127.0.11.153:21573/
 CONF
-taskset -c 0 $AGENT -d -f "$tmp/agent.conf" 2>"$tmp/agent.log" &
+taskset -c 0 $AGENT --allow-root -d -f "$tmp/agent.conf" 2>"$tmp/agent.log" &
 apid=$!
 for i in $(seq 1 100); do
 	[ "$(printf 'writer\n' | nc -w 1 127.0.11.204 21570)" = "up ready 100%" ] && break

@@ -99,7 +99,7 @@ cluster = main
 agent = $ip:$4
 ${5:-}
 CONF
-	taskset -c 1 ./haprole-spoa -d -f "$BENCH_TMP/spoa.conf" 2>"$BENCH_TMP/spoa.log" &
+	taskset -c 1 ./haprole-spoa --allow-root -d -f "$BENCH_TMP/spoa.conf" 2>"$BENCH_TMP/spoa.log" &
 	BENCH_SPOA_PID=$!
 	BENCH_PIDS+=($!)
 	for i in $(seq 1 50); do

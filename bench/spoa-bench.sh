@@ -38,7 +38,7 @@ build/bench/feed-fake -l "$IP:22933" -n db1 -r primary </dev/null >/dev/null 2>&
 pids+=($!)
 build/bench/feed-fake -l "$IP:22934" -n db2 -r standby </dev/null >/dev/null 2>&1 &
 pids+=($!)
-taskset -c $A_CPU ./haprole-spoa -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
+taskset -c $A_CPU ./haprole-spoa --allow-root -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
 spoa=$!
 pids+=($spoa)
 taskset -c $A_CPU "$LOAD" --echo "$IP:22935" >/dev/null &

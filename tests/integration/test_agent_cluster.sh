@@ -202,7 +202,7 @@ max_lag = 256k
 max_lag_time = 0
 lag_answer = down
 EOF
-	$AGENT -d -f "$tmp/agent$n.conf" 2>"$tmp/agent$n.log" &
+	$AGENT --allow-root -d -f "$tmp/agent$n.conf" 2>"$tmp/agent$n.log" &
 	AGENT_PID[$n]=$!
 	pids+=("${AGENT_PID[$n]}")
 }

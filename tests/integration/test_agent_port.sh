@@ -64,7 +64,7 @@ out=$($AGENT --help 2>&1 | grep -c '^    first_line_wait ')
 expect "--help lists the keys" 1 "$out"
 
 # ---- start ----------------------------------------------------------------------------------
-$AGENT -d -f "$tmp/agent.conf" 2>"$tmp/agent.log" &
+$AGENT --allow-root -d -f "$tmp/agent.conf" 2>"$tmp/agent.log" &
 apid=$!
 for i in $(seq 1 50); do
 	[ -n "$(ask 'app\n')" ] && break
@@ -221,7 +221,7 @@ expect_match "refused reload is logged with file:line:key" "reload: .*agent.conf
 # port is still an exit 1 with the reason, not a silent agent
 write_conf 50 # a good file again (the reload test left a bad one)
 sed 's/^admin_socket = .*/admin_socket =/; s/^state_file = .*/state_file =/' "$tmp/agent.conf" >"$tmp/second.conf"
-out=$(timeout 10 $AGENT -d -f "$tmp/second.conf" 2>&1); rc=$?
+out=$(timeout 10 $AGENT --allow-root -d -f "$tmp/second.conf" 2>&1); rc=$?
 expect "second agent on the same port: exit code" 1 "$rc"
 expect_match "second agent names the bind error" "bind $ADDR:$PORT: Address already in use" "$out"
 expect "the first agent still answers" "up ready 50%" "$(ask 'app\n')"

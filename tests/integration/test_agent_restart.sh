@@ -89,7 +89,7 @@ EOF
 # agent_start - runs the agent, waits (10 s) until its port answers the writer check.
 agent_start() {
 	local i
-	"$AGENT" -d -f "$tmp/agent.conf" 2>>"$tmp/agent.log" &
+	"$AGENT" --allow-root -d -f "$tmp/agent.conf" 2>>"$tmp/agent.log" &
 	apid=$!
 	for i in $(seq 1 100); do
 		kill -0 "$apid" 2>/dev/null || { ko "agent exited at start"; tail -n 20 "$tmp/agent.log"; return 1; }

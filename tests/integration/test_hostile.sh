@@ -71,10 +71,10 @@ agent = $IP:$FEED
 EOF
 build/bench/feed-fake -l "$IP:$FEED" -n db1 -r primary </dev/null >"$tmp/ff.log" 2>&1 &
 pids+=($!)
-$AGENT -d -f "$tmp/agent.conf" 2>"$tmp/agent.log" &
+$AGENT --allow-root -d -f "$tmp/agent.conf" 2>"$tmp/agent.log" &
 agent_pid=$!
 pids+=($agent_pid)
-$SPOA -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
+$SPOA --allow-root -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
 spoa_pid=$!
 pids+=($spoa_pid)
 for i in $(seq 1 50); do

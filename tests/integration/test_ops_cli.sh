@@ -95,7 +95,7 @@ done
 # daemon_bg NAME BIN CONF PORT: starts without -d, checks the pidfile and port, stops it.
 daemon_bg() {
 	local name=$1 bin=$2 conf=$3 port=$4 pf=$tmp/$1.pid p i
-	timeout 10 "$bin" -f "$conf" -p "$pf" >"$tmp/$name.out" 2>&1
+	timeout 10 "$bin" --allow-root -f "$conf" -p "$pf" >"$tmp/$name.out" 2>&1
 	expect "$name without -d returns once bound" 0 "$?"
 	p=$(cat "$pf" 2>/dev/null)
 	expect_match "$name -p: the pidfile names a pid" '^[0-9]+$' "$p"
@@ -119,15 +119,15 @@ open(sys.argv[3], "w").write(str(os.getpid())); time.sleep(30)' $IP $P_BUSY "$tm
 for ((i = 0; i < 50; i++)); do [ -s "$tmp/busy.pid" ] && break; sleep 0.05; done
 sed "s/^listen = .*/listen = $IP:$P_BUSY/" "$tmp/agent.conf" >"$tmp/busy-agent.conf"
 sed "s/^listen = .*/listen = $IP:$P_BUSY/" "$tmp/spoa.conf" >"$tmp/busy-spoa.conf"
-timeout 10 ./haprole-agent -f "$tmp/busy-agent.conf" -p "$tmp/busy-a.pid" >/dev/null 2>&1
+timeout 10 ./haprole-agent --allow-root -f "$tmp/busy-agent.conf" -p "$tmp/busy-a.pid" >/dev/null 2>&1
 expect "haprole-agent on a port in use: exit 1 to the caller" 1 "$?"
-timeout 10 ./haprole-spoa -f "$tmp/busy-spoa.conf" -p "$tmp/busy-s.pid" >/dev/null 2>&1
+timeout 10 ./haprole-spoa --allow-root -f "$tmp/busy-spoa.conf" -p "$tmp/busy-s.pid" >/dev/null 2>&1
 expect "haprole-spoa on a port in use: exit 1 to the caller" 1 "$?"
 expect "no pidfile for a daemon that did not start" absent \
 	"$([ -e "$tmp/busy-a.pid" ] || [ -e "$tmp/busy-s.pid" ] && echo present || echo absent)"
 
 # -d: foreground (the started process itself keeps running).
-./haprole-spoa -d -f "$tmp/spoa.conf" -p "$tmp/fg.pid" 2>"$tmp/fg.log" &
+./haprole-spoa --allow-root -d -f "$tmp/spoa.conf" -p "$tmp/fg.pid" 2>"$tmp/fg.log" &
 fg=$!
 pids+=("$fg")
 for ((i = 0; i < 100; i++)); do [ -s "$tmp/fg.pid" ] && break; sleep 0.05; done

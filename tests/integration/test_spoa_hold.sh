@@ -133,7 +133,7 @@ haproxy_conf() {
 }
 
 start_agent() { # start_agent NODE
-	./haprole-agent -d -f "$tmp/$1/agent.conf" 2>>"$tmp/agent-$1.log" &
+	./haprole-agent --allow-root -d -f "$tmp/$1/agent.conf" 2>>"$tmp/agent-$1.log" &
 	PIDS+=($!)
 	eval "AGENT_PID_$1=$!"
 }

@@ -106,7 +106,7 @@ fall = 1
 [check writer]
 kind = writer
 CONF
-	./haprole-agent -d -f "$tmp/agent$1.conf" 2>>"$tmp/agent$1.log" &
+	./haprole-agent --allow-root -d -f "$tmp/agent$1.conf" 2>>"$tmp/agent$1.log" &
 	PIDS+=($!)
 	eval "AGENT_PID$1=$!"
 }

@@ -53,7 +53,7 @@ ops_agent_start() {
 	listen=$(sed -n 's/^listen = //p' "$OPS_TMP/$name.conf")
 	addr=${listen%:*}
 	port=${listen##*:}
-	"$OPS_AGENT" -d -f "$OPS_TMP/$name.conf" 2>>"$OPS_TMP/$name.log" &
+	"$OPS_AGENT" --allow-root -d -f "$OPS_TMP/$name.conf" 2>>"$OPS_TMP/$name.log" &
 	OPS_PIDS[$name]=$!
 	disown "${OPS_PIDS[$name]}" # no "Killed" job notices from ops_agent_kill9 / ops_cleanup
 	for i in $(seq 1 100); do

@@ -13,7 +13,7 @@
 # (output appended to DIR/spoa.log), sets SPOA_PID, waits (5 s) until its status page at
 # ADDR:STATUS_PORT answers.
 spoa_start() {
-	"${HAPROLE_SPOA:-./haprole-spoa}" -d -f "$1/spoa.conf" >>"$1/spoa.log" 2>&1 &
+	"${HAPROLE_SPOA:-./haprole-spoa}" --allow-root -d -f "$1/spoa.conf" >>"$1/spoa.log" 2>&1 &
 	SPOA_PID=$!
 	local i
 	for i in $(seq 1 50); do
