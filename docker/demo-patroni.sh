@@ -119,6 +119,7 @@ bootstrap:
   - encoding: UTF8
   - locale: C.UTF-8
   - data-checksums
+  - allow-group-access
 postgresql:
   listen: 0.0.0.0:$PG_PORT
   connect_address: ${ADDR[$n]}:$PG_PORT

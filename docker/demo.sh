@@ -106,6 +106,12 @@ declare -A ADDR=([app1]=$NET_PREFIX.11 [app2]=$NET_PREFIX.12 [db1]=$NET_PREFIX.2
 local_addr() { [ "$MODE" = netns ] && echo 127.0.0.1 || echo "${ADDR[$1]}"; }
 PGOWNER=postgres
 [ "$(id -u)" = 0 ] || PGOWNER=$(id -un)
+# The account haprole-agent and haprole-spoa run as once their ports are bound (their `user`
+# key): a dedicated system user, member of the postgres group (the data directories are made
+# with group access, for the agent's inotify watch). Empty when the demo runs as a normal user:
+# the daemons then run as that user, as started.
+HAPROLE_USER=haprole
+[ "$(id -u)" = 0 ] || HAPROLE_USER=
 HTTP_PORT=24080    # HAProxy: the app, HTTP
 PGW_PORT=24000     # HAProxy: PostgreSQL writes
 PGR_PORT=24001     # HAProxy: PostgreSQL reads
@@ -353,6 +359,7 @@ pg_init_primary() {
 	chown "$PGOWNER": "$DEMO/$n"
 	# Data checksums: pg_rewind (switchover) needs them or wal_log_hints.
 	as_pg "$n" "$PGBIN/initdb" -D "$d" -U postgres --auth=trust --data-checksums -E UTF8 \
+		--allow-group-access \
 		--locale=C.UTF-8 >"$DEMO/logs/initdb-$n.log" 2>&1 ||
 		die "initdb $n failed (see $DEMO/logs/initdb-$n.log)"
 	cat >>"$d/postgresql.conf" <<EOF
@@ -488,6 +495,28 @@ agent_conf() {
 		-e "s|@LISTEN@|$([ "$MODE" = netns ] && echo '*' || echo "${ADDR[$n]}"):$AGENT_PORT|g" \
 		-e "s|@APP@|$(local_addr "$n"):$APP_PORT|g" -e "s|@NGINX@|$(local_addr "$n"):$NGINX_PORT|g" \
 		"$tmpl" >"$DEMO/$n/agent.conf"
+	# started as root (setsid, ip netns exec), it drops to this user once bound
+	[ -z "$HAPROLE_USER" ] || sed -i "/^\[agent\]\$/a user = $HAPROLE_USER" "$DEMO/$n/agent.conf"
+	agent_dir "$n"
+}
+
+# haprole_user: creates the daemons' account (idempotent) and puts it in the postgres group.
+haprole_user() {
+	[ -n "$HAPROLE_USER" ] || return 0
+	getent passwd "$HAPROLE_USER" >/dev/null ||
+		useradd --system --user-group --home-dir /nonexistent --no-create-home \
+			--shell /usr/sbin/nologin "$HAPROLE_USER" || die "useradd $HAPROLE_USER failed"
+	id -nG "$HAPROLE_USER" | tr ' ' '\n' | grep -qx postgres ||
+		usermod -aG postgres "$HAPROLE_USER" || die "usermod -aG postgres $HAPROLE_USER failed"
+}
+
+# agent_dir NODE: the agent, once it runs as $HAPROLE_USER, writes its state file, and its hook
+# the role-change log, in .demo/NODE: group-writable, by postgres (db nodes, where PostgreSQL
+# owns the directory) or by $HAPROLE_USER's own group (app nodes).
+agent_dir() {
+	[ -n "$HAPROLE_USER" ] || return 0
+	case " $PG_NODES " in *" $1 "*) ;; *) chgrp "$HAPROLE_USER" "$DEMO/$1" ;; esac
+	chmod 0775 "$DEMO/$1"
 }
 
 have_agent() { [ -x "$AGENT_BIN" ] && [ -f "$ROOT/docker/agent-db.conf.in" ]; }
@@ -537,6 +566,7 @@ spoa_start() {
 	sed -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@HOST@|$BR_ADDR|g" -e "s|@PORT@|$SPOA_PORT|g" \
 		-e "s|@STATUS_PORT@|$SPOA_STATUS|g" -e "s|@DIR@|$DEMO|g" -e "s|@NODES@|$agents|" \
 		"$ROOT/docker/spoa.conf.in" >"$DEMO/spoa.conf"
+	[ -z "$HAPROLE_USER" ] || sed -i "/^\[spoa\]\$/a user = $HAPROLE_USER" "$DEMO/spoa.conf"
 	if [ "$ROUTER" = push ]; then # the push router: this HAProxy's servers, set on every change
 		printf '%s\n' "" "# ROUTER=push: HAProxy's servers set through its stats socket (docs/spoa.md)" \
 			"[haproxy demo]" "runtime_api = $DEMO/haproxy.sock" "cluster = $CLUSTER" \
@@ -577,6 +607,9 @@ haproxy_conf() {
 	for t in SPOA LUA PUSH; do
 		if [ "$t" = "${ROUTER^^}" ]; then tags+=(-e "s|^@$t@||"); else tags+=(-e "/^@$t@/d"); fi
 	done
+	# ROUTER=push: haprole-spoa, no longer root, reaches the stats socket through its group
+	[ -z "$HAPROLE_USER" ] ||
+		tags+=(-e "s|haproxy.sock mode 600 level admin|haproxy.sock mode 660 group $HAPROLE_USER level admin|")
 	sed "${tags[@]}" -e "s|@DIR@|$DEMO|g" -e "s|@HOST@|$BR_ADDR|g" -e "s|@CLUSTER@|$CLUSTER|g" \
 		-e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@PGW_PORT@|$PGW_PORT|g" -e "s|@PGR_PORT@|$PGR_PORT|g" \
 		-e "s|@STATS_PORT@|$STATS_PORT|g" -e "s|@SPOA_PORT@|$SPOA_PORT|g" -e "s|@SPOA_HOST@|$BR_ADDR|g" \
@@ -761,6 +794,7 @@ cmd_up() {
 	[ -d "$DEMO" ] && { say "leftovers of an earlier demo found: cleaning up first"; cmd_stop quiet; }
 	PATRONI=${DEMO_PATRONI:-} # PATRONI hook
 	preflight
+	haprole_user
 	local t0=$SECONDS n
 	mkdir -p "$DEMO/pids" "$DEMO/logs"
 	chmod 755 "$DEMO"

@@ -81,6 +81,19 @@ demo_up_or_use() {
 	return 1
 }
 
+# demo_daemon_users - one line "NAME USER" per haprole daemon the demo started (its pid files,
+# read with ps: agents and the SPOA), so a caller can assert none runs as root (issue 12 item 7).
+# A pid file whose process is gone or is no haprole daemon is skipped.
+demo_daemon_users() {
+	local f p u c
+	for f in "$ROOT"/.demo/pids/agent-*.pid "$ROOT"/.demo/pids/spoa.pid; do
+		[ -s "$f" ] || continue
+		p=$(cat "$f")
+		read -r u c < <(ps -o user=,comm= -p "$p" 2>/dev/null) || continue
+		case $c in haprole-agent | haprole-spoa) echo "$(basename "$f" .pid) $u" ;; esac
+	done
+}
+
 # ---- pass rules: what a scenario asserts beside the verifier ---------------------------------
 # fail WHY: one of the scenario's pass rules failed (the runner makes the row FAIL and prints WHY).
 fail() { SC_FAILS="${SC_FAILS:+$SC_FAILS; }$*"; }

@@ -154,6 +154,17 @@ if [ "$(echo "$ctl" | jq -c '[.reached_nonprimary, .acked_lost]' 2>/dev/null)" !
 fi
 echo "verifier control: planted 2 non-primary writes and 2 lost acks; found $(echo "$ctl" | jq -c '[.reached_nonprimary, .acked_lost]')"
 
+# ---- least privilege: no haprole daemon of the demo runs as root (issue 12 item 7) -----------
+users=$(demo_daemon_users)
+want=4 # the four agents, and the SPOA where the router is haprole-spoa
+case $ROUTER in spoa | push) want=5 ;; esac
+if [ "$(printf '%s\n' "$users" | grep -c .)" -lt "$want" ] || printf '%s\n' "$users" | grep -q ' root$'; then
+	echo "FAIL: the demo's haprole daemons (want $want, none as root): $(echo $users)"
+	FAILED=1
+	exit 1
+fi
+echo "least privilege: $(echo $users)"
+
 
 # ---- run the scenarios ----------------------------------------------------------------------
 
