@@ -385,6 +385,7 @@ int agent_init(struct agent *a, struct ev_loop *loop, struct agent_conf *conf, c
 		snprintf(err, errlen, "out of memory for the feed");
 		goto out_free;
 	}
+	a->feed.minimal = conf->agent.expose == AGENT_EXPOSE_MINIMAL;
 	hook_init(&a->hook, loop, conf->agent.node, conf->agent.cluster, conf->file);
 	ev_timer_init(&a->shutdown_timer, agent_on_shutdown_timer, 0, 0);
 	ev_prepare_init(&a->gate_check, agent_on_gate_check);
@@ -662,6 +663,7 @@ int agent_reload(struct agent *a, const char *path)
 	}
 	feed_pub_configure(&a->feed, n->agent.heartbeat, (size_t)n->agent.subscriber_buffer,
 	                   (size_t)n->agent.max_subscribers);
+	a->feed.minimal = n->agent.expose == AGENT_EXPOSE_MINIMAL;
 	if (n->agent.log_level >= 0 && n->agent.log_level < LOG_LVL_COUNT) {
 		lvl = (enum log_level)n->agent.log_level;
 		if (log_get_level() != lvl && log_get_level() != LOG_LVL_DEBUG)
@@ -724,5 +726,13 @@ const char *agent_check_line(struct agent *a, const char *name, size_t len)
 	if (i >= a->ns.n_checks)
 		return NULL;
 	a->stats.check_served[i]++;
+	if (a->conf->agent.expose == AGENT_EXPOSE_MINIMAL) {
+		/* the reply of a minimal agent: no reason text beyond its source */
+		static char line[NS_CHECK_LINE_MAX];
+
+		memcpy(line, a->ns.checks[i].line, sizeof(line));
+		ns_minimal_line(line);
+		return line;
+	}
 	return a->ns.checks[i].line;
 }

@@ -13,6 +13,7 @@
 #include "common/priv.h"
 
 static const char *const agent_log_levels[] = { "error", "warning", "info", "debug", NULL };
+static const char *const agent_expose_names[] = { "full", "minimal", NULL };
 
 #define AM(field)     offsetof(struct agent_main_conf, field)
 #define AM_LEN(field) sizeof(((struct agent_main_conf *)0)->field)
@@ -46,6 +47,14 @@ const struct cfg_key agent_main_keys[] = {
 	  .def = "",
 	  .reloadable = true,
 	  .help = "source networks allowed on the agent port (10.0.0.0/8, ::1); empty: all" },
+	{ .name = "expose",
+	  .type = CFG_T_ENUM,
+	  .offset = AM(expose),
+	  .enum_names = agent_expose_names,
+	  .def = "full",
+	  .reloadable = true,
+	  .help = "full, or minimal: the port's JSON and feed keep what routing reads and hide "
+	          "LSN, standby names, admin reason, error texts (docs/security.md)" },
 	{ .name = "default_check",
 	  .type = CFG_T_STRING,
 	  .offset = AM(default_check),

@@ -33,6 +33,12 @@
 #define AGENT_CONF_PATH_MAX     256 /* admin_socket, state_file, with NUL */
 #define AGENT_CONF_DEFAULT_FILE "/etc/haprole/haprole-agent.conf"
 
+/* [agent] expose: what the agent port's JSON, verdicts and feed show (docs/security.md). */
+enum agent_expose {
+	AGENT_EXPOSE_FULL = 0, /* the whole node state */
+	AGENT_EXPOSE_MINIMAL,  /* ns_minimal(): what routing reads */
+};
+
 /* One [peer NAME] section. */
 struct agent_peer_conf {
 	char name[NS_NAME_MAX];  /* from the section header */
@@ -46,6 +52,7 @@ struct agent_main_conf {
 	char node[NS_NAME_MAX];                   /* this node's name; required */
 	struct cfg_addr listen;                   /* the agent port */
 	struct netacl allow_from;                 /* who may connect to it; empty: everyone */
+	int expose;                               /* enum agent_expose: what the port shows */
 	char default_check[NS_NAME_MAX];          /* check answered to an empty or absent line */
 	double first_line_wait;                   /* how long to wait for a first line (s) */
 	double idle_timeout;                      /* a request connection's whole life (s) */

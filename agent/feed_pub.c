@@ -148,6 +148,18 @@ static void feed_pub_reap(struct feed_pub *fp)
 
 /* Prepares <fp> to publish <ns> (owned by the caller, read at each publish and heartbeat).
  * Returns 0, or -1 (ENOMEM). */
+/* Encodes the state into <fp->frame>, as <fp->minimal> says. Returns 0 or -1 (errno kept). */
+static int feed_pub_encode(struct feed_pub *fp)
+{
+	static struct node_state shown; /* the minimal copy (large for the stack; one loop) */
+
+	buf_reset(&fp->frame);
+	if (!fp->minimal)
+		return ns_encode_frame(fp->ns, &fp->frame);
+	ns_minimal(fp->ns, &shown);
+	return ns_encode_frame(&shown, &fp->frame);
+}
+
 int feed_pub_init(struct feed_pub *fp, struct ev_loop *loop, const struct node_state *ns,
                   double heartbeat, size_t buffer, size_t max_subs)
 {
@@ -207,8 +219,7 @@ int feed_pub_add(struct feed_pub *fp, int fd, const char *peer)
 	fp->n_subs++;
 	log_debug("feed#%llu %s: subscribed", (unsigned long long)s->id, s->peer);
 	/* the full state first */
-	buf_reset(&fp->frame);
-	if (ns_encode_frame(fp->ns, &fp->frame) == -1) {
+	if (feed_pub_encode(fp) == -1) {
 		log_error("feed: cannot encode the node state (%s)", strerror(errno));
 		feed_pub_sub_close(s, LOG_LVL_ERROR, "state does not encode");
 	} else {
@@ -221,8 +232,7 @@ int feed_pub_add(struct feed_pub *fp, int fd, const char *peer)
 /* Sends the current state to every subscriber now (a change, or a heartbeat). */
 void feed_pub_publish(struct feed_pub *fp)
 {
-	buf_reset(&fp->frame);
-	if (ns_encode_frame(fp->ns, &fp->frame) == -1) {
+	if (feed_pub_encode(fp) == -1) {
 		log_error("feed: cannot encode the node state (%s)", strerror(errno));
 		return;
 	}

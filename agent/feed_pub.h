@@ -55,6 +55,7 @@ struct feed_pub {
 	uint64_t next_id;            /* id of the next subscriber */
 	struct buf frame;            /* the last frame, encoded once for all */
 	const struct node_state *ns; /* state the heartbeat sends (owned by the agent) */
+	bool minimal;                /* expose = minimal: frames carry ns_minimal() of <ns> */
 	uint64_t frames;             /* frames queued since start, all subscribers */
 	uint64_t dropped;            /* subscribers dropped for falling behind */
 };

@@ -330,6 +330,14 @@ static void port_conn_answer_http(struct port_conn *c, int status_if_error)
 			peers[ctx.n_peers++] = &fp->last;
 	}
 	ctx.peers = peers;
+	/* expose = minimal: every body and verdict of this port is made from the minimal copy
+	 * (ns_minimal()), so no error text reaches a "why" either (docs/security.md) */
+	if (a->conf->agent.expose == AGENT_EXPOSE_MINIMAL) {
+		static struct node_state shown; /* large for the stack; one loop */
+
+		ns_minimal(&a->ns, &shown);
+		ctx.ns = &shown;
+	}
 
 	buf_reset(&pt->scratch);
 	a->stats.http_replies++;

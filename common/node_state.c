@@ -26,6 +26,47 @@ void ns_init(struct node_state *s)
 	s->v = NS_SCHEMA_VERSION;
 }
 
+/* Cuts an agent-check line's "#reason" to its source, the word before the first ':' ("down
+ * #pg: could not connect to 10.0.0.5" -> "down #pg", "drain #admin: upgrade" -> "drain
+ * #admin"); the state words and the weight stay: they are all HAProxy acts on. */
+void ns_minimal_line(char *line)
+{
+	char *hash = strchr(line, '#');
+	char *colon;
+
+	if (hash == NULL)
+		return;
+	colon = strchr(hash, ':');
+	if (colon != NULL)
+		*colon = '\0';
+}
+
+/* Copies <in> to <out> as an agent with `expose = minimal` shows it: what routing reads stays
+ * (identity, admin state, fenced, role, timeline, system identifier, up, lag, streaming,
+ * paused, probe up and latency, check lines' state words and weight); what it does not is
+ * cut: the LSN (write volume), the standbys' names and sync states (pg.repl), the admin and
+ * fence reasons (free text, peer names), the check lines' reasons beyond their source
+ * (ns_minimal_line()) and the probes' error texts (they may name addresses, host names,
+ * server versions), which become "error" so that a reader still sees that there is one. */
+void ns_minimal(const struct node_state *in, struct node_state *out)
+{
+	static const char hidden[] = "error";
+
+	memcpy(out, in, sizeof(*out));
+	out->fence_reason[0] = '\0';
+	for (size_t i = 0; i < out->n_checks && i < NS_CHECKS_MAX; i++)
+		ns_minimal_line(out->checks[i].line);
+	out->pg.lsn = 0;
+	out->pg.repl[0] = '\0';
+	out->admin_reason[0] = '\0';
+	if (out->pg.err[0] != '\0')
+		memcpy(out->pg.err, hidden, sizeof(hidden));
+	if (out->app.err[0] != '\0')
+		memcpy(out->app.err, hidden, sizeof(hidden));
+	if (out->nginx.err[0] != '\0')
+		memcpy(out->nginx.err, hidden, sizeof(hidden));
+}
+
 const char *ns_admin_name(enum ns_admin a)
 {
 	return (unsigned)a < NS_ADMIN_COUNT ? ns_admin_names[a] : "?";

@@ -99,6 +99,8 @@ struct node_state {
 };
 
 void ns_init(struct node_state *s);
+void ns_minimal(const struct node_state *in, struct node_state *out);
+void ns_minimal_line(char *line);
 
 int ns_encode_frame(const struct node_state *s, struct buf *out) HR_MUSTCHECK;
 int ns_frame_peek(const uint8_t *p, size_t len, size_t max_payload,

@@ -446,6 +446,72 @@ static void test_ns_admin_parse_whole_words(void **state)
 	assert_false(ns_role_parse("", 0, &r));
 }
 
+/* expose = minimal (issue 12 item 7): what routing reads is kept byte for byte, the rest cut. */
+static void test_ns_minimal_keeps_routing_cuts_the_rest(void **state)
+{
+	static struct node_state in;
+	static struct node_state out;
+
+	(void)state;
+	sample_state(&in);
+	strcpy(in.pg.err, "could not connect to 10.0.0.5:5432");
+	strcpy(in.fence_reason, "peer db2 primary on tl 4");
+	in.fenced = true;
+	ns_minimal(&in, &out);
+	/* kept: identity, admin, fenced, and every rr_ input */
+	assert_string_equal(out.node, "db1");
+	assert_int_equal(out.boot, in.boot);
+	assert_int_equal(out.seq, 42);
+	assert_int_equal(out.admin, NS_ADMIN_DRAIN);
+	assert_true(out.fenced);
+	assert_true(out.pg.present && out.pg.up && out.pg.streaming);
+	assert_int_equal(out.pg.role, NS_ROLE_STANDBY);
+	assert_int_equal(out.pg.tl, 3);
+	assert_string_equal(out.pg.sysid, "7311111111111111111");
+	assert_int_equal(out.pg.lag_bytes, 1024);
+	assert_int_equal(out.pg.lag_ms, 12);
+	assert_true(out.app.up);
+	assert_int_equal(out.app.ms, 3);
+	assert_string_equal(out.app.err, "");
+	assert_string_equal(out.checks[1].line, "up drain 97%");
+	/* cut */
+	assert_int_equal(out.pg.lsn, 0);
+	assert_string_equal(out.pg.repl, "");
+	assert_string_equal(out.admin_reason, "");
+	assert_string_equal(out.fence_reason, "");
+	assert_string_equal(out.pg.err, "error");
+	assert_string_equal(out.nginx.err, "error");
+	assert_string_equal(out.checks[0].line, "down drain #pg");
+	/* the input is untouched */
+	assert_string_equal(in.checks[0].line, "down drain #pg: standby");
+	assert_int_equal(in.pg.lsn, 0x30000060ULL);
+}
+
+static void test_ns_minimal_line_vectors(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+	} v[] = {
+		{ "up ready 100%", "up ready 100%" },
+		{ "down ready #standby", "down ready #standby" },
+		{ "down ready #pg: could not connect to 10.0.0.5", "down ready #pg" },
+		{ "drain #admin: upgrade: step 2", "drain #admin" },
+		{ "", "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char line[NS_CHECK_LINE_MAX];
+
+		snprintf(line, sizeof(line), "%s", v[i].in);
+		ns_minimal_line(line);
+		if (strcmp(line, v[i].out) != 0)
+			fail_msg("vector %zu: \"%s\" -> \"%s\", want \"%s\"", i, v[i].in, line,
+			         v[i].out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +525,8 @@ int main(void)
 		cmocka_unit_test(test_ns_to_json_no_room_leaves_buffer),
 		cmocka_unit_test(test_ns_json_str_utf8),
 		cmocka_unit_test(test_ns_admin_parse_whole_words),
+		cmocka_unit_test(test_ns_minimal_keeps_routing_cuts_the_rest),
+		cmocka_unit_test(test_ns_minimal_line_vectors),
 	};
 
 	return cmocka_run_group_tests_name("node_state", tests, NULL, NULL);
