@@ -95,7 +95,7 @@ cluster = main
 writer_backend = be
 verify_interval = 200ms
 CONF
-taskset -c 1 ./haprole-spoa -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
+taskset -c 1 ./haprole-spoa --allow-root -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
 spoa=$!
 pids+=($spoa)
 sed "s/127.0.0.1:12345/$IP:$SPOA/" haproxy/spoe-haprole.conf >"$tmp/spoe-haprole.conf"

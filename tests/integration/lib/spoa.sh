@@ -9,7 +9,7 @@
 #   spoa_hap_pg_route FE BE BIND SPOE_CONF          # prints config; the test adds its servers
 #   spoa_hap_spoe_backend ADDR PORT                 # prints the spoe-haprole backend
 
-# spoa_start DIR ADDR STATUS_PORT - runs $HAPROLE_SPOA (default ./haprole-spoa) -d -f DIR/spoa.conf
+# spoa_start DIR ADDR STATUS_PORT - runs $HAPROLE_SPOA (default ./haprole-spoa) --allow-root -d -f DIR/spoa.conf
 # (output appended to DIR/spoa.log), sets SPOA_PID, waits (5 s) until its status page at
 # ADDR:STATUS_PORT answers.
 spoa_start() {
