@@ -400,9 +400,15 @@ out_free:
 	return -1;
 }
 
+void push_set_view(struct push_set *p, const struct cluster_view *cv)
+{
+	p->cv = cv;
+}
+
 void push_start(struct push_set *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
+		push_replan(&p->t[i]); /* the view may have moved since push_init() */
 		log_info("push %s: following cluster %s on %s (writer backend %s%s%s)",
 		         p->t[i].conf->name, p->t[i].conf->cluster, p->t[i].conf->runtime_api,
 		         p->t[i].conf->writer_backend,

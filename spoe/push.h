@@ -113,7 +113,12 @@ int push_plan(const struct spoa_haproxy_conf *h, const struct cluster_view *cv, 
 int push_init(struct push_set *p, struct ev_loop *loop, const struct spoa_conf *conf,
               const struct cluster_view *cv, char *err, size_t errlen) HR_MUSTCHECK;
 
-/* Starts every target: a full read-back and sync at once. */
+/* <p> now follows <cv>, the view it was prepared against once moved there (cv_move()), with
+ * the same clusters in the same order. */
+void push_set_view(struct push_set *p, const struct cluster_view *cv);
+
+/* Starts every target: plans it from the view as it is now, then a full read-back and sync at
+ * once. */
 void push_start(struct push_set *p);
 
 /* The view changed: every target re-plans and syncs (after the exchange under way, if any). */

@@ -111,7 +111,8 @@ static void spoa_on_view_change(struct cluster_view *cv, void *arg)
 
 	if (t != NULL)
 		spoa_set_route(s, t); /* else: keep the previous one (logged by route_build) */
-	push_view_changed(&s->push); /* push mode: the same decision, set on HAProxy's servers */
+	if (s->push != NULL)
+		push_view_changed(s->push); /* push mode: the same decision, set on HAProxy's servers */
 }
 
 /* cv_heard_fn: a state came from cluster <ci>'s writer (its agent is alive and still says
@@ -223,10 +224,11 @@ int spoa_init(struct spoa *s, struct ev_loop *loop, struct spoa_conf *conf, char
 		goto out_free_cv;
 	}
 	spoa_set_route(s, t);
-	if (push_init(&s->push, loop, conf, &s->cv, err, errlen) < 0)
+	s->push = &s->push_sets[0];
+	if (push_init(s->push, loop, conf, &s->cv, err, errlen) < 0)
 		goto out_free_cv;
 	cv_start(&s->cv);
-	push_start(&s->push);
+	push_start(s->push);
 	return 0;
 
 out_free_cv:
@@ -265,7 +267,8 @@ void spoa_free(struct spoa *s)
 	if (s->hold_ready)
 		hold_free(&s->hold);
 	s->hold_ready = false;
-	push_free(&s->push);
+	if (s->push != NULL)
+		push_free(s->push);
 	if (s->cv_ready)
 		cv_free(&s->cv);
 	s->cv_ready = false;
@@ -297,13 +300,17 @@ static bool same_nodes(const struct spoa_conf *a, const struct spoa_conf *b)
 /* SIGHUP: reads <path> into a fresh config, validates it whole, then swaps, all or nothing.
  * Listen addresses need a restart (kept, with a warning). Same nodes: policy keys change in
  * place, feeds stay up (a reload must not blink the routing). Other nodes: the new view is
- * built beside the running one and swapped in only once complete, epochs kept.
- * Returns 0, or -1 when the file or the new view is refused: the old config, view and routing
- * stay in force, and the reason (FILE:LINE: key ... for a config error) is logged. */
+ * built beside the running one and swapped in only once complete, epochs kept. Push mode is
+ * prepared beside the running one too (the spare of <push_sets>): a push configuration that
+ * cannot be set up refuses the reload, and the running one keeps driving HAProxy.
+ * Returns 0, or -1 when the file, the new view or the new push set is refused: the old config,
+ * view, push set and routing stay in force, and the reason (FILE:LINE: key ... for a config
+ * error) is logged. */
 int spoa_reload(struct spoa *s, const char *path)
 {
 	struct spoa_conf *nc = malloc(sizeof(*nc));
 	static struct cluster_view nv; /* the new view while it is built (large for the stack) */
+	struct push_set *np = s->push == &s->push_sets[0] ? &s->push_sets[1] : &s->push_sets[0];
 	char err[HR_ERR_LEN];
 	size_t i;
 
@@ -334,7 +341,15 @@ int spoa_reload(struct spoa *s, const char *path)
 	memcpy(nc->user, s->conf->user, sizeof(nc->user));
 	memcpy(nc->group, s->conf->group, sizeof(nc->group));
 	if (s->cv_ready && same_nodes(nc, s->conf)) {
-		push_free(&s->push); /* it points into the config and the view about to change */
+		/* the same clusters and nodes: the new push set is prepared against the running view */
+		if (push_init(np, s->loop, nc, &s->cv, err, sizeof(err)) < 0) {
+			log_error("reload refused, keeping the running config and push mode: %s: %s",
+			          path, err);
+			free(nc);
+			s->stats.reload_failures++;
+			return -1;
+		}
+		push_free(s->push); /* it points into the config about to be freed */
 		for (i = 0; i < nc->n_clusters; i++) {
 			snprintf(s->cv.clusters[i].sysid, sizeof(s->cv.clusters[i].sysid), "%s",
 			         nc->clusters[i].sysid);
@@ -349,7 +364,8 @@ int spoa_reload(struct spoa *s, const char *path)
 			cv_recompute(&s->cv, i);
 		spoa_on_view_change(&s->cv, s); /* hold_max may have changed */
 	} else {
-		/* build first: a view that cannot be built leaves the running one untouched */
+		/* build first: a view or a push set that cannot be built leaves the running ones
+		 * untouched */
 		if (cv_init(&nv, s->loop, nc, spoa_on_view_change, s, err, sizeof(err)) < 0) {
 			log_error("reload refused, keeping the running config and view: %s: %s",
 			          path, err);
@@ -357,7 +373,16 @@ int spoa_reload(struct spoa *s, const char *path)
 			s->stats.reload_failures++;
 			return -1;
 		}
-		push_free(&s->push); /* it points into the config and the view about to change */
+		if (push_init(np, s->loop, nc, &nv, err, sizeof(err)) < 0) {
+			log_error("reload refused, keeping the running config, view and push mode: "
+			          "%s: %s",
+			          path, err);
+			cv_free(&nv);
+			free(nc);
+			s->stats.reload_failures++;
+			return -1;
+		}
+		push_free(s->push); /* it points into the config and the view about to change */
 		/* the clusters' order may change: answer what is held from the current view */
 		if (s->hold_ready)
 			hold_release_all(&s->hold, HOLD_END_SHUTDOWN);
@@ -367,17 +392,17 @@ int spoa_reload(struct spoa *s, const char *path)
 		}
 		nv.on_writer_heard = spoa_on_writer_heard;
 		cv_move(&s->cv, &nv);
+		push_set_view(np, &s->cv);
 		s->cv_ready = true;
 		cv_start(&s->cv);
 		free(s->conf);
 		s->conf = nc;
 		spoa_on_view_change(&s->cv, s);
 	}
+	/* the old set is stopped (n 0): the view changes above did not reach HAProxy yet */
+	s->push = np;
 	log_set_level((enum log_level)nc->log_level);
-	if (push_init(&s->push, s->loop, s->conf, &s->cv, err, sizeof(err)) < 0)
-		log_error("reload: push mode off until the next reload: %s", err);
-	else
-		push_start(&s->push); /* a full read-back and sync of every HAProxy */
+	push_start(s->push); /* planned from the view as it is now; a full read-back and sync */
 	s->stats.reloads++;
 	log_info("reloaded %s: %zu clusters, %zu nodes", path, nc->n_clusters, nc->n_nodes);
 	return 0;

@@ -59,7 +59,9 @@ struct spoa {
 	struct route_table *route; /* read-only snapshot NOTIFYs are answered from */
 	struct cluster_view cv;    /* nodes and decisions */
 	bool cv_ready;             /* <cv> initialised */
-	struct push_set push;      /* push mode: [haproxy] runtime APIs (none configured: n 0) */
+	struct push_set push_sets[2]; /* the running push set and the one a reload prepares */
+	struct push_set *push;     /* push mode, one of <push_sets>: [haproxy] runtime APIs (none
+	                              configured: n 0) */
 	struct status_http http;   /* status listener */
 	struct spop_conn *conns;   /* open SPOP connections (doubly linked) */
 	struct spop_conn *hs_head; /* connections still in HELLO, oldest first (evicted first) */

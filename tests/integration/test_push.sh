@@ -14,7 +14,9 @@
 #   4. HAProxy reloaded (a new process, servers `disabled` again): resynced by the periodic
 #      read-back, writes land on db2 again;
 #   5. haprole-spoa restarted: HAProxy keeps serving meanwhile; the new SPOA syncs;
-#   6. the stuck target never held up the others (they followed every step), and its
+#   6. a SIGHUP whose push configuration cannot be set up is refused whole: the running push
+#      set keeps following the cluster (a promotion after it still reaches every HAProxy);
+#   7. the stuck target never held up the others (they followed every step), and its
 #      failures are logged with the reason.
 # The config has no SPOE filter (checked): zero per-request cost.
 # Address 127.0.48.0/24, ports 35000-35099.
@@ -339,7 +341,46 @@ for n in "${!ROOTS[@]}"; do
 		"$(hap_servers_state "$tmp/hap$n.sock" pg_read | awk '$7 % 2 == 0 && int($7 / 8) % 2 == 0 { print $4 }' | xargs)"
 done
 
-# 6. the stuck target: timed out, logged, never in the way
+# 6. a reload whose push configuration cannot be set up (an [haproxy] following a cluster of 33
+# nodes, more than push mode sets) is refused whole: the running push set keeps driving every
+# HAProxy, and the log says why. The nodes' agents are never contacted (the view is refused
+# with the reload).
+cp "$tmp/spoa.conf" "$tmp/spoa.conf.good"
+{
+	echo "[cluster big]"
+	for i in $(seq 1 33); do
+		printf '[node big%d]\ncluster = big\nagent = 127.0.48.%d:35099\n' "$i" $((100 + i))
+	done
+	printf '[haproxy big]\nruntime_api = %s/big.sock\ncluster = big\nwriter_backend = pg_write\n' "$tmp"
+} >>"$tmp/spoa.conf"
+refused_before=$(curl -s -m 1 "http://$IP:$STATUS_PORT/metrics" | awk '$1 == "haprole_spoa_reload_failures_total" { print $2 }')
+log_from=$(wc -l <"$tmp/spoa.log")
+kill -HUP "$SPOA_PID"
+for i in $(seq 1 50); do
+	tail -n +"$((log_from + 1))" "$tmp/spoa.log" | grep -q "reload refused\|reloaded " && break
+	sleep 0.1
+done
+expect_match "reload with a push set that cannot be set up: refused, with the reason" \
+	"reload refused, keeping the running config, view and push mode: .*\[haproxy big\]: cluster big has 33 nodes, at most 32" \
+	"$(tail -n +"$((log_from + 1))" "$tmp/spoa.log" | grep "reload refused")"
+refused_after=$(curl -s -m 1 "http://$IP:$STATUS_PORT/metrics" | awk '$1 == "haprole_spoa_reload_failures_total" { print $2 }')
+expect "haprole_spoa_reload_failures_total after the refused reload" "$((${refused_before:-0} + 1))" "${refused_after:-none}"
+cp "$tmp/spoa.conf.good" "$tmp/spoa.conf"
+# the old push set still follows the cluster: db1 promoted back (timeline 3) reaches HAProxy
+echo standby >"$tmp/db2.role"
+feed 2 "role standby"
+echo primary >"$tmp/db1.role"
+feed 1 "tl 3"
+feed 1 "role primary"
+for n in "${!ROOTS[@]}"; do
+	if got=$(wait_writes "$n" db1 50); then
+		ok "HAProxy ${LABELS[$n]}: after the refused reload, push still follows: writes land on db1"
+	else
+		ko "HAProxy ${LABELS[$n]}: after the refused reload, writes never reached db1 (last: $got)"
+	fi
+done
+
+# 7. the stuck target: timed out, logged, never in the way
 if grep -q "push stuck ($tmp/stuck.sock): .*timed out" "$tmp/spoa.log"; then
 	ok "the stuck HAProxy is logged: $(grep -m1 "push stuck (.*timed out" "$tmp/spoa.log" | sed "s/.*push stuck/push stuck/")"
 else
