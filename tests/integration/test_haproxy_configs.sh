@@ -10,8 +10,9 @@
 # as shipped (agent-check only) and with HAPROLE_SPOE=1 (the SPOE variant); the same for
 # HAPROLE_STICK_TABLE (active-active.cfg's stick-table persistence).
 #
-# Also fails when haproxy/ holds no .cfg at all, or when `haproxy -c` prints a warning: a
-# reference config should load clean.
+# Also checks that every PostgreSQL write backend sets `retries 0` itself. Fails when haproxy/
+# holds no .cfg at all, or when `haproxy -c` prints a warning: a reference config should load
+# clean.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/expect.sh
@@ -99,6 +100,17 @@ for f in haproxy/distributed-tls.cfg haproxy/active-active.cfg; do
 	else
 		ko "$f: PostgreSQL part differs from distributed.cfg's: $(head -c 400 "$tmp/pg.diff")"
 	fi
+done
+# A write backend makes no connect retry: a write waiting in
+# HAProxy's retries lands on the old primary if it comes back on its old timeline. Every
+# PostgreSQL write backend (be_pg_rw, pg_write) of every config says `retries 0` itself.
+for f in haproxy/*.cfg; do
+	for be in $(awk '$1 == "backend" && ($2 == "be_pg_rw" || $2 == "pg_write") { print $2 }' "$f"); do
+		r=$(awk -v be="$be" '$1 == "backend" || $1 == "listen" || $1 == "frontend" ||
+			$1 == "defaults" || $1 == "global" { in_be = ($1 == "backend" && $2 == be) }
+			in_be && $1 == "retries" { print $2 }' "$f")
+		expect "$f: backend $be: retries" 0 "${r:-none, inherited from defaults}"
+	done
 done
 case " $roots " in
 *chroot-sid*) ;;
