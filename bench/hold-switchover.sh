@@ -3,7 +3,7 @@
 # without hold, on the demo cluster (haprole-spoa router), in repeated trials.
 #
 #   bench/hold-switchover.sh -l [-n TRIALS] [-r ROOT]
-#   flock /tmp/hr-demo.lock bench/hold-switchover.sh [-n TRIALS] [-k]
+#   flock /tmp/hr-demo.lock bench/hold-switchover.sh [-n TRIALS] [-e switchover|kill9] [-k]
 #
 #   -l          on a cluster of its own instead of the demo (127.0.46.0/24, ports 34000-34499:
 #               tests/integration/test_spoa_hold.sh's, with the demo's shipped configs): PostgreSQL
@@ -14,19 +14,26 @@
 #               test_spoa_hold.sh: same addresses).
 #   -n TRIALS   trials per mode (default 10): "hold" (the demo's hold_max = 3s) and "nohold"
 #               (hold_max = 0 by SIGHUP to the demo's haprole-spoa), in that order
+#   -e EVENT    switchover (default): `docker/demo.sh switchover`; kill9: `docker/demo.sh pg-stop
+#               PRIMARY kill` (SIGKILL of the postmaster; returns once it is gone) then `promote`
+#               of the standby at once, as tests/failover/scenarios.sh's kill9 (demo only)
 #   -k          keep the work directory
 # Each trial: `docker/demo.sh heal`; tests/integration/lib/hold_client.py opens a new connection
 # every 20 ms through HAProxy's write port and INSERTs one row (src = the trial's tag);
-# once 25 writes were acknowledged by the primary, `docker/demo.sh switchover` (haprolectl drain,
+# once 25 writes were acknowledged by the primary, the event (switchover: haprolectl drain,
 # clean stop, promote the standby, pg_rewind the old primary back as a standby, ready); once 25
 # were acknowledged by the new primary the client stops. Per trial it prints:
 #   FAILED   writes that got an error (connection refused/closed by HAProxy, ...)
+#   AFTER    kill9: those of them that started after the killed postmaster was gone (the others
+#            may have been in flight on it: nothing saves those); switchover: -
 #   NONPRIM  writes that reached a non-primary (read-only error)
 #   LOST     acknowledged writes the new primary lacks (read back through HAProxy's write port)
 #   HELD     writes started after the drain and acknowledged by the new primary before or at its
 #            first acknowledgement: they waited for it; +P50/+MAX: their latency above the
 #            median latency before the drain, in ms
-# and per mode min / median / max of FAILED, and the totals.
+# and per mode min / median / max of FAILED, and the totals, and one machine-readable line per
+# mode: `hold event=E hold=on|off n=N failed_per_event_median=M failed_per_event_max=X
+# failed_after_event_median=A nonprimary=0 lost=0 held_added_p50_ms=P`.
 # Exit status: 0 when every trial ran, 0 NONPRIM and 0 LOST; 1 otherwise; 2 usage.
 # Uses the running demo (left up, healed, hold_max restored) or starts one (and stops it). Run
 # it under the demo's lock; it also takes the failover suite's lock (never beside
@@ -40,13 +47,15 @@ CLIENT=$ROOT/tests/integration/lib/hold_client.py
 ENV=$ROOT/.demo/cluster.env
 STATE=$ROOT/.demo/state.env
 TRIALS=10
+EVENT=switchover
 KEEP=0
 LOCAL=0
 HROOT=
 usage() { sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
-while getopts "n:klr:h" o; do
+while getopts "n:e:klr:h" o; do
 	case $o in
 	n) TRIALS=$OPTARG ;;
+	e) EVENT=$OPTARG ;;
 	l) LOCAL=1 ;;
 	r) HROOT=$OPTARG ;;
 	k) KEEP=1 ;;
@@ -54,6 +63,7 @@ while getopts "n:klr:h" o; do
 	*) usage >&2; exit 2 ;;
 	esac
 done
+case $EVENT in switchover | kill9) ;; *) usage >&2; exit 2 ;; esac
 if [ "$LOCAL" = 1 ]; then
 	echo "# $(date -u '+%Y-%m-%d %H:%M UTC') bench/hold-switchover.sh -l -n $TRIALS${HROOT:+ -r $HROOT}"
 	cd "$ROOT" && exec flock /tmp/hr-it-test_spoa_hold.lock env HOLD_BENCH_TRIALS="$TRIALS" \
@@ -105,9 +115,9 @@ except Exception: print(0)' "$WORK/$1.prog" "$2"
 }
 acked_ge() { [ "$(acked_on "$1" "$2")" -ge "$3" ]; }
 
-# trial MODE N: prints "MODE N FAILED NONPRIM LOST HELD P50 MAX" or "MODE N FAIL reason"
+# trial MODE N: prints "MODE N FAILED NONPRIM LOST HELD P50 MAX AFTER" or "MODE N FAIL reason"
 trial() {
-	local mode=$1 n=$2 tag="$WRITE_SRC-$1-$2" p s cpid t_dis
+	local mode=$1 n=$2 tag="$WRITE_SRC-$EVENT-$1-$2" p s cpid t_dis t_after=0
 	"$D" heal >>"$LOG" 2>&1 || { echo "$mode $n FAIL heal"; return 1; }
 	p=$(state PRIMARY)
 	s=$( [ "$p" = db1 ] && echo db2 || echo db1)
@@ -122,14 +132,20 @@ trial() {
 		echo "$mode $n FAIL writes did not reach $p"; return 1
 	fi
 	t_dis=$(date +%s.%N)
-	"$D" switchover >>"$LOG" 2>&1 || { touch "$WORK/stop"; wait $cpid; echo "$mode $n FAIL switchover"; return 1; }
+	if [ "$EVENT" = kill9 ]; then
+		"$D" pg-stop "$p" kill >>"$LOG" 2>&1
+		t_after=$(date +%s.%N)
+		"$D" promote "$s" >>"$LOG" 2>&1 || { touch "$WORK/stop"; wait $cpid; echo "$mode $n FAIL promote"; return 1; }
+	else
+		"$D" switchover >>"$LOG" 2>&1 || { touch "$WORK/stop"; wait $cpid; echo "$mode $n FAIL switchover"; return 1; }
+	fi
 	wait_cond 20 acked_ge "$tag" "$(addr_of "$s")" 25
 	touch "$WORK/stop"
 	wait $cpid
 	PGCONNECT_TIMEOUT=5 psql -X -A -t -q -h "$HOST" -p "$PORT" -U "$PGU" -d "$PGD" \
 		-c "SELECT id FROM demo_writes WHERE src = '$tag'" >"$WORK/$tag.ids" 2>>"$LOG" ||
 		{ echo "$mode $n FAIL cannot read $s"; return 1; }
-	$PY - "$WORK/$tag.jsonl" "$WORK/$tag.ids" "$(addr_of "$s")" "$t_dis" "$mode" "$n" <<'EOF'
+	$PY - "$WORK/$tag.jsonl" "$WORK/$tag.ids" "$(addr_of "$s")" "$t_dis" "$mode" "$n" "$t_after" <<'EOF'
 import json, re, statistics, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 have = set(int(x) for x in re.findall(r"\d+", open(sys.argv[2]).read()))
@@ -144,12 +160,15 @@ held = sorted(r["t1"] - r["t0"] - b for r in recs if r["ok"] and r["server"] == 
               r["t0"] >= t_dis and first is not None and r["t0"] <= first)
 p50 = held[len(held) // 2] * 1000 if held else 0
 mx = held[-1] * 1000 if held else 0
-print(sys.argv[5], sys.argv[6], len(failed), len(ro), len(lost), len(held), "%.0f" % p50, "%.0f" % mx)
+t_after = float(sys.argv[7])
+after = len([r for r in failed if r["t0"] >= t_after]) if t_after > 0 else "-"
+print(sys.argv[5], sys.argv[6], len(failed), len(ro), len(lost), len(held), "%.0f" % p50, "%.0f" % mx,
+      after)
 EOF
 }
 
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC') bench/hold-switchover.sh -n $TRIALS ($(haproxy -v | head -1 | cut -d' ' -f1-3))"
-echo "# mode trial FAILED NONPRIM LOST HELD +P50_MS +MAX_MS"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC') bench/hold-switchover.sh -n $TRIALS -e $EVENT ($(haproxy -v | head -1 | cut -d' ' -f1-3))"
+echo "# mode trial FAILED NONPRIM LOST HELD +P50_MS +MAX_MS AFTER"
 bad=0
 for mode in hold nohold; do
 	if [ "$mode" = hold ]; then spoa_hold 3s; else spoa_hold 0; fi ||
@@ -165,19 +184,26 @@ for mode in hold nohold; do
 	done
 	[ $done_n -eq "$TRIALS" ] || bad=1
 done
-$PY - "$WORK/results" <<'EOF'
+$PY - "$WORK/results" "$EVENT" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
+ev = sys.argv[2]
 for mode in ("hold", "nohold"):
     r = [x for x in rows if x[0] == mode]
     if not r:
         continue
     f = sorted(int(x[2]) for x in r)
-    print("%-6s trials %d: failed writes per switchover min %d / median %g / max %d (total %d); "
+    a = [int(x[8]) for x in r if x[8] != "-"]
+    print("%-6s trials %d: failed writes per %s min %d / median %g / max %d (total %d); "
           "non-primary %d, lost %d; held writes' added latency p50 of trials %s ms, max %s ms" %
-          (mode, len(r), f[0], statistics.median(f), f[-1], sum(f), sum(int(x[3]) for x in r),
+          (mode, len(r), ev, f[0], statistics.median(f), f[-1], sum(f), sum(int(x[3]) for x in r),
            sum(int(x[4]) for x in r), statistics.median(int(x[6]) for x in r),
            max(int(x[7]) for x in r)))
+    print("hold event=%s hold=%s n=%d failed_per_event_median=%g failed_per_event_max=%d "
+          "failed_after_event_median=%s nonprimary=%d lost=%d held_added_p50_ms=%g" %
+          (ev, "on" if mode == "hold" else "off", len(r), statistics.median(f), f[-1],
+           ("%g" % statistics.median(a)) if a else "-", sum(int(x[3]) for x in r),
+           sum(int(x[4]) for x in r), statistics.median(int(x[6]) for x in r)))
 EOF
 awk '$4 != 0 || $5 != 0 { bad = 1 } END { exit bad }' "$WORK/results" || bad=1
 exit $bad
