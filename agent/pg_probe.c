@@ -444,6 +444,7 @@ static void pgp_success(struct pg_probe *p, const struct pgp_sample *s)
 		return;
 	}
 	p->queries++;
+	p->raced = 0;
 	p->backoff = 0;
 	p->last_ms = (uint32_t)(took * 1e3);
 	rf_feed(&p->rf, true);
@@ -470,12 +471,15 @@ static void pgp_success(struct pg_probe *p, const struct pgp_sample *s)
 }
 
 /* QUERY: reads what arrived; decides once libpq returned every result of the query. */
+/* Queries in a row that may race the end of recovery before it counts as a failure. */
+#define PGP_RACED_MAX 3
+
 static void pgp_on_query_io(struct pg_probe *p, int revents)
 {
 	struct pgp_sample s;
 	const char *why = NULL;
 	char errbuf[NS_REASON_MAX] = "";
-	bool have_row = false;
+	bool have_row = false, raced = false;
 	PGresult *res;
 
 	if (revents & EV_WRITE) {
@@ -498,9 +502,14 @@ static void pgp_on_query_io(struct pg_probe *p, int revents)
 		if (res == NULL)
 			break; /* the query is complete */
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
 			if (errbuf[0] == '\0')
 				snprintf(errbuf, sizeof(errbuf), "query: %s",
 				         PQresultErrorMessage(res));
+			/* 55000 "recovery is not in progress": a recovery-only function ran after a
+			 * promotion ended under the query (pg_is_in_recovery() was true at its start) */
+			raced = code != NULL && strcmp(code, "55000") == 0;
 		} else if (PQntuples(res) != 1 || PQnfields(res) != PGP_COL_COUNT) {
 			snprintf(errbuf, sizeof(errbuf), "query: %d rows of %d columns",
 			         PQntuples(res), PQnfields(res));
@@ -524,6 +533,16 @@ static void pgp_on_query_io(struct pg_probe *p, int revents)
 		return; /* more to come */
 	if (PQstatus(p->conn) == CONNECTION_BAD) {
 		pgp_fail(p, false, "connection lost: %s", PQerrorMessage(p->conn));
+		return;
+	}
+	if (raced && p->raced < PGP_RACED_MAX) {
+		/* not a failure of the server: the standby just became a primary. Asking again at
+		 * once reads the new role; counting it down would drop the node from the SPOA's hold
+		 * window for a probe interval, in the very moment writes wait for it. */
+		p->raced++;
+		log_info("pg probe: %s (recovery ended during the query): asking again", errbuf);
+		pgp_kick_later(p, "recovery ended during the query");
+		pgp_send_query(p);
 		return;
 	}
 	if (errbuf[0] != '\0' || !have_row) {

@@ -160,6 +160,7 @@ struct pg_probe {
 	struct pg_watch watch;    /* inotify on conf.pgdata (off when "") */
 	ev_tstamp burst_until;    /* query every burst_interval until then; 0 = no burst */
 	uint64_t kicks;           /* bursts started since start */
+	unsigned raced;           /* queries in a row that raced the end of recovery */
 	pgp_change_cb cb;         /* told of every change */
 	void *arg;                /* caller's data */
 };
