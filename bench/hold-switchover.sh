@@ -16,7 +16,8 @@
 #               (hold_max = 0 by SIGHUP to the demo's haprole-spoa), in that order
 #   -e EVENT    switchover (default): `docker/demo.sh switchover`; kill9: `docker/demo.sh pg-stop
 #               PRIMARY kill` (SIGKILL of the postmaster; returns once it is gone) then `promote`
-#               of the standby at once, as tests/failover/scenarios.sh's kill9 (demo only)
+#               of the standby at once, as tests/failover/scenarios.sh's kill9; with -l the
+#               test's kill9 (the old primary rebuilt with pg_basebackup after)
 #   -k          keep the work directory
 # Each trial: `docker/demo.sh heal`; tests/integration/lib/hold_client.py opens a new connection
 # every 20 ms through HAProxy's write port and INSERTs one row (src = the trial's tag);
@@ -65,9 +66,9 @@ while getopts "n:e:klr:h" o; do
 done
 case $EVENT in switchover | kill9) ;; *) usage >&2; exit 2 ;; esac
 if [ "$LOCAL" = 1 ]; then
-	echo "# $(date -u '+%Y-%m-%d %H:%M UTC') bench/hold-switchover.sh -l -n $TRIALS${HROOT:+ -r $HROOT}"
+	echo "# $(date -u '+%Y-%m-%d %H:%M UTC') bench/hold-switchover.sh -l -n $TRIALS -e $EVENT${HROOT:+ -r $HROOT}"
 	cd "$ROOT" && exec flock /tmp/hr-it-test_spoa_hold.lock env HOLD_BENCH_TRIALS="$TRIALS" \
-		HOLD_BENCH_ROOT="$HROOT" bash tests/integration/test_spoa_hold.sh
+		HOLD_BENCH_ROOT="$HROOT" HOLD_BENCH_EVENT="$EVENT" bash tests/integration/test_spoa_hold.sh
 fi
 [ "$(id -u)" = 0 ] || { echo "hold-switchover.sh: needs root (the demo's namespaces)" >&2; exit 2; }
 $PY -c 'import psycopg2' 2>/dev/null || { echo "hold-switchover.sh: python3-psycopg2 missing" >&2; exit 2; }

@@ -475,10 +475,11 @@ EOF
 # prints one line per trial and a summary; returns 1 when a write reached a non-primary or
 # was lost.
 bench_version() {
-	local root=$1 n=$2 mode i p=db1 label bad=0 failed race ro lost held p50 mx
+	local root=$1 n=$2 mode i p=db1 label bad=0 failed race ro lost held p50 mx inflight
+	local ev=${HOLD_BENCH_EVENT:-switchover}
 	label="haproxy $(hap_version "$root")"
 	cluster_up "$root" "$label"
-	echo "# $label; mode trial FAILED NONPRIM LOST HELD +P50_MS +MAX_MS"
+	echo "# $label; event $ev; mode trial FAILED NONPRIM LOST HELD +P50_MS +MAX_MS AFTER"
 	for mode in hold nohold; do
 		if [ $mode = nohold ]; then
 			sed -i 's/^hold_max = .*/hold_max = 0/' "$tmp/spoa.conf"
@@ -486,9 +487,11 @@ bench_version() {
 			for ((i = 0; i < 50; i++)); do grep -q "reloaded" "$tmp/spoa.log" && break; sleep 0.1; done
 		fi
 		for ((i = 1; i <= n; i++)); do
-			run_scenario "$label" "b-$mode-$i" switchover $p >/dev/null
-			read -r failed race ro lost held p50 mx _ <<<"$LAST"
-			echo "$mode $i $failed $ro $lost $held $p50 $mx" | tee -a "$tmp/bench.results"
+			run_scenario "$label" "b-$mode-$i" "$ev" $p >/dev/null
+			read -r failed race ro lost held p50 mx inflight _ <<<"$LAST"
+			# AFTER: kill9, failed writes started after the postmaster was gone; else -
+			[ "$ev" = kill9 ] && inflight=$((failed - inflight)) || inflight=-
+			echo "$mode $i $failed $ro $lost $held $p50 $mx $inflight" | tee -a "$tmp/bench.results"
 			[ "$ro" = 0 ] && [ "$lost" = 0 ] || bad=1
 			p=$(other $p)
 			pg_pair $p
@@ -496,13 +499,20 @@ bench_version() {
 			wait_standby_seen "$(other $p)"
 		done
 	done
-	/usr/bin/python3 - "$tmp/bench.results" <<'EOF'
+	/usr/bin/python3 - "$tmp/bench.results" "$ev" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
+ev = sys.argv[2]
 for mode in ("hold", "nohold"):
     r = [x for x in rows if x[0] == mode]
     f = sorted(int(x[2]) for x in r)
-    print("%-6s %d trials: failed writes per switchover min %d / median %g / max %d (total %d); "
+    a = [int(x[8]) for x in r if x[8] != "-"]
+    print("hold event=%s hold=%s n=%d failed_per_event_median=%g failed_per_event_max=%d "
+          "failed_after_event_median=%s nonprimary=%d lost=%d held_added_p50_ms=%g" %
+          (ev, "on" if mode == "hold" else "off", len(r), statistics.median(f), f[-1],
+           ("%g" % statistics.median(a)) if a else "-", sum(int(x[3]) for x in r),
+           sum(int(x[4]) for x in r), statistics.median(int(x[6]) for x in r)))
+    print("%-6s %d trials: failed writes per event min %d / median %g / max %d (total %d); "
           "non-primary %d, lost %d; held writes' added latency: median of trials' p50 %g ms, "
           "max %d ms" % (mode, len(r), f[0], statistics.median(f), f[-1], sum(f),
                          sum(int(x[3]) for x in r), sum(int(x[4]) for x in r),
