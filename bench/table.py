@@ -251,7 +251,7 @@ if t:
     for m in re.finditer(r"^(switchover|failover)\s+(\w+)\s+(\d+)\s+(\S+ / \S+ / \S+|-)(?: \((\d+) none\))?\s+"
                          r"(?:\S+ / \S+ / \S+|-)\s+(\S+ / \S+ / \S+|-), (\d+)\s+(\S+ / \S+ / \S+|-), (\d+)\s*$", t, re.M):
         ev, port, n = m.group(1), m.group(2), int(m.group(3))
-        pw, none, np_, lost = m.group(4), m.group(5), int(m.group(8)), int(m.group(10))
+        pw, none, np_, lost = m.group(4), m.group(5), int(m.group(7)), int(m.group(9))
         s = "%s ms%s; %d non-primary, %d lost (n=%d)" % (pw, " (%s never)" % none if none else "", np_, lost, n)
         if port == "patroni":
             v = "baseline"
