@@ -1,5 +1,6 @@
-/* agent/http_api.c - HTTP request line parser and responses; see http_api.h. Every response
- * is built whole into the caller's bounded buffer: on -1 nothing of it remains there. */
+/* agent/http_api.c - the agent port's HTTP dialect: what each path answers; see http_api.h.
+ * Requests are read and responses written by common/http1.h; every response is built whole
+ * into the caller's bounded buffer: on -1 nothing of it remains there. */
 #include "agent/http_api.h"
 
 #include <errno.h>
@@ -14,173 +15,8 @@
 #include "agent/check.h"
 #include "common/units.h"
 
-const char *http_status_text(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 408:
-		return "Request Timeout";
-	case 414:
-		return "URI Too Long";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Error";
-	}
-}
-
-static bool http_is_tchar(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/* Decodes "METHOD SP TARGET SP HTTP/1.x" ended by "\r\n" or "\n" at the start of <p>[<len>].
- * Returns the bytes of the line with its end, 0 while no line end is there (the caller bounds
- * the wait with max_line), -1 when the line is not an HTTP/1.x request line. A path or query
- * too long for <out> is not an error: <out->too_long> asks for a 414. */
-int http_parse_request_line(const uint8_t *p, size_t len, struct http_req *out)
-{
-	const uint8_t *nl = memchr(p, '\n', len);
-	const uint8_t *end;
-	const uint8_t *q;
-	const uint8_t *m_end;
-	const uint8_t *t_start;
-	const uint8_t *t_end;
-	const uint8_t *qmark;
-	size_t plen;
-	size_t qlen;
-
-	memset(out, 0, sizeof(*out));
-	if (nl == NULL)
-		return 0;
-	if ((size_t)(nl - p) + 1 > (size_t)INT32_MAX)
-		return -1;
-	end = nl;
-	if (end > p && end[-1] == '\r')
-		end--;
-	/* method: a token */
-	for (q = p; q < end && http_is_tchar(*q); q++)
-		;
-	if (q == p || q >= end || *q != ' ')
-		return -1;
-	m_end = q;
-	if ((size_t)(m_end - p) == 3 && memcmp(p, "GET", 3) == 0)
-		out->method = HTTP_M_GET;
-	else if ((size_t)(m_end - p) == 4 && memcmp(p, "HEAD", 4) == 0)
-		out->method = HTTP_M_HEAD;
-	else if ((size_t)(m_end - p) == 7 && memcmp(p, "OPTIONS", 7) == 0)
-		out->method = HTTP_M_OPTIONS;
-	else
-		out->method = HTTP_M_OTHER;
-	/* target: origin-form, visible ASCII up to the next space */
-	t_start = m_end + 1;
-	for (q = t_start; q<end && * q> 0x20 && *q < 0x7f; q++)
-		;
-	t_end = q;
-	if (t_end == t_start || *t_start != '/' || q >= end || *q != ' ')
-		return -1;
-	/* version */
-	q++;
-	if ((size_t)(end - q) != 8 || memcmp(q, "HTTP/1.", 7) != 0 || q[7] < '0' || q[7] > '9')
-		return -1;
-	qmark = memchr(t_start, '?', (size_t)(t_end - t_start));
-	plen = (size_t)((qmark != NULL ? qmark : t_end) - t_start);
-	qlen = qmark != NULL ? (size_t)(t_end - qmark - 1) : 0;
-	if (plen >= sizeof(out->path) || qlen >= sizeof(out->query)) {
-		out->too_long = true;
-	} else {
-		memcpy(out->path, t_start, plen);
-		out->path[plen] = '\0';
-		if (qmark != NULL)
-			memcpy(out->query, qmark + 1, qlen);
-		out->query[qlen] = '\0';
-	}
-	return (int)(nl - p + 1);
-}
-
-/* Offset just past the blank line ending an HTTP head in <p>[<len>] ("\r\n\r\n" or "\n\n"),
- * or 0 when the head is not complete. */
-size_t http_head_end(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] != '\n')
-			continue;
-		if (i + 1 < len && p[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < len && p[i + 1] == '\r' && p[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
-}
-
-/* Copies the value of parameter <name> of <query> ("a=1&lag=16MB") into <out>. Returns 0, or
- * -1 when absent or longer than <outlen> - 1. No percent-decoding: values are plain tokens. */
-int http_query_get(const char *query, const char *name, char *out, size_t outlen)
-{
-	size_t nlen = strlen(name);
-	const char *p = query;
-
-	while (*p != '\0') {
-		size_t seg = strcspn(p, "&");
-
-		if (seg > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
-			size_t vlen = seg - nlen - 1;
-
-			if (vlen >= outlen)
-				return -1;
-			memcpy(out, p + nlen + 1, vlen);
-			out[vlen] = '\0';
-			return 0;
-		}
-		p += seg;
-		if (*p == '&')
-			p++;
-	}
-	return -1;
-}
-
-/* Appends a whole response with <ctype> and <body>[<blen>] (omitted for HEAD). */
-static int http_put(struct buf *out, int status, bool head, const char *ctype, const void *body,
-                    size_t blen)
-{
-	size_t start = buf_len(out);
-
-	if (buf_printf(out,
-	               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	               "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-	               status, http_status_text(status), ctype, blen) == -1)
-		goto out_rollback;
-	if (!head && blen > 0 && buf_append(out, body, blen) == -1)
-		goto out_rollback;
-	return status;
-
-out_rollback:
-	out->tail = out->head + start;
-	errno = ENOBUFS;
-	return -1;
-}
-
-/* A plain-text error response for <status>. Returns <status> or -1 (ENOBUFS). */
-int http_respond_error(int status, bool head, struct buf *out)
-{
-	char body[64];
-	int n = snprintf(body, sizeof(body), "%d %s\n", status, http_status_text(status));
-
-	return http_put(out, status, head, "text/plain; charset=utf-8", body, (size_t)n);
-}
-
 /* Writes a JSON body built into <scratch> (at most <max> bytes) with its headers into <out>. */
-static int http_put_json(const struct http_ctx *ctx, const struct http_req *req, int status,
+static int http_put_json(const struct http_ctx *ctx, const struct h1_req *req, int status,
                          struct buf *out)
 {
 	uint8_t mem[NS_FRAME_MAX * 2];
@@ -188,9 +24,9 @@ static int http_put_json(const struct http_ctx *ctx, const struct http_req *req,
 
 	buf_init_static(&body, mem, sizeof(mem));
 	if (ns_to_json(ctx->ns, &body) == -1 || buf_append(&body, "\n", 1) == -1)
-		return http_respond_error(503, req->method == HTTP_M_HEAD, out);
-	return http_put(out, status, req->method == HTTP_M_HEAD, "application/json",
-	                buf_head(&body), buf_len(&body));
+		return h1_respond_error(503, req->method == H1_M_HEAD, out);
+	return h1_put(out, status, req->method == H1_M_HEAD, "application/json", buf_head(&body),
+	              buf_len(&body));
 }
 
 /* ---- Patroni-compatible health endpoints (http_api.h) ------------------------------------ */
@@ -344,15 +180,15 @@ static int http_replica(const struct http_ctx *ctx, const char *query, struct ht
 	const struct node_state *ns = ctx->ns;
 	const struct ns_pg *pg = &ns->pg;
 	const char *state = pg->streaming ? "streaming" : "in archive recovery";
-	char raw[HTTP_QUERY_MAX];
-	char want[HTTP_QUERY_MAX];
+	char raw[H1_QUERY_MAX];
+	char want[H1_QUERY_MAX];
 	uint64_t max_lag = UINT64_MAX;
 
-	if (http_query_get(query, "lag", raw, sizeof(raw)) == 0 &&
+	if (h1_query_get(query, "lag", raw, sizeof(raw)) == 0 &&
 	    units_parse_size(raw, &max_lag) == -1)
 		return -1;
 	want[0] = '\0';
-	if (http_query_get(query, "replication_state", raw, sizeof(raw)) == 0 &&
+	if (h1_query_get(query, "replication_state", raw, sizeof(raw)) == 0 &&
 	    http_pct_decode(raw, want, sizeof(want)) == -1)
 		return -1;
 	if (!pg->present || !pg->up || pg->role != NS_ROLE_STANDBY) {
@@ -455,7 +291,7 @@ static int http_readiness(const struct http_ctx *ctx, const char *query, struct 
 {
 	const struct ns_pg *pg = &ctx->ns->pg;
 	uint64_t max_lag = 16u << 20;
-	char raw[HTTP_QUERY_MAX];
+	char raw[H1_QUERY_MAX];
 	bool write_mode = false;
 
 	for (size_t i = 0; i < ctx->conf->n_checks; i++) {
@@ -465,10 +301,10 @@ static int http_readiness(const struct http_ctx *ctx, const char *query, struct 
 			break;
 		}
 	}
-	if (http_query_get(query, "lag", raw, sizeof(raw)) == 0 &&
+	if (h1_query_get(query, "lag", raw, sizeof(raw)) == 0 &&
 	    units_parse_size(raw, &max_lag) == -1)
 		return -1;
-	if (http_query_get(query, "mode", raw, sizeof(raw)) == 0) {
+	if (h1_query_get(query, "mode", raw, sizeof(raw)) == 0) {
 		if (strcmp(raw, "write") == 0)
 			write_mode = true;
 		else if (strcmp(raw, "apply") != 0)
@@ -520,12 +356,12 @@ static bool http_health(const struct http_ctx *ctx, struct http_verdict *v)
 
 /* The verdict body: {"ok":..,"node":..,"role":..,"timeline":..,"lag_bytes":..,"admin":..,
  * "why":..}. */
-static int http_put_verdict(const struct http_ctx *ctx, const struct http_req *req,
+static int http_put_verdict(const struct http_ctx *ctx, const struct h1_req *req,
                             const struct http_verdict *v, struct buf *out)
 {
 	uint8_t mem[2048]; /* escaped node and why: up to 6x for control bytes */
 	struct buf body;
-	bool head = req->method == HTTP_M_HEAD;
+	bool head = req->method == H1_M_HEAD;
 
 	buf_init_static(&body, mem, sizeof(mem));
 	if (buf_printf(&body, "{\"ok\":%s,\"node\":", v->ok ? "true" : "false") == -1 ||
@@ -537,21 +373,21 @@ static int http_put_verdict(const struct http_ctx *ctx, const struct http_req *r
 	        ctx->ns->pg.present && ctx->ns->pg.up ? ns_role_name(ctx->ns->pg.role) : "unknown",
 	        ctx->ns->pg.tl, (unsigned long long)v->lag, ns_admin_name(ctx->ns->admin)) == -1 ||
 	    ns_json_str(&body, v->why) == -1 || buf_append(&body, "}\n", 2) == -1)
-		return http_respond_error(503, head, out);
-	return http_put(out, v->ok ? 200 : 503, head, "application/json", buf_head(&body),
-	                buf_len(&body));
+		return h1_respond_error(503, head, out);
+	return h1_put(out, v->ok ? 200 : 503, head, "application/json", buf_head(&body),
+	              buf_len(&body));
 }
 
 /* "/": Patroni's status code for the primary, with the whole node state as the body (so that
  * `curl node:5555` shows the node), "ok" and "why" first. */
-static int http_put_root(const struct http_ctx *ctx, const struct http_req *req,
+static int http_put_root(const struct http_ctx *ctx, const struct h1_req *req,
                          const struct http_verdict *v, struct buf *out)
 {
 	uint8_t jmem[NS_FRAME_MAX * 2];
 	uint8_t mem[NS_FRAME_MAX * 2 + 1024];
 	struct buf json;
 	struct buf body;
-	bool head = req->method == HTTP_M_HEAD;
+	bool head = req->method == H1_M_HEAD;
 
 	buf_init_static(&json, jmem, sizeof(jmem));
 	buf_init_static(&body, mem, sizeof(mem));
@@ -561,21 +397,21 @@ static int http_put_root(const struct http_ctx *ctx, const struct http_req *req,
 	    ns_json_str(&body, v->why) == -1 || buf_append(&body, ",", 1) == -1 ||
 	    buf_append(&body, (const uint8_t *)buf_head(&json) + 1, buf_len(&json) - 1) == -1 ||
 	    buf_append(&body, "\n", 1) == -1)
-		return http_respond_error(503, head, out);
-	return http_put(out, v->ok ? 200 : 503, head, "application/json", buf_head(&body),
-	                buf_len(&body));
+		return h1_respond_error(503, head, out);
+	return h1_put(out, v->ok ? 200 : 503, head, "application/json", buf_head(&body),
+	              buf_len(&body));
 }
 
-static int http_put_metrics(const struct http_ctx *ctx, const struct http_req *req, struct buf *out)
+static int http_put_metrics(const struct http_ctx *ctx, const struct h1_req *req, struct buf *out)
 {
 	uint8_t mem[16384];
 	struct buf body;
 
 	buf_init_static(&body, mem, sizeof(mem));
 	if (agent_metrics_write(ctx, &body) == -1)
-		return http_respond_error(503, req->method == HTTP_M_HEAD, out);
-	return http_put(out, 200, req->method == HTTP_M_HEAD, "text/plain; version=0.0.4",
-	                buf_head(&body), buf_len(&body));
+		return h1_respond_error(503, req->method == H1_M_HEAD, out);
+	return h1_put(out, 200, req->method == H1_M_HEAD, "text/plain; version=0.0.4",
+	              buf_head(&body), buf_len(&body));
 }
 
 static bool http_path_is(const char *path, const char *const *names)
@@ -598,7 +434,7 @@ bool http_line_passes(const char *line)
 
 /* Appends the response to <req> into <out>, whole or nothing. Returns the HTTP status, or -1
  * (ENOBUFS) when <out> cannot take even an error response. */
-int http_respond(const struct http_ctx *ctx, const struct http_req *req, struct buf *out)
+int http_respond(const struct http_ctx *ctx, const struct h1_req *req, struct buf *out)
 {
 	static const char *const primary_paths[] = { "/primary", "/leader", "/master",
 		                                     "/read-write", NULL };
@@ -608,16 +444,16 @@ int http_respond(const struct http_ctx *ctx, const struct http_req *req, struct 
 	static const char *const roro_sync_paths[] = { "/read-only-sync", "/read-only-synchronous",
 		                                       NULL };
 	static const char *const sleader_paths[] = { "/standby-leader", "/standby_leader", NULL };
-	bool head = req->method == HTTP_M_HEAD;
+	bool head = req->method == H1_M_HEAD;
 	struct http_verdict v;
 	char line[NS_CHECK_LINE_MAX + 1];
 	int r;
 
 	memset(&v, 0, sizeof(v));
 	if (req->too_long)
-		return http_respond_error(414, head, out);
-	if (req->method == HTTP_M_OTHER)
-		return http_respond_error(405, head, out);
+		return h1_respond_error(414, head, out);
+	if (req->method == H1_M_OTHER)
+		return h1_respond_error(405, head, out);
 	if (strcmp(req->path, "/status") == 0)
 		return http_put_json(ctx, req, 200, out);
 	if (strcmp(req->path, "/metrics") == 0)
@@ -628,10 +464,10 @@ int http_respond(const struct http_ctx *ctx, const struct http_req *req, struct 
 		int n;
 
 		if (c == NULL)
-			return http_respond_error(404, head, out);
+			return h1_respond_error(404, head, out);
 		n = snprintf(line, sizeof(line), "%s\n", c->line);
-		return http_put(out, http_line_passes(c->line) ? 200 : 503, head, "text/plain",
-		                line, (size_t)n);
+		return h1_put(out, http_line_passes(c->line) ? 200 : 503, head, "text/plain", line,
+		              (size_t)n);
 	}
 	if (strcmp(req->path, "/") == 0) {
 		v.ok = http_writable(ctx, &v);
@@ -665,10 +501,10 @@ int http_respond(const struct http_ctx *ctx, const struct http_req *req, struct 
 	} else if (strcmp(req->path, "/readiness") == 0) {
 		r = http_readiness(ctx, req->query, &v);
 	} else {
-		return http_respond_error(404, head, out);
+		return h1_respond_error(404, head, out);
 	}
 	if (r == -1)
-		return http_respond_error(400, head, out);
+		return h1_respond_error(400, head, out);
 	v.ok = r == 1;
 	return http_put_verdict(ctx, req, &v, out);
 }

@@ -29,8 +29,9 @@
  * (drain is the agent-check's word: HAProxy's DRAIN keeps open sessions, a 503 would cut them).
  * Every body says why (role, timeline, lag, admin). Other paths: 404.
  *
- * The request-line parser is pure and fuzzed (tests/fuzz/fuzz_http_request.c). The responder
- * reads a struct http_ctx snapshot and writes into a bounded struct buf: no I/O. */
+ * Requests are read by common/http1.h (pure, fuzzed: tests/fuzz/fuzz_h1_request.c, and with
+ * this responder tests/fuzz/fuzz_http_request.c). The responder reads a struct http_ctx
+ * snapshot and writes into a bounded struct buf: no I/O. */
 #ifndef HAPROLE_AGENT_HTTP_API_H
 #define HAPROLE_AGENT_HTTP_API_H
 
@@ -40,26 +41,8 @@
 
 #include "common/buf.h"
 #include "common/compiler.h"
+#include "common/http1.h"
 #include "common/node_state.h"
-
-#define HTTP_PATH_MAX  128 /* path without the query, with NUL; longer is refused (414) */
-#define HTTP_QUERY_MAX 128 /* query string without '?', with NUL */
-
-enum http_method {
-	HTTP_M_GET = 0, /* GET */
-	HTTP_M_HEAD,    /* HEAD: the same status and headers, no body */
-	HTTP_M_OPTIONS, /* OPTIONS: as GET (what HAProxy's option httpchk sends by default) */
-	HTTP_M_OTHER,   /* any other token: 405 */
-	HTTP_M_COUNT    /* keep last */
-};
-
-/* One decoded request line. */
-struct http_req {
-	enum http_method method;    /* request method */
-	char path[HTTP_PATH_MAX];   /* "/check/writer", without the query */
-	char query[HTTP_QUERY_MAX]; /* "lag=16MB", without '?', "" when none */
-	bool too_long;              /* path or query did not fit: answer 414 */
-};
 
 struct agent_conf;
 struct agent_stats;
@@ -82,13 +65,8 @@ struct http_ctx {
 	size_t n_peers;                        /* entries of <peers> */
 };
 
-int http_parse_request_line(const uint8_t *p, size_t len, struct http_req *out) HR_MUSTCHECK;
-size_t http_head_end(const uint8_t *p, size_t len);
-int http_query_get(const char *query, const char *name, char *out, size_t outlen) HR_MUSTCHECK;
-int http_respond(const struct http_ctx *ctx, const struct http_req *req,
+int http_respond(const struct http_ctx *ctx, const struct h1_req *req,
                  struct buf *out) HR_MUSTCHECK;
-int http_respond_error(int status, bool head, struct buf *out) HR_MUSTCHECK;
-const char *http_status_text(int status);
 bool http_line_passes(const char *line);
 
 #endif /* HAPROLE_AGENT_HTTP_API_H */

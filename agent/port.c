@@ -300,11 +300,11 @@ static void port_conn_answer_check(struct port_conn *c, const char *name, size_t
 	agent_count_reply(a, ev_time() - c->accepted);
 }
 
-static void port_conn_answer_http(struct port_conn *c, int status_if_error)
+static void port_conn_answer_http(struct port_conn *c, const struct h1_req *req,
+                                  int status_if_error)
 {
 	struct port *pt = c->port;
 	struct agent *a = pt->agent;
-	struct http_req req;
 	struct http_ctx ctx = {
 		.ns = &a->ns,
 		.conf = a->conf,
@@ -343,12 +343,9 @@ static void port_conn_answer_http(struct port_conn *c, int status_if_error)
 	a->stats.http_replies++;
 	if (status_if_error != 0) {
 		c->linger = true;
-		status = http_respond_error(status_if_error, false, &pt->scratch);
-	} else if (http_parse_request_line(buf_head(&c->rx), buf_len(&c->rx), &req) <= 0) {
-		c->linger = true;
-		status = http_respond_error(400, false, &pt->scratch);
+		status = h1_respond_error(status_if_error, false, &pt->scratch);
 	} else {
-		status = http_respond(&ctx, &req, &pt->scratch);
+		status = http_respond(&ctx, req, &pt->scratch);
 	}
 	if (status == -1) {
 		port_conn_close(c, "HTTP response does not fit");
@@ -369,6 +366,7 @@ static void port_conn_process(struct port_conn *c)
 	struct agent *a = pt->agent;
 	size_t max_line = (size_t)a->conf->agent.max_line;
 	struct port_line line;
+	struct h1_req req;
 	char peer[64];
 	int n;
 
@@ -383,7 +381,7 @@ static void port_conn_process(struct port_conn *c)
 			    (buf_len(&c->rx) >= 5 && memcmp(buf_head(&c->rx), "HEAD ", 5) == 0) ||
 			    (buf_len(&c->rx) >= 8 &&
 			     memcmp(buf_head(&c->rx), "OPTIONS ", 8) == 0)) {
-				port_conn_answer_http(c, 414);
+				port_conn_answer_http(c, NULL, 414);
 				return;
 			}
 			port_conn_close(c, "first line longer than max_line");
@@ -421,13 +419,23 @@ static void port_conn_process(struct port_conn *c)
 		port_conn_close(c, "unknown dialect (bug)");
 		return;
 	case PORT_ST_HTTP_HEAD:
-		if (http_head_end(buf_head(&c->rx), buf_len(&c->rx)) > 0) {
-			port_conn_answer_http(c, 0);
+		switch (h1_read_head(buf_head(&c->rx), buf_len(&c->rx), max_line, &req)) {
+		case H1_HEAD_OK:
+			port_conn_answer_http(c, &req, 0);
 			return;
-		}
-		if (buf_len(&c->rx) >= max_line || buf_room(&c->rx) == 0) {
+		case H1_HEAD_BAD:
+			port_conn_answer_http(c, NULL, 400);
+			return;
+		case H1_HEAD_TOO_LARGE:
 			a->stats.too_long++;
-			port_conn_answer_http(c, 431);
+			port_conn_answer_http(c, NULL, 431);
+			return;
+		case H1_HEAD_MORE:
+			if (buf_room(&c->rx) == 0) {
+				a->stats.too_long++;
+				port_conn_answer_http(c, NULL, 431);
+			}
+			return;
 		}
 		return;
 	case PORT_ST_WRITING:
@@ -522,7 +530,7 @@ static void port_conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		break;
 	case PORT_ST_HTTP_HEAD:
 		a->stats.timeouts++;
-		port_conn_answer_http(c, 408);
+		port_conn_answer_http(c, NULL, 408);
 		break;
 	case PORT_ST_WRITING:
 		a->stats.timeouts++;

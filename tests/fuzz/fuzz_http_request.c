@@ -1,5 +1,5 @@
-/* tests/fuzz/fuzz_http_request.c - the HTTP request path of the agent port: http_head_end()
- * then http_parse_request_line() on the buffered head, as port.c calls them, and the response
+/* tests/fuzz/fuzz_http_request.c - the HTTP request path of the agent port: h1_head_end()
+ * then h1_parse_request_line() on the buffered head, as port.c calls them, and the response
  * built for it over a fixed node state (http_respond() into a bounded buffer). Checks: a
  * parsed line ends at its '\n', path and query are NUL-terminated within their arrays, the
  * path starts with '/', and every response is one complete HTTP/1.1 head whose
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct http_ctx ctx = {
 		.ns = &ns, .conf = &conf, .stats = &stats, .peers = peers, .n_peers = 1
 	};
-	struct http_req req;
+	struct h1_req req;
 	struct buf out;
 	size_t head;
 	int n;
@@ -70,9 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (size > 4096)
 		return 0;
-	head = http_head_end(data, size);
+	head = h1_head_end(data, size);
 	assert(head <= size);
-	n = http_parse_request_line(data, size, &req);
+	n = h1_parse_request_line(data, size, &req);
 	if (n <= 0)
 		return 0;
 	assert((size_t)n <= size && data[n - 1] == '\n');
@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cl = strstr(r, "Content-Length: ");
 		assert(cl != NULL && cl < end_head);
 		blen = strtoul(cl + 16, NULL, 10);
-		if (req.method == HTTP_M_HEAD)
+		if (req.method == H1_M_HEAD)
 			assert(end_head + 4 == r + buf_len(&out));
 		else
 			assert((size_t)(r + buf_len(&out) - (end_head + 4)) == blen);

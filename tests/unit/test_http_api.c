@@ -19,13 +19,13 @@
 #include "agent/port.h"
 
 struct req_vec {
-	const char *in;     /* bytes */
-	int ret;            /* expected return: bytes, 0, -1; -2 = strlen(in) */
-	enum http_method m; /* expected method when ret > 0 */
-	const char *path;   /* expected path when ret > 0 */
-	const char *query;  /* expected query when ret > 0 */
-	bool too_long;      /* expected flag */
-	int line;           /* __LINE__ */
+	const char *in;    /* bytes */
+	int ret;           /* expected return: bytes, 0, -1; -2 = strlen(in) */
+	enum h1_method m;  /* expected method when ret > 0 */
+	const char *path;  /* expected path when ret > 0 */
+	const char *query; /* expected query when ret > 0 */
+	bool too_long;     /* expected flag */
+	int line;          /* __LINE__ */
 };
 
 static void test_http_parse_request_line_vectors(void **state)
@@ -33,35 +33,35 @@ static void test_http_parse_request_line_vectors(void **state)
 	static char long_path[400];
 	static char long_req[450];
 	static const struct req_vec v[] = {
-		{ "GET / HTTP/1.1\r\n", -2, HTTP_M_GET, "/", "", false, __LINE__ },
-		{ "GET /metrics HTTP/1.0\n", -2, HTTP_M_GET, "/metrics", "", false, __LINE__ },
-		{ "HEAD /primary HTTP/1.1\r\nHost: x\r\n\r\n", 24, HTTP_M_HEAD, "/primary", "",
-		  false, __LINE__ },
-		{ "GET /replica?lag=16MB HTTP/1.1\r\n", -2, HTTP_M_GET, "/replica", "lag=16MB",
-		  false, __LINE__ },
-		{ "GET /replica? HTTP/1.1\r\n", -2, HTTP_M_GET, "/replica", "", false, __LINE__ },
-		{ "POST /x HTTP/1.1\r\n", -2, HTTP_M_OTHER, "/x", "", false, __LINE__ },
-		{ "GETX / HTTP/1.1\r\n", -2, HTTP_M_OTHER, "/", "", false, __LINE__ },
-		{ "OPTIONS / HTTP/1.0\r\n\r\n", 20, HTTP_M_OPTIONS, "/", "", false, __LINE__ },
-		{ "OPTIONS /master HTTP/1.0\r\n", -2, HTTP_M_OPTIONS, "/master", "", false,
+		{ "GET / HTTP/1.1\r\n", -2, H1_M_GET, "/", "", false, __LINE__ },
+		{ "GET /metrics HTTP/1.0\n", -2, H1_M_GET, "/metrics", "", false, __LINE__ },
+		{ "HEAD /primary HTTP/1.1\r\nHost: x\r\n\r\n", 24, H1_M_HEAD, "/primary", "", false,
 		  __LINE__ },
-		{ "OPTIONSX / HTTP/1.0\r\n", -2, HTTP_M_OTHER, "/", "", false, __LINE__ },
-		{ "options / HTTP/1.0\r\n", -2, HTTP_M_OTHER, "/", "", false, __LINE__ },
+		{ "GET /replica?lag=16MB HTTP/1.1\r\n", -2, H1_M_GET, "/replica", "lag=16MB", false,
+		  __LINE__ },
+		{ "GET /replica? HTTP/1.1\r\n", -2, H1_M_GET, "/replica", "", false, __LINE__ },
+		{ "POST /x HTTP/1.1\r\n", -2, H1_M_OTHER, "/x", "", false, __LINE__ },
+		{ "GETX / HTTP/1.1\r\n", -2, H1_M_OTHER, "/", "", false, __LINE__ },
+		{ "OPTIONS / HTTP/1.0\r\n\r\n", 20, H1_M_OPTIONS, "/", "", false, __LINE__ },
+		{ "OPTIONS /master HTTP/1.0\r\n", -2, H1_M_OPTIONS, "/master", "", false,
+		  __LINE__ },
+		{ "OPTIONSX / HTTP/1.0\r\n", -2, H1_M_OTHER, "/", "", false, __LINE__ },
+		{ "options / HTTP/1.0\r\n", -2, H1_M_OTHER, "/", "", false, __LINE__ },
 		/* need more */
-		{ "GET / HTTP/1.1", 0, HTTP_M_GET, NULL, NULL, false, __LINE__ },
-		{ "", 0, HTTP_M_GET, NULL, NULL, false, __LINE__ },
+		{ "GET / HTTP/1.1", 0, H1_M_GET, NULL, NULL, false, __LINE__ },
+		{ "", 0, H1_M_GET, NULL, NULL, false, __LINE__ },
 		/* broken: one rule each */
-		{ "\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ },    /* no method */
-		{ "GET\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ }, /* no target */
-		{ "GET  / HTTP/1.1\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ }, /* 2 SP */
-		{ "GET x HTTP/1.1\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ },  /* no '/' */
-		{ "GET / HTTP/2.0\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ }, /* version */
-		{ "GET / HTTP/1.x\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ },
-		{ "GET / HTTP/1.1 \r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ },
-		{ "GET /\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ }, /* HTTP/0.9 */
-		{ "GET /a\x01 HTTP/1.1\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ },
-		{ "G(T / HTTP/1.1\r\n", -1, HTTP_M_GET, NULL, NULL, false, __LINE__ }, /* token */
-		{ long_req, -2, HTTP_M_GET, NULL, NULL, true, __LINE__ },
+		{ "\r\n", -1, H1_M_GET, NULL, NULL, false, __LINE__ },    /* no method */
+		{ "GET\r\n", -1, H1_M_GET, NULL, NULL, false, __LINE__ }, /* no target */
+		{ "GET  / HTTP/1.1\r\n", -1, H1_M_GET, NULL, NULL, false, __LINE__ }, /* 2 SP */
+		{ "GET x HTTP/1.1\r\n", -1, H1_M_GET, NULL, NULL, false, __LINE__ },  /* no '/' */
+		{ "GET / HTTP/2.0\r\n", -1, H1_M_GET, NULL, NULL, false, __LINE__ },  /* version */
+		{ "GET / HTTP/1.x\r\n", -1, H1_M_GET, NULL, NULL, false, __LINE__ },
+		{ "GET / HTTP/1.1 \r\n", -1, H1_M_GET, NULL, NULL, false, __LINE__ },
+		{ "GET /\r\n", -1, H1_M_GET, NULL, NULL, false, __LINE__ }, /* HTTP/0.9 */
+		{ "GET /a\x01 HTTP/1.1\r\n", -1, H1_M_GET, NULL, NULL, false, __LINE__ },
+		{ "G(T / HTTP/1.1\r\n", -1, H1_M_GET, NULL, NULL, false, __LINE__ }, /* token */
+		{ long_req, -2, H1_M_GET, NULL, NULL, true, __LINE__ },
 	};
 
 	(void)state;
@@ -69,9 +69,9 @@ static void test_http_parse_request_line_vectors(void **state)
 	long_path[0] = '/';
 	snprintf(long_req, sizeof(long_req), "GET %s HTTP/1.1\r\n", long_path);
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		struct http_req r;
+		struct h1_req r;
 		int want = v[i].ret == -2 ? (int)strlen(v[i].in) : v[i].ret;
-		int n = http_parse_request_line((const uint8_t *)v[i].in, strlen(v[i].in), &r);
+		int n = h1_parse_request_line((const uint8_t *)v[i].in, strlen(v[i].in), &r);
 
 		if (n != want)
 			fail_msg("vector at line %d: expected %d, got %d", v[i].line, want, n);
@@ -89,11 +89,11 @@ static void test_http_parse_request_line_vectors(void **state)
 static void test_http_head_end_vectors(void **state)
 {
 	(void)state;
-	assert_int_equal(http_head_end((const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18), 18);
-	assert_int_equal(http_head_end((const uint8_t *)"GET / HTTP/1.1\n\n", 16), 16);
-	assert_int_equal(http_head_end((const uint8_t *)"GET / HTTP/1.1\r\nA: b\r\n", 22), 0);
-	assert_int_equal(http_head_end((const uint8_t *)"GET / HTTP/1.1\r\n\r", 17), 0);
-	assert_int_equal(http_head_end((const uint8_t *)"", 0), 0);
+	assert_int_equal(h1_head_end((const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18), 18);
+	assert_int_equal(h1_head_end((const uint8_t *)"GET / HTTP/1.1\n\n", 16), 16);
+	assert_int_equal(h1_head_end((const uint8_t *)"GET / HTTP/1.1\r\nA: b\r\n", 22), 0);
+	assert_int_equal(h1_head_end((const uint8_t *)"GET / HTTP/1.1\r\n\r", 17), 0);
+	assert_int_equal(h1_head_end((const uint8_t *)"", 0), 0);
 }
 
 static void test_http_query_get_vectors(void **state)
@@ -101,15 +101,15 @@ static void test_http_query_get_vectors(void **state)
 	char out[16];
 
 	(void)state;
-	assert_int_equal(http_query_get("lag=16MB", "lag", out, sizeof(out)), 0);
+	assert_int_equal(h1_query_get("lag=16MB", "lag", out, sizeof(out)), 0);
 	assert_string_equal(out, "16MB");
-	assert_int_equal(http_query_get("a=1&lag=100", "lag", out, sizeof(out)), 0);
+	assert_int_equal(h1_query_get("a=1&lag=100", "lag", out, sizeof(out)), 0);
 	assert_string_equal(out, "100");
-	assert_int_equal(http_query_get("lagx=1", "lag", out, sizeof(out)), -1);
-	assert_int_equal(http_query_get("xlag=1", "lag", out, sizeof(out)), -1);
-	assert_int_equal(http_query_get("lag", "lag", out, sizeof(out)), -1);
-	assert_int_equal(http_query_get("", "lag", out, sizeof(out)), -1);
-	assert_int_equal(http_query_get("lag=12345678901234567890", "lag", out, sizeof(out)), -1);
+	assert_int_equal(h1_query_get("lagx=1", "lag", out, sizeof(out)), -1);
+	assert_int_equal(h1_query_get("xlag=1", "lag", out, sizeof(out)), -1);
+	assert_int_equal(h1_query_get("lag", "lag", out, sizeof(out)), -1);
+	assert_int_equal(h1_query_get("", "lag", out, sizeof(out)), -1);
+	assert_int_equal(h1_query_get("lag=12345678901234567890", "lag", out, sizeof(out)), -1);
 }
 
 struct first_vec {
@@ -401,7 +401,7 @@ static void test_http_respond_vectors(void **state)
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		for (size_t m = 0; m < sizeof(forms) / sizeof(forms[0]); m++) {
 			static struct fixture f;
-			struct http_req r;
+			struct h1_req r;
 			char request[256];
 			char want[32];
 			const char *resp;
@@ -411,10 +411,10 @@ static void test_http_respond_vectors(void **state)
 			buf_reset(&out);
 			snprintf(request, sizeof(request), "%s %s %s", forms[m][0], v[i].target,
 			         forms[m][1]);
-			assert_true(http_head_end((const uint8_t *)request, strlen(request)) ==
+			assert_true(h1_head_end((const uint8_t *)request, strlen(request)) ==
 			            strlen(request));
-			assert_true(http_parse_request_line((const uint8_t *)request,
-			                                    strlen(request), &r) > 0);
+			assert_true(h1_parse_request_line((const uint8_t *)request, strlen(request),
+			                                  &r) > 0);
 			status = http_respond(&f.ctx, &r, &out);
 			assert_true(buf_append(&out, "", 1) == 0);
 			resp = (const char *)buf_head(&out);
@@ -424,7 +424,7 @@ static void test_http_respond_vectors(void **state)
 				         v[i].line, forms[m][0], v[i].status, status, resp);
 			if (strstr(resp, "Connection: close\r\n") == NULL)
 				fail_msg("vector at line %d: no Connection: close", v[i].line);
-			if (r.method == HTTP_M_HEAD) {
+			if (r.method == H1_M_HEAD) {
 				if (strcmp(strstr(resp, "\r\n\r\n"), "\r\n\r\n") != 0)
 					fail_msg("vector at line %d: HEAD with a body", v[i].line);
 			} else if (v[i].body != NULL && strstr(resp, v[i].body) == NULL) {
@@ -448,12 +448,12 @@ static void test_http_respond_methods(void **state)
 	(void)state;
 	fixture_build(&f, N_PRIMARY);
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
-		struct http_req r;
+		struct h1_req r;
 
 		buf_init_static(&out, mem, sizeof(mem));
-		assert_true(http_parse_request_line((const uint8_t *)reqs[i], strlen(reqs[i]), &r) >
+		assert_true(h1_parse_request_line((const uint8_t *)reqs[i], strlen(reqs[i]), &r) >
 		            0);
-		assert_int_equal(r.method, HTTP_M_OTHER);
+		assert_int_equal(r.method, H1_M_OTHER);
 		assert_int_equal(http_respond(&f.ctx, &r, &out), 405);
 	}
 }
@@ -464,7 +464,7 @@ static void test_http_respond_content_length(void **state)
 	uint8_t mem[65536];
 	struct buf out;
 	struct fixture f;
-	struct http_req r;
+	struct h1_req r;
 	const char *req = "GET /metrics HTTP/1.1\r\n";
 	const char *body;
 	const char *cl;
@@ -472,7 +472,7 @@ static void test_http_respond_content_length(void **state)
 	(void)state;
 	buf_init_static(&out, mem, sizeof(mem));
 	fixture_build(&f, N_STANDBY);
-	assert_true(http_parse_request_line((const uint8_t *)req, strlen(req), &r) > 0);
+	assert_true(h1_parse_request_line((const uint8_t *)req, strlen(req), &r) > 0);
 	assert_int_equal(http_respond(&f.ctx, &r, &out), 200);
 	assert_true(buf_append(&out, "", 1) == 0);
 	body = strstr((char *)buf_head(&out), "\r\n\r\n") + 4;
@@ -494,7 +494,7 @@ static void test_http_respond_metrics_format(void **state)
 		size_t n_typed = 0;
 		struct buf out;
 		struct fixture f;
-		struct http_req r;
+		struct h1_req r;
 		const char *req = "GET /metrics HTTP/1.1\r\n";
 		char *line;
 		char *save = NULL;
@@ -503,7 +503,7 @@ static void test_http_respond_metrics_format(void **state)
 		fixture_build(&f, kinds[k]);
 		f.ns.app.present = true;
 		f.ns.app.up = true;
-		assert_true(http_parse_request_line((const uint8_t *)req, strlen(req), &r) > 0);
+		assert_true(h1_parse_request_line((const uint8_t *)req, strlen(req), &r) > 0);
 		assert_int_equal(http_respond(&f.ctx, &r, &out), 200);
 		mem[buf_len(&out)] = '\0';
 		line = strstr((char *)buf_head(&out), "\r\n\r\n") + 4;
@@ -560,13 +560,13 @@ static void test_http_respond_no_room(void **state)
 	uint8_t mem[40];
 	struct buf out;
 	struct fixture f;
-	struct http_req r;
+	struct h1_req r;
 	const char *req = "GET / HTTP/1.1\r\n";
 
 	(void)state;
 	buf_init_static(&out, mem, sizeof(mem));
 	fixture_build(&f, N_PRIMARY);
-	assert_true(http_parse_request_line((const uint8_t *)req, strlen(req), &r) > 0);
+	assert_true(h1_parse_request_line((const uint8_t *)req, strlen(req), &r) > 0);
 	assert_int_equal(http_respond(&f.ctx, &r, &out), -1);
 	assert_int_equal(buf_len(&out), 0);
 }
