@@ -10,200 +10,58 @@
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 
-#define M(f) offsetof(struct spoa_conf, f)
+/* clang-format off */
 const struct cfg_key spoa_conf_main_keys[] = {
-	{ .name = "listen",
-	  .type = CFG_T_ADDR,
-	  .offset = M(listen),
-	  .def = "127.0.0.1:12345",
-	  .help = "SPOP listener HAProxy's SPOE backend connects to" },
-	{ .name = "status_listen",
-	  .type = CFG_T_ADDR,
-	  .offset = M(status),
-	  .def = "127.0.0.1:12346",
-	  .help = "status HTTP: / (JSON view), /metrics (Prometheus)" },
-	{ .name = "allow_from",
-	  .type = CFG_T_NETS,
-	  .offset = M(allow_from),
-	  .def = "",
-	  .reloadable = true,
-	  .help = "source networks allowed on the SPOP port (HAProxy's hosts); empty: all" },
-	{ .name = "status_allow_from",
-	  .type = CFG_T_NETS,
-	  .offset = M(status_allow_from),
-	  .def = "",
-	  .reloadable = true,
-	  .help = "source networks allowed on the status port (monitoring); empty: all" },
-	{ .name = "backlog",
-	  .type = CFG_T_INT,
-	  .offset = M(backlog),
-	  .min = 16,
-	  .max = 65535,
-	  .def = "1024",
-	  .help = "listen backlog (every HAProxy reload reconnects at once)" },
-	{ .name = "max_connections",
-	  .type = CFG_T_INT,
-	  .offset = M(max_conns),
-	  .min = 1,
-	  .max = 100000,
-	  .def = "4096",
-	  .reloadable = true,
-	  .help = "SPOP connections at once; more are refused" },
-	{ .name = "max_handshakes",
-	  .type = CFG_T_INT,
-	  .offset = M(max_handshakes),
-	  .min = 1,
-	  .max = 100000,
-	  .def = "1024",
-	  .reloadable = true,
-	  .help = "connections that have not finished HELLO; a newer one evicts the oldest" },
-	{ .name = "max_frame_size",
-	  .type = CFG_T_SIZE,
-	  .offset = M(max_frame),
-	  .min = 256,
-	  .max = 1048576,
-	  .def = "16k",
-	  .reloadable = true,
-	  .help = "our max-frame-size; AGENT-HELLO sends min(this, HAProxy's)" },
-	{ .name = "hello_timeout",
-	  .type = CFG_T_DURATION,
-	  .offset = M(hello_timeout),
-	  .min = 0.01,
-	  .max = 60,
-	  .def = "5s",
-	  .reloadable = true,
-	  .help = "time to get HAPROXY-HELLO" },
-	{ .name = "idle_timeout",
-	  .type = CFG_T_DURATION,
-	  .offset = M(idle_timeout),
-	  .min = 0.1,
-	  .max = 86400,
-	  .def = "10m",
-	  .reloadable = true,
-	  .help = "close a connection silent this long (keep above HAProxy's timeout idle)" },
-	{ .name = "heartbeat",
-	  .type = CFG_T_DURATION,
-	  .offset = M(heartbeat),
-	  .min = 0.01,
-	  .max = 60,
-	  .def = "500ms",
-	  .reloadable = true,
-	  .help = "agents' feed heartbeat; 3 silent heartbeats make a node unknown" },
-	{ .name = "connect_timeout",
-	  .type = CFG_T_DURATION,
-	  .offset = M(connect_timeout),
-	  .min = 0.01,
-	  .max = 60,
-	  .def = "1s",
-	  .reloadable = true,
-	  .help = "deadline of one feed connect" },
-	{ .name = "log_level",
-	  .type = CFG_T_ENUM,
-	  .offset = M(log_level),
-	  .enum_names = log_levels,
-	  .def = "info",
-	  .reloadable = true,
-	  .help = "error, warning, info or debug" },
-	{ .name = "user",
-	  .type = CFG_T_STRING,
-	  .offset = M(user),
-	  .len = sizeof(((struct spoa_conf *)0)->user),
-	  .def = "",
-	  .help = "started as root: run as this user once the ports are bound (empty: refuse "
-	          "root unless --allow-root)" },
-	{ .name = "group",
-	  .type = CFG_T_STRING,
-	  .offset = M(group),
-	  .len = sizeof(((struct spoa_conf *)0)->group),
-	  .def = "",
-	  .help = "with user: the group to run as (empty: the user's primary group); the user's "
-	          "other groups from /etc/group are kept" },
-	{ .name = "hold_budget",
-	  .type = CFG_T_INT,
-	  .offset = M(hold_budget),
-	  .min = 0,
-	  .max = 1000000,
-	  .def = "4096",
-	  .help = "write NOTIFYs held at once waiting for a promotion (all clusters); past it, "
-	          "answered at once" },
-	{ .name = NULL },
+	CFG_ADDR("listen", struct spoa_conf, listen, "127.0.0.1:12345", CFG_RESTART, "SPOP listener HAProxy's SPOE backend connects to"),
+	CFG_ADDR("status_listen", struct spoa_conf, status, "127.0.0.1:12346", CFG_RESTART, "status HTTP: / (JSON view), /metrics (Prometheus)"),
+	CFG_NETS("allow_from", struct spoa_conf, allow_from, "", CFG_RELOAD, "source networks allowed on the SPOP port (HAProxy's hosts); empty: all"),
+	CFG_NETS("status_allow_from", struct spoa_conf, status_allow_from, "", CFG_RELOAD, "source networks allowed on the status port (monitoring); empty: all"),
+	CFG_INT("backlog", struct spoa_conf, backlog, 16, 65535, "1024", CFG_RESTART, "listen backlog (every HAProxy reload reconnects at once)"),
+	CFG_INT("max_connections", struct spoa_conf, max_conns, 1, 100000, "4096", CFG_RELOAD, "SPOP connections at once; more are refused"),
+	CFG_INT("max_handshakes", struct spoa_conf, max_handshakes, 1, 100000, "1024", CFG_RELOAD, "connections that have not finished HELLO; a newer one evicts the oldest"),
+	CFG_SIZE("max_frame_size", struct spoa_conf, max_frame, 256, 1048576, "16k", CFG_RELOAD, "our max-frame-size; AGENT-HELLO sends min(this, HAProxy's)"),
+	CFG_DUR("hello_timeout", struct spoa_conf, hello_timeout, 0.01, 60, "5s", CFG_RELOAD, "time to get HAPROXY-HELLO"),
+	CFG_DUR("idle_timeout", struct spoa_conf, idle_timeout, 0.1, 86400, "10m", CFG_RELOAD, "close a connection silent this long (keep above HAProxy's timeout idle)"),
+	CFG_DUR("heartbeat", struct spoa_conf, heartbeat, 0.01, 60, "500ms", CFG_RELOAD, "agents' feed heartbeat; 3 silent heartbeats make a node unknown"),
+	CFG_DUR("connect_timeout", struct spoa_conf, connect_timeout, 0.01, 60, "1s", CFG_RELOAD, "deadline of one feed connect"),
+	CFG_ENUM("log_level", struct spoa_conf, log_level, log_levels, "info", CFG_RELOAD, "error, warning, info or debug"),
+	CFG_STR("user", struct spoa_conf, user, 0, "", CFG_RESTART, "started as root: run as this user once the ports are bound (empty: refuse root unless --allow-root)"),
+	CFG_STR("group", struct spoa_conf, group, 0, "", CFG_RESTART, "with user: the group to run as (empty: the user's primary group); the user's other groups from /etc/group are kept"),
+	CFG_INT("hold_budget", struct spoa_conf, hold_budget, 0, 1000000, "4096", CFG_RESTART, "write NOTIFYs held at once waiting for a promotion (all clusters); past it, answered at once"),
+	CFG_END,
 };
-#undef M
+/* clang-format on */
 
-#define C(f) offsetof(struct spoa_cluster_conf, f)
+/* clang-format off */
 const struct cfg_key spoa_conf_cluster_keys[] = {
-	{ .name = "sysid",
-	  .type = CFG_T_STRING,
-	  .offset = C(sysid),
-	  .len = sizeof(((struct spoa_cluster_conf *)0)->sysid),
-	  .def = "",
-	  .reloadable = true,
-	  .help = "PostgreSQL system identifier of the cluster; empty: all nodes must agree" },
-	{ .name = "max_lag",
-	  .type = CFG_T_SIZE,
-	  .offset = C(max_lag),
-	  .min = 0,
-	  .max = 1099511627776.0,
-	  .def = "16MB",
-	  .reloadable = true,
-	  .help = "a standby further behind (bytes) is not offered as reader" },
-	{ .name = "hold_max",
-	  .type = CFG_T_DURATION,
-	  .offset = C(hold_max),
-	  .min = 0,
-	  .max = 60,
-	  .def = "0",
-	  .reloadable = true,
-	  .help = "a write arriving while the writer is lost and a standby can take over waits "
-	          "this long for the promotion; 0: answered at once" },
-	{ .name = NULL },
+	CFG_STR("sysid", struct spoa_cluster_conf, sysid, 0, "", CFG_RELOAD, "PostgreSQL system identifier of the cluster; empty: all nodes must agree"),
+	CFG_SIZE("max_lag", struct spoa_cluster_conf, max_lag, 0, 1099511627776.0, "16MB", CFG_RELOAD, "a standby further behind (bytes) is not offered as reader"),
+	CFG_DUR("hold_max", struct spoa_cluster_conf, hold_max, 0, 60, "0", CFG_RELOAD, "a write arriving while the writer is lost and a standby can take over waits this long for the promotion; 0: answered at once"),
+	CFG_END,
 };
-#undef C
+/* clang-format on */
 
-#define N(f) offsetof(struct spoa_node_conf, f)
+/* clang-format off */
 const struct cfg_key spoa_conf_node_keys[] = {
-	{ .name = "cluster",
-	  .type = CFG_T_STRING,
-	  .offset = N(cluster),
-	  .len = sizeof(((struct spoa_node_conf *)0)->cluster),
-	  .min = 1,
-	  .help = "the [cluster NAME] this node belongs to" },
-	{ .name = "agent",
-	  .type = CFG_T_ADDR,
-	  .offset = N(agent),
-	  .help = "the node's haprole-agent port (ip:port): its state feed" },
-	{ .name = "server",
-	  .type = CFG_T_STRING,
-	  .offset = N(server),
-	  .len = sizeof(((struct spoa_node_conf *)0)->server),
-	  .def = "",
-	  .help = "HAProxy server name of this node; default: the node name" },
-	{ .name = NULL },
+	CFG_STR("cluster", struct spoa_node_conf, cluster, 1, NULL, CFG_RESTART, "the [cluster NAME] this node belongs to"),
+	CFG_ADDR("agent", struct spoa_node_conf, agent, NULL, CFG_RESTART, "the node's haprole-agent port (ip:port): its state feed"),
+	CFG_STR("server", struct spoa_node_conf, server, 0, "", CFG_RESTART, "HAProxy server name of this node; default: the node name"),
+	CFG_END,
 };
-#undef N
+/* clang-format on */
 
-#define H(f) offsetof(struct spoa_haproxy_conf, f)
-#define HSTR(f) .type = CFG_T_STRING, .offset = H(f), .len = sizeof(((struct spoa_haproxy_conf *)0)->f)
+/* clang-format off */
 const struct cfg_key spoa_conf_haproxy_keys[] = {
-	{ .name = "runtime_api", HSTR(runtime_api), .min = 1, .reloadable = true,
-	  .help = "HAProxy's stats socket: /path/to/admin.sock or ip:port (level admin)" },
-	{ .name = "cluster", HSTR(cluster), .min = 1, .reloadable = true,
-	  .help = "the [cluster NAME] whose writer and reader this HAProxy is told" },
-	{ .name = "writer_backend", HSTR(writer_backend), .min = 1, .reloadable = true,
-	  .help = "backend of the writes: the writer ready, every other server maint" },
-	{ .name = "reader_backend", HSTR(reader_backend), .def = "", .reloadable = true,
-	  .help = "backend of the reads: the reader ready, the others drain; empty: none" },
-	{ .name = "command_prefix", HSTR(prefix), .def = "", .reloadable = true,
-	  .help = "put before each command, e.g. @1 through the master CLI" },
-	{ .name = "timeout", .type = CFG_T_DURATION, .offset = H(timeout), .min = 0.01, .max = 60,
-	  .def = "1s", .reloadable = true, .help = "deadline of one runtime API exchange" },
-	{ .name = "verify_interval", .type = CFG_T_DURATION, .offset = H(verify_interval),
-	  .min = 0.05, .max = 3600, .def = "1s", .reloadable = true,
-	  .help = "read the servers' state back this often and re-apply what differs" },
-	{ .name = NULL },
+	CFG_STR("runtime_api", struct spoa_haproxy_conf, runtime_api, 1, NULL, CFG_RELOAD, "HAProxy's stats socket: /path/to/admin.sock or ip:port (level admin)"),
+	CFG_STR("cluster", struct spoa_haproxy_conf, cluster, 1, NULL, CFG_RELOAD, "the [cluster NAME] whose writer and reader this HAProxy is told"),
+	CFG_STR("writer_backend", struct spoa_haproxy_conf, writer_backend, 1, NULL, CFG_RELOAD, "backend of the writes: the writer ready, every other server maint"),
+	CFG_STR("reader_backend", struct spoa_haproxy_conf, reader_backend, 0, "", CFG_RELOAD, "backend of the reads: the reader ready, the others drain; empty: none"),
+	CFG_STR("command_prefix", struct spoa_haproxy_conf, prefix, 0, "", CFG_RELOAD, "put before each command, e.g. @1 through the master CLI"),
+	CFG_DUR("timeout", struct spoa_haproxy_conf, timeout, 0.01, 60, "1s", CFG_RELOAD, "deadline of one runtime API exchange"),
+	CFG_DUR("verify_interval", struct spoa_haproxy_conf, verify_interval, 0.05, 3600, "1s", CFG_RELOAD, "read the servers' state back this often and re-apply what differs"),
+	CFG_END,
 };
-#undef HSTR
-#undef H
+/* clang-format on */
 
 /* Parser state: which section the next keys belong to. */
 struct load_ctx {
@@ -229,7 +87,8 @@ static int check_account(const struct cfg_item *it, char *err, size_t errlen)
 		cfg_item_err(err, errlen, it, "key 'user': %s (got \"%s\")", why, it->value);
 		return -1;
 	}
-	if (strcmp(it->key, "group") == 0 && priv_lookup_group(it->value, &gid, why, sizeof(why)) < 0) {
+	if (strcmp(it->key, "group") == 0 &&
+	    priv_lookup_group(it->value, &gid, why, sizeof(why)) < 0) {
 		cfg_item_err(err, errlen, it, "key 'group': %s (got \"%s\")", why, it->value);
 		return -1;
 	}
@@ -395,10 +254,10 @@ static int validate(const char *name, struct load_ctx *x, char *err, size_t errl
 	for (i = 0; i < c->n_haproxies; i++) {
 		struct spoa_haproxy_conf *h = &c->haproxies[i];
 		const char *why = NULL;
-		const char *missing = h->runtime_api[0] == '\0'    ? "runtime_api"
-		                      : h->cluster[0] == '\0'      ? "cluster"
+		const char *missing = h->runtime_api[0] == '\0'      ? "runtime_api"
+		                      : h->cluster[0] == '\0'        ? "cluster"
 		                      : h->writer_backend[0] == '\0' ? "writer_backend"
-		                                                   : NULL;
+		                                                     : NULL;
 
 		if (missing != NULL) {
 			snprintf(err, errlen, "%s:%u: key '%s': missing in [haproxy %s]", name,
