@@ -7,13 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/http1.h"
 #include "common/log.h"
 #include "common/node_state.h"
 #include "common/sock.h"
 #include "spoe/spoa.h"
 #include "spoe/spop_conn.h"
 
-#define STATUS_HTTP_TIMEOUT 2.0          /* seconds for the request line, and for the response */
+#define STATUS_HTTP_TIMEOUT 2.0          /* seconds for the request head, and for the response */
 #define STATUS_HTTP_RESP    (256 * 1024) /* largest response: 64 nodes fit many times over */
 
 static void client_close(struct status_client *cl)
@@ -246,77 +247,84 @@ int status_http_metrics(struct spoa *s, struct buf *b)
 	return 0;
 }
 
-/* Builds the response to the request line in <cl->rx> into <cl->tx>. */
-enum status_route status_http_route(const uint8_t *req, size_t len)
+/* Reads the request head at <req>[<len>] (common/http1.h) into <r>, and says what it asks for. */
+static enum status_route status_http_decide(const uint8_t *req, size_t len, struct h1_req *r)
 {
-	const uint8_t *eol = memchr(req, '\n', len);
-	const uint8_t *path;
-	const uint8_t *end;
-	size_t pl;
-
-	if (eol == NULL)
+	switch (h1_read_head(req, len, STATUS_HTTP_HEAD_MAX, r)) {
+	case H1_HEAD_MORE:
 		return STATUS_ROUTE_INCOMPLETE;
-	len = (size_t)(eol - req); /* the request line only, never past it */
-	if (len >= 4 && memcmp(req, "GET ", 4) == 0)
-		path = req + 4;
-	else if (len >= 5 && memcmp(req, "HEAD ", 5) == 0)
-		path = req + 5;
-	else
+	case H1_HEAD_BAD:
+		return STATUS_ROUTE_BAD_REQUEST;
+	case H1_HEAD_TOO_LARGE:
+		return STATUS_ROUTE_TOO_LARGE;
+	case H1_HEAD_OK:
+		break;
+	}
+	if (r->method != H1_M_GET && r->method != H1_M_HEAD)
 		return STATUS_ROUTE_BAD_METHOD;
-	end = path;
-	while (end < eol && *end != ' ' && *end != '\r')
-		end++;
-	pl = (size_t)(end - path);
-	if ((pl == 1 && path[0] == '/') || (pl == 7 && memcmp(path, "/status", 7) == 0))
+	if (!r->too_long && (strcmp(r->path, "/") == 0 || strcmp(r->path, "/status") == 0))
 		return STATUS_ROUTE_JSON;
-	if (pl == 8 && memcmp(path, "/metrics", 8) == 0)
+	if (!r->too_long && strcmp(r->path, "/metrics") == 0)
 		return STATUS_ROUTE_METRICS;
 	return STATUS_ROUTE_NOT_FOUND;
 }
 
+enum status_route status_http_route(const uint8_t *req, size_t len)
+{
+	struct h1_req r;
+
+	return status_http_decide(req, len, &r);
+}
+
+/* Builds the response to the request head in <cl->rx> into <cl->tx>: the body into the
+ * page's scratch buffer, then <cl->tx> sized to the whole response (common/http1.h). */
 static int respond(struct status_client *cl)
 {
 	struct spoa *s = cl->h->spoa;
-	const char *ctype = "application/json", *code = "200 OK";
-	struct buf body;
+	struct buf *body = &cl->h->scratch;
+	const char *ctype = "text/plain";
+	struct h1_req req;
+	int status = 200;
 	int r = -1;
 
-	if (buf_init(&cl->tx, STATUS_HTTP_RESP) < 0)
-		return -1;
-	if (buf_init(&body, STATUS_HTTP_RESP - 256) < 0)
-		return -1;
-	switch (status_http_route(buf_head(&cl->rx), buf_len(&cl->rx))) {
+	buf_reset(body);
+	switch (status_http_decide(buf_head(&cl->rx), buf_len(&cl->rx), &req)) {
+	case STATUS_ROUTE_INCOMPLETE: /* not called before a whole head; answered as bad */
+	case STATUS_ROUTE_BAD_REQUEST:
+		status = 400;
+		r = buf_printf(body, "not an HTTP/1.x request\n");
+		break;
+	case STATUS_ROUTE_TOO_LARGE:
+		status = 431;
+		r = buf_printf(body, "request head over %d bytes\n", STATUS_HTTP_HEAD_MAX);
+		break;
 	case STATUS_ROUTE_BAD_METHOD:
-	case STATUS_ROUTE_INCOMPLETE: /* not called before a full line; answered as bad */
-		code = "405 Method Not Allowed";
-		r = buf_printf(&body, "only GET\n");
+		status = 405;
+		r = buf_printf(body, "only GET\n");
 		break;
 	case STATUS_ROUTE_JSON:
-		r = status_http_json(s, &body);
+		ctype = "application/json";
+		r = status_http_json(s, body);
 		break;
 	case STATUS_ROUTE_METRICS:
 		ctype = "text/plain; version=0.0.4";
-		r = status_http_metrics(s, &body);
+		r = status_http_metrics(s, body);
 		break;
 	case STATUS_ROUTE_NOT_FOUND:
-		code = "404 Not Found";
-		ctype = "text/plain";
-		r = buf_printf(&body, "paths: / (JSON view), /metrics (Prometheus)\n");
+		status = 404;
+		r = buf_printf(body, "paths: / (JSON view), /metrics (Prometheus)\n");
 		break;
 	}
 	if (r < 0) {
 		log_warning("status: response larger than %d bytes", STATUS_HTTP_RESP);
-		buf_free(&body);
 		return -1;
 	}
-	r = buf_printf(&cl->tx,
-	               "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	               "Connection: close\r\n\r\n",
-	               code, ctype, buf_len(&body));
-	if (r == 0 && !(buf_len(&cl->rx) >= 5 && memcmp(buf_head(&cl->rx), "HEAD ", 5) == 0))
-		r = buf_append(&cl->tx, buf_head(&body), buf_len(&body));
-	buf_free(&body);
-	return r;
+	if (buf_init(&cl->tx, STATUS_HTTP_HEAD_MAX + buf_len(body)) < 0)
+		return -1;
+	return h1_put(&cl->tx, status, req.method == H1_M_HEAD, ctype, buf_head(body),
+	              buf_len(body)) < 0
+	           ? -1
+	           : 0;
 }
 
 static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -330,8 +338,9 @@ static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			client_close(cl);
 			return;
 		}
-		if (memchr(buf_head(&cl->rx), '\n', buf_len(&cl->rx)) == NULL)
-			return; /* request line not complete yet */
+		if (status_http_route(buf_head(&cl->rx), buf_len(&cl->rx)) ==
+		    STATUS_ROUTE_INCOMPLETE)
+			return; /* request head not complete yet */
 		if (respond(cl) < 0) {
 			client_close(cl);
 			return;
@@ -387,7 +396,8 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 			     h->clients[i].opened < h->clients[old].opened))
 				old = i;
 		if (old == STATUS_HTTP_MAX_CLIENTS) {
-			close(fd); /* every slot is answering: a status page is not worth queueing */
+			close(
+			    fd); /* every slot is answering: a status page is not worth queueing */
 			return;
 		}
 		client_close(&h->clients[old]);
@@ -416,9 +426,15 @@ int status_http_start(struct status_http *h, struct spoa *spoa, const struct cfg
 	h->spoa = spoa;
 	for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
 		h->clients[i].fd = -1;
-	h->fd = sock_listen_tcp(addr, 64, err, errlen);
-	if (h->fd == -1)
+	if (buf_init(&h->scratch, STATUS_HTTP_RESP) < 0) {
+		snprintf(err, errlen, "status page: out of memory");
 		return -1;
+	}
+	h->fd = sock_listen_tcp(addr, 64, err, errlen);
+	if (h->fd == -1) {
+		buf_free(&h->scratch);
+		return -1;
+	}
 	ev_io_init(&h->io, listen_cb, h->fd, EV_READ);
 	ev_io_start(spoa->loop, &h->io);
 	return 0;
@@ -436,4 +452,5 @@ void status_http_stop(struct status_http *h)
 	ev_io_stop(h->spoa->loop, &h->io);
 	close(h->fd);
 	h->fd = -1;
+	buf_free(&h->scratch);
 }

@@ -1,6 +1,8 @@
 /* spoe/status_http.h - the SPOA's small status port: "GET /" (or /status) answers the cluster
  * view as JSON, "GET /metrics" Prometheus text. One request per connection, then close; the
- * request line must arrive within 2 s and fit 1 KiB. Prefix: status_http_. */
+ * request head must arrive within 2 s and fit 1 KiB. Requests are read and responses written
+ * by common/http1.h; a response is built into one scratch buffer of the page (taken at start),
+ * then copied to a buffer of its own size. Prefix: status_http_. */
 #ifndef HAPROLE_SPOE_STATUS_HTTP_H
 #define HAPROLE_SPOE_STATUS_HTTP_H
 
@@ -12,15 +14,16 @@
 
 struct spoa;
 
-#define STATUS_HTTP_MAX_CLIENTS 64 /* requests at once; a newer one evicts the oldest waiting */
+#define STATUS_HTTP_MAX_CLIENTS 64   /* requests at once; a newer one evicts the oldest waiting */
+#define STATUS_HTTP_HEAD_MAX    1024 /* largest request head; room for the response's head */
 
 struct status_client {
-	ev_io io;              /* readability of the request */
-	ev_timer timer;        /* request deadline */
-	int fd;                /* socket, -1 when the slot is free */
-	struct buf rx;         /* request bytes (fixed 1 KiB storage below) */
-	struct buf tx;         /* the response, allocated once the request is read */
-	uint8_t rx_mem[1024];  /* storage of <rx> */
+	ev_io io;                             /* readability of the request */
+	ev_timer timer;                       /* request deadline */
+	int fd;                               /* socket, -1 when the slot is free */
+	struct buf rx;                        /* request bytes (fixed 1 KiB storage below) */
+	struct buf tx;                        /* the response, allocated once the request is read */
+	uint8_t rx_mem[STATUS_HTTP_HEAD_MAX]; /* storage of <rx> */
 	double opened;         /* ev_now() at accept: the oldest unfinished request is evicted */
 	struct status_http *h; /* owner */
 };
@@ -30,19 +33,23 @@ struct status_http {
 	int fd;                                                /* listener, -1 when closed */
 	ev_io io;                                              /* its readability */
 	struct status_client clients[STATUS_HTTP_MAX_CLIENTS]; /* request slots */
+	struct buf scratch; /* the response body being built (one at a time: single thread) */
 };
 
-/* What a request asks for, from its request line. */
+/* What a request asks for, from its head. */
 enum status_route {
-	STATUS_ROUTE_INCOMPLETE = 0, /* no '\n' yet */
-	STATUS_ROUTE_BAD_METHOD,     /* not GET or HEAD */
+	STATUS_ROUTE_INCOMPLETE = 0, /* no whole head yet */
+	STATUS_ROUTE_BAD_REQUEST,    /* not an HTTP/1.x request: 400 */
+	STATUS_ROUTE_TOO_LARGE,      /* no whole head in STATUS_HTTP_HEAD_MAX bytes: 431 */
+	STATUS_ROUTE_BAD_METHOD,     /* not GET or HEAD: 405 */
 	STATUS_ROUTE_JSON,           /* / or /status */
 	STATUS_ROUTE_METRICS,        /* /metrics */
-	STATUS_ROUTE_NOT_FOUND,      /* any other path */
+	STATUS_ROUTE_NOT_FOUND,      /* any other path: 404 (keep last) */
 };
 
-/* Decodes the request line at <req>[<len>] (bytes from the network); reads nothing past <len>
- * nor past the first '\n'. Pure; fuzzed by tests/fuzz/fuzz_status_request.c. */
+/* Reads the request head at <req>[<len>] (bytes from the network) with common/http1.h's
+ * h1_read_head(); reads nothing past <len> nor past the blank line ending the head. Pure;
+ * fuzzed by tests/fuzz/fuzz_status_request.c. */
 enum status_route status_http_route(const uint8_t *req, size_t len);
 
 int status_http_start(struct status_http *h, struct spoa *spoa, const struct cfg_addr *addr,
