@@ -208,9 +208,12 @@ if t:
 t = read("lag")
 if t:
     got = False
-    for m in re.finditer(r"^route_lag router=(\w+) n=(\d+) min=([\d.]+) p50=([\d.]+) max=([\d.]+)", t, re.M):
+    for m in re.finditer(r"^route_lag router=(\w+)(?: scenario=(\w+))? n=(\d+) min=([\d.]+) p50=([\d.]+) max=([\d.]+)",
+                         t, re.M):
+        if m.group(2) not in (None, "switchover"):
+            continue
         got = True
-        r, n, lo, p, hi = m.group(1), int(m.group(2)), float(m.group(3)), float(m.group(4)), float(m.group(5))
+        r, n, lo, p, hi = m.group(1), int(m.group(3)), float(m.group(4)), float(m.group(5)), float(m.group(6))
         rid = "lag-" + ("spoa" if r in ("spoa", "spoe") else r)
         if r == "agent":
             v = "met" if hi < 1500 else "NOT met"
