@@ -25,27 +25,8 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/spoa.sh
 . tests/integration/lib/layout.sh
 
-rc=0
-layout_require || rc=$?
-[ "$rc" -ne 0 ] && exit "$rc"
-[ -x ./haprolectl ] || { echo "FAIL: haprolectl not built (make)"; exit 1; }
-
-LAYOUT_TMP=$(mktemp -d)
-OPS_TMP=$LAYOUT_TMP
-chmod 755 "$LAYOUT_TMP"
-trap layout_cleanup EXIT
-fails=0
-layout_addrs 80
-layout_certs || { echo "FAIL: certificates"; exit 1; }
-
-# wait_st BACKEND SERVER REGEX - HAProxy's status of the server matches REGEX within 20 s.
-wait_st() {
-	if hap_wait_field "$HSOCK" "$1" "$2" status "$3" 20; then
-		ok "$WHAT: HAProxy $1/$2 is $(hap_server_field "$HSOCK" "$1" "$2" status)"
-	else
-		ko "$WHAT: HAProxy $1/$2 not $3"
-	fi
-}
+layout_setup 80
+[ -x ./haprolectl ] || { ko "haprolectl not built (make)"; exit 1; }
 
 # count N [CURL ARGS] - N requests to the app through HAProxy, each a new client unless CURL ARGS
 # carry a cookie jar; prints "app1=A app2=B other=C".
@@ -86,9 +67,9 @@ round() {
 	hap_start "$LAYOUT_TMP/aa.cfg" "$root" || { ko "$label: haproxy did not start"; return; }
 	unset HAPROLE_STICK_TABLE
 
-	wait_st be_app app1 UP
-	wait_st be_app app2 UP
-	wait_st be_pg_rw db1 UP
+	layout_wait_st be_app app1 UP
+	layout_wait_st be_app app2 UP
+	layout_wait_st be_pg_rw db1 UP
 	# the agents' weights: 100% and 50% of `weight 100`
 	for i in $(seq 1 100); do
 		w1=$(hap_server_field "$HSOCK" be_app app1 weight)
@@ -119,13 +100,13 @@ round() {
 
 	# drain that node through its agent
 	got=$(./haprolectl -s "$LAYOUT_TMP/$node.sock" drain layout test 2>&1)
-	wait_st be_app "$node" 'DRAIN.*'
+	layout_wait_st be_app "$node" 'DRAIN.*'
 	got=$(count 10)
 	expect "$label: $node drained: 10 new clients all on $other" "$(all_on "$other" 10)" "$got"
 	got=$(count 10 -b "$jar")
 	expect "$label: $node drained: the sticky client keeps $node" "$(all_on "$node" 10)" "$got"
 	./haprolectl -s "$LAYOUT_TMP/$node.sock" ready >/dev/null 2>&1
-	wait_st be_app "$node" UP
+	layout_wait_st be_app "$node" UP
 
 	# the database fails over beneath the app tier
 	got=$(layout_psql "$P_RW" "create table t(i int); insert into t values (1)" 2>&1 && layout_psql "$P_RW" "select inet_server_addr()" 2>&1)

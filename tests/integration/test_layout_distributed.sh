@@ -28,26 +28,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/spoa.sh
 . tests/integration/lib/layout.sh
 
-rc=0
-layout_require || rc=$?
-[ "$rc" -ne 0 ] && exit "$rc"
-
-LAYOUT_TMP=$(mktemp -d)
-OPS_TMP=$LAYOUT_TMP
-chmod 755 "$LAYOUT_TMP"
-trap layout_cleanup EXIT
-fails=0
-layout_addrs 0
-layout_certs || { echo "FAIL: certificates"; exit 1; }
-
-# wait_st BACKEND SERVER REGEX WHAT - HAProxy's status of the server matches REGEX within 20 s.
-wait_st() {
-	if hap_wait_field "$HSOCK" "$1" "$2" status "$3" 20; then
-		ok "$WHAT: HAProxy $1/$2 is $(hap_server_field "$HSOCK" "$1" "$2" status)"
-	else
-		ko "$WHAT: HAProxy $1/$2 not $3"
-	fi
-}
+layout_setup 0
 
 # wait_http URL WANT [CURL ARGS] - the body of URL is WANT within 20 s (a request every 100 ms).
 wait_http() {
@@ -88,13 +69,13 @@ round() {
 	unset HAPROLE_SPOE
 
 	# before: DB1 primary, DB2 standby, APP1 serving
-	wait_st be_pg_rw db1 'UP'
-	wait_st be_pg_rw db2 'DOWN.*'
-	wait_st be_pg_ro db2 'UP'
+	layout_wait_st be_pg_rw db1 'UP'
+	layout_wait_st be_pg_rw db2 'DOWN.*'
+	layout_wait_st be_pg_ro db2 'UP'
 	[ "$tls" = 1 ] && app_be=be_app || app_be=be_app_http
-	wait_st "$app_be" app1 'UP'
-	wait_st "$app_be" app2 'UP'
-	[ "$spoe" = 1 ] && wait_st spoe-haprole spoa1 'UP'
+	layout_wait_st "$app_be" app1 'UP'
+	layout_wait_st "$app_be" app2 'UP'
+	[ "$spoe" = 1 ] && layout_wait_st spoe-haprole spoa1 'UP'
 	got=$(layout_psql "$P_RW" "create table t(i int); insert into t values (1)" 2>&1 && layout_psql "$P_RW" "select inet_server_addr()" 2>&1)
 	expect "$label: a write through :5000 lands on DB1" "$DB1" "$got"
 	pg_wait_caught_up "$DB1" "$P_PG" "$DB2" "$P_PG" 20 >/dev/null
@@ -127,12 +108,12 @@ round() {
 	fi
 	got=$(layout_psql "$P_RW" "insert into t values (2)" 2>&1 && layout_psql "$P_RW" "select count(*) from t" 2>&1)
 	expect "$label: the new primary has the rows written before + the new one" "2" "$got"
-	wait_st be_pg_rw db2 'UP'
-	wait_st be_pg_rw db1 'DOWN.*'
+	layout_wait_st be_pg_rw db2 'UP'
+	layout_wait_st be_pg_rw db1 'DOWN.*'
 	# the reads follow once the new primary's reader check is up in be_pg_ro (its role changed
 	# under that check too: HAProxy may have had it DOWN for one agent-inter)
-	wait_st be_pg_ro db2 'UP'
-	wait_st be_pg_ro db1 '(DOWN|MAINT).*' # stopped: its checks take it out within fall x inter
+	layout_wait_st be_pg_ro db2 'UP'
+	layout_wait_st be_pg_ro db1 '(DOWN|MAINT).*' # stopped: its checks take it out within fall x inter
 	got=$(layout_psql "$P_RO" "select count(*) from t" 2>&1)
 	expect "$label: reads through :5001 go on (DB2 serves them)" "2" "$got"
 	if [ "$spoe" = 1 ]; then
@@ -142,7 +123,7 @@ round() {
 
 	# APP1 fails: APP2 serves
 	layout_nginx_stop app1
-	wait_st "$app_be" app1 'DOWN.*'
+	layout_wait_st "$app_be" app1 'DOWN.*'
 	if [ "$tls" = 1 ]; then
 		wait_http "https://$HAP_IP:$P_HTTPS/" app2 --cacert "$LAYOUT_TMP/etc/certs/ca.pem"
 	else

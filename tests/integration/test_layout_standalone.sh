@@ -24,26 +24,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/spoa.sh
 . tests/integration/lib/layout.sh
 
-rc=0
-layout_require || rc=$?
-[ "$rc" -ne 0 ] && exit "$rc"
-
-LAYOUT_TMP=$(mktemp -d)
-OPS_TMP=$LAYOUT_TMP
-chmod 755 "$LAYOUT_TMP"
-trap layout_cleanup EXIT
-fails=0
-layout_addrs 40
-layout_certs || { echo "FAIL: certificates"; exit 1; }
-
-# wait_st BACKEND SERVER REGEX - HAProxy's status of the server matches REGEX within 20 s.
-wait_st() {
-	if hap_wait_field "$HSOCK" "$1" "$2" status "$3" 20; then
-		ok "$WHAT: HAProxy $1/$2 is $(hap_server_field "$HSOCK" "$1" "$2" status)"
-	else
-		ko "$WHAT: HAProxy $1/$2 not $3"
-	fi
-}
+layout_setup 40
 
 # wait_http URL WANT - "STATUS BODY" of URL is WANT within 20 s (a request every 100 ms).
 wait_http() {
@@ -76,12 +57,12 @@ round() {
 	hap_start "$LAYOUT_TMP/haproxy.cfg" "$root" || { ko "$label: haproxy did not start"; return; }
 	unset HAPROLE_SPOE
 
-	wait_st be_app db1 UP
-	wait_st be_app db2 'DOWN.*'
-	wait_st be_pg_rw db1 UP
-	wait_st be_pg_rw db2 'DOWN.*'
-	wait_st be_pg_ro db2 UP
-	[ "$spoe" = 1 ] && wait_st spoe-haprole spoa1 UP
+	layout_wait_st be_app db1 UP
+	layout_wait_st be_app db2 'DOWN.*'
+	layout_wait_st be_pg_rw db1 UP
+	layout_wait_st be_pg_rw db2 'DOWN.*'
+	layout_wait_st be_pg_ro db2 UP
+	[ "$spoe" = 1 ] && layout_wait_st spoe-haprole spoa1 UP
 	got=$(curl -s -m 2 "http://$DB2:$P_APP_HTTP/")
 	expect "$label: db2's nginx runs (asked directly)" db2 "$got"
 	for i in 1 2 3 4 5; do
@@ -97,7 +78,7 @@ round() {
 
 	# db1's PostgreSQL dies; nobody promoted yet: refused, never the standby
 	pg_stop "$LAYOUT_TMP/pg1/db1" immediate
-	wait_st be_app db1 'DOWN.*'
+	layout_wait_st be_app db1 'DOWN.*'
 	if [ "$spoe" = 1 ]; then
 		wait_http "http://$HAP_IP:$P_HTTP/" "no writer: no-primary 503"
 	else
@@ -126,8 +107,8 @@ round() {
 	fi
 	got=$(layout_psql "$P_RW" "insert into t values (2)" 2>&1 && layout_psql "$P_RW" "select count(*) from t" 2>&1)
 	expect "$label: db2 has the rows written before + the new one" 2 "$got"
-	wait_st be_app db2 UP
-	wait_st be_pg_rw db2 UP
+	layout_wait_st be_app db2 UP
+	layout_wait_st be_pg_rw db2 UP
 	if [ "$spoe" = 1 ]; then
 		got=$(spoa_wait_view "$HAP_IP" "$P_SPOA_STATUS" "ok db2" 100) &&
 			ok "$label: SPOA view: ok db2" || ko "$label: SPOA view after the promotion: '$got'"

@@ -4,6 +4,7 @@
 # Source it (bash) after lib/expect.sh, lib/haproxy.sh, lib/pg.sh, lib/ops.sh and lib/spoa.sh,
 # with LAYOUT_TMP set (a mktemp -d directory) and OPS_TMP=$LAYOUT_TMP.
 #
+#   layout_setup BASE      # require, LAYOUT_TMP + EXIT trap, layout_addrs BASE, layout_certs
 #   layout_addrs BASE      # sets the addresses below, 127.0.42.(BASE+N); one BASE per test
 #   layout_certs           # CA + app certificate (DNS app.example, the app IPs) + HAProxy's
 #   layout_cfg SRC DST     # SRC with the guide's addresses/ports/paths replaced by the test's
@@ -12,6 +13,7 @@
 #   layout_agent_db NAME ADDR PEERNAME PEERADDR [app] / layout_agent_app NAME ADDR [https]
 #   layout_pg_pair         # DB1 primary + DB2 pg_basebackup -R standby, streaming
 #   layout_spoa            # haprole-spoa for nodes db1/db2 (the SPOE variant)
+#   layout_wait_st BACKEND SERVER REGEX   # HAProxy ($HSOCK) shows that status within 20 s
 #   layout_cleanup         # EXIT trap: haproxy, agents, spoa, nginx, postgres, by pid
 #
 # Address plan (this engineer's block 127.0.42.0/24, ports 31000-31999): HAProxy HAP_IP, DB1,
@@ -38,8 +40,35 @@ layout_require() {
 	for b in nc curl openssl python3 "$LAYOUT_NGINX"; do
 		command -v "$b" >/dev/null 2>&1 || { echo "skip: $b not found"; return 77; }
 	done
-	[ -x ./haprole-agent ] && [ -x ./haprole-spoa ] || { echo "FAIL: not built (make)"; return 1; }
+	[ -x "${HAPROLE_AGENT:-./haprole-agent}" ] && [ -x "${HAPROLE_SPOA:-./haprole-spoa}" ] ||
+		{ echo "FAIL: not built (make)"; return 1; }
 	return 0
+}
+
+# layout_setup BASE - what every layout test does first: layout_require (exits 77 or 1 when it
+# cannot run), the work directory LAYOUT_TMP (= OPS_TMP) with layout_cleanup as EXIT trap,
+# fails=0, layout_addrs BASE, layout_certs (exits 1 when they cannot be made).
+layout_setup() {
+	local rc=0
+	layout_require || rc=$?
+	[ "$rc" -ne 0 ] && exit "$rc"
+	LAYOUT_TMP=$(mktemp -d)
+	OPS_TMP=$LAYOUT_TMP
+	chmod 755 "$LAYOUT_TMP"
+	trap layout_cleanup EXIT
+	fails=0
+	layout_addrs "$1"
+	layout_certs || { ko "certificates"; exit 1; }
+}
+
+# layout_wait_st BACKEND SERVER REGEX - HAProxy's (socket HSOCK) status of the server matches
+# REGEX within 20 s; a check named after WHAT.
+layout_wait_st() {
+	if hap_wait_field "$HSOCK" "$1" "$2" status "$3" 20; then
+		ok "$WHAT: HAProxy $1/$2 is $(hap_server_field "$HSOCK" "$1" "$2" status)"
+	else
+		ko "$WHAT: HAProxy $1/$2 not $3"
+	fi
 }
 
 # layout_addrs BASE - the addresses and ports of one test (see above).
