@@ -8,24 +8,7 @@
 #include "agent/agent_conf.h"
 #include "agent/agent_line.h"
 #include "agent/check.h"
-
-/* Appends <s> as a Prometheus label value (escapes '\\', '"' and newlines). */
-static int http_prom_label(struct buf *b, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		const char *esc = NULL;
-
-		if (*s == '\\')
-			esc = "\\\\";
-		else if (*s == '"')
-			esc = "\\\"";
-		else if (*s == '\n')
-			esc = "\\n";
-		if (esc != NULL ? buf_append(b, esc, 2) == -1 : buf_append(b, s, 1) == -1)
-			return -1;
-	}
-	return 0;
-}
+#include "common/prom.h"
 
 /* Weight percent in an agent line ("up ready 37%"), or -1 when it has none. */
 static int http_line_weight(const char *line)
@@ -78,16 +61,51 @@ static int http_metrics_probes(const struct http_ctx *ctx, struct buf *b)
 	return 0;
 }
 
+/* What the agent port and the feed hold now, as the table below reads it. */
+struct agent_metrics_vals {
+	uint64_t clients;          /* request connections open */
+	uint64_t feed_subscribers; /* feed subscribers */
+	uint64_t feed_frames;      /* feed frames queued */
+	uint64_t feed_dropped;     /* subscribers dropped */
+};
+
+#define AS(m) offsetof(struct agent_stats, m)
+#define AV(m) offsetof(struct agent_metrics_vals, m)
+/* clang-format off */
+static const struct prom_metric agent_metrics_stats[] = {
+	{ "haprole_replies_total", PROM_COUNTER, "dialect=\"agent-check\"", AS(agent_replies), "Replies served on the agent port, by dialect." },
+	{ "haprole_replies_total", PROM_COUNTER, "dialect=\"http\"", AS(http_replies), "" },
+	{ "haprole_default_check_replies_total", PROM_COUNTER, NULL, AS(agent_replies_default), "Agent-check replies to no line." },
+	{ "haprole_unknown_check_total", PROM_COUNTER, NULL, AS(unknown_checks), "Agent-check lines naming no check." },
+	{ "haprole_connections_refused_total", PROM_COUNTER, NULL, AS(refused), "Closed at accept (max_clients)." },
+	{ "haprole_connections_evicted_total", PROM_COUNTER, NULL, AS(evicted), "Silent clients closed for a newer one." },
+	{ "haprole_connections_denied_total", PROM_COUNTER, NULL, AS(denied), "Closed at accept: not in allow_from." },
+	{ "haprole_requests_too_long_total", PROM_COUNTER, NULL, AS(too_long), "First lines or heads over max_line." },
+	{ "haprole_request_timeouts_total", PROM_COUNTER, NULL, AS(timeouts), "Connections closed by idle_timeout." },
+	{ "haprole_reloads_total", PROM_COUNTER, "result=\"ok\"", AS(reloads), "Config reloads (SIGHUP), by result." },
+	{ "haprole_reloads_total", PROM_COUNTER, "result=\"failed\"", AS(reload_failures), "" },
+};
+static const struct prom_metric agent_metrics_now[] = {
+	{ "haprole_clients", PROM_GAUGE, NULL, AV(clients), "Request connections open now." },
+	{ "haprole_feed_subscribers", PROM_GAUGE, NULL, AV(feed_subscribers), "Feed subscribers now." },
+	{ "haprole_feed_frames_total", PROM_COUNTER, NULL, AV(feed_frames), "Feed frames queued to subscribers." },
+	{ "haprole_feed_dropped_total", PROM_COUNTER, NULL, AV(feed_dropped), "Subscribers dropped for falling behind." },
+};
+/* clang-format on */
+#undef AS
+#undef AV
+
 int agent_metrics_write(const struct http_ctx *ctx, struct buf *b)
 {
 	const struct node_state *ns = ctx->ns;
 	const struct agent_stats *st = ctx->stats;
+	struct agent_metrics_vals now;
 	uint64_t cum = 0;
 
 	if (buf_printf(b, "# HELP haprole_agent_info Agent identity.\n"
 	                  "# TYPE haprole_agent_info gauge\nhaprole_agent_info{cluster=\"") == -1 ||
-	    http_prom_label(b, ns->cluster) == -1 || buf_printf(b, "\",node=\"") == -1 ||
-	    http_prom_label(b, ns->node) == -1 ||
+	    prom_label(b, ns->cluster) == -1 || buf_printf(b, "\",node=\"") == -1 ||
+	    prom_label(b, ns->node) == -1 ||
 	    buf_printf(b,
 	               "\",boot=\"%016llx\"} 1\n"
 	               "# HELP haprole_agent_uptime_seconds Seconds since the agent started.\n"
@@ -142,7 +160,7 @@ int agent_metrics_write(const struct http_ctx *ctx, struct buf *b)
 		return -1;
 	for (size_t i = 0; i < ns->n_checks; i++) {
 		if (buf_printf(b, "haprole_check_up{check=\"") == -1 ||
-		    http_prom_label(b, ns->checks[i].name) == -1 ||
+		    prom_label(b, ns->checks[i].name) == -1 ||
 		    buf_printf(b, "\"} %d\n", al_is_up(ns->checks[i].line)) == -1)
 			return -1;
 	}
@@ -153,7 +171,7 @@ int agent_metrics_write(const struct http_ctx *ctx, struct buf *b)
 		int w = http_line_weight(ns->checks[i].line);
 
 		if (buf_printf(b, "haprole_check_weight_percent{check=\"") == -1 ||
-		    http_prom_label(b, ns->checks[i].name) == -1 ||
+		    prom_label(b, ns->checks[i].name) == -1 ||
 		    buf_printf(b, "\"} %d\n", w < 0 ? 0 : w) == -1)
 			return -1;
 	}
@@ -178,53 +196,17 @@ int agent_metrics_write(const struct http_ctx *ctx, struct buf *b)
 		return -1;
 	for (size_t i = 0; i < ns->n_checks; i++) {
 		if (buf_printf(b, "haprole_check_replies_total{check=\"") == -1 ||
-		    http_prom_label(b, ns->checks[i].name) == -1 ||
+		    prom_label(b, ns->checks[i].name) == -1 ||
 		    buf_printf(b, "\"} %llu\n", (unsigned long long)st->check_served[i]) == -1)
 			return -1;
 	}
-	return buf_printf(
-	    b,
-	    "# HELP haprole_replies_total Replies served on the agent port, by dialect.\n"
-	    "# TYPE haprole_replies_total counter\n"
-	    "haprole_replies_total{dialect=\"agent-check\"} %llu\n"
-	    "haprole_replies_total{dialect=\"http\"} %llu\n"
-	    "# HELP haprole_default_check_replies_total Agent-check replies to no line.\n"
-	    "# TYPE haprole_default_check_replies_total counter\n"
-	    "haprole_default_check_replies_total %llu\n"
-	    "# HELP haprole_unknown_check_total Agent-check lines naming no check.\n"
-	    "# TYPE haprole_unknown_check_total counter\nhaprole_unknown_check_total %llu\n"
-	    "# HELP haprole_connections_refused_total Closed at accept (max_clients).\n"
-	    "# TYPE haprole_connections_refused_total counter\n"
-	    "haprole_connections_refused_total %llu\n"
-	    "# HELP haprole_connections_evicted_total Silent clients closed for a newer one.\n"
-	    "# TYPE haprole_connections_evicted_total counter\n"
-	    "haprole_connections_evicted_total %llu\n"
-	    "# HELP haprole_connections_denied_total Closed at accept: not in allow_from.\n"
-	    "# TYPE haprole_connections_denied_total counter\n"
-	    "haprole_connections_denied_total %llu\n"
-	    "# HELP haprole_requests_too_long_total First lines or heads over max_line.\n"
-	    "# TYPE haprole_requests_too_long_total counter\n"
-	    "haprole_requests_too_long_total %llu\n"
-	    "# HELP haprole_request_timeouts_total Connections closed by idle_timeout.\n"
-	    "# TYPE haprole_request_timeouts_total counter\n"
-	    "haprole_request_timeouts_total %llu\n"
-	    "# HELP haprole_clients Request connections open now.\n"
-	    "# TYPE haprole_clients gauge\nhaprole_clients %zu\n"
-	    "# HELP haprole_feed_subscribers Feed subscribers now.\n"
-	    "# TYPE haprole_feed_subscribers gauge\nhaprole_feed_subscribers %zu\n"
-	    "# HELP haprole_feed_frames_total Feed frames queued to subscribers.\n"
-	    "# TYPE haprole_feed_frames_total counter\nhaprole_feed_frames_total %llu\n"
-	    "# HELP haprole_feed_dropped_total Subscribers dropped for falling behind.\n"
-	    "# TYPE haprole_feed_dropped_total counter\nhaprole_feed_dropped_total %llu\n"
-	    "# HELP haprole_reloads_total Config reloads (SIGHUP), by result.\n"
-	    "# TYPE haprole_reloads_total counter\n"
-	    "haprole_reloads_total{result=\"ok\"} %llu\n"
-	    "haprole_reloads_total{result=\"failed\"} %llu\n",
-	    (unsigned long long)st->agent_replies, (unsigned long long)st->http_replies,
-	    (unsigned long long)st->agent_replies_default, (unsigned long long)st->unknown_checks,
-	    (unsigned long long)st->refused, (unsigned long long)st->evicted,
-	    (unsigned long long)st->denied, (unsigned long long)st->too_long,
-	    (unsigned long long)st->timeouts, ctx->clients, ctx->feed_subscribers,
-	    (unsigned long long)ctx->feed_frames, (unsigned long long)ctx->feed_dropped,
-	    (unsigned long long)st->reloads, (unsigned long long)st->reload_failures);
+	now.clients = ctx->clients;
+	now.feed_subscribers = ctx->feed_subscribers;
+	now.feed_frames = ctx->feed_frames;
+	now.feed_dropped = ctx->feed_dropped;
+	if (prom_write(b, agent_metrics_stats,
+	               sizeof(agent_metrics_stats) / sizeof(agent_metrics_stats[0]), st) < 0)
+		return -1;
+	return prom_write(b, agent_metrics_now,
+	                  sizeof(agent_metrics_now) / sizeof(agent_metrics_now[0]), &now);
 }

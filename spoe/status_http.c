@@ -9,6 +9,7 @@
 
 #include "common/http1.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "common/node_state.h"
 #include "common/sock.h"
 #include "spoe/spoa.h"
@@ -90,12 +91,33 @@ int status_http_json(struct spoa *s, struct buf *b)
 	return buf_printf(b, "]}\n");
 }
 
-static int metric(struct buf *b, const char *name, const char *type, const char *help,
-                  unsigned long long v)
-{
-	return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
-	                  v);
-}
+#define ST(m) offsetof(struct spoa_stats, m)
+/* clang-format off */
+static const struct prom_metric status_http_stats[] = {
+	{ "haprole_spoa_connections", PROM_GAUGE, NULL, ST(conns_cur), "SPOP connections open" },
+	{ "haprole_spoa_connections_total", PROM_COUNTER, NULL, ST(conns_accepted), "SPOP connections accepted" },
+	{ "haprole_spoa_connections_refused_total", PROM_COUNTER, NULL, ST(conns_refused), "connections refused at max_connections" },
+	{ "haprole_spoa_connections_evicted_total", PROM_COUNTER, NULL, ST(conns_evicted), "connections closed in HELLO to make room" },
+	{ "haprole_spoa_connections_denied_total", PROM_COUNTER, NULL, ST(conns_denied), "connections closed at accept: not on allow_from" },
+	{ "haprole_spoa_hello_total", PROM_COUNTER, NULL, ST(hello), "HELLO handshakes" },
+	{ "haprole_spoa_hello_healthcheck_total", PROM_COUNTER, NULL, ST(hello_healthcheck), "healthcheck HELLOs answered" },
+	{ "haprole_spoa_frames_received_total", PROM_COUNTER, NULL, ST(frames_in), "SPOP frames received" },
+	{ "haprole_spoa_frames_sent_total", PROM_COUNTER, NULL, ST(frames_out), "SPOP frames sent" },
+	{ "haprole_spoa_frames_skipped_total", PROM_COUNTER, NULL, ST(frames_skipped), "frames of unknown type skipped" },
+	{ "haprole_spoa_haproxy_disconnect_total", PROM_COUNTER, NULL, ST(disconnect_rx), "HAPROXY-DISCONNECT frames received" },
+	{ "haprole_spoa_closed_by_peer_total", PROM_COUNTER, NULL, ST(closed_by_peer), "connections ended by HAProxy's FIN or reset" },
+	{ "haprole_spoa_notify_total", PROM_COUNTER, NULL, ST(notify), "NOTIFY frames answered" },
+	{ "haprole_spoa_messages_total", PROM_COUNTER, "message=\"haprole-route\",intent=\"write\"", ST(msg_route_write), "messages in NOTIFY frames, by name and outcome" },
+	{ "haprole_spoa_messages_total", PROM_COUNTER, "message=\"haprole-route\",intent=\"read\"", ST(msg_route_read), "" },
+	{ "haprole_spoa_messages_total", PROM_COUNTER, "message=\"haprole-route\",intent=\"write-retry\"", ST(msg_route_retry), "" },
+	{ "haprole_spoa_messages_total", PROM_COUNTER, "message=\"haprole-route\",outcome=\"bad-args\"", ST(msg_bad_args), "" },
+	{ "haprole_spoa_messages_total", PROM_COUNTER, "message=\"unknown\"", ST(msg_unknown), "" },
+	{ "haprole_spoa_route_builds_total", PROM_COUNTER, NULL, ST(route_builds), "routing snapshots built" },
+	{ "haprole_spoa_reloads_total", PROM_COUNTER, NULL, ST(reloads), "config reloads" },
+	{ "haprole_spoa_reload_failures_total", PROM_COUNTER, NULL, ST(reload_failures), "config reloads refused" },
+};
+/* clang-format on */
+#undef ST
 
 /* Holds (issue 17): started, refused (budget), ended by outcome, held now, hold-time histogram
  * of the answered ones. */
@@ -105,13 +127,13 @@ static int status_hold_metrics(struct spoa *s, struct buf *b)
 	unsigned long long cum = 0, n = 0;
 	size_t i;
 
-	if (metric(b, "haprole_spoa_holds_started_total", "counter",
-	           "write NOTIFYs held waiting for a promotion", h->started) < 0 ||
-	    metric(b, "haprole_spoa_holds_refused_total", "counter",
-	           "write NOTIFYs answered at once: hold budget or connection room spent",
-	           h->refused) < 0 ||
-	    metric(b, "haprole_spoa_holds", "gauge", "write NOTIFYs held now",
-	           s->hold_ready ? s->hold.used : 0) < 0 ||
+	if (prom_one(b, "haprole_spoa_holds_started_total", PROM_COUNTER,
+	             "write NOTIFYs held waiting for a promotion", h->started) < 0 ||
+	    prom_one(b, "haprole_spoa_holds_refused_total", PROM_COUNTER,
+	             "write NOTIFYs answered at once: hold budget or connection room spent",
+	             h->refused) < 0 ||
+	    prom_one(b, "haprole_spoa_holds", PROM_GAUGE, "write NOTIFYs held now",
+	             s->hold_ready ? s->hold.used : 0) < 0 ||
 	    buf_printf(b, "# HELP haprole_spoa_holds_ended_total held NOTIFYs answered, by why: "
 	                  "writer (released to a new writer), timeout (hold_max), settled (no "
 	                  "promotion plausible any more), shutdown, dropped (connection gone)\n"
@@ -151,46 +173,8 @@ int status_http_metrics(struct spoa *s, struct buf *b)
 	double now = ev_now(s->loop);
 	size_t i;
 
-	if (metric(b, "haprole_spoa_connections", "gauge", "SPOP connections open", st->conns_cur) <
-	        0 ||
-	    metric(b, "haprole_spoa_connections_total", "counter", "SPOP connections accepted",
-	           st->conns_accepted) < 0 ||
-	    metric(b, "haprole_spoa_connections_refused_total", "counter",
-	           "connections refused at max_connections", st->conns_refused) < 0 ||
-	    metric(b, "haprole_spoa_connections_evicted_total", "counter",
-	           "connections closed in HELLO to make room", st->conns_evicted) < 0 ||
-	    metric(b, "haprole_spoa_connections_denied_total", "counter",
-	           "connections closed at accept: not on allow_from", st->conns_denied) < 0 ||
-	    metric(b, "haprole_spoa_hello_total", "counter", "HELLO handshakes", st->hello) < 0 ||
-	    metric(b, "haprole_spoa_hello_healthcheck_total", "counter",
-	           "healthcheck HELLOs answered", st->hello_healthcheck) < 0 ||
-	    metric(b, "haprole_spoa_frames_received_total", "counter", "SPOP frames received",
-	           st->frames_in) < 0 ||
-	    metric(b, "haprole_spoa_frames_sent_total", "counter", "SPOP frames sent",
-	           st->frames_out) < 0 ||
-	    metric(b, "haprole_spoa_frames_skipped_total", "counter",
-	           "frames of unknown type skipped", st->frames_skipped) < 0 ||
-	    metric(b, "haprole_spoa_haproxy_disconnect_total", "counter",
-	           "HAPROXY-DISCONNECT frames received", st->disconnect_rx) < 0 ||
-	    metric(b, "haprole_spoa_closed_by_peer_total", "counter",
-	           "connections ended by HAProxy's FIN or reset", st->closed_by_peer) < 0 ||
-	    metric(b, "haprole_spoa_notify_total", "counter", "NOTIFY frames answered",
-	           st->notify) < 0 ||
-	    buf_printf(
-	        b,
-	        "# HELP haprole_spoa_messages_total messages in NOTIFY frames, by name and "
-	        "outcome\n# TYPE haprole_spoa_messages_total counter\n"
-	        "haprole_spoa_messages_total{message=\"haprole-route\",intent=\"write\"} "
-	        "%llu\n"
-	        "haprole_spoa_messages_total{message=\"haprole-route\",intent=\"read\"} "
-	        "%llu\n"
-	        "haprole_spoa_messages_total{message=\"haprole-route\",intent=\"write-retry\"} "
-	        "%llu\n"
-	        "haprole_spoa_messages_total{message=\"haprole-route\",outcome=\"bad-args\"} "
-	        "%llu\n"
-	        "haprole_spoa_messages_total{message=\"unknown\"} %llu\n",
-	        (unsigned long long)st->msg_route_write, (unsigned long long)st->msg_route_read,
-	        (unsigned long long)st->msg_route_retry, (unsigned long long)st->msg_bad_args, (unsigned long long)st->msg_unknown) < 0 ||
+	if (prom_write(b, status_http_stats,
+	               sizeof(status_http_stats) / sizeof(status_http_stats[0]), st) < 0 ||
 	    buf_printf(b, "# HELP haprole_spoa_errors_total connections we closed, by SPOP "
 	                  "status\n# TYPE haprole_spoa_errors_total counter\n") < 0)
 		return -1;
@@ -206,12 +190,7 @@ int status_http_metrics(struct spoa *s, struct buf *b)
 	}
 	if (status_hold_metrics(s, b) < 0)
 		return -1;
-	if (metric(b, "haprole_spoa_route_builds_total", "counter", "routing snapshots built",
-	           st->route_builds) < 0 ||
-	    metric(b, "haprole_spoa_reloads_total", "counter", "config reloads", st->reloads) < 0 ||
-	    metric(b, "haprole_spoa_reload_failures_total", "counter", "config reloads refused",
-	           st->reload_failures) < 0 ||
-	    buf_printf(b, "# HELP haprole_spoa_writer_changes_total writer changes per cluster\n"
+	if (buf_printf(b, "# HELP haprole_spoa_writer_changes_total writer changes per cluster\n"
 	                  "# TYPE haprole_spoa_writer_changes_total counter\n") < 0)
 		return -1;
 	for (i = 0; i < s->cv.n_clusters; i++)
