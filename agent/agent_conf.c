@@ -204,28 +204,6 @@ out_dup:
 	return -1;
 }
 
-/* `user` and `group` name accounts that exist (checked with -c, not only at start). */
-static int agent_conf_check_account(const struct cfg_item *it, char *err, size_t errlen)
-{
-	char why[128];
-	uid_t uid;
-	gid_t gid;
-
-	if (it->value[0] == '\0')
-		return 0;
-	if (strcmp(it->key, "user") == 0 &&
-	    priv_lookup_user(it->value, &uid, &gid, why, sizeof(why)) == -1) {
-		cfg_item_err(err, errlen, it, "key 'user': %s (got \"%s\")", why, it->value);
-		return -1;
-	}
-	if (strcmp(it->key, "group") == 0 &&
-	    priv_lookup_group(it->value, &gid, why, sizeof(why)) == -1) {
-		cfg_item_err(err, errlen, it, "key 'group': %s (got \"%s\")", why, it->value);
-		return -1;
-	}
-	return 0;
-}
-
 static int agent_conf_item(void *arg, const struct cfg_item *it, char *err, size_t errlen)
 {
 	struct agent_conf_reader *r = arg;
@@ -239,7 +217,7 @@ static int agent_conf_item(void *arg, const struct cfg_item *it, char *err, size
 	case AC_SECT_AGENT:
 		if (cfg_set_key(agent_main_keys, &c->agent, &c->agent.seen, it, err, errlen) == -1)
 			return -1;
-		if (agent_conf_check_account(it, err, errlen) == -1)
+		if (priv_check_conf_item(it, err, errlen) == -1)
 			return -1;
 		if (strcmp(it->key, "on_role_change") == 0 && it->value[0] != '\0') {
 			if (it->value[0] != '/') {

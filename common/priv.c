@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cfg.h"
+
 /* Resolves user <name> (a name, or a number) to its uid and primary gid. Returns 0, or -1 with
  * <why> ("no such user"). */
 int priv_lookup_user(const char *name, uid_t *uid, gid_t *gid, char *why, size_t whylen)
@@ -63,8 +65,7 @@ int priv_plan(const char *user, const char *group, bool allow_root, const char *
 		snprintf(err, errlen, "%s: key 'group': set without 'user' in [%s]", file, section);
 		return -1;
 	}
-	if (group[0] != '\0' &&
-	    priv_lookup_group(group, &out->gid, why, sizeof(why)) == -1) {
+	if (group[0] != '\0' && priv_lookup_group(group, &out->gid, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: key 'group': %s (got \"%s\")", file, why, group);
 		return -1;
 	}
@@ -123,7 +124,8 @@ int priv_drop(const struct priv_id *id, char *err, size_t errlen)
 	if (!id->drop)
 		return 0;
 	if (initgroups(id->user, id->gid) == -1) {
-		snprintf(err, errlen, "cannot drop to %s: setgroups: %s", id->user, strerror(errno));
+		snprintf(err, errlen, "cannot drop to %s: setgroups: %s", id->user,
+		         strerror(errno));
 		return -1;
 	}
 	if (setgid(id->gid) == -1) {
@@ -145,6 +147,27 @@ int priv_drop(const struct priv_id *id, char *err, size_t errlen)
 	if (setuid(0) != -1 || seteuid(0) != -1) {
 		snprintf(err, errlen, "dropped to %s but root could be regained: refusing to run",
 		         id->user);
+		return -1;
+	}
+	return 0;
+}
+
+int priv_check_conf_item(const struct cfg_item *it, char *err, size_t errlen)
+{
+	char why[128];
+	uid_t uid;
+	gid_t gid;
+
+	if (it->value[0] == '\0')
+		return 0;
+	if (strcmp(it->key, "user") == 0 &&
+	    priv_lookup_user(it->value, &uid, &gid, why, sizeof(why)) < 0) {
+		cfg_item_err(err, errlen, it, "key 'user': %s (got \"%s\")", why, it->value);
+		return -1;
+	}
+	if (strcmp(it->key, "group") == 0 &&
+	    priv_lookup_group(it->value, &gid, why, sizeof(why)) < 0) {
+		cfg_item_err(err, errlen, it, "key 'group': %s (got \"%s\")", why, it->value);
 		return -1;
 	}
 	return 0;

@@ -29,6 +29,13 @@ struct priv_id {
 int priv_lookup_user(const char *name, uid_t *uid, gid_t *gid, char *why,
                      size_t whylen) HR_MUSTCHECK;
 int priv_lookup_group(const char *name, gid_t *gid, char *why, size_t whylen) HR_MUSTCHECK;
+
+struct cfg_item;
+
+/* A config item `user` or `group` (of [agent] or [spoa]) names an account that exists: checked
+ * while reading, so -c refuses it too. Other keys and empty values pass. Returns 0, or -1
+ * with <err> = "FILE:LINE: key 'user': why (got "VALUE")". */
+int priv_check_conf_item(const struct cfg_item *it, char *err, size_t errlen) HR_MUSTCHECK;
 int priv_plan(const char *user, const char *group, bool allow_root, const char *section,
               const char *file, struct priv_id *out, char *err, size_t errlen) HR_MUSTCHECK;
 int priv_chown(const struct priv_id *id, const char *path, char *err, size_t errlen) HR_MUSTCHECK;

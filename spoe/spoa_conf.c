@@ -73,28 +73,6 @@ struct load_ctx {
 	unsigned agent_line[SPOA_NODES_MAX]; /* line of each node's `agent` key, 0 = unset */
 };
 
-/* `user` and `group` name accounts that exist (checked with -c, not only at start). */
-static int check_account(const struct cfg_item *it, char *err, size_t errlen)
-{
-	char why[128];
-	uid_t uid;
-	gid_t gid;
-
-	if (it->value[0] == '\0')
-		return 0;
-	if (strcmp(it->key, "user") == 0 &&
-	    priv_lookup_user(it->value, &uid, &gid, why, sizeof(why)) < 0) {
-		cfg_item_err(err, errlen, it, "key 'user': %s (got \"%s\")", why, it->value);
-		return -1;
-	}
-	if (strcmp(it->key, "group") == 0 &&
-	    priv_lookup_group(it->value, &gid, why, sizeof(why)) < 0) {
-		cfg_item_err(err, errlen, it, "key 'group': %s (got \"%s\")", why, it->value);
-		return -1;
-	}
-	return 0;
-}
-
 static int load_item(void *arg, const struct cfg_item *it, char *err, size_t errlen)
 {
 	struct load_ctx *x = arg;
@@ -105,7 +83,7 @@ static int load_item(void *arg, const struct cfg_item *it, char *err, size_t err
 		if (x->in_main) {
 			if (cfg_set_key(spoa_conf_main_keys, c, &c->seen, it, err, errlen) < 0)
 				return -1;
-			return check_account(it, err, errlen);
+			return priv_check_conf_item(it, err, errlen);
 		}
 		if (x->cluster != NULL)
 			return cfg_set_key(spoa_conf_cluster_keys, x->cluster, &x->cluster->seen,
