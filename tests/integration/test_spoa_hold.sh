@@ -197,7 +197,7 @@ wait_acked_on() { # wait_acked_on NAME ADDR COUNT SECONDS
 # were closed).
 verify() {
 	pg_psql "$2" $PGP "select i from t" >"$tmp/$1.ids" || fail "cannot read t on $2"
-	/usr/bin/python3 - "$tmp/$1.jsonl" "$tmp/$1.ids" "$2" "$3" "$4" "$HOLD_MAX" "$5" <<'EOF'
+	/usr/bin/python3 - "$tmp/$1.jsonl" "$tmp/$1.ids" "$2" "$3" "$4" "$HOLD_MAX" "$5" "$T_SEEN" <<'EOF'
 import json, statistics, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 have = set(int(x) for x in open(sys.argv[2]).read().split())
@@ -207,7 +207,9 @@ race = [r for r in failed if r["t0"] < t_loss]
 inflight = [r for r in failed if r["t0"] < t_dis]
 # held for the whole hold_max (the promotion came later than that: a loaded machine)
 hm = float(sys.argv[6]) - 0.05
-slow = [r for r in failed if r["t0"] >= t_dis and r["t1"] - r["t0"] >= hm]
+# ... and whose hold_max ran out before the SPOA was seen with the new writer (else a fault)
+slow = [r for r in failed if r["t0"] >= t_dis and r["t1"] - r["t0"] >= hm and
+        r["t0"] + hm <= float(sys.argv[8])]
 slow_after = [r for r in slow if r["t0"] >= t_loss]
 readonly = [r for r in failed if r.get("cls") == "readonly"]
 lost = [r for r in recs if r["ok"] and r["id"] not in have]
@@ -272,8 +274,12 @@ run_scenario() { # run_scenario LABEL NAME how(switchover|kill9|kill9stop) PRIMA
 		t_dis=$(date +%s.%N)
 		echo "     kill -9 of $p's postmaster: its files closed $(awk -v a="$t_sig" -v b="$t_dis" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms after the signal ($k polls)" ;;
 	esac
+	local t_pro
+	t_pro=$(date +%s.%N)
 	pg_promote "$(pgdir $s)" || fail "promote $s"
 	wait_spoa "ok $s"
+	T_SEEN=$(date +%s.%N)
+	echo "     $s promoted and seen by the SPOA $(awk -v a="$t_pro" -v b="$T_SEEN" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms after pg_ctl promote began"
 	wait_acked_on "$name" "$(addr_of "$s")" 25 20 || fail "$label: writes do not reach $s"
 	client_stop "$name" >/dev/null
 	[ "$how" = kill9stop ] && kill -CONT "$(agent_pid "$p")"
@@ -305,13 +311,13 @@ run_scenario() { # run_scenario LABEL NAME how(switchover|kill9|kill9stop) PRIMA
 		# (pg_write_routed's one redispatch to pg_write_reroute, a write-retry the SPOA holds
 		# until the view changes): none of those may fail, nor any started after the kill, but
 		# those held for all of hold_max when the promotion came later (a loaded machine).
-		[ "$slow_after" = 0 ] ||
-			echo "     note: $slow_after writes waited the whole hold_max: the promotion came later"
+		[ "$slow" = 0 ] ||
+			echo "     note: $slow writes waited the whole hold_max: the promotion came later"
 		expect "$label: $how: failed writes started after the kill" 0 \
-			"$((failed - inflight - slow_after))"
+			"$((failed - inflight - slow))"
 		expect "$label: $how: connects to a dead server not routed again (HAProxy SC)" 0 "$sc"
 		# refused by HAProxy on the router's answer (no-primary...): only a hold that ran out
-		[ "$slow_after" = 0 ] &&
+		[ "$slow" = 0 ] &&
 			expect "$label: $how: writes refused on the router's answer (HAProxy PR)" 0 "$pr"
 		[ "$how" = kill9stop ] && { [ "$rr" -gt 0 ] && [ "$rt" -gt 0 ] &&
 			ok "$label: $how: $rr writes refused by the dead primary were routed again ($rt write-retry NOTIFYs)" ||
