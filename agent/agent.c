@@ -481,6 +481,14 @@ void agent_free(struct agent *a)
 	a->conf = NULL;
 }
 
+/* Is <key> one that only root could apply (another account, a port below 1024), when the agent
+ * no longer runs as root? */
+static bool agent_needs_root(const char *key)
+{
+	return geteuid() != 0 && (strcmp(key, "user") == 0 || strcmp(key, "group") == 0 ||
+	                          strcmp(key, "listen") == 0 || strcmp(key, "admin_socket") == 0);
+}
+
 /* Keeps in <n> the values of keys a reload cannot change, warning when the file changed them. */
 static void agent_keep_fixed(const struct agent_conf *o, struct agent_conf *n)
 {
@@ -494,8 +502,9 @@ static void agent_keep_fixed(const struct agent_conf *o, struct agent_conf *n)
 		    cfg_format_value(k, &n->agent, nv, sizeof(nv)) == 0 && strcmp(ov, nv) != 0)
 			log_warning(
 			    "reload: key '%s' changed from \"%s\" to \"%s\": needs a restart, "
-			    "keeping \"%s\"",
-			    k->name, ov, nv, ov);
+			    "keeping \"%s\"%s",
+			    k->name, ov, nv, ov,
+			    agent_needs_root(k->name) ? " (root was given up at start)" : "");
 		memcpy((char *)&n->agent + k->offset, (const char *)&o->agent + k->offset,
 		       cfg_value_size(k));
 	}

@@ -5,7 +5,8 @@
 #   2. `user = nobody`: ps shows nobody once started, /proc shows every uid and gid dropped, the
 #      listeners still answer, the admin socket belongs to nobody, and the agent cannot write
 #      into a root-owned directory (haprolectl drain refused) where the same agent kept as root
-#      (--allow-root) can; SIGHUP with another user keeps nobody and says a restart is needed.
+#      (--allow-root) can; SIGHUP with another user and a port below 1024 keeps nobody and the
+#      old port, and says a restart is needed.
 #   3. `[agent] expose = minimal` against full: the JSON, the feed and the agent-check reply of
 #      a minimal agent carry no error text (libpq's, naming the closed port's address), no admin
 #      reason; haprole-spoa and haprolectl still read its feed.
@@ -150,10 +151,13 @@ expect "no state file was written" absent "$([ -e "$tmp/drop/agent.state" ] && e
 expect "the node is still ready" "ready" "$(curl -s -m 5 "http://$IP:$P_DROP/status" | jq -r .admin)"
 # SIGHUP with another user: kept, and said.
 sed -i 's/^user = nobody$/user = root/' "$tmp/drop/agent.conf"
+sed -i "s/^listen = .*/listen = $IP:637/" "$tmp/drop/agent.conf" # privileged: needs root
 kill -HUP $drop_pid
 for ((i = 0; i < 50; i++)); do grep -q "key 'user' changed" "$tmp/drop.log" && break; sleep 0.1; done
 expect_match "reload: a changed user needs a restart" \
-	"reload: key 'user' changed from \"nobody\" to \"root\": needs a restart, keeping \"nobody\"" "$(cat "$tmp/drop.log")"
+	"reload: key 'user' changed from \"nobody\" to \"root\": needs a restart, keeping \"nobody\" \(root was given up at start\)" "$(cat "$tmp/drop.log")"
+expect_match "reload: a new privileged port needs a restart" \
+	"reload: key 'listen' changed from \"$IP:$P_DROP\" to \"$IP:637\": needs a restart, keeping \"$IP:$P_DROP\" \(root was given up at start\)" "$(cat "$tmp/drop.log")"
 expect "after the reload the agent still runs as nobody" nobody "$(ps -o user= -p $drop_pid | tr -d ' ')"
 expect "and still answers" n1 "$(curl -s -m 5 "http://$IP:$P_DROP/status" | jq -r .node)"
 stop $drop_pid
