@@ -19,7 +19,7 @@
 #   7. the stuck target never held up the others (they followed every step), and its
 #      failures are logged with the reason.
 # The config has no SPOE filter (checked): zero per-request cost.
-# Address 127.0.48.0/24, ports 35000-35099.
+# Address/port block: test_push (lib/fixture.sh).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/expect.sh
@@ -27,43 +27,17 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/haproxy3.sh
 . tests/integration/lib/spoa.sh
 
+. tests/integration/lib/fixture.sh
+
 hap_require || exit 77
-for b in haprole-spoa build/bench/feed-fake; do
-	[ -x "$b" ] || { echo "skip: $b not built (make)"; exit 77; }
-done
-command -v python3 >/dev/null || { echo "skip: python3 missing"; exit 77; }
-
-IP=127.0.48.10
-SPOA_PORT=35001
-STATUS_PORT=35002
-FEED1=35011
-FEED2=35012
-CHECK1=35021 # the agents' HTTP checks of db1 / db2
-CHECK2=35022
-DB1=127.0.48.21
-DB2=127.0.48.22
-DB_PORT=35031
+fix_need "$HAPROLE_SPOA" build/bench/feed-fake python3
+fix_block test_push
+fix_ports SPOA_PORT STATUS_PORT FEED1 FEED2 CHECK1 CHECK2 DB_PORT
+DB1=$NET.21
+DB2=$NET.22
 fails=0
-
-tmp=$(mktemp -d /tmp/haprole-push.XXXXXX)
-PIDS=()
-SPOA_PID=
-cleanup() {
-	hap_cleanup_all
-	local p
-	for p in "${PIDS[@]}" $SPOA_PID; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	[ -f "$tmp/spoa.log" ] && { echo "--- spoa.log (last 30 lines)"; tail -n 30 "$tmp/spoa.log"; }
-	exit 1
-}
+fix_tmp push
+FIX_LOG_LINES=30
 
 if grep -Eq '^[[:space:]]*filter[[:space:]]+spoe' haproxy/haprole-push.cfg; then
 	ko "haproxy/haprole-push.cfg has an SPOE filter: push mode must cost nothing per request"
@@ -136,7 +110,7 @@ feed() { echo "$2" >"$tmp/f$1"; } # feed 1|2 "command"
 # ---- HAProxy 2.6 and 3.2 from the shipped file ------------------------------------------------
 # shipped_cfg N - haproxy/haprole-push.cfg with our addresses, ports and paths.
 shipped_cfg() {
-	local n=$1 base=$((35040 + 10 * $1))
+	local n=$1 base=$((PORT + 40 + 10 * $1))
 	sed -e "s#/run/haproxy/admin.sock#$tmp/hap$n.sock#" \
 		-e "s#^\([[:space:]]*log /dev/log.*\)#\t\# \1#" \
 		-e "s#192.0.2.21:5432#$DB1:$DB_PORT#" -e "s#192.0.2.22:5432#$DB2:$DB_PORT#" \
@@ -205,7 +179,7 @@ done
 # write N - one connection through HAProxy N's write port: the name of the node it reached,
 # or "refused" when HAProxy closed it without a server.
 write() {
-	python3 - "$IP" $((35040 + 10 * $1)) <<'PY'
+	python3 - "$IP" $((PORT + 40 + 10 * $1)) <<'PY'
 import socket, sys
 try:
     s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)

@@ -16,50 +16,20 @@
 #      served by the same SPOA keeps its writer;
 #   6. the writer's feed goes silent (a node cut off): status stale, writes refused;
 #   7. SIGHUP with a broken config keeps the old one; with a good one applies it, feeds kept.
-# Asserts what HAProxy's stats socket reports. Address range 127.0.12.0/24, ports 22100-22199.
+# Asserts what HAProxy's stats socket reports. Address/port block: test_spoa_haproxy (lib/fixture.sh).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/haproxy.sh
 . tests/integration/lib/haproxy3.sh
 . tests/integration/lib/spoa.sh
 
+. tests/integration/lib/fixture.sh
+
 hap_require || exit 77
-for b in haprole-spoa build/bench/feed-fake; do
-	[ -x "$b" ] || { echo "skip: $b not built (make)"; exit 77; }
-done
-command -v python3 >/dev/null || { echo "skip: python3 missing"; exit 77; }
-command -v curl >/dev/null || { echo "skip: curl missing"; exit 77; }
-
-IP=127.0.12.10
-SPOA_PORT=22101
-STATUS_PORT=22102
-FEED1=22111
-FEED2=22112
-FEED3=22113
-SRV1=22121
-SRV2=22122
-HTTP_FE=22130
-PG_FE=22150
-
-tmp=$(mktemp -d /tmp/haprole-spoa-hap.XXXXXX)
-PIDS=()
-SPOA_PID=
-cleanup() {
-	hap_cleanup_all
-	local p
-	for p in "${PIDS[@]}" $SPOA_PID; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	[ -f "$tmp/spoa.log" ] && { echo "--- spoa.log (last 20 lines)"; tail -n 20 "$tmp/spoa.log"; }
-	exit 1
-}
+fix_need "$HAPROLE_SPOA" build/bench/feed-fake python3 curl
+fix_block test_spoa_haproxy
+fix_ports SPOA_PORT STATUS_PORT FEED1 FEED2 FEED3 SRV1 SRV2 HTTP_FE PG_FE
+fix_tmp spoa-hap
 
 now_ms() {
 	date +%s%3N

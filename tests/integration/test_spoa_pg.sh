@@ -16,7 +16,7 @@
 #   4. haprole-spoa killed: HAProxy keeps serving through the agent checks; restarted: SPOE
 #      routing resumes (NOTIFYs counted by the new process), no reload.
 # Split brain is covered by test_spoa_haproxy.sh (two primaries on one timeline cannot be made
-# with one real pair without a third server). Address range 127.0.12.0/24, ports 22200-22299.
+# with one real pair without a third server). Address/port block: test_spoa_pg (lib/fixture.sh).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
@@ -24,45 +24,23 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/haproxy3.sh
 . tests/integration/lib/spoa.sh
 
+. tests/integration/lib/fixture.sh
+
 pg_require || exit 77
 hap_require || exit 77
-for b in ./haprole-spoa ./haprole-agent; do
-	[ -x "$b" ] || { echo "skip: $b not built (make)"; exit 77; }
-done
-command -v curl >/dev/null || { echo "skip: curl missing"; exit 77; }
+fix_need "$HAPROLE_SPOA" "$HAPROLE_AGENT" curl
 
-HAP_IP=127.0.12.40
-PG_FE=22200
-SPOA_PORT=22201
-STATUS_PORT=22202
-PG1=127.0.12.41; PGP1=22241
-PG2=127.0.12.42; PGP2=22242
-AG1=127.0.12.51; AGP1=22251
-AG2=127.0.12.52; AGP2=22252
+fix_block test_spoa_pg
+HAP_IP=$IP
+PG1=$NET.41
+PG2=$NET.42
+AG1=$NET.51
+AG2=$NET.52
+fix_ports PG_FE SPOA_PORT STATUS_PORT PGP1 PGP2 AGP1 AGP2
+FIX_LOGS="spoa.log agent*.log"
+FIX_LOG_LINES=10
+fix_tmp spoa-pg
 
-tmp=$(mktemp -d /tmp/haprole-spoa-pg.XXXXXX)
-chmod 0755 "$tmp"
-PIDS=()
-SPOA_PID=
-cleanup() {
-	hap_cleanup_all
-	local p
-	for p in "${PIDS[@]}" $SPOA_PID; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	pg_cleanup_all
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	for f in "$tmp/spoa.log" "$tmp"/agent*.log; do
-		[ -f "$f" ] && { echo "--- $f (last 10 lines)"; tail -n 10 "$f"; }
-	done
-	exit 1
-}
 now_ms() { date +%s%3N; }
 
 # write_via_haproxy - one write through the frontend; prints the server address that took it,
@@ -106,7 +84,7 @@ fall = 1
 [check writer]
 kind = writer
 CONF
-	./haprole-agent --allow-root -d -f "$tmp/agent$1.conf" 2>>"$tmp/agent$1.log" &
+	"$HAPROLE_AGENT" --allow-root -d -f "$tmp/agent$1.conf" 2>>"$tmp/agent$1.log" &
 	PIDS+=($!)
 	eval "AGENT_PID$1=$!"
 }

@@ -31,6 +31,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/skip.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
 
+fails=${fails:-0} # ko counts the failed checks here
 HAPROLE_AGENT=${HAPROLE_AGENT:-./haprole-agent}
 HAPROLE_SPOA=${HAPROLE_SPOA:-./haprole-spoa}
 HAPROLE_CTL=${HAPROLE_CTL:-./haprolectl}
@@ -43,7 +44,7 @@ test_spoa_haproxy       127.0.12.10        22100-22199
 test_spoa_pg            127.0.12.40-52     22200-22299
 test_spoa_reload        127.0.43.10        32520-32529
 test_spoa_rule          127.0.43.11        32530-32539
-test_spoa_hold          127.0.46.10-22     34000-34499
+test_spoa_hold          127.0.46.10-22     34000-34499  hand
 test_push               127.0.48.10-22     35000-35099
 test_agent_cluster      127.0.11.131-203   21531-21599  hand
 test_agent_port         127.0.11.203       21510-21519  hand
