@@ -62,6 +62,7 @@ test_drain_http         127.0.41.1-10      31100-31432  hand
 test_patroni_compat     127.0.41.1-11      31111-31480  hand
 test_lua_router         127.0.47.10        34500-34599  hand
 test_hostile            127.0.48.51        35200-35299  hand
+test_privdrop           127.0.61.1         37000-37199  hand
 bench/spoa-bench        127.0.12.30        22930-22939  hand
 bench/spoa-haproxy-bench 127.0.12.31       22940-22949  hand
 bench/lua-haproxy-bench 127.0.47.31        34940-34949  hand
