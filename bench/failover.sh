@@ -3,17 +3,25 @@
 # the demo cluster: the SPOE path against the agent-check-only path, in one invocation.
 #
 #   bench/failover.sh [-n TRIALS] [-s "switchover kill9"] [-p "spoe agent"] [-i AGENT_INTER]
-#                     [-k]
+#                     [-I] [-k]
 #
 #   -n TRIALS      trials per path and scenario (default 10)
 #   -s SCENARIOS   promotion scenarios of tests/failover/scenarios.sh (default "switchover kill9")
-#   -p PATHS       spoe: the demo as it runs (haprole-spoa answers once per connection, HAProxy
-#                  routes by its `writer`); agent: haprole-spoa stopped, HAProxy routes by the
-#                  agents' checks alone (default "spoe agent", in that order)
+#   -p PATHS       spoe: the demo with ROUTER=spoa (haprole-spoa answers once per connection,
+#                  HAProxy routes by its `writer`); lua: ROUTER=lua (haproxy/haprole.lua); push:
+#                  ROUTER=push (haprole-spoa sets HAProxy's servers); agent: ROUTER=agent,
+#                  HAProxy routes by the agents' checks alone, at -i (default "spoe agent", in
+#                  that order). The demo is switched between routers in place: its HAProxy and
+#                  haprole-spoa are restarted with the path's router, the cluster is not touched.
+#   -I             interleave the paths: round after round, one trial of each path per round
+#                  (the machine's drift hits every path alike); else all trials of a path, then
+#                  the next
 #   -i INTER       inter and agent-inter of the PostgreSQL servers on the agent path (default
 #                  1s, the figure docs/design.md section 10 is stated for; the demo runs 500ms)
 #   -k             keep the work directory (client logs, per-trial JSON, the demo's logs) even
 #                  on success
+# Last lines, machine-readable, one per path and scenario (PROMO_MS over the measured trials):
+#   route_lag router=spoa|lua|push|agent scenario=S n=N min=.. p50=.. max=..
 # Exit status: 0 TRIALS measured trials per case, 0 writes on a non-primary and 0 acknowledged
 # writes lost; 1 otherwise (the figures are printed either way; the work directory is kept); 2 usage.
 #
@@ -33,8 +41,9 @@
 # the harness failed, not a routing figure) is printed FAIL and another one is run instead.
 #
 # It uses the running demo (and leaves it up, healed, as it found it) or starts one (and stops
-# it). The agent path restarts HAProxy with DEMO_PG_CHECK_INTER=INTER and keeps the SPOA down
-# (DEMO_SPOA=0); afterwards HAProxy is restarted with the demo's own config and the SPOA started.
+# it). The agent path restarts HAProxy with ROUTER=agent and DEMO_PG_CHECK_INTER=INTER;
+# afterwards the demo's own router is put back (HAProxy restarted with its own config, the SPOA
+# started if that router has one).
 # Takes the failover suite's lock: never beside tests/integration/test_failover.sh.
 # Root (network namespaces) and /usr/bin/python3 with psycopg2 are needed. ~15 s per trial.
 set -u
@@ -50,25 +59,27 @@ SCENARIOS="switchover kill9"
 PATHS="spoe agent"
 AGENT_INTER=1s
 KEEP=0
+INTERLEAVE=0
 # Open-loop write lanes of the client: a write every 20 ms, each may wait up to its 3 s timeout
 # (HAProxy retrying a dead server): 150 lanes busy at worst; the suite's 24 would saturate and
 # delay the first write to the new primary by the client's own limit, not HAProxy's routing.
 FRESH_LANES=${BENCH_FRESH_LANES:-200}
 usage() { sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
-while getopts "n:s:p:i:kh" o; do
+while getopts "n:s:p:i:Ikh" o; do
 	case $o in
 	n) TRIALS=$OPTARG ;;
 	s) SCENARIOS=$OPTARG ;;
 	p) PATHS=$OPTARG ;;
 	i) AGENT_INTER=$OPTARG ;;
 	k) KEEP=1 ;;
+	I) INTERLEAVE=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
 case $TRIALS in '' | *[!0-9]* | 0) echo "failover.sh: -n wants a positive number (got \"$TRIALS\")" >&2; exit 2 ;; esac
 for p in $PATHS; do
-	case $p in spoe | agent) ;; *) echo "failover.sh: -p: unknown path '$p' (spoe, agent)" >&2; exit 2 ;; esac
+	case $p in spoe | lua | push | agent) ;; *) echo "failover.sh: -p: unknown path '$p' (spoe, lua, push, agent)" >&2; exit 2 ;; esac
 done
 case $AGENT_INTER in *[0-9]ms | *[0-9]s) ;; *) echo "failover.sh: -i wants e.g. 1s or 500ms (got \"$AGENT_INTER\")" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "failover.sh: needs root (the demo's network namespaces)" >&2; exit 2; }
@@ -86,11 +97,25 @@ STARTED_DEMO=0
 RECONFIGURED=0 # HAProxy runs the agent path's config / the SPOA is stopped
 FAILED=0
 
-# restore_demo: the demo's own HAProxy config, the SPOA running, the cluster healed.
-restore_demo() {
+# The demo's router, remembered in its state file (docker/demo.sh reads ROUTER from it on
+# every call); the one it ran at our start is put back at the end.
+demo_router() { sed -n 's/^ROUTER=//p' "$STATE" 2>/dev/null | tail -n 1; }
+ORIG_ROUTER=
+# switch_router R [ENV...]: HAProxy and haprole-spoa restarted with router R (and the demo.sh
+# environment ENV); the cluster itself is not touched.
+switch_router() {
+	local r=$1
+	shift
+	"$D" stop-proc spoa >>"$LOG" 2>&1
 	"$D" stop-proc haproxy >>"$LOG" 2>&1
-	"$D" start-proc haproxy >>"$LOG" 2>&1
-	"$D" start-proc spoa >>"$LOG" 2>&1
+	sed -i '/^ROUTER=/d' "$STATE" && echo "ROUTER=$r" >>"$STATE"
+	sed -i "s/^DEMO_ROUTER=.*/DEMO_ROUTER=$r/" "$ENV" 2>/dev/null
+	env "$@" "$D" start-proc haproxy >>"$LOG" 2>&1 || return 1
+	env "$@" "$D" start-proc spoa >>"$LOG" 2>&1
+}
+# restore_demo: the demo's own router and HAProxy config, its SPOA running, the cluster healed.
+restore_demo() {
+	switch_router "${ORIG_ROUTER:-spoa}"
 	"$D" heal >>"$LOG" 2>&1
 }
 cleanup() {
@@ -120,7 +145,12 @@ trap 'FAILED=1; exit 1' INT TERM
 # host_of, agent_json): tests/failover/lib.sh.
 WRITE_SRC=failover-bench
 . "$ROOT/tests/failover/lib.sh"
-spoa_running() { [ -s "$ROOT/.demo/pids/spoa.pid" ] && kill -0 "$(cat "$ROOT/.demo/pids/spoa.pid")" 2>/dev/null; }
+# spoa_running: its pid is alive (a zombie is dead: PID 1 reaps late here).
+spoa_running() {
+	local p
+	p=$(cat "$ROOT/.demo/pids/spoa.pid" 2>/dev/null) && [ -n "$p" ] && [ -r "/proc/$p/status" ] &&
+		! grep -q '^State:[[:space:]]*Z' "/proc/$p/status"
+}
 
 # . tests/failover/scenarios.sh: sc_NAME (switchover, kill9, ...). Its app scenarios name the
 # app node they disturb when sourced (as tests/integration/test_failover.sh sets it).
@@ -135,30 +165,41 @@ done
 # path_env PATH: the demo.sh environment of a path (heal must not undo it).
 path_env() {
 	case $1 in
-	spoe) echo "DEMO_SPOA=1" ;;
+	spoe | lua | push) echo "DEMO_SPOA=1" ;;
 	agent) echo "DEMO_SPOA=0 DEMO_PG_CHECK_INTER=$AGENT_INTER" ;;
 	esac
 }
+# path_router PATH: the demo's router of a path.
+path_router() { case $1 in spoe) echo spoa ;; *) echo "$1" ;; esac; }
 # setup_path PATH: HAProxy and the SPOA as the path wants them; 0 when in place, else WHY set.
+CUR_PATH=
 setup_path() {
+	local r
+	r=$(path_router "$1")
+	if [ "$CUR_PATH" != "$1" ] || [ "$(demo_router)" != "$r" ]; then
+		RECONFIGURED=1
+		CUR_PATH=
+		# shellcheck disable=SC2046
+		switch_router "$r" $(path_env "$1") || { WHY="HAProxy did not restart with ROUTER=$r"; return 1; }
+		CUR_PATH=$1
+	fi
 	case $1 in
 	spoe)
-		if [ "$RECONFIGURED" = 1 ]; then restore_demo; RECONFIGURED=0; fi
 		spoa_running || "$D" start-proc spoa >>"$LOG" 2>&1
 		grep -q "agent-inter 500ms agent-send \"writer" "$ROOT/.demo/haproxy.cfg" ||
 			{ WHY="the demo's HAProxy does not run its own config (agent-inter 500ms)"; return 1; }
 		wait_cond 15 server_is haprole_spoa spoa UP || { WHY="haprole_spoa/spoa not UP in HAProxy"; return 1; }
 		;;
+	push)
+		spoa_running || { WHY="haprole-spoa (push) is not running"; return 1; }
+		;;
+	lua)
+		spoa_running && { WHY="haprole-spoa runs with ROUTER=lua"; return 1; }
+		;;
 	agent)
-		RECONFIGURED=1
-		"$D" stop-proc spoa >>"$LOG" 2>&1
-		"$D" stop-proc haproxy >>"$LOG" 2>&1
-		env DEMO_SPOA=0 DEMO_PG_CHECK_INTER="$AGENT_INTER" "$D" start-proc haproxy >>"$LOG" 2>&1 ||
-			{ WHY="HAProxy did not restart with inter $AGENT_INTER"; return 1; }
+		spoa_running && { WHY="haprole-spoa runs on the agent path"; return 1; }
 		grep -q "agent-inter $AGENT_INTER agent-send \"writer" "$ROOT/.demo/haproxy.cfg" ||
 			{ WHY="HAProxy's config lacks agent-inter $AGENT_INTER"; return 1; }
-		# spop-check: inter 1s, fall 3.
-		wait_cond 15 server_is haprole_spoa spoa DOWN || { WHY="haprole_spoa/spoa not DOWN in HAProxy"; return 1; }
 		;;
 	esac
 	return 0
@@ -175,14 +216,15 @@ trial() {
 	SC_FAILS=
 	AFTER=
 	# The scenarios' SPOA-only checks (haprole-spoa's status page) run on the SPOE path only.
-	ROUTER=$([ "$path" = spoe ] && echo spoa || echo agent)
+	ROUTER=$(path_router "$path")
 	# shellcheck disable=SC2046
 	if ! env $(path_env "$path") "$D" heal >>"$LOG" 2>&1 || ! wait_cond 30 writable; then
 		note "cluster not healthy/writable before the trial"
 		ok=0
 	fi
 	if [ "$ok" = 1 ] && [ "$path" = agent ] && spoa_running; then note "the SPOA runs on the agent path"; ok=0; fi
-	if [ "$ok" = 1 ] && [ "$path" = spoe ] && ! spoa_running; then note "the SPOA is not running"; ok=0; fi
+	if [ "$ok" = 1 ] && { [ "$path" = spoe ] || [ "$path" = push ]; } && ! spoa_running; then note "the SPOA is not running"; ok=0; fi
+	if [ "$ok" = 1 ] && [ "$path" = lua ] && spoa_running; then note "the SPOA runs on the lua path"; ok=0; fi
 	P=$("$D" primary)
 	S=$("$D" standby)
 	# Steady state before the disruption: HAProxy sends writes to the primary only.
@@ -255,29 +297,46 @@ demo_up_or_use "left up, healed, with its own config afterwards" "failover.sh: "
 echo "demo HAProxy: pg servers 'inter 500ms agent-inter 500ms' (docker/demo.sh); SPOE timeout processing 200ms"
 date -u +"start %Y-%m-%dT%H:%M:%SZ"
 printf '%-5s %-10s %3s %-4s %9s %10s %7s %5s %12s  %s\n' PATH SCENARIO N OK PROMO_MS UNAVAIL_MS NONPRIM LOST WRITES/ACKED NOTE
-for path in $PATHS; do
+ORIG_ROUTER=$(demo_router)
+# one_path_trial PATH SC N: sets the path up, runs one trial; 1 when it failed.
+one_path_trial() {
 	WHY=
-	if ! setup_path "$path"; then
-		echo "$path: setup failed: $WHY (skipping the path)"
-		FAILED=1
-		continue
+	if ! setup_path "$1"; then
+		echo "$1: setup failed: $WHY"
+		return 1
 	fi
-	for sc in $SCENARIOS; do
-		# TRIALS measured trials; a failed one (set-up, disruption or verification could not be
-		# done) is printed FAIL and replaced, up to TRIALS/2 + 1 extra attempts.
-		good=0
-		run=0
-		streak=0
-		while [ "$good" -lt "$TRIALS" ] && [ "$run" -lt $((TRIALS + TRIALS / 2 + 1)) ]; do
-			run=$((run + 1))
-			if trial "$path" "$sc" "$run"; then good=$((good + 1)); streak=0; else streak=$((streak + 1)); fi
-			# Three failed trials in a row: something is broken, not slow.
-			if [ "$streak" -ge 3 ]; then
-				echo "$path/$sc: 3 failed trials in a row; skipping the rest (see $LOG)"
-				break
-			fi
+	trial "$1" "$2" "$3"
+}
+for sc in $SCENARIOS; do
+	# TRIALS measured trials per path; a failed one (set-up, disruption or verification could not
+	# be done) is printed FAIL and replaced, up to TRIALS/2 + 1 extra attempts; three failed in a
+	# row: something is broken, not slow, the path is given up.
+	declare -A good=() run=() streak=()
+	for path in $PATHS; do good[$path]=0; run[$path]=0; streak[$path]=0; done
+	if [ "$INTERLEAVE" = 1 ]; then order=("round"); else order=($PATHS); fi
+	for o in "${order[@]}"; do
+		while :; do
+			todo=""
+			for path in $PATHS; do
+				[ "$o" = round ] || [ "$o" = "$path" ] || continue
+				[ "${good[$path]}" -lt "$TRIALS" ] && [ "${run[$path]}" -lt $((TRIALS + TRIALS / 2 + 1)) ] &&
+					[ "${streak[$path]}" -lt 3 ] && todo="$todo $path"
+			done
+			[ -n "$todo" ] || break
+			for path in $todo; do
+				run[$path]=$((${run[$path]} + 1))
+				if one_path_trial "$path" "$sc" "${run[$path]}"; then
+					good[$path]=$((${good[$path]} + 1))
+					streak[$path]=0
+				else
+					streak[$path]=$((${streak[$path]} + 1))
+					[ "${streak[$path]}" -ge 3 ] && echo "$path/$sc: 3 failed trials in a row; skipping the rest (see $LOG)"
+				fi
+			done
 		done
-		[ "$good" -lt "$TRIALS" ] && { echo "$path/$sc: $good measured trials of $TRIALS"; FAILED=1; }
+	done
+	for path in $PATHS; do
+		[ "${good[$path]}" -lt "$TRIALS" ] && { echo "$path/$sc: ${good[$path]} measured trials of $TRIALS"; FAILED=1; }
 	done
 done
 date -u +"end %Y-%m-%dT%H:%M:%SZ"
@@ -315,7 +374,7 @@ for k in seen:
     lo = sum(r.get("lost") or 0 for r in rs)
     if pm:
         med[k] = (p50(pm), max(pm))
-    name = k[0] if k[0] == "spoe" else "agent"
+    name = k[0]
     print("%-5s %-10s %-6s %-22s %-22s %7d %5d" % (name, k[1], "%d/%d" % (len(good), len(rs)), mmm(pm), mmm(um), np_, lo))
 print()
 for sc in dict.fromkeys(k[1] for k in seen):
@@ -328,6 +387,14 @@ for sc in dict.fromkeys(k[1] for k in seen):
             sc, inter, a[0], a[1], "met" if a[1] < 1500 else "NOT met"))
     if s and a and a[0] > 0:
         print("%s: SPOE p50 / agent-check p50 = %.2f (same invocation)" % (sc, s[0] / a[0]))
+for k in seen:
+    good = [r for r in rows if (r["path"], r["scenario"]) == k and r["ok"]]
+    pm = [r["promo_ms"] for r in good if r.get("promo_ms") is not None]
+    if pm:
+        print("route_lag router=%s scenario=%s n=%d min=%.0f p50=%.0f max=%.0f" % (
+            "spoa" if k[0] == "spoe" else k[0], k[1], len(pm), min(pm), p50(pm), max(pm)))
+    else:
+        print("route_lag router=%s scenario=%s n=0 min=- p50=- max=-" % ("spoa" if k[0] == "spoe" else k[0], k[1]))
 tot_np = sum(r.get("nonprim") or 0 for r in rows)
 tot_lo = sum(r.get("lost") or 0 for r in rows)
 print("all trials: %d, failed %d; writes that reached a non-primary %d, acknowledged writes lost %d (target 0 / 0)" % (
