@@ -3,6 +3,9 @@
 directory kept by bench/failover.sh -k (or bench/route-lag.sh -k): per measured switchover trial
 
   promo     the new primary's timeline history file (t=0, as PROMO_MS counts)
+  pg_rw     its PostgreSQL logs "archive recovery complete": the promotion is over, it leaves
+            recovery (the rest of the time from the history file is PostgreSQL's own: the new
+            timeline's WAL segment, the end-of-recovery record, their fsyncs)
   agent     the new primary's agent logs "pg probe: role standby -> primary"
   spoa      haprole-spoa logs "cluster C: writer X -> NEW" (spoa and push routers)
   push      push mode logs "push demo: pg_write/NEW -> ready" (push router)
@@ -11,14 +14,14 @@ directory kept by bench/failover.sh -k (or bench/route-lag.sh -k): per measured 
   next_t0   the first write started after the router had the new writer (spoa/push line):
             the client's own sampling delay is next_t0 - spoa
 
-all in ms after "promo", from the demo's logs (agent-NODE.log, spoa.log; millisecond
-timestamps, local time of this machine) and the client's operation logs. Prints one row per
+all in ms after "promo", from the demo's logs (pg-NODE.log in UTC; agent-NODE.log, spoa.log
+in the machine's local time; milliseconds) and the client's operation logs. Prints one row per
 trial and the median of each column per router. Not a test: a reading aid for the bench."""
 import datetime, glob, json, os, re, sys
 
 work = sys.argv[1]
 logs = os.path.join(work, "demo-logs")
-TS = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})")
+TS = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})( UTC)?")
 
 
 def stamped(path, pattern):
@@ -30,6 +33,8 @@ def stamped(path, pattern):
                 m = TS.match(line)
                 if m:
                     t = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
+                    if m.group(2):
+                        t = t.replace(tzinfo=datetime.timezone.utc)
                     out.append((t.timestamp(), line.strip()))
     except OSError:
         pass
@@ -52,9 +57,9 @@ def med(v):
 
 
 rows = [json.loads(l) for l in open(os.path.join(work, "trials.jsonl")) if l.strip()]
-cols = ("agent", "spoa", "push", "ack_t0", "next_t0", "ack")
+cols = ("pg_rw", "agent", "spoa", "push", "ack_t0", "next_t0", "ack")
 per = {}
-print("%-5s %3s %-9s %7s %7s %7s %7s %8s %7s" % (("PATH", "N", "TO") + tuple(c.upper() for c in cols)))
+print("%-5s %3s %-9s %7s %7s %7s %7s %7s %8s %7s" % (("PATH", "N", "TO") + tuple(c.upper() for c in cols)))
 for r in rows:
     if not r.get("ok") or r.get("promo_ms") is None:
         continue
@@ -70,8 +75,13 @@ for r in rows:
     promo = first["t1"] - r["promo_ms"] / 1000.0
     v = {"ack": r["promo_ms"], "ack_t0": (first["t0"] - promo) * 1000}
     a = first_after(stamped(os.path.join(logs, "agent-%s.log" % r["to"]), r"role standby -> primary"), promo)
-    s = first_after(stamped(os.path.join(logs, "spoa.log"), r"writer \S+ -> %s " % re.escape(r["to"])), promo)
-    p = first_after(stamped(os.path.join(logs, "spoa.log"), r"pg_write/%s -> ready" % re.escape(r["to"])), promo)
+    g = first_after(stamped(os.path.join(logs, "pg-%s.log" % r["to"]), r"archive recovery complete"), promo)
+    v["pg_rw"] = (g - promo) * 1000 if g else None
+    s = p = None
+    if r["path"] in ("spoe", "push"):  # else the SPOA is not running: its log is another run's
+        s = first_after(stamped(os.path.join(logs, "spoa.log"), r"writer \S+ -> %s " % re.escape(r["to"])), promo)
+    if r["path"] == "push":
+        p = first_after(stamped(os.path.join(logs, "spoa.log"), r"pg_write/%s -> ready" % re.escape(r["to"])), promo)
     v["agent"] = (a - promo) * 1000 if a else None
     v["spoa"] = (s - promo) * 1000 if s else None
     v["push"] = (p - promo) * 1000 if p else None
@@ -83,7 +93,7 @@ for r in rows:
         v["next_t0"] = None
     per.setdefault(r["path"], []).append(v)
     f = lambda x: "-" if x is None else "%.1f" % x
-    print("%-5s %3d %-9s %7s %7s %7s %7s %8s %7s" % ((r["path"], r["trial"], r["to"]) + tuple(f(v[c]) for c in cols)))
+    print("%-5s %3d %-9s %7s %7s %7s %7s %7s %8s %7s" % ((r["path"], r["trial"], r["to"]) + tuple(f(v[c]) for c in cols)))
 print()
 print("median, ms after the history file:")
 for path, vs in per.items():
