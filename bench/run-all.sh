@@ -4,8 +4,8 @@
 # (bench/table.py reads the scripts' outputs). Every script stays runnable alone; this only
 # chooses their parameters, keeps their raw output, and samples the load average meanwhile.
 #
-#   bench/run-all.sh            the full run (about 17 minutes of benchmarks here); `make bench`
-#   BENCH_QUICK=1 bench/run-all.sh   a smoke run: every step, shortest settings (about 8 minutes);
+#   bench/run-all.sh            the full run (about 13 minutes of benchmarks here); `make bench`
+#   BENCH_QUICK=1 bench/run-all.sh   a smoke run: every step, shortest settings (about 7 minutes);
 #                                    the figures are NOT for quoting
 #
 # Steps (raw output in OUT/STEP.out, OUT = BENCH_OUT, default build/bench-results/DATE):

@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/bench-smoke.sh [OUT_DIR] - `make bench-smoke`: `make bench`'s table is complete. Runs
-# BENCH_QUICK=1 bench/run-all.sh (every benchmark at its shortest, about 8 minutes, root, takes the
+# BENCH_QUICK=1 bench/run-all.sh (every benchmark at its shortest, about 7 minutes, root, takes the
 # demo lock for its demo steps), then fails unless the table has every row id of bench/table.py
 # (`--ids`), each exactly once, each with a figure (not "NOT MEASURED") and a verdict.
 # With OUT_DIR (the BENCH_OUT of an earlier run): checks that run's table only, re-rendered
