@@ -4,7 +4,7 @@
 # (bench/table.py reads the scripts' outputs). Every script stays runnable alone; this only
 # chooses their parameters, keeps their raw output, and samples the load average meanwhile.
 #
-#   bench/run-all.sh            the full run (about 13 minutes of benchmarks here); `make bench`
+#   bench/run-all.sh            the full run (about 18 minutes of benchmarks here); `make bench`
 #   BENCH_QUICK=1 bench/run-all.sh   a smoke run: every step, shortest settings (about 7 minutes);
 #                                    the figures are NOT for quoting
 #
@@ -41,7 +41,7 @@ if [ "$QUICK" = 1 ]; then
 	HOLD_N=1 LAG_N=1 PATRONI_N=1
 else
 	AGENT_SECS=10 AGENT_IDLE=10 SPOA_SECS=3 SPOA_ROUNDS=3 HTTP_SECS=5 HTTP_ROUNDS=5
-	HOLD_N=3 LAG_N=10 PATRONI_N=1
+	HOLD_N=3 LAG_N=5 PATRONI_N=1
 fi
 # The Patroni step: PATRONI_N trials per event within make bench's 20 minutes (1.5 to 2 minutes
 # per event here). BENCH_PATRONI_FROM="DIR..." instead puts in the table the summary of longer
