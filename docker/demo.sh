@@ -584,10 +584,11 @@ spoa_start() {
 # checks it. DEMO_HAPROXY_EDIT (the failover suite's negative controls: routing made wrong on
 # purpose) is a sed script applied to the result; it must change something.
 haproxy_conf() {
-	local servers_w="" servers_r="" servers_app="" n
+	local servers_w="" servers_wr="" servers_r="" servers_app="" n
 	# DEMO_PG_CHECK_INTER (bench/failover.sh): inter and agent-inter of the PostgreSQL servers.
 	local pg_inter=${DEMO_PG_CHECK_INTER:-500ms}
 	for n in $PG_NODES; do
+		servers_wr="$servers_wr    server $n ${ADDR[$n]}:$PG_PORT track pg_write/$n on-marked-down shutdown-sessions\n"
 		if [ "$ROUTER" = push ]; then
 			# haprole-spoa sets these servers (haproxy/haprole-push.cfg): `disabled` until it
 			# says, and no agent-check, whose `ready` would undo its maint/drain
@@ -614,7 +615,7 @@ haproxy_conf() {
 		-e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@PGW_PORT@|$PGW_PORT|g" -e "s|@PGR_PORT@|$PGR_PORT|g" \
 		-e "s|@STATS_PORT@|$STATS_PORT|g" -e "s|@SPOA_PORT@|$SPOA_PORT|g" -e "s|@SPOA_HOST@|$BR_ADDR|g" \
 		-e "s|@LUA_NODES@|$lua_nodes|g" -e "s|@ROOT@|$ROOT|g" -e "s|@LUA_STATUS_PORT@|$LUA_STATUS|g" \
-		-e "s|@SERVERS_W@|$servers_w|" -e "s|@SERVERS_R@|$servers_r|" -e "s|@SERVERS_APP@|$servers_app|" \
+		-e "s|@SERVERS_W@|$servers_w|" -e "s|@SERVERS_WR@|$servers_wr|" -e "s|@SERVERS_R@|$servers_r|" -e "s|@SERVERS_APP@|$servers_app|" \
 		"$ROOT/docker/haproxy-demo.cfg.in" >"$DEMO/haproxy.cfg"
 	if patroni_on; then patroni_haproxy >>"$DEMO/haproxy.cfg"; fi # PATRONI hook
 	if [ -n "${DEMO_HAPROXY_EDIT:-}" ]; then

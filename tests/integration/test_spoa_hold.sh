@@ -113,8 +113,9 @@ spoa_conf() {
 		docker/spoa.conf.in >"$tmp/spoa.conf"
 }
 haproxy_conf() {
-	local w="" r="" n
+	local w="" wr="" r="" n
 	for n in db1 db2; do
+		wr="$wr    server $n $(addr_of $n):$PGP track pg_write/$n on-marked-down shutdown-sessions\n"
 		w="$w    server $n $(addr_of $n):$PGP check port $AGP inter 500ms fall 2 rise 1 agent-check agent-port $AGP agent-inter 500ms agent-send \"writer\\\\n\" on-marked-down shutdown-sessions\n"
 		r="$r    server $n $(addr_of $n):$PGP check port $AGP inter 500ms fall 2 rise 1 agent-check agent-port $AGP agent-inter 500ms agent-send \"reader\\\\n\" on-marked-down shutdown-sessions\n"
 	done
@@ -123,7 +124,7 @@ haproxy_conf() {
 		-e "s|@DIR@|$tmp|g" -e "s|@HOST@|$HAP_IP|g" -e "s|@CLUSTER@|main|g" \
 		-e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@PGW_PORT@|$PGW_PORT|g" -e "s|@PGR_PORT@|$PGR_PORT|g" \
 		-e "s|@STATS_PORT@|$STATS_PORT|g" -e "s|@SPOA_PORT@|$SPOA_PORT|g" -e "s|@SPOA_HOST@|$HAP_IP|g" \
-		-e "s|@SERVERS_W@|$w|" -e "s|@SERVERS_R@|$r|" -e "s|@SERVERS_APP@||" \
+		-e "s|@SERVERS_W@|$w|" -e "s|@SERVERS_WR@|$wr|" -e "s|@SERVERS_R@|$r|" -e "s|@SERVERS_APP@||" \
 		-e "s|127\.0\.0\.1:|$HAP_IP2:|g" docker/haproxy-demo.cfg.in >"$tmp/haproxy.cfg"
 	sed -e "s|@CLUSTER@|main|g" docker/spoe-demo.conf.in >"$tmp/spoe.conf"
 	# a placeholder the templates grew since this test was written: say which
