@@ -214,6 +214,12 @@ sc_agentkill() { # the primary's agent dies (SIGKILL): writes fail closed, then 
 	RESUME_AT=$t_open
 	RESUME_WITHIN=4
 	VERIFY_ARGS="--closed-from $t_closed --closed-until $t_open"
+	# The Lua router on HAProxy 2.6 learned of the agent's death only from its silence (3
+	# heartbeats), later than HAProxy's checks: a pooled connection
+	# reopened in between is routed to the node (still the writable primary) and stays. New
+	# connections must still fail closed (docs/lua.md, "Trade-offs").
+	[ "$ROUTER" = lua ] && VERIFY_ARGS="$VERIFY_ARGS --closed-lanes w-fresh"
+	return 0
 }
 
 NEEDS_spoakill="agent spoa"
@@ -481,6 +487,9 @@ clock_agents_start() {
 	local n
 	CLOCKDIR=$WORK/clock
 	mkdir -p "$CLOCKDIR"
+	# the agents read their offset file after dropping root (the demo's user haprole)
+	chmod a+x "$WORK"
+	chmod 755 "$CLOCKDIR"
 	for n in $(envv DEMO_PG_NODES | tr -d "'\""); do
 		echo "+0" >"$CLOCKDIR/$n"
 		$D stop-proc "agent-$n" >>"$LOG" 2>&1
