@@ -30,6 +30,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/integration/lib/haproxy.sh
+. bench/lib.sh
 secs=${1:-5}
 rounds=${2:-5}
 root=${3:-}
@@ -41,45 +42,13 @@ STATUS=37603
 FEED=37604
 ECHO=37605
 case $secs$rounds in *[!0-9]*) echo "http-routers: SECONDS and ROUNDS are numbers" >&2; exit 2 ;; esac
-for b in ./haprole-spoa build/bench/feed-fake build/bench/spoa-load; do
-	[ -x "$b" ] || { echo "http-routers: $b not built (make)"; exit 1; }
-done
-command -v wrk >/dev/null || { echo "http-routers: wrk not installed"; exit 1; }
-command -v nginx >/dev/null || { echo "http-routers: nginx not installed"; exit 1; }
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-	hap_cleanup_all
-	kill "${pids[@]}" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-cat >"$tmp/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.err;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $tmp; proxy_temp_path $tmp; fastcgi_temp_path $tmp;
-	uwsgi_temp_path $tmp; scgi_temp_path $tmp;
-	server {
-		listen $IP:$NGINX;
-		location /check/writer { return 200 "up ready 100%\n"; }
-		location / { return 200 "db1\n"; }
-	}
-}
-CONF
-taskset -c 1 nginx -c "$tmp/nginx.conf" -p "$tmp" &
-pids+=($!)
-build/bench/feed-fake -l "$IP:$FEED" -c main -n db1 -r primary </dev/null >/dev/null 2>&1 &
-pids+=($!)
+bench_require http-routers ./haprole-spoa build/bench/feed-fake build/bench/spoa-load
+bench_tmp
+tmp=$BENCH_TMP
+bench_nginx "$IP" "$NGINX" 'location /check/writer { return 200 "up ready 100%\n"; }'
+bench_feed "$IP" "$FEED" -c main
 taskset -c 1 build/bench/spoa-load --echo "$IP:$ECHO" >/dev/null &
-pids+=($!)
+BENCH_PIDS+=($!)
 cat >"$tmp/spoa.conf" <<CONF
 [spoa]
 listen = $IP:$SPOA
@@ -97,7 +66,7 @@ verify_interval = 200ms
 CONF
 taskset -c 1 ./haprole-spoa --allow-root -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
 spoa=$!
-pids+=($spoa)
+BENCH_PIDS+=($spoa)
 sed "s/127.0.0.1:12345/$IP:$SPOA/" haproxy/spoe-haprole.conf >"$tmp/spoe-haprole.conf"
 sed "s/127.0.0.1:12345/$IP:$ECHO/" haproxy/spoe-haprole.conf >"$tmp/spoe-echo.conf"
 
