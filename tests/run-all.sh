@@ -95,6 +95,13 @@ parallel) collect docker ;;
 serial) stage docker $MAKE -s test-docker ;;
 esac
 
+# A long log's tail is what CI shows: repeat what failed just above the summary.
+for name in "${stages[@]}"; do
+	awk -v s="$name" '/^==== integration failures/ { on = 1 } on && !/^[a-z]+: [0-9]+ passed/ { print } /^[a-z]+: [0-9]+ passed/ { on = 0 }' "$logdir/$name.log"
+	[ "$name" = integration ] && continue
+	grep -E '^(FAIL|!! )|\[  FAILED  \]' "$logdir/$name.log" | head -n 10 | cut -c1-240 |
+		sed "s/^/$name: /"
+done
 elapsed=$(($(date +%s) - start))
 echo "==== summary ($elapsed s)"
 total_p=0

@@ -26,6 +26,9 @@
 # (a failed test's last INTEGRATION_SHOW lines, default 200; INTEGRATION_QUIET=1 prints only
 # failed ones). With one job or one test, output streams to the terminal instead.
 # Each test gets INTEGRATION_TIMEOUT seconds (default 900).
+# Before its summary line the runner prints "==== integration failures": each failed test with
+# its failing lines (FAIL / not ok, up to 12), so that the tail of a long CI log says what broke;
+# tests/run-all.sh repeats that block just above the final summary.
 set -u
 cd "$(dirname "$0")/../.."
 jobs_max=${INTEGRATION_JOBS:-2}
@@ -86,6 +89,14 @@ declare -A new_dur=()
 stream=0
 [ "$jobs_max" -eq 1 ] || [ ${#tests[@]} -eq 1 ] && stream=1
 summary_lines=()
+failure_digest=()
+
+# digest_of NAME LOG - the failed test's name and its failing lines, for the end of the run.
+digest_of() {
+	local lines
+	lines=$(grep -E '(^|[[:space:]|])(FAIL|not ok)([[:space:]:]|$)|^!! ' "$2" | head -n 12 | cut -c1-240)
+	failure_digest+=("$1:"$'\n'"${lines:-(no FAIL line in its log; see the log)}")
+}
 
 # finish TEST STATUS - reports one finished test: its log (whole, as one block, so parallel
 # tests do not interleave; a failed one's last INTEGRATION_SHOW lines), then its verdict.
@@ -117,6 +128,7 @@ finish() {
 			[ -n "$why" ] || why=$(tail -n 1 "$log")
 			if [ "${CI:-}" = true ]; then
 				echo "FAIL $name: skipped under CI, and avoidable: $why"
+				failure_digest+=("$name: skipped under CI, and avoidable: $why")
 				echo "     (install what it needs, or make it print SKIP-UNAVOIDABLE: if it cannot be installed here)"
 				failed=$((failed + 1))
 			else
@@ -128,6 +140,7 @@ finish() {
 	*)
 		[ "$rc" = 124 ] && rc="124, timed out after ${limit}s"
 		echo "FAIL $name (status $rc, ${dur}s)"
+		digest_of "$name (status $rc)" "$log"
 		failed=$((failed + 1))
 		;;
 	esac
@@ -202,5 +215,11 @@ done
 		<(for n in "${!new_dur[@]}"; do echo "$n"; done) "$logdir/durations"
 } | sort >"$logdir/durations.new" && mv "$logdir/durations.new" "$logdir/durations"
 
+if [ ${#failure_digest[@]} -gt 0 ]; then
+	echo "==== integration failures (logs in $logdir)"
+	for d in "${failure_digest[@]}"; do
+		printf '%s\n' "$d" | sed '1s/^/* /; 2,$s/^/    /'
+	done
+fi
 echo "integration: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -2,7 +2,7 @@
 # tests/integration/test_runner.sh - tests/integration/run.sh itself, on stub tests in a
 # temporary directory (no network, no daemons): the rules `make test` and CI rely on.
 #   1. the summary counts pass, fail, skip; the exit status is non-zero on a failure; a failed
-#      test's log is printed;
+#      test's log is printed, and again in the failure digest above the summary;
 #   2. under CI=true an avoidable skip is a failure, a SKIP-UNAVOIDABLE one stays a skip;
 #   3. two tests without a lane run at the same time (each waits, bounded, for the other to
 #      have started), two tests of one lane never do, and a `# lane: solo` test runs alone;
@@ -39,6 +39,7 @@ echo fine
 EOF
 stub fail <<'EOF'
 echo "the reason it broke"
+echo "FAIL the assertion that broke"
 exit 3
 EOF
 stub skip <<'EOF'
@@ -53,6 +54,8 @@ out=$(run CI= -- "$tmp"/test_pass.sh "$tmp"/test_fail.sh "$tmp"/test_skip.sh "$t
 check "summary counts pass, fail, skip" "^integration: 1 passed, 1 failed, 2 skipped$"
 check "a failure makes the exit status non-zero" "^rc=1$"
 check "a failed test's log is printed" "\| the reason it broke"
+check "the failure digest names the failed test" "^\* test_fail \(status 3\): *$"
+check "the failure digest quotes its FAIL line" "^    FAIL the assertion that broke$"
 check "a skip says why" "^SKIP test_skip: skip: postgresql-15 not installed"
 out=$(run CI= -- "$tmp"/test_pass.sh "$tmp"/test_skip.sh)
 check "skips alone do not fail outside CI" "^rc=0$"
