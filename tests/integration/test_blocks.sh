@@ -3,7 +3,7 @@
 # (tests/integration/lib/fixture.sh): its table FIX_BLOCKS has no two blocks that share an
 # address and a port, no name twice; every test that asks for a block by name (fix_block NAME)
 # finds its own line, and no two tests ask for the same one; a block hands out only its own
-# ports (fix_ports past its end fails the test). Binds nothing.
+# ports and addresses (fix_ports / fix_addrs past its end fail the test). Binds nothing.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/fixture.sh
@@ -32,6 +32,12 @@ got=$( (fix_block test_spoa_rule && fix_ports A B C D E F G H I J K && echo "all
 rc=$?
 expect "fix_ports past the block's end: the test fails" 1 "$rc"
 expect_match "... and says why" '^FAIL block 32530-32539 has no room for K' "$got"
+got=$( (fix_block test_spoa_pg && fix_addrs A B C && echo "$A $B $C $IP_LAST") 2>&1)
+expect "fix_addrs: consecutive addresses of the block" "127.0.12.40 127.0.12.41 127.0.12.42 127.0.12.52" "$got"
+got=$( (fix_block test_spoa_rule && fix_addrs A B && echo "all given") 2>&1)
+rc=$?
+expect "fix_addrs past the block's end: the test fails" 1 "$rc"
+expect_match "... and says why" '^FAIL block 127.0.43.11-11 has no address for B' "$got"
 got=$( (fix_block no_such_test && echo "given") 2>&1)
 expect_match "fix_block of an unknown name fails the test" '^FAIL no address/port block named no_such_test' "$got"
 

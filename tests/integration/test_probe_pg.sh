@@ -11,7 +11,7 @@
 # on timeline 2; a watcher with a 30 s interval and the data directory watched (inotify) still
 # sees that promotion within the 10 s wait, by the event (its burst counter k moves). Delays are
 # printed (measured), never asserted: bench/ owns timing.
-# Addresses 127.0.11.1-2, ports 21432-21433 (this engineer's range).
+# Its addresses and ports: block test_probe_pg of tests/integration/lib/fixture.sh.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
@@ -22,43 +22,22 @@ pg_require || exit 77
 WATCH=${PGP_WATCH:-build/bench/pgp-watch}
 probe_watch_built "$WATCH" || exit 1
 
-P_ADDR=127.0.11.1
-P_PORT=21432
-S_ADDR=127.0.11.2
-S_PORT=21433
+fix_block test_probe_pg
+fix_addrs P_ADDR S_ADDR
+fix_ports P_PORT S_PORT
+fix_tmp probe-pg
+fails=0
 INTERVAL=100ms
 TIMEOUT=500ms
 ACCEPT_CHECK=200ms
-
-tmp=$(mktemp -d)
-watch_pids=()
-cleanup() {
-	local p
-	for p in "${watch_pids[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	pg_cleanup_all
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fails=0
-# ok, bad, lines, wait_line: lib/probe.sh.
+PROBE_DUMP_LINES=20
 
 now_ms() { date +%s%3N; }
 
 # start_watch NAME CONNINFO - pgp-watch in the background, output in $tmp/NAME.out.
 start_watch() {
-	"$WATCH" -i "$INTERVAL" -t "$TIMEOUT" -c "$TIMEOUT" -a "$ACCEPT_CHECK" -r 2 -f 1 "$2" \
-		>"$tmp/$1.out" 2>"$tmp/$1.err" &
-	watch_pids+=($!)
-}
-
-dump() {
-	echo "---- $1 (last 20 lines)"
-	tail -n 20 "$tmp/$1.out"
-	tail -n 5 "$tmp/$1.err"
+	PROBE_WATCH_OPTS="-i $INTERVAL -t $TIMEOUT -c $TIMEOUT -a $ACCEPT_CHECK -r 2 -f 1" \
+		probe_watch "$1" "$2"
 }
 
 echo "# starting primary $P_ADDR:$P_PORT and standby $S_ADDR:$S_PORT"
@@ -75,23 +54,22 @@ sysid=$(pg_psql $P_ADDR $P_PORT "select system_identifier from pg_control_system
 start_watch A "hostaddr=$P_ADDR port=$P_PORT user=postgres dbname=postgres"
 start_watch B "hostaddr=$S_ADDR port=$S_PORT user=postgres dbname=postgres"
 # C: the standby again, probing only every 30 s, but told of promotions by its data directory
-"$WATCH" -i 30s -t "$TIMEOUT" -c "$TIMEOUT" -a 0 -r 1 -f 1 -D "$tmp/pg2" \
-	"hostaddr=$S_ADDR port=$S_PORT user=postgres dbname=postgres" >"$tmp/C.out" 2>"$tmp/C.err" &
-watch_pids+=($!)
+PROBE_WATCH_OPTS="-i 30s -t $TIMEOUT -c $TIMEOUT -a 0 -r 1 -f 1 -D $tmp/pg2" probe_watch C \
+	"hostaddr=$S_ADDR port=$S_PORT user=postgres dbname=postgres"
 
 # 1. roles
 if l=$(wait_line "$tmp/A.out" 0 "up=1 role=primary tl=1 sysid=$sysid " 10); then
 	ok "primary seen: ${l%% q=*}"
 else
-	bad "primary not seen as up primary tl 1 sysid $sysid"
-	dump A
+	ko "primary not seen as up primary tl 1 sysid $sysid"
+	probe_dump A
 fi
 re="up=1 role=standby tl=1 sysid=$sysid .*streaming=1 paused=0"
 if l=$(wait_line "$tmp/B.out" 0 "$re" 10); then
 	ok "standby seen: ${l%% q=*}"
 else
-	bad "standby not seen as up, streaming standby"
-	dump B
+	ko "standby not seen as up, streaming standby"
+	probe_dump B
 fi
 
 # 2. idle primary: lag stays 0 on the standby (2 s, ~20 probes). The rule under test:
@@ -101,17 +79,17 @@ from=$(lines "$tmp/B.out")
 sleep 2
 changes=$(tail -n +"$((from + 1))" "$tmp/B.out" | grep -c '^[0-9]')
 if tail -n +"$((from + 1))" "$tmp/B.out" | grep '^[0-9]' | grep -q 'lag_bytes=0 lag_ms=[1-9]'; then
-	bad "idle standby reported lag_ms > 0 with nothing left to replay"
-	dump B
+	ko "idle standby reported lag_ms > 0 with nothing left to replay"
+	probe_dump B
 elif tail -n +"$((from + 1))" "$tmp/B.out" | grep '^[0-9]' | grep -q 'lag_ms=[1-9]'; then
-	bad "idle standby reported lag_ms > 0 while the primary was idle"
-	dump B
+	ko "idle standby reported lag_ms > 0 while the primary was idle"
+	probe_dump B
 else
 	ok "idle standby: lag_ms stayed 0 over 2 s ($changes change lines)"
 fi
 ticks=$(tail -n +"$((from + 1))" "$tmp/B.out" | grep -c '^tick')
 [ "$ticks" -ge 1 ] && ok "loop ticking ($ticks ticks in 2 s)" ||
-	bad "no tick from the watcher's loop"
+	ko "no tick from the watcher's loop"
 
 # 3. replay paused
 from=$(lines "$tmp/B.out")
@@ -119,8 +97,8 @@ pg_psql $S_ADDR $S_PORT "select pg_wal_replay_pause()" >/dev/null
 if l=$(wait_line "$tmp/B.out" "$from" "paused=1" 10); then
 	ok "replay pause seen: ${l%% q=*}"
 else
-	bad "replay pause not seen"
-	dump B
+	ko "replay pause not seen"
+	probe_dump B
 fi
 from=$(lines "$tmp/B.out")
 pg_psql $P_ADDR $P_PORT \
@@ -128,16 +106,16 @@ pg_psql $P_ADDR $P_PORT \
 if l=$(wait_line "$tmp/B.out" "$from" "lag_bytes=[1-9].*paused=1" 10); then
 	ok "paused standby shows WAL piling up: ${l%% q=*}"
 else
-	bad "paused standby shows no lag_bytes after a write on the primary"
-	dump B
+	ko "paused standby shows no lag_bytes after a write on the primary"
+	probe_dump B
 fi
 from=$(lines "$tmp/B.out")
 pg_psql $S_ADDR $S_PORT "select pg_wal_replay_resume()" >/dev/null
 if l=$(wait_line "$tmp/B.out" "$from" "lag_bytes=0 lag_ms=0 streaming=1 paused=0" 10); then
 	ok "replay resumed and caught up: ${l%% q=*}"
 else
-	bad "resume not seen"
-	dump B
+	ko "resume not seen"
+	probe_dump B
 fi
 
 # 4. hung server: postmaster and every backend SIGSTOPped (the probe's backend included)
@@ -148,21 +126,21 @@ if l=$(wait_line "$tmp/A.out" "$from" "up=0 role=unknown.*err=\"query timeout" 1
 	t1=$(now_ms)
 	ok "hung primary seen down after $((t1 - t0)) ms (query timeout $TIMEOUT): ${l##* err=}"
 else
-	bad "hung primary not seen down by the query timeout"
-	dump A
+	ko "hung primary not seen down by the query timeout"
+	probe_dump A
 fi
 from2=$(lines "$tmp/A.out")
 if wait_line "$tmp/A.out" "$from2" "^tick" 3 >/dev/null; then
 	ok "the probe's loop keeps running while the server hangs"
 else
-	bad "no tick while the server hangs: the loop is blocked"
-	dump A
+	ko "no tick while the server hangs: the loop is blocked"
+	probe_dump A
 fi
 if l=$(wait_line "$tmp/A.out" "$from" "err=\"connect timeout" 5); then
 	ok "reconnect to the hung server fails by our connect deadline: ${l##* err=}"
 else
-	bad "reconnect to the hung server not failed by the connect deadline"
-	dump A
+	ko "reconnect to the hung server not failed by the connect deadline"
+	probe_dump A
 fi
 from=$(lines "$tmp/A.out")
 t0=$(now_ms)
@@ -170,8 +148,8 @@ pg_thaw "$tmp/pg1"
 if l=$(wait_line "$tmp/A.out" "$from" "up=1 role=primary" 10); then
 	ok "primary up again $(($(now_ms) - t0)) ms after SIGCONT"
 else
-	bad "primary not up again after SIGCONT"
-	dump A
+	ko "primary not up again after SIGCONT"
+	probe_dump A
 fi
 
 # 5. postmaster alone stopped: the probe's own backend still answers its queries, but new
@@ -187,26 +165,26 @@ re="up=0 role=unknown.*err=\"postmaster accepts no connection"
 if l=$(wait_line "$tmp/A.out" "$from" "$re" 10); then
 	ok "postmaster-only stop seen down after $(($(now_ms) - t0)) ms by the accept check: ${l##* err=}"
 else
-	bad "postmaster-only stop not noticed (the probe's backend still answers)"
-	dump A
+	ko "postmaster-only stop not noticed (the probe's backend still answers)"
+	probe_dump A
 fi
 if [ -n "$bpid" ] && kill -TERM "$bpid" 2>/dev/null; then
 	if l=$(wait_line "$tmp/A.out" "$from" "err=\"connect timeout" 10); then
 		ok "backend gone, reconnect hangs, connect deadline fails it: ${l##* err=}"
 	else
-		bad "reconnect to a stopped postmaster not failed by the connect deadline"
-		dump A
+		ko "reconnect to a stopped postmaster not failed by the connect deadline"
+		probe_dump A
 	fi
 else
-	bad "could not find the probe's backend (application_name haprole-agent): '$bpid'"
+	ko "could not find the probe's backend (application_name haprole-agent): '$bpid'"
 fi
 from=$(lines "$tmp/A.out")
 pg_thaw "$tmp/pg1"
 wait_line "$tmp/A.out" "$from" "up=1 role=primary" 10 >/dev/null &&
-	ok "primary up again after SIGCONT" || bad "primary not up again after SIGCONT"
+	ok "primary up again after SIGCONT" || ko "primary not up again after SIGCONT"
 noise="did not match any process|EOF detected|incomplete startup packet|GSSAPI"
 if grep -Eq "$noise" "$tmp/pg1.log"; then
-	bad "the accept check left lines in the server log:"
+	ko "the accept check left lines in the server log:"
 	grep -E "$noise" "$tmp/pg1.log" | head -3
 else
 	ok "the accept check left nothing in the server log"
@@ -219,14 +197,14 @@ pg_stop "$tmp/pg1" fast || exit 1
 if l=$(wait_line "$tmp/B.out" "$from" "up=1 role=standby .*streaming=0" 10); then
 	ok "primary stopped: standby no longer streaming: ${l%% q=*}"
 else
-	bad "standby still streaming after the primary stopped"
-	dump B
+	ko "standby still streaming after the primary stopped"
+	probe_dump B
 fi
 if l=$(wait_line "$tmp/A.out" "$fromA" "up=0 .*err=\"(connection lost|connect|query)" 10); then
 	ok "stopped primary seen down: ${l##* err=}"
 else
-	bad "stopped primary not seen down"
-	dump A
+	ko "stopped primary not seen down"
+	probe_dump A
 fi
 
 # 7. promotion: reported at once, timeline 2
@@ -238,19 +216,19 @@ if l=$(wait_line "$tmp/B.out" "$from" "up=1 role=primary tl=2 " 10); then
 	ok "promotion seen, $((t1 - t0)) ms after pg_ctl promote -w returned" \
 		"(interval $INTERVAL): ${l%% q=*}"
 else
-	bad "promotion not seen as primary on timeline 2"
-	dump B
+	ko "promotion not seen as primary on timeline 2"
+	probe_dump B
 fi
 # the 30 s watcher: nothing but the data directory event can show it the promotion in time
 if l=$(wait_line "$tmp/C.out" 0 "up=1 role=primary tl=2 .* k=[1-9]" 10); then
 	ok "promotion seen by the inotify-driven probe (interval 30 s): ${l%% q=*} ${l##* f=}"
 else
-	bad "the 30 s probe watching the data directory did not see the promotion within 10 s"
-	dump C
+	ko "the 30 s probe watching the data directory did not see the promotion within 10 s"
+	probe_dump C
 fi
 if tail -n +"$((from + 1))" "$tmp/B.out" | grep -E '^[0-9]' | grep -q 'up=0'; then
-	bad "the probe went down during the promotion"
-	dump B
+	ko "the probe went down during the promotion"
+	probe_dump B
 else
 	ok "the probe stayed up through the promotion"
 fi
@@ -259,17 +237,8 @@ echo "# A (primary) output, last lines:"
 tail -n 4 "$tmp/A.out" | sed 's/^/#   /'
 
 # 8. the watchers exit cleanly on SIGTERM (under SAN=1 builds, without sanitizer reports)
-for p in "${watch_pids[@]}"; do
-	kill -TERM "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-done
-watch_pids=()
-if grep -Eq 'Sanitizer|runtime error' "$tmp/A.err" "$tmp/B.err"; then
-	bad "sanitizer reports from pgp-watch:"
-	grep -E -A 12 'Sanitizer|runtime error' "$tmp/A.err" "$tmp/B.err" | head -40
-else
-	ok "watchers stopped cleanly: $(tail -n 1 "$tmp/A.out"); $(tail -n 1 "$tmp/B.out")"
-fi
+echo "# last lines: $(tail -n 1 "$tmp/A.out"); $(tail -n 1 "$tmp/B.out")"
+probe_watchers_stop
 if [ "$fails" -ne 0 ]; then
 	echo "test_probe_pg: $fails check(s) failed"
 	exit 1

@@ -7,6 +7,7 @@
 #   fix_need ./haprole-spoa build/bench/feed-fake python3 curl   # else skip (exit 77)
 #   fix_block test_spoa_rule          # this test's block: NET, IP (its first address), PORT
 #   fix_ports SPOA_PORT STATUS_PORT   # consecutive ports of the block into these variables
+#   fix_addrs DB1 DB2                 # consecutive addresses of the block (IP, IP+1, ...)
 #   fix_tmp spoa-rule                 # tmp=/tmp/haprole-spoa-rule.XXXXXX, PIDS=(), SPOA_PID=,
 #                                     # EXIT trap fix_cleanup
 #   some_daemon & PIDS+=($!)          # stopped by pid at exit
@@ -49,9 +50,9 @@ test_push               127.0.48.10-22     35000-35099
 test_agent_cluster      127.0.11.131-203   21531-21599  hand
 test_agent_port         127.0.11.203       21510-21519  hand
 test_agent_restart      127.0.11.62-63     21620-21629  hand
-test_probe_pg           127.0.11.1-2       21432-21433  hand
-test_probe_http         127.0.11.3         21080-21081  hand
-test_probe_https        127.0.42.3         31500-31502  hand
+test_probe_pg           127.0.11.1-2       21432-21433
+test_probe_http         127.0.11.3         21080-21081
+test_probe_https        127.0.63.3         38000-38002
 test_layout_distributed 127.0.42.1-22      31000-31999  hand
 test_layout_standalone  127.0.42.41-62     31000-31999  hand
 test_layout_active_active 127.0.42.81-102  31000-31999  hand
@@ -67,17 +68,20 @@ bench/spoa-bench        127.0.12.30        22930-22939  hand
 bench/spoa-haproxy-bench 127.0.12.31       22940-22949  hand
 bench/lua-haproxy-bench 127.0.47.31        34940-34949  hand
 bench/push-haproxy-bench 127.0.48.31       35100-35109  hand
+bench/http-routers      127.0.64.10        37600-37609  hand
 demo                    127.0.14.1-22      24000-24999  hand
 "
 
 # fix_block NAME - this test's block from FIX_BLOCKS: NET (a.b.c), IP (its first address),
-# PORT and PORT_LAST. Ends the test (fail) when NAME has no line.
+# IP_LAST (its last), PORT and PORT_LAST. Ends the test (fail) when NAME has no line.
 fix_block() {
 	local line
 	line=$(printf '%s\n' "$FIX_BLOCKS" | awk -v n="$1" '$1 == n { print $2, $3; exit }')
 	[ -n "$line" ] || fail "no address/port block named $1 in tests/integration/lib/fixture.sh"
 	IP=${line%%[- ]*}
 	NET=${IP%.*}
+	IP_LAST=${line%% *}
+	IP_LAST=$NET.${IP_LAST##*[.-]}
 	PORT=${line##* }
 	PORT_LAST=${PORT#*-}
 	PORT=${PORT%-*}
@@ -91,6 +95,17 @@ fix_ports() {
 		[ "$p" -le "$PORT_LAST" ] || fail "block $PORT-$PORT_LAST has no room for $v"
 		printf -v "$v" '%s' "$p"
 		p=$((p + 1))
+	done
+}
+
+# fix_addrs VAR... - sets each VAR to the next address of the block (IP, IP+1, ...); ends the
+# test (fail) when the block has too few.
+fix_addrs() {
+	local v h=${IP##*.}
+	for v in "$@"; do
+		[ "$h" -le "${IP_LAST##*.}" ] || fail "block $IP-${IP_LAST##*.} has no address for $v"
+		printf -v "$v" '%s' "$NET.$h"
+		h=$((h + 1))
 	done
 }
 
