@@ -133,18 +133,8 @@ void agent_update(struct agent *a)
 	bool have_view;
 
 	/* a probe added by a reload counts once it has a first result (agent.h) */
-	a->pg_pending = a->pg_pending && a->pg_on && !a->pg.rf.known;
-	a->app_pending = a->app_pending && a->app_on && !a->app.rf.known;
-	a->nginx_pending = a->nginx_pending && a->nginx_on && !a->nginx.rf.known;
-	if (a->pg_on && !a->pg_pending)
-		next.pg = a->pg.pg;
-	next.pg.present = a->pg_on && !a->pg_pending;
-	if (a->app_on && !a->app_pending)
-		next.app = a->app.res;
-	next.app.present = a->app_on && !a->app_pending;
-	if (a->nginx_on && !a->nginx_pending)
-		next.nginx = a->nginx.res;
-	next.nginx.present = a->nginx_on && !a->nginx_pending;
+	for (size_t i = 0; i < PS_COUNT; i++)
+		ps_publish(&a->probes[i], &next);
 	/* a change of PostgreSQL's role runs the on_role_change hook once (agent/hook.h) */
 	hook_role_seen(&a->hook, &next.pg, c->agent.on_role_change, c->agent.hook_timeout);
 	next.admin = a->admin;
@@ -184,16 +174,8 @@ void agent_update(struct agent *a)
 	feed_pub_publish(&a->feed);
 }
 
-static void agent_on_pg(struct pg_probe *p, unsigned changed, void *arg)
+static void agent_on_probe(void *arg)
 {
-	(void)p;
-	(void)changed;
-	agent_update(arg);
-}
-
-static void agent_on_hp(struct http_probe *p, void *arg)
-{
-	(void)p;
 	agent_update(arg);
 }
 
@@ -241,9 +223,10 @@ static void agent_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
  * failure, so that the checks answer from what was seen, never from "not probed yet". */
 bool agent_settled(const struct agent *a)
 {
-	if ((a->pg_on && !a->pg.rf.known) || (a->app_on && !a->app.rf.known) ||
-	    (a->nginx_on && !a->nginx.rf.known))
-		return false;
+	for (size_t i = 0; i < PS_COUNT; i++) {
+		if (ps_waiting(&a->probes[i]))
+			return false;
+	}
 	for (size_t i = 0; a->fence != NULL && i < a->fence->n_peers; i++) {
 		const struct feed_sub *fs = &a->fence->peers[i].sub;
 
@@ -260,12 +243,10 @@ double agent_start_wait(const struct agent *a)
 	const struct agent_conf *c = a->conf;
 	double w = 0;
 
-	if (a->pg_on && c->pg.connect_timeout + c->pg.timeout > w)
-		w = c->pg.connect_timeout + c->pg.timeout;
-	if (a->app_on && c->app.timeout > w)
-		w = c->app.timeout;
-	if (a->nginx_on && c->nginx.timeout > w)
-		w = c->nginx.timeout;
+	for (size_t i = 0; i < PS_COUNT; i++) {
+		if (a->probes[i].on && ps_first_wait(a->probes[i].kind, c) > w)
+			w = ps_first_wait(a->probes[i].kind, c);
+	}
 	for (size_t i = 0; a->fence != NULL && i < a->fence->n_peers; i++) {
 		const struct feed_sub *fs = &a->fence->peers[i].sub;
 
@@ -281,12 +262,11 @@ static void agent_unsettled_names(const struct agent *a, char *out, size_t outle
 	size_t n = 0;
 
 	out[0] = '\0';
-	if (a->pg_on && !a->pg.rf.known && n < outlen)
-		n += (size_t)snprintf(out + n, outlen - n, " pg");
-	if (a->app_on && !a->app.rf.known && n < outlen)
-		n += (size_t)snprintf(out + n, outlen - n, " app");
-	if (a->nginx_on && !a->nginx.rf.known && n < outlen)
-		n += (size_t)snprintf(out + n, outlen - n, " nginx");
+	for (size_t i = 0; i < PS_COUNT && n < outlen; i++) {
+		if (ps_waiting(&a->probes[i]))
+			n += (size_t)snprintf(out + n, outlen - n, " %s",
+			                      ps_name(a->probes[i].kind));
+	}
 	for (size_t i = 0; a->fence != NULL && i < a->fence->n_peers && n < outlen; i++) {
 		const struct fence_peer *p = &a->fence->peers[i];
 
@@ -344,11 +324,13 @@ static void agent_on_gate_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	agent_open_port(a, why);
 }
 
-/* Initialises a probe of <h> into <p> when <on>. */
-static int agent_hp_init(struct agent *a, struct http_probe *p, const struct hp_conf *h, char *err,
-                         size_t errlen)
+/* Stops and frees every probe that is on. */
+static void agent_probes_free(struct agent *a)
 {
-	return hp_init(p, a->loop, h, agent_on_hp, a, err, errlen);
+	for (size_t i = 0; i < PS_COUNT; i++) {
+		if (a->probes[i].on)
+			ps_free(&a->probes[i]);
+	}
 }
 
 /* Prepares <a> to run <conf> (taken over: freed by agent_free()) on <loop>; no socket yet.
@@ -364,20 +346,15 @@ int agent_init(struct agent *a, struct ev_loop *loop, struct agent_conf *conf, c
 	snprintf(a->ns.cluster, sizeof(a->ns.cluster), "%s", conf->agent.cluster);
 	snprintf(a->ns.node, sizeof(a->ns.node), "%s", conf->agent.node);
 	a->ns.boot = agent_boot_id();
-	if (conf->has_pg) {
-		if (pgp_init(&a->pg, loop, &conf->pg, agent_on_pg, a, err, errlen) == -1)
-			return -1;
-		a->pg_on = true;
-	}
-	if (conf->has_app) {
-		if (agent_hp_init(a, &a->app, &conf->app, err, errlen) == -1)
+	for (size_t i = 0; i < PS_COUNT; i++) {
+		struct probe_slot *s = &a->probes[i];
+
+		ps_setup(s, (enum ps_kind)i, loop, agent_on_probe, a);
+		if (!ps_wanted(s->kind, conf))
+			continue;
+		if (ps_init(s, conf, err, errlen) == -1)
 			goto out_free;
-		a->app_on = true;
-	}
-	if (conf->has_nginx) {
-		if (agent_hp_init(a, &a->nginx, &conf->nginx, err, errlen) == -1)
-			goto out_free;
-		a->nginx_on = true;
+		s->on = true;
 	}
 	if (feed_pub_init(&a->feed, loop, &a->ns, conf->agent.heartbeat,
 	                  (size_t)conf->agent.subscriber_buffer,
@@ -400,12 +377,7 @@ int agent_init(struct agent *a, struct ev_loop *loop, struct agent_conf *conf, c
 	return 0;
 
 out_free:
-	if (a->app_on)
-		hp_free(&a->app);
-	if (a->pg_on)
-		pgp_free(&a->pg);
-	a->app_on = false;
-	a->pg_on = false;
+	agent_probes_free(a);
 	return -1;
 }
 
@@ -423,12 +395,10 @@ int agent_start(struct agent *a, char *err, size_t errlen)
 		port_stop(&a->port);
 		return -1;
 	}
-	if (a->pg_on)
-		pgp_start(&a->pg);
-	if (a->app_on)
-		hp_start(&a->app);
-	if (a->nginx_on)
-		hp_start(&a->nginx);
+	for (size_t i = 0; i < PS_COUNT; i++) {
+		if (a->probes[i].on)
+			ps_start(&a->probes[i]);
+	}
 	ev_signal_start(a->loop, &a->sig_hup);
 	ev_signal_start(a->loop, &a->sig_term);
 	ev_signal_start(a->loop, &a->sig_int);
@@ -470,13 +440,7 @@ void agent_free(struct agent *a)
 	port_stop(&a->port);
 	a->serving = false;
 	feed_pub_free(&a->feed);
-	if (a->pg_on)
-		pgp_free(&a->pg);
-	if (a->app_on)
-		hp_free(&a->app);
-	if (a->nginx_on)
-		hp_free(&a->nginx);
-	a->pg_on = a->app_on = a->nginx_on = false;
+	agent_probes_free(a);
 	free(a->conf);
 	a->conf = NULL;
 }
@@ -513,42 +477,40 @@ static void agent_keep_fixed(const struct agent_conf *o, struct agent_conf *n)
 /* What a reload prepared before touching anything that runs (agent_reload_prepare()). */
 struct agent_reload_prep {
 	struct agent_conf *n; /* the new config, loaded and validated */
-	bool pg_new;          /* <a->pg> initialised (not started) for a [postgres] that appeared */
-	bool app_new;         /* <a->app> likewise for an app section that appeared */
-	bool nginx_new;       /* <a->nginx> likewise for an nginx section that appeared */
+	bool made[PS_COUNT];  /* <a->probes[i]> initialised (not started) for its section,
+	                           which appeared */
 	struct fence *fence;  /* fencing of the new [peer]s, NULL when the peers are unchanged */
 };
 
-/* Prepares one http/tcp probe for <want>/<h>: validates a config the running probe will take,
- * or initialises (without starting) a probe whose section appeared. Returns 0, or -1 with
- * <err>. */
-static int agent_prepare_hp(struct agent *a, struct http_probe *p, bool on, bool want,
-                            const struct hp_conf *h, bool *made, char *err, size_t errlen)
+/* Prepares the slot <s> for its section in <n>: validates a config its running probe will
+ * take, or initialises (without starting) a probe whose section appeared (<*made>). Returns 0,
+ * or -1 with <err> naming the section. */
+static int agent_prepare_probe(struct probe_slot *s, const struct agent_conf *n, bool *made,
+                               char *err, size_t errlen)
 {
-	struct hp_conf copy;
+	char why[HR_ERR_LEN];
+	char sect[32];
 
-	if (on && want) {
-		copy = *h;
-		return hp_conf_validate(&copy, err, errlen);
+	if (!ps_wanted(s->kind, n))
+		return 0;
+	if (s->on ? ps_validate(s, n, why, sizeof(why)) == -1
+	          : ps_init(s, n, why, sizeof(why)) == -1) {
+		ps_section(s->kind, n, sect, sizeof(sect));
+		snprintf(err, errlen, "%s: %.200s", sect, why);
+		return -1;
 	}
-	if (!on && want) {
-		if (agent_hp_init(a, p, h, err, errlen) == -1)
-			return -1;
-		*made = true;
-	}
+	*made = !s->on;
 	return 0;
 }
 
 /* Undoes agent_reload_prepare(): frees whatever it made; the running parts are untouched. */
 static void agent_reload_unprepare(struct agent *a, struct agent_reload_prep *r)
 {
-	if (r->pg_new)
-		pgp_free(&a->pg);
-	if (r->app_new)
-		hp_free(&a->app);
-	if (r->nginx_new)
-		hp_free(&a->nginx);
-	r->pg_new = r->app_new = r->nginx_new = false;
+	for (size_t i = 0; i < PS_COUNT; i++) {
+		if (r->made[i])
+			ps_free(&a->probes[i]);
+		r->made[i] = false;
+	}
 	agent_ops_fence_free(&r->fence);
 	free(r->n);
 	r->n = NULL;
@@ -571,28 +533,9 @@ static int agent_reload_prepare(struct agent *a, const char *path, struct agent_
 	if (agent_conf_load(n, path, err, errlen) == -1)
 		goto out_fail;
 	agent_keep_fixed(a->conf, n);
-	if (n->has_pg && a->pg_on && pgp_conf_validate(&n->pg, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "[postgres]: %.200s", why);
-		goto out_fail;
-	}
-	if (n->has_pg && !a->pg_on) {
-		if (pgp_init(&a->pg, a->loop, &n->pg, agent_on_pg, a, why, sizeof(why)) == -1) {
-			snprintf(err, errlen, "[postgres]: %.200s", why);
+	for (size_t i = 0; i < PS_COUNT; i++) {
+		if (agent_prepare_probe(&a->probes[i], n, &r->made[i], err, errlen) == -1)
 			goto out_fail;
-		}
-		r->pg_new = true;
-	}
-	if (agent_prepare_hp(a, &a->app, a->app_on, n->has_app, &n->app, &r->app_new, why,
-	                     sizeof(why)) == -1) {
-		snprintf(err, errlen, "[%s app]: %.200s",
-		         n->app.kind == HP_KIND_TCP ? "tcp" : "http", why);
-		goto out_fail;
-	}
-	if (agent_prepare_hp(a, &a->nginx, a->nginx_on, n->has_nginx, &n->nginx, &r->nginx_new, why,
-	                     sizeof(why)) == -1) {
-		snprintf(err, errlen, "[%s nginx]: %.200s",
-		         n->nginx.kind == HP_KIND_TCP ? "tcp" : "http", why);
-		goto out_fail;
 	}
 	if (!agent_ops_same_peers(a->conf, n) &&
 	    agent_ops_fence_start(a, n, &r->fence, why, sizeof(why)) == -1) {
@@ -606,26 +549,25 @@ out_fail:
 	return -1;
 }
 
-/* Brings the running probe <p> (<*on>) to <want>/<h>; <made>: prepared by stage 1, start it.
- * Cannot fail: stage 1 validated <h>. */
-static void agent_commit_hp(struct http_probe *p, bool *on, bool *pending, bool want, bool made,
-                            const struct hp_conf *h)
+/* Brings the slot <s> to its section in <n>; <made>: prepared by stage 1, start it. Cannot
+ * fail: stage 1 validated the section. */
+static void agent_commit_probe(struct probe_slot *s, const struct agent_conf *n, bool made)
 {
 	char err[HR_ERR_LEN];
+	char sect[32];
 
-	if (*on && want) {
-		if (hp_reconfigure(p, h, err, sizeof(err)) == -1)
-			log_error(
-			    "reload: probe %s kept its old config: %s (bug: validated before)",
-			    h->name, err);
-	} else if (*on && !want) {
-		hp_free(p);
-		*on = false;
-		*pending = false;
+	if (s->on && ps_wanted(s->kind, n)) {
+		if (ps_reconfigure(s, n, err, sizeof(err)) == -1) {
+			ps_section(s->kind, n, sect, sizeof(sect));
+			log_error("reload: %s kept its old config: %s (bug: validated before)",
+			          sect, err);
+		}
+	} else if (s->on) {
+		ps_free(s);
 	} else if (made) {
-		*on = true;
-		*pending = true;
-		hp_start(p);
+		s->on = true;
+		s->pending = true;
+		ps_start(s);
 	}
 }
 
@@ -648,23 +590,8 @@ int agent_reload(struct agent *a, const char *path)
 	/* stage 2: nothing below fails */
 	n = r.n;
 	a->conf = n;
-	if (a->pg_on && n->has_pg) {
-		if (pgp_reconfigure(&a->pg, &n->pg, err, sizeof(err)) == -1)
-			log_error(
-			    "reload: [postgres] kept its old config: %s (bug: validated before)",
-			    err);
-	} else if (a->pg_on && !n->has_pg) {
-		pgp_free(&a->pg);
-		a->pg_on = false;
-		a->pg_pending = false;
-	} else if (r.pg_new) {
-		a->pg_on = true;
-		a->pg_pending = true;
-		pgp_start(&a->pg);
-	}
-	agent_commit_hp(&a->app, &a->app_on, &a->app_pending, n->has_app, r.app_new, &n->app);
-	agent_commit_hp(&a->nginx, &a->nginx_on, &a->nginx_pending, n->has_nginx, r.nginx_new,
-	                &n->nginx);
+	for (size_t i = 0; i < PS_COUNT; i++)
+		agent_commit_probe(&a->probes[i], n, r.made[i]);
 	if (r.fence != NULL) {
 		agent_ops_fence_free(&a->fence);
 		a->fence = r.fence;

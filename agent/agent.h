@@ -23,8 +23,8 @@
  * [peer] feeds set up); only then is the config swapped and the prepared parts started. A
  * failure frees what was prepared, keeps the old config fully in force and logs one line.
  * A probe that the reload added counts as absent in the node state until its first result
- * (<*_pending>), so the checks keep answering as before the reload instead of "fail ... not
- * probed yet" for the moment it takes. */
+ * (<pending> of its slot, agent/probe_slot.h), so the checks keep answering as before the
+ * reload instead of "fail ... not probed yet" for the moment it takes. */
 #ifndef HAPROLE_AGENT_AGENT_H
 #define HAPROLE_AGENT_AGENT_H
 
@@ -39,9 +39,8 @@
 #include "agent/fence.h"
 #include "agent/hook.h"
 #include "agent/feed_pub.h"
-#include "agent/http_probe.h"
-#include "agent/pg_probe.h"
 #include "agent/port.h"
+#include "agent/probe_slot.h"
 #include "common/compiler.h"
 #include "common/node_state.h"
 
@@ -81,16 +80,6 @@ struct agent {
 	char admin_reason[NS_REASON_MAX]; /* its reason */
 	bool fenced;                      /* local primary fenced (agent_set_fence) */
 	char fence_reason[NS_REASON_MAX]; /* its reason */
-	bool pg_on;                       /* <pg> initialised */
-	bool app_on;                      /* <app> initialised */
-	bool nginx_on;                    /* <nginx> initialised */
-	bool pg_pending;                  /* <pg> added by a reload, no first result yet: the
-	                                     checks see no postgres probe until it has one */
-	bool app_pending;                 /* same for <app> */
-	bool nginx_pending;               /* same for <nginx> */
-	struct pg_probe pg;               /* [postgres] */
-	struct http_probe app;            /* [http app] / [tcp app] */
-	struct http_probe nginx;          /* [http nginx] / [tcp nginx] */
 	struct port port;                 /* the agent port: listener + request connections */
 	struct feed_pub feed;             /* SUBSCRIBE subscribers */
 	ev_signal sig_hup;                /* reload */
@@ -110,6 +99,8 @@ struct agent {
 	struct fence *fence;              /* ops: peers' feeds for fencing (agent/fence.c); heap,
 	                                     replaced whole by a reload that changes [peer]s;
 	                                     NULL before agent_start() */
+	/* [postgres], app, nginx, indexed by enum ps_kind (agent/probe_slot.h) */
+	struct probe_slot probes[PS_COUNT];
 };
 
 int agent_init(struct agent *a, struct ev_loop *loop, struct agent_conf *conf, char *err,

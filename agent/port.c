@@ -305,15 +305,16 @@ static void port_conn_answer_http(struct port_conn *c, const struct h1_req *req,
 {
 	struct port *pt = c->port;
 	struct agent *a = pt->agent;
+	const struct pg_probe *pg = ps_pg(&a->probes[PS_PG]);
 	struct http_ctx ctx = {
 		.ns = &a->ns,
 		.conf = a->conf,
 		.stats = &a->stats,
 		.shutting_down = a->shutting_down,
 		.uptime = ev_now(a->loop) - a->started,
-		.pg_ms = a->pg_on ? a->pg.last_ms : 0,
-		.pg_queries = a->pg_on ? a->pg.queries : 0,
-		.pg_failures = a->pg_on ? a->pg.failures : 0,
+		.pg_ms = pg != NULL ? pg->last_ms : 0,
+		.pg_queries = pg != NULL ? pg->queries : 0,
+		.pg_failures = pg != NULL ? pg->failures : 0,
 		.feed_subscribers = a->feed.n_subs,
 		.feed_frames = a->feed.frames,
 		.feed_dropped = a->feed.dropped,

@@ -205,12 +205,13 @@ static void assert_conf_a_in_force(const struct fixture *fx)
 	assert_ptr_equal(a->conf, fx->c0);
 	assert_int_equal(a->conf->n_checks, 1);
 	assert_int_equal(a->conf->checks[0].weight, 100);
-	assert_true(a->pg_on);
-	assert_string_equal(a->pg.conf.conninfo, "hostaddr=127.0.11.60 port=21601 user=postgres");
-	assert_true(a->pg.conf.interval == 0.1);
-	assert_true(a->app_on);
-	assert_string_equal(a->app.conf.addr.text, "127.0.11.60:21602");
-	assert_false(a->nginx_on);
+	assert_true(a->probes[PS_PG].on);
+	assert_string_equal(a->probes[PS_PG].u.pg.conf.conninfo,
+	                    "hostaddr=127.0.11.60 port=21601 user=postgres");
+	assert_true(a->probes[PS_PG].u.pg.conf.interval == 0.1);
+	assert_true(a->probes[PS_APP].on);
+	assert_string_equal(a->probes[PS_APP].u.hp.conf.addr.text, "127.0.11.60:21602");
+	assert_false(a->probes[PS_NGINX].on);
 	assert_ptr_equal(a->fence, fx->f0);
 	assert_true(a->fence->started);
 	assert_int_equal(a->fence->n_peers, 1);
@@ -233,11 +234,12 @@ static void test_agent_reload_applies_everything(void **state)
 	assert_int_equal(fx.a.stats.reloads, 1);
 	assert_int_equal(fx.a.conf->n_checks, 2);
 	assert_int_equal(fx.a.conf->checks[0].weight, 50);
-	assert_string_equal(fx.a.pg.conf.conninfo, "hostaddr=127.0.11.60 port=21611 user=postgres");
-	assert_true(fx.a.pg.conf.interval == 0.2);
-	assert_string_equal(fx.a.app.conf.addr.text, "127.0.11.60:21612");
-	assert_true(fx.a.nginx_on);
-	assert_int_not_equal(fx.a.nginx.state, HP_ST_STOPPED);
+	assert_string_equal(fx.a.probes[PS_PG].u.pg.conf.conninfo,
+	                    "hostaddr=127.0.11.60 port=21611 user=postgres");
+	assert_true(fx.a.probes[PS_PG].u.pg.conf.interval == 0.2);
+	assert_string_equal(fx.a.probes[PS_APP].u.hp.conf.addr.text, "127.0.11.60:21612");
+	assert_true(fx.a.probes[PS_NGINX].on);
+	assert_int_not_equal(fx.a.probes[PS_NGINX].u.hp.state, HP_ST_STOPPED);
 	assert_int_equal(fx.a.fence->n_peers, 2);
 	assert_true(fx.a.fence->started);
 	assert_int_equal(fx.a.ns.n_checks, 2);
@@ -262,7 +264,7 @@ static void test_agent_reload_fence_failure_keeps_all(void **state)
 	/* and a later good reload still works from there */
 	assert_int_equal(agent_reload(&fx.a, fx.path), 0);
 	assert_int_equal(fx.a.fence->n_peers, 2);
-	assert_true(fx.a.nginx_on);
+	assert_true(fx.a.probes[PS_NGINX].on);
 	fixture_stop(&fx);
 }
 
@@ -289,12 +291,12 @@ static void test_agent_reload_new_pg_not_kept_on_failure(void **state)
 
 	(void)state;
 	fixture_start(&fx, conf_nopg);
-	assert_false(fx.a.pg_on);
+	assert_false(fx.a.probes[PS_PG].on);
 	write_conf(&fx, conf_b);
 	fail_fence_start = true; /* after the new [postgres] probe was initialised */
 	assert_int_equal(agent_reload(&fx.a, fx.path), -1);
-	assert_false(fx.a.pg_on);
-	assert_int_equal(fx.a.pg.state, PGP_ST_STOPPED);
+	assert_false(fx.a.probes[PS_PG].on);
+	assert_int_equal(fx.a.probes[PS_PG].u.pg.state, PGP_ST_STOPPED);
 	assert_ptr_equal(fx.a.conf, fx.c0);
 	assert_ptr_equal(fx.a.fence, fx.f0);
 	assert_int_equal(fx.a.fence->n_peers, 1);
@@ -327,20 +329,20 @@ static void test_agent_reload_new_probe_pending(void **state)
 	assert_string_equal(fx.a.ns.checks[0].line, before);
 	write_conf(&fx, conf_b);
 	assert_int_equal(agent_reload(&fx.a, fx.path), 0);
-	assert_true(fx.a.pg_on);
-	if (!fx.a.pg.rf.known) {
-		assert_true(fx.a.pg_pending);
+	assert_true(fx.a.probes[PS_PG].on);
+	if (!fx.a.probes[PS_PG].u.pg.rf.known) {
+		assert_true(fx.a.probes[PS_PG].pending);
 		assert_false(fx.a.ns.pg.present);
 		assert_string_equal(fx.a.ns.checks[0].line, before);
 	}
 	/* nothing listens at the new conninfo: the first result is a failure, shown at once */
 	ev_timer_init(&bound, on_bound, 2.0, 0);
 	ev_timer_start(fx.loop, &bound);
-	while (!fx.a.pg.rf.known && ev_is_active(&bound))
+	while (!fx.a.probes[PS_PG].u.pg.rf.known && ev_is_active(&bound))
 		ev_run(fx.loop, EVRUN_ONCE);
 	ev_timer_stop(fx.loop, &bound);
-	assert_true(fx.a.pg.rf.known);
-	assert_false(fx.a.pg_pending);
+	assert_true(fx.a.probes[PS_PG].u.pg.rf.known);
+	assert_false(fx.a.probes[PS_PG].pending);
 	assert_true(fx.a.ns.pg.present);
 	assert_int_equal(strncmp(fx.a.ns.checks[0].line, "fail ready #pg: ", 16), 0);
 	assert_null(strstr(fx.a.ns.checks[0].line, "not probed yet"));
