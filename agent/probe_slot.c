@@ -152,29 +152,21 @@ double ps_first_wait(enum ps_kind kind, const struct agent_conf *c)
 
 void ps_publish(struct probe_slot *s, struct node_state *ns)
 {
+	struct ns_probe *dst;
 	bool shown;
 
 	s->pending = s->pending && ps_waiting(s);
 	shown = s->on && !s->pending;
-	switch (s->kind) {
-	case PS_PG:
+	if (s->kind == PS_PG) {
 		if (shown)
 			ns->pg = s->u.pg.pg;
 		ns->pg.present = shown;
-		break;
-	case PS_APP:
-		if (shown)
-			ns->app = s->u.hp.res;
-		ns->app.present = shown;
-		break;
-	case PS_NGINX:
-		if (shown)
-			ns->nginx = s->u.hp.res;
-		ns->nginx.present = shown;
-		break;
-	case PS_COUNT:
-		break;
+		return;
 	}
+	dst = s->kind == PS_APP ? &ns->app : &ns->nginx;
+	if (shown)
+		*dst = s->u.hp.res;
+	dst->present = shown;
 }
 
 const struct pg_probe *ps_pg(const struct probe_slot *s)
