@@ -131,6 +131,8 @@ die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }
 
 # wait_for SECONDS WHAT CMD... : polls CMD every 0.1 s until it succeeds; dies after SECONDS.
+# WAIT_LOG=FILE: on failure, the tail of that process log is printed too (the demo's logs are
+# overwritten by its next start: a test's own log must say why).
 wait_for() {
 	local limit=$1 what=$2 i
 	shift 2
@@ -138,6 +140,10 @@ wait_for() {
 		if "$@" >/dev/null 2>&1; then return 0; fi
 		sleep 0.1
 	done
+	if [ -n "${WAIT_LOG:-}" ] && [ -f "$WAIT_LOG" ]; then
+		printf 'demo: last lines of %s:\n' "$WAIT_LOG" >&2
+		tail -n 20 "$WAIT_LOG" | sed 's/^/demo:   /' >&2
+	fi
 	die "$what: not ready after ${limit}s (see logs in $DEMO/)"
 }
 
@@ -329,7 +335,7 @@ pg_start() {
 		die "postgres $n did not start (see $DEMO/logs/pg-$n.log)"
 	}
 	head -1 "$(pgdata "$n")/postmaster.pid" >"$DEMO/pids/pg-$n.pid"
-	wait_for 30 "postgres $n" pg_is_up "$n"
+	WAIT_LOG=$DEMO/logs/pg-$n.log wait_for 30 "postgres $n" pg_is_up "$n"
 }
 
 # pg_stop NODE [fast|immediate|kill] : kill = SIGKILL of the postmaster.
@@ -551,7 +557,7 @@ agent_start() {
 	"$AGENT_BIN" -c -f "$DEMO/$n/agent.conf" >"$DEMO/logs/agent-$n.check" 2>&1 ||
 		die "agent config for $n refused: $(cat "$DEMO/logs/agent-$n.check")"
 	start_bg "agent-$n" "$n" "$AGENT_BIN" -d -f "$DEMO/$n/agent.conf"
-	wait_for 15 "agent on $n" agent_up "$n"
+	WAIT_LOG=$DEMO/logs/agent-$n.log wait_for 15 "agent on $n" agent_up "$n"
 }
 
 spoa_start() {
@@ -577,7 +583,7 @@ spoa_start() {
 	"$SPOA_BIN" -c -f "$DEMO/spoa.conf" >"$DEMO/logs/spoa.check" 2>&1 ||
 		die "spoa config refused: $(cat "$DEMO/logs/spoa.check")"
 	start_bg spoa - "$SPOA_BIN" -d -f "$DEMO/spoa.conf"
-	wait_for 15 "haprole-spoa" bash -c "exec 3<>/dev/tcp/$BR_ADDR/$SPOA_PORT"
+	WAIT_LOG=$DEMO/logs/spoa.log wait_for 15 "haprole-spoa" bash -c "exec 3<>/dev/tcp/$BR_ADDR/$SPOA_PORT"
 }
 
 # haproxy_conf: writes $DEMO/haproxy.cfg (and spoe.conf) from docker/haproxy-demo.cfg.in and
