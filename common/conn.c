@@ -1,0 +1,339 @@
+/* common/conn.c - one server-side connection on libev; see conn.h for what it owns and when
+ * it is freed. */
+#include "common/conn.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+
+#include "common/sock.h"
+
+#define CONN_WRITE_ROUNDS 16 /* write + on_drain rounds per event before EV_WRITE takes over */
+
+static const char *const conn_st_name[CONN_ST_COUNT] = {
+	[CONN_ST_OPEN] = "OPEN",
+	[CONN_ST_FLUSHING] = "FLUSHING",
+	[CONN_ST_CLOSED] = "CLOSED",
+};
+
+const char *conn_state_name(enum conn_state st)
+{
+	return (unsigned)st < CONN_ST_COUNT ? conn_st_name[st] : "?";
+}
+
+/* "<kind>#<id> <peer> :<lport> age <s>s <STATE>: <message>", one line, one call. */
+void log_conn(enum log_level level, const struct conn *c, const char *fmt, ...)
+{
+	char msg[512];
+	char port[16] = "";
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->lport != 0)
+		snprintf(port, sizeof(port), " :%u", c->lport);
+	log_msg(level, "%s#%llu %s%s age %.3fs %s: %s", c->kind, (unsigned long long)c->id,
+	        c->peer, port, conn_age(c), conn_state_name(c->state), msg);
+}
+
+/* The only writer of <c->state>. CLOSED stops both watchers. */
+static void conn_set_state(struct conn *c, enum conn_state to)
+{
+	if (log_enabled(LOG_LVL_DEBUG) && c->state != to)
+		log_conn(LOG_LVL_DEBUG, c, "-> %s", conn_state_name(to));
+	c->state = to;
+	switch (to) {
+	case CONN_ST_OPEN:
+	case CONN_ST_FLUSHING:
+		break;
+	case CONN_ST_CLOSED:
+	case CONN_ST_COUNT:
+		ev_io_stop(c->loop, &c->io);
+		ev_timer_stop(c->loop, &c->timer);
+		c->events = 0;
+		break;
+	}
+}
+
+/* Sets the watcher's interest from the state and <tx>: read while open, not paused and under
+ * the backpressure bound; write while <tx> holds bytes. Touches libev only on a change. */
+static void conn_arm(struct conn *c)
+{
+	int ev = 0;
+
+	if (c->state == CONN_ST_CLOSED)
+		return;
+	if (c->state == CONN_ST_OPEN && !c->read_off && !c->eof &&
+	    (c->tx_high == 0 || buf_len(&c->tx) < c->tx_high))
+		ev |= EV_READ;
+	if (buf_len(&c->tx) > 0)
+		ev |= EV_WRITE;
+	if (ev == c->events)
+		return;
+	ev_io_stop(c->loop, &c->io);
+	if (ev != 0) {
+		ev_io_set(&c->io, c->fd, ev);
+		ev_io_start(c->loop, &c->io);
+	}
+	c->events = ev;
+}
+
+/* Bytes moved: an idle deadline starts again. */
+static void conn_touch(struct conn *c)
+{
+	if (c->deadline_idle && c->deadline > 0 && c->state != CONN_ST_CLOSED)
+		ev_timer_again(c->loop, &c->timer);
+}
+
+/* Frees the buffers and hands <c> back to its owner. <c> is CLOSED, no callback of it runs. */
+static void conn_reap(struct conn *c)
+{
+	ev_io_stop(c->loop, &c->io);
+	ev_timer_stop(c->loop, &c->timer);
+	buf_free(&c->rx);
+	buf_free(&c->tx);
+	c->ops->on_free(c);
+}
+
+/* Leaves a callback (or a call that may close): the outermost one reaps a closed connection
+ * when <may_reap>, else has the loop reap it; an open one gets its watchers set. */
+static void conn_leave(struct conn *c, bool may_reap)
+{
+	assert(c->depth > 0);
+	if (--c->depth > 0)
+		return;
+	if (c->state != CONN_ST_CLOSED) {
+		conn_arm(c);
+		return;
+	}
+	if (may_reap) {
+		conn_reap(c);
+		return;
+	}
+	ev_timer_stop(c->loop, &c->timer);
+	ev_timer_set(&c->timer, 0., 0.);
+	ev_timer_start(c->loop, &c->timer);
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	if (c->state == CONN_ST_CLOSED)
+		return;
+	c->why = why;
+	log_conn(LOG_LVL_DEBUG, c, "closed: %s", why);
+	conn_set_state(c, CONN_ST_CLOSED);
+	close(c->fd);
+	c->fd = -1;
+	if (c->depth == 0) {
+		/* outside the connection's callbacks: the loop reaps it on its next iteration */
+		c->depth++;
+		conn_leave(c, false);
+	}
+}
+
+/* Writes <tx> until it is empty or the socket refuses; an emptied <tx> is told to the owner
+ * (on_drain), who may queue more. A FLUSHING connection closes once all is sent. */
+static void conn_write(struct conn *c)
+{
+	int round;
+
+	for (round = 0; round < CONN_WRITE_ROUNDS && buf_len(&c->tx) > 0; round++) {
+		ssize_t n = buf_write_fd(&c->tx, c->fd);
+
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			log_conn(LOG_LVL_DEBUG, c, "write: %s", n == 0 ? "0 bytes" : strerror(errno));
+			conn_close(c, "write failed");
+			return;
+		}
+		conn_touch(c);
+		if (buf_len(&c->tx) > 0)
+			continue; /* a short write: try once more, EAGAIN ends it */
+		buf_reset(&c->tx);
+		if (c->ops->on_drain != NULL)
+			c->ops->on_drain(c);
+		if (c->state == CONN_ST_CLOSED)
+			return;
+	}
+	if (c->state == CONN_ST_FLUSHING && buf_len(&c->tx) == 0)
+		conn_close(c, c->why);
+}
+
+/* One read into <rx>, then the owner. */
+static void conn_read(struct conn *c)
+{
+	ssize_t n;
+
+	if (buf_room(&c->rx) == 0) {
+		conn_close(c, "receive buffer full");
+		return;
+	}
+	n = buf_read_fd(&c->rx, c->fd);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		log_conn(LOG_LVL_DEBUG, c, "read: %s", strerror(errno));
+		conn_close(c, errno == ECONNRESET ? "reset by the peer" : "read failed");
+		return;
+	}
+	if (n == 0)
+		c->eof = true;
+	else
+		conn_touch(c);
+	c->ops->on_read(c, c->eof);
+}
+
+static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = container_of(w, struct conn, io);
+
+	(void)loop;
+	c->depth++;
+	if ((revents & EV_READ) != 0 && c->state == CONN_ST_OPEN && !c->eof)
+		conn_read(c);
+	if (c->state != CONN_ST_CLOSED)
+		conn_write(c); /* what the owner queued, or what EV_WRITE says fits now */
+	if (c->state == CONN_ST_OPEN && c->eof && buf_len(&c->tx) == 0)
+		conn_close(c, "closed by the peer");
+	else if (c->state == CONN_ST_OPEN && c->eof)
+		conn_close_after_flush(c, "closed by the peer");
+	conn_leave(c, true);
+}
+
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = container_of(w, struct conn, timer);
+
+	(void)loop;
+	(void)revents;
+	c->depth++;
+	if (c->state != CONN_ST_CLOSED) {
+		if (c->ops->on_timeout != NULL)
+			c->ops->on_timeout(c);
+		else
+			conn_close(c, "timeout");
+		if (c->state != CONN_ST_CLOSED)
+			conn_write(c);
+	}
+	conn_leave(c, true);
+}
+
+/* Takes <fd> (non-blocking, accepted) for <ops>. <peer>: the address accept() gave, or NULL to
+ * ask the socket. Buffers are empty and storage-less: the owner gives them theirs (buf_init or
+ * buf_init_static) before conn_start(). Nothing is armed yet. */
+void conn_init(struct conn *c, struct ev_loop *loop, int fd, const struct conn_ops *ops,
+               const char *kind, uint64_t id, const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(c, 0, sizeof(*c));
+	c->loop = loop;
+	c->fd = fd;
+	c->ops = ops;
+	c->kind = kind;
+	c->id = id;
+	c->opened = ev_now(loop);
+	c->state = CONN_ST_OPEN;
+	ev_io_init(&c->io, conn_io_cb, fd, 0);
+	ev_init(&c->timer, conn_timer_cb);
+	if (peer == NULL) {
+		memset(&ss, 0, sizeof(ss));
+		if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+			ss.ss_family = AF_UNSPEC;
+		peer = &ss;
+	}
+	sock_addr_str(peer, c->peer, sizeof(c->peer));
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			c->lport = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			c->lport = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+}
+
+/* The deadline: <seconds> from now (0: none); <idle>: started again by every read or write
+ * that moves bytes, else fixed. */
+void conn_set_deadline(struct conn *c, double seconds, bool idle)
+{
+	c->deadline = seconds;
+	c->deadline_idle = idle;
+	if (c->state == CONN_ST_CLOSED)
+		return;
+	ev_timer_stop(c->loop, &c->timer);
+	if (seconds <= 0)
+		return;
+	if (idle) {
+		c->timer.repeat = seconds;
+		ev_timer_again(c->loop, &c->timer);
+	} else {
+		ev_timer_set(&c->timer, seconds, 0.);
+		ev_timer_start(c->loop, &c->timer);
+	}
+}
+
+/* Arms reading. <read_now>: read at once what is already in the socket, as if EV_READ had
+ * fired; <c> may then be closed and freed on return (the owner must not touch it after). */
+void conn_start(struct conn *c, bool read_now)
+{
+	c->depth++;
+	conn_leave(c, false);
+	if (read_now)
+		conn_io_cb(c->loop, &c->io, EV_READ);
+}
+
+/* Sends what the owner queued in <tx>, now. For use outside the connection's own callbacks
+ * (inside them, the layer writes when the callback returns). Returns 0, or -1 when <c> is
+ * closed (it is then reaped by the loop, never under the caller's feet). */
+int conn_flush(struct conn *c)
+{
+	if (c->state == CONN_ST_CLOSED)
+		return -1;
+	c->depth++;
+	conn_write(c);
+	conn_leave(c, false);
+	return c->state == CONN_ST_CLOSED ? -1 : 0;
+}
+
+/* The owner stops (or resumes) reading, whatever <tx> holds. */
+void conn_pause_read(struct conn *c, bool paused)
+{
+	c->read_off = paused;
+	if (c->depth == 0)
+		conn_arm(c);
+}
+
+/* No more reading; closes with <why> (a static text) once <tx> is sent. */
+void conn_close_after_flush(struct conn *c, const char *why)
+{
+	if (c->state != CONN_ST_OPEN)
+		return;
+	c->why = why;
+	conn_set_state(c, CONN_ST_FLUSHING);
+	if (c->depth == 0) {
+		c->depth++;
+		conn_write(c);
+		conn_leave(c, false);
+	}
+}
+
+/* Closes <c> (if open) and frees it now. Only outside the connection's own callbacks (an owner
+ * evicting it, or stopping). */
+void conn_destroy(struct conn *c, const char *why)
+{
+	assert(c->depth == 0);
+	c->depth++; /* no reaper timer: it goes below */
+	conn_close(c, why);
+	c->depth--;
+	conn_reap(c);
+}

@@ -1,0 +1,111 @@
+/* common/conn.h - one server-side connection on libev: the plumbing every accepted socket of
+ * haprole shares. Prefix: conn_ (and log_conn).
+ *
+ * A struct conn owns the socket, its ev_io, one deadline timer and the two bounded buffers
+ * (common/buf.h). It is embedded in the owner's object (container_of() back); the owner gives
+ * the buffers their storage, then reacts to bytes through struct conn_ops and appends replies
+ * to <tx>. The layer does the rest the same way for every kind of connection:
+ *
+ *   - reads into <rx> when EV_READ fires, then calls ops->on_read();
+ *   - writes <tx> at once after each callback, arms EV_WRITE only for what the socket refused;
+ *   - backpressure: reading stops while <tx> holds <tx_high> bytes or more, and resumes (with
+ *     ops->on_drain()) once the socket took them;
+ *   - one deadline: idle (re-armed by every read or write that moved bytes) or fixed (from
+ *     conn_set_deadline(), whatever happens);
+ *   - conn_close() stops the watchers, closes the socket and logs the reason once with the age;
+ *     the memory goes (ops->on_free()) at the end of the outermost callback of the connection,
+ *     so no caller ever touches a freed connection. A close from outside the connection's own
+ *     callbacks is reaped on the next loop iteration; conn_destroy() frees at once.
+ *
+ * States (conn_set_state() in conn.c is the only writer):
+ *
+ *     OPEN --conn_close_after_flush()--> FLUSHING --tx sent--> CLOSED --end of callback--> freed
+ *       \_________________________conn_close()_________________/
+ */
+#ifndef HAPROLE_COMMON_CONN_H
+#define HAPROLE_COMMON_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <ev.h>
+
+#include "common/buf.h"
+#include "common/compiler.h"
+#include "common/log.h"
+
+enum conn_state {
+	CONN_ST_OPEN = 0, /* reading (unless paused), <tx> written as it fills */
+	CONN_ST_FLUSHING, /* closing once <tx> is sent: reading stopped */
+	CONN_ST_CLOSED,   /* watchers stopped, socket closed; freed at the end of the callback */
+	CONN_ST_COUNT     /* keep last */
+};
+
+struct conn;
+
+/* What the owner is told. Only on_read and on_free are required. */
+struct conn_ops {
+	/* New bytes in <c->rx>, or <eof>: the peer sent FIN (no more bytes will come; what <rx>
+	 * holds is all). The owner consumes <rx>, appends to <tx>, may close. <rx> full with
+	 * nothing consumed is the owner's limit: it must close or pause then. */
+	void (*on_read)(struct conn *c, bool eof);
+	/* The deadline passed. NULL: closed as "timeout". */
+	void (*on_timeout)(struct conn *c);
+	/* <tx> was emptied by the socket (reading resumes if it was paused by backpressure).
+	 * NULL: nothing to do. */
+	void (*on_drain)(struct conn *c);
+	/* The connection is closed and none of its callbacks runs: unlink it and free (or mark
+	 * the slot free). Its buffers are already freed. */
+	void (*on_free)(struct conn *c);
+};
+
+struct conn {
+	ev_io io;                   /* readiness of <fd> */
+	ev_timer timer;             /* the deadline; also the reaper of a close from outside */
+	struct ev_loop *loop;       /* loop the watchers run on */
+	const struct conn_ops *ops; /* the owner */
+	enum conn_state state;      /* written by conn_set_state() only */
+	int fd;                     /* the socket, -1 once closed */
+	const char *kind;           /* "admin", "port", ...: "<kind>#<id>" in log lines */
+	uint64_t id;                /* per kind, given by the owner */
+	char peer[64];              /* peer address ("unix" for a unix socket) */
+	unsigned lport;             /* local port, 0 for a unix socket */
+	double opened;              /* ev_now() at conn_init(), for the age */
+	double deadline;            /* seconds; 0 = none */
+	bool deadline_idle;         /* re-armed by progress (idle) or fixed */
+	size_t tx_high;             /* reading stops while buf_len(&tx) >= tx_high (0 = never) */
+	bool read_off;              /* the owner paused reading (conn_pause_read) */
+	bool eof;                   /* the peer sent FIN: reading is over */
+	int events;                 /* EV_READ/EV_WRITE armed now */
+	unsigned depth;             /* callbacks of this connection running (nesting) */
+	const char *why;            /* reason of the close once FLUSHING or CLOSED (static text) */
+	struct buf rx;              /* bytes received, storage given by the owner */
+	struct buf tx;              /* bytes to send, storage given by the owner */
+};
+
+void conn_init(struct conn *c, struct ev_loop *loop, int fd, const struct conn_ops *ops,
+               const char *kind, uint64_t id, const struct sockaddr_storage *peer);
+void conn_set_deadline(struct conn *c, double seconds, bool idle);
+void conn_start(struct conn *c, bool read_now);
+int conn_flush(struct conn *c);
+void conn_pause_read(struct conn *c, bool paused);
+void conn_close(struct conn *c, const char *why);
+void conn_close_after_flush(struct conn *c, const char *why);
+void conn_destroy(struct conn *c, const char *why);
+const char *conn_state_name(enum conn_state st);
+void log_conn(enum log_level level, const struct conn *c, const char *fmt, ...) HR_PRINTF(3, 4);
+
+static inline bool conn_is_closed(const struct conn *c)
+{
+	return c->state == CONN_ST_CLOSED;
+}
+
+/* Seconds since conn_init(). */
+static inline double conn_age(const struct conn *c)
+{
+	return ev_now(c->loop) - c->opened;
+}
+
+#endif /* HAPROLE_COMMON_CONN_H */

@@ -1,0 +1,466 @@
+/* tests/unit/test_conn.c - common/conn.c on socketpairs and a real libev loop: replies are
+ * flushed, backpressure stops and resumes reading, the deadline closes (idle and fixed), the
+ * peer's FIN closes after the last reply, and a connection is freed only once no callback of
+ * it runs (closed inside its callback, closed from outside, destroyed). Every loop run is
+ * bounded by a guard timer; no test depends on how fast the machine is. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/conn.h"
+
+#define GUARD_S 10.0 /* a loop run that waits longer than this fails the test */
+
+enum tmode {
+	T_ECHO = 0,       /* on_read: copy rx to tx */
+	T_CLOSE_IN_READ,  /* on_read: conn_close, then touch the connection */
+	T_FLOOD,          /* on_read: fill tx up to its size (once per read) */
+	T_REPLY_AND_DONE, /* on_read: queue a reply, conn_close_after_flush */
+	T_IGNORE,         /* on_read: leave rx as it is */
+};
+
+struct tstats {
+	int reads;
+	int eofs;
+	int drains;
+	int timeouts;
+	int frees;
+	bool freed_during_read; /* on_free ran while on_read was running */
+	bool in_read;
+	const char *why; /* close reason seen at free */
+	size_t echoed;
+};
+
+struct tconn {
+	struct conn c;
+	enum tmode mode;
+	struct tstats *st;
+	bool keep_open_on_timeout;
+};
+
+static void t_on_read(struct conn *c, bool eof)
+{
+	struct tconn *t = container_of(c, struct tconn, c);
+	size_t n;
+
+	t->st->reads++;
+	t->st->in_read = true;
+	if (eof)
+		t->st->eofs++;
+	switch (t->mode) {
+	case T_ECHO:
+		n = buf_len(&c->rx);
+		if (n > buf_room(&c->tx))
+			n = buf_room(&c->tx);
+		assert_int_equal(buf_append(&c->tx, buf_head(&c->rx), n), 0);
+		buf_consume(&c->rx, n);
+		t->st->echoed += n;
+		break;
+	case T_CLOSE_IN_READ:
+		conn_close(c, "closed in on_read");
+		/* still valid memory: freed at the end of the callback, not here */
+		assert_true(conn_is_closed(c));
+		assert_int_equal(c->fd, -1);
+		assert_int_equal(t->st->frees, 0);
+		break;
+	case T_FLOOD: /* the first read only: later ones just consume */
+		buf_consume(&c->rx, buf_len(&c->rx));
+		while (t->st->reads == 1 && buf_room(&c->tx) > 0) {
+			static const uint8_t junk[4096];
+			size_t k = buf_room(&c->tx) < sizeof(junk) ? buf_room(&c->tx) : sizeof(junk);
+
+			assert_int_equal(buf_append(&c->tx, junk, k), 0);
+		}
+		break;
+	case T_REPLY_AND_DONE:
+		buf_consume(&c->rx, buf_len(&c->rx));
+		assert_int_equal(buf_printf(&c->tx, "bye\n"), 0);
+		conn_close_after_flush(c, "reply sent");
+		break;
+	case T_IGNORE:
+		break;
+	}
+	t->st->in_read = false;
+}
+
+static void t_on_timeout(struct conn *c)
+{
+	struct tconn *t = container_of(c, struct tconn, c);
+
+	t->st->timeouts++;
+	if (!t->keep_open_on_timeout)
+		conn_close(c, "test deadline");
+}
+
+static void t_on_drain(struct conn *c)
+{
+	struct tconn *t = container_of(c, struct tconn, c);
+
+	t->st->drains++;
+}
+
+static void t_on_free(struct conn *c)
+{
+	struct tconn *t = container_of(c, struct tconn, c);
+
+	t->st->frees++;
+	t->st->why = c->why;
+	if (t->st->in_read)
+		t->st->freed_during_read = true;
+	free(t);
+}
+
+static const struct conn_ops t_ops = {
+	.on_read = t_on_read,
+	.on_timeout = t_on_timeout,
+	.on_drain = t_on_drain,
+	.on_free = t_on_free,
+};
+
+static const struct conn_ops t_ops_default_timeout = {
+	.on_read = t_on_read,
+	.on_free = t_on_free,
+};
+
+struct fx {
+	struct ev_loop *loop;
+	int peer; /* our side of the socketpair */
+	struct tconn *t;
+	struct tstats st;
+	ev_timer guard;
+	bool guard_fired;
+};
+
+static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fx *f = container_of(w, struct fx, guard);
+
+	(void)loop;
+	(void)revents;
+	f->guard_fired = true;
+}
+
+/* Runs the loop until <*flag> (an int) is at least <want>, or the guard fires (a failure). */
+static void run_until(struct fx *f, const int *flag, int want)
+{
+	f->guard_fired = false;
+	ev_timer_set(&f->guard, GUARD_S, 0.);
+	ev_timer_start(f->loop, &f->guard);
+	while (*flag < want && !f->guard_fired)
+		ev_run(f->loop, EVRUN_ONCE);
+	ev_timer_stop(f->loop, &f->guard);
+	assert_false(f->guard_fired);
+}
+
+/* A socketpair; the connection's end gets a struct conn with <rx_size>/<tx_size> buffers. */
+static struct fx *fx_new(enum tmode mode, size_t rx_size, size_t tx_size,
+                         const struct conn_ops *ops)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	int sv[2];
+
+	assert_non_null(f);
+	f->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_non_null(f->loop);
+	ev_init(&f->guard, guard_cb);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	f->peer = sv[0];
+	f->t = calloc(1, sizeof(*f->t));
+	assert_non_null(f->t);
+	f->t->mode = mode;
+	f->t->st = &f->st;
+	conn_init(&f->t->c, f->loop, sv[1], ops, "test", 1, NULL);
+	assert_string_equal(f->t->c.peer, "unix");
+	assert_int_equal(buf_init(&f->t->c.rx, rx_size), 0);
+	assert_int_equal(buf_init(&f->t->c.tx, tx_size), 0);
+	return f;
+}
+
+static void fx_free(struct fx *f)
+{
+	if (f->st.frees == 0)
+		conn_destroy(&f->t->c, "test over");
+	assert_int_equal(f->st.frees, 1);
+	close(f->peer);
+	ev_loop_destroy(f->loop);
+	free(f);
+}
+
+static void peer_send(struct fx *f, const char *s)
+{
+	assert_int_equal(write(f->peer, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Reads what the peer has now (non-blocking). Returns bytes, 0 on EOF, -1 none yet. */
+static ssize_t peer_recv(struct fx *f, char *out, size_t len)
+{
+	return read(f->peer, out, len);
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+/* What on_read queues is on the wire when the callback returns, without EV_WRITE. */
+static void test_conn_flushes_replies(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops);
+	char got[64];
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	assert_int_equal(f->t->c.events, EV_READ);
+	peer_send(f, "hello\n");
+	run_until(f, &f->st.reads, 1);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 6);
+	assert_memory_equal(got, "hello\n", 6);
+	assert_int_equal(buf_len(&f->t->c.tx), 0);
+	assert_int_equal(f->st.drains, 1);
+	assert_int_equal(f->t->c.events, EV_READ); /* EV_WRITE never armed: it all fitted */
+	fx_free(f);
+}
+
+/* tx at or over tx_high: EV_READ off; the peer drains, on_drain runs, EV_READ is back. */
+static void test_conn_backpressure(void **state)
+{
+	struct fx *f = fx_new(T_FLOOD, 64, 1 << 20, &t_ops);
+	int sndbuf = 4096;
+	char sink[65536];
+	ssize_t n;
+	size_t total = 0;
+
+	(void)state;
+	assert_int_equal(setsockopt(f->t->c.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	f->t->c.tx_high = 1024;
+	conn_start(&f->t->c, false);
+	peer_send(f, "go");
+	run_until(f, &f->st.reads, 1);
+	/* 1 MiB does not fit a 4 KiB socket buffer: the rest waits, reading is off */
+	assert_true(buf_len(&f->t->c.tx) >= f->t->c.tx_high);
+	assert_int_equal(f->t->c.events, EV_WRITE);
+	/* bytes sent now are not read while tx is over the bound */
+	peer_send(f, "more");
+	ev_run(f->loop, EVRUN_NOWAIT);
+	assert_int_equal(f->st.reads, 1);
+	/* the peer reads everything: tx empties, reading resumes and gets "more" */
+	f->guard_fired = false;
+	ev_timer_set(&f->guard, GUARD_S, 0.);
+	ev_timer_start(f->loop, &f->guard);
+	while (total < (1u << 20) && !f->guard_fired) {
+		n = peer_recv(f, sink, sizeof(sink));
+		if (n > 0)
+			total += (size_t)n;
+		else
+			ev_run(f->loop, EVRUN_ONCE);
+	}
+	ev_timer_stop(f->loop, &f->guard);
+	assert_false(f->guard_fired);
+	assert_int_equal(total, 1u << 20);
+	run_until(f, &f->st.reads, 2);
+	assert_true(f->st.drains >= 1);
+	assert_int_equal(f->st.frees, 0);
+	fx_free(f);
+}
+
+/* A silent peer: the idle deadline fires, on_timeout closes, the connection is freed. */
+static void test_conn_idle_deadline_closes(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops);
+
+	(void)state;
+	conn_set_deadline(&f->t->c, 0.05, true);
+	conn_start(&f->t->c, false);
+	run_until(f, &f->st.frees, 1);
+	assert_int_equal(f->st.timeouts, 1);
+	assert_string_equal(f->st.why, "test deadline");
+	fx_free(f);
+}
+
+/* No on_timeout: the layer closes as "timeout". A fixed deadline is not moved by traffic. */
+static void test_conn_fixed_deadline_default_close(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops_default_timeout);
+	char got[8];
+
+	(void)state;
+	conn_set_deadline(&f->t->c, 0.2, false);
+	conn_start(&f->t->c, false);
+	peer_send(f, "x");
+	run_until(f, &f->st.reads, 1);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 1);
+	run_until(f, &f->st.frees, 1);
+	assert_string_equal(f->st.why, "timeout");
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 0); /* the socket was closed */
+	fx_free(f);
+}
+
+/* A deadline whose owner keeps the connection: the idle timer runs again. */
+static void test_conn_timeout_kept_open(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops);
+
+	(void)state;
+	f->t->keep_open_on_timeout = true;
+	conn_set_deadline(&f->t->c, 0.02, true);
+	conn_start(&f->t->c, false);
+	run_until(f, &f->st.timeouts, 2);
+	assert_int_equal(f->st.frees, 0);
+	fx_free(f);
+}
+
+/* conn_close inside on_read: the memory stays until the callback ends, then goes once. */
+static void test_conn_close_in_callback_frees_after(void **state)
+{
+	struct fx *f = fx_new(T_CLOSE_IN_READ, 64, 64, &t_ops);
+	char got[8];
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	peer_send(f, "x");
+	run_until(f, &f->st.frees, 1);
+	assert_false(f->st.freed_during_read);
+	assert_int_equal(f->st.reads, 1);
+	assert_string_equal(f->st.why, "closed in on_read");
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
+	fx_free(f);
+}
+
+/* conn_close from outside any callback of the connection (an owner's other event): not freed
+ * under the caller, reaped by the loop on its next iteration. */
+static void test_conn_close_outside_reaped_by_loop(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops);
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	conn_close(&f->t->c, "closed from outside");
+	assert_int_equal(f->st.frees, 0);
+	assert_true(conn_is_closed(&f->t->c));
+	conn_close(&f->t->c, "twice"); /* no-op */
+	assert_int_equal(conn_flush(&f->t->c), -1);
+	run_until(f, &f->st.frees, 1);
+	assert_string_equal(f->st.why, "closed from outside");
+	fx_free(f);
+}
+
+/* conn_destroy on a connection already closed and waiting for the loop: freed once. */
+static void test_conn_destroy_pending_reap(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops);
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	conn_close(&f->t->c, "closed");
+	conn_destroy(&f->t->c, "stop");
+	assert_int_equal(f->st.frees, 1);
+	ev_run(f->loop, EVRUN_NOWAIT); /* the reaper timer was stopped: no second free */
+	assert_int_equal(f->st.frees, 1);
+	fx_free(f);
+}
+
+/* conn_close_after_flush: the reply is sent whole, then the socket is closed. */
+static void test_conn_close_after_flush(void **state)
+{
+	struct fx *f = fx_new(T_REPLY_AND_DONE, 64, 64, &t_ops);
+	char got[16];
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	peer_send(f, "q");
+	run_until(f, &f->st.frees, 1);
+	assert_string_equal(f->st.why, "reply sent");
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 4);
+	assert_memory_equal(got, "bye\n", 4);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
+	fx_free(f);
+}
+
+/* The peer's FIN: on_read is told, what it queued is still sent, then the close. read_now
+ * reads what was in the socket before conn_start. */
+static void test_conn_eof_after_reply(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops);
+	char got[16];
+
+	(void)state;
+	peer_send(f, "abc");
+	assert_int_equal(shutdown(f->peer, SHUT_WR), 0);
+	conn_start(&f->t->c, true);
+	assert_int_equal(f->st.reads, 1);
+	run_until(f, &f->st.frees, 1);
+	assert_int_equal(f->st.eofs, 1);
+	assert_string_equal(f->st.why, "closed by the peer");
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 3);
+	assert_memory_equal(got, "abc", 3);
+	fx_free(f);
+}
+
+/* rx full and the owner consumed nothing: closed, not spun on. */
+static void test_conn_rx_full_closes(void **state)
+{
+	struct fx *f = fx_new(T_IGNORE, 4, 64, &t_ops);
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	peer_send(f, "abcdefgh");
+	run_until(f, &f->st.frees, 1);
+	assert_string_equal(f->st.why, "receive buffer full");
+	fx_free(f);
+}
+
+/* The log prefix: kind#id, peer, age, state. */
+static char last_line[1024];
+
+static void sink(enum log_level level, const char *line, void *arg)
+{
+	(void)level;
+	(void)arg;
+	snprintf(last_line, sizeof(last_line), "%s", line);
+}
+
+static void test_log_conn_prefix(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops);
+
+	(void)state;
+	log_init("test", LOG_TO_CALLBACK, LOG_LVL_DEBUG);
+	log_set_sink(sink, NULL);
+	f->t->c.id = 42;
+	log_conn(LOG_LVL_INFO, &f->t->c, "hello %d", 7);
+	assert_non_null(strstr(last_line, "test#42 unix age "));
+	assert_non_null(strstr(last_line, "s OPEN: hello 7"));
+	log_set_level(LOG_LVL_ERROR);
+	last_line[0] = '\0';
+	log_conn(LOG_LVL_DEBUG, &f->t->c, "quiet");
+	assert_string_equal(last_line, "");
+	log_init("test", LOG_TO_STDERR, LOG_LVL_ERROR);
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conn_flushes_replies),
+		cmocka_unit_test(test_conn_backpressure),
+		cmocka_unit_test(test_conn_idle_deadline_closes),
+		cmocka_unit_test(test_conn_fixed_deadline_default_close),
+		cmocka_unit_test(test_conn_timeout_kept_open),
+		cmocka_unit_test(test_conn_close_in_callback_frees_after),
+		cmocka_unit_test(test_conn_close_outside_reaped_by_loop),
+		cmocka_unit_test(test_conn_destroy_pending_reap),
+		cmocka_unit_test(test_conn_close_after_flush),
+		cmocka_unit_test(test_conn_eof_after_reply),
+		cmocka_unit_test(test_conn_rx_full_closes),
+		cmocka_unit_test(test_log_conn_prefix),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
