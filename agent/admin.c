@@ -21,12 +21,6 @@ static const char *const admin_verb_names[ADMIN_VERB_COUNT] = {
 	[ADMIN_VERB_STATE] = "state",
 };
 
-static const char *const admin_conn_st_name[ADMIN_CONN_ST_COUNT] = {
-	[ADMIN_CONN_ST_READING] = "READING",
-	[ADMIN_CONN_ST_WRITING] = "WRITING",
-	[ADMIN_CONN_ST_CLOSING] = "CLOSING",
-};
-
 const char *admin_verb_name(enum admin_verb v)
 {
 	return (unsigned)v < ADMIN_VERB_COUNT ? admin_verb_names[v] : "?";
@@ -221,86 +215,18 @@ static void admin_restore(struct admin_server *s)
 
 /* ---- connections ----------------------------------------------------------------------- */
 
-static void admin_conn_on_io(struct ev_loop *loop, ev_io *w, int revents);
-static void admin_conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents);
-
-/* The only writer of <c->state>: sets the watcher's interest for the new state. */
-static void admin_conn_set_state(struct admin_conn *c, enum admin_conn_state to)
+/* Answers every complete line in <rx> while <tx> has room for the largest reply. The layer
+ * sends <tx> when the callback returns and reads no more until it is sent (tx_high 1); the
+ * lines left in <rx> are answered then (on_drain). */
+static void admin_conn_process(struct admin_conn *ac)
 {
-	struct ev_loop *loop = c->srv->loop;
-
-	log_debug("admin#%llu: %s -> %s", (unsigned long long)c->id, admin_conn_st_name[c->state],
-	          admin_conn_st_name[to]);
-	c->state = to;
-	switch (to) {
-	case ADMIN_CONN_ST_READING:
-	case ADMIN_CONN_ST_WRITING:
-		ev_io_stop(loop, &c->io);
-		ev_io_set(&c->io, c->fd, to == ADMIN_CONN_ST_READING ? EV_READ : EV_WRITE);
-		ev_io_start(loop, &c->io);
-		ev_timer_again(loop, &c->timer);
-		break;
-	case ADMIN_CONN_ST_CLOSING:
-	case ADMIN_CONN_ST_COUNT:
-		ev_io_stop(loop, &c->io);
-		ev_timer_stop(loop, &c->timer);
-		break;
-	}
-}
-
-/* Stops the watchers, closes the socket, logs <why> once; the callback frees afterwards. */
-static void admin_conn_close(struct admin_conn *c, const char *why)
-{
-	if (c->state == ADMIN_CONN_ST_CLOSING)
-		return;
-	log_debug("admin#%llu: closed: %s", (unsigned long long)c->id, why);
-	admin_conn_set_state(c, ADMIN_CONN_ST_CLOSING);
-	close(c->fd);
-	c->fd = -1;
-}
-
-/* Unlinks and frees <c>, which is CLOSING. Called at the end of the outermost callback. */
-static void admin_conn_free(struct admin_conn *c)
-{
-	struct admin_server *s = c->srv;
-	struct admin_conn **pp;
-
-	for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			s->n_conns--;
-			break;
-		}
-	}
-	buf_free(&c->rx);
-	buf_free(&c->tx);
-	free(c);
-}
-
-/* Sends what <tx> holds. Returns 0 (all sent or EAGAIN) or -1 (connection broken). */
-static int admin_conn_flush(struct admin_conn *c)
-{
-	ssize_t n;
-
-	while (buf_len(&c->tx) > 0) {
-		n = buf_write_fd(&c->tx, c->fd);
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Answers every complete line in <rx> while <tx> has room for the largest reply. */
-static void admin_conn_process(struct admin_conn *c)
-{
+	struct conn *c = &ac->c;
 	struct admin_cmd cmd;
 	const char *why;
 	uint8_t *nl;
 	size_t len;
 
-	while (c->state == ADMIN_CONN_ST_READING && buf_room(&c->tx) >= ADMIN_REPLY_MAX / 2) {
+	while (!conn_is_closed(c) && buf_room(&c->tx) >= ADMIN_REPLY_MAX / 2) {
 		nl = memchr(buf_head(&c->rx), '\n', buf_len(&c->rx));
 		if (nl == NULL) {
 			if (buf_room(&c->rx) == 0) {
@@ -308,8 +234,8 @@ static void admin_conn_process(struct admin_conn *c)
 				if (buf_printf(&c->tx, "error: line too long (max %d bytes)\n",
 				               ADMIN_LINE_MAX - 1) == -1)
 					buf_reset(&c->tx);
-				c->close_after_write = true;
 				buf_reset(&c->rx);
+				conn_close_after_flush(c, "line too long");
 			}
 			break;
 		}
@@ -321,104 +247,60 @@ static void admin_conn_process(struct admin_conn *c)
 			if (cmd.verb != ADMIN_VERB_STATUS)
 				log_info("admin socket: %s%s%s requested by uid %ld pid %ld",
 				         admin_verb_name(cmd.verb),
-				         cmd.reason[0] != '\0' ? ": " : "", cmd.reason, c->peer_uid,
-				         c->peer_pid);
-			if (admin_execute(c->srv, &cmd, &c->tx) == -1)
+				         cmd.reason[0] != '\0' ? ": " : "", cmd.reason, ac->peer_uid,
+				         ac->peer_pid);
+			if (admin_execute(ac->srv, &cmd, &c->tx) == -1)
 				break;
 		}
 		buf_consume(&c->rx, len + 1);
 	}
-	if (admin_conn_flush(c) == -1) {
-		admin_conn_close(c, "write failed");
-		return;
-	}
-	if (buf_len(&c->tx) > 0) {
-		if (c->state != ADMIN_CONN_ST_WRITING)
-			admin_conn_set_state(c, ADMIN_CONN_ST_WRITING);
-		return;
-	}
-	if (c->close_after_write) {
-		admin_conn_close(c, "done");
-		return;
-	}
-	if (c->state != ADMIN_CONN_ST_READING)
-		admin_conn_set_state(c, ADMIN_CONN_ST_READING);
 }
 
-static void admin_conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
+/* New bytes, or the client's FIN: the complete lines are answered either way (common/conn.c
+ * closes after the last reply on FIN). */
+static void admin_conn_on_read(struct conn *c, bool eof)
 {
-	struct admin_conn *c = container_of(w, struct admin_conn, io);
-	ssize_t n;
-
-	(void)loop;
-	(void)revents;
-	switch (c->state) {
-	case ADMIN_CONN_ST_READING:
-		ev_timer_again(c->srv->loop, &c->timer);
-		n = buf_read_fd(&c->rx, c->fd);
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n == -1) {
-			admin_conn_close(c, "read failed");
-			break;
-		}
-		if (n == 0) {
-			/* EOF: answer what is complete, then close. */
-			c->close_after_write = true;
-		}
-		admin_conn_process(c);
-		if (n == 0 && c->state == ADMIN_CONN_ST_READING)
-			admin_conn_close(c, "client closed");
-		break;
-	case ADMIN_CONN_ST_WRITING:
-		ev_timer_again(c->srv->loop, &c->timer);
-		if (admin_conn_flush(c) == -1) {
-			admin_conn_close(c, "write failed");
-			break;
-		}
-		if (buf_len(&c->tx) == 0) {
-			admin_conn_set_state(c, ADMIN_CONN_ST_READING);
-			admin_conn_process(c);
-		}
-		break;
-	case ADMIN_CONN_ST_CLOSING:
-	case ADMIN_CONN_ST_COUNT:
-		break;
-	}
-	if (c->state == ADMIN_CONN_ST_CLOSING)
-		admin_conn_free(c);
+	(void)eof;
+	admin_conn_process(container_of(c, struct admin_conn, c));
 }
 
-static void admin_conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+static void admin_conn_on_drain(struct conn *c)
 {
-	struct admin_conn *c = container_of(w, struct admin_conn, timer);
-
-	(void)loop;
-	(void)revents;
-	admin_conn_close(c, "idle timeout");
-	admin_conn_free(c);
+	admin_conn_process(container_of(c, struct admin_conn, c));
 }
+
+static void admin_conn_on_free(struct conn *c)
+{
+	free(container_of(c, struct admin_conn, c));
+}
+
+/* No on_timeout: the idle deadline closes as "timeout". */
+static const struct conn_ops admin_conn_ops = {
+	.on_read = admin_conn_on_read,
+	.on_drain = admin_conn_on_drain,
+	.on_free = admin_conn_on_free,
+};
 
 /* Full: closes the oldest client waiting for a line (newest first in the list: the last such),
  * so that clients left open or trickling bytes never lock haprolectl out. Returns false when
  * every client is being answered. */
 static bool admin_evict_oldest_reading(struct admin_server *s)
 {
-	struct admin_conn *old = NULL;
+	struct conn *old = NULL;
 
-	for (struct admin_conn *c = s->conns; c != NULL; c = c->next)
-		if (c->state == ADMIN_CONN_ST_READING && buf_len(&c->tx) == 0 &&
-		    !sock_has_input(c->fd))
+	for (struct conn *c = s->conns.head; c != NULL; c = c->next)
+		if (conn_is_closed(c) || (c->state == CONN_ST_OPEN && buf_len(&c->tx) == 0 &&
+		                          !sock_has_input(c->fd)))
 			old = c;
 	if (old == NULL)
 		return false;
-	log_debug("admin: %u clients already: closing the oldest waiting one", s->n_conns);
-	admin_conn_close(old, "evicted: a newer client needed the slot");
-	admin_conn_free(old);
+	log_debug("admin: %zu clients already: closing the oldest waiting one", s->conns.n);
+	conn_destroy(old, "evicted: a newer client needed the slot");
 	return true;
 }
 
-static void admin_accept_one(struct admin_server *s, int fd);
+static void admin_accept_one(struct admin_server *s, int fd,
+                             const struct sockaddr_storage *peer);
 
 static void admin_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -437,56 +319,52 @@ static void admin_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 				log_warning("admin: accept: %s", strerror(errno));
 			return;
 		}
-		admin_accept_one(s, fd);
+		admin_accept_one(s, fd, &peer);
 	}
 }
 
-static void admin_accept_one(struct admin_server *s, int fd)
+static void admin_accept_one(struct admin_server *s, int fd,
+                             const struct sockaddr_storage *peer)
 {
 	static const char busy[] = "error: too many clients\n";
-	struct admin_conn *c;
+	struct admin_conn *ac;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	if (s->n_conns >= s->conf.max_clients && admin_evict_oldest_reading(s)) {
+
+	if (s->conns.n >= s->conf.max_clients && admin_evict_oldest_reading(s)) {
 		/* made room */
-	} else if (s->n_conns >= s->conf.max_clients) {
-		log_warning("admin: refusing a client: %u clients already", s->n_conns);
+	} else if (s->conns.n >= s->conf.max_clients) {
+		log_warning("admin: refusing a client: %zu clients already", s->conns.n);
 		if (write(fd, busy, sizeof(busy) - 1) == -1)
 			log_debug("admin: write to refused client: %s", strerror(errno));
 		close(fd);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
-	if (c == NULL || buf_init(&c->rx, ADMIN_LINE_MAX) == -1 ||
-	    buf_init(&c->tx, ADMIN_REPLY_MAX) == -1) {
+	ac = calloc(1, sizeof(*ac));
+	if (ac == NULL) {
 		log_error("admin: out of memory for a client");
-		if (c != NULL) {
-			buf_free(&c->rx);
-			free(c);
-		}
 		close(fd);
 		return;
 	}
-	c->srv = s;
-	c->fd = fd;
-	c->opened = ev_now(s->loop);
-	c->id = ++s->next_id;
-	c->peer_uid = -1;
-	c->peer_pid = -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
-		c->peer_uid = (long)cred.uid;
-		c->peer_pid = (long)cred.pid;
+	conn_init(&ac->c, s->loop, fd, &admin_conn_ops, "admin", ++s->next_id, peer);
+	if (buf_init(&ac->c.rx, ADMIN_LINE_MAX) == -1 ||
+	    buf_init(&ac->c.tx, ADMIN_REPLY_MAX) == -1) {
+		log_error("admin: out of memory for a client");
+		conn_destroy(&ac->c, "out of memory");
+		return;
 	}
-	c->next = s->conns;
-	s->conns = c;
-	s->n_conns++;
-	ev_io_init(&c->io, admin_conn_on_io, fd, EV_READ);
-	ev_init(&c->timer, admin_conn_on_timeout);
-	c->timer.repeat = s->conf.idle_timeout;
-	/* calloc left <c->state> READING (0): set_state arms the watchers of that first state. */
-	admin_conn_set_state(c, ADMIN_CONN_ST_READING);
+	ac->srv = s;
+	ac->peer_uid = -1;
+	ac->peer_pid = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		ac->peer_uid = (long)cred.uid;
+		ac->peer_pid = (long)cred.pid;
+	}
+	ac->c.tx_high = 1; /* one reply at a time: read the next lines once it is sent */
+	conn_list_add(&s->conns, &ac->c);
+	conn_set_deadline(&ac->c, s->conf.idle_timeout, true);
 	/* a command already in the socket is read now, before a later accept could evict it */
-	admin_conn_on_io(s->loop, &c->io, EV_READ);
+	conn_start(&ac->c, true);
 }
 
 /* ---- server ------------------------------------------------------------------------------ */
@@ -521,12 +399,8 @@ int admin_start(struct admin_server *s, struct ev_loop *loop, const struct admin
 /* Closes every client and the listening socket, removes the socket file. Safe to call twice. */
 void admin_stop(struct admin_server *s)
 {
-	while (s->conns != NULL) {
-		struct admin_conn *c = s->conns;
-
-		admin_conn_close(c, "admin socket stopping");
-		admin_conn_free(c);
-	}
+	while (s->conns.head != NULL)
+		conn_destroy(s->conns.head, "admin socket stopping");
 	if (s->fd != -1) {
 		ev_io_stop(s->loop, &s->io);
 		close(s->fd);

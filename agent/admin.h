@@ -31,6 +31,7 @@
 #include "agent/statefile.h"
 #include "common/buf.h"
 #include "common/compiler.h"
+#include "common/conn.h"
 #include "common/node_state.h"
 
 #define ADMIN_LINE_MAX    256   /* longest command line, '\n' included */
@@ -76,30 +77,14 @@ struct admin_conf {
 	unsigned max_clients;             /* clients at once */
 };
 
-enum admin_conn_state {
-	ADMIN_CONN_ST_READING = 0, /* waiting for command lines */
-	ADMIN_CONN_ST_WRITING,     /* replies pending; reading paused until they are sent */
-	ADMIN_CONN_ST_CLOSING,     /* watchers stopped, fd closed; freed by the callback */
-	ADMIN_CONN_ST_COUNT        /* keep last */
-};
-
 struct admin_server;
 
 /* One client of the admin socket. */
 struct admin_conn {
-	ev_io io;                    /* the client socket */
-	ev_timer timer;              /* idle deadline (repeat + ev_timer_again) */
-	struct admin_server *srv;    /* owner */
-	struct admin_conn *next;     /* next client of <srv> */
-	enum admin_conn_state state; /* written by admin_conn_set_state() only */
-	int fd;                      /* socket, -1 once closed */
-	ev_tstamp opened;            /* ev_now() at accept: the oldest waiting client is evicted */
-	uint64_t id;                 /* "admin#<id>" in logs */
-	long peer_uid;               /* SO_PEERCRED uid, -1 unknown */
-	long peer_pid;               /* SO_PEERCRED pid, -1 unknown */
-	bool close_after_write;      /* close once <tx> is empty (limit hit, EOF) */
-	struct buf rx;               /* ADMIN_LINE_MAX bytes */
-	struct buf tx;               /* ADMIN_REPLY_MAX bytes */
+	struct conn c;            /* socket, idle deadline, rx ADMIN_LINE_MAX, tx ADMIN_REPLY_MAX */
+	struct admin_server *srv; /* owner */
+	long peer_uid;            /* SO_PEERCRED uid, -1 unknown */
+	long peer_pid;            /* SO_PEERCRED pid, -1 unknown */
 };
 
 /* The listening socket and its clients. */
@@ -110,8 +95,7 @@ struct admin_server {
 	struct admin_conf conf;        /* copy of the settings */
 	struct admin_ops ops;          /* the agent */
 	struct statefile_data current; /* admin state as last persisted and applied */
-	struct admin_conn *conns;      /* clients */
-	unsigned n_conns;              /* length of <conns> */
+	struct conn_list conns;        /* clients (struct admin_conn) */
 	uint64_t next_id;              /* id of the next client */
 	uint64_t commands;             /* commands answered since start */
 };

@@ -40,8 +40,8 @@ void log_conn(enum log_level level, const struct conn *c, const char *fmt, ...)
 	va_end(ap);
 	if (c->lport != 0)
 		snprintf(port, sizeof(port), " :%u", c->lport);
-	log_msg(level, "%s#%llu %s%s age %.3fs %s: %s", c->kind, (unsigned long long)c->id,
-	        c->peer, port, conn_age(c), conn_state_name(c->state), msg);
+	log_msg(level, "%s#%llu %s%s age %.3fs %s: %s", c->kind, (unsigned long long)c->id, c->peer,
+	        port, conn_age(c), conn_state_name(c->state), msg);
 }
 
 /* The only writer of <c->state>. CLOSED stops both watchers. */
@@ -93,14 +93,62 @@ static void conn_touch(struct conn *c)
 		ev_timer_again(c->loop, &c->timer);
 }
 
-/* Frees the buffers and hands <c> back to its owner. <c> is CLOSED, no callback of it runs. */
+/* Links <c> at the head of <l>; it leaves <l> when it is freed. */
+void conn_list_add(struct conn_list *l, struct conn *c)
+{
+	c->list = l;
+	c->prev = NULL;
+	c->next = l->head;
+	if (l->head != NULL)
+		l->head->prev = c;
+	l->head = c;
+	l->n++;
+}
+
+static void conn_list_unlink(struct conn *c)
+{
+	struct conn_list *l = c->list;
+
+	if (l == NULL)
+		return;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	l->n--;
+	c->list = NULL;
+	c->prev = NULL;
+	c->next = NULL;
+}
+
+/* Unlinks <c>, frees its buffers and hands it back to its owner. <c> is CLOSED, no callback of
+ * it runs. */
 static void conn_reap(struct conn *c)
 {
+	conn_list_unlink(c);
 	ev_io_stop(c->loop, &c->io);
 	ev_timer_stop(c->loop, &c->timer);
 	buf_free(&c->rx);
 	buf_free(&c->tx);
 	c->ops->on_free(c);
+}
+
+/* Frees the connections of <l> that are closed and in none of their callbacks: an owner's
+ * operation over many connections (a publish) calls it at its end, so that what it closed is
+ * gone when it returns rather than on the loop's next iteration. */
+void conn_list_reap(struct conn_list *l)
+{
+	struct conn *c = l->head;
+
+	while (c != NULL) {
+		struct conn *next = c->next;
+
+		if (c->state == CONN_ST_CLOSED && c->depth == 0)
+			conn_reap(c);
+		c = next;
+	}
 }
 
 /* Leaves a callback (or a call that may close): the outermost one reaps a closed connection
@@ -123,20 +171,30 @@ static void conn_leave(struct conn *c, bool may_reap)
 	ev_timer_start(c->loop, &c->timer);
 }
 
-void conn_close(struct conn *c, const char *why)
+/* Closes <c> with <why>, closing the socket unless <keep_fd>; returns the socket. */
+static int conn_shut(struct conn *c, const char *why, bool keep_fd)
 {
+	int fd = c->fd;
+
 	if (c->state == CONN_ST_CLOSED)
-		return;
+		return -1;
 	c->why = why;
 	log_conn(LOG_LVL_DEBUG, c, "closed: %s", why);
 	conn_set_state(c, CONN_ST_CLOSED);
-	close(c->fd);
+	if (!keep_fd)
+		close(fd);
 	c->fd = -1;
 	if (c->depth == 0) {
 		/* outside the connection's callbacks: the loop reaps it on its next iteration */
 		c->depth++;
 		conn_leave(c, false);
 	}
+	return fd;
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	conn_shut(c, why, false);
 }
 
 /* Writes <tx> until it is empty or the socket refuses; an emptied <tx> is told to the owner
@@ -151,7 +209,8 @@ static void conn_write(struct conn *c)
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {
-			log_conn(LOG_LVL_DEBUG, c, "write: %s", n == 0 ? "0 bytes" : strerror(errno));
+			log_conn(LOG_LVL_DEBUG, c, "write: %s",
+			         n == 0 ? "0 bytes" : strerror(errno));
 			conn_close(c, "write failed");
 			return;
 		}
@@ -303,6 +362,56 @@ int conn_flush(struct conn *c)
 	conn_write(c);
 	conn_leave(c, false);
 	return c->state == CONN_ST_CLOSED ? -1 : 0;
+}
+
+/* Sends <len> bytes at <p>: written at once when nothing waits before them, the rest (or all)
+ * queued in <tx>; a <tx> without storage gets just the room for that rest (a reply built in a
+ * shared scratch buffer costs no copy when the socket takes it whole). Returns 0, or -1 when
+ * <c> is closed (write error, no memory, <tx> full). */
+int conn_send(struct conn *c, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	ssize_t n = 0;
+
+	if (c->state == CONN_ST_CLOSED)
+		return -1;
+	if (buf_len(&c->tx) == 0 && len > 0) {
+		do {
+			n = write(c->fd, b, len);
+		} while (n == -1 && errno == EINTR);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			log_conn(LOG_LVL_DEBUG, c, "write: %s", strerror(errno));
+			conn_close(c, "write failed");
+			return -1;
+		}
+		if (n > 0)
+			conn_touch(c);
+		else
+			n = 0;
+	}
+	b += n;
+	len -= (size_t)n;
+	if (len == 0)
+		return 0;
+	if (c->tx.data == NULL && buf_init(&c->tx, len) == -1) {
+		conn_close(c, "out of memory for the rest of a reply");
+		return -1;
+	}
+	if (buf_append(&c->tx, b, len) == -1) {
+		conn_close(c, "send buffer full");
+		return -1;
+	}
+	if (c->depth == 0)
+		conn_arm(c);
+	return 0;
+}
+
+/* Hands the socket to another owner: stops the watchers and closes <c> without closing the
+ * socket, which is returned (-1 when <c> was closed already). <c> is freed as after
+ * conn_close(). */
+int conn_take_fd(struct conn *c, const char *why)
+{
+	return conn_shut(c, why, true);
 }
 
 /* The owner stops (or resumes) reading, whatever <tx> holds. */

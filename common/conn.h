@@ -45,6 +45,13 @@ enum conn_state {
 
 struct conn;
 
+/* The connections of one owner (a listener), newest first. common/conn.c unlinks a connection
+ * when it frees it; the owner only adds (conn_list_add) and walks (->next). */
+struct conn_list {
+	struct conn *head; /* newest */
+	size_t n;          /* connections linked */
+};
+
 /* What the owner is told. Only on_read and on_free are required. */
 struct conn_ops {
 	/* New bytes in <c->rx>, or <eof>: the peer sent FIN (no more bytes will come; what <rx>
@@ -83,13 +90,20 @@ struct conn {
 	const char *why;            /* reason of the close once FLUSHING or CLOSED (static text) */
 	struct buf rx;              /* bytes received, storage given by the owner */
 	struct buf tx;              /* bytes to send, storage given by the owner */
+	struct conn_list *list;     /* the owner's list, NULL when in none */
+	struct conn *prev;          /* in <list> */
+	struct conn *next;          /* in <list> */
 };
 
 void conn_init(struct conn *c, struct ev_loop *loop, int fd, const struct conn_ops *ops,
                const char *kind, uint64_t id, const struct sockaddr_storage *peer);
+void conn_list_add(struct conn_list *l, struct conn *c);
+void conn_list_reap(struct conn_list *l);
 void conn_set_deadline(struct conn *c, double seconds, bool idle);
 void conn_start(struct conn *c, bool read_now);
 int conn_flush(struct conn *c);
+int conn_send(struct conn *c, const void *p, size_t len) HR_MUSTCHECK;
+int conn_take_fd(struct conn *c, const char *why);
 void conn_pause_read(struct conn *c, bool paused);
 void conn_close(struct conn *c, const char *why);
 void conn_close_after_flush(struct conn *c, const char *why);

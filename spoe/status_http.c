@@ -18,17 +18,6 @@
 #define STATUS_HTTP_TIMEOUT 2.0          /* seconds for the request head, and for the response */
 #define STATUS_HTTP_RESP    (256 * 1024) /* largest response: 64 nodes fit many times over */
 
-static void client_close(struct status_client *cl)
-{
-	struct ev_loop *loop = cl->h->spoa->loop;
-
-	ev_io_stop(loop, &cl->io);
-	ev_timer_stop(loop, &cl->timer);
-	close(cl->fd);
-	cl->fd = -1;
-	buf_free(&cl->tx);
-}
-
 /* The view as JSON: clusters with their decision, nodes with what their feed last said. */
 int status_http_json(struct spoa *s, struct buf *b)
 {
@@ -255,8 +244,8 @@ enum status_route status_http_route(const uint8_t *req, size_t len)
 	return status_http_decide(req, len, &r);
 }
 
-/* Builds the response to the request head in <cl->rx> into <cl->tx>: the body into the
- * page's scratch buffer, then <cl->tx> sized to the whole response (common/http1.h). */
+/* Builds the response to the request head in <cl->c.rx> into <cl->c.tx>: the body into the
+ * page's scratch buffer, then <cl->c.tx> sized to the whole response (common/http1.h). */
 static int respond(struct status_client *cl)
 {
 	struct spoa *s = cl->h->spoa;
@@ -267,7 +256,7 @@ static int respond(struct status_client *cl)
 	int r = -1;
 
 	buf_reset(body);
-	switch (status_http_decide(buf_head(&cl->rx), buf_len(&cl->rx), &req)) {
+	switch (status_http_decide(buf_head(&cl->c.rx), buf_len(&cl->c.rx), &req)) {
 	case STATUS_ROUTE_INCOMPLETE: /* not called before a whole head; answered as bad */
 	case STATUS_ROUTE_BAD_REQUEST:
 		status = 400;
@@ -298,50 +287,68 @@ static int respond(struct status_client *cl)
 		log_warning("status: response larger than %d bytes", STATUS_HTTP_RESP);
 		return -1;
 	}
-	if (buf_init(&cl->tx, STATUS_HTTP_HEAD_MAX + buf_len(body)) < 0)
+	if (buf_init(&cl->c.tx, STATUS_HTTP_HEAD_MAX + buf_len(body)) < 0)
 		return -1;
-	return h1_put(&cl->tx, status, req.method == H1_M_HEAD, ctype, buf_head(body),
+	return h1_put(&cl->c.tx, status, req.method == H1_M_HEAD, ctype, buf_head(body),
 	              buf_len(body)) < 0
 	           ? -1
 	           : 0;
 }
 
-static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Bytes of the request head: answered once it is whole, then closed once the answer is sent
+ * (the peer's FIN before a whole head closes in common/conn.c). */
+static void client_on_read(struct conn *c, bool eof)
 {
-	struct status_client *cl = container_of(w, struct status_client, io);
-	ssize_t n;
+	struct status_client *cl = container_of(c, struct status_client, c);
 
-	if ((revents & EV_READ) != 0) {
-		n = buf_read_fd(&cl->rx, cl->fd);
-		if (n == 0 || (n == -1 && errno != EAGAIN)) {
-			client_close(cl);
-			return;
-		}
-		if (status_http_route(buf_head(&cl->rx), buf_len(&cl->rx)) ==
-		    STATUS_ROUTE_INCOMPLETE)
-			return; /* request head not complete yet */
-		if (respond(cl) < 0) {
-			client_close(cl);
-			return;
-		}
-		ev_io_stop(loop, &cl->io);
-		ev_io_set(&cl->io, cl->fd, EV_WRITE);
-		ev_io_start(loop, &cl->io);
+	(void)eof;
+	if (status_http_route(buf_head(&c->rx), buf_len(&c->rx)) == STATUS_ROUTE_INCOMPLETE)
+		return; /* request head not complete yet */
+	if (respond(cl) < 0) {
+		conn_close(c, "no response");
+		return;
 	}
-	if (cl->tx.data != NULL) {
-		n = buf_write_fd(&cl->tx, cl->fd);
-		if ((n == -1 && errno != EAGAIN) || buf_len(&cl->tx) == 0)
-			client_close(cl);
-	}
+	conn_close_after_flush(c, "response sent");
 }
 
-static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void client_on_free(struct conn *c)
 {
-	struct status_client *cl = container_of(w, struct status_client, timer);
+	struct status_client *cl = container_of(c, struct status_client, c);
 
-	(void)loop;
-	(void)revents;
-	client_close(cl);
+	cl->used = false;
+}
+
+/* No on_timeout: the fixed deadline closes as "timeout". */
+static const struct conn_ops status_client_ops = {
+	.on_read = client_on_read,
+	.on_free = client_on_free,
+};
+
+/* A free slot, or the one to evict: the oldest still waiting for its request (a slow or silent
+ * peer must not lock out a monitor that asks at once); a closed one not yet reaped goes first.
+ * Returns STATUS_HTTP_MAX_CLIENTS when every slot is answering. */
+static size_t status_http_slot(struct status_http *h)
+{
+	size_t old = STATUS_HTTP_MAX_CLIENTS;
+	size_t i;
+
+	for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
+		if (!h->clients[i].used)
+			return i;
+	for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++) {
+		const struct conn *c = &h->clients[i].c;
+
+		if (conn_is_closed(c)) {
+			old = i;
+			break;
+		}
+		if (c->state == CONN_ST_OPEN && c->tx.data == NULL && !sock_has_input(c->fd) &&
+		    (old == STATUS_HTTP_MAX_CLIENTS || c->opened < h->clients[old].c.opened))
+			old = i;
+	}
+	if (old != STATUS_HTTP_MAX_CLIENTS)
+		conn_destroy(&h->clients[old].c, "evicted: a newer client needed the slot");
+	return old;
 }
 
 static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -349,6 +356,7 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct status_http *h = container_of(w, struct status_http, io);
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
+	struct status_client *cl;
 	size_t i;
 	int fd;
 
@@ -361,40 +369,19 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(fd); /* not on status_allow_from */
 		return;
 	}
-	for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
-		if (h->clients[i].fd == -1)
-			break;
+	i = status_http_slot(h);
 	if (i == STATUS_HTTP_MAX_CLIENTS) {
-		/* full: the oldest slot still waiting for its request line goes (a slow or silent
-		 * peer must not lock out a monitor that asks at once); none such: busy */
-		size_t old = STATUS_HTTP_MAX_CLIENTS;
-
-		for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
-			if (h->clients[i].tx.data == NULL && !sock_has_input(h->clients[i].fd) &&
-			    (old == STATUS_HTTP_MAX_CLIENTS ||
-			     h->clients[i].opened < h->clients[old].opened))
-				old = i;
-		if (old == STATUS_HTTP_MAX_CLIENTS) {
-			close(
-			    fd); /* every slot is answering: a status page is not worth queueing */
-			return;
-		}
-		client_close(&h->clients[old]);
-		i = old;
+		close(fd); /* every slot is answering: a status page is not worth queueing */
+		return;
 	}
-	struct status_client *cl = &h->clients[i];
-
-	cl->fd = fd;
-	cl->opened = ev_now(loop);
+	cl = &h->clients[i];
+	cl->used = true;
 	cl->h = h;
-	buf_init_static(&cl->rx, cl->rx_mem, sizeof(cl->rx_mem));
-	memset(&cl->tx, 0, sizeof(cl->tx));
-	ev_io_init(&cl->io, client_io_cb, fd, EV_READ);
-	ev_timer_init(&cl->timer, client_timer_cb, STATUS_HTTP_TIMEOUT, 0);
-	ev_io_start(loop, &cl->io);
-	ev_timer_start(loop, &cl->timer);
+	conn_init(&cl->c, loop, fd, &status_client_ops, "status", ++h->next_id, &peer);
+	buf_init_static(&cl->c.rx, cl->rx_mem, sizeof(cl->rx_mem));
+	conn_set_deadline(&cl->c, STATUS_HTTP_TIMEOUT, false);
 	/* a request already in the socket is read now, before a later accept could evict it */
-	client_io_cb(loop, &cl->io, EV_READ);
+	conn_start(&cl->c, true);
 }
 
 int status_http_start(struct status_http *h, struct spoa *spoa, const struct cfg_addr *addr,
@@ -403,8 +390,9 @@ int status_http_start(struct status_http *h, struct spoa *spoa, const struct cfg
 	size_t i;
 
 	h->spoa = spoa;
+	h->next_id = 0;
 	for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
-		h->clients[i].fd = -1;
+		h->clients[i].used = false;
 	if (buf_init(&h->scratch, STATUS_HTTP_RESP) < 0) {
 		snprintf(err, errlen, "status page: out of memory");
 		return -1;
@@ -426,8 +414,8 @@ void status_http_stop(struct status_http *h)
 	if (h->fd == -1)
 		return;
 	for (i = 0; i < STATUS_HTTP_MAX_CLIENTS; i++)
-		if (h->clients[i].fd != -1)
-			client_close(&h->clients[i]);
+		if (h->clients[i].used)
+			conn_destroy(&h->clients[i].c, "status page stopping");
 	ev_io_stop(h->spoa->loop, &h->io);
 	close(h->fd);
 	h->fd = -1;

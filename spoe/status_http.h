@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/cfg.h"
 #include "common/compiler.h"
+#include "common/conn.h"
 
 struct spoa;
 
@@ -18,20 +19,17 @@ struct spoa;
 #define STATUS_HTTP_HEAD_MAX    1024 /* largest request head; room for the response's head */
 
 struct status_client {
-	ev_io io;                             /* readability of the request */
-	ev_timer timer;                       /* request deadline */
-	int fd;                               /* socket, -1 when the slot is free */
-	struct buf rx;                        /* request bytes (fixed 1 KiB storage below) */
-	struct buf tx;                        /* the response, allocated once the request is read */
-	uint8_t rx_mem[STATUS_HTTP_HEAD_MAX]; /* storage of <rx> */
-	double opened;         /* ev_now() at accept: the oldest unfinished request is evicted */
-	struct status_http *h; /* owner */
+	struct conn c;                        /* socket, deadline, rx over <rx_mem>, the response */
+	bool used;                            /* slot taken (until common/conn.c frees it) */
+	uint8_t rx_mem[STATUS_HTTP_HEAD_MAX]; /* storage of <c.rx> */
+	struct status_http *h;                /* owner */
 };
 
 struct status_http {
 	struct spoa *spoa;                                     /* what to report */
 	int fd;                                                /* listener, -1 when closed */
 	ev_io io;                                              /* its readability */
+	uint64_t next_id;                                      /* "status#<id>" in debug lines */
 	struct status_client clients[STATUS_HTTP_MAX_CLIENTS]; /* request slots */
 	struct buf scratch; /* the response body being built (one at a time: single thread) */
 };

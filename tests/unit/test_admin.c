@@ -325,7 +325,7 @@ static void test_admin_execute_persist_then_apply(void **state)
 	assert_int_equal(fx->agent.admin, NS_ADMIN_READY);
 	close(fd);
 	ev_run(fx->loop, EVRUN_NOWAIT);
-	assert_int_equal(fx->srv.n_conns, 0);
+	assert_int_equal(fx->srv.conns.n, 0);
 }
 
 static void test_admin_execute_persist_failure_changes_nothing(void **state)

@@ -77,7 +77,8 @@ static void t_on_read(struct conn *c, bool eof)
 		buf_consume(&c->rx, buf_len(&c->rx));
 		while (t->st->reads == 1 && buf_room(&c->tx) > 0) {
 			static const uint8_t junk[4096];
-			size_t k = buf_room(&c->tx) < sizeof(junk) ? buf_room(&c->tx) : sizeof(junk);
+			size_t k =
+			    buf_room(&c->tx) < sizeof(junk) ? buf_room(&c->tx) : sizeof(junk);
 
 			assert_int_equal(buf_append(&c->tx, junk, k), 0);
 		}
@@ -416,6 +417,104 @@ static void test_conn_rx_full_closes(void **state)
 	fx_free(f);
 }
 
+/* Two connections in one owner's list: the one closed inside its callback leaves the list when
+ * it is freed, the other stays; destroying the last empties it. */
+static void test_conn_list_unlinks_on_free(void **state)
+{
+	struct fx *f = fx_new(T_CLOSE_IN_READ, 64, 64, &t_ops);
+	struct tconn *other = calloc(1, sizeof(*other));
+	struct tstats ost = { 0 };
+	struct conn_list l = { 0 };
+	int sv[2];
+
+	(void)state;
+	assert_non_null(other);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	other->mode = T_ECHO;
+	other->st = &ost;
+	conn_init(&other->c, f->loop, sv[1], &t_ops, "test", 2, NULL);
+	assert_int_equal(buf_init(&other->c.rx, 16), 0);
+	assert_int_equal(buf_init(&other->c.tx, 16), 0);
+	conn_list_add(&l, &f->t->c);
+	conn_list_add(&l, &other->c);
+	assert_int_equal(l.n, 2);
+	assert_ptr_equal(l.head, &other->c);
+	conn_start(&f->t->c, false);
+	conn_start(&other->c, false);
+	peer_send(f, "x");
+	run_until(f, &f->st.frees, 1);
+	assert_int_equal(l.n, 1);
+	assert_ptr_equal(l.head, &other->c);
+	assert_null(other->c.next);
+	assert_null(other->c.prev);
+	conn_destroy(l.head, "test over");
+	assert_int_equal(l.n, 0);
+	assert_null(l.head);
+	assert_int_equal(ost.frees, 1);
+	close(sv[0]);
+	fx_free(f);
+}
+
+/* conn_send: written at once when it fits (no tx storage taken); the rest of a large reply is
+ * kept in a tx sized for it and sent as the peer reads. */
+static void test_conn_send_write_through(void **state)
+{
+	struct fx *f = fx_new(T_IGNORE, 64, 64, &t_ops);
+	static uint8_t big[1 << 20];
+	char sink[65536];
+	size_t total = 0;
+	int sndbuf = 4096;
+	ssize_t n;
+
+	(void)state;
+	buf_free(&f->t->c.tx); /* no storage: conn_send takes what it needs */
+	conn_start(&f->t->c, false);
+	assert_int_equal(conn_send(&f->t->c, "hi\n", 3), 0);
+	assert_null(f->t->c.tx.data);
+	assert_int_equal(peer_recv(f, sink, sizeof(sink)), 3);
+	assert_int_equal(setsockopt(f->t->c.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(conn_send(&f->t->c, big, sizeof(big)), 0);
+	assert_true(buf_len(&f->t->c.tx) > 0);
+	assert_true(f->t->c.tx.size < sizeof(big)); /* only the rest was copied */
+	assert_true((f->t->c.events & EV_WRITE) != 0);
+	f->guard_fired = false;
+	ev_timer_set(&f->guard, GUARD_S, 0.);
+	ev_timer_start(f->loop, &f->guard);
+	while (total < sizeof(big) && !f->guard_fired) {
+		n = peer_recv(f, sink, sizeof(sink));
+		if (n > 0)
+			total += (size_t)n;
+		else
+			ev_run(f->loop, EVRUN_ONCE);
+	}
+	ev_timer_stop(f->loop, &f->guard);
+	assert_int_equal(total, sizeof(big));
+	run_until(f, &f->st.drains, 1);
+	fx_free(f);
+}
+
+/* conn_take_fd: the socket survives the connection, which is freed as after a close. */
+static void test_conn_take_fd_keeps_socket(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops);
+	char got[8];
+	int fd;
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	fd = conn_take_fd(&f->t->c, "handed over");
+	assert_true(fd >= 0);
+	assert_int_equal(f->t->c.fd, -1);
+	assert_int_equal(conn_take_fd(&f->t->c, "again"), -1);
+	run_until(f, &f->st.frees, 1);
+	assert_string_equal(f->st.why, "handed over");
+	assert_int_equal(write(fd, "ok", 2), 2); /* still open */
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 2);
+	close(fd);
+	fx_free(f);
+}
+
 /* The log prefix: kind#id, peer, age, state. */
 static char last_line[1024];
 
@@ -459,6 +558,9 @@ int main(void)
 		cmocka_unit_test(test_conn_close_after_flush),
 		cmocka_unit_test(test_conn_eof_after_reply),
 		cmocka_unit_test(test_conn_rx_full_closes),
+		cmocka_unit_test(test_conn_list_unlinks_on_free),
+		cmocka_unit_test(test_conn_send_write_through),
+		cmocka_unit_test(test_conn_take_fd_keeps_socket),
 		cmocka_unit_test(test_log_conn_prefix),
 	};
 
