@@ -21,9 +21,10 @@
 #define PORT_ACCEPTS_PER_EVENT 64 /* bounds one accept callback, so others get their turn */
 
 static const char *const port_st_name[PORT_ST_COUNT] = {
-	[PORT_ST_FIRST_LINE] = "FIRST_LINE", [PORT_ST_HTTP_HEAD] = "HTTP_HEAD",
-	[PORT_ST_WRITING] = "WRITING",       [PORT_ST_LINGER] = "LINGER",
-	[PORT_ST_CLOSING] = "CLOSING",
+	[PORT_ST_FIRST_LINE] = "FIRST_LINE",
+	[PORT_ST_HTTP_HEAD] = "HTTP_HEAD",
+	[PORT_ST_WRITING] = "WRITING",
+	[PORT_ST_LINGER] = "LINGER",
 };
 
 static const char *const port_dialect_names[PORT_DIALECT_COUNT] = {
@@ -99,72 +100,31 @@ static bool port_is_bare_name(const uint8_t *p, size_t len)
 	return true;
 }
 
-/* The only writer of <c->state>: logs at debug and arms the state's deadline. */
+/* The only writer of <c->state>: logs at debug and arms the state's deadline. Deadlines are
+ * fixed: idle_timeout counts from accept, whatever the client sends. */
 static void port_conn_set_state(struct port_conn *c, enum port_conn_state to)
 {
-	struct agent *a = c->port->agent;
-	double left;
+	const struct agent *a = c->port->agent;
+	double left = a->conf->agent.idle_timeout - conn_age(&c->c);
+	double deadline = 0;
 
-	log_debug("port#%llu %s -> %s", (unsigned long long)c->id, port_st_name[c->state],
-	          port_st_name[to]);
+	log_conn(LOG_LVL_DEBUG, &c->c, "%s -> %s", port_st_name[c->state], port_st_name[to]);
 	c->state = to;
 	switch (to) {
 	case PORT_ST_FIRST_LINE:
-		c->timer.repeat = a->conf->agent.first_line_wait;
+		deadline = a->conf->agent.first_line_wait;
 		break;
 	case PORT_ST_HTTP_HEAD:
 	case PORT_ST_WRITING:
-		left = a->conf->agent.idle_timeout - (ev_now(a->loop) - c->born);
-		c->timer.repeat = left > 0.001 ? left : 0.001;
+		deadline = left > 0.001 ? left : 0.001;
 		break;
 	case PORT_ST_LINGER:
-		c->timer.repeat = PORT_LINGER_TIME;
+		deadline = PORT_LINGER_TIME;
 		break;
-	case PORT_ST_CLOSING:
 	case PORT_ST_COUNT:
-		ev_timer_stop(a->loop, &c->timer);
-		return;
+		break;
 	}
-	if (c->timer.repeat <= 0)
-		c->timer.repeat = 1e-6;
-	ev_timer_again(a->loop, &c->timer);
-}
-
-/* Every exit: stops the watchers, closes the socket (unless handed over), unlinks. The memory
- * is freed by port_conn_reap() at the end of the callback. */
-static void port_conn_close(struct port_conn *c, const char *why)
-{
-	struct port *pt = c->port;
-	struct ev_loop *loop = pt->agent->loop;
-
-	if (c->state == PORT_ST_CLOSING)
-		return;
-	ev_io_stop(loop, &c->io);
-	if (c->fd != -1) {
-		close(c->fd);
-		c->fd = -1;
-	}
-	log_debug("port#%llu closed after %.3f ms: %s", (unsigned long long)c->id,
-	          (ev_now(loop) - c->born) * 1000.0, why);
-	port_conn_set_state(c, PORT_ST_CLOSING);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		pt->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->prev = NULL;
-	c->next = NULL;
-	pt->n_conns--;
-}
-
-static void port_conn_reap(struct port_conn *c)
-{
-	if (c->state != PORT_ST_CLOSING)
-		return;
-	free(c->tx);
-	c->tx = NULL;
-	free(c);
+	conn_set_deadline(&c->c, deadline > 1e-6 ? deadline : 1e-6, false);
 }
 
 /* The whole reply is out: close, or for an error reply with input left unread, shut the
@@ -172,98 +132,31 @@ static void port_conn_reap(struct port_conn *c)
  * before the client reads it). */
 static void port_conn_done(struct port_conn *c)
 {
-	struct ev_loop *loop = c->port->agent->loop;
-
 	if (!c->linger) {
-		port_conn_close(c, "reply sent");
+		conn_close(&c->c, "reply sent");
 		return;
 	}
-	if (shutdown(c->fd, SHUT_WR) == -1) {
-		port_conn_close(c, strerror(errno));
+	if (shutdown(c->c.fd, SHUT_WR) == -1) {
+		conn_close(&c->c, "shutdown failed");
 		return;
 	}
-	ev_io_stop(loop, &c->io);
-	ev_io_set(&c->io, c->fd, EV_READ);
-	ev_io_start(loop, &c->io);
+	buf_reset(&c->c.rx); /* the request is answered: <rx> now takes the input to drop */
 	port_conn_set_state(c, PORT_ST_LINGER);
 }
 
-/* LINGER: reads and drops input, bounded per event and in total. */
-static void port_conn_linger_read(struct port_conn *c)
-{
-	uint8_t junk[16384];
-	ssize_t n = read(c->fd, junk, sizeof(junk));
-
-	if (n == 0) {
-		port_conn_close(c, "error reply sent, client closed");
-		return;
-	}
-	if (n == -1) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			port_conn_close(c, strerror(errno));
-		return;
-	}
-	c->dropped += (size_t)n;
-	if (c->dropped > PORT_LINGER_MAX)
-		port_conn_close(c, "error reply sent, client kept sending");
-}
-
-/* Writes the rest of the reply; closes once it is all out. */
-static void port_conn_flush(struct port_conn *c)
-{
-	struct ev_loop *loop = c->port->agent->loop;
-
-	while (c->tx_off < c->tx_len) {
-		ssize_t n = write(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				ev_io_stop(loop, &c->io);
-				ev_io_set(&c->io, c->fd, EV_WRITE);
-				ev_io_start(loop, &c->io);
-				return;
-			}
-			port_conn_close(c, strerror(errno));
-			return;
-		}
-		c->tx_off += (size_t)n;
-	}
-	port_conn_done(c);
-}
-
 /* Sends what <pt->scratch> holds: one write() in the common case; a rest that does not go
- * out at once is copied to <c->tx> and written when the socket allows. Then closes. */
+ * out at once waits in <c->c.tx> (common/conn.c). Then closes or lingers. */
 static void port_conn_reply(struct port_conn *c)
 {
 	struct port *pt = c->port;
-	size_t len = buf_len(&pt->scratch);
-	ssize_t n;
 
-	do {
-		n = write(c->fd, buf_head(&pt->scratch), len);
-	} while (n == -1 && errno == EINTR);
-	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		port_conn_close(c, strerror(errno));
+	if (conn_send(&c->c, buf_head(&pt->scratch), buf_len(&pt->scratch)) == -1)
 		return;
-	}
-	if (n == (ssize_t)len) {
+	if (buf_len(&c->c.tx) == 0) {
 		port_conn_done(c);
 		return;
 	}
-	if (n < 0)
-		n = 0;
-	c->tx_len = len - (size_t)n;
-	c->tx_off = 0;
-	c->tx = malloc(c->tx_len);
-	if (c->tx == NULL) {
-		port_conn_close(c, "out of memory for the reply");
-		return;
-	}
-	memcpy(c->tx, buf_head(&pt->scratch) + n, c->tx_len);
 	port_conn_set_state(c, PORT_ST_WRITING);
-	port_conn_flush(c);
 }
 
 /* Answers an agent-check line naming <name>[<len>] (0: the default check). */
@@ -292,7 +185,7 @@ static void port_conn_answer_check(struct port_conn *c, const char *name, size_t
 	if (rc == 0)
 		rc = buf_append(&pt->scratch, "\n", 1);
 	if (rc == -1) {
-		port_conn_close(c, "reply does not fit (bug)");
+		conn_close(&c->c, "reply does not fit (bug)");
 		return;
 	}
 	port_conn_reply(c);
@@ -318,7 +211,7 @@ static void port_conn_answer_http(struct port_conn *c, const struct h1_req *req,
 		.feed_subscribers = a->feed.n_subs,
 		.feed_frames = a->feed.frames,
 		.feed_dropped = a->feed.dropped,
-		.clients = pt->n_conns,
+		.clients = pt->conns.n,
 	};
 	const struct node_state *peers[FENCE_PEERS_MAX];
 	int status;
@@ -349,10 +242,10 @@ static void port_conn_answer_http(struct port_conn *c, const struct h1_req *req,
 		status = http_respond(&ctx, req, &pt->scratch);
 	}
 	if (status == -1) {
-		port_conn_close(c, "HTTP response does not fit");
+		conn_close(&c->c, "HTTP response does not fit");
 		return;
 	}
-	log_debug("port#%llu HTTP %d", (unsigned long long)c->id, status);
+	log_conn(LOG_LVL_DEBUG, &c->c, "HTTP %d", status);
 	/* a refused request may have a body we did not read (POST ...): linger so the client
 	 * reads the status rather than a reset */
 	if (status >= 400)
@@ -366,26 +259,25 @@ static void port_conn_process(struct port_conn *c)
 	struct port *pt = c->port;
 	struct agent *a = pt->agent;
 	size_t max_line = (size_t)a->conf->agent.max_line;
+	struct buf *rx = &c->c.rx;
 	struct port_line line;
 	struct h1_req req;
-	char peer[64];
 	int n;
 
 	switch (c->state) {
 	case PORT_ST_FIRST_LINE:
-		n = port_first_line(buf_head(&c->rx), buf_len(&c->rx), max_line, &line);
+		n = port_first_line(buf_head(rx), buf_len(rx), max_line, &line);
 		if (n == 0)
 			return;
 		if (n == -1) {
 			a->stats.too_long++;
-			if ((buf_len(&c->rx) >= 4 && memcmp(buf_head(&c->rx), "GET ", 4) == 0) ||
-			    (buf_len(&c->rx) >= 5 && memcmp(buf_head(&c->rx), "HEAD ", 5) == 0) ||
-			    (buf_len(&c->rx) >= 8 &&
-			     memcmp(buf_head(&c->rx), "OPTIONS ", 8) == 0)) {
+			if ((buf_len(rx) >= 4 && memcmp(buf_head(rx), "GET ", 4) == 0) ||
+			    (buf_len(rx) >= 5 && memcmp(buf_head(rx), "HEAD ", 5) == 0) ||
+			    (buf_len(rx) >= 8 && memcmp(buf_head(rx), "OPTIONS ", 8) == 0)) {
 				port_conn_answer_http(c, NULL, 414);
 				return;
 			}
-			port_conn_close(c, "first line longer than max_line");
+			conn_close(&c->c, "first line longer than max_line");
 			return;
 		}
 		switch (line.dialect) {
@@ -397,30 +289,20 @@ static void port_conn_process(struct port_conn *c)
 			port_conn_process(c);
 			return;
 		case PORT_DIALECT_SUBSCRIBE: {
-			struct sockaddr_storage ss;
-			socklen_t sl = sizeof(ss);
-			int fd = c->fd;
-
-			if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-				sock_addr_str(&ss, peer, sizeof(peer));
-			else
-				snprintf(peer, sizeof(peer), "port#%llu",
-				         (unsigned long long)c->id);
 			/* the feed owns the socket from here on */
-			ev_io_stop(a->loop, &c->io);
-			c->fd = -1;
-			port_conn_close(c, "handed to the feed");
-			if (feed_pub_add(&a->feed, fd, peer) == -1)
-				log_debug("feed: subscriber %s not added", peer);
+			int fd = conn_take_fd(&c->c, "handed to the feed");
+
+			if (feed_pub_add(&a->feed, fd, c->c.peer) == -1)
+				log_debug("feed: subscriber %s not added", c->c.peer);
 			return;
 		}
 		case PORT_DIALECT_COUNT:
 			break;
 		}
-		port_conn_close(c, "unknown dialect (bug)");
+		conn_close(&c->c, "unknown dialect (bug)");
 		return;
 	case PORT_ST_HTTP_HEAD:
-		switch (h1_read_head(buf_head(&c->rx), buf_len(&c->rx), max_line, &req)) {
+		switch (h1_read_head(buf_head(rx), buf_len(rx), max_line, &req)) {
 		case H1_HEAD_OK:
 			port_conn_answer_http(c, &req, 0);
 			return;
@@ -432,7 +314,7 @@ static void port_conn_process(struct port_conn *c)
 			port_conn_answer_http(c, NULL, 431);
 			return;
 		case H1_HEAD_MORE:
-			if (buf_room(&c->rx) == 0) {
+			if (buf_room(rx) == 0) {
 				a->stats.too_long++;
 				port_conn_answer_http(c, NULL, 431);
 			}
@@ -441,79 +323,65 @@ static void port_conn_process(struct port_conn *c)
 		return;
 	case PORT_ST_WRITING:
 	case PORT_ST_LINGER:
-	case PORT_ST_CLOSING:
 	case PORT_ST_COUNT:
 		return;
 	}
 }
 
-/* Reads what is there into <c->rx> (one read per event: the bound per event), then moves on. */
-static void port_conn_read(struct port_conn *c)
+/* Bytes, or the client's FIN. LINGER drops what comes, bounded in total. */
+static void port_conn_on_read(struct conn *cn, bool eof)
 {
-	ssize_t n;
+	struct port_conn *c = container_of(cn, struct port_conn, c);
 
-	if (buf_room(&c->rx) == 0) {
+	if (c->state == PORT_ST_LINGER) {
+		c->dropped += buf_len(&cn->rx);
+		buf_reset(&cn->rx);
+		if (c->dropped > PORT_LINGER_MAX)
+			conn_close(cn, "error reply sent, client kept sending");
+		return;
+	}
+	if (!eof) {
 		port_conn_process(c);
 		return;
 	}
-	n = buf_read_fd(&c->rx, c->fd);
-	if (n == 0) {
-		/* the client closed its side: a line without '\n' still names a check */
-		if (c->state == PORT_ST_FIRST_LINE && buf_len(&c->rx) > 0 &&
-		    buf_append(&c->rx, "\n", 1) == 0) {
-			port_conn_process(c);
-			return;
-		}
-		if (c->state == PORT_ST_FIRST_LINE && buf_len(&c->rx) == 0) {
-			/* nothing said and half-closed: answer the default check */
-			port_conn_answer_check(c, "", 0);
-			return;
-		}
-		port_conn_close(c, "closed by the client");
+	/* the client closed its side: a line without '\n' still names a check */
+	if (c->state == PORT_ST_FIRST_LINE && buf_len(&cn->rx) > 0 &&
+	    buf_append(&cn->rx, "\n", 1) == 0) {
+		port_conn_process(c);
 		return;
 	}
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return;
-		port_conn_close(c, strerror(errno));
+	if (c->state == PORT_ST_FIRST_LINE && buf_len(&cn->rx) == 0) {
+		/* nothing said and half-closed: answer the default check */
+		port_conn_answer_check(c, "", 0);
 		return;
 	}
-	port_conn_process(c);
+	/* anything else: common/conn.c closes, the client is gone */
 }
 
-static void port_conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
+/* The rest of the reply is out. */
+static void port_conn_on_drain(struct conn *cn)
 {
-	struct port_conn *c = container_of(w, struct port_conn, io);
+	struct port_conn *c = container_of(cn, struct port_conn, c);
 
-	(void)loop;
-	if (c->state == PORT_ST_WRITING) {
-		if (revents & EV_WRITE)
-			port_conn_flush(c);
-	} else if (c->state == PORT_ST_LINGER) {
-		if (revents & EV_READ)
-			port_conn_linger_read(c);
-	} else if (revents & EV_READ) {
-		port_conn_read(c);
-	}
-	port_conn_reap(c);
+	if (c->state == PORT_ST_WRITING)
+		port_conn_done(c);
 }
 
-static void port_conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+static void port_conn_on_timeout(struct conn *cn)
 {
-	struct port_conn *c = container_of(w, struct port_conn, timer);
+	struct port_conn *c = container_of(cn, struct port_conn, c);
 	struct agent *a = c->port->agent;
-	double age = ev_now(loop) - c->born;
+	double age = conn_age(cn);
 
-	(void)revents;
 	switch (c->state) {
 	case PORT_ST_FIRST_LINE:
-		if (buf_len(&c->rx) == 0) {
+		if (buf_len(&cn->rx) == 0) {
 			/* HAProxy without agent-send says nothing: the default check */
 			port_conn_answer_check(c, "", 0);
 			break;
 		}
-		if (!c->waited && port_is_bare_name(buf_head(&c->rx), buf_len(&c->rx)) &&
-		    buf_append(&c->rx, "\n", 1) == 0) {
+		if (!c->waited && port_is_bare_name(buf_head(&cn->rx), buf_len(&cn->rx)) &&
+		    buf_append(&cn->rx, "\n", 1) == 0) {
 			/* agent-send "writer" without its "\n": a check name all the same */
 			c->waited = true;
 			port_conn_process(c);
@@ -522,12 +390,11 @@ static void port_conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		c->waited = true;
 		if (age < a->conf->agent.idle_timeout) {
 			/* part of a line came: give it the rest of the idle time */
-			c->timer.repeat = a->conf->agent.idle_timeout - age;
-			ev_timer_again(loop, &c->timer);
+			conn_set_deadline(cn, a->conf->agent.idle_timeout - age, false);
 			break;
 		}
 		a->stats.timeouts++;
-		port_conn_close(c, "idle timeout in the first line");
+		conn_close(cn, "idle timeout in the first line");
 		break;
 	case PORT_ST_HTTP_HEAD:
 		a->stats.timeouts++;
@@ -535,45 +402,59 @@ static void port_conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		break;
 	case PORT_ST_WRITING:
 		a->stats.timeouts++;
-		port_conn_close(c, "idle timeout while writing");
+		conn_close(cn, "idle timeout while writing");
 		break;
 	case PORT_ST_LINGER:
-		port_conn_close(c, "error reply sent, linger over");
+		conn_close(cn, "error reply sent, linger over");
 		break;
-	case PORT_ST_CLOSING:
 	case PORT_ST_COUNT:
 		break;
 	}
-	port_conn_reap(c);
 }
+
+static void port_conn_on_free(struct conn *cn)
+{
+	free(container_of(cn, struct port_conn, c));
+}
+
+static const struct conn_ops port_conn_ops = {
+	.on_read = port_conn_on_read,
+	.on_timeout = port_conn_on_timeout,
+	.on_drain = port_conn_on_drain,
+	.on_free = port_conn_on_free,
+};
 
 /* Full: closes the oldest connection still waiting for its first line or HTTP head, so that
  * peers that connect and stay silent (or trickle bytes) never lock out HAProxy's checks, which
  * speak at once. Returns false when every connection is busy answering. */
 static bool port_evict_oldest_waiting(struct port *pt)
 {
-	struct port_conn *old = NULL;
+	struct conn *old = NULL;
 
 	/* newest first in the list: the last waiting one is the oldest */
-	for (struct port_conn *c = pt->conns; c != NULL; c = c->next)
-		if ((c->state == PORT_ST_FIRST_LINE || c->state == PORT_ST_HTTP_HEAD) &&
-		    !sock_has_input(c->fd))
-			old = c; /* waiting, and nothing of its request arrived unread */
+	for (struct conn *cn = pt->conns.head; cn != NULL; cn = cn->next) {
+		const struct port_conn *c = container_of(cn, struct port_conn, c);
+
+		if (conn_is_closed(cn) ||
+		    (cn->state == CONN_ST_OPEN &&
+		     (c->state == PORT_ST_FIRST_LINE || c->state == PORT_ST_HTTP_HEAD) &&
+		     !sock_has_input(cn->fd)))
+			old = cn; /* waiting, and nothing of its request arrived unread */
+	}
 	if (old == NULL)
 		return false;
 	pt->agent->stats.evicted++;
-	port_conn_close(old, "evicted: a newer client needed the slot");
-	port_conn_reap(old);
+	conn_destroy(old, "evicted: a newer client needed the slot");
 	return true;
 }
 
-static void port_accept_one(struct port *pt, int fd)
+static void port_accept_one(struct port *pt, int fd, const struct sockaddr_storage *peer)
 {
 	struct agent *a = pt->agent;
 	size_t max_line = (size_t)a->conf->agent.max_line;
 	struct port_conn *c;
 
-	if (pt->n_conns >= (size_t)a->conf->agent.max_clients && !port_evict_oldest_waiting(pt)) {
+	if (pt->conns.n >= (size_t)a->conf->agent.max_clients && !port_evict_oldest_waiting(pt)) {
 		a->stats.refused++;
 		close(fd);
 		return;
@@ -585,24 +466,15 @@ static void port_accept_one(struct port *pt, int fd)
 		return;
 	}
 	memset(c, 0, sizeof(*c));
-	buf_init_static(&c->rx, (uint8_t *)(c + 1), max_line);
+	conn_init(&c->c, a->loop, fd, &port_conn_ops, "port", ++pt->next_id, peer);
+	buf_init_static(&c->c.rx, (uint8_t *)(c + 1), max_line);
 	c->port = pt;
-	c->fd = fd;
-	c->id = ++pt->next_id;
-	c->born = ev_now(a->loop);
 	c->accepted = ev_time();
-	c->next = pt->conns;
-	if (pt->conns != NULL)
-		pt->conns->prev = c;
-	pt->conns = c;
-	pt->n_conns++;
-	ev_io_init(&c->io, port_conn_on_io, fd, EV_READ);
-	ev_init(&c->timer, port_conn_on_timer);
-	ev_io_start(a->loop, &c->io);
+	c->c.tx_high = 1; /* a reply waiting to go out: read nothing more */
+	conn_list_add(&pt->conns, &c->c);
 	port_conn_set_state(c, PORT_ST_FIRST_LINE);
 	/* HAProxy's agent-send usually arrives with the connection: try at once */
-	port_conn_read(c);
-	port_conn_reap(c);
+	conn_start(&c->c, true);
 }
 
 static void port_on_pause_end(struct ev_loop *loop, ev_timer *w, int revents)
@@ -644,7 +516,7 @@ static void port_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd); /* not on allow_from: no byte of ours */
 			continue;
 		}
-		port_accept_one(pt, fd);
+		port_accept_one(pt, fd, &peer);
 	}
 }
 
@@ -717,11 +589,7 @@ void port_stop(struct port *pt)
 		pt->fd = -1;
 	}
 	pt->listening = false;
-	while (pt->conns != NULL) {
-		struct port_conn *c = pt->conns;
-
-		port_conn_close(c, "agent stopping");
-		port_conn_reap(c);
-	}
+	while (pt->conns.head != NULL)
+		conn_destroy(pt->conns.head, "agent stopping");
 	buf_free(&pt->scratch);
 }

@@ -27,6 +27,7 @@
 
 #include "common/buf.h"
 #include "common/compiler.h"
+#include "common/conn.h"
 
 #define PORT_SCRATCH_MAX  (256 * 1024)  /* one response is built here before it is written */
 #define PORT_LINGER_MAX   (1024 * 1024) /* input bytes dropped after an error reply, at most */
@@ -56,42 +57,30 @@ enum port_conn_state {
 	PORT_ST_LINGER,         /* error reply sent with input unread: write side shut, input
 	                           read and dropped until EOF, PORT_LINGER_MAX or the deadline,
 	                           so the client reads our answer instead of a reset */
-	PORT_ST_CLOSING,        /* watchers stopped, fd closed; freed by the callback */
 	PORT_ST_COUNT           /* keep last */
 };
 
 /* One request connection. Allocated at accept with its rx storage after it. */
 struct port_conn {
-	ev_io io;                   /* the client socket */
-	ev_timer timer;             /* first-line wait, then idle deadline */
+	struct conn c;              /* socket, deadline, rx (max_line bytes), rest of a reply */
 	struct port *port;          /* owner */
-	struct port_conn *prev;     /* list of <port->conns> */
-	struct port_conn *next;     /* list of <port->conns> */
 	enum port_conn_state state; /* written by port_conn_set_state() only */
-	int fd;                     /* socket, -1 once closed */
-	uint64_t id;                /* "port#<id>" in debug lines */
-	ev_tstamp born;             /* ev_now() at accept, for the idle limit */
 	ev_tstamp accepted;         /* ev_time() at accept, for the reply time histogram */
-	struct buf rx;              /* first line / HTTP head, max_line bytes */
-	uint8_t *tx;                /* unsent rest of the reply (malloc), NULL when none */
-	size_t tx_len;              /* bytes at <tx> */
-	size_t tx_off;              /* bytes of <tx> already written */
 	bool linger;                /* the reply answers an error: linger before closing */
 	bool waited;                /* first_line_wait has passed once */
 	size_t dropped;             /* input bytes dropped while lingering */
 };
 
 struct port {
-	struct agent *agent;     /* owner: config, node state, counters */
-	ev_io io;                /* the listening socket */
-	ev_timer pause;          /* accept paused after EMFILE/ENFILE, resumes on expiry */
-	uint64_t accept_errors;  /* accept() failures other than EAGAIN */
-	int fd;                  /* bound socket, -1 when stopped */
-	bool listening;          /* port_listen() done: <fd> listens and <io> accepts */
-	struct port_conn *conns; /* request connections */
-	size_t n_conns;          /* length of <conns> */
-	uint64_t next_id;        /* id of the next connection */
-	struct buf scratch;      /* replies are built here, PORT_SCRATCH_MAX */
+	struct agent *agent;    /* owner: config, node state, counters */
+	ev_io io;               /* the listening socket */
+	ev_timer pause;         /* accept paused after EMFILE/ENFILE, resumes on expiry */
+	uint64_t accept_errors; /* accept() failures other than EAGAIN */
+	int fd;                 /* bound socket, -1 when stopped */
+	bool listening;         /* port_listen() done: <fd> listens and <io> accepts */
+	struct conn_list conns; /* request connections (struct port_conn) */
+	uint64_t next_id;       /* id of the next connection */
+	struct buf scratch;     /* replies are built here, PORT_SCRATCH_MAX */
 };
 
 int port_first_line(const uint8_t *p, size_t len, size_t max_line,
