@@ -1,5 +1,5 @@
-/* agent/feed_pub.c - the feed publisher; see feed_pub.h. Subscribers are freed only from
- * feed_pub_reap(), called at the end of each of this module's callbacks and of
+/* agent/feed_pub.c - the feed publisher; see feed_pub.h. Subscribers are connections of
+ * common/conn.c: freed at the end of their own callbacks, or by conn_list_reap() at the end of
  * feed_pub_publish(), never in the middle of a walk over the list. */
 #include "agent/feed_pub.h"
 
@@ -11,107 +11,41 @@
 
 #include "common/log.h"
 
-static const char *const feed_pub_st_name[FEED_PUB_ST_COUNT] = {
-	[FEED_PUB_ST_STREAMING] = "STREAMING",
-	[FEED_PUB_ST_CLOSING] = "CLOSING",
-};
-
-static void feed_pub_reap(struct feed_pub *fp);
-
-/* The only writer of <s->state>. */
-static void feed_pub_sub_set_state(struct feed_pub_sub *s, enum feed_pub_sub_state to)
-{
-	log_debug("feed#%llu %s: %s -> %s", (unsigned long long)s->id, s->peer,
-	          feed_pub_st_name[s->state], feed_pub_st_name[to]);
-	s->state = to;
-}
-
-/* Every exit of a subscriber: stops its watchers, closes the socket, logs <why> once. The
- * memory is freed later by feed_pub_reap(). */
-static void feed_pub_sub_close(struct feed_pub_sub *s, enum log_level lvl, const char *why)
-{
-	struct feed_pub *fp = s->pub;
-
-	if (s->state == FEED_PUB_ST_CLOSING)
-		return;
-	ev_io_stop(fp->loop, &s->io);
-	ev_io_stop(fp->loop, &s->wio);
-	if (s->fd != -1) {
-		close(s->fd);
-		s->fd = -1;
-	}
-	if (log_enabled(lvl))
-		log_msg(lvl, "feed#%llu %s: subscriber closed after %.1fs: %s",
-		        (unsigned long long)s->id, s->peer, ev_now(fp->loop) - s->born, why);
-	feed_pub_sub_set_state(s, FEED_PUB_ST_CLOSING);
-}
-
-/* Writes what <s->tx> holds; arms the write watcher only when bytes remain. */
-static void feed_pub_sub_flush(struct feed_pub_sub *s)
-{
-	struct feed_pub *fp = s->pub;
-
-	while (buf_len(&s->tx) > 0) {
-		ssize_t n = buf_write_fd(&s->tx, s->fd);
-
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			if (errno == EINTR)
-				continue;
-			feed_pub_sub_close(s, LOG_LVL_DEBUG, strerror(errno));
-			return;
-		}
-	}
-	if (buf_len(&s->tx) > 0)
-		ev_io_start(fp->loop, &s->wio);
-	else
-		ev_io_stop(fp->loop, &s->wio);
-}
-
 /* Queues the frame in <fp->frame> for <s> and writes it. A subscriber that cannot take it
  * (more than its buffer behind) is dropped: never block, never grow. */
 static void feed_pub_sub_send(struct feed_pub_sub *s)
 {
 	struct feed_pub *fp = s->pub;
 
-	if (s->state != FEED_PUB_ST_STREAMING)
+	if (conn_is_closed(&s->c))
 		return;
-	if (buf_append(&s->tx, buf_head(&fp->frame), buf_len(&fp->frame)) == -1) {
+	if (buf_append(&s->c.tx, buf_head(&fp->frame), buf_len(&fp->frame)) == -1) {
 		fp->dropped++;
-		feed_pub_sub_close(s, LOG_LVL_WARNING, "fell behind by more than its buffer");
+		log_conn(LOG_LVL_WARNING, &s->c,
+		         "subscriber dropped: fell behind by more than its buffer");
+		conn_close(&s->c, "fell behind");
 		return;
 	}
 	fp->frames++;
-	feed_pub_sub_flush(s);
+	conn_flush(&s->c); /* a write error closes it: reaped at the end of the publish */
 }
 
-static void feed_pub_on_read(struct ev_loop *loop, ev_io *w, int revents)
+/* A subscriber has nothing to say after SUBSCRIBE: dropped (its FIN closes in common/conn.c). */
+static void feed_pub_sub_on_read(struct conn *c, bool eof)
 {
-	struct feed_pub_sub *s = container_of(w, struct feed_pub_sub, io);
-	uint8_t junk[512];
-	ssize_t n;
-
-	(void)loop;
-	(void)revents;
-	/* a subscriber has nothing to say after SUBSCRIBE: read and drop, bounded per event */
-	n = read(s->fd, junk, sizeof(junk));
-	if (n == 0)
-		feed_pub_sub_close(s, LOG_LVL_DEBUG, "closed by the subscriber");
-	else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		feed_pub_sub_close(s, LOG_LVL_DEBUG, strerror(errno));
-	feed_pub_reap(s->pub);
+	(void)eof;
+	buf_reset(&c->rx);
 }
 
-static void feed_pub_on_write(struct ev_loop *loop, ev_io *w, int revents)
+static void feed_pub_sub_on_free(struct conn *c)
 {
-	struct feed_pub_sub *s = container_of(w, struct feed_pub_sub, wio);
-
-	(void)loop;
-	(void)revents;
-	feed_pub_sub_flush(s);
-	feed_pub_reap(s->pub);
+	free(container_of(c, struct feed_pub_sub, c));
 }
+
+static const struct conn_ops feed_pub_sub_ops = {
+	.on_read = feed_pub_sub_on_read,
+	.on_free = feed_pub_sub_on_free,
+};
 
 static void feed_pub_on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -119,31 +53,8 @@ static void feed_pub_on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents
 
 	(void)loop;
 	(void)revents;
-	if (fp->n_subs > 0)
+	if (fp->subs.n > 0)
 		feed_pub_publish(fp);
-}
-
-/* Frees the subscribers that reached CLOSING. */
-static void feed_pub_reap(struct feed_pub *fp)
-{
-	struct feed_pub_sub *s = fp->subs;
-
-	while (s != NULL) {
-		struct feed_pub_sub *next = s->next;
-
-		if (s->state == FEED_PUB_ST_CLOSING) {
-			if (s->prev != NULL)
-				s->prev->next = s->next;
-			else
-				fp->subs = s->next;
-			if (s->next != NULL)
-				s->next->prev = s->prev;
-			fp->n_subs--;
-			buf_free(&s->tx);
-			free(s);
-		}
-		s = next;
-	}
 }
 
 /* Prepares <fp> to publish <ns> (owned by the caller, read at each publish and heartbeat).
@@ -190,42 +101,39 @@ int feed_pub_add(struct feed_pub *fp, int fd, const char *peer)
 {
 	struct feed_pub_sub *s;
 
-	if (fp->n_subs >= fp->max_subs) {
+	if (fp->subs.n >= fp->max_subs) {
 		log_warning("feed: %s refused: %zu subscribers already (max_subscribers)", peer,
-		            fp->n_subs);
+		            fp->subs.n);
 		close(fd);
 		errno = EMFILE;
 		return -1;
 	}
 	s = calloc(1, sizeof(*s));
-	if (s == NULL || buf_init(&s->tx, fp->buffer) == -1) {
-		free(s);
+	if (s == NULL) {
 		close(fd);
 		errno = ENOMEM;
 		return -1;
 	}
+	conn_init(&s->c, fp->loop, fd, &feed_pub_sub_ops, "feed", ++fp->next_id, NULL);
+	snprintf(s->c.peer, sizeof(s->c.peer), "%s", peer);
+	if (buf_init(&s->c.tx, fp->buffer) == -1) {
+		conn_destroy(&s->c, "out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	buf_init_static(&s->c.rx, s->rx_mem, sizeof(s->rx_mem));
 	s->pub = fp;
-	s->fd = fd;
-	s->id = ++fp->next_id;
-	s->born = ev_now(fp->loop);
-	snprintf(s->peer, sizeof(s->peer), "%s", peer);
-	ev_io_init(&s->io, feed_pub_on_read, fd, EV_READ);
-	ev_io_init(&s->wio, feed_pub_on_write, fd, EV_WRITE);
-	ev_io_start(fp->loop, &s->io);
-	s->next = fp->subs;
-	if (fp->subs != NULL)
-		fp->subs->prev = s;
-	fp->subs = s;
-	fp->n_subs++;
-	log_debug("feed#%llu %s: subscribed", (unsigned long long)s->id, s->peer);
+	conn_list_add(&fp->subs, &s->c);
+	conn_start(&s->c, false);
+	log_conn(LOG_LVL_DEBUG, &s->c, "subscribed");
 	/* the full state first */
 	if (feed_pub_encode(fp) == -1) {
 		log_error("feed: cannot encode the node state (%s)", strerror(errno));
-		feed_pub_sub_close(s, LOG_LVL_ERROR, "state does not encode");
+		conn_close(&s->c, "state does not encode");
 	} else {
 		feed_pub_sub_send(s);
 	}
-	feed_pub_reap(fp);
+	conn_list_reap(&fp->subs);
 	return 0;
 }
 
@@ -236,17 +144,16 @@ void feed_pub_publish(struct feed_pub *fp)
 		log_error("feed: cannot encode the node state (%s)", strerror(errno));
 		return;
 	}
-	for (struct feed_pub_sub *s = fp->subs; s != NULL; s = s->next)
-		feed_pub_sub_send(s);
-	feed_pub_reap(fp);
+	for (struct conn *c = fp->subs.head; c != NULL; c = c->next)
+		feed_pub_sub_send(container_of(c, struct feed_pub_sub, c));
+	conn_list_reap(&fp->subs);
 }
 
 /* Closes every subscriber and frees what feed_pub_init() took. */
 void feed_pub_free(struct feed_pub *fp)
 {
 	ev_timer_stop(fp->loop, &fp->heartbeat);
-	for (struct feed_pub_sub *s = fp->subs; s != NULL; s = s->next)
-		feed_pub_sub_close(s, LOG_LVL_DEBUG, "agent stopping");
-	feed_pub_reap(fp);
+	while (fp->subs.head != NULL)
+		conn_destroy(fp->subs.head, "agent stopping");
 	buf_free(&fp->frame);
 }

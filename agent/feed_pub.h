@@ -19,29 +19,18 @@
 
 #include "common/buf.h"
 #include "common/compiler.h"
+#include "common/conn.h"
 #include "common/node_state.h"
-
-enum feed_pub_sub_state {
-	FEED_PUB_ST_STREAMING = 0, /* frames flow */
-	FEED_PUB_ST_CLOSING,       /* watchers stopped, fd closed; freed at a safe point */
-	FEED_PUB_ST_COUNT          /* keep last */
-};
 
 struct feed_pub;
 
+#define FEED_PUB_RX_DROP 512 /* bytes read (and dropped) per event from a subscriber */
+
 /* One subscriber. */
 struct feed_pub_sub {
-	ev_io io;                      /* readable (EOF detection) */
-	ev_io wio;                     /* writable, armed only while <tx> holds bytes */
-	struct feed_pub *pub;          /* owner */
-	struct feed_pub_sub *prev;     /* list of <pub->subs> */
-	struct feed_pub_sub *next;     /* list of <pub->subs> */
-	enum feed_pub_sub_state state; /* written by feed_pub_sub_set_state() only */
-	int fd;                        /* socket, -1 once closed */
-	uint64_t id;                   /* "feed#<id>" in log lines */
-	ev_tstamp born;                /* ev_now() at subscribe */
-	char peer[64];                 /* peer address, for logs */
-	struct buf tx;                 /* queued frames, <buffer> bytes */
+	struct conn c;                    /* socket, tx of <buffer> bytes (queued frames) */
+	struct feed_pub *pub;             /* owner */
+	uint8_t rx_mem[FEED_PUB_RX_DROP]; /* storage of <c.rx>: what it sends is dropped */
 };
 
 struct feed_pub {
@@ -50,8 +39,7 @@ struct feed_pub {
 	double interval;             /* heartbeat (s) */
 	size_t buffer;               /* tx bytes per subscriber */
 	size_t max_subs;             /* subscribers at once */
-	struct feed_pub_sub *subs;   /* subscribers */
-	size_t n_subs;               /* length of <subs> */
+	struct conn_list subs;       /* subscribers (struct feed_pub_sub) */
 	uint64_t next_id;            /* id of the next subscriber */
 	struct buf frame;            /* the last frame, encoded once for all */
 	const struct node_state *ns; /* state the heartbeat sends (owned by the agent) */

@@ -93,7 +93,7 @@ static void test_feed_pub_add_full_state_first(void **state)
 	assert_int_equal(got.seq, 2);
 	assert_string_equal(got.checks[0].line, "down ready #pg: standby");
 	assert_int_equal(read_frame(sv[1], &got), -1);
-	assert_int_equal(fp.n_subs, 1);
+	assert_int_equal(fp.subs.n, 1);
 	feed_pub_free(&fp);
 	close(sv[1]);
 	ev_loop_destroy(loop);
@@ -126,7 +126,7 @@ static void test_feed_pub_publish_drops_slow_subscriber(void **state)
 		rounds++;
 	}
 	assert_int_equal(fp.dropped, 1);
-	assert_int_equal(fp.n_subs, 1);
+	assert_int_equal(fp.subs.n, 1);
 	ns.seq++;
 	feed_pub_publish(&fp);
 	assert_int_equal(read_frame(fast[1], &got), 0);
@@ -154,12 +154,12 @@ static void test_feed_pub_add_limit_and_reap(void **state)
 	/* over max_subscribers: refused, its socket closed */
 	assert_int_equal(feed_pub_add(&fp, b[0], "b"), -1);
 	assert_int_equal(read(b[1], &got, 1), 0);
-	assert_int_equal(fp.n_subs, 1);
+	assert_int_equal(fp.subs.n, 1);
 	/* the subscriber hangs up: the read watcher notices, the next loop turn reaps it */
 	assert_int_equal(read_frame(a[1], &got), 0);
 	close(a[1]);
 	ev_run(loop, EVRUN_NOWAIT);
-	assert_int_equal(fp.n_subs, 0);
+	assert_int_equal(fp.subs.n, 0);
 	feed_pub_free(&fp);
 	close(b[1]);
 	ev_loop_destroy(loop);
