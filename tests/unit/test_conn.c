@@ -208,6 +208,28 @@ static ssize_t peer_recv(struct fx *f, char *out, size_t len)
 	return read(f->peer, out, len);
 }
 
+/* The peer reads until it has <want> bytes, the loop sending meanwhile. Returns the bytes. */
+static size_t peer_drain(struct fx *f, size_t want)
+{
+	static char sink[65536];
+	size_t total = 0;
+	ssize_t n;
+
+	f->guard_fired = false;
+	ev_timer_set(&f->guard, GUARD_S, 0.);
+	ev_timer_start(f->loop, &f->guard);
+	while (total < want && !f->guard_fired) {
+		n = peer_recv(f, sink, sizeof(sink));
+		if (n > 0)
+			total += (size_t)n;
+		else
+			ev_run(f->loop, EVRUN_ONCE);
+	}
+	ev_timer_stop(f->loop, &f->guard);
+	assert_false(f->guard_fired);
+	return total;
+}
+
 /* ---- tests -------------------------------------------------------------------------------- */
 
 /* What on_read queues is on the wire when the callback returns, without EV_WRITE. */
@@ -234,9 +256,6 @@ static void test_conn_backpressure(void **state)
 {
 	struct fx *f = fx_new(T_FLOOD, 64, 1 << 20, &t_ops);
 	int sndbuf = 4096;
-	char sink[65536];
-	ssize_t n;
-	size_t total = 0;
 
 	(void)state;
 	assert_int_equal(setsockopt(f->t->c.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
@@ -252,19 +271,7 @@ static void test_conn_backpressure(void **state)
 	ev_run(f->loop, EVRUN_NOWAIT);
 	assert_int_equal(f->st.reads, 1);
 	/* the peer reads everything: tx empties, reading resumes and gets "more" */
-	f->guard_fired = false;
-	ev_timer_set(&f->guard, GUARD_S, 0.);
-	ev_timer_start(f->loop, &f->guard);
-	while (total < (1u << 20) && !f->guard_fired) {
-		n = peer_recv(f, sink, sizeof(sink));
-		if (n > 0)
-			total += (size_t)n;
-		else
-			ev_run(f->loop, EVRUN_ONCE);
-	}
-	ev_timer_stop(f->loop, &f->guard);
-	assert_false(f->guard_fired);
-	assert_int_equal(total, 1u << 20);
+	assert_int_equal(peer_drain(f, 1u << 20), 1u << 20);
 	run_until(f, &f->st.reads, 2);
 	assert_true(f->st.drains >= 1);
 	assert_int_equal(f->st.frees, 0);
@@ -461,10 +468,8 @@ static void test_conn_send_write_through(void **state)
 {
 	struct fx *f = fx_new(T_IGNORE, 64, 64, &t_ops);
 	static uint8_t big[1 << 20];
-	char sink[65536];
-	size_t total = 0;
+	char sink[64];
 	int sndbuf = 4096;
-	ssize_t n;
 
 	(void)state;
 	buf_free(&f->t->c.tx); /* no storage: conn_send takes what it needs */
@@ -478,18 +483,7 @@ static void test_conn_send_write_through(void **state)
 	assert_true(buf_len(&f->t->c.tx) > 0);
 	assert_true(f->t->c.tx.size < sizeof(big)); /* only the rest was copied */
 	assert_true((f->t->c.events & EV_WRITE) != 0);
-	f->guard_fired = false;
-	ev_timer_set(&f->guard, GUARD_S, 0.);
-	ev_timer_start(f->loop, &f->guard);
-	while (total < sizeof(big) && !f->guard_fired) {
-		n = peer_recv(f, sink, sizeof(sink));
-		if (n > 0)
-			total += (size_t)n;
-		else
-			ev_run(f->loop, EVRUN_ONCE);
-	}
-	ev_timer_stop(f->loop, &f->guard);
-	assert_int_equal(total, sizeof(big));
+	assert_int_equal(peer_drain(f, sizeof(big)), sizeof(big));
 	run_until(f, &f->st.drains, 1);
 	fx_free(f);
 }
