@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <netinet/in.h>
@@ -86,11 +87,10 @@ static void conn_arm(struct conn *c)
 	c->events = ev;
 }
 
-/* Bytes moved: an idle deadline starts again. */
-static void conn_touch(struct conn *c)
+/* Bytes moved: an idle deadline counts from now (the timer catches up when it fires). */
+static inline void conn_touch(struct conn *c)
 {
-	if (c->deadline_idle && c->deadline > 0 && c->state != CONN_ST_CLOSED)
-		ev_timer_again(c->loop, &c->timer);
+	c->last_active = ev_now(c->loop);
 }
 
 /* Links <c> at the head of <l>; it leaves <l> when it is freed. */
@@ -181,6 +181,8 @@ static int conn_shut(struct conn *c, const char *why, bool keep_fd)
 	c->why = why;
 	log_conn(LOG_LVL_DEBUG, c, "closed: %s", why);
 	conn_set_state(c, CONN_ST_CLOSED);
+	if (c->ops->on_close != NULL)
+		c->ops->on_close(c);
 	if (!keep_fd)
 		close(fd);
 	c->fd = -1;
@@ -204,20 +206,22 @@ static void conn_write(struct conn *c)
 	int round;
 
 	for (round = 0; round < CONN_WRITE_ROUNDS && buf_len(&c->tx) > 0; round++) {
+		bool over = c->tx_high > 0 && buf_len(&c->tx) >= c->tx_high;
 		ssize_t n = buf_write_fd(&c->tx, c->fd);
 
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {
-			log_conn(LOG_LVL_DEBUG, c, "write: %s",
-			         n == 0 ? "0 bytes" : strerror(errno));
+			c->err = n == 0 ? EPIPE : errno;
+			log_conn(LOG_LVL_DEBUG, c, "write: %s", strerror(c->err));
 			conn_close(c, "write failed");
 			return;
 		}
 		conn_touch(c);
-		if (buf_len(&c->tx) > 0)
+		if (buf_len(&c->tx) == 0)
+			buf_reset(&c->tx);
+		else if (!over || buf_len(&c->tx) >= c->tx_high)
 			continue; /* a short write: try once more, EAGAIN ends it */
-		buf_reset(&c->tx);
 		if (c->ops->on_drain != NULL)
 			c->ops->on_drain(c);
 		if (c->state == CONN_ST_CLOSED)
@@ -227,27 +231,60 @@ static void conn_write(struct conn *c)
 		conn_close(c, c->why);
 }
 
+/* No storage in <rx> yet: a peek says whether bytes came (the owner gives storage then), or
+ * the end. Returns true when <rx> may be read into. */
+static bool conn_rx_ready(struct conn *c)
+{
+	uint8_t probe;
+	ssize_t p;
+
+	if (c->rx.size > 0)
+		return true;
+	if (c->ops->take_buffers == NULL) {
+		conn_close(c, "no receive buffer (bug)");
+		return false;
+	}
+	p = recv(c->fd, &probe, 1, MSG_PEEK);
+	if (p == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return false; /* nothing yet: no buffer taken */
+	if (p == 1) {
+		if (c->ops->take_buffers(c) == -1) {
+			conn_close(c, "out of memory for the buffers");
+			return false;
+		}
+		return true;
+	}
+	c->eof = true; /* the end before any byte */
+	c->err = p == 0 ? 0 : errno;
+	c->ops->on_read(c, true);
+	return false;
+}
+
 /* One read into <rx>, then the owner. */
 static void conn_read(struct conn *c)
 {
 	ssize_t n;
 
+	if (!conn_rx_ready(c))
+		return;
 	if (buf_room(&c->rx) == 0) {
-		conn_close(c, "receive buffer full");
+		/* the owner stopped with <rx> full (backpressure): its turn first */
+		c->ops->on_read(c, false);
+		if (c->state == CONN_ST_OPEN && buf_room(&c->rx) == 0)
+			conn_close(c, "receive buffer full");
 		return;
 	}
 	n = buf_read_fd(&c->rx, c->fd);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return;
-		log_conn(LOG_LVL_DEBUG, c, "read: %s", strerror(errno));
-		conn_close(c, errno == ECONNRESET ? "reset by the peer" : "read failed");
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
-	}
-	if (n == 0)
-		c->eof = true;
-	else
+	if (n > 0) {
 		conn_touch(c);
+	} else {
+		c->eof = true;
+		c->err = n == 0 ? 0 : errno;
+		if (c->err != 0)
+			log_conn(LOG_LVL_DEBUG, c, "read: %s", strerror(c->err));
+	}
 	c->ops->on_read(c, c->eof);
 }
 
@@ -261,7 +298,9 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_read(c);
 	if (c->state != CONN_ST_CLOSED)
 		conn_write(c); /* what the owner queued, or what EV_WRITE says fits now */
-	if (c->state == CONN_ST_OPEN && c->eof && buf_len(&c->tx) == 0)
+	if (c->state == CONN_ST_OPEN && c->eof && c->err != 0)
+		conn_close(c, c->err == ECONNRESET ? "reset by the peer" : "read failed");
+	else if (c->state == CONN_ST_OPEN && c->eof && buf_len(&c->tx) == 0)
 		conn_close(c, "closed by the peer");
 	else if (c->state == CONN_ST_OPEN && c->eof)
 		conn_close_after_flush(c, "closed by the peer");
@@ -272,9 +311,20 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = container_of(w, struct conn, timer);
 
-	(void)loop;
 	(void)revents;
 	c->depth++;
+	if (c->state != CONN_ST_CLOSED && c->deadline_idle) {
+		double left = c->last_active + c->deadline - ev_now(loop);
+
+		if (left > 0.001) { /* bytes moved meanwhile: the rest of the idle time */
+			c->timer.repeat = left;
+			ev_timer_again(loop, &c->timer);
+			conn_leave(c, true);
+			return;
+		}
+		c->timer.repeat = c->deadline; /* a next period, for an owner that keeps <c> */
+		ev_timer_again(loop, &c->timer);
+	}
 	if (c->state != CONN_ST_CLOSED) {
 		if (c->ops->on_timeout != NULL)
 			c->ops->on_timeout(c);
@@ -333,6 +383,7 @@ void conn_set_deadline(struct conn *c, double seconds, bool idle)
 	if (seconds <= 0)
 		return;
 	if (idle) {
+		c->last_active = ev_now(c->loop);
 		c->timer.repeat = seconds;
 		ev_timer_again(c->loop, &c->timer);
 	} else {

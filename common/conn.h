@@ -17,6 +17,9 @@
  *     so no caller ever touches a freed connection. A close from outside the connection's own
  *     callbacks is reaped on the next loop iteration; conn_destroy() frees at once.
  *
+ * The idle deadline is re-armed lazily (libev's "be smart about timeouts"): moving bytes only
+ * notes the time; the timer, when it fires early, waits for the rest.
+ *
  * States (conn_set_state() in conn.c is the only writer):
  *
  *     OPEN --conn_close_after_flush()--> FLUSHING --tx sent--> CLOSED --end of callback--> freed
@@ -54,18 +57,27 @@ struct conn_list {
 
 /* What the owner is told. Only on_read and on_free are required. */
 struct conn_ops {
-	/* New bytes in <c->rx>, or <eof>: the peer sent FIN (no more bytes will come; what <rx>
-	 * holds is all). The owner consumes <rx>, appends to <tx>, may close. <rx> full with
-	 * nothing consumed is the owner's limit: it must close or pause then. */
+	/* New bytes in <c->rx>, or <eof>: no more bytes will come (the peer's FIN, or a read
+	 * error in <c->err>); what <rx> holds is all. An owner that does not close then is
+	 * closed by the layer once <tx> is sent (at once after a read error). The owner consumes <rx>, appends to <tx>, may close. <rx> full with
+	 * nothing consumed is the owner's limit: it must close or pause then (called once more
+	 * without a read, the layer closes if it still consumes nothing). */
 	void (*on_read)(struct conn *c, bool eof);
 	/* The deadline passed. NULL: closed as "timeout". */
 	void (*on_timeout)(struct conn *c);
-	/* <tx> was emptied by the socket (reading resumes if it was paused by backpressure).
-	 * NULL: nothing to do. */
+	/* The socket took <tx> whole, or enough of it to go under <tx_high> (reading resumes):
+	 * the owner may go on with what it left in <rx>. NULL: nothing to do. */
 	void (*on_drain)(struct conn *c);
 	/* The connection is closed and none of its callbacks runs: unlink it and free (or mark
 	 * the slot free). Its buffers are already freed. */
 	void (*on_free)(struct conn *c);
+	/* Optional: told once, as <c> enters CLOSED by any path (the owner's close, a failed
+	 * write, ...), with the socket still open: the owner's bookkeeping. */
+	void (*on_close)(struct conn *c);
+	/* Optional: bytes arrived and <rx> has no storage yet: give <rx> and <tx> theirs (a peer
+	 * that connects and says nothing then costs no buffer). Returns 0, or -1 (closed then).
+	 * NULL: <rx> must have storage before conn_start(). */
+	int (*take_buffers)(struct conn *c);
 };
 
 struct conn {
@@ -84,7 +96,9 @@ struct conn {
 	bool deadline_idle;         /* re-armed by progress (idle) or fixed */
 	size_t tx_high;             /* reading stops while buf_len(&tx) >= tx_high (0 = never) */
 	bool read_off;              /* the owner paused reading (conn_pause_read) */
-	bool eof;                   /* the peer sent FIN: reading is over */
+	bool eof;                   /* no more bytes: the peer's FIN, or a read error (<err>) */
+	int err;                    /* errno of the failed read or write, 0 none */
+	double last_active;         /* ev_now() of the last bytes moved (idle deadline) */
 	int events;                 /* EV_READ/EV_WRITE armed now */
 	unsigned depth;             /* callbacks of this connection running (nesting) */
 	const char *why;            /* reason of the close once FLUSHING or CLOSED (static text) */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,9 @@ struct tstats {
 	bool in_read;
 	const char *why; /* close reason seen at free */
 	size_t echoed;
+	int closes;       /* on_close calls */
+	int takes;        /* take_buffers calls */
+	int err_at_close; /* c->err seen by on_close */
 };
 
 struct tconn {
@@ -128,6 +132,32 @@ static const struct conn_ops t_ops = {
 	.on_free = t_on_free,
 };
 
+static void t_on_close(struct conn *c)
+{
+	struct tconn *t = container_of(c, struct tconn, c);
+
+	t->st->closes++;
+	t->st->err_at_close = c->err;
+	assert_true(c->fd >= 0); /* still open for the owner's last words */
+}
+
+static int t_take_buffers(struct conn *c)
+{
+	struct tconn *t = container_of(c, struct tconn, c);
+
+	t->st->takes++;
+	if (buf_init(&c->rx, 64) == -1 || buf_init(&c->tx, 64) == -1)
+		return -1;
+	return 0;
+}
+
+static const struct conn_ops t_ops_lazy = {
+	.on_read = t_on_read,
+	.on_free = t_on_free,
+	.on_close = t_on_close,
+	.take_buffers = t_take_buffers,
+};
+
 static const struct conn_ops t_ops_default_timeout = {
 	.on_read = t_on_read,
 	.on_free = t_on_free,
@@ -192,7 +222,8 @@ static void fx_free(struct fx *f)
 	if (f->st.frees == 0)
 		conn_destroy(&f->t->c, "test over");
 	assert_int_equal(f->st.frees, 1);
-	close(f->peer);
+	if (f->peer != -1)
+		close(f->peer);
 	ev_loop_destroy(f->loop);
 	free(f);
 }
@@ -509,6 +540,65 @@ static void test_conn_take_fd_keeps_socket(void **state)
 	fx_free(f);
 }
 
+/* take_buffers: a silent peer costs no buffer; the first byte brings them, then it echoes. */
+static void test_conn_take_buffers_at_first_byte(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops_lazy);
+	char got[8];
+
+	(void)state;
+	buf_free(&f->t->c.rx);
+	buf_free(&f->t->c.tx);
+	conn_start(&f->t->c, true);
+	assert_int_equal(f->st.takes, 0);
+	assert_null(f->t->c.rx.data);
+	peer_send(f, "ab");
+	run_until(f, &f->st.reads, 1);
+	assert_int_equal(f->st.takes, 1);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 2);
+	assert_int_equal(f->st.closes, 0);
+	conn_destroy(&f->t->c, "test over");
+	assert_int_equal(f->st.closes, 1);
+	fx_free(f);
+}
+
+/* The peer leaves before saying anything: on_read(eof) without buffers, then on_close once. */
+static void test_conn_eof_before_any_byte(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops_lazy);
+
+	(void)state;
+	buf_free(&f->t->c.rx);
+	buf_free(&f->t->c.tx);
+	conn_start(&f->t->c, false);
+	assert_int_equal(shutdown(f->peer, SHUT_WR), 0);
+	run_until(f, &f->st.frees, 1);
+	assert_int_equal(f->st.takes, 0);
+	assert_int_equal(f->st.eofs, 1);
+	assert_int_equal(f->st.closes, 1);
+	assert_string_equal(f->st.why, "closed by the peer");
+	fx_free(f);
+}
+
+/* A write the peer cannot take any more (it is gone): closed as "write failed", on_close sees
+ * the errno. */
+static void test_conn_write_error_closes(void **state)
+{
+	struct fx *f = fx_new(T_IGNORE, 64, 64, &t_ops_lazy);
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	close(f->peer);
+	f->peer = -1;
+	assert_int_equal(buf_append(&f->t->c.tx, "x", 1), 0);
+	assert_int_equal(conn_flush(&f->t->c), -1);
+	assert_int_equal(f->st.closes, 1);
+	assert_int_equal(f->st.err_at_close, EPIPE);
+	run_until(f, &f->st.frees, 1);
+	assert_string_equal(f->st.why, "write failed");
+	fx_free(f);
+}
+
 /* The log prefix: kind#id, peer, age, state. */
 static char last_line[1024];
 
@@ -555,8 +645,12 @@ int main(void)
 		cmocka_unit_test(test_conn_list_unlinks_on_free),
 		cmocka_unit_test(test_conn_send_write_through),
 		cmocka_unit_test(test_conn_take_fd_keeps_socket),
+		cmocka_unit_test(test_conn_take_buffers_at_first_byte),
+		cmocka_unit_test(test_conn_eof_before_any_byte),
+		cmocka_unit_test(test_conn_write_error_closes),
 		cmocka_unit_test(test_log_conn_prefix),
 	};
 
+	signal(SIGPIPE, SIG_IGN); /* as the daemons do: a write to a gone peer fails with EPIPE */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
