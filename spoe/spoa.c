@@ -76,8 +76,8 @@ static void spoa_hold_answer(struct hold_store *h, struct hold_entry *e, enum ho
 	spop_conn_answer_held(c, e->stream_id, e->frame_id, s->route, e->cluster);
 }
 
-/* hold_flush_fn: writes what the releases queued, one write per connection; frees those that
- * closed meanwhile (we are outside their own callbacks). */
+/* hold_flush_fn: writes what the releases queued, one write per connection (those that closed
+ * meanwhile are reaped by the loop: we are outside their own callbacks). */
 static void spoa_hold_flush(struct hold_store *h, void *arg)
 {
 	struct spoa *s = arg;
@@ -89,8 +89,7 @@ static void spoa_hold_flush(struct hold_store *h, void *arg)
 		s->dirty = c->dnext;
 		c->dirty = false;
 		c->dnext = NULL;
-		if (spop_conn_kick(c))
-			spop_conn_free(c);
+		spop_conn_kick(c);
 	}
 }
 
@@ -163,17 +162,17 @@ static void spoa_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			 * out. One whose HELLO waits unread in the socket is spared (a few looked
 			 * at, oldest first). */
 			old = s->hs_head;
-			for (int k = 0; old != NULL && k < SPOA_EVICT_LOOK && sock_has_input(old->fd);
-			     k++)
+			for (int k = 0;
+			     old != NULL && k < SPOA_EVICT_LOOK && sock_has_input(old->c.fd); k++)
 				old = old->hs_next;
-			if (old != NULL && sock_has_input(old->fd))
+			if (old != NULL && sock_has_input(old->c.fd))
 				old = NULL;
 		}
 		if (old != NULL) {
 			s->stats.conns_evicted++;
 			spop_conn_close(old, SPOP_STATUS_TIMEOUT, "evicted: no HELLO after %.3fs",
-			                ev_now(s->loop) - old->opened);
-			spop_conn_free(old);
+			                conn_age(&old->c));
+			conn_destroy(&old->c, "evicted");
 		}
 		if (s->stats.conns_cur >= (uint64_t)s->conf->max_conns ||
 		    s->hs_cur >= (uint64_t)s->conf->max_handshakes) {
@@ -252,11 +251,11 @@ void spoa_free(struct spoa *s)
 {
 	if (s->hold_ready)
 		hold_release_all(&s->hold, HOLD_END_SHUTDOWN);
-	while (s->conns != NULL) {
-		struct spop_conn *c = s->conns;
+	while (s->conns.head != NULL) {
+		struct spop_conn *c = spop_conn_of(s->conns.head);
 
 		spop_conn_close(c, SPOP_STATUS_NORMAL, "shutting down");
-		spop_conn_free(c);
+		conn_destroy(&c->c, "shutting down");
 	}
 	if (s->listen_fd != -1) {
 		ev_io_stop(s->loop, &s->listen_io);

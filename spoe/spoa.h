@@ -13,6 +13,7 @@
 #include <ev.h>
 
 #include "common/compiler.h"
+#include "common/conn.h"
 #include "spoe/cluster_view.h"
 #include "spoe/hold.h"
 #include "spoe/push.h"
@@ -52,30 +53,30 @@ struct spoa_stats {
 };
 
 struct spoa {
-	struct ev_loop *loop;      /* the one loop */
-	struct spoa_conf *conf;    /* current config (owned; swapped on reload) */
-	int listen_fd;             /* SPOP listener, -1 when closed */
-	ev_io listen_io;           /* its readability */
-	struct route_table *route; /* read-only snapshot NOTIFYs are answered from */
-	struct cluster_view cv;    /* nodes and decisions */
-	bool cv_ready;             /* <cv> initialised */
+	struct ev_loop *loop;         /* the one loop */
+	struct spoa_conf *conf;       /* current config (owned; swapped on reload) */
+	int listen_fd;                /* SPOP listener, -1 when closed */
+	ev_io listen_io;              /* its readability */
+	struct route_table *route;    /* read-only snapshot NOTIFYs are answered from */
+	struct cluster_view cv;       /* nodes and decisions */
+	bool cv_ready;                /* <cv> initialised */
 	struct push_set push_sets[2]; /* the running push set and the one a reload prepares */
-	struct push_set *push;     /* push mode, one of <push_sets>: [haproxy] runtime APIs (none
+	struct push_set *push;        /* push mode, one of <push_sets>: [haproxy] runtime APIs (none
 	                              configured: n 0) */
-	struct status_http http;   /* status listener */
-	struct spop_conn *conns;   /* open SPOP connections (doubly linked) */
-	struct spop_conn *hs_head; /* connections still in HELLO, oldest first (evicted first) */
-	struct spop_conn *hs_tail; /* the newest of them */
-	uint64_t hs_cur;           /* how many */
-	struct hold_store hold;    /* write NOTIFYs waiting for a promotion */
-	bool hold_ready;           /* <hold> initialised */
-	struct spop_conn *dirty;   /* connections with released ACKs to write (dnext) */
-	uint64_t next_id;          /* id of the next connection, for logs */
-	struct spoa_stats stats;   /* counters */
-	double started;            /* ev_now() at start */
-	ev_signal sig_hup;         /* reload */
-	ev_signal sig_term;        /* stop */
-	ev_signal sig_int;         /* stop (foreground) */
+	struct status_http http;      /* status listener */
+	struct conn_list conns;       /* open SPOP connections (struct spop_conn) */
+	struct spop_conn *hs_head;    /* connections still in HELLO, oldest first (evicted first) */
+	struct spop_conn *hs_tail;    /* the newest of them */
+	uint64_t hs_cur;              /* how many */
+	struct hold_store hold;       /* write NOTIFYs waiting for a promotion */
+	bool hold_ready;              /* <hold> initialised */
+	struct spop_conn *dirty;      /* connections with released ACKs to write (dnext) */
+	uint64_t next_id;             /* id of the next connection, for logs */
+	struct spoa_stats stats;      /* counters */
+	double started;               /* ev_now() at start */
+	ev_signal sig_hup;            /* reload */
+	ev_signal sig_term;           /* stop */
+	ev_signal sig_int;            /* stop (foreground) */
 };
 
 int spoa_init(struct spoa *s, struct ev_loop *loop, struct spoa_conf *conf, char *err,

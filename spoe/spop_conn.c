@@ -32,13 +32,13 @@ const char *spop_conn_state_name(enum spop_conn_state st)
 	return (unsigned)st < SPOP_ST_COUNT ? spop_st_name[st] : "?";
 }
 
-/* "spop#<id> <peer> <STATE>: ..." at debug; the line is built only when debug is on. */
-#define conn_debug(c, fmt, ...)                                                                    \
+/* "spop#<id> <peer> ... <STATE>: ..." at debug (log_conn's prefix, then ours); the line is
+ * built only when debug is on. */
+#define spop_debug(c, fmt, ...)                                                                    \
 	do {                                                                                       \
 		if (log_enabled(LOG_LVL_DEBUG))                                                    \
-			log_msg(LOG_LVL_DEBUG, "spop#%llu %s %s: " fmt,                            \
-			        (unsigned long long)(c)->id, (c)->peer, spop_st_name[(c)->state],  \
-			        __VA_ARGS__);                                                      \
+			log_conn(LOG_LVL_DEBUG, &(c)->c, "%s: " fmt, spop_st_name[(c)->state],     \
+			         __VA_ARGS__);                                                     \
 	} while (0)
 
 /* The handshake list: connections that have not finished HELLO, oldest first. A peer that
@@ -78,26 +78,24 @@ static void hs_unlink(struct spop_conn *c)
 	s->hs_cur--;
 }
 
-/* The only writer of <c->state>. HELLO gets the short deadline, RUNNING the idle one. */
+/* The only writer of <c->state>. HELLO gets the short fixed deadline, RUNNING the idle one;
+ * CLOSING is entered from spop_conn_on_close() (the layer stopped the timer). */
 static void spop_conn_set_state(struct spop_conn *c, enum spop_conn_state to)
 {
 	const struct spoa_conf *conf = c->spoa->conf;
 
-	conn_debug(c, "%s -> %s", spop_st_name[c->state], spop_st_name[to]);
+	spop_debug(c, "%s -> %s", spop_st_name[c->state], spop_st_name[to]);
 	if (c->state == SPOP_ST_HELLO && to != SPOP_ST_HELLO)
 		hs_unlink(c);
 	c->state = to;
 	switch (to) {
 	case SPOP_ST_HELLO:
-		c->timer.repeat = conf->hello_timeout;
-		ev_timer_again(c->spoa->loop, &c->timer);
+		conn_set_deadline(&c->c, conf->hello_timeout, false);
 		break;
 	case SPOP_ST_RUNNING:
-		c->timer.repeat = conf->idle_timeout;
-		ev_timer_again(c->spoa->loop, &c->timer);
+		conn_set_deadline(&c->c, conf->idle_timeout, true);
 		break;
 	case SPOP_ST_CLOSING:
-		ev_timer_stop(c->spoa->loop, &c->timer);
 		break;
 	case SPOP_ST_COUNT:
 		assert(!"SPOP_ST_COUNT is not a state");
@@ -108,7 +106,7 @@ static void spop_conn_set_state(struct spop_conn *c, enum spop_conn_state to)
 /* <tx> can take one more ACK besides the room kept for every held NOTIFY's ACK. */
 static bool tx_has_room(const struct spop_conn *c)
 {
-	return buf_room(&c->tx) >= SPOP_ACK_MAX * ((size_t)c->held + 1);
+	return buf_room(&c->c.tx) >= SPOP_ACK_MAX * ((size_t)c->held + 1);
 }
 
 /* How many NOTIFYs this connection may hold: <tx> keeps SPOP_ACK_MAX for each, plus room for
@@ -117,64 +115,32 @@ static bool tx_has_room(const struct spop_conn *c)
  * at most 20 frames in flight per connection (max-waiting-frames). */
 uint32_t spop_conn_hold_cap(const struct spop_conn *c)
 {
-	size_t slots = c->tx.size / SPOP_ACK_MAX;
+	size_t slots = c->c.tx.size / SPOP_ACK_MAX;
 
 	return slots > 2 ? (uint32_t)(slots - 2) : 0;
 }
 
-/* Arms EV_WRITE while <tx> holds refused bytes, and stops reading while <tx> cannot take one
- * more ACK (backpressure: a peer that does not read cannot make us buffer more). */
-static void spop_conn_update_events(struct spop_conn *c)
+/* Backpressure, for common/conn.c: reading stops while <tx> cannot take one more ACK besides
+ * the room kept for the held ones (tx_has_room() false), so a peer that does not read cannot
+ * make us buffer more. Set again whenever <held> or <tx> changes. */
+static void spop_conn_bound_tx(struct spop_conn *c)
 {
-	bool want_write = buf_len(&c->tx) > 0;
-	bool read_paused = !tx_has_room(c);
-	int ev = (read_paused ? 0 : EV_READ) | (want_write ? EV_WRITE : 0);
+	size_t keep = SPOP_ACK_MAX * ((size_t)c->held + 1);
 
-	if (want_write == c->want_write && read_paused == c->read_paused)
-		return;
-	c->want_write = want_write;
-	c->read_paused = read_paused;
-	ev_io_stop(c->spoa->loop, &c->io);
-	ev_io_set(&c->io, c->fd, ev);
-	if (ev != 0)
-		ev_io_start(c->spoa->loop, &c->io);
-}
-
-/* Writes what <tx> holds now. Returns 0, or -1 when the socket failed (the caller closes). */
-static int spop_conn_write(struct spop_conn *c)
-{
-	ssize_t n;
-
-	while (buf_len(&c->tx) > 0) {
-		n = buf_write_fd(&c->tx, c->fd);
-		if (n > 0)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		return -1;
-	}
-	return 0;
-}
-
-static void spop_conn_flush(struct spop_conn *c)
-{
-	if (spop_conn_write(c) < 0) {
-		c->peer_gone = true;
-		spop_conn_close(c, SPOP_STATUS_IO, "write: %s", strerror(errno));
-		return;
-	}
-	spop_conn_update_events(c);
+	c->c.tx_high = c->c.tx.size > keep ? c->c.tx.size - keep + 1 : 1;
 }
 
 /* Makes <need> contiguous bytes available at the tail of <tx> (compacting, never growing). */
 static uint8_t *tx_room(struct spop_conn *c, size_t need, uint8_t **end)
 {
-	if (buf_tail_room(&c->tx) < need)
-		buf_compact(&c->tx);
-	if (buf_tail_room(&c->tx) < need)
+	struct buf *tx = &c->c.tx;
+
+	if (buf_tail_room(tx) < need)
+		buf_compact(tx);
+	if (buf_tail_room(tx) < need)
 		return NULL;
-	*end = buf_tail(&c->tx) + buf_tail_room(&c->tx);
-	return buf_tail(&c->tx);
+	*end = buf_tail(tx) + buf_tail_room(tx);
+	return buf_tail(tx);
 }
 
 static enum spop_status spop_conn_on_disconnect(struct spop_conn *c, const struct spop_frame *f)
@@ -184,7 +150,7 @@ static enum spop_status spop_conn_on_disconnect(struct spop_conn *c, const struc
 	c->spoa->stats.disconnect_rx++;
 	if (spop_disconnect_decode(f, &d) < 0)
 		return SPOP_STATUS_INVALID;
-	conn_debug(c, "HAPROXY-DISCONNECT status %u: %.*s", d.status, (int)d.msg_len,
+	spop_debug(c, "HAPROXY-DISCONNECT status %u: %.*s", d.status, (int)d.msg_len,
 	           d.msg != NULL ? (const char *)d.msg : "");
 	return SPOP_STATUS_NORMAL; /* a normal end: answered with AGENT-DISCONNECT */
 }
@@ -209,10 +175,10 @@ static enum spop_status spop_conn_on_hello(struct spop_conn *c, const struct spo
 	p = tx_room(c, SPOP_ACK_MAX, &end);
 	if (p == NULL || spop_agent_hello_put(&p, end, c->max_frame, SPOP_AGENT_CAPS) < 0)
 		return SPOP_STATUS_RES;
-	buf_commit(&c->tx, (size_t)(p - buf_tail(&c->tx)));
+	buf_commit(&c->c.tx, (size_t)(p - buf_tail(&c->c.tx)));
 	c->spoa->stats.frames_out++;
 	c->spoa->stats.hello++;
-	conn_debug(c, "HELLO ok: max-frame-size %u, pipelining %s, healthcheck %s", c->max_frame,
+	spop_debug(c, "HELLO ok: max-frame-size %u, pipelining %s, healthcheck %s", c->max_frame,
 	           h.cap_pipelining ? "yes" : "no", h.healthcheck ? "yes" : "no");
 	if (h.healthcheck) {
 		c->healthcheck = true;
@@ -282,7 +248,7 @@ static enum spop_status spop_conn_put_ack(struct spop_conn *c, uint64_t stream_i
 	p += act_len;
 	if (spop_frame_end(start, p) < 0 || (size_t)(p - start) - SPOP_FRAME_HDR > c->max_frame)
 		return SPOP_STATUS_RES; /* cannot happen: config bounds names (see route.h) */
-	buf_commit(&c->tx, (size_t)(p - start));
+	buf_commit(&c->c.tx, (size_t)(p - start));
 	c->spoa->stats.frames_out++;
 	c->notify++;
 	return SPOP_STATUS_NONE;
@@ -312,7 +278,8 @@ static bool spop_conn_try_hold(struct spop_conn *c, const struct spop_frame *f,
 		he->epoch = e->epoch;
 	}
 	c->held++;
-	conn_debug(c, "held write NOTIFY stream %llu frame %llu (cluster %s, %u held here)",
+	spop_conn_bound_tx(c);
+	spop_debug(c, "held write NOTIFY stream %llu frame %llu (cluster %s, %u held here)",
 	           (unsigned long long)f->stream_id, (unsigned long long)f->frame_id, e->cluster,
 	           c->held);
 	return true;
@@ -398,7 +365,7 @@ static enum spop_status spop_conn_on_frame(struct spop_conn *c, const struct spo
 static void spop_conn_log_frame(struct spop_conn *c, const struct spop_frame *f, size_t n)
 {
 	static const char hexd[] = "0123456789abcdef";
-	const uint8_t *p = buf_head(&c->rx);
+	const uint8_t *p = buf_head(&c->c.rx);
 	char hex[2 * 256 + 4];
 	size_t i, k = n < 256 ? n : 256;
 
@@ -407,21 +374,23 @@ static void spop_conn_log_frame(struct spop_conn *c, const struct spop_frame *f,
 		hex[2 * i + 1] = hexd[p[i] & 15];
 	}
 	hex[2 * k] = '\0';
-	conn_debug(c, "rx %s stream %llu frame %llu flags %#x len %zu: %s%s",
+	spop_debug(c, "rx %s stream %llu frame %llu flags %#x len %zu: %s%s",
 	           spop_frame_type_str(f->type), (unsigned long long)f->stream_id,
 	           (unsigned long long)f->frame_id, f->flags, n, hex, n > k ? "..." : "");
 }
 
-/* Answers every complete frame in <c->rx>; a partial one waits for the next read. Stops while
- * <c->tx> lacks room for one more ACK (backpressure). */
+/* Answers every complete frame in <rx>; a partial one waits for the next read. Stops while
+ * <tx> lacks room for one more ACK (backpressure); common/conn.c writes <tx> when the callback
+ * returns and calls again (on_drain) once the socket made room. */
 static void spop_conn_process(struct spop_conn *c)
 {
+	struct buf *rx = &c->c.rx;
 	enum spop_status st = SPOP_STATUS_NONE;
 	struct spop_frame f;
 	int n;
 
 	while (c->state != SPOP_ST_CLOSING && tx_has_room(c)) {
-		n = spop_frame_peek(buf_head(&c->rx), buf_len(&c->rx), c->max_frame, &f, &st);
+		n = spop_frame_peek(buf_head(rx), buf_len(rx), c->max_frame, &f, &st);
 		if (n == 0)
 			break; /* frame incomplete */
 		if (n < 0)
@@ -442,11 +411,10 @@ static void spop_conn_process(struct spop_conn *c)
 			st = SPOP_STATUS_UNKNOWN;
 			break;
 		}
-		buf_consume(&c->rx, (size_t)n);
+		buf_consume(rx, (size_t)n);
 		if (st != SPOP_STATUS_NONE)
 			goto out_close;
 	}
-	spop_conn_flush(c); /* writes now; arms EV_WRITE only on EAGAIN */
 	return;
 
 out_close:
@@ -459,194 +427,170 @@ out_close:
 
 /* rx and tx, taken when the first bytes arrive rather than at accept: a peer that connects and
  * sends nothing costs its struct, not two frames of buffer. */
-static int spop_conn_take_buffers(struct spop_conn *c)
+static int spop_conn_take_buffers(struct conn *cn)
 {
+	struct spop_conn *c = spop_conn_of(cn);
 	size_t max = (size_t)c->max_frame;
 
-	if (buf_init(&c->rx, max + SPOP_FRAME_HDR) < 0)
-		return -1;
-	if (buf_init(&c->tx, max + SPOP_FRAME_HDR > SPOP_TX_MIN ? max + SPOP_FRAME_HDR
-	                                                         : SPOP_TX_MIN) < 0) {
-		buf_free(&c->rx);
+	if (buf_init(&cn->rx, max + SPOP_FRAME_HDR) < 0 ||
+	    buf_init(&cn->tx,
+	             max + SPOP_FRAME_HDR > SPOP_TX_MIN ? max + SPOP_FRAME_HDR : SPOP_TX_MIN) < 0) {
+		spop_conn_close(c, SPOP_STATUS_RES, "out of memory for the buffers");
 		return -1;
 	}
+	spop_conn_bound_tx(c);
 	return 0;
 }
 
-static void spop_conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Bytes from HAProxy, or its end (FIN or reset: nothing more is sent to it). */
+static void spop_conn_on_read(struct conn *cn, bool eof)
 {
-	struct spop_conn *c = container_of(w, struct spop_conn, io);
-	ssize_t n;
+	struct spop_conn *c = spop_conn_of(cn);
 
-	(void)loop;
-	if ((revents & EV_READ) != 0 && c->rx.data == NULL) {
-		uint8_t probe;
-		ssize_t p = recv(c->fd, &probe, 1, MSG_PEEK);
-
-		if (p == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return; /* nothing yet: no buffer taken */
-		if (p == 1 && spop_conn_take_buffers(c) < 0) {
-			spop_conn_close(c, SPOP_STATUS_RES, "out of memory for the buffers");
-			spop_conn_free(c);
-			return;
-		}
-		if (p != 1) {
-			c->peer_gone = true;
-			c->spoa->stats.closed_by_peer++;
-			spop_conn_close(c, SPOP_STATUS_NORMAL, "closed before HELLO");
-			spop_conn_free(c);
-			return;
-		}
+	if (!eof) {
+		spop_conn_process(c);
+		return;
 	}
-	if ((revents & EV_READ) != 0) {
-		n = buf_read_fd(&c->rx, c->fd);
-		if (n > 0) {
-			c->last_rx = ev_now(c->spoa->loop);
-		} else if (n == 0) {
-			c->peer_gone = true;
-			c->spoa->stats.closed_by_peer++;
-			spop_conn_close(c, SPOP_STATUS_NORMAL, "closed by HAProxy");
-		} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
-			c->peer_gone = true;
-			c->spoa->stats.closed_by_peer++;
-			spop_conn_close(c,
-			                errno == ECONNRESET ? SPOP_STATUS_NORMAL : SPOP_STATUS_IO,
-			                "read: %s", strerror(errno));
-		}
-	}
-	if (c->state != SPOP_ST_CLOSING)
-		spop_conn_process(c); /* also resumes frames left by backpressure */
-	if (c->state == SPOP_ST_CLOSING)
-		spop_conn_free(c); /* end of the outermost callback */
+	c->peer_gone = true;
+	c->spoa->stats.closed_by_peer++;
+	if (cn->rx.size == 0)
+		spop_conn_close(c, SPOP_STATUS_NORMAL, "closed before HELLO");
+	else if (cn->err == 0)
+		spop_conn_close(c, SPOP_STATUS_NORMAL, "closed by HAProxy");
+	else
+		spop_conn_close(c, cn->err == ECONNRESET ? SPOP_STATUS_NORMAL : SPOP_STATUS_IO,
+		                "read: %s", strerror(cn->err));
 }
 
-static void spop_conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* The socket took ACKs: the frames left in <rx> by backpressure go on. */
+static void spop_conn_on_drain(struct conn *cn)
 {
-	struct spop_conn *c = container_of(w, struct spop_conn, timer);
-	double left;
+	spop_conn_process(spop_conn_of(cn));
+}
 
-	(void)revents;
+static void spop_conn_on_timeout(struct conn *cn)
+{
+	struct spop_conn *c = spop_conn_of(cn);
+
 	switch (c->state) {
 	case SPOP_ST_HELLO:
 		spop_conn_close(c, SPOP_STATUS_TIMEOUT, "no HAPROXY-HELLO within %.3fs",
 		                c->spoa->conf->hello_timeout);
 		break;
 	case SPOP_ST_RUNNING:
-		/* ev.pod "Be smart about timeouts": reads only note the time; re-arm here. */
-		left = c->last_rx + c->spoa->conf->idle_timeout - ev_now(loop);
-		if (left > 0.001) {
-			w->repeat = left;
-			ev_timer_again(loop, w);
-		} else {
-			spop_conn_close(c, SPOP_STATUS_TIMEOUT, "idle for %.3fs",
-			                c->spoa->conf->idle_timeout);
-		}
+		spop_conn_close(c, SPOP_STATUS_TIMEOUT, "idle for %.3fs",
+		                c->spoa->conf->idle_timeout);
 		break;
 	case SPOP_ST_CLOSING:
 	case SPOP_ST_COUNT:
 		break;
 	}
-	if (c->state == SPOP_ST_CLOSING)
-		spop_conn_free(c);
 }
+
+/* The reason of a close, once, with the age: normal ends at debug, the rest counted by status
+ * and logged at info (I/O, timeouts) or warning (protocol violations). */
+static void spop_conn_log_close(struct spop_conn *c, enum spop_status st, const char *why)
+{
+	struct spoa *s = c->spoa;
+
+	if (st == SPOP_STATUS_NORMAL || st == SPOP_STATUS_NONE) {
+		spop_debug(c, "closing: %s (%llu notify)", why, (unsigned long long)c->notify);
+		return;
+	}
+	s->stats.errors[spoa_err_slot(st)]++;
+	log_conn(st == SPOP_STATUS_IO || st == SPOP_STATUS_TIMEOUT ? LOG_LVL_INFO : LOG_LVL_WARNING,
+	         &c->c, "%s: closing: %s (status %d, %llu notify)", spop_st_name[c->state], why,
+	         (int)st, (unsigned long long)c->notify);
+}
+
+/* Every close, by us or by the layer (a failed write): the held NOTIFYs can reach HAProxy no
+ * more, the slot and the handshake list are given back. */
+static void spop_conn_on_close(struct conn *cn)
+{
+	struct spop_conn *c = spop_conn_of(cn);
+	struct spoa *s = c->spoa;
+
+	if (c->state != SPOP_ST_CLOSING) /* not spop_conn_close(): the layer's reason */
+		spop_conn_log_close(c, cn->err != 0 ? SPOP_STATUS_IO : SPOP_STATUS_RES, cn->why);
+	if (c->held > 0) {
+		hold_drop_conn(&s->hold, c);
+		c->held = 0;
+	}
+	hs_unlink(c);
+	s->stats.conns_cur--;
+	if (c->state != SPOP_ST_CLOSING)
+		spop_conn_set_state(c, SPOP_ST_CLOSING);
+}
+
+static void spop_conn_on_free(struct conn *cn)
+{
+	free(spop_conn_of(cn));
+}
+
+static const struct conn_ops spop_conn_ops = {
+	.on_read = spop_conn_on_read,
+	.on_timeout = spop_conn_on_timeout,
+	.on_drain = spop_conn_on_drain,
+	.on_free = spop_conn_on_free,
+	.on_close = spop_conn_on_close,
+	.take_buffers = spop_conn_take_buffers,
+};
 
 /* Takes <fd> (accepted, non-blocking) into a new connection in HELLO. Returns 0, or -1 with
  * errno when memory is short (<fd> is closed then). */
 int spop_conn_accept(struct spoa *s, int fd, const struct sockaddr_storage *peer)
 {
 	struct spop_conn *c;
-	size_t max = (size_t)s->conf->max_frame;
 
 	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		goto out_close_fd;
+	if (c == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	conn_init(&c->c, s->loop, fd, &spop_conn_ops, "spop", ++s->next_id, peer);
 	c->spoa = s;
-	c->fd = fd;
-	c->id = ++s->next_id;
-	c->max_frame = (uint32_t)max;
-	c->opened = ev_now(s->loop);
-	c->last_rx = c->opened;
-	if (peer != NULL)
-		sock_addr_str(peer, c->peer, sizeof(c->peer));
-	else
-		snprintf(c->peer, sizeof(c->peer), "-");
+	c->max_frame = (uint32_t)s->conf->max_frame;
 	(void)sock_set_nodelay(fd); /* ACKs are small: no Nagle delay */
-	ev_io_init(&c->io, spop_conn_io_cb, fd, EV_READ);
-	ev_init(&c->timer, spop_conn_timer_cb);
-	ev_io_start(s->loop, &c->io);
-	c->next = s->conns;
-	if (s->conns != NULL)
-		s->conns->prev = c;
-	s->conns = c;
+	conn_list_add(&s->conns, &c->c);
 	s->stats.conns_accepted++;
 	s->stats.conns_cur++;
 	hs_link(c);
 	spop_conn_set_state(c, SPOP_ST_HELLO);
 	/* HAProxy's HELLO usually comes with the connection: read it now, before a later accept
 	 * of the same burst could evict this connection (<c> may be freed by this call) */
-	spop_conn_io_cb(s->loop, &c->io, EV_READ);
+	conn_start(&c->c, true);
 	return 0;
-
-out_close_fd:
-	close(fd);
-	errno = ENOMEM;
-	return -1;
 }
 
 /* Ends <c>: sends AGENT-DISCONNECT with <st> when HAProxy can still hear it (not after its
- * FIN/reset, not after a healthcheck), stops every watcher, closes the socket, logs the reason
- * once with the age. Normal ends log at debug, protocol violations at warning. The memory is
- * freed by the callback that called this (spop_conn_free()). */
+ * FIN/reset, not after a healthcheck), logs the reason once with the age, and closes
+ * (common/conn.c: spop_conn_on_close(), then the free at the end of the callback). */
 void spop_conn_close(struct spop_conn *c, enum spop_status st, const char *fmt, ...)
 {
-	struct spoa *s = c->spoa;
+	struct buf *tx = &c->c.tx;
 	char why[160];
 	va_list ap;
 	uint8_t *p, *end;
 
-	if (c->state == SPOP_ST_CLOSING)
+	if (c->state == SPOP_ST_CLOSING || conn_is_closed(&c->c))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (!c->peer_gone && !c->healthcheck && st != SPOP_STATUS_IO) {
+	if (!c->peer_gone && !c->healthcheck && st != SPOP_STATUS_IO && tx->size > 0) {
 		p = tx_room(c, SPOP_ACK_MAX, &end);
 		if (p != NULL && spop_agent_disconnect_put(&p, end, st, why) > 0) {
-			buf_commit(&c->tx, (size_t)(p - buf_tail(&c->tx)));
-			s->stats.frames_out++;
+			buf_commit(tx, (size_t)(p - buf_tail(tx)));
+			c->spoa->stats.frames_out++;
 		}
 	}
-	if (!c->peer_gone)
-		(void)spop_conn_write(c); /* best effort, once: we do not linger */
-	if (st == SPOP_STATUS_NORMAL || st == SPOP_STATUS_NONE) {
-		conn_debug(c, "closing: %s (age %.3fs, %llu notify)", why,
-		           ev_now(s->loop) - c->opened, (unsigned long long)c->notify);
-	} else {
-		s->stats.errors[spoa_err_slot(st)]++;
-		log_msg(st == SPOP_STATUS_IO || st == SPOP_STATUS_TIMEOUT ? LOG_LVL_INFO
-		                                                          : LOG_LVL_WARNING,
-		        "spop#%llu %s %s: closing: %s (status %d, age %.3fs, %llu notify)",
-		        (unsigned long long)c->id, c->peer, spop_st_name[c->state], why, (int)st,
-		        ev_now(s->loop) - c->opened, (unsigned long long)c->notify);
-	}
-	if (c->held > 0) {
-		hold_drop_conn(&s->hold, c); /* nothing can reach HAProxy on this one any more */
-		c->held = 0;
-	}
-	hs_unlink(c);
-	ev_io_stop(s->loop, &c->io);
-	close(c->fd);
-	c->fd = -1;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->prev = NULL;
-	c->next = NULL;
-	s->stats.conns_cur--;
+	/* best effort, what the socket takes now: we do not linger */
+	while (!c->peer_gone && buf_len(tx) > 0 && buf_write_fd(tx, c->c.fd) > 0)
+		;
+	spop_conn_log_close(c, st, why);
 	spop_conn_set_state(c, SPOP_ST_CLOSING);
+	conn_close(&c->c, st == SPOP_STATUS_NORMAL ? "closed" : "closed on an error");
 }
 
 /* The hold store released NOTIFY <stream_id>/<frame_id> of <c>: appends its ACK from routing
@@ -662,6 +606,7 @@ void spop_conn_answer_held(struct spop_conn *c, uint64_t stream_id, uint64_t fra
 	c->held--;
 	if (c->state == SPOP_ST_CLOSING)
 		return;
+	spop_conn_bound_tx(c);
 	if (e != NULL)
 		st = spop_conn_put_ack(c, stream_id, frame_id, e->actions, e->actions_len);
 	else if (t != NULL)
@@ -674,20 +619,11 @@ void spop_conn_answer_held(struct spop_conn *c, uint64_t stream_id, uint64_t fra
 }
 
 /* After releases: answers the frames <rx> still holds (reading may have paused while <tx> was
- * short) and writes. Returns true when <c> is closed now: the caller, outside <c>'s own
- * callbacks, frees it. */
-bool spop_conn_kick(struct spop_conn *c)
+ * short) and writes. Outside <c>'s own callbacks: a close here is reaped by the loop. */
+void spop_conn_kick(struct spop_conn *c)
 {
-	if (c->state != SPOP_ST_CLOSING)
-		spop_conn_process(c);
-	return c->state == SPOP_ST_CLOSING;
-}
-
-/* Frees a connection spop_conn_close() ended. */
-void spop_conn_free(struct spop_conn *c)
-{
-	assert(c->state == SPOP_ST_CLOSING);
-	buf_free(&c->rx);
-	buf_free(&c->tx);
-	free(c);
+	if (c->state == SPOP_ST_CLOSING)
+		return;
+	spop_conn_process(c);
+	(void)conn_flush(&c->c);
 }

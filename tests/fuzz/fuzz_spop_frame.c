@@ -98,16 +98,16 @@ static void through_connection(const uint8_t *data, size_t size)
 		n = read(sv[1], out + out_len, sizeof(out) - out_len);
 		if (n > 0)
 			out_len += (size_t)n;
-		if (s->conns == NULL && n <= 0 && sent == size)
+		if (s->conns.head == NULL && n <= 0 && sent == size)
 			break;
 		if (out_len == sizeof(out))
 			out_len = 0; /* keep reading; frame checks below see the tail only */
 	}
-	while (s->conns != NULL) {
-		struct spop_conn *c = s->conns;
+	while (s->conns.head != NULL) {
+		struct spop_conn *c = spop_conn_of(s->conns.head);
 
 		spop_conn_close(c, SPOP_STATUS_NORMAL, "fuzz input done");
-		spop_conn_free(c);
+		conn_destroy(&c->c, "fuzz input done");
 	}
 	while (off < out_len) {
 		struct spop_frame f;
