@@ -10,30 +10,22 @@
 #   6. a damaged state file at start: the node comes up MAINT, the log names file and line;
 #      haprolectl ready clears it.
 #   7. haprolectl status with an agent that does not answer: exit 1, the problem is listed.
-# Address range 127.0.13.0/24, ports 23000-23999 (the ops engineer's).
+# Its addresses and ports: block test_ops_drain of tests/integration/lib/fixture.sh (NOAGENT:
+# an address and port where no agent listens).
 set -u
 cd "$(dirname "$0")/../.."
 
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
-OPS_TMP=$(mktemp -d)
+. tests/integration/lib/fixture.sh
 . tests/integration/lib/ops.sh
 
-CTL=./haprolectl
-A1=127.0.13.1 P1=23101 PG1=23432
-A2=127.0.13.2 P2=23102 PG2=23433
-HSOCK=$OPS_TMP/haproxy.sock
-fails=0
-
-cleanup() {
-	ops_cleanup
-	hap_cleanup_all
-	pg_cleanup_all
-	rm -rf "$OPS_TMP"
-}
-trap cleanup EXIT
-
+CTL=$HAPROLE_CTL
 ops_require "$CTL" || exit $?
+fix_block test_ops_drain
+fix_addrs A1 A2 NOAGENT
+fix_ports P1 P2 PG1 PG2 NOAGENT_PORT
+ops_tmp ops-drain
 # ok, ko, expect, expect_match, hap_status, wait_status: lib/ops.sh.
 # admin_state BACKEND SERVER - srv_admin_state of `show servers state` (0x08: FDRAIN, 0x01:
 # FMAINT), the administrative state the agent's admin word sets.
@@ -42,10 +34,7 @@ is_drain() { local v; v=$(admin_state "$1" "$2"); [ -n "$v" ] && (( (v & 8) != 0
 admin_of() { curl -s -m 2 "http://$A1:$P1/" | jq -r .admin; }
 
 # ---- cluster --------------------------------------------------------------------------------
-chown postgres: "$OPS_TMP"
-pg_init_primary "$OPS_TMP/pg1" $PG1 $A1 && pg_start "$OPS_TMP/pg1" || exit 1
-pg_make_standby $A1 $PG1 "$OPS_TMP/pg2" $PG2 $A2 && pg_start "$OPS_TMP/pg2" || exit 1
-pg_wait_streaming $A2 $PG2 30 || exit 1
+ops_pg_pair $A1 $PG1 $A2 $PG2 || fail "PostgreSQL primary + standby"
 
 ops_pair_up $A1 $P1 $PG1 $A2 $P2 $PG2 || exit 1
 ops_wait_line $A2 $P2 reader '^up ready' 20 || exit 1
@@ -75,8 +64,8 @@ wait_status be_reader db2 UP
 out=$($CTL -f "$OPS_TMP/db1.conf" status); rc=$?
 echo "$out" | sed 's/^/     | /'
 expect "haprolectl status exit code on a healthy cluster" 0 "$rc"
-expect_match "status row db1" '^\| db1 +\| 127\.0\.13\.1:23101 +\| primary +\| 1 ' "$(echo "$out" | grep '^| db1')"
-expect_match "status row db2" '^\| db2 +\| 127\.0\.13\.2:23102 +\| standby +\| 1 ' "$(echo "$out" | grep '^| db2')"
+expect_match "status row db1" "^\\| db1 +\\| $(re_quote $A1:$P1) +\\| primary +\\| 1 " "$(echo "$out" | grep '^| db1')"
+expect_match "status row db2" "^\\| db2 +\\| $(re_quote $A2:$P2) +\\| standby +\\| 1 " "$(echo "$out" | grep '^| db2')"
 json=$($CTL -a $A1:$P1 -a $A2:$P2 --json status); rc=$?
 expect "haprolectl --json exit code" 0 "$rc"
 expect "--json parses, roles" "db1=primary db2=standby" \
@@ -164,10 +153,11 @@ wait_status be_writer db1 UP
 expect "state file rewritten" "admin = ready" "$(grep '^admin' "$OPS_TMP/db1.state")"
 
 # ---- 7. an agent that does not answer ----------------------------------------------------------
-out=$($CTL -a $A1:$P1 -a $A2:$P2 -a 127.0.13.99:23999 -t 1 status); rc=$?
+none=$NOAGENT:$NOAGENT_PORT
+out=$($CTL -a $A1:$P1 -a $A2:$P2 -a $none -t 1 status); rc=$?
 expect "status with an unreachable agent: exit 1" 1 "$rc"
-expect_match "unreachable agent listed" '127\.0\.13\.99:23999 .*unreachable' "$out"
-expect_match "problem names it" '  - 127\.0\.13\.99:23999 \(127\.0\.13\.99:23999\): no state: ' "$out"
+expect_match "unreachable agent listed" "$(re_quote $none) .*unreachable" "$out"
+expect_match "problem names it" "  - $(re_quote $none) \\($(re_quote $none)\\): no state: " "$out"
 out=$($CTL bogus 2>&1); rc=$?
 expect "unknown command: exit 2" 2 "$rc"
 

@@ -13,34 +13,23 @@
 #   3. writes through HAProxy in a bounded loop: none reaches db1 (count of rows = 0), they
 #      land on db2;
 #   4. haprolectl status exits 1 and names the fenced node; --json says fenced.
-# Address range 127.0.13.0/24, ports 23000-23999 (the ops engineer's).
+# Its addresses and ports: block test_ops_fence of tests/integration/lib/fixture.sh.
 set -u
 cd "$(dirname "$0")/../.."
 
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
-OPS_TMP=$(mktemp -d)
+. tests/integration/lib/fixture.sh
 . tests/integration/lib/ops.sh
 
-CTL=./haprolectl
-A1=127.0.13.3 P1=23103 PG1=23434
-A2=127.0.13.4 P2=23104 PG2=23435
-FE=127.0.13.10 FEP=23540
-HSOCK=$OPS_TMP/haproxy.sock
-WRITES=100
-fails=0
-sampler=
-
-cleanup() {
-	[ -n "$sampler" ] && kill "$sampler" 2>/dev/null
-	ops_cleanup
-	hap_cleanup_all
-	pg_cleanup_all
-	rm -rf "$OPS_TMP"
-}
-trap cleanup EXIT
-
+CTL=$HAPROLE_CTL
 ops_require "$CTL" || exit $?
+fix_block test_ops_fence
+fix_addrs A1 A2 FE
+fix_ports P1 P2 PG1 PG2 FEP
+ops_tmp ops-fence
+WRITES=100
+sampler=
 EXPECT_SHOW=140
 # ok, ko, expect, expect_match, hap_status, wait_status: lib/ops.sh.
 # write_loop TAG N - N inserts through HAProxy, one connection each; prints how many succeeded.
@@ -56,11 +45,7 @@ write_loop() {
 count_rows() { pg_psql "$1" "$2" "select count(*) from w where tag = '$3'"; }
 
 # ---- cluster --------------------------------------------------------------------------------
-chown postgres: "$OPS_TMP"
-pg_init_primary "$OPS_TMP/pg1" $PG1 $A1 && pg_start "$OPS_TMP/pg1" || exit 1
-pg_psql $A1 $PG1 "create table w(tag text, i int)" >/dev/null || exit 1
-pg_make_standby $A1 $PG1 "$OPS_TMP/pg2" $PG2 $A2 && pg_start "$OPS_TMP/pg2" || exit 1
-pg_wait_streaming $A2 $PG2 30 || exit 1
+ops_pg_pair $A1 $PG1 $A2 $PG2 "create table w(tag text, i int)" || fail "PostgreSQL primary + standby"
 
 ops_pair_up $A1 $P1 $PG1 $A2 $P2 $PG2 || exit 1
 
@@ -138,6 +123,7 @@ mark=$(wc -l <"$OPS_TMP/db1.log")
 	done
 ) >"$OPS_TMP/samples" 2>/dev/null &
 sampler=$!
+PIDS+=($sampler)
 
 rm -f "$OPS_TMP/pg1/standby.signal" # it is a primary already; make sure it starts as one
 pg_start "$OPS_TMP/pg1" || exit 1
@@ -177,8 +163,8 @@ echo "     sampler: $(grep -c '^agent' "$OPS_TMP/samples") agent samples, $(grep
 out=$($CTL -f "$OPS_TMP/db2.conf" status); rc=$?
 echo "$out" | sed 's/^/     | /'
 expect "haprolectl status exit code with a fenced node" 1 "$rc"
-expect_match "table: db1 primary, FENCED" '^\| db1 +\| 127\.0\.13\.3:23103 +\| primary, FENCED +\| 1 ' "$(echo "$out" | grep '^| db1')"
-expect_match "table: db2 primary tl 2" '^\| db2 +\| 127\.0\.13\.4:23104 +\| primary +\| 2 ' "$(echo "$out" | grep '^| db2')"
+expect_match "table: db1 primary, FENCED" "^\\| db1 +\\| $(re_quote $A1:$P1) +\\| primary, FENCED +\\| 1 " "$(echo "$out" | grep '^| db1')"
+expect_match "table: db2 primary tl 2" "^\\| db2 +\\| $(re_quote $A2:$P2) +\\| primary +\\| 2 " "$(echo "$out" | grep '^| db2')"
 expect_match "problem listed" 'db1 is FENCED: peer db2 is primary on timeline 2' "$out"
 json=$($CTL -f "$OPS_TMP/db2.conf" --json status)
 expect "--json: fenced, writers, healthy" "db1=true db2=false 1 false" \

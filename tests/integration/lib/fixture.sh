@@ -56,8 +56,8 @@ test_probe_https        127.0.63.3         38000-38002
 test_layout_distributed 127.0.42.1-22      31000-31999  hand
 test_layout_standalone  127.0.42.41-62     31000-31999  hand
 test_layout_active_active 127.0.42.81-102  31000-31999  hand
-test_ops_drain          127.0.13.1-2       23000-23999  hand
-test_ops_fence          127.0.13.3-4       23000-23999  hand
+test_ops_drain          127.0.13.1-3       23100-23109
+test_ops_fence          127.0.13.4-6       23110-23119
 test_ops_cli            127.0.45.1         33510-33519  hand
 test_drain_http         127.0.41.1-10      31100-31432  hand
 test_patroni_compat     127.0.41.1-11      31111-31480  hand

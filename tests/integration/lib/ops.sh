@@ -1,7 +1,8 @@
 # tests/integration/lib/ops.sh - helpers of the ops integration tests (test_ops_*.sh, issue 5):
 # write an agent config for one node, start / kill / restart its agent by pid, ask its port.
-# Source it (bash) after setting OPS_TMP (a mktemp -d directory). Address range 127.0.13.0/24,
-# ports 23000-23999 (the ops engineer's). Functions return 0/1 and never exit.
+# Source it (bash) after setting OPS_TMP (a mktemp -d directory), or after lib/fixture.sh and
+# call ops_tmp. Addresses and ports: the test's block (lib/fixture.sh). Functions return 0/1
+# and never exit.
 #
 #   ops_agent_conf NAME ADDR PORT PGADDR PGPORT PEERNAME PEERADDR:PEERPORT
 #   ops_agent_start NAME          # runs ./haprole-agent -d, log in $OPS_TMP/NAME.log
@@ -12,7 +13,7 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/proc.sh" # stop_pid
 
-OPS_AGENT=${OPS_AGENT:-./haprole-agent}
+OPS_AGENT=${OPS_AGENT:-${HAPROLE_AGENT:-./haprole-agent}}
 declare -A OPS_PIDS=()
 
 ops_log() {
@@ -106,7 +107,34 @@ ops_cleanup() {
 }
 
 # ---- shared by test_ops_drain.sh and test_ops_fence.sh -----------------------------------------
-# They set HSOCK (HAProxy's stats socket) and fails=0, and source lib/haproxy.sh too.
+# They source lib/pg.sh, lib/haproxy.sh and lib/fixture.sh before this file, and call ops_tmp.
+
+# ops_tmp NAME - the work directory of lib/fixture.sh (fix_tmp NAME: tmp, PIDS, the EXIT trap,
+# which stops the agents of ops_agent_start too) as OPS_TMP, owned by postgres; HSOCK, HAProxy's
+# stats socket in it; fails=0.
+ops_tmp() {
+	fix_tmp "$1"
+	OPS_TMP=$tmp
+	chown postgres: "$OPS_TMP"
+	HSOCK=$OPS_TMP/haproxy.sock
+	FIX_LOGS="db1.log db2.log pg1.log pg2.log"
+	fails=0
+	fix_pre_cleanup() { ops_cleanup; }
+}
+
+# ops_pg_pair A1 PG1 A2 PG2 [SQL] - PostgreSQL primary A1:PG1 ($OPS_TMP/pg1), SQL run on it, and
+# its streaming standby A2:PG2 ($OPS_TMP/pg2): started, waits (30 s) until it streams.
+ops_pg_pair() {
+	pg_init_primary "$OPS_TMP/pg1" "$2" "$1" && pg_start "$OPS_TMP/pg1" || return 1
+	if [ -n "${5:-}" ]; then
+		pg_psql "$1" "$2" "$5" >/dev/null || return 1
+	fi
+	pg_make_standby "$1" "$2" "$OPS_TMP/pg2" "$4" "$3" && pg_start "$OPS_TMP/pg2" || return 1
+	pg_wait_streaming "$3" "$4" 30
+}
+
+# re_quote STRING - STRING with the dots of an address escaped, for a regex.
+re_quote() { printf '%s' "${1//./\\.}"; }
 
 # ops_require CTL - 0 when PostgreSQL, HAProxy, nc, jq, curl, ./haprole-agent and CTL are there;
 # else says why and returns the exit status the test should take (77 skip, 1 fail).
@@ -117,7 +145,7 @@ ops_require() {
 	for b in nc jq curl; do
 		command -v "$b" >/dev/null 2>&1 || { echo "skip: $b not found"; return 77; }
 	done
-	[ -x ./haprole-agent ] && [ -x "$1" ] || { echo "FAIL: haprole-agent/haprolectl not built (make)"; return 1; }
+	[ -x "$OPS_AGENT" ] && [ -x "$1" ] || { echo "FAIL: $OPS_AGENT/$1 not built (make)"; return 1; }
 	return 0
 }
 
