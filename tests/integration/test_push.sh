@@ -200,6 +200,27 @@ wait_writes() {
 	echo "$got"
 	return 1
 }
+# writes_land WANT WHAT - through every HAProxy, polls (5 s each) until a write reaches WANT
+# (db1, db2 or refused): one check named WHAT for each.
+writes_land() {
+	local n got
+	for n in "${!ROOTS[@]}"; do
+		if got=$(wait_writes "$n" "$1" 50); then
+			ok "HAProxy ${LABELS[$n]}: $2: writes reach $1"
+		else
+			ko "HAProxy ${LABELS[$n]}: $2: writes never reach $1 (last: $got)"
+		fi
+	done
+}
+# promote OLD NEW TL - node OLD becomes a standby and node NEW the primary on timeline TL: their
+# role files (what their PostgreSQL answers) and their feeds.
+promote() {
+	echo standby >"$tmp/db$1.role"
+	feed "$1" "role standby"
+	echo primary >"$tmp/db$2.role"
+	feed "$2" "tl $3"
+	feed "$2" "role primary"
+}
 ready_set() { # ready_set N - the pg_write servers not in forced maint, e.g. "db1"
 	hap_servers_state "$tmp/hap$1.sock" pg_write |
 		awk '$7 % 2 == 0 && $6 == 2 { printf "%s%s", sep, $4; sep = " " }'
@@ -236,18 +257,8 @@ sampler() {
 sampler &
 sampler_pid=$!
 log_from=$(wc -l <"$tmp/spoa.log")
-echo standby >"$tmp/db1.role"
-feed 1 "role standby"
-echo primary >"$tmp/db2.role"
-feed 2 "tl 2"
-feed 2 "role primary"
-for n in "${!ROOTS[@]}"; do
-	if got=$(wait_writes "$n" db2 50); then
-		ok "HAProxy ${LABELS[$n]}: after the promotion writes land on db2"
-	else
-		ko "HAProxy ${LABELS[$n]}: writes never reached db2 (last: $got)"
-	fi
-done
+promote 1 2 2
+writes_land db2 "after the promotion"
 touch "$tmp/sampler.stop"
 wait "$sampler_pid" 2>/dev/null
 two=$(grep -c ' db1 db2$\| db2 db1$' "$tmp/samples")
@@ -265,18 +276,9 @@ done
 # 3. split brain: db1 primary on the same timeline as db2: no writer anywhere
 feed 1 "tl 2"
 feed 1 "role primary"
-for n in "${!ROOTS[@]}"; do
-	if got=$(wait_writes "$n" refused 50); then
-		ok "HAProxy ${LABELS[$n]}: split brain: connections refused (ready: '$(ready_set "$n")')"
-	else
-		ko "HAProxy ${LABELS[$n]}: split brain still lands writes (last: $got)"
-	fi
-done
+writes_land refused "split brain: connections refused"
 feed 1 "role standby"
-for n in "${!ROOTS[@]}"; do
-	wait_writes "$n" db2 50 >/dev/null && ok "HAProxy ${LABELS[$n]}: split brain over: db2 again" ||
-		ko "HAProxy ${LABELS[$n]}: writes did not come back to db2 after the split brain"
-done
+writes_land db2 "split brain over: db2 again"
 
 # 4. HAProxy 2.6 reloaded: a new process (-sf) starts with every server disabled
 old=${HAP_PIDS[0]}
@@ -341,18 +343,8 @@ refused_after=$(curl -s -m 1 "http://$IP:$STATUS_PORT/metrics" | awk '$1 == "hap
 expect "haprole_spoa_reload_failures_total after the refused reload" "$((${refused_before:-0} + 1))" "${refused_after:-none}"
 cp "$tmp/spoa.conf.good" "$tmp/spoa.conf"
 # the old push set still follows the cluster: db1 promoted back (timeline 3) reaches HAProxy
-echo standby >"$tmp/db2.role"
-feed 2 "role standby"
-echo primary >"$tmp/db1.role"
-feed 1 "tl 3"
-feed 1 "role primary"
-for n in "${!ROOTS[@]}"; do
-	if got=$(wait_writes "$n" db1 50); then
-		ok "HAProxy ${LABELS[$n]}: after the refused reload, push still follows: writes land on db1"
-	else
-		ko "HAProxy ${LABELS[$n]}: after the refused reload, writes never reached db1 (last: $got)"
-	fi
-done
+promote 2 1 3
+writes_land db1 "after the refused reload, push still follows"
 
 # 7. the stuck target: timed out, logged, never in the way
 if grep -q "push stuck ($tmp/stuck.sock): .*timed out" "$tmp/spoa.log"; then
