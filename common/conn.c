@@ -351,8 +351,7 @@ void conn_init(struct conn *c, struct ev_loop *loop, int fd, const struct conn_o
 	c->ops = ops;
 	c->kind = kind;
 	c->id = id;
-	c->opened = ev_now(loop);
-	c->state = CONN_ST_OPEN;
+	c->opened = ev_now(loop); /* <state> is CONN_ST_OPEN (0) from the memset */
 	ev_io_init(&c->io, conn_io_cb, fd, 0);
 	ev_init(&c->timer, conn_timer_cb);
 	if (peer == NULL) {

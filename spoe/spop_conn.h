@@ -1,9 +1,9 @@
 /* spoe/spop_conn.h - one connection from HAProxy speaking SPOP 2.0. Prefix: spop_conn_.
  * Fields are public so tests can inspect one; only spop_conn.c writes them.
  *
- * HELLO -> RUNNING (NOTIFY in, ACK out, pipelined) -> CLOSING. <rx> and <tx> are allocated at
- * accept and never grow; the NOTIFY -> ACK path allocates nothing and makes no syscall but
- * read() and write(). ACKs go out in arrival order, except a write NOTIFY held while a promotion
+ * HELLO -> RUNNING (NOTIFY in, ACK out, pipelined) -> CLOSING. <rx> and <tx> are allocated when
+ * the first bytes arrive and never grow; the NOTIFY -> ACK path allocates nothing and makes no
+ * syscall but read() and write(). ACKs go out in arrival order, except a write NOTIFY held while a promotion
  * is plausible (spoe/hold.h): its ACK goes out when released, after later ones (SPOE.txt 3.2.3,
  * pipelining: "ACK frames can be send in any order"). <tx> always keeps SPOP_ACK_MAX bytes per
  * held NOTIFY, so a release never lacks room. The socket plumbing (reads, writes, backpressure,
