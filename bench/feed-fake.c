@@ -6,6 +6,7 @@
  *   role primary|standby|unknown   tl N   up 0|1   lag BYTES   sysid S   admin ready|drain|maint
  *   fenced 0|1   streaming 0|1   silent 0|1 (stop sending: a black-holed node)
  *   drop (close every subscriber)   quit
+ * Several changes on one line ("role primary tl 3") are applied together, one frame.
  * Any other first line is answered as an agent-check of the writer check, then closed.
  * Each change bumps seq and is pushed at once. Prints "ready" on stdout once listening. */
 #include <errno.h>
@@ -174,10 +175,37 @@ static bool parse_bool(const char *v)
 	return strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0;
 }
 
-/* One command line; returns false on "quit". */
+/* Applies one "key value" change to the state; false for an unknown key or a bad value. */
+static bool ff_set(struct ff *ff, const char *k, const char *v)
+{
+	if (strcmp(k, "role") == 0)
+		return ns_role_parse(v, strlen(v), &ff->st.pg.role);
+	if (strcmp(k, "tl") == 0)
+		ff->st.pg.tl = (uint32_t)strtoul(v, NULL, 10);
+	else if (strcmp(k, "up") == 0)
+		ff->st.pg.up = parse_bool(v);
+	else if (strcmp(k, "lag") == 0)
+		ff->st.pg.lag_bytes = strtoull(v, NULL, 10);
+	else if (strcmp(k, "sysid") == 0)
+		snprintf(ff->st.pg.sysid, sizeof(ff->st.pg.sysid), "%s", v);
+	else if (strcmp(k, "admin") == 0)
+		return ns_admin_parse(v, strlen(v), &ff->st.admin);
+	else if (strcmp(k, "fenced") == 0)
+		ff->st.fenced = parse_bool(v);
+	else if (strcmp(k, "streaming") == 0)
+		ff->st.pg.streaming = parse_bool(v);
+	else
+		return false;
+	return true;
+}
+
+/* One command line; returns false on "quit". A line may hold several changes ("role primary
+ * tl 3"): they are applied together and pushed as one frame, as an agent reports a promotion
+ * (new role and new timeline in one probe result). */
 static bool ff_command(struct ff *ff, char *line)
 {
-	char *k = strtok(line, " \t\r\n"), *v = strtok(NULL, " \t\r\n");
+	char *k = strtok(line, " \t\r\n"), *v;
+	bool changed = false;
 	size_t i;
 
 	if (k == NULL)
@@ -193,36 +221,23 @@ static bool ff_command(struct ff *ff, char *line)
 			}
 		return true;
 	}
-	if (v == NULL) {
-		fprintf(stderr, "feed-fake: '%s' needs a value\n", k);
-		return true;
+	for (; k != NULL; k = strtok(NULL, " \t\r\n")) {
+		v = strtok(NULL, " \t\r\n");
+		if (v == NULL) {
+			fprintf(stderr, "feed-fake: '%s' needs a value\n", k);
+			break;
+		}
+		if (strcmp(k, "silent") == 0) {
+			ff->silent = parse_bool(v);
+			continue;
+		}
+		if (ff_set(ff, k, v))
+			changed = true;
+		else
+			fprintf(stderr, "feed-fake: bad command or value '%s %s'\n", k, v);
 	}
-	if (strcmp(k, "role") == 0) {
-		if (!ns_role_parse(v, strlen(v), &ff->st.pg.role))
-			fprintf(stderr, "feed-fake: bad role '%s'\n", v);
-	} else if (strcmp(k, "tl") == 0) {
-		ff->st.pg.tl = (uint32_t)strtoul(v, NULL, 10);
-	} else if (strcmp(k, "up") == 0) {
-		ff->st.pg.up = parse_bool(v);
-	} else if (strcmp(k, "lag") == 0) {
-		ff->st.pg.lag_bytes = strtoull(v, NULL, 10);
-	} else if (strcmp(k, "sysid") == 0) {
-		snprintf(ff->st.pg.sysid, sizeof(ff->st.pg.sysid), "%s", v);
-	} else if (strcmp(k, "admin") == 0) {
-		if (!ns_admin_parse(v, strlen(v), &ff->st.admin))
-			fprintf(stderr, "feed-fake: bad admin '%s'\n", v);
-	} else if (strcmp(k, "fenced") == 0) {
-		ff->st.fenced = parse_bool(v);
-	} else if (strcmp(k, "streaming") == 0) {
-		ff->st.pg.streaming = parse_bool(v);
-	} else if (strcmp(k, "silent") == 0) {
-		ff->silent = parse_bool(v);
-		return true;
-	} else {
-		fprintf(stderr, "feed-fake: unknown command '%s'\n", k);
-		return true;
-	}
-	ff_changed(ff);
+	if (changed)
+		ff_changed(ff);
 	return true;
 }
 
