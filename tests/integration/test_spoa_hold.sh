@@ -244,6 +244,8 @@ run_scenario() { # run_scenario LABEL NAME how(switchover|kill9|kill9stop) PRIMA
 	rt0=$(metric 'haprole_spoa_messages_total{message="haprole-route",intent="write-retry"}')
 	# final connect failures (tcplog termination state SC) and re-routed writes so far
 	sc0=$(hap_log_count ' pg_write[a-z_]*/[^ ]+ [-0-9]+/[-0-9]+/[-0-9]+ [0-9]+ SC ')
+	local log0
+	log0=$(wc -l <"$tmp/haproxy.cfg.log")
 	pr0=$(hap_log_count ' pg_write[a-z_]*/[^ ]+ [-0-9]+/[-0-9]+/[-0-9]+ [0-9]+ PR ')
 	rr0=$(hap_log_count ' pg_write_routed/reroute ')
 	client_start "$name"
@@ -326,7 +328,16 @@ run_scenario() { # run_scenario LABEL NAME how(switchover|kill9|kill9stop) PRIMA
 	fi
 	expect "$label: $how: writes that reached a non-primary" 0 "$ro"
 	expect "$label: $how: acknowledged writes missing on $s" 0 "$lost"
-	[ "$failed" = 0 ] || { echo "     errors: $(head -c 300 "$tmp/$name.json")"; cat "$tmp/$name.failed"; }
+	if [ "$failed" != 0 ]; then
+		echo "     errors: $(head -c 300 "$tmp/$name.json")"
+		cat "$tmp/$name.failed"
+		# what HAProxy logged for this scenario's write sessions that did not end cleanly
+		# (termination state other than --), so that a failure says where the write broke
+		echo "     HAProxy's log, write sessions of this scenario not ended cleanly (at most 20):"
+		tail -n +"$((log0 + 1))" "$tmp/haproxy.cfg.log" |
+			grep -a -E ' pg_write[a-z_]*/[^ ]+ [-0-9]+/[-0-9]+/[-0-9]+ [0-9]+ [^-][^ ] |pg_write[a-z_]*/[^ ]+ [-0-9]+/[-0-9]+/[-0-9]+ [0-9]+ -[^-] ' |
+			head -n 20 | cut -c1-300 | sed 's/^/       /'
+	fi
 	echo "     $label: $how: $(sed -n 's/.*"writes": \([0-9]*\).*/\1/p' "$tmp/$name.json") writes, $failed failed ($inflight in flight: started before the $kind; $race before the SPOA saw the loss), $rr refused at connect and routed again, $held held until $s took over, added latency p50 $p50 ms, max $mx ms; SPOA holds started $(( $(metric haprole_spoa_holds_started_total) - h0 ))"
 }
 
