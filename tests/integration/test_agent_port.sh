@@ -2,31 +2,21 @@
 # tests/integration/test_agent_port.sh - haprole-agent's port without probes (no PostgreSQL
 # needed): every dialect (agent-check, HTTP, SUBSCRIBE), the limits (a 1 MiB line, silent
 # clients, max_clients), -c, SIGHUP reload (good and bad file) and SIGTERM drain-then-exit.
-# Address 127.0.11.203, ports 21510-21519 (this engineer's range: 127.0.11.128/25, 21500-21999).
+# Its address and port: block test_agent_port of tests/integration/lib/fixture.sh.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/integration/lib/fixture.sh
 
-AGENT=${HAPROLE_AGENT:-./haprole-agent}
+AGENT=$HAPROLE_AGENT
 PY=/usr/bin/python3
-ADDR=127.0.11.203
-PORT=21510
+fix_need nc curl jq "$PY" "$AGENT"
+fix_block test_agent_port
+ADDR=$IP
+fix_ports PORT
+fix_tmp agent-port
 fails=0
-tmp=$(mktemp -d)
 apid=
-
-cleanup() {
-	[ -n "$apid" ] && kill -KILL "$apid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-for b in nc curl jq "$PY"; do
-	command -v "$b" >/dev/null 2>&1 || { echo "skip: $b not found"; exit 77; }
-done
-[ -x "$AGENT" ] || { echo "FAIL: $AGENT not built (make)"; exit 1; }
-
-# ok, ko, expect, expect_match: lib/expect.sh.
-. tests/integration/lib/expect.sh
+fix_pre_cleanup() { [ -n "$apid" ] && kill -KILL "$apid" 2>/dev/null; }
 ask() { printf '%b' "$1" | nc -w 3 "$ADDR" "$PORT" 2>/dev/null; }
 
 write_conf() {

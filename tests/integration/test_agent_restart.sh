@@ -16,25 +16,23 @@
 # be_http_f2, HTTP health checks on GET /check/writer (inter 1s, fall 1 and fall 2): a check
 # that lands while the restarted agent is not yet listening fails (connection refused).
 # Negative control: stopping PostgreSQL makes the same sampler see the server leave RUNNING.
-# Addresses 127.0.11.62-63, ports 21620-21629 (frontends 21622-21625) (this engineer's range 127.0.11.0/24,
-# 21000-21999). AGENT=path runs another haprole-agent binary (e.g. an older build).
+# Its addresses and ports: block test_agent_restart of tests/integration/lib/fixture.sh.
+# AGENT=path runs another haprole-agent binary (e.g. an older build).
 set -u
 cd "$(dirname "$0")/../.."
 
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
-. tests/integration/lib/proc.sh # stop_pid
-. tests/integration/lib/expect.sh
+. tests/integration/lib/fixture.sh
 
-AGENT=${AGENT:-./haprole-agent}
+AGENT=${AGENT:-$HAPROLE_AGENT}
 PY=/usr/bin/python3
-ADDR=127.0.11.62
-PGPORT=21620
-APORT=21621
-FEPORT=21622 # + i for the i-th HAProxy (0: Debian's 2.6)
-PEER=127.0.11.63:21629 # nothing listens there: a peer that is down
+fix_block test_agent_restart
+fix_addrs ADDR PEER_ADDR
+fix_ports PGPORT APORT FEPORT # FEPORT + i for the i-th HAProxy (0: Debian's 2.6), below PORT_LAST
+PEER=$PEER_ADDR:$PORT_LAST    # nothing listens there: a peer that is down
 RESTARTS=${RESTARTS:-3}
-tmp=$(mktemp -d)
+fix_tmp agent-restart
 HSOCK=$tmp/haproxy0.sock # the 2.6 one: agent_status polls
 apid=
 sampler_pid=
@@ -42,17 +40,13 @@ poller_pid=
 sess_pid=
 fails=0
 
-cleanup() {
+fix_pre_cleanup() {
 	touch "$tmp/stop" "$tmp/go"
 	stop_pid "$sampler_pid" KILL
 	stop_pid "$poller_pid" KILL
 	stop_pid "$sess_pid" KILL
 	stop_pid "$apid" KILL
-	hap_cleanup_all
-	pg_cleanup_all
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
 
 pg_require || exit 77
 hap_require || exit 77

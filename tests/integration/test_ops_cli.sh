@@ -10,29 +10,24 @@
 #      already in use gives exit 1 to the caller. With -d it stays in the foreground.
 #   3. make help lists every target of the Makefile's .PHONY lines; docker/demo.sh help does not
 #      call the loopback layout unimplemented.
-# Addresses: 127.0.45.1, ports 33510-33519.
+# Its address and ports: block test_ops_cli of tests/integration/lib/fixture.sh.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
-. tests/integration/lib/expect.sh
+. tests/integration/lib/fixture.sh
 fails=0
-IP=127.0.45.1
-P_AGENT=33510
-P_SPOA=33511
-P_STATUS=33512
-P_BUSY=33513
-tmp=$(mktemp -d /tmp/hr-ops-cli.XXXXXX)
+fix_block test_ops_cli
+fix_ports P_AGENT P_SPOA P_STATUS P_BUSY
+fix_tmp ops-cli
 pids=()
-cleanup() {
+fix_pre_cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -f "$tmp/busy.pid" ] && kill "$(cat "$tmp/busy.pid")" 2>/dev/null
 	# A daemon that went to the background where a check failed: every process of ours
 	# names this test's own directory in its arguments.
 	for p in $(pgrep -f -- "$tmp/"); do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
 trap 'exit 1' INT TERM
 for b in ./haprole-agent ./haprole-spoa; do [ -x "$b" ] || { echo "FAIL: $b not built (make)"; exit 1; }; done
 

@@ -10,20 +10,19 @@
 #   3. `[agent] expose = minimal` against full: the JSON, the feed and the agent-check reply of
 #      a minimal agent carry no error text (libpq's, naming the closed port's address), no admin
 #      reason; haprole-spoa and haprolectl still read its feed.
-# Address 127.0.61.1, ports 37001-37019 and 37099 (this test's block: 127.0.61.0/24, 37000-37199).
+# Its address and ports: block test_privdrop of tests/integration/lib/fixture.sh.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/integration/lib/fixture.sh
 
-AGENT=./haprole-agent
-SPOA=./haprole-spoa
-CTL=./haprolectl
-IP=127.0.61.1
-P_FULL=37001    # agent, expose = full (and the refusal / --allow-root runs)
-P_MIN=37002     # agent, expose = minimal
-P_DROP=37003    # agent, user = nobody
-P_SPOA=37010    # haprole-spoa SPOP
-P_STATUS=37011  # haprole-spoa status
-P_CLOSED=37099  # nothing listens: libpq's error names it
+AGENT=$HAPROLE_AGENT
+SPOA=$HAPROLE_SPOA
+CTL=$HAPROLE_CTL
+fix_block test_privdrop
+# P_FULL: agent, expose = full (and the refusal / --allow-root runs); P_MIN: agent, expose =
+# minimal; P_DROP: agent, user = nobody; P_SPOA, P_STATUS: haprole-spoa's SPOP and status;
+# P_CLOSED: nothing listens (libpq's error names it)
+fix_ports P_FULL P_MIN P_DROP P_SPOA P_STATUS P_CLOSED
 fails=0
 pids=()
 
@@ -35,17 +34,12 @@ for b in "$AGENT" "$SPOA" "$CTL"; do [ -x "$b" ] || { echo "FAIL: $b not built (
 getent passwd nobody >/dev/null || { echo "SKIP-UNAVOIDABLE: no user nobody"; exit 77; }
 NOGROUP=$(id -gn nobody)
 
-tmp=$(mktemp -d)
+fix_tmp privdrop
 chmod 0711 "$tmp" # nobody may pass through it to the files it is given, not list it
-cleanup() {
+fix_pre_cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-
-# ok, ko, expect, expect_match: lib/expect.sh.
-. tests/integration/lib/expect.sh
 
 # agent_conf FILE PORT DIR [EXTRA...] - an agent whose postgres probe aims at the closed port
 # (so its state holds libpq's error, which names the server's address), admin socket and state

@@ -48,8 +48,8 @@ test_spoa_rule          127.0.43.11        32530-32539
 test_spoa_hold          127.0.46.10-22     34000-34499  hand
 test_push               127.0.48.10-22     35000-35099
 test_agent_cluster      127.0.11.131-203   21531-21599  hand
-test_agent_port         127.0.11.203       21510-21519  hand
-test_agent_restart      127.0.11.62-63     21620-21629  hand
+test_agent_port         127.0.11.203       21510-21519
+test_agent_restart      127.0.11.62-63     21620-21629
 test_probe_pg           127.0.11.1-2       21432-21433
 test_probe_http         127.0.11.3         21080-21081
 test_probe_https        127.0.63.3         38000-38002
@@ -58,12 +58,12 @@ test_layout_standalone  127.0.42.41-62     31000-31999  hand
 test_layout_active_active 127.0.42.81-102  31000-31999  hand
 test_ops_drain          127.0.13.1-3       23100-23109
 test_ops_fence          127.0.13.4-6       23110-23119
-test_ops_cli            127.0.45.1         33510-33519  hand
+test_ops_cli            127.0.45.1         33510-33519
 test_drain_http         127.0.41.1-10      31100-31432  hand
 test_patroni_compat     127.0.41.1-11      31111-31480  hand
 test_lua_router         127.0.47.10        34500-34599  hand
 test_hostile            127.0.48.51        35200-35299  hand
-test_privdrop           127.0.61.1         37000-37199  hand
+test_privdrop           127.0.61.1         37000-37199
 bench/spoa-bench        127.0.12.30        22930-22939  hand
 bench/spoa-haproxy-bench 127.0.12.31       22940-22949  hand
 bench/lua-haproxy-bench 127.0.47.31        34940-34949  hand
