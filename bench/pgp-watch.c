@@ -3,7 +3,8 @@
  * tests/integration/test_probe_pg.sh and for people watching a server.
  *
  *   pgp-watch [-i INTERVAL] [-t TIMEOUT] [-c CONNECT_TIMEOUT] [-r RISE] [-f FALL] [-d SECONDS]
- *             [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-D PGDATA] [-v] CONNINFO
+ *             [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-D PGDATA] [-b BURST_INTERVAL] [-v]
+ *             CONNINFO
  *
  * Line format (key=value, err last, quoted):
  *   <ms since start> ch=<changes> up=0|1 role=R tl=N sysid=S lsn=N lag_bytes=N lag_ms=N
@@ -75,7 +76,8 @@ static void watch_usage(void)
 	fprintf(
 	    stderr,
 	    "usage: pgp-watch [-i INTERVAL] [-t TIMEOUT] [-c CONNECT_TIMEOUT] [-r RISE] [-f FALL]\n"
-	    "                 [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-D PGDATA] [-d SECONDS] [-v]\n"
+	    "                 [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-D PGDATA] [-b BURST_INTERVAL]\n"
+	    "                 [-d SECONDS] [-v]\n"
 	    "                 CONNINFO\n"
 	    "Runs the agent's postgres probe alone; prints one line per change.\n"
 	    "Durations as in configs: 100ms, 1s (bare number: ms). Defaults: the [postgres] "
@@ -96,7 +98,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pgp-watch: %s\n", err);
 		return 1;
 	}
-	while ((opt = getopt(argc, argv, "i:t:c:r:f:T:a:D:d:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "i:t:c:r:f:T:a:D:b:d:vh")) != -1) {
 		switch (opt) {
 		case 'i':
 			if (watch_duration("pgp-watch", "i", optarg, &conf.interval) < 0)
@@ -116,6 +118,10 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			if (watch_duration("pgp-watch", "a", optarg, &conf.accept_check) < 0)
+				return 2;
+			break;
+		case 'b':
+			if (watch_duration("pgp-watch", "b", optarg, &conf.burst_interval) < 0)
 				return 2;
 			break;
 		case 'D':
