@@ -9,6 +9,8 @@ directory kept by bench/failover.sh -k (or bench/route-lag.sh -k): per measured 
   agent     the new primary's agent logs "pg probe: role standby -> primary"
   spoa      haprole-spoa logs "cluster C: writer X -> NEW" (spoa and push routers)
   push      push mode logs "push demo: pg_write/NEW -> ready" (push router)
+  routed    HAProxy's first session sent to the new primary, accept + Tw in its log (= ROUTED_MS
+            of bench/failover.sh, taken at the trial; "-" in work directories from before it)
   ack       the first write acknowledged by the new primary through HAProxy (= PROMO_MS)
   ack_t0    when that write started (before "spoa": it waited, held or connecting)
   next_t0   the first write started after the router had the new writer (spoa/push line):
@@ -57,9 +59,9 @@ def med(v):
 
 
 rows = [json.loads(l) for l in open(os.path.join(work, "trials.jsonl")) if l.strip()]
-cols = ("pg_rw", "agent", "spoa", "push", "ack_t0", "next_t0", "ack")
+cols = ("pg_rw", "agent", "spoa", "push", "routed", "ack_t0", "next_t0", "ack")
 per = {}
-print("%-5s %3s %-9s %7s %7s %7s %7s %7s %8s %7s" % (("PATH", "N", "TO") + tuple(c.upper() for c in cols)))
+print("%-5s %3s %-9s %7s %7s %7s %7s %7s %7s %8s %7s" % (("PATH", "N", "TO") + tuple(c.upper() for c in cols)))
 for r in rows:
     if not r.get("ok") or r.get("promo_ms") is None:
         continue
@@ -73,7 +75,7 @@ for r in rows:
         continue
     first = min(acks, key=lambda o: o["t1"])
     promo = first["t1"] - r["promo_ms"] / 1000.0
-    v = {"ack": r["promo_ms"], "ack_t0": (first["t0"] - promo) * 1000}
+    v = {"ack": r["promo_ms"], "ack_t0": (first["t0"] - promo) * 1000, "routed": r.get("routed_ms")}
     a = first_after(stamped(os.path.join(logs, "agent-%s.log" % r["to"]), r"role standby -> primary"), promo)
     g = first_after(stamped(os.path.join(logs, "pg-%s.log" % r["to"]), r"archive recovery complete"), promo)
     v["pg_rw"] = (g - promo) * 1000 if g else None
@@ -93,7 +95,7 @@ for r in rows:
         v["next_t0"] = None
     per.setdefault(r["path"], []).append(v)
     f = lambda x: "-" if x is None else "%.1f" % x
-    print("%-5s %3d %-9s %7s %7s %7s %7s %7s %8s %7s" % ((r["path"], r["trial"], r["to"]) + tuple(f(v[c]) for c in cols)))
+    print("%-5s %3d %-9s %7s %7s %7s %7s %7s %7s %8s %7s" % ((r["path"], r["trial"], r["to"]) + tuple(f(v[c]) for c in cols)))
 print()
 print("median, ms after the history file:")
 for path, vs in per.items():
