@@ -8,34 +8,30 @@
 #      "up drain"), every new session goes to db1, and every held session on db2 ends normally;
 #   3. haprolectl maint: MAINT, /check/reader 503, new sessions to db1; ready: UP again;
 #   4. db2's PostgreSQL stopped: DOWN, new sessions to db1.
-# Address block 127.0.41.0/24, ports 31000-31499 (agenthttp's). Exit 0 pass, 77 skip, 1 fail.
+# Its addresses and ports: block test_drain_http of tests/integration/lib/fixture.sh. Exit 0
+# pass, 77 skip, 1 fail.
 set -u
 cd "$(dirname "$0")/../.."
 
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
 . tests/integration/lib/haproxy3.sh
-OPS_TMP=$(mktemp -d)
+. tests/integration/lib/fixture.sh
 . tests/integration/lib/ops.sh
 
-CTL=./haprolectl
-A1=127.0.41.1 A2=127.0.41.2 FE=127.0.41.10
-AP=31101 PGP=31432 FEPORT=31200
-HOLD_SECS=8
-fails=0
+CTL=$HAPROLE_CTL
+ops_require "$CTL" || exit $?
+fix_block test_drain_http
+fix_addrs A1 A2 FE
+fix_ports AP PGP FEPORT # FEPORT + i for the i-th HAProxy
+ops_tmp drain-http
+HOLD_SECS=60 # the longest a held session waits for its release
 HOLD_PIDS=()
-
-cleanup() {
+fix_pre_cleanup() {
 	local p
 	for p in "${HOLD_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	ops_cleanup
-	hap_cleanup_all
-	pg_cleanup_all
-	rm -rf "$OPS_TMP"
 }
-trap cleanup EXIT
-
-ops_require "$CTL" || exit $?
 
 # HAProxy 2.6 (Debian 12) and 3.2 (the sid root of lib/haproxy3.sh).
 roots=("")
@@ -50,11 +46,7 @@ echo "HAProxy versions under test: ${names[*]}"
 # ---- cluster --------------------------------------------------------------------------------
 # each node in its own directory: its PostgreSQL's unix socket lives beside PGDATA, so both can
 # use the same port on their own address
-mkdir -p "$OPS_TMP/n1" "$OPS_TMP/n2"
-chown postgres: "$OPS_TMP" "$OPS_TMP/n1" "$OPS_TMP/n2"
-pg_init_primary "$OPS_TMP/n1/pg" $PGP $A1 && pg_start "$OPS_TMP/n1/pg" || exit 1
-pg_make_standby $A1 $PGP "$OPS_TMP/n2/pg" $PGP $A2 && pg_start "$OPS_TMP/n2/pg" || exit 1
-pg_wait_streaming $A2 $PGP 30 || exit 1
+ops_pg_pair "$OPS_TMP/n1/pg" $A1 $PGP "$OPS_TMP/n2/pg" $A2 $PGP || fail "PostgreSQL primary + standby"
 ops_pair_up $A1 $AP $PGP $A2 $AP $PGP || exit 1
 ops_wait_line $A2 $AP reader '^up ready' 20 || exit 1
 
@@ -104,13 +96,15 @@ new_sessions() {
 		pg_psql $FE "$1" "select inet_server_addr()" 2>&1 | head -n 1
 	done
 }
-# hold PORT TAG - one session through the reader port that lives HOLD_SECS seconds, then says
-# which server it ran on; exit status and output in $OPS_TMP/hold_TAG.{out,rc}.
+# hold PORT TAG - one session through the reader port that lives until a row is in the table
+# release (written on db1, replicated to db2; HOLD_SECS at most), then says which server it ran
+# on; exit status and output in $OPS_TMP/hold_TAG.{out,rc}. Released, not timed: a loaded
+# machine cannot end it before the checks that need it open.
 hold() {
 	(
 		PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 -h $FE -p "$1" \
 			-U postgres -d postgres \
-			-c "select inet_server_addr(), pg_sleep($HOLD_SECS)" >"$OPS_TMP/hold_$2.out" 2>&1
+			-c "select inet_server_addr(), held($HOLD_SECS)" >"$OPS_TMP/hold_$2.out" 2>&1
 		echo $? >"$OPS_TMP/hold_$2.rc"
 	) &
 	HOLD_PIDS+=($!)
@@ -118,6 +112,16 @@ hold() {
 scur() { hap_server_field "$HSOCK" be_pg_ro "$1" scur; }
 
 # ---- 1. sessions held open, some on db2 -------------------------------------------------------
+pg_psql $A1 $PGP "create table release(x int);
+create function held(secs int) returns bool language plpgsql as \$\$
+begin
+	for i in 1 .. secs * 20 loop
+		if exists (select 1 from release) then return true; end if;
+		perform pg_sleep(0.05);
+	end loop;
+	return false;
+end \$\$" >/dev/null || fail "cannot create the release table"
+pg_wait_caught_up $A1 $PGP $A2 $PGP 30 || fail "db2 did not replay the release table"
 for i in "${!socks[@]}"; do
 	for k in 1 2 3 4; do hold $((FEPORT + i)) "$i.$k"; done
 done
@@ -155,7 +159,8 @@ for i in "${!socks[@]}"; do
 	got=$(new_sessions $((FEPORT + i)) 6 | sort | uniq -c | sed 's/^ *//' | tr '\n' ' ')
 	expect "${names[$i]}: 6 new sessions during the drain all on db1" "6 $A1 " "$got"
 done
-# every held session ends on its own, the ones on db2 included
+# every held session ends normally once released, the ones on db2 included
+pg_psql $A1 $PGP "insert into release values (1)" >/dev/null || ko "cannot release the held sessions"
 for p in "${HOLD_PIDS[@]}"; do
 	for t in $(seq 1 $(((HOLD_SECS + 10) * 10))); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 done

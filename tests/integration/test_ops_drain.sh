@@ -34,7 +34,7 @@ is_drain() { local v; v=$(admin_state "$1" "$2"); [ -n "$v" ] && (( (v & 8) != 0
 admin_of() { curl -s -m 2 "http://$A1:$P1/" | jq -r .admin; }
 
 # ---- cluster --------------------------------------------------------------------------------
-ops_pg_pair $A1 $PG1 $A2 $PG2 || fail "PostgreSQL primary + standby"
+ops_pg_pair "$OPS_TMP/pg1" $A1 $PG1 "$OPS_TMP/pg2" $A2 $PG2 || fail "PostgreSQL primary + standby"
 
 ops_pair_up $A1 $P1 $PG1 $A2 $P2 $PG2 || exit 1
 ops_wait_line $A2 $P2 reader '^up ready' 20 || exit 1

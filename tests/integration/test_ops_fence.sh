@@ -45,7 +45,8 @@ write_loop() {
 count_rows() { pg_psql "$1" "$2" "select count(*) from w where tag = '$3'"; }
 
 # ---- cluster --------------------------------------------------------------------------------
-ops_pg_pair $A1 $PG1 $A2 $PG2 "create table w(tag text, i int)" || fail "PostgreSQL primary + standby"
+ops_pg_pair "$OPS_TMP/pg1" $A1 $PG1 "$OPS_TMP/pg2" $A2 $PG2 \
+	"create table w(tag text, i int)" || fail "PostgreSQL primary + standby"
 
 ops_pair_up $A1 $P1 $PG1 $A2 $P2 $PG2 || exit 1
 

@@ -59,7 +59,7 @@ test_layout_active_active 127.0.42.81-102  31000-31999  hand
 test_ops_drain          127.0.13.1-3       23100-23109
 test_ops_fence          127.0.13.4-6       23110-23119
 test_ops_cli            127.0.45.1         33510-33519
-test_drain_http         127.0.41.1-10      31100-31432  hand
+test_drain_http         127.0.63.10-12     38010-38019
 test_patroni_compat     127.0.41.1-11      31111-31480  hand
 test_lua_router         127.0.47.10        34500-34599  hand
 test_hostile            127.0.48.51        35200-35299  hand

@@ -122,15 +122,16 @@ ops_tmp() {
 	fix_pre_cleanup() { ops_cleanup; }
 }
 
-# ops_pg_pair A1 PG1 A2 PG2 [SQL] - PostgreSQL primary A1:PG1 ($OPS_TMP/pg1), SQL run on it, and
-# its streaming standby A2:PG2 ($OPS_TMP/pg2): started, waits (30 s) until it streams.
+# ops_pg_pair DIR1 A1 PG1 DIR2 A2 PG2 [SQL] - PostgreSQL primary A1:PG1 (data directory DIR1),
+# SQL run on it, and its streaming standby A2:PG2 (DIR2): started; waits (30 s) until it streams.
+# Two servers on one port need data directories with different parents (the unix socket).
 ops_pg_pair() {
-	pg_init_primary "$OPS_TMP/pg1" "$2" "$1" && pg_start "$OPS_TMP/pg1" || return 1
-	if [ -n "${5:-}" ]; then
-		pg_psql "$1" "$2" "$5" >/dev/null || return 1
+	pg_init_primary "$1" "$3" "$2" && pg_start "$1" || return 1
+	if [ -n "${7:-}" ]; then
+		pg_psql "$2" "$3" "$7" >/dev/null || return 1
 	fi
-	pg_make_standby "$1" "$2" "$OPS_TMP/pg2" "$4" "$3" && pg_start "$OPS_TMP/pg2" || return 1
-	pg_wait_streaming "$3" "$4" 30
+	pg_make_standby "$2" "$3" "$4" "$6" "$5" && pg_start "$4" || return 1
+	pg_wait_streaming "$5" "$6" 30
 }
 
 # re_quote STRING - STRING with the dots of an address escaped, for a regex.
