@@ -354,6 +354,9 @@ static void pgp_send_query(struct pg_probe *p)
 	int r;
 
 	pgp_set_state(p, PGP_ST_QUERY, 0); /* deadline first */
+	p->reply.have_row = false;
+	p->reply.raced = false;
+	p->reply.err[0] = '\0';
 	if (PQsendQuery(p->conn, PGP_QUERY) != 1) {
 		pgp_fail(p, false, "send query: %s", PQerrorMessage(p->conn));
 		return;
@@ -476,10 +479,9 @@ static void pgp_success(struct pg_probe *p, const struct pgp_sample *s)
 
 static void pgp_on_query_io(struct pg_probe *p, int revents)
 {
-	struct pgp_sample s;
 	const char *why = NULL;
-	char errbuf[NS_REASON_MAX] = "";
-	bool have_row = false, raced = false;
+	char *errbuf = p->reply.err;
+	size_t errlen = sizeof(p->reply.err);
 	PGresult *res;
 
 	if (revents & EV_WRITE) {
@@ -505,23 +507,23 @@ static void pgp_on_query_io(struct pg_probe *p, int revents)
 			const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 			if (errbuf[0] == '\0')
-				snprintf(errbuf, sizeof(errbuf), "query: %s",
+				snprintf(errbuf, errlen, "query: %s",
 				         PQresultErrorMessage(res));
 			/* 55000 "recovery is not in progress": a recovery-only function ran after a
 			 * promotion ended under the query (pg_is_in_recovery() was true at its start) */
-			raced = code != NULL && strcmp(code, "55000") == 0;
+			p->reply.raced = code != NULL && strcmp(code, "55000") == 0;
 		} else if (PQntuples(res) != 1 || PQnfields(res) != PGP_COL_COUNT) {
-			snprintf(errbuf, sizeof(errbuf), "query: %d rows of %d columns",
+			snprintf(errbuf, errlen, "query: %d rows of %d columns",
 			         PQntuples(res), PQnfields(res));
 		} else {
 			const char *vals[PGP_COL_COUNT];
 
 			for (int i = 0; i < PGP_COL_COUNT; i++)
 				vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
-			if (pgp_parse_row(vals, &s, &why) < 0)
-				snprintf(errbuf, sizeof(errbuf), "query: %s", why);
+			if (pgp_parse_row(vals, &p->reply.s, &why) < 0)
+				snprintf(errbuf, errlen, "query: %s", why);
 			else
-				have_row = true;
+				p->reply.have_row = true;
 		}
 		PQclear(res);
 		if (PQstatus(p->conn) == CONNECTION_BAD) {
@@ -530,12 +532,12 @@ static void pgp_on_query_io(struct pg_probe *p, int revents)
 		}
 	}
 	if (PQisBusy(p->conn))
-		return; /* more to come */
+		return; /* more to come: what came so far is kept in <p->reply> */
 	if (PQstatus(p->conn) == CONNECTION_BAD) {
 		pgp_fail(p, false, "connection lost: %s", PQerrorMessage(p->conn));
 		return;
 	}
-	if (raced && p->raced < PGP_RACED_MAX) {
+	if (p->reply.raced && p->raced < PGP_RACED_MAX) {
 		/* not a failure of the server: the standby just became a primary. Asking again at
 		 * once reads the new role; counting it down would drop the node from the SPOA's hold
 		 * window for a probe interval, in the very moment writes wait for it. */
@@ -545,11 +547,11 @@ static void pgp_on_query_io(struct pg_probe *p, int revents)
 		pgp_send_query(p);
 		return;
 	}
-	if (errbuf[0] != '\0' || !have_row) {
+	if (errbuf[0] != '\0' || !p->reply.have_row) {
 		pgp_fail(p, true, "%s", errbuf[0] != '\0' ? errbuf : "query: no result");
 		return;
 	}
-	pgp_success(p, &s);
+	pgp_success(p, &p->reply.s);
 }
 
 /* CONNECTING: one PQconnectPoll() step per readiness event. */

@@ -161,6 +161,14 @@ struct pg_probe {
 	ev_tstamp burst_until;    /* query every burst_interval until then; 0 = no burst */
 	uint64_t kicks;           /* bursts started since start */
 	unsigned raced;           /* queries in a row that raced the end of recovery */
+	/* What the query under way returned so far: libpq may hand over its row in one read and
+	 * the end of the query (ReadyForQuery) in a later one; reset by each query sent. */
+	struct {
+		struct pgp_sample s;       /* the row, parsed */
+		bool have_row;             /* <s> holds it */
+		bool raced;                /* an error 55000: recovery ended under the query */
+		char err[NS_REASON_MAX];   /* the first error, "" none */
+	} reply;
 	pgp_change_cb cb;         /* told of every change */
 	void *arg;                /* caller's data */
 };
