@@ -20,7 +20,8 @@
 # Environment for benchmarks: DEMO_PG_CHECK_INTER (default 500ms: inter and agent-inter of the
 # PostgreSQL servers when HAProxy starts), DEMO_SPOA=0 (heal/start-proc leave the SPOA stopped).
 # For the failover suite: DEMO_HAPROXY_EDIT (a sed script applied to the generated haproxy.cfg
-# when HAProxy starts or reloads: its negative controls) and DEMO_HAPROXY_MW=1 (master-worker).
+# when HAProxy starts or reloads: its negative controls), DEMO_HAPROXY_MW=1 (master-worker) and
+# DEMO_AGENT_ENV="VAR=VALUE ..." (extra environment of the agents it starts: libfaketime).
 # DEMO_PATRONI=1 at `up` (make demo PATRONI=1; remembered in .demo/state.env): PostgreSQL managed
 # by Patroni + etcd, write ports side by side for the HA guides' config and haprole; switchover
 # and failover then let Patroni promote (docker/demo-patroni.sh, docs/demo.md "Beside Patroni").
@@ -556,7 +557,10 @@ agent_start() {
 	agent_conf "$n"
 	"$AGENT_BIN" -c -f "$DEMO/$n/agent.conf" >"$DEMO/logs/agent-$n.check" 2>&1 ||
 		die "agent config for $n refused: $(cat "$DEMO/logs/agent-$n.check")"
-	start_bg "agent-$n" "$n" "$AGENT_BIN" -d -f "$DEMO/$n/agent.conf"
+	# DEMO_AGENT_ENV="VAR=VALUE ...": extra environment for the agent process alone (the
+	# failover suite's clockstep preloads libfaketime into the agent this way)
+	# shellcheck disable=SC2086 # word splitting of VAR=VALUE pairs is the point
+	start_bg "agent-$n" "$n" env ${DEMO_AGENT_ENV:-} "$AGENT_BIN" -d -f "$DEMO/$n/agent.conf"
 	WAIT_LOG=$DEMO/logs/agent-$n.log wait_for 15 "agent on $n" agent_up "$n"
 }
 

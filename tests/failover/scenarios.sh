@@ -493,8 +493,12 @@ clock_agents_start() {
 	for n in $(envv DEMO_PG_NODES | tr -d "'\""); do
 		echo "+0" >"$CLOCKDIR/$n"
 		$D stop-proc "agent-$n" >>"$LOG" 2>&1
-		LD_PRELOAD=$FAKETIME_LIB FAKETIME_TIMESTAMP_FILE=$CLOCKDIR/$n FAKETIME_CACHE_DURATION=1 \
-			FAKETIME_DONT_FAKE_MONOTONIC=1 $D start-proc "agent-$n" >>"$LOG" 2>&1 || return 1
+		# libfaketime in the agent only (docker/demo.sh's DEMO_AGENT_ENV), not in the demo
+		# script: preloaded into bash it makes a semaphore that the script's subshells remove
+		# when they exit, and a later child failed to start ("sem_open failed and recreation
+		# attempts failed"), seen on a loaded machine.
+		DEMO_AGENT_ENV="LD_PRELOAD=$FAKETIME_LIB FAKETIME_TIMESTAMP_FILE=$CLOCKDIR/$n FAKETIME_CACHE_DURATION=1 FAKETIME_DONT_FAKE_MONOTONIC=1" \
+			$D start-proc "agent-$n" >>"$LOG" 2>&1 || return 1
 		must 3 "agent $n does not run under libfaketime" agent_faked "$n" || return 1
 	done
 }
