@@ -10,19 +10,18 @@
 # (docs/design.md section 10: the SPOA bounded under 10 000 hostile connections). Then
 # allow_from, set by SIGHUP: a source outside the list is closed at accept on the agent port,
 # the SPOP port and the status port; one inside is served.
-# Address 127.0.48.51, ports 35200-35299.
+# Its addresses and ports: block test_hostile of tests/integration/lib/fixture.sh (IP: the
+# daemons; ALLOWED, DENIED: client source addresses on and off allow_from).
 set -u
 cd "$(dirname "$0")/../.."
-. tests/integration/lib/expect.sh
+. tests/integration/lib/fixture.sh
 
-AGENT=./haprole-agent
-SPOA=./haprole-spoa
+AGENT=$HAPROLE_AGENT
+SPOA=$HAPROLE_SPOA
 PY=/usr/bin/python3
-IP=127.0.48.51
-AGENT_PORT=35201
-SPOA_PORT=35211
-STATUS_PORT=35212
-FEED=35213
+fix_block test_hostile
+fix_addrs IP ALLOWED DENIED
+fix_ports AGENT_PORT SPOA_PORT STATUS_PORT FEED CLOSED_PORT
 SECS=${HOSTILE_SECONDS:-2}
 fails=0
 for b in "$AGENT" "$SPOA" build/bench/feed-fake; do
@@ -33,17 +32,15 @@ done
 [ "$(ulimit -n)" -ge 12000 ] || ulimit -n 12000 2>/dev/null ||
 	{ echo "skip: cannot raise the open files limit to 12000"; exit 77; }
 
-tmp=$(mktemp -d)
+fix_tmp hostile
 pids=()
-cleanup() {
+fix_pre_cleanup() {
 	local p
 	for p in "${pids[@]}"; do
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
 
 cat >"$tmp/agent.conf" <<EOF
 [agent]
@@ -55,7 +52,7 @@ state_file = $tmp/agent.state
 log_level = warning
 # nothing listens there: the probe fails and logs, with a password in the conninfo
 [postgres]
-conninfo = hostaddr=$IP port=35299 user=haprole password=s3cr3t-h4pr0le dbname=postgres
+conninfo = hostaddr=$IP port=$CLOSED_PORT user=haprole password=s3cr3t-h4pr0le dbname=postgres
 [check writer]
 kind = writer
 EOF
@@ -118,28 +115,28 @@ except OSError as e:
     print("closed" if e.errno in (104, 32) else "error %s" % e)
 PY
 }
-sed -i "s|^listen = .*|&\nallow_from = 127.0.48.53/32, ::1|" "$tmp/agent.conf"
-sed -i "s|^status_listen = .*|&\nallow_from = 127.0.48.53\nstatus_allow_from = 127.0.48.53|" "$tmp/spoa.conf"
+sed -i "s|^listen = .*|&\nallow_from = $ALLOWED/32, ::1|" "$tmp/agent.conf"
+sed -i "s|^status_listen = .*|&\nallow_from = $ALLOWED\nstatus_allow_from = $ALLOWED|" "$tmp/spoa.conf"
 kill -HUP "$agent_pid" "$spoa_pid"
 for i in $(seq 1 50); do
-	[ "$(from 127.0.48.54 "$IP" "$AGENT_PORT" 'writer\n')" = closed ] && break
+	[ "$(from $DENIED "$IP" "$AGENT_PORT" 'writer\n')" = closed ] && break
 	sleep 0.1
 done
-expect "agent port, from 127.0.48.54 (not on allow_from)" closed "$(from 127.0.48.54 "$IP" "$AGENT_PORT" 'writer\n')"
-expect_match "agent port, from 127.0.48.53 (on allow_from)" "^b'(down|fail) " "$(from 127.0.48.53 "$IP" "$AGENT_PORT" 'writer\n')"
+expect "agent port, from $DENIED (not on allow_from)" closed "$(from $DENIED "$IP" "$AGENT_PORT" 'writer\n')"
+expect_match "agent port, from $ALLOWED (on allow_from)" "^b'(down|fail) " "$(from $ALLOWED "$IP" "$AGENT_PORT" 'writer\n')"
 for i in $(seq 1 50); do
-	[ "$(from 127.0.48.54 "$IP" "$STATUS_PORT" 'GET / HTTP/1.0\r\n\r\n')" = closed ] && break
+	[ "$(from $DENIED "$IP" "$STATUS_PORT" 'GET / HTTP/1.0\r\n\r\n')" = closed ] && break
 	sleep 0.1
 done
-expect "status port, from 127.0.48.54" closed "$(from 127.0.48.54 "$IP" "$STATUS_PORT" 'GET / HTTP/1.0\r\n\r\n')"
-expect_match "status port, from 127.0.48.53" "^b'HTTP/1.1 200" "$(from 127.0.48.53 "$IP" "$STATUS_PORT" 'GET / HTTP/1.0\r\n\r\n')"
-expect "SPOP port, from 127.0.48.54" closed "$(from 127.0.48.54 "$IP" "$SPOA_PORT" 'x')"
-denied=$(curl -s --interface 127.0.48.53 "http://$IP:$STATUS_PORT/metrics" | sed -n 's/^haprole_spoa_connections_denied_total //p')
+expect "status port, from $DENIED" closed "$(from $DENIED "$IP" "$STATUS_PORT" 'GET / HTTP/1.0\r\n\r\n')"
+expect_match "status port, from $ALLOWED" "^b'HTTP/1.1 200" "$(from $ALLOWED "$IP" "$STATUS_PORT" 'GET / HTTP/1.0\r\n\r\n')"
+expect "SPOP port, from $DENIED" closed "$(from $DENIED "$IP" "$SPOA_PORT" 'x')"
+denied=$(curl -s --interface $ALLOWED "http://$IP:$STATUS_PORT/metrics" | sed -n 's/^haprole_spoa_connections_denied_total //p')
 expect_match "haprole-spoa counts the SPOP connection it denied" "^[1-9]" "$denied"
 
 # the conninfo password never shows: logs, /status, /metrics, haprolectl
-shown=$( { cat "$tmp/agent.log"; curl -s --interface 127.0.48.53 "http://$IP:$AGENT_PORT/status";
-	curl -s --interface 127.0.48.53 "http://$IP:$AGENT_PORT/metrics";
+shown=$( { cat "$tmp/agent.log"; curl -s --interface $ALLOWED "http://$IP:$AGENT_PORT/status";
+	curl -s --interface $ALLOWED "http://$IP:$AGENT_PORT/metrics";
 	./haprolectl -s "$tmp/agent.sock" status --json 2>&1; ./haprolectl -s "$tmp/agent.sock" status 2>&1
 	$AGENT -c -f "$tmp/agent.conf" 2>&1; } | grep -c 's3cr3t-h4pr0le')
 expect "the conninfo password in logs, /status, /metrics, haprolectl, -c" 0 "$shown"
