@@ -4,8 +4,8 @@
 # whose writer check is up (agent-check + HTTP check on /check/writer, fails closed).
 #   1. writes through HAProxy land on db1;
 #   2a. live split brain: db2 is promoted (timeline 2) while db1 still runs as a primary: db1's
-#      agent fences it from db2's feed within two heartbeats (measured on the agents' own log
-#      clocks), HAProxy marks it DOWN, and writes then all land on db2;
+#      agent fences it from db2's feed (the delay measured on the agents' own log clocks and
+#      printed), HAProxy marks it DOWN, and writes then all land on db2;
 #   2b. db1 stops and is started again as a primary (timeline 1):
 #      the old primary's writer check says "down ... #fenced: ..." in the very first state that
 #      shows it primary (never "up": checked in the agent's log and by a sampler), HAProxy
@@ -95,9 +95,10 @@ t0=$(log_ms "$OPS_TMP/db2.log" 'pg: up standby -> up primary')
 t1=$(log_ms "$OPS_TMP/db1.log" 'fence: local primary FENCED')
 if [ -n "$t0" ] && [ -n "$t1" ]; then
 	echo "     db2 saw itself primary at ${t0} ms, db1 fenced at ${t1} ms: $((t1 - t0)) ms (heartbeat 200 ms)"
-	# same machine, same clock; the promotion is pushed on the feed at once, not at a heartbeat
-	[ $((t1 - t0)) -le 400 ] && ok "fenced within two heartbeats ($((t1 - t0)) ms)" ||
-		ko "fenced after $((t1 - t0)) ms, more than two heartbeats (400 ms)"
+	# same machine, same clock. The delay is printed, not asserted (no timing threshold in a
+	# test: a loaded CI machine is slower); the order is: the fence follows db2's promotion.
+	[ "$t1" -ge "$t0" ] && ok "fenced after db2 saw itself primary ($((t1 - t0)) ms later)" ||
+		ko "db1 fenced before db2 saw itself primary ($t1 < $t0 ms): not by the promotion"
 else
 	ko "promotion or fence not in the agents' logs (t0='$t0' t1='$t1')"
 fi
