@@ -238,7 +238,7 @@ if t:
 t = read("hold")
 if t:
     hm = {}
-    for m in re.finditer(r"^(hold|nohold)\s+(\d+) trials: failed writes per switchover min (\d+) / median ([\d.]+) / "
+    for m in re.finditer(r"^(hold|nohold)\s+(\d+) trials: failed writes per (?:switchover|event) min (\d+) / median ([\d.]+) / "
                          r"max (\d+) \(total \d+\); non-primary (\d+), lost (\d+)", t, re.M):
         hm[m.group(1)] = m
     if "hold" in hm and "nohold" in hm:
