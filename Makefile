@@ -88,7 +88,7 @@ help:
 	@echo "                        docker/README.md)"
 	@echo "  make fuzz             build the libFuzzer targets in build/fuzz (clang)"
 	@echo "  make fuzz-smoke       run each fuzz target FUZZ_SECONDS (default $(FUZZ_SECONDS)) seconds"
-	@echo "  make bench            run every benchmark, print one table against the targets (root, ~18 min;"
+	@echo "  make bench            run every benchmark, print one table against the targets (root, ~9 min;"
 	@echo "                        BENCH_QUICK=1 for a smoke run; bench/README.md)"
 	@echo "  make bench-smoke      BENCH_QUICK=1 make bench, failing when a row of the table is missing"
 	@echo "Demo (docs/demo.md; root on Debian 12)"
@@ -165,7 +165,7 @@ fuzz-smoke: fuzz
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 # Every benchmark, one table against docs/design.md section 10's targets (bench/run-all.sh,
-# bench/README.md; root, about 18 minutes here; BENCH_QUICK=1: a smoke run). bench-smoke: that quick run,
+# bench/README.md; root, about 9 minutes here; BENCH_QUICK=1: a smoke run). bench-smoke: that quick run,
 # failing when a row of the table is missing or not measured; kept out of `make test` (it holds
 # the shared demo for minutes and measures nothing worth keeping).
 .PHONY: bench-smoke

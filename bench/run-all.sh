@@ -4,7 +4,7 @@
 # (bench/table.py reads the scripts' outputs). Every script stays runnable alone; this only
 # chooses their parameters, keeps their raw output, and samples the load average meanwhile.
 #
-#   bench/run-all.sh            the full run (about 18 minutes of benchmarks here); `make bench`
+#   bench/run-all.sh            the full run (about 9 minutes here: 518 s on 2026-12-03); `make bench`
 #   BENCH_QUICK=1 bench/run-all.sh   a smoke run: every step, shortest settings (about 7 minutes);
 #                                    the figures are NOT for quoting
 #
