@@ -95,6 +95,17 @@ static bool agent_conf_name_taken_check(const struct agent_conf *c, const char *
 	return false;
 }
 
+/* True, with <err>, when a named section <it> would be the (<max> + 1)th of its kind. */
+static bool agent_conf_no_room(const struct cfg_item *it, size_t n, size_t max, char *err,
+                               size_t errlen)
+{
+	if (n < max)
+		return false;
+	cfg_item_err(err, errlen, it, "too many [%s] sections, at most %zu (got \"%s\")",
+	             it->section, max, it->name);
+	return true;
+}
+
 static int agent_conf_header(struct agent_conf_reader *r, const struct cfg_item *it, char *err,
                              size_t errlen)
 {
@@ -146,12 +157,8 @@ static int agent_conf_header(struct agent_conf_reader *r, const struct cfg_item 
 	if (strcmp(it->section, "check") == 0 && named) {
 		struct check_conf *k;
 
-		if (c->n_checks >= NS_CHECKS_MAX) {
-			cfg_item_err(err, errlen, it,
-			             "too many [check] sections, at most %d (got \"%s\")",
-			             NS_CHECKS_MAX, it->name);
+		if (agent_conf_no_room(it, c->n_checks, NS_CHECKS_MAX, err, errlen))
 			return -1;
-		}
 		if (agent_conf_name_taken_check(c, it->name))
 			goto out_dup;
 		if (strcmp(it->name, "SUBSCRIBE") == 0) {
@@ -173,12 +180,8 @@ static int agent_conf_header(struct agent_conf_reader *r, const struct cfg_item 
 	if (strcmp(it->section, "peer") == 0 && named) {
 		struct agent_peer_conf *p;
 
-		if (c->n_peers >= AGENT_CONF_PEERS_MAX) {
-			cfg_item_err(err, errlen, it,
-			             "too many [peer] sections, at most %d (got \"%s\")",
-			             AGENT_CONF_PEERS_MAX, it->name);
+		if (agent_conf_no_room(it, c->n_peers, AGENT_CONF_PEERS_MAX, err, errlen))
 			return -1;
-		}
 		for (size_t i = 0; i < c->n_peers; i++) {
 			if (strcmp(c->peers[i].name, it->name) == 0)
 				goto out_dup;

@@ -12,6 +12,33 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* Binds <fd> to <sa>, sets the mode of a unix socket's file <name> when <mode> is given (before
+ * listen(): no client connects under the umask's mode), and listens. Returns <fd>, or -1 with
+ * <err> and errno, <fd> closed then. */
+static int sock_bind_listen(int fd, const struct sockaddr *sa, socklen_t salen, const char *name,
+                            const mode_t *mode, int backlog, char *err, size_t errlen)
+{
+	const char *step = "bind";
+	int e;
+
+	if (bind(fd, sa, salen) == -1)
+		goto out_close;
+	step = "chmod";
+	if (mode != NULL && chmod(name, *mode) == -1)
+		goto out_close;
+	step = "listen";
+	if (listen(fd, backlog) == -1)
+		goto out_close;
+	return fd;
+
+out_close:
+	e = errno;
+	snprintf(err, errlen, "%s %s: %s", step, name, strerror(e));
+	close(fd);
+	errno = e;
+	return -1;
+}
+
 /* Opens a listening TCP socket on <addr> (SO_REUSEADDR). Returns the fd, or -1 with <err>. */
 int sock_listen_tcp(const struct cfg_addr *addr, int backlog, char *err, size_t errlen)
 {
@@ -24,26 +51,15 @@ int sock_listen_tcp(const struct cfg_addr *addr, int backlog, char *err, size_t 
 		return -1;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1) {
-		snprintf(err, errlen, "SO_REUSEADDR on %s: %s", addr->text, strerror(errno));
-		goto out_close;
-	}
-	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) == -1) {
-		snprintf(err, errlen, "bind %s: %s", addr->text, strerror(errno));
-		goto out_close;
-	}
-	if (listen(fd, backlog) == -1) {
-		snprintf(err, errlen, "listen %s: %s", addr->text, strerror(errno));
-		goto out_close;
-	}
-	return fd;
+		int e = errno;
 
-out_close : {
-	int e = errno;
-
-	close(fd);
-	errno = e;
-	return -1;
-}
+		snprintf(err, errlen, "SO_REUSEADDR on %s: %s", addr->text, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return sock_bind_listen(fd, (const struct sockaddr *)&addr->ss, addr->len, addr->text, NULL,
+	                        backlog, err, errlen);
 }
 
 /* Opens a listening unix socket at <path> with <mode> (e.g. 0660), replacing a stale socket
@@ -68,27 +84,8 @@ int sock_listen_unix(const char *path, mode_t mode, int backlog, char *err, size
 		snprintf(err, errlen, "socket for %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (const struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (chmod(path, mode) == -1) {
-		snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (listen(fd, backlog) == -1) {
-		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	return fd;
-
-out_close : {
-	int e = errno;
-
-	close(fd);
-	errno = e;
-	return -1;
-}
+	return sock_bind_listen(fd, (const struct sockaddr *)&sun, sizeof(sun), path, &mode, backlog,
+	                        err, errlen);
 }
 
 /* accept4() a non-blocking, close-on-exec socket. Returns the fd, or -1 with errno
