@@ -1,5 +1,5 @@
-/* common/conn.c - one server-side connection on libev; see conn.h for what it owns and when
- * it is freed. */
+/* common/conn.c - one connection on libev, accepted or connected; see conn.h for what it owns
+ * and when it is freed. */
 #include "common/conn.h"
 
 #include <assert.h>
@@ -229,6 +229,14 @@ static void conn_write(struct conn *c)
 	}
 	if (c->state == CONN_ST_FLUSHING && buf_len(&c->tx) == 0)
 		conn_close(c, c->why);
+	if (c->shut_wr && c->state == CONN_ST_OPEN && buf_len(&c->tx) == 0) {
+		c->shut_wr = false; /* once: the peer reads the end of the request */
+		if (shutdown(c->fd, SHUT_WR) == -1) {
+			c->err = errno;
+			log_conn(LOG_LVL_DEBUG, c, "shutdown: %s", strerror(c->err));
+			conn_close(c, "write failed");
+		}
+	}
 }
 
 /* No storage in <rx> yet: a peek says whether bytes came (the owner gives storage then), or
@@ -336,8 +344,8 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_leave(c, true);
 }
 
-/* Takes <fd> (non-blocking, accepted) for <ops>. <peer>: the address accept() gave, or NULL to
- * ask the socket. Buffers are empty and storage-less: the owner gives them theirs (buf_init or
+/* Takes <fd> (non-blocking, accepted or connected) for <ops>. <peer>: the address accept()
+ * gave, or NULL to ask the socket. Buffers are empty and storage-less: the owner gives them theirs (buf_init or
  * buf_init_static) before conn_start(). Nothing is armed yet. */
 void conn_init(struct conn *c, struct ev_loop *loop, int fd, const struct conn_ops *ops,
                const char *kind, uint64_t id, const struct sockaddr_storage *peer)
@@ -495,4 +503,33 @@ void conn_destroy(struct conn *c, const char *why)
 	conn_close(c, why);
 	c->depth--;
 	conn_reap(c);
+}
+
+/* For an owner that keeps one connection in its own struct and starts it again (a client that
+ * reconnects): closes <c> (if open) and frees it now, or, from inside one of <c>'s own
+ * callbacks, at the end of the outermost one. Either way on_free tells the owner, who may then
+ * conn_init() <c> again. */
+void conn_release(struct conn *c, const char *why)
+{
+	if (c->depth > 0) {
+		conn_close(c, why);
+		return;
+	}
+	conn_destroy(c, why);
+}
+
+/* The request is whole: shuts the socket's write side (the peer reads its end) once <tx> is
+ * sent, and goes on reading the answer. For a client whose server answers until the end of
+ * the request (HAProxy's runtime API). Nothing may be sent after it. A failed shutdown closes
+ * <c> as "write failed". */
+void conn_shut_write(struct conn *c)
+{
+	if (c->state != CONN_ST_OPEN)
+		return;
+	c->shut_wr = true;
+	if (c->depth == 0) {
+		c->depth++;
+		conn_write(c);
+		conn_leave(c, false);
+	}
 }

@@ -1,5 +1,5 @@
-/* common/conn.h - one server-side connection on libev: the plumbing every accepted socket of
- * haprole shares. Prefix: conn_ (and log_conn).
+/* common/conn.h - one connection on libev, accepted or connected: the plumbing every socket
+ * of haprole's daemons shares. Prefix: conn_ (and log_conn).
  *
  * A struct conn owns the socket, its ev_io, one deadline timer and the two bounded buffers
  * (common/buf.h). It is embedded in the owner's object (container_of() back); the owner gives
@@ -16,6 +16,14 @@
  *     the memory goes (ops->on_free()) at the end of the outermost callback of the connection,
  *     so no caller ever touches a freed connection. A close from outside the connection's own
  *     callbacks is reaped on the next loop iteration; conn_destroy() frees at once.
+ *
+ * Server side: a listener accepts, then conn_init() on the accepted socket. Client side: the
+ * connect runs on struct sock_connector (common/sock.h, its own deadline), then conn_init() on
+ * the connected socket (peer and local port come from the socket); the owner keeps the
+ * struct conn in its own object and reuses it for the next attempt once on_free said it is
+ * free (conn_release() frees it at once outside its callbacks). conn_shut_write() half-closes
+ * after a request whose answer ends with the peer's close; on_close() sees every close, the
+ * layer's own too (a failed write), with the reason in <why> and the errno in <err>.
  *
  * The idle deadline is re-armed lazily (libev's "be smart about timeouts"): moving bytes only
  * notes the time; the timer, when it fires early, waits for the rest.
@@ -102,6 +110,7 @@ struct conn {
 	int events;                 /* EV_READ/EV_WRITE armed now */
 	unsigned depth;             /* callbacks of this connection running (nesting) */
 	const char *why;            /* reason of the close once FLUSHING or CLOSED (static text) */
+	bool shut_wr;               /* shutdown(SHUT_WR) once <tx> is sent (conn_shut_write) */
 	struct buf rx;              /* bytes received, storage given by the owner */
 	struct buf tx;              /* bytes to send, storage given by the owner */
 	struct conn_list *list;     /* the owner's list, NULL when in none */
@@ -122,6 +131,8 @@ void conn_pause_read(struct conn *c, bool paused);
 void conn_close(struct conn *c, const char *why);
 void conn_close_after_flush(struct conn *c, const char *why);
 void conn_destroy(struct conn *c, const char *why);
+void conn_release(struct conn *c, const char *why);
+void conn_shut_write(struct conn *c);
 const char *conn_state_name(enum conn_state st);
 void log_conn(enum log_level level, const struct conn *c, const char *fmt, ...) HR_PRINTF(3, 4);
 

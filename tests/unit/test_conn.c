@@ -28,6 +28,7 @@ enum tmode {
 	T_FLOOD,          /* on_read: fill tx up to its size (once per read) */
 	T_REPLY_AND_DONE, /* on_read: queue a reply, conn_close_after_flush */
 	T_IGNORE,         /* on_read: leave rx as it is */
+	T_RELEASE_IN_READ, /* on_read: conn_release, then touch the connection */
 };
 
 struct tstats {
@@ -43,6 +44,8 @@ struct tstats {
 	int closes;       /* on_close calls */
 	int takes;        /* take_buffers calls */
 	int err_at_close; /* c->err seen by on_close */
+	char rx_seen[16];  /* the head of <rx> at the last on_read */
+	size_t rx_seen_len; /* bytes in <rx> at the last on_read */
 };
 
 struct tconn {
@@ -59,6 +62,10 @@ static void t_on_read(struct conn *c, bool eof)
 
 	t->st->reads++;
 	t->st->in_read = true;
+	t->st->rx_seen_len = buf_len(&c->rx);
+	n = buf_len(&c->rx) < sizeof(t->st->rx_seen) ? buf_len(&c->rx) : sizeof(t->st->rx_seen);
+	if (n > 0)
+		memcpy(t->st->rx_seen, buf_head(&c->rx), n);
 	if (eof)
 		t->st->eofs++;
 	switch (t->mode) {
@@ -93,6 +100,11 @@ static void t_on_read(struct conn *c, bool eof)
 		conn_close_after_flush(c, "reply sent");
 		break;
 	case T_IGNORE:
+		break;
+	case T_RELEASE_IN_READ:
+		conn_release(c, "released in on_read");
+		assert_true(conn_is_closed(c)); /* freed at the end of the callback, not here */
+		assert_int_equal(t->st->frees, 0);
 		break;
 	}
 	t->st->in_read = false;
@@ -599,6 +611,74 @@ static void test_conn_write_error_closes(void **state)
 	fx_free(f);
 }
 
+/* conn_shut_write: the peer reads every byte of the request, then its end (the write side shut
+ * only once <tx> is sent, EV_WRITE doing the rest); the answer is still read. */
+static void test_conn_shut_write_after_tx(void **state)
+{
+	struct fx *f = fx_new(T_IGNORE, 64, 1 << 18, &t_ops);
+	static uint8_t req[1 << 18];
+	int sndbuf = 4096;
+	char got[16];
+	ssize_t n = -1;
+
+	(void)state;
+	assert_int_equal(setsockopt(f->t->c.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	conn_start(&f->t->c, false);
+	assert_int_equal(conn_send(&f->t->c, req, sizeof(req)), 0);
+	assert_true(buf_len(&f->t->c.tx) > 0); /* the socket refused some: the shutdown waits */
+	conn_shut_write(&f->t->c);
+	assert_false(conn_is_closed(&f->t->c));
+	assert_int_equal(peer_drain(f, sizeof(req)), sizeof(req));
+	f->guard_fired = false;
+	ev_timer_set(&f->guard, GUARD_S, 0.);
+	ev_timer_start(f->loop, &f->guard);
+	while (!f->guard_fired && (n = peer_recv(f, got, sizeof(got))) == -1)
+		ev_run(f->loop, EVRUN_ONCE);
+	ev_timer_stop(f->loop, &f->guard);
+	assert_int_equal(n, 0); /* the request's end, nothing more */
+	peer_send(f, "answer");
+	close(f->peer);
+	f->peer = -1;
+	run_until(f, &f->st.frees, 1);
+	assert_int_equal(f->st.eofs, 1);
+	assert_int_equal(f->st.rx_seen_len, 6);
+	assert_memory_equal(f->st.rx_seen, "answer", 6);
+	assert_string_equal(f->st.why, "closed by the peer");
+	fx_free(f);
+}
+
+/* conn_release outside the callbacks frees at once; inside one, at its end; on a connection
+ * closed and waiting for the loop, at once and only once. */
+static void test_conn_release(void **state)
+{
+	struct fx *f = fx_new(T_ECHO, 64, 64, &t_ops);
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	conn_release(&f->t->c, "stop");
+	assert_int_equal(f->st.frees, 1);
+	assert_string_equal(f->st.why, "stop");
+	fx_free(f);
+
+	f = fx_new(T_RELEASE_IN_READ, 64, 64, &t_ops);
+	conn_start(&f->t->c, false);
+	peer_send(f, "x");
+	run_until(f, &f->st.frees, 1);
+	assert_false(f->st.freed_during_read);
+	assert_string_equal(f->st.why, "released in on_read");
+	fx_free(f);
+
+	f = fx_new(T_ECHO, 64, 64, &t_ops);
+	conn_start(&f->t->c, false);
+	conn_close(&f->t->c, "closed");
+	assert_int_equal(f->st.frees, 0); /* the loop would reap it */
+	conn_release(&f->t->c, "stop");
+	assert_int_equal(f->st.frees, 1);
+	ev_run(f->loop, EVRUN_NOWAIT); /* the reaper timer was stopped: no second free */
+	assert_int_equal(f->st.frees, 1);
+	fx_free(f);
+}
+
 /* The log prefix: kind#id, peer, age, state. */
 static char last_line[1024];
 
@@ -648,6 +728,8 @@ int main(void)
 		cmocka_unit_test(test_conn_take_buffers_at_first_byte),
 		cmocka_unit_test(test_conn_eof_before_any_byte),
 		cmocka_unit_test(test_conn_write_error_closes),
+		cmocka_unit_test(test_conn_shut_write_after_tx),
+		cmocka_unit_test(test_conn_release),
 		cmocka_unit_test(test_log_conn_prefix),
 	};
 
