@@ -1,5 +1,5 @@
-/* common/conn.c - one connection on libev, accepted or connected; see conn.h for what it owns
- * and when it is freed. */
+/* common/conn.c - one connection on libev, accepted or connected; see conn.h for what it owns,
+ * when it is freed, and how a transport (TLS) sits between the socket and the buffers. */
 #include "common/conn.h"
 
 #include <assert.h>
@@ -20,6 +20,7 @@ static const char *const conn_st_name[CONN_ST_COUNT] = {
 	[CONN_ST_OPEN] = "OPEN",
 	[CONN_ST_FLUSHING] = "FLUSHING",
 	[CONN_ST_CLOSED] = "CLOSED",
+	[CONN_ST_OPENING] = "OPENING",
 };
 
 const char *conn_state_name(enum conn_state st)
@@ -52,6 +53,7 @@ static void conn_set_state(struct conn *c, enum conn_state to)
 		log_conn(LOG_LVL_DEBUG, c, "-> %s", conn_state_name(to));
 	c->state = to;
 	switch (to) {
+	case CONN_ST_OPENING:
 	case CONN_ST_OPEN:
 	case CONN_ST_FLUSHING:
 		break;
@@ -64,19 +66,30 @@ static void conn_set_state(struct conn *c, enum conn_state to)
 	}
 }
 
-/* Sets the watcher's interest from the state and <tx>: read while open, not paused and under
- * the backpressure bound; write while <tx> holds bytes. Touches libev only on a change. */
+/* Reading is wanted: open, not paused, not at the end, under the backpressure bound. */
+static bool conn_reading(const struct conn *c)
+{
+	return c->state == CONN_ST_OPEN && !c->read_off && !c->eof &&
+	       (c->tx_high == 0 || buf_len(&c->tx) < c->tx_high);
+}
+
+/* Sets the watcher's interest from the state and <tx>: the opening's next step; the event the
+ * next read waits for (EV_READ unless a transport said otherwise) while reading is wanted;
+ * the event the next write waits for while <tx> holds bytes. Touches libev only on a change. */
 static void conn_arm(struct conn *c)
 {
 	int ev = 0;
 
 	if (c->state == CONN_ST_CLOSED)
 		return;
-	if (c->state == CONN_ST_OPEN && !c->read_off && !c->eof &&
-	    (c->tx_high == 0 || buf_len(&c->tx) < c->tx_high))
-		ev |= EV_READ;
-	if (buf_len(&c->tx) > 0)
-		ev |= EV_WRITE;
+	if (c->state == CONN_ST_OPENING) {
+		ev = c->rx_wait;
+	} else {
+		if (conn_reading(c))
+			ev |= c->rx_wait;
+		if (buf_len(&c->tx) > 0)
+			ev |= c->tx_wait;
+	}
 	if (ev == c->events)
 		return;
 	ev_io_stop(c->loop, &c->io);
@@ -160,6 +173,9 @@ static void conn_leave(struct conn *c, bool may_reap)
 		return;
 	if (c->state != CONN_ST_CLOSED) {
 		conn_arm(c);
+		/* decoded bytes wait in the transport: no socket event will say so */
+		if (c->tp != NULL && c->tp->pending != NULL && conn_reading(c) && c->tp->pending(c))
+			ev_feed_event(c->loop, &c->io, c->rx_wait);
 		return;
 	}
 	if (may_reap) {
@@ -183,6 +199,8 @@ static int conn_shut(struct conn *c, const char *why, bool keep_fd)
 	conn_set_state(c, CONN_ST_CLOSED);
 	if (c->ops->on_close != NULL)
 		c->ops->on_close(c);
+	if (c->tp != NULL && c->tp->close != NULL)
+		c->tp->close(c);
 	if (!keep_fd)
 		close(fd);
 	c->fd = -1;
@@ -199,24 +217,80 @@ void conn_close(struct conn *c, const char *why)
 	conn_shut(c, why, false);
 }
 
+/* Sends up to <len> bytes at <p> through the transport, or write()s them. Returns the bytes
+ * sent (> 0) or a CONN_IO_* value, <c->err> set on CONN_IO_ERROR. */
+static ssize_t conn_tx(struct conn *c, const void *p, size_t len)
+{
+	ssize_t n;
+
+	if (c->tp != NULL)
+		return c->tp->send(c, p, len);
+	do {
+		n = write(c->fd, p, len);
+	} while (n == -1 && errno == EINTR);
+	if (n > 0)
+		return n;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return CONN_IO_WANT_WRITE;
+	c->err = n == 0 ? EPIPE : errno;
+	return CONN_IO_ERROR;
+}
+
+/* Reads up to <len> bytes into <p> through the transport, or read()s them. Returns the bytes
+ * (> 0), 0 at the end, or a CONN_IO_* value, <c->err> set on CONN_IO_ERROR. */
+static ssize_t conn_rx(struct conn *c, void *p, size_t len)
+{
+	ssize_t n;
+
+	if (c->tp != NULL)
+		return c->tp->recv(c, p, len);
+	do {
+		n = read(c->fd, p, len);
+	} while (n == -1 && errno == EINTR);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return CONN_IO_WANT_READ;
+	c->err = errno;
+	return CONN_IO_ERROR;
+}
+
+/* A CONN_IO_WANT_* value as the libev event it waits for. */
+static int conn_io_wait(ssize_t r)
+{
+	return r == CONN_IO_WANT_WRITE ? EV_WRITE : EV_READ;
+}
+
+/* A send or the opening failed: closes with the transport's reason, else <why>. */
+static void conn_fail(struct conn *c, const char *doing, const char *why)
+{
+	log_conn(LOG_LVL_DEBUG, c, "%s: %s", doing,
+	         c->tp_why != NULL ? c->tp_why : strerror(c->err));
+	conn_close(c, c->tp_why != NULL ? c->tp_why : why);
+}
+
 /* Writes <tx> until it is empty or the socket refuses; an emptied <tx> is told to the owner
  * (on_drain), who may queue more. A FLUSHING connection closes once all is sent. */
 static void conn_write(struct conn *c)
 {
 	int round;
 
+	if (c->state == CONN_ST_OPENING)
+		return; /* the owner's bytes wait for the transport's opening */
 	for (round = 0; round < CONN_WRITE_ROUNDS && buf_len(&c->tx) > 0; round++) {
 		bool over = c->tx_high > 0 && buf_len(&c->tx) >= c->tx_high;
-		ssize_t n = buf_write_fd(&c->tx, c->fd);
+		ssize_t n = conn_tx(c, buf_head(&c->tx), buf_len(&c->tx));
 
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			c->err = n == 0 ? EPIPE : errno;
-			log_conn(LOG_LVL_DEBUG, c, "write: %s", strerror(c->err));
-			conn_close(c, "write failed");
+		if (n == CONN_IO_WANT_READ || n == CONN_IO_WANT_WRITE) {
+			c->tx_wait = conn_io_wait(n);
 			return;
 		}
+		if (n <= 0) {
+			conn_fail(c, "write", "write failed");
+			return;
+		}
+		c->tx_wait = EV_WRITE;
+		buf_consume(&c->tx, (size_t)n);
 		conn_touch(c);
 		if (buf_len(&c->tx) == 0)
 			buf_reset(&c->tx);
@@ -282,18 +356,46 @@ static void conn_read(struct conn *c)
 			conn_close(c, "receive buffer full");
 		return;
 	}
-	n = buf_read_fd(&c->rx, c->fd);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (buf_tail_room(&c->rx) == 0)
+		buf_compact(&c->rx);
+	n = conn_rx(c, buf_tail(&c->rx), buf_tail_room(&c->rx));
+	if (n == CONN_IO_WANT_READ || n == CONN_IO_WANT_WRITE) {
+		c->rx_wait = conn_io_wait(n);
 		return;
+	}
+	c->rx_wait = EV_READ;
 	if (n > 0) {
+		buf_commit(&c->rx, (size_t)n);
 		conn_touch(c);
 	} else {
 		c->eof = true;
-		c->err = n == 0 ? 0 : errno;
+		if (n == 0)
+			c->err = 0;
 		if (c->err != 0)
-			log_conn(LOG_LVL_DEBUG, c, "read: %s", strerror(c->err));
+			log_conn(LOG_LVL_DEBUG, c, "read: %s",
+			         c->tp_why != NULL ? c->tp_why : strerror(c->err));
 	}
 	c->ops->on_read(c, c->eof);
+}
+
+/* OPENING: one step of the transport's opening; done, the connection is OPEN and the owner is
+ * told (on_open), failed, it is closed with the transport's reason. */
+static void conn_open_step(struct conn *c)
+{
+	int r = c->tp->open(c);
+
+	if (r == CONN_IO_WANT_READ || r == CONN_IO_WANT_WRITE) {
+		c->rx_wait = conn_io_wait(r);
+		return;
+	}
+	if (r != 0) {
+		conn_fail(c, "opening", "opening failed");
+		return;
+	}
+	c->rx_wait = EV_READ;
+	conn_set_state(c, CONN_ST_OPEN);
+	if (c->ops->on_open != NULL)
+		c->ops->on_open(c);
 }
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -302,12 +404,17 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	c->depth++;
-	if ((revents & EV_READ) != 0 && c->state == CONN_ST_OPEN && !c->eof)
+	if (c->state == CONN_ST_OPENING)
+		conn_open_step(c);
+	/* the read waits for <rx_wait> (EV_WRITE: a TLS read that must write first) */
+	if ((revents & c->rx_wait) != 0 && conn_reading(c))
 		conn_read(c);
 	if (c->state != CONN_ST_CLOSED)
 		conn_write(c); /* what the owner queued, or what EV_WRITE says fits now */
 	if (c->state == CONN_ST_OPEN && c->eof && c->err != 0)
-		conn_close(c, c->err == ECONNRESET ? "reset by the peer" : "read failed");
+		conn_close(c, c->tp_why != NULL      ? c->tp_why
+		              : c->err == ECONNRESET ? "reset by the peer"
+		                                     : "read failed");
 	else if (c->state == CONN_ST_OPEN && c->eof && buf_len(&c->tx) == 0)
 		conn_close(c, "closed by the peer");
 	else if (c->state == CONN_ST_OPEN && c->eof)
@@ -360,6 +467,8 @@ void conn_init(struct conn *c, struct ev_loop *loop, int fd, const struct conn_o
 	c->kind = kind;
 	c->id = id;
 	c->opened = ev_now(loop); /* <state> is CONN_ST_OPEN (0) from the memset */
+	c->rx_wait = EV_READ;
+	c->tx_wait = EV_WRITE;
 	ev_io_init(&c->io, conn_io_cb, fd, 0);
 	ev_init(&c->timer, conn_timer_cb);
 	if (peer == NULL) {
@@ -375,6 +484,20 @@ void conn_init(struct conn *c, struct ev_loop *loop, int fd, const struct conn_o
 			c->lport = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
 		else if (ss.ss_family == AF_INET6)
 			c->lport = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+}
+
+/* Puts <tp> (with its state <ctx>) between the socket and the buffers; before conn_start(). A
+ * transport with an opening starts it when the socket is writable (conn_start(c, true): at
+ * once). */
+void conn_set_transport(struct conn *c, const struct conn_transport *tp, void *ctx)
+{
+	c->tp = tp;
+	c->tp_ctx = ctx;
+	c->tp_why = NULL;
+	if (tp->open != NULL) {
+		c->rx_wait = EV_WRITE;
+		conn_set_state(c, CONN_ST_OPENING);
 	}
 }
 
@@ -400,7 +523,8 @@ void conn_set_deadline(struct conn *c, double seconds, bool idle)
 }
 
 /* Arms reading. <read_now>: read at once what is already in the socket, as if EV_READ had
- * fired; <c> may then be closed and freed on return (the owner must not touch it after). */
+ * fired (and take the first step of a transport's opening); <c> may then be closed and freed
+ * on return (the owner must not touch it after). */
 void conn_start(struct conn *c, bool read_now)
 {
 	c->depth++;
@@ -433,19 +557,18 @@ int conn_send(struct conn *c, const void *p, size_t len)
 
 	if (c->state == CONN_ST_CLOSED)
 		return -1;
-	if (buf_len(&c->tx) == 0 && len > 0) {
-		do {
-			n = write(c->fd, b, len);
-		} while (n == -1 && errno == EINTR);
-		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			log_conn(LOG_LVL_DEBUG, c, "write: %s", strerror(errno));
-			conn_close(c, "write failed");
+	if (buf_len(&c->tx) == 0 && len > 0 && c->state != CONN_ST_OPENING) {
+		n = conn_tx(c, b, len);
+		if (n == CONN_IO_ERROR) {
+			conn_fail(c, "write", "write failed");
 			return -1;
 		}
-		if (n > 0)
+		if (n > 0) {
 			conn_touch(c);
-		else
+		} else {
+			c->tx_wait = conn_io_wait(n);
 			n = 0;
+		}
 	}
 	b += n;
 	len -= (size_t)n;

@@ -28,10 +28,19 @@
  * The idle deadline is re-armed lazily (libev's "be smart about timeouts"): moving bytes only
  * notes the time; the timer, when it fires early, waits for the rest.
  *
+ * Transport: by default the layer read()s and write()s the socket. An owner may put a struct
+ * conn_transport between the socket and the buffers (TLS: conn_set_transport(), before
+ * conn_start()). Its recv/send move the owner's bytes or say which event they wait for: a TLS
+ * read may have to write first and a TLS write may have to read, so each direction keeps the
+ * event it waits for (<rx_wait>, <tx_wait>) and the watcher is armed for those. Bytes the transport decoded but <rx> had no room for (SSL_pending) are read on
+ * the next loop iteration without waiting for the socket. A transport with an opening (the TLS
+ * handshake) starts the connection in OPENING: no byte of the owner moves, <tx> waits, until
+ * the opening is done (ops->on_open()) or fails (closed with the transport's reason).
+ *
  * States (conn_set_state() in conn.c is the only writer):
  *
- *     OPEN --conn_close_after_flush()--> FLUSHING --tx sent--> CLOSED --end of callback--> freed
- *       \_________________________conn_close()_________________/
+ *     [OPENING --transport opened-->] OPEN --conn_close_after_flush()--> FLUSHING --tx sent-->
+ *     CLOSED --end of callback--> freed; conn_close() from any state goes to CLOSED.
  */
 #ifndef HAPROLE_COMMON_CONN_H
 #define HAPROLE_COMMON_CONN_H
@@ -40,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <ev.h>
 
@@ -51,10 +61,35 @@ enum conn_state {
 	CONN_ST_OPEN = 0, /* reading (unless paused), <tx> written as it fills */
 	CONN_ST_FLUSHING, /* closing once <tx> is sent: reading stopped */
 	CONN_ST_CLOSED,   /* watchers stopped, socket closed; freed at the end of the callback */
+	CONN_ST_OPENING,  /* the transport's opening (a TLS handshake) under way; <tx> waits */
 	CONN_ST_COUNT     /* keep last */
 };
 
 struct conn;
+
+/* What a transport's call returns when it moved no byte (else the bytes moved, >= 0). */
+#define CONN_IO_ERROR      (-1) /* failed: <c->err> an errno value, <c->tp_why> the reason */
+#define CONN_IO_WANT_READ  (-2) /* would block: call again once the socket is readable */
+#define CONN_IO_WANT_WRITE (-3) /* would block: call again once the socket is writable */
+
+/* Bytes between the socket and the buffers (TLS). Every call is non-blocking; on CONN_IO_ERROR
+ * the transport sets <c->err> (an errno value; EPROTO for a protocol failure) and may set
+ * <c->tp_why> to a text that lives as long as the connection (the close reason then). */
+struct conn_transport {
+	/* Optional: one step of the transport's opening (a TLS handshake): 0 when done, or a
+	 * CONN_IO_* value. NULL: the connection is OPEN at once. */
+	int (*open)(struct conn *c);
+	/* Up to <len> bytes into <p>: the bytes read (> 0), 0 at the end of the stream, or a
+	 * CONN_IO_* value. */
+	ssize_t (*recv)(struct conn *c, void *p, size_t len);
+	/* Up to <len> bytes from <p>: the bytes sent (> 0), or a CONN_IO_* value. After a WANT,
+	 * the next call gives the same bytes again (maybe moved, maybe with more after them). */
+	ssize_t (*send)(struct conn *c, const void *p, size_t len);
+	/* Optional: bytes received and decoded that recv would return without the socket. */
+	bool (*pending)(const struct conn *c);
+	/* Optional: drops the transport's state; the socket is closed right after. */
+	void (*close)(struct conn *c);
+};
 
 /* The connections of one owner (a listener), newest first. common/conn.c unlinks a connection
  * when it frees it; the owner only adds (conn_list_add) and walks (->next). */
@@ -82,6 +117,9 @@ struct conn_ops {
 	/* Optional: told once, as <c> enters CLOSED by any path (the owner's close, a failed
 	 * write, ...), with the socket still open: the owner's bookkeeping. */
 	void (*on_close)(struct conn *c);
+	/* Optional: the transport's opening is done (OPENING -> OPEN): the owner's bytes move from
+	 * now on. */
+	void (*on_open)(struct conn *c);
 	/* Optional: bytes arrived and <rx> has no storage yet: give <rx> and <tx> theirs (a peer
 	 * that connects and says nothing then costs no buffer). Returns 0, or -1 (closed then).
 	 * NULL: <rx> must have storage before conn_start(). */
@@ -116,10 +154,18 @@ struct conn {
 	struct conn_list *list;     /* the owner's list, NULL when in none */
 	struct conn *prev;          /* in <list> */
 	struct conn *next;          /* in <list> */
+
+	/* the transport (conn_set_transport()) */
+	const struct conn_transport *tp; /* NULL: the socket itself (read(), write()) */
+	void *tp_ctx;                    /* its state (a TLS session) */
+	const char *tp_why;              /* its reason of a failure, NULL none */
+	int rx_wait;                     /* the event the next read (or opening step) waits for */
+	int tx_wait;                     /* the event the next write of <tx> waits for */
 };
 
 void conn_init(struct conn *c, struct ev_loop *loop, int fd, const struct conn_ops *ops,
                const char *kind, uint64_t id, const struct sockaddr_storage *peer);
+void conn_set_transport(struct conn *c, const struct conn_transport *tp, void *ctx);
 void conn_list_add(struct conn_list *l, struct conn *c);
 void conn_list_reap(struct conn_list *l);
 void conn_set_deadline(struct conn *c, double seconds, bool idle);

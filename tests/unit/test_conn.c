@@ -1,8 +1,11 @@
 /* tests/unit/test_conn.c - common/conn.c on socketpairs and a real libev loop: replies are
  * flushed, backpressure stops and resumes reading, the deadline closes (idle and fixed), the
  * peer's FIN closes after the last reply, and a connection is freed only once no callback of
- * it runs (closed inside its callback, closed from outside, destroyed). Every loop run is
- * bounded by a guard timer; no test depends on how fast the machine is. */
+ * it runs (closed inside its callback, closed from outside, destroyed). A fake transport checks
+ * the hook (conn_set_transport): a read that waits for writability, a write that waits for
+ * readability, short writes and EAGAIN, bytes left inside the transport, an opening before the
+ * owner's bytes, and the transport's reason on failure. Every loop run is bounded by a guard
+ * timer; no test depends on how fast the machine is. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -23,11 +26,11 @@
 #define GUARD_S 10.0 /* a loop run that waits longer than this fails the test */
 
 enum tmode {
-	T_ECHO = 0,       /* on_read: copy rx to tx */
-	T_CLOSE_IN_READ,  /* on_read: conn_close, then touch the connection */
-	T_FLOOD,          /* on_read: fill tx up to its size (once per read) */
-	T_REPLY_AND_DONE, /* on_read: queue a reply, conn_close_after_flush */
-	T_IGNORE,         /* on_read: leave rx as it is */
+	T_ECHO = 0,        /* on_read: copy rx to tx */
+	T_CLOSE_IN_READ,   /* on_read: conn_close, then touch the connection */
+	T_FLOOD,           /* on_read: fill tx up to its size (once per read) */
+	T_REPLY_AND_DONE,  /* on_read: queue a reply, conn_close_after_flush */
+	T_IGNORE,          /* on_read: leave rx as it is */
 	T_RELEASE_IN_READ, /* on_read: conn_release, then touch the connection */
 };
 
@@ -41,10 +44,11 @@ struct tstats {
 	bool in_read;
 	const char *why; /* close reason seen at free */
 	size_t echoed;
-	int closes;       /* on_close calls */
-	int takes;        /* take_buffers calls */
-	int err_at_close; /* c->err seen by on_close */
-	char rx_seen[16];  /* the head of <rx> at the last on_read */
+	int opens;          /* on_open calls */
+	int closes;         /* on_close calls */
+	int takes;          /* take_buffers calls */
+	int err_at_close;   /* c->err seen by on_close */
+	char rx_seen[16];   /* the head of <rx> at the last on_read */
 	size_t rx_seen_len; /* bytes in <rx> at the last on_read */
 };
 
@@ -168,6 +172,20 @@ static const struct conn_ops t_ops_lazy = {
 	.on_free = t_on_free,
 	.on_close = t_on_close,
 	.take_buffers = t_take_buffers,
+};
+
+static void t_on_open(struct conn *c)
+{
+	struct tconn *t = container_of(c, struct tconn, c);
+
+	t->st->opens++;
+}
+
+static const struct conn_ops t_ops_tp = {
+	.on_read = t_on_read,
+	.on_free = t_on_free,
+	.on_close = t_on_close,
+	.on_open = t_on_open,
 };
 
 static const struct conn_ops t_ops_default_timeout = {
@@ -679,6 +697,387 @@ static void test_conn_release(void **state)
 	fx_free(f);
 }
 
+/* ---- a fake transport over the socketpair ------------------------------------------------ */
+
+/* What the fake does; each mode models one thing TLS does to the layer. */
+enum fmode {
+	F_READ_WANTS_WRITE = 0, /* recv first writes its own 4 bytes ("CTRL"): WANT_WRITE if full */
+	F_WRITE_WANTS_READ, /* send first reads a 1-byte token from the peer: WANT_READ if none */
+	F_SHORT_EAGAIN,     /* send: every other call WANT_WRITE, else at most 7 bytes */
+	F_HOARD,            /* recv reads all the socket holds, returns 2 bytes a call */
+	F_OPEN_2STEPS,      /* open: send "HELLO", then wait for "OK" from the peer */
+	F_OPEN_FAILS,       /* open: fails with a reason */
+	F_RECV_FAILS,       /* recv: fails with a reason */
+};
+
+struct fake {
+	enum fmode mode;
+	int recvs;        /* recv calls */
+	int sends;        /* send calls */
+	int closes;       /* close calls */
+	int open_step;    /* F_OPEN_2STEPS: 0 hello to send, 1 waiting for "OK", 2 open */
+	bool ctrl_sent;   /* F_READ_WANTS_WRITE: its 4 bytes are out */
+	bool token;       /* F_WRITE_WANTS_READ: the peer's token was read */
+	char hoard[256];  /* F_HOARD: bytes read from the socket, not yet returned */
+	size_t hoard_len; /* in <hoard> */
+	size_t hoard_off; /* returned so far */
+};
+
+static ssize_t f_wait(ssize_t n, int want)
+{
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return want;
+	return n;
+}
+
+static int f_open(struct conn *c)
+{
+	struct fake *k = c->tp_ctx;
+	char got[2];
+	ssize_t n;
+
+	if (k->mode == F_OPEN_FAILS) {
+		c->err = EPROTO;
+		c->tp_why = "fake: peer refused the opening";
+		return CONN_IO_ERROR;
+	}
+	if (k->open_step == 0) {
+		assert_int_equal(write(c->fd, "HELLO", 5), 5);
+		k->open_step = 1;
+		return CONN_IO_WANT_READ;
+	}
+	n = f_wait(read(c->fd, got, sizeof(got)), CONN_IO_WANT_READ);
+	if (n < 0)
+		return (int)n;
+	assert_int_equal(n, 2);
+	assert_memory_equal(got, "OK", 2);
+	k->open_step = 2;
+	return 0;
+}
+
+static ssize_t f_recv(struct conn *c, void *p, size_t len)
+{
+	struct fake *k = c->tp_ctx;
+	ssize_t n;
+
+	k->recvs++;
+	switch (k->mode) {
+	case F_READ_WANTS_WRITE:
+		if (!k->ctrl_sent) {
+			n = f_wait(write(c->fd, "CTRL", 4), CONN_IO_WANT_WRITE);
+			if (n < 0)
+				return n;
+			assert_int_equal(n, 4);
+			k->ctrl_sent = true;
+		}
+		break;
+	case F_HOARD:
+		if (k->hoard_off == k->hoard_len) {
+			n = f_wait(read(c->fd, k->hoard, sizeof(k->hoard)), CONN_IO_WANT_READ);
+			if (n <= 0)
+				return n;
+			k->hoard_len = (size_t)n;
+			k->hoard_off = 0;
+		}
+		n = (ssize_t)(k->hoard_len - k->hoard_off);
+		if (n > 2)
+			n = 2;
+		if ((size_t)n > len)
+			n = (ssize_t)len;
+		memcpy(p, k->hoard + k->hoard_off, (size_t)n);
+		k->hoard_off += (size_t)n;
+		return n;
+	case F_RECV_FAILS:
+		c->err = EPROTO;
+		c->tp_why = "fake: bad record";
+		return CONN_IO_ERROR;
+	case F_WRITE_WANTS_READ:
+	case F_SHORT_EAGAIN:
+	case F_OPEN_2STEPS:
+	case F_OPEN_FAILS:
+		break;
+	}
+	return f_wait(read(c->fd, p, len), CONN_IO_WANT_READ);
+}
+
+static ssize_t f_send(struct conn *c, const void *p, size_t len)
+{
+	struct fake *k = c->tp_ctx;
+	char tok;
+	ssize_t n;
+
+	k->sends++;
+	if (k->mode == F_WRITE_WANTS_READ && !k->token) {
+		n = f_wait(read(c->fd, &tok, 1), CONN_IO_WANT_READ);
+		if (n < 0)
+			return n;
+		assert_int_equal(n, 1);
+		k->token = true;
+	}
+	if (k->mode == F_SHORT_EAGAIN) {
+		if (k->sends % 2 == 1)
+			return CONN_IO_WANT_WRITE;
+		if (len > 7)
+			len = 7;
+	}
+	n = write(c->fd, p, len);
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		c->err = errno;
+		return CONN_IO_ERROR;
+	}
+	return f_wait(n, CONN_IO_WANT_WRITE);
+}
+
+static bool f_pending(const struct conn *c)
+{
+	const struct fake *k = c->tp_ctx;
+
+	return k->hoard_off < k->hoard_len;
+}
+
+static void f_close(struct conn *c)
+{
+	struct fake *k = c->tp_ctx;
+
+	assert_true(c->fd >= 0); /* before the socket goes */
+	k->closes++;
+}
+
+static const struct conn_transport f_transport = {
+	.open = NULL,
+	.recv = f_recv,
+	.send = f_send,
+	.pending = f_pending,
+	.close = f_close,
+};
+
+static const struct conn_transport f_transport_opening = {
+	.open = f_open,
+	.recv = f_recv,
+	.send = f_send,
+	.pending = f_pending,
+	.close = f_close,
+};
+
+/* A connection of <mode> (echo) with <k> as its fake transport. */
+static struct fx *fx_fake(struct fake *k, enum fmode fm, enum tmode mode, size_t rx, size_t tx)
+{
+	struct fx *f = fx_new(mode, rx, tx, &t_ops_tp);
+
+	memset(k, 0, sizeof(*k));
+	k->mode = fm;
+	conn_set_transport(
+	    &f->t->c,
+	    fm == F_OPEN_2STEPS || fm == F_OPEN_FAILS ? &f_transport_opening : &f_transport, k);
+	return f;
+}
+
+/* A few loop iterations that must not call the transport again (nothing it waits for came). */
+static void spin(struct fx *f)
+{
+	for (int i = 0; i < 20; i++)
+		ev_run(f->loop, EVRUN_NOWAIT);
+}
+
+/* A read that must write first while the socket is full: the layer waits for EV_WRITE (and
+ * only that: EV_READ would fire at once and spin), then the read goes on and echoes. */
+static void test_conn_tp_read_wants_write(void **state)
+{
+	struct fake k;
+	struct fx *f = fx_fake(&k, F_READ_WANTS_WRITE, T_ECHO, 64, 64);
+	char got[4096];
+	char tail[8];
+	size_t n = 0;
+	int sndbuf = 4096;
+
+	(void)state;
+	assert_int_equal(setsockopt(f->t->c.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	while (write(f->t->c.fd, "f", 1) == 1) /* the connection's socket cannot send now */
+		;
+	conn_start(&f->t->c, false);
+	peer_send(f, "ping");
+	run_until(f, &k.recvs, 1);
+	assert_int_equal(f->t->c.events, EV_WRITE);
+	spin(f);
+	assert_int_equal(k.recvs, 1); /* not called again while the socket stays full */
+	assert_int_equal(f->st.reads, 0);
+	/* the peer reads the filler: writable, the read goes on, the echo comes back after the
+	 * transport's own bytes */
+	f->guard_fired = false;
+	ev_timer_set(&f->guard, GUARD_S, 0.);
+	ev_timer_start(f->loop, &f->guard);
+	while (!f->guard_fired && !(n >= 8 && memcmp(tail + n - 8, "CTRLping", 8) == 0)) {
+		ssize_t r = peer_recv(f, got, sizeof(got));
+
+		for (ssize_t i = 0; i < r; i++) {
+			if (n == sizeof(tail)) {
+				memmove(tail, tail + 1, sizeof(tail) - 1);
+				n--;
+			}
+			tail[n++] = got[i];
+		}
+		if (r <= 0)
+			ev_run(f->loop, EVRUN_ONCE);
+	}
+	ev_timer_stop(f->loop, &f->guard);
+	assert_false(f->guard_fired);
+	assert_int_equal(f->st.reads, 1);
+	assert_int_equal(f->t->c.events, EV_READ);
+	fx_free(f);
+	assert_int_equal(k.closes, 1);
+}
+
+/* A write that must read first (reading paused by the owner): the layer waits for EV_READ for
+ * it (EV_WRITE would spin), does not give the owner anything, and sends once the token came. */
+static void test_conn_tp_write_wants_read(void **state)
+{
+	struct fake k;
+	struct fx *f = fx_fake(&k, F_WRITE_WANTS_READ, T_ECHO, 64, 64);
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	conn_pause_read(&f->t->c, true);
+	/* the layer's write of <tx> */
+	assert_int_equal(buf_printf(&f->t->c.tx, "abc"), 0);
+	assert_int_equal(conn_flush(&f->t->c), 0);
+	assert_int_equal(k.sends, 1);
+	assert_int_equal(buf_len(&f->t->c.tx), 3);
+	assert_int_equal(f->t->c.events, EV_READ);
+	spin(f);
+	assert_int_equal(k.sends, 1);
+	peer_send(f, "t");
+	run_until(f, &k.sends, 2);
+	assert_int_equal(peer_drain(f, 3), 3);
+	assert_int_equal(f->st.reads,
+	                 0); /* paused: the token was the transport's, not the owner's */
+	assert_int_equal(f->t->c.events, 0);
+	/* conn_send's write at once: the same wait */
+	k.token = false;
+	assert_int_equal(conn_send(&f->t->c, "de", 2), 0);
+	assert_int_equal(k.sends, 3);
+	assert_int_equal(f->t->c.events, EV_READ);
+	spin(f);
+	assert_int_equal(k.sends, 3);
+	peer_send(f, "t");
+	assert_int_equal(peer_drain(f, 2), 2);
+	assert_int_equal(f->st.reads, 0);
+	fx_free(f);
+}
+
+/* Short writes and EAGAIN every other call: every byte arrives once, in order. */
+static void test_conn_tp_short_writes_and_eagain(void **state)
+{
+	struct fake k;
+	struct fx *f = fx_fake(&k, F_SHORT_EAGAIN, T_IGNORE, 64, 1024);
+	char want[1000];
+	char got[1000];
+	size_t have = 0;
+	ssize_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want); i++)
+		want[i] = (char)('a' + i % 26);
+	conn_start(&f->t->c, false);
+	assert_int_equal(conn_send(&f->t->c, want, sizeof(want)), 0);
+	f->guard_fired = false;
+	ev_timer_set(&f->guard, GUARD_S, 0.);
+	ev_timer_start(f->loop, &f->guard);
+	while (have < sizeof(got) && !f->guard_fired) {
+		n = peer_recv(f, got + have, sizeof(got) - have);
+		if (n > 0)
+			have += (size_t)n;
+		else
+			ev_run(f->loop, EVRUN_ONCE);
+	}
+	ev_timer_stop(f->loop, &f->guard);
+	assert_false(f->guard_fired);
+	assert_memory_equal(got, want, sizeof(want));
+	assert_int_equal(buf_len(&f->t->c.tx), 0);
+	assert_true(k.sends >= 2 * (1000 / 7));
+	assert_int_equal(f->st.closes, 0);
+	fx_free(f);
+}
+
+/* The transport took all the socket held and gives 2 bytes a call: the rest is read without a
+ * socket event, and all of it is echoed. */
+static void test_conn_tp_pending_bytes_read(void **state)
+{
+	struct fake k;
+	struct fx *f = fx_fake(&k, F_HOARD, T_ECHO, 64, 64);
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	peer_send(f, "hello world");
+	assert_int_equal(peer_drain(f, 11), 11);
+	assert_int_equal(f->st.echoed, 11);
+	assert_true(f->st.reads >= 6);
+	fx_free(f);
+}
+
+/* An opening: the owner's bytes (queued before the start) wait for it; the transport's own
+ * bytes go first; on_open, then the owner's bytes, then reading. */
+static void test_conn_tp_opening_before_bytes(void **state)
+{
+	struct fake k;
+	struct fx *f = fx_fake(&k, F_OPEN_2STEPS, T_ECHO, 64, 64);
+	char got[16];
+
+	(void)state;
+	assert_int_equal(f->t->c.state, CONN_ST_OPENING);
+	assert_int_equal(buf_printf(&f->t->c.tx, "data"), 0);
+	assert_int_equal(conn_send(&f->t->c, "+", 1), 0); /* queued behind, not written */
+	conn_start(&f->t->c, true);
+	assert_int_equal(k.open_step, 1);
+	spin(f);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 5);
+	assert_memory_equal(got, "HELLO", 5);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), -1); /* nothing of the owner's yet */
+	assert_int_equal(f->st.opens, 0);
+	assert_int_equal(k.sends, 0);
+	peer_send(f, "OK");
+	run_until(f, &f->st.opens, 1);
+	assert_int_equal(f->t->c.state, CONN_ST_OPEN);
+	assert_int_equal(peer_drain(f, 5), 5);
+	peer_send(f, "x");
+	run_until(f, &f->st.reads, 1);
+	assert_int_equal(f->st.echoed, 1);
+	fx_free(f);
+}
+
+/* A failed opening: closed with the transport's reason; the owner got no read, no open. */
+static void test_conn_tp_opening_fails_with_reason(void **state)
+{
+	struct fake k;
+	struct fx *f = fx_fake(&k, F_OPEN_FAILS, T_ECHO, 64, 64);
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	run_until(f, &f->st.frees, 1);
+	assert_string_equal(f->st.why, "fake: peer refused the opening");
+	assert_int_equal(f->st.err_at_close, EPROTO);
+	assert_int_equal(f->st.reads, 0);
+	assert_int_equal(f->st.opens, 0);
+	assert_int_equal(k.closes, 1);
+	fx_free(f);
+}
+
+/* A failed read: the owner is told the end with the errno, the close has the reason. */
+static void test_conn_tp_recv_fails_with_reason(void **state)
+{
+	struct fake k;
+	struct fx *f = fx_fake(&k, F_RECV_FAILS, T_ECHO, 64, 64);
+
+	(void)state;
+	conn_start(&f->t->c, false);
+	peer_send(f, "x");
+	run_until(f, &f->st.frees, 1);
+	assert_int_equal(f->st.eofs, 1);
+	assert_int_equal(f->st.err_at_close, EPROTO);
+	assert_string_equal(f->st.why, "fake: bad record");
+	assert_int_equal(k.closes, 1);
+	fx_free(f);
+}
+
 /* The log prefix: kind#id, peer, age, state. */
 static char last_line[1024];
 
@@ -731,6 +1130,13 @@ int main(void)
 		cmocka_unit_test(test_conn_shut_write_after_tx),
 		cmocka_unit_test(test_conn_release),
 		cmocka_unit_test(test_log_conn_prefix),
+		cmocka_unit_test(test_conn_tp_read_wants_write),
+		cmocka_unit_test(test_conn_tp_write_wants_read),
+		cmocka_unit_test(test_conn_tp_short_writes_and_eagain),
+		cmocka_unit_test(test_conn_tp_pending_bytes_read),
+		cmocka_unit_test(test_conn_tp_opening_before_bytes),
+		cmocka_unit_test(test_conn_tp_opening_fails_with_reason),
+		cmocka_unit_test(test_conn_tp_recv_fails_with_reason),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as the daemons do: a write to a gone peer fails with EPIPE */
