@@ -196,6 +196,7 @@ static int conn_shut(struct conn *c, const char *why, bool keep_fd)
 		return -1;
 	c->why = why;
 	log_conn(LOG_LVL_DEBUG, c, "closed: %s", why);
+	c->depth++; /* on_close is a callback of <c>: a release from it frees nothing under us */
 	conn_set_state(c, CONN_ST_CLOSED);
 	if (c->ops->on_close != NULL)
 		c->ops->on_close(c);
@@ -204,11 +205,8 @@ static int conn_shut(struct conn *c, const char *why, bool keep_fd)
 	if (!keep_fd)
 		close(fd);
 	c->fd = -1;
-	if (c->depth == 0) {
-		/* outside the connection's callbacks: the loop reaps it on its next iteration */
-		c->depth++;
-		conn_leave(c, false);
-	}
+	/* outside the connection's callbacks: the loop reaps it on its next iteration */
+	conn_leave(c, false);
 	return fd;
 }
 

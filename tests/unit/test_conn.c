@@ -57,6 +57,7 @@ struct tconn {
 	enum tmode mode;
 	struct tstats *st;
 	bool keep_open_on_timeout;
+	bool release_in_close; /* on_close calls conn_release (an owner stopping there) */
 };
 
 static void t_on_read(struct conn *c, bool eof)
@@ -155,6 +156,8 @@ static void t_on_close(struct conn *c)
 	t->st->closes++;
 	t->st->err_at_close = c->err;
 	assert_true(c->fd >= 0); /* still open for the owner's last words */
+	if (t->release_in_close)
+		conn_release(c, "released in on_close");
 }
 
 static int t_take_buffers(struct conn *c)
@@ -693,6 +696,18 @@ static void test_conn_release(void **state)
 	conn_release(&f->t->c, "stop");
 	assert_int_equal(f->st.frees, 1);
 	ev_run(f->loop, EVRUN_NOWAIT); /* the reaper timer was stopped: no second free */
+	assert_int_equal(f->st.frees, 1);
+	fx_free(f);
+
+	/* from on_close of a close outside the callbacks: on_close is a callback too */
+	f = fx_new(T_ECHO, 64, 64, &t_ops_lazy);
+	f->t->release_in_close = true;
+	conn_start(&f->t->c, false);
+	conn_close(&f->t->c, "closed");
+	assert_int_equal(f->st.closes, 1);
+	assert_int_equal(f->st.frees, 0);
+	run_until(f, &f->st.frees, 1);
+	ev_run(f->loop, EVRUN_NOWAIT);
 	assert_int_equal(f->st.frees, 1);
 	fx_free(f);
 }
