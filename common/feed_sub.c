@@ -1,16 +1,17 @@
 /* common/feed_sub.c - subscriber to one agent's state feed; see feed_sub.h.
  *
  * States: IDLE (stopped or backing off) -> CONNECTING (sock_connector, its own deadline) ->
- * STREAMING (SUBSCRIBE sent; <timer> is the silence deadline, 3 heartbeats, re-armed on every
- * frame) -> back to IDLE on any loss, with a backoff timer doubling from FEED_SUB_BACKOFF_MIN
- * to FEED_SUB_BACKOFF_MAX and reset by the first good frame. Only feed_sub_set_state() writes
- * ->state. The callback may call feed_sub_stop() but must not free <fs>. */
+ * STREAMING (a struct conn, common/conn.h; SUBSCRIBE sent; the connection's fixed deadline is
+ * the silence limit, 3 heartbeats, set again on every frame) -> back to IDLE on any loss, with
+ * a backoff timer doubling from FEED_SUB_BACKOFF_MIN to FEED_SUB_BACKOFF_MAX and reset by the
+ * first good frame. Only feed_sub_set_state() writes ->state. The callback may call
+ * feed_sub_stop() but must not free <fs>. */
 #include "common/feed_sub.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/log.h"
 
@@ -29,7 +30,8 @@ const char *feed_sub_state_name(enum feed_sub_state st)
 	return (unsigned)st < FEED_SUB_ST_COUNT ? feed_sub_state_names[st] : "?";
 }
 
-/* The only writer of <fs->state>; arms the new state's timer. */
+/* The only writer of <fs->state>. The backoff timer runs in IDLE only; the connector and the
+ * stream have their own deadlines. */
 static void feed_sub_set_state(struct feed_sub *fs, enum feed_sub_state to)
 {
 	log_debug("feed %s %s -> %s", fs->addr.text, feed_sub_state_names[fs->state],
@@ -37,28 +39,13 @@ static void feed_sub_set_state(struct feed_sub *fs, enum feed_sub_state to)
 	fs->state = to;
 	switch (to) {
 	case FEED_SUB_ST_IDLE:
-		ev_timer_stop(fs->loop, &fs->timer);
-		break;
 	case FEED_SUB_ST_CONNECTING:
-		ev_timer_stop(fs->loop, &fs->timer); /* the connector has its own deadline */
-		break;
 	case FEED_SUB_ST_STREAMING:
-		fs->timer.repeat = FEED_SUB_SILENCE * fs->heartbeat;
-		ev_timer_again(fs->loop, &fs->timer);
+		ev_timer_stop(fs->loop, &fs->timer);
 		break;
 	case FEED_SUB_ST_COUNT:
 		break;
 	}
-}
-
-static void feed_sub_close_fd(struct feed_sub *fs)
-{
-	if (fs->fd != -1) {
-		ev_io_stop(fs->loop, &fs->io);
-		close(fs->fd);
-		fs->fd = -1;
-	}
-	buf_reset(&fs->rx);
 }
 
 /* Ends the current attempt, tells the owner, schedules the next attempt after the backoff. */
@@ -66,11 +53,12 @@ static void feed_sub_lost(struct feed_sub *fs, const char *why)
 {
 	bool had_state = fs->has_state;
 
-	sock_connector_cancel(&fs->conn);
-	feed_sub_close_fd(fs);
+	sock_connector_cancel(&fs->connector);
+	feed_sub_set_state(fs, FEED_SUB_ST_IDLE); /* first: on_close then knows we closed */
+	if (fs->c_live && !conn_is_closed(&fs->c))
+		conn_close(&fs->c, why);
 	fs->has_state = false;
 	fs->losses++;
-	feed_sub_set_state(fs, FEED_SUB_ST_IDLE);
 	ev_timer_set(&fs->timer, fs->backoff, 0.0);
 	ev_timer_start(fs->loop, &fs->timer);
 	fs->backoff =
@@ -86,68 +74,96 @@ static void feed_sub_lost(struct feed_sub *fs, const char *why)
 /* Decodes every whole frame in <rx>. Returns false when the stream was closed meanwhile. */
 static bool feed_sub_process(struct feed_sub *fs)
 {
+	struct buf *rx = &fs->c.rx;
+
 	while (fs->state == FEED_SUB_ST_STREAMING) {
 		struct node_state next;
 		const char *why = NULL;
 		size_t plen = 0;
 		int n;
 
-		n = ns_frame_peek(buf_head(&fs->rx), buf_len(&fs->rx), NS_FRAME_MAX, &plen);
+		n = ns_frame_peek(buf_head(rx), buf_len(rx), NS_FRAME_MAX, &plen);
 		if (n == 0)
 			return true;
 		if (n < 0) {
 			feed_sub_lost(fs, "bad frame length");
 			return false;
 		}
-		if (ns_decode(buf_head(&fs->rx) + NS_FRAME_HDR, plen, &next, &why) == -1) {
+		if (ns_decode(buf_head(rx) + NS_FRAME_HDR, plen, &next, &why) == -1) {
 			char msg[160];
 
 			snprintf(msg, sizeof(msg), "bad frame: %s", why);
 			feed_sub_lost(fs, msg);
 			return false;
 		}
-		buf_consume(&fs->rx, (size_t)n);
+		buf_consume(rx, (size_t)n);
 		fs->last = next;
 		fs->has_state = true;
 		fs->frames++;
 		fs->backoff = FEED_SUB_BACKOFF_MIN;
-		ev_timer_again(fs->loop, &fs->timer);
+		conn_set_deadline(&fs->c, FEED_SUB_SILENCE * fs->heartbeat, false);
 		fs->cb(fs, FEED_SUB_EV_STATE, &fs->last, NULL);
 	}
 	return false;
 }
 
-static void feed_sub_on_read(struct ev_loop *loop, ev_io *w, int revents)
+/* Frames, then the end of the stream. <rx> holds a whole maximal frame and frames are consumed
+ * as soon as they are complete, so it is never full with nothing to consume. */
+static void feed_sub_on_read(struct conn *c, bool eof)
 {
-	struct feed_sub *fs = container_of(w, struct feed_sub, io);
-	ssize_t n;
+	struct feed_sub *fs = container_of(c, struct feed_sub, c);
+	char msg[128];
 
-	(void)loop;
-	(void)revents;
-	n = buf_read_fd(&fs->rx, fs->fd);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (!feed_sub_process(fs) || !eof)
 		return;
-	if (n == -1) {
-		char msg[128];
-
-		/* ENOBUFS cannot happen: rx holds a whole maximal frame and frames are consumed
-		 * as soon as they are complete. */
-		snprintf(msg, sizeof(msg), "read: %s", strerror(errno));
-		feed_sub_lost(fs, msg);
-		return;
-	}
-	if (n == 0) {
+	if (c->err == 0) {
 		feed_sub_lost(fs, "closed by the agent");
 		return;
 	}
-	feed_sub_process(fs);
+	snprintf(msg, sizeof(msg), "read: %s", strerror(c->err));
+	feed_sub_lost(fs, msg);
 }
 
-static void feed_sub_on_connect(struct sock_connector *c, int fd, int err)
+static void feed_sub_on_timeout(struct conn *c)
 {
-	struct feed_sub *fs = c->arg;
+	feed_sub_lost(container_of(c, struct feed_sub, c), "no frame for 3 heartbeats");
+}
+
+/* A close we did not ask for (the layer's: a failed write) is a loss too. */
+static void feed_sub_on_close(struct conn *c)
+{
+	struct feed_sub *fs = container_of(c, struct feed_sub, c);
+
+	switch (fs->state) {
+	case FEED_SUB_ST_IDLE: /* feed_sub_lost() or feed_sub_stop() closed it */
+	case FEED_SUB_ST_COUNT:
+		return;
+	case FEED_SUB_ST_CONNECTING: /* SUBSCRIBE was being sent */
+		feed_sub_lost(fs, "could not send SUBSCRIBE");
+		return;
+	case FEED_SUB_ST_STREAMING:
+		feed_sub_lost(fs, c->why);
+		return;
+	}
+}
+
+static void feed_sub_on_free(struct conn *c)
+{
+	container_of(c, struct feed_sub, c)->c_live = false;
+}
+
+static const struct conn_ops feed_sub_conn_ops = {
+	.on_read = feed_sub_on_read,
+	.on_timeout = feed_sub_on_timeout,
+	.on_close = feed_sub_on_close,
+	.on_free = feed_sub_on_free,
+};
+
+/* Connected: the stream goes on common/conn, SUBSCRIBE first, the silence deadline armed. */
+static void feed_sub_on_connect(struct sock_connector *sc, int fd, int err)
+{
+	struct feed_sub *fs = sc->arg;
 	static const char subscribe[] = "SUBSCRIBE\n";
-	ssize_t n;
 
 	if (fd == -1) {
 		char msg[128];
@@ -156,23 +172,22 @@ static void feed_sub_on_connect(struct sock_connector *c, int fd, int err)
 		feed_sub_lost(fs, msg);
 		return;
 	}
-	/* A fresh socket always has room for 10 bytes: a short write here means trouble. */
-	n = write(fd, subscribe, sizeof(subscribe) - 1);
-	if (n != (ssize_t)sizeof(subscribe) - 1) {
-		close(fd);
-		feed_sub_lost(fs, "could not send SUBSCRIBE");
-		return;
-	}
-	fs->fd = fd;
-	ev_io_set(&fs->io, fd, EV_READ);
-	ev_io_start(fs->loop, &fs->io);
+	if (fs->c_live)
+		conn_release(&fs->c, "replaced"); /* the last stream, closed, not yet reaped */
+	conn_init(&fs->c, fs->loop, fd, &feed_sub_conn_ops, "feed-sub", ++fs->connects, NULL);
+	fs->c_live = true;
+	buf_init_static(&fs->c.rx, fs->rx_storage, NS_FRAME_HDR + NS_FRAME_MAX);
+	conn_set_deadline(&fs->c, FEED_SUB_SILENCE * fs->heartbeat, false);
+	conn_start(&fs->c, false);
+	if (conn_send(&fs->c, subscribe, sizeof(subscribe) - 1) == -1)
+		return; /* on_close told the loss */
 	feed_sub_set_state(fs, FEED_SUB_ST_STREAMING);
 }
 
 static void feed_sub_connect(struct feed_sub *fs)
 {
 	feed_sub_set_state(fs, FEED_SUB_ST_CONNECTING);
-	if (sock_connector_start(&fs->conn, &fs->addr, fs->connect_timeout) == -1) {
+	if (sock_connector_start(&fs->connector, &fs->addr, fs->connect_timeout) == -1) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "connect: %s", strerror(errno));
@@ -180,23 +195,15 @@ static void feed_sub_connect(struct feed_sub *fs)
 	}
 }
 
+/* The backoff ended. */
 static void feed_sub_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct feed_sub *fs = container_of(w, struct feed_sub, timer);
 
 	(void)loop;
 	(void)revents;
-	switch (fs->state) {
-	case FEED_SUB_ST_IDLE:
+	if (fs->state == FEED_SUB_ST_IDLE)
 		feed_sub_connect(fs);
-		break;
-	case FEED_SUB_ST_STREAMING:
-		feed_sub_lost(fs, "no frame for 3 heartbeats");
-		break;
-	case FEED_SUB_ST_CONNECTING:
-	case FEED_SUB_ST_COUNT:
-		break;
-	}
 }
 
 /* Prepares <fs> to follow the agent at <addr> whose heartbeat interval is <heartbeat> seconds.
@@ -205,18 +212,17 @@ int feed_sub_init(struct feed_sub *fs, struct ev_loop *loop, const struct cfg_ad
                   double heartbeat, feed_sub_cb cb, void *arg)
 {
 	memset(fs, 0, sizeof(*fs)); /* state FEED_SUB_ST_IDLE (0) */
-	if (buf_init(&fs->rx, NS_FRAME_HDR + NS_FRAME_MAX) == -1)
+	fs->rx_storage = malloc(NS_FRAME_HDR + NS_FRAME_MAX);
+	if (fs->rx_storage == NULL)
 		return -1;
 	fs->loop = loop;
 	fs->addr = *addr;
 	fs->heartbeat = heartbeat > 0 ? heartbeat : 0.5;
 	fs->connect_timeout = fs->heartbeat * FEED_SUB_SILENCE;
 	fs->backoff = FEED_SUB_BACKOFF_MIN;
-	fs->fd = -1;
 	fs->cb = cb;
 	fs->arg = arg;
-	sock_connector_init(&fs->conn, loop, feed_sub_on_connect, fs);
-	ev_init(&fs->io, feed_sub_on_read);
+	sock_connector_init(&fs->connector, loop, feed_sub_on_connect, fs);
 	ev_init(&fs->timer, feed_sub_on_timer);
 	return 0;
 }
@@ -230,18 +236,21 @@ void feed_sub_start(struct feed_sub *fs)
 	feed_sub_connect(fs);
 }
 
-/* Stops every watcher and closes the connection; no callback is made. */
+/* Stops every watcher and closes the connection (freed at once, or at the end of the stream's
+ * callback when called from the owner's callback); no callback is made. */
 void feed_sub_stop(struct feed_sub *fs)
 {
-	sock_connector_cancel(&fs->conn);
-	feed_sub_close_fd(fs);
+	sock_connector_cancel(&fs->connector);
 	ev_timer_stop(fs->loop, &fs->timer);
 	fs->has_state = false;
 	feed_sub_set_state(fs, FEED_SUB_ST_IDLE);
+	if (fs->c_live)
+		conn_release(&fs->c, "stopped");
 }
 
 void feed_sub_free(struct feed_sub *fs)
 {
 	feed_sub_stop(fs);
-	buf_free(&fs->rx);
+	free(fs->rx_storage);
+	fs->rx_storage = NULL;
 }

@@ -14,9 +14,9 @@
 
 #include <ev.h>
 
-#include "common/buf.h"
 #include "common/cfg.h"
 #include "common/compiler.h"
+#include "common/conn.h"
 #include "common/node_state.h"
 #include "common/sock.h"
 
@@ -46,13 +46,14 @@ struct feed_sub {
 	double connect_timeout;    /* deadline of one connect (s) */
 	double backoff;            /* current reconnect delay (s) */
 	enum feed_sub_state state; /* written by feed_sub_set_state() only */
-	struct sock_connector conn; /* the connect in progress */
-	ev_io io;                  /* the streaming socket */
-	ev_timer timer;            /* silence deadline, or backoff */
-	int fd;                    /* streaming socket, or -1 */
-	struct buf rx;             /* received bytes, NS_FRAME_HDR + NS_FRAME_MAX */
+	struct sock_connector connector; /* the connect in progress */
+	struct conn c;             /* the stream (common/conn.h); its deadline is the silence */
+	bool c_live;               /* <c> holds a connection not yet freed (on_free clears it) */
+	ev_timer timer;            /* the backoff before the next connect */
+	uint8_t *rx_storage;       /* NS_FRAME_HDR + NS_FRAME_MAX bytes, lent to <c.rx> */
 	struct node_state last;    /* last decoded state (valid when <has_state>) */
 	bool has_state;            /* a state arrived since the last connect */
+	uint64_t connects;         /* connections made since init (the log's feed-sub#N) */
 	uint64_t frames;           /* frames decoded since start */
 	uint64_t losses;           /* EV_LOST events since start */
 	feed_sub_cb cb;            /* told of every event */

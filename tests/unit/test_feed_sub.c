@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -17,6 +18,7 @@ enum fake_mode {
 	FAKE_ONE_FRAME = 0, /* one good frame per connection, then silence */
 	FAKE_BAD_LENGTH,    /* a frame header announcing 4 GiB */
 	FAKE_BAD_PAYLOAD,   /* a valid length and garbage msgpack */
+	FAKE_FRAME_CLOSE,   /* one good frame, then the agent closes */
 };
 
 struct fake_agent {
@@ -35,6 +37,7 @@ struct observed {
 	char node[NS_NAME_MAX]; /* node of the last EV_STATE */
 	int stop_after_states;  /* break the loop when states reaches it */
 	int stop_after_losts;   /* break the loop when losts reaches it */
+	bool stop_in_state;     /* feed_sub_stop() from the first EV_STATE callback */
 };
 
 static void fake_send(struct fake_agent *fa)
@@ -46,6 +49,7 @@ static void fake_send(struct fake_agent *fa)
 	buf_init_static(&b, storage, sizeof(storage));
 	switch (fa->mode) {
 	case FAKE_ONE_FRAME:
+	case FAKE_FRAME_CLOSE:
 		ns_init(&s);
 		strcpy(s.cluster, "c");
 		snprintf(s.node, sizeof(s.node), "db%d", fa->accepts);
@@ -61,6 +65,8 @@ static void fake_send(struct fake_agent *fa)
 		break;
 	}
 	assert_int_equal(write(fa->conn_fd, buf_head(&b), buf_len(&b)), (ssize_t)buf_len(&b));
+	if (fa->mode == FAKE_FRAME_CLOSE)
+		assert_int_equal(shutdown(fa->conn_fd, SHUT_WR), 0);
 }
 
 static void fake_on_conn(struct ev_loop *loop, ev_io *w, int revents)
@@ -138,6 +144,11 @@ static void on_event(struct feed_sub *fs, enum feed_sub_event ev, const struct n
 	if (ev == FEED_SUB_EV_STATE) {
 		o->states++;
 		strcpy(o->node, st->node);
+		if (o->stop_in_state) {
+			feed_sub_stop(fs); /* from inside the stream's callback */
+			assert_int_equal(fs->state, FEED_SUB_ST_IDLE);
+			ev_break(fs->loop, EVBREAK_ALL);
+		}
 		if (o->states == o->stop_after_states)
 			ev_break(fs->loop, EVBREAK_ALL);
 	} else {
@@ -256,6 +267,63 @@ static void test_feed_sub_refused_retries(void **state)
 	ev_loop_destroy(loop);
 }
 
+/* The agent closes after a frame: the node is lost as "closed by the agent", then the
+ * subscriber reconnects and hears the next connection's frame. */
+static void test_feed_sub_agent_close_then_reconnect(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct observed o = { .stop_after_states = 2 };
+	struct fake_agent fa;
+	struct cfg_addr addr;
+	struct feed_sub fs;
+
+	(void)state;
+	fake_start(&fa, loop, &addr);
+	fa.mode = FAKE_FRAME_CLOSE;
+	assert_int_equal(feed_sub_init(&fs, loop, &addr, 1.0, on_event, &o), 0);
+	feed_sub_start(&fs);
+	run_bounded(loop);
+	assert_int_equal(o.states, 2);
+	assert_int_equal(o.losts, 1);
+	assert_string_equal(o.last_why, "closed by the agent");
+	assert_string_equal(o.node, "db2");
+	assert_int_equal(fs.connects, 2);
+	feed_sub_free(&fs);
+	fake_stop(&fa, loop);
+	ev_loop_destroy(loop);
+}
+
+/* feed_sub_stop() from the state callback: the stream closes (freed once its callback ends),
+ * nothing is told after, and the subscriber starts again cleanly. */
+static void test_feed_sub_stop_in_callback(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct observed o = { .stop_in_state = true };
+	struct fake_agent fa;
+	struct cfg_addr addr;
+	struct feed_sub fs;
+
+	(void)state;
+	fake_start(&fa, loop, &addr);
+	fa.mode = FAKE_ONE_FRAME;
+	assert_int_equal(feed_sub_init(&fs, loop, &addr, 1.0, on_event, &o), 0);
+	feed_sub_start(&fs);
+	run_bounded(loop);
+	assert_int_equal(o.states, 1);
+	assert_int_equal(o.losts, 0);
+	assert_false(fs.c_live); /* freed at the end of the stream's callback */
+	o.stop_in_state = false;
+	o.stop_after_states = 2;
+	feed_sub_start(&fs);
+	run_bounded(loop);
+	assert_int_equal(o.states, 2);
+	assert_int_equal(o.losts, 0);
+	assert_int_equal(fa.accepts, 2);
+	feed_sub_free(&fs);
+	fake_stop(&fa, loop);
+	ev_loop_destroy(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +331,8 @@ int main(void)
 		cmocka_unit_test(test_feed_sub_bad_length_is_lost),
 		cmocka_unit_test(test_feed_sub_bad_payload_is_lost),
 		cmocka_unit_test(test_feed_sub_refused_retries),
+		cmocka_unit_test(test_feed_sub_agent_close_then_reconnect),
+		cmocka_unit_test(test_feed_sub_stop_in_callback),
 	};
 
 	return cmocka_run_group_tests_name("feed_sub", tests, NULL, NULL);
