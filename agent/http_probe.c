@@ -4,14 +4,17 @@
  *   STOPPED -> WAIT (next probe) -> CONNECTING -> [tcp: pass] [https: HANDSHAKE] SENDING
  *   -> READING -> WAIT ...
  * The probe deadline is armed on entering CONNECTING and covers connect, handshake, send and
- * read: the timer is not re-armed by HANDSHAKE, SENDING and READING. A verdict closes the socket
- * at once (we never read more than we need: the status line, or the stub_status body).
+ * read: the timer is not re-armed by HANDSHAKE, SENDING and READING (the connection's own
+ * deadline is not used). A verdict closes the socket at once (we never read more than we need:
+ * the status line, or the stub_status body).
  *
- * TLS (https urls): one SSL_CTX per probe, built from the config (CA file read then, never in a
- * probe); one SSL per probe attempt over the non-blocking socket. SSL_ERROR_WANT_READ/WRITE
- * arm <io> for that event, whatever the state (a TLS read may need a write and the other way
- * round). OpenSSL's error queue is per thread and shared with libpq's own TLS: it is cleared
- * before each call and read right after it. */
+ * The connect is a sock_connector (common/sock.h); the connected socket is a struct conn
+ * (common/conn.h) over the probe's own buffers: the request is queued at once, the layer sends
+ * it and reads the response, and tells us: on_open (https: handshake done -> SENDING), on_drain
+ * (request sent -> READING), on_read (decide), on_close (the layer closed it: a failed handshake
+ * or send). TLS (https urls): one SSL_CTX per probe, built from the config (CA file read then,
+ * never in a probe); one session per probe attempt, the transport of common/tls_conn.h, whose
+ * failure reasons ("tls: ...") are the probe's. */
 #include "agent/http_probe.h"
 #include "agent/http_probe_conf.h"
 
@@ -21,10 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/tls_conn.h"
 
 #define HP_STATUS_LINE_MAX 512 /* longest status line accepted; protects the decoder's walk */
 
@@ -183,22 +186,14 @@ static void hp_set_state(struct http_probe *p, enum hp_state to, double delay)
 	}
 }
 
-/* Closes whatever the probe under way holds. */
+/* Closes whatever the probe under way holds: the connection is freed now, or at the end of its
+ * callback under way (on_free says when). Called once <p->state> no longer says a probe is under
+ * way, so that on_close knows the close is ours. */
 static void hp_abort(struct http_probe *p)
 {
-	sock_connector_cancel(&p->conn);
-	ev_io_stop(p->loop, &p->io);
-	if (p->ssl != NULL) {
-		/* no close_notify: the probe is over, the socket closes right after */
-		SSL_free(p->ssl);
-		p->ssl = NULL;
-	}
-	if (p->fd != -1) {
-		close(p->fd);
-		p->fd = -1;
-	}
-	buf_reset(&p->tx);
-	buf_reset(&p->rx);
+	sock_connector_cancel(&p->connector);
+	if (p->conn_live)
+		conn_release(&p->conn, "probe over");
 }
 
 /* Ends the probe under way with a verdict: debounce, publish, schedule the next one. */
@@ -210,6 +205,9 @@ static void hp_finish(struct http_probe *p, bool pass, const char *fmt, ...)
 	bool changed;
 	va_list ap;
 
+	/* next probe scheduled first (the state says no probe is under way), then the socket
+	 * goes, then the callback, which may hp_stop() us */
+	hp_set_state(p, HP_ST_WAIT, p->conf.interval - took);
 	hp_abort(p);
 	if (fmt != NULL) {
 		va_start(ap, fmt);
@@ -226,8 +224,6 @@ static void hp_finish(struct http_probe *p, bool pass, const char *fmt, ...)
 		log_info("%s probe %s: %s%s%s", hp_kind_word(p), p->conf.name,
 		         p->rf.up ? "up" : "down", why[0] ? ": " : "", why);
 	p->res.ms = (uint32_t)(took * 1e3);
-	/* next probe scheduled before the callback, which may hp_stop() us */
-	hp_set_state(p, HP_ST_WAIT, p->conf.interval - took);
 	if (changed || strcmp(why, p->res.err) != 0 || p->active != p->active_told) {
 		p->res.up = p->rf.up;
 		snprintf(p->res.err, sizeof(p->res.err), "%s", why);
@@ -237,8 +233,8 @@ static void hp_finish(struct http_probe *p, bool pass, const char *fmt, ...)
 	}
 }
 
-/* Appends the GET request to <p->tx>; 0, or -1 when it does not fit HP_TX_MAX. */
-static int hp_build_request(struct http_probe *p)
+/* Appends the GET request to <tx>; 0, or -1 when it does not fit HP_TX_MAX. */
+static int hp_build_request(const struct http_probe *p, struct buf *tx)
 {
 	const char *host = p->conf.host[0] != '\0' ? p->conf.host : NULL;
 	char hostport[80];
@@ -255,18 +251,18 @@ static int hp_build_request(struct http_probe *p)
 		hostport[alen] = '\0';
 		host = hostport;
 	}
-	return buf_printf(&p->tx,
+	return buf_printf(tx,
 	                  "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: haprole-agent\r\n"
 	                  "Accept: */*\r\nConnection: close\r\n\r\n",
 	                  p->conf.path, host);
 }
 
-/* Decides from what <p->rx> holds; <eof> when the peer closed. Returns true when decided. */
-static bool hp_decide(struct http_probe *p, bool eof)
+/* Decides from what <rx> holds; <eof> when the peer closed. Returns true when decided. */
+static bool hp_decide(struct http_probe *p, const struct buf *rx, bool eof)
 {
-	const uint8_t *d = buf_head(&p->rx);
-	size_t len = buf_len(&p->rx);
-	bool full = buf_room(&p->rx) == 0;
+	const uint8_t *d = buf_head(rx);
+	size_t len = buf_len(rx);
+	bool full = buf_room(rx) == 0;
 	int status = 0;
 	int n = hp_parse_status(d, len, &status);
 	int r;
@@ -304,187 +300,88 @@ static bool hp_decide(struct http_probe *p, bool eof)
 	return true;
 }
 
-/* (Re)arms <io> on the probe's socket for <events>. */
-static void hp_arm(struct http_probe *p, int events)
+/* A probe is under way on the connection (not yet decided). */
+static bool hp_busy(const struct http_probe *p)
 {
-	ev_io_stop(p->loop, &p->io);
-	ev_io_set(&p->io, p->fd, events);
-	ev_io_start(p->loop, &p->io);
+	return p->state == HP_ST_HANDSHAKE || p->state == HP_ST_SENDING ||
+	       p->state == HP_ST_READING;
 }
 
-/* After an SSL call on <p->ssl> returned <ret> <= 0 (error queue cleared before the call,
- * <errno> as the call left it): arms <io> for what OpenSSL waits for, or ends the probe with the
- * reason ("tls: certificate verify failed (self-signed certificate)"). */
-static void hp_tls_wait(struct http_probe *p, int ret, const char *doing)
+/* The layer saw the connection fail: the transport's reason ("tls: ..."), else "<what>: <the
+ * errno's text>". */
+static void hp_conn_fail(struct http_probe *p, const struct conn *c, const char *what)
 {
-	int saved = errno;
-	int e = SSL_get_error(p->ssl, ret);
-	unsigned long q;
-	long v;
-
-	switch (e) {
-	case SSL_ERROR_WANT_READ:
-		hp_arm(p, EV_READ);
-		return;
-	case SSL_ERROR_WANT_WRITE:
-		hp_arm(p, EV_WRITE);
-		return;
-	case SSL_ERROR_SSL:
-		q = ERR_peek_error();
-		v = SSL_get_verify_result(p->ssl);
-		if (ERR_GET_REASON(q) == SSL_R_CERTIFICATE_VERIFY_FAILED && v != X509_V_OK) {
-			ERR_clear_error();
-			hp_finish(p, false, "tls: certificate verify failed (%s)",
-			          X509_verify_cert_error_string(v));
-			return;
-		}
-		hp_finish(p, false, "tls: %s (%s)", hp_ssl_err_text(), doing);
-		return;
-	case SSL_ERROR_SYSCALL:
-		ERR_clear_error();
-		hp_finish(p, false, "tls: %s (%s)",
-		          saved != 0 ? strerror(saved) : "connection closed by the server", doing);
-		return;
-	case SSL_ERROR_ZERO_RETURN:
-		hp_finish(p, false, "tls: connection closed by the server (%s)", doing);
-		return;
-	default:
-		ERR_clear_error();
-		hp_finish(p, false, "tls: OpenSSL error %d (%s)", e, doing);
-		return;
-	}
+	if (c->tp_why != NULL)
+		hp_finish(p, false, "%s", c->tp_why);
+	else
+		hp_finish(p, false, "%s: %s", what, strerror(c->err != 0 ? c->err : EPIPE));
 }
 
-static void hp_send(struct http_probe *p);
-
-/* HANDSHAKE: drives SSL_connect(); on completion goes on to SENDING. */
-static void hp_handshake(struct http_probe *p)
-{
-	int r;
-
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_connect(p->ssl);
-	if (r != 1) {
-		hp_tls_wait(p, r, "handshake");
-		return;
-	}
-	log_debug("https probe %s: %s with %s", p->conf.name, SSL_get_version(p->ssl),
-	          SSL_get_cipher_name(p->ssl));
-	hp_set_state(p, HP_ST_SENDING, 0);
-	hp_send(p);
-}
-
-/* READING: takes what the socket (or the TLS session) holds into <rx>, decides when it can.
- * Bounded: every turn of the TLS loop adds bytes to <rx> or returns. */
-static void hp_read(struct http_probe *p)
-{
-	ssize_t n;
-	int r;
-
-	if (p->ssl == NULL) {
-		n = buf_read_fd(&p->rx, p->fd);
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == -1 && errno != ENOBUFS) {
-			hp_finish(p, false, "read: %s", strerror(errno));
-			return;
-		}
-		hp_decide(p, n == 0);
-		return;
-	}
-	for (;;) {
-		if (buf_tail_room(&p->rx) == 0) {
-			hp_decide(p, false); /* full: decides */
-			return;
-		}
-		ERR_clear_error();
-		errno = 0;
-		r = SSL_read(p->ssl, buf_tail(&p->rx), (int)buf_tail_room(&p->rx));
-		if (r > 0) {
-			buf_commit(&p->rx, (size_t)r);
-			if (hp_decide(p, false))
-				return;
-			continue;
-		}
-		if (SSL_get_error(p->ssl, r) == SSL_ERROR_ZERO_RETURN) {
-			hp_decide(p, true);
-			return;
-		}
-		hp_tls_wait(p, r, "reading the response");
-		return;
-	}
-}
-
-/* SENDING: writes what is left of the request at once; EV_WRITE only while some is left. */
-static void hp_send(struct http_probe *p)
-{
-	ssize_t n;
-	int r;
-
-	if (p->ssl != NULL) {
-		while (buf_len(&p->tx) != 0) {
-			ERR_clear_error();
-			errno = 0;
-			r = SSL_write(p->ssl, buf_head(&p->tx), (int)buf_len(&p->tx));
-			if (r <= 0) {
-				hp_tls_wait(p, r, "sending the request");
-				return;
-			}
-			buf_consume(&p->tx, (size_t)r);
-		}
-		hp_set_state(p, HP_ST_READING, 0);
-		/* the session may already hold bytes: read at once, which arms EV_READ */
-		hp_read(p);
-		return;
-	}
-	n = buf_write_fd(&p->tx, p->fd);
-	if (n == -1 && errno != EAGAIN) {
-		hp_finish(p, false, "send: %s", strerror(errno));
-		return;
-	}
-	if (buf_len(&p->tx) != 0) {
-		hp_arm(p, EV_WRITE);
-		return;
-	}
-	hp_set_state(p, HP_ST_READING, 0);
-	hp_arm(p, EV_READ);
-}
-
-/* CONNECTING -> HANDSHAKE: a TLS session over <p->fd>, SNI and the name to verify set. */
-static void hp_tls_begin(struct http_probe *p)
-{
-	char name[HP_HOST_MAX];
-	bool is_ip = false;
-	int ok = 1;
-
-	hp_set_state(p, HP_ST_HANDSHAKE, 0);
-	ERR_clear_error();
-	p->ssl = SSL_new(p->ssl_ctx);
-	if (p->ssl == NULL || SSL_set_fd(p->ssl, p->fd) != 1) {
-		hp_finish(p, false, "tls: cannot start a session: %s", hp_ssl_err_text());
-		return;
-	}
-	hp_tls_name(&p->conf, name, sizeof(name), &is_ip);
-	if (!is_ip && name[0] != '\0')
-		ok = SSL_set_tlsext_host_name(p->ssl, name);
-	if (ok == 1 && p->conf.verify == HP_VERIFY_PEER) {
-		if (is_ip)
-			ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(p->ssl), name);
-		else
-			ok = SSL_set1_host(p->ssl, name);
-	}
-	if (ok != 1) {
-		hp_finish(p, false, "tls: cannot use the name \"%s\": %s", name, hp_ssl_err_text());
-		return;
-	}
-	SSL_set_connect_state(p->ssl);
-	hp_handshake(p);
-}
-
-static void hp_on_connected(struct sock_connector *c, int fd, int err)
+/* The response so far (<eof>: all of it, or a read error in <c->err>). */
+static void hp_conn_on_read(struct conn *c, bool eof)
 {
 	struct http_probe *p = container_of(c, struct http_probe, conn);
+
+	if (!hp_busy(p))
+		return;
+	if (eof && c->err != 0) {
+		hp_conn_fail(p, c, "read");
+		return;
+	}
+	(void)hp_decide(p, &c->rx, eof);
+}
+
+/* https: the handshake is done; the request goes now. */
+static void hp_conn_on_open(struct conn *c)
+{
+	struct http_probe *p = container_of(c, struct http_probe, conn);
+
+	log_debug("https probe %s: %s with %s", p->conf.name, tls_conn_version(&p->tls),
+	          tls_conn_cipher(&p->tls));
+	hp_set_state(p, HP_ST_SENDING, 0);
+}
+
+/* The request is sent: what comes now is the response. */
+static void hp_conn_on_drain(struct conn *c)
+{
+	struct http_probe *p = container_of(c, struct http_probe, conn);
+
+	if (p->state == HP_ST_SENDING && buf_len(&c->tx) == 0)
+		hp_set_state(p, HP_ST_READING, 0);
+}
+
+/* Closed while the probe was under way: the layer closed it (a failed handshake or send). */
+static void hp_conn_on_close(struct conn *c)
+{
+	struct http_probe *p = container_of(c, struct http_probe, conn);
+
+	if (!hp_busy(p))
+		return; /* ours: hp_abort() after a verdict */
+	hp_conn_fail(p, c, p->state == HP_ST_SENDING ? "send" : "read");
+}
+
+static void hp_conn_on_free(struct conn *c)
+{
+	struct http_probe *p = container_of(c, struct http_probe, conn);
+
+	p->conn_live = false;
+}
+
+static const struct conn_ops hp_conn_ops = {
+	.on_read = hp_conn_on_read,
+	.on_drain = hp_conn_on_drain,
+	.on_free = hp_conn_on_free,
+	.on_close = hp_conn_on_close,
+	.on_open = hp_conn_on_open,
+};
+
+/* CONNECTING -> [HANDSHAKE] SENDING: the socket becomes the probe's connection, the request is
+ * queued, https puts a TLS session under it; the ClientHello (or the request) goes at once. */
+static void hp_on_connected(struct sock_connector *sc, int fd, int err)
+{
+	struct http_probe *p = container_of(sc, struct http_probe, connector);
+	char name[HP_HOST_MAX];
+	bool is_ip = false;
 
 	if (fd == -1) {
 		hp_finish(p, false, "connect: %s", strerror(err));
@@ -495,49 +392,33 @@ static void hp_on_connected(struct sock_connector *c, int fd, int err)
 		hp_finish(p, true, NULL);
 		return;
 	}
-	p->fd = fd;
+	conn_init(&p->conn, p->loop, fd, &hp_conn_ops, hp_kind_word(p), p->probes + 1, NULL);
+	buf_init_static(&p->conn.rx, p->rx_mem, sizeof(p->rx_mem));
+	buf_init_static(&p->conn.tx, p->tx_mem, sizeof(p->tx_mem));
+	p->conn_live = true;
+	if (hp_build_request(p, &p->conn.tx) < 0) {
+		hp_finish(p, false, "request longer than %d bytes", HP_TX_MAX);
+		return;
+	}
 	if (p->conf.tls) {
-		hp_tls_begin(p);
-		return;
+		hp_tls_name(&p->conf, name, sizeof(name), &is_ip);
+		if (tls_conn_client(&p->tls, &p->conn, p->ssl_ctx, name, is_ip,
+		                    p->conf.verify == HP_VERIFY_PEER) < 0) {
+			hp_finish(p, false, "%s", p->tls.why);
+			return;
+		}
+		hp_set_state(p, HP_ST_HANDSHAKE, 0);
+	} else {
+		hp_set_state(p, HP_ST_SENDING, 0);
 	}
-	hp_set_state(p, HP_ST_SENDING, 0);
-	hp_send(p);
-}
-
-static void hp_on_io(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct http_probe *p = container_of(w, struct http_probe, io);
-
-	(void)loop;
-	(void)revents;
-	switch (p->state) {
-	case HP_ST_HANDSHAKE:
-		hp_handshake(p);
-		return;
-	case HP_ST_SENDING:
-		hp_send(p);
-		return;
-	case HP_ST_READING:
-		hp_read(p);
-		return;
-	case HP_ST_STOPPED:
-	case HP_ST_WAIT:
-	case HP_ST_CONNECTING:
-	case HP_ST_COUNT:
-		ev_io_stop(p->loop, &p->io);
-		return;
-	}
+	conn_start(&p->conn, true); /* may end the probe: <p->conn> is not touched after */
 }
 
 /* Starts one probe (WAIT -> CONNECTING): deadline first, then the connect. */
 static void hp_begin(struct http_probe *p)
 {
 	hp_set_state(p, HP_ST_CONNECTING, 0);
-	if (p->conf.kind == HP_KIND_HTTP && hp_build_request(p) < 0) {
-		hp_finish(p, false, "request longer than %d bytes", HP_TX_MAX);
-		return;
-	}
-	if (sock_connector_start(&p->conn, &p->conf.addr, p->conf.timeout) < 0)
+	if (sock_connector_start(&p->connector, &p->conf.addr, p->conf.timeout) < 0)
 		hp_finish(p, false, "connect: %s", strerror(errno));
 }
 
@@ -582,16 +463,12 @@ int hp_init(struct http_probe *p, struct ev_loop *loop, const struct hp_conf *co
 	}
 	p->loop = loop;
 	p->conf = c;
-	/* memset: state HP_ST_STOPPED */
-	p->fd = -1;
+	/* memset: state HP_ST_STOPPED, no connection */
 	p->active = -1;
 	p->active_told = -1;
 	p->cb = cb;
 	p->arg = arg;
-	buf_init_static(&p->tx, p->tx_mem, sizeof(p->tx_mem));
-	buf_init_static(&p->rx, p->rx_mem, sizeof(p->rx_mem));
-	sock_connector_init(&p->conn, loop, hp_on_connected, p);
-	ev_io_init(&p->io, hp_on_io, -1, EV_READ);
+	sock_connector_init(&p->connector, loop, hp_on_connected, p);
 	ev_timer_init(&p->timer, hp_on_timer, 0, 0);
 	rf_init(&p->rf, c.rise, c.fall);
 	p->res.present = true;
@@ -610,8 +487,8 @@ void hp_stop(struct http_probe *p)
 {
 	if (p->loop == NULL)
 		return;
-	hp_abort(p);
 	hp_set_state(p, HP_ST_STOPPED, 0);
+	hp_abort(p);
 }
 
 void hp_free(struct http_probe *p)
@@ -635,8 +512,8 @@ int hp_reconfigure(struct http_probe *p, const struct hp_conf *conf, char *err, 
 			return -1;
 	}
 	if (running) {
-		hp_abort(p);
 		hp_set_state(p, HP_ST_STOPPED, 0);
+		hp_abort(p);
 	}
 	SSL_CTX_free(p->ssl_ctx);
 	p->ssl_ctx = ctx;

@@ -35,8 +35,10 @@
 #include "common/buf.h"
 #include "common/cfg.h"
 #include "common/compiler.h"
+#include "common/conn.h"
 #include "common/node_state.h"
 #include "common/sock.h"
+#include "common/tls_conn.h"
 
 #define HP_RX_MAX   4096 /* response bytes read: status line, headers, a stub_status body */
 #define HP_TX_MAX   512  /* request bytes: request line + Host + Connection */
@@ -128,7 +130,6 @@ enum hp_state {
 
 struct http_probe;
 struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
-struct ssl_st;     /* OpenSSL's SSL */
 
 /* Told after <p->res.up>, <p->res.err> or <p->active> changed. <p->res.ms> is refreshed by
  * every probe without a call (it changes every time; read it when building a state). Called
@@ -136,29 +137,27 @@ struct ssl_st;     /* OpenSSL's SSL */
 typedef void (*hp_change_cb)(struct http_probe *p, void *arg);
 
 struct http_probe {
-	struct ev_loop *loop;       /* loop the watchers run on */
-	struct hp_conf conf;        /* current config (copied in, validated) */
-	enum hp_state state;        /* written by hp_set_state() only */
-	struct sock_connector conn; /* connect with deadline (common/sock.h) */
-	ev_io io;                   /* connected socket: write the request, read the response */
-	ev_timer timer;             /* next probe, or deadline of the probe under way */
-	int fd;                     /* connected socket, -1 when none */
-	struct ssl_ctx_st *ssl_ctx; /* https: built from <conf> by hp_init/hp_reconfigure */
-	struct ssl_st *ssl;         /* https: the TLS session of the probe under way, or NULL */
-	ev_tstamp started;          /* ev_now() when the probe under way began */
-	struct buf tx;              /* request, over <tx_mem> */
-	struct buf rx;              /* response, over <rx_mem>; full = stop reading, decide */
-	uint8_t tx_mem[HP_TX_MAX];  /* storage of <tx> */
-	uint8_t rx_mem[HP_RX_MAX];  /* storage of <rx> */
-	struct rise_fall rf;        /* debounce of <res.up> */
-	struct ns_probe res;        /* the result the agent reads; present = true */
-	int last_status;            /* last HTTP status seen, 0 none */
-	int64_t active;             /* stub_status active connections, -1 unknown */
-	int64_t active_told;        /* <active> as last told through the callback */
-	uint64_t probes;            /* probes completed since start */
-	uint64_t failures;          /* failed probes since start */
-	hp_change_cb cb;            /* told of every change */
-	void *arg;                  /* caller's data */
+	struct ev_loop *loop;            /* loop the watchers run on */
+	struct hp_conf conf;             /* current config (copied in, validated) */
+	enum hp_state state;             /* written by hp_set_state() only */
+	struct sock_connector connector; /* connect with deadline (common/sock.h) */
+	struct conn conn;                /* the connected socket of the probe under way */
+	bool conn_live;                  /* <conn> holds a connection (until its on_free) */
+	struct tls_conn tls;             /* https: the TLS session under <conn> */
+	ev_timer timer;                  /* next probe, or deadline of the probe under way */
+	struct ssl_ctx_st *ssl_ctx;      /* https: built from <conf> by hp_init/hp_reconfigure */
+	ev_tstamp started;               /* ev_now() when the probe under way began */
+	uint8_t tx_mem[HP_TX_MAX];       /* storage of <conn.tx>: the request */
+	uint8_t rx_mem[HP_RX_MAX];       /* storage of <conn.rx>: the response; full = decide */
+	struct rise_fall rf;             /* debounce of <res.up> */
+	struct ns_probe res;             /* the result the agent reads; present = true */
+	int last_status;                 /* last HTTP status seen, 0 none */
+	int64_t active;                  /* stub_status active connections, -1 unknown */
+	int64_t active_told;             /* <active> as last told through the callback */
+	uint64_t probes;                 /* probes completed since start */
+	uint64_t failures;               /* failed probes since start */
+	hp_change_cb cb;                 /* told of every change */
+	void *arg;                       /* caller's data */
 };
 
 /* Prepares <p> with a copy of <conf> (hp_conf_validate()d); no I/O. 0 or -1 with <err>. */

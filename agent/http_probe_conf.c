@@ -10,6 +10,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "common/tls_conn.h"
+
 /* ---- config ------------------------------------------------------------------------------ */
 
 static const char *const hp_verify_names[] = {
@@ -156,17 +158,6 @@ int hp_parse_expect(const char *s, int *min, int *max)
 
 /* ---- TLS context and names ------------------------------------------------------------------ */
 
-/* OpenSSL's last error as text ("certificate verify failed", "wrong version number"), for
- * reasons; pops the queue. */
-const char *hp_ssl_err_text(void)
-{
-	unsigned long e = ERR_get_error();
-	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
-
-	ERR_clear_error();
-	return r != NULL ? r : "unknown TLS error";
-}
-
 /* The name an https probe sends as SNI and checks the certificate against, into <out>: <sni>,
  * else the <host> header without its port, else the url's host (an IP). <*is_ip> when it is an
  * address: then no SNI (RFC 6066 section 3) and the certificate must name that IP. */
@@ -211,12 +202,12 @@ struct ssl_ctx_st *hp_tls_ctx_new(const struct hp_conf *c, char *err, size_t err
 	ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx == NULL) {
 		snprintf(err, errlen, "key 'url': cannot make a TLS context: %s (got \"%s\")",
-		         hp_ssl_err_text(), c->url);
+		         tls_conn_err_text(), c->url);
 		return NULL;
 	}
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
 		snprintf(err, errlen, "key 'url': TLS 1.2 refused by OpenSSL: %s (got \"%s\")",
-		         hp_ssl_err_text(), c->url);
+		         tls_conn_err_text(), c->url);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -245,11 +236,11 @@ struct ssl_ctx_st *hp_tls_ctx_new(const struct hp_conf *c, char *err, size_t err
 	if (ok != 1) {
 		if (c->ca_file[0] != '\0')
 			snprintf(err, errlen, "key 'ca_file': cannot load it: %s (got \"%s\")",
-			         hp_ssl_err_text(), c->ca_file);
+			         tls_conn_err_text(), c->ca_file);
 		else
 			snprintf(err, errlen,
 			         "key 'ca_file': the system's CAs cannot be loaded: %s",
-			         hp_ssl_err_text());
+			         tls_conn_err_text());
 		SSL_CTX_free(ctx);
 		return NULL;
 	}

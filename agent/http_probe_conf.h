@@ -14,9 +14,6 @@ struct ssl_ctx_st;
 /* Length of the url's "http://" or "https://" prefix, 0 for anything else; <*tls> for https. */
 size_t hp_scheme_len(const char *url, bool *tls);
 
-/* OpenSSL's last error as text, for reasons; pops the queue. */
-const char *hp_ssl_err_text(void);
-
 /* The name an https probe sends as SNI and checks the certificate against, into <out>[<outlen>];
  * <*is_ip> when it is an address (then no SNI). */
 void hp_tls_name(const struct hp_conf *c, char *out, size_t outlen, bool *is_ip);

@@ -29,8 +29,8 @@
  * notes the time; the timer, when it fires early, waits for the rest.
  *
  * Transport: by default the layer read()s and write()s the socket. An owner may put a struct
- * conn_transport between the socket and the buffers (TLS: conn_set_transport(), before
- * conn_start()). Its recv/send move the owner's bytes or say which event they wait for: a TLS
+ * conn_transport between the socket and the buffers (conn_set_transport(), before
+ * conn_start(); common/tls_conn.h is TLS over OpenSSL). Its recv/send move the owner's bytes or say which event they wait for: a TLS
  * read may have to write first and a TLS write may have to read, so each direction keeps the
  * event it waits for (<rx_wait>, <tx_wait>) and the watcher is armed for those. Bytes the transport decoded but <rx> had no room for (SSL_pending) are read on
  * the next loop iteration without waiting for the socket. A transport with an opening (the TLS
