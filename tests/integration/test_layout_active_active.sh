@@ -25,7 +25,8 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/spoa.sh
 . tests/integration/lib/layout.sh
 
-layout_setup 80
+fix_block test_layout_active_active
+layout_setup
 [ -x ./haprolectl ] || { ko "haprolectl not built (make)"; exit 1; }
 
 # count N [CURL ARGS] - N requests to the app through HAProxy, each a new client unless CURL ARGS

@@ -28,7 +28,8 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/spoa.sh
 . tests/integration/lib/layout.sh
 
-layout_setup 0
+fix_block test_layout_distributed
+layout_setup
 
 # wait_http URL WANT [CURL ARGS] - the body of URL is WANT within 20 s (a request every 100 ms).
 wait_http() {

@@ -24,7 +24,8 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/spoa.sh
 . tests/integration/lib/layout.sh
 
-layout_setup 40
+fix_block test_layout_standalone
+layout_setup
 
 # wait_http URL WANT - "STATUS BODY" of URL is WANT within 20 s (a request every 100 ms).
 wait_http() {

@@ -53,9 +53,9 @@ test_agent_restart      127.0.11.62-63     21620-21629
 test_probe_pg           127.0.11.1-2       21432-21433
 test_probe_http         127.0.11.3         21080-21081
 test_probe_https        127.0.63.3         38000-38002
-test_layout_distributed 127.0.42.1-22      31000-31999  hand
-test_layout_standalone  127.0.42.41-62     31000-31999  hand
-test_layout_active_active 127.0.42.81-102  31000-31999  hand
+test_layout_distributed 127.0.42.1-5       31000-31019
+test_layout_standalone  127.0.42.41-45     31020-31039
+test_layout_active_active 127.0.42.81-85   31040-31059
 test_ops_drain          127.0.13.1-3       23100-23109
 test_ops_fence          127.0.13.4-6       23110-23119
 test_ops_cli            127.0.45.1         33510-33519

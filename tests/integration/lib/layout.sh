@@ -1,11 +1,12 @@
 # tests/integration/lib/layout.sh - the pieces of the layout tests (test_layout_*.sh), which run
 # a shipped haproxy/<layout>.cfg AS SHIPPED (addresses, ports and paths substituted, nothing
 # else) in front of real PostgreSQL 15 nodes, real haprole-agents and nginx app nodes.
-# Source it (bash) after lib/expect.sh, lib/haproxy.sh, lib/pg.sh, lib/ops.sh and lib/spoa.sh,
-# with LAYOUT_TMP set (a mktemp -d directory) and OPS_TMP=$LAYOUT_TMP.
+# Source it (bash) after lib/expect.sh, lib/haproxy.sh, lib/pg.sh, lib/ops.sh and lib/spoa.sh
+# (it loads lib/fixture.sh), then ask for the test's block (fix_block NAME) and call layout_setup.
 #
-#   layout_setup BASE      # require, LAYOUT_TMP + EXIT trap, layout_addrs BASE, layout_certs
-#   layout_addrs BASE      # sets the addresses below, 127.0.42.(BASE+N); one BASE per test
+#   fix_block test_NAME    # the test's line of FIX_BLOCKS (lib/fixture.sh): 5 addresses, 11 ports
+#   layout_setup           # require, LAYOUT_TMP + EXIT trap, layout_addrs, layout_certs
+#   layout_addrs           # sets the addresses and ports below from the block
 #   layout_certs           # CA + app certificate (DNS app.example, the app IPs) + HAProxy's
 #   layout_cfg SRC DST     # SRC with the guide's addresses/ports/paths replaced by the test's
 #   layout_nginx NAME ADDR [tls-only] [extra server lines]   # an app node's nginx
@@ -16,12 +17,14 @@
 #   layout_wait_st BACKEND SERVER REGEX   # HAProxy ($HSOCK) shows that status within 20 s
 #   layout_cleanup         # EXIT trap: haproxy, agents, spoa, nginx, postgres, by pid
 #
-# Address plan (this engineer's block 127.0.42.0/24, ports 31000-31999): HAProxy HAP_IP, DB1,
-# DB2, APP1, APP2 = BASE+1, +11, +12, +21, +22. Ports: the guide's 80, 443, 5000, 5001, 7000
-# become 31080, 31443, 31500, 31501, 31700 on HAP_IP; PostgreSQL 5432 -> 31432, agents 5555 ->
-# 31555, app 80/443 -> 31180/31143 on each node; haprole-spoa 12345 -> 31345 (+ status 31346).
+# Address plan, from the block of fix_block: HAProxy HAP_IP, DB1, DB2, APP1, APP2 are its
+# addresses in that order. Ports, the block's in this order: the guide's 80, 443, 5000, 5001,
+# 7000 on HAP_IP (P_HTTP, P_HTTPS, P_RW, P_RO, P_STATS); PostgreSQL's 5432 (P_PG) and the
+# agents' 5555 (P_AGENT) on each node's address; the app's 80 and 443 (P_APP_HTTP,
+# P_APP_HTTPS) on each node's; haprole-spoa's 12345 and its status page (P_SPOA,
+# P_SPOA_STATUS) on HAP_IP.
 
-. "$(dirname "${BASH_SOURCE[0]}")/proc.sh" # stop_pid
+. "$(dirname "${BASH_SOURCE[0]}")/fixture.sh" # fix_block, fix_addrs, fix_ports; stop_pid
 
 LAYOUT_NGINX=${LAYOUT_NGINX:-/usr/sbin/nginx}
 declare -A LAYOUT_NGINX_PIDS=()
@@ -45,9 +48,9 @@ layout_require() {
 	return 0
 }
 
-# layout_setup BASE - what every layout test does first: layout_require (exits 77 or 1 when it
-# cannot run), the work directory LAYOUT_TMP (= OPS_TMP) with layout_cleanup as EXIT trap,
-# fails=0, layout_addrs BASE, layout_certs (exits 1 when they cannot be made).
+# layout_setup - what every layout test does first, after fix_block: layout_require (exits 77
+# or 1 when it cannot run), the work directory LAYOUT_TMP (= OPS_TMP) with layout_cleanup as
+# EXIT trap, fails=0, layout_addrs, layout_certs (exits 1 when they cannot be made).
 layout_setup() {
 	local rc=0
 	layout_require || rc=$?
@@ -57,7 +60,7 @@ layout_setup() {
 	chmod 755 "$LAYOUT_TMP"
 	trap layout_cleanup EXIT
 	fails=0
-	layout_addrs "$1"
+	layout_addrs
 	layout_certs || { ko "certificates"; exit 1; }
 }
 
@@ -71,25 +74,12 @@ layout_wait_st() {
 	fi
 }
 
-# layout_addrs BASE - the addresses and ports of one test (see above).
+# layout_addrs - the addresses and ports of one test (see above), from its block (fix_block);
+# ends the test (fail) when the block is too small.
 layout_addrs() {
-	local b=$1
-	HAP_IP=127.0.42.$((b + 1))
-	DB1=127.0.42.$((b + 11))
-	DB2=127.0.42.$((b + 12))
-	APP1=127.0.42.$((b + 21))
-	APP2=127.0.42.$((b + 22))
-	P_HTTP=31080
-	P_HTTPS=31443
-	P_RW=31500
-	P_RO=31501
-	P_STATS=31700
-	P_PG=31432
-	P_AGENT=31555
-	P_APP_HTTP=31180
-	P_APP_HTTPS=31143
-	P_SPOA=31345
-	P_SPOA_STATUS=31346
+	fix_addrs HAP_IP DB1 DB2 APP1 APP2
+	fix_ports P_HTTP P_HTTPS P_RW P_RO P_STATS P_PG P_AGENT P_APP_HTTP P_APP_HTTPS P_SPOA \
+		P_SPOA_STATUS
 }
 
 # layout_certs - $LAYOUT_TMP/etc/certs/{ca.pem, haprole.pem (HAProxy: cert + key), app.crt,
