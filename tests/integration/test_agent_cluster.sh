@@ -16,32 +16,25 @@
 #     agent keeps answering;
 #   - after stopping the primary and promoting the standby, the verdicts swap (agents and
 #     HAProxy). Figures (ms) are printed, never asserted (bench/ measures).
-# Addresses 127.0.11.131-203, ports 21531-21566 and 21570-21599 (this engineer's range
-# 127.0.11.128/25, 21500-21999).
+# Addresses and ports: block test_agent_cluster of tests/integration/lib/fixture.sh (node N's
+# PostgreSQL, nginx, app stub and agent on the block's address N, HAProxy's frontends on the
+# third).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
-. tests/integration/lib/proc.sh # stop_pid
-. tests/integration/lib/expect.sh
+. tests/integration/lib/fixture.sh # expect.sh, proc.sh; the block, tmp, PIDS, the EXIT trap
 
-AGENT=${HAPROLE_AGENT:-./haprole-agent}
+AGENT=$HAPROLE_AGENT
 PY=/usr/bin/python3
 fails=0
-tmp=$(mktemp -d)
-chmod 0755 "$tmp"
-pids=()
-
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		stop_pid "$p"
-	done
-	hap_cleanup_all
-	pg_cleanup_all
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+fix_block test_agent_cluster
+# node N (1, 2): PostgreSQL NODE[N]:PGP[N], nginx NODE[N]:NGP[N], app stub NODE[N]:APPP[N],
+# agent NODE[N]:AGP[N]; HAProxy's frontends on FE from port FE_PORT, two per HAProxy
+declare -a NODE PGP NGP APPP AGP
+fix_addrs NODE[1] NODE[2] FE
+fix_ports PGP[1] PGP[2] NGP[1] NGP[2] APPP[1] APPP[2] AGP[1] AGP[2] FE_PORT
+fix_tmp agent-cluster
 
 pg_require || exit 77
 hap_require || exit 77
@@ -54,10 +47,10 @@ done
 EXPECT_SHOW=100
 now_ms() { date +%s%3N; }
 
-# node N: pg 127.0.11.13N:2153N, nginx 127.0.11.14N:2154N, app 127.0.11.15N:2155N,
-# agent 127.0.11.20N:2156N
-AG1=127.0.11.201; AP1=21561
-AG2=127.0.11.202; AP2=21562
+AG1=${NODE[1]}; AP1=${AGP[1]}
+AG2=${NODE[2]}; AP2=${AGP[2]}
+PG1=${NODE[1]}:${PGP[1]}
+PG2=${NODE[2]}:${PGP[2]}
 
 # check NODE NAME - the agent-check line node N answers for check NAME
 check() {
@@ -82,11 +75,11 @@ wait_check() {
 }
 http_code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
 
-# hold_session NAME PORT - a pooled read connection through HAProxy's 127.0.11.203:PORT:
+# hold_session NAME PORT - a pooled read connection through HAProxy's FE:PORT:
 # "select 1" every 100 ms for at most 60 s; its log $tmp/hold_NAME.log says "connected", then
 # "cut: ..." when the session is cut. Sets HOLD_PID.
 hold_session() {
-	$PY - 127.0.11.203 "$2" >"$tmp/hold_$1.log" 2>&1 <<'EOF' &
+	$PY - "$FE" "$2" >"$tmp/hold_$1.log" 2>&1 <<'EOF' &
 import sys, time
 import psycopg2
 c = psycopg2.connect(host=sys.argv[1], port=int(sys.argv[2]), user="postgres",
@@ -106,7 +99,7 @@ while time.time() < end:
 print("timeout", flush=True)
 EOF
 	HOLD_PID=$!
-	pids+=("$HOLD_PID")
+	PIDS+=("$HOLD_PID")
 }
 # wait_log FILE REGEX SECONDS - polls every 50 ms
 wait_log() {
@@ -135,23 +128,23 @@ http {
 	uwsgi_temp_path $tmp/nginx$n;
 	scgi_temp_path $tmp/nginx$n;
 	server {
-		listen 127.0.11.14$n:2154$n;
+		listen ${NODE[n]}:${NGP[n]};
 		location / { return 200 "nginx ok\n"; }
 	}
 }
 EOF
 	nginx -c "$tmp/nginx$n/nginx.conf" -p "$tmp/nginx$n" >"$tmp/nginx$n/out.log" 2>&1 &
 	NGINX_PID[$n]=$!
-	pids+=("${NGINX_PID[$n]}")
+	PIDS+=("${NGINX_PID[$n]}")
 }
 start_app() {
 	local n=$1
 	mkdir -p "$tmp/www$n"
 	echo "app ok" >"$tmp/www$n/index.html"
-	$PY -m http.server "2155$n" --bind "127.0.11.15$n" --directory "$tmp/www$n" \
+	$PY -m http.server "${APPP[n]}" --bind "${NODE[n]}" --directory "$tmp/www$n" \
 		>"$tmp/app$n.log" 2>&1 &
 	APP_PID[$n]=$!
-	pids+=("${APP_PID[$n]}")
+	PIDS+=("${APP_PID[$n]}")
 }
 start_agent() {
 	local n=$1
@@ -159,25 +152,25 @@ start_agent() {
 [agent]
 cluster = t
 node = db$n
-listen = 127.0.11.20$n:2156$n
+listen = ${NODE[n]}:${AGP[n]}
 first_line_wait = 50ms
 heartbeat = 200ms
 log_level = info
 admin_socket = $tmp/agent$n.sock
 state_file = $tmp/agent$n.state
 [postgres]
-conninfo = "hostaddr=127.0.11.13$n port=2153$n user=postgres dbname=postgres"
+conninfo = "hostaddr=${NODE[n]} port=${PGP[n]} user=postgres dbname=postgres"
 interval = 100ms
 timeout = 500ms
 connect_timeout = 500ms
 [http app]
-url = http://127.0.11.15$n:2155$n/
+url = http://${NODE[n]}:${APPP[n]}/
 interval = 100ms
 timeout = 500ms
 rise = 1
 fall = 1
 [http nginx]
-url = http://127.0.11.14$n:2154$n/
+url = http://${NODE[n]}:${NGP[n]}/
 interval = 100ms
 timeout = 500ms
 rise = 1
@@ -204,23 +197,23 @@ lag_answer = down
 EOF
 	$AGENT --allow-root -d -f "$tmp/agent$n.conf" 2>"$tmp/agent$n.log" &
 	AGENT_PID[$n]=$!
-	pids+=("${AGENT_PID[$n]}")
+	PIDS+=("${AGENT_PID[$n]}")
 }
 
 # ---- the cluster ----------------------------------------------------------------------------
-pg_init_primary "$tmp/pg/pg1" 21531 127.0.11.131 || exit 1
+pg_init_primary "$tmp/pg/pg1" "${PGP[1]}" "${NODE[1]}" || exit 1
 pg_start "$tmp/pg/pg1" || exit 1
-pg_make_standby 127.0.11.131 21531 "$tmp/pg/pg2" 21532 127.0.11.132 || exit 1
+pg_make_standby "${NODE[1]}" "${PGP[1]}" "$tmp/pg/pg2" "${PGP[2]}" "${NODE[2]}" || exit 1
 pg_start "$tmp/pg/pg2" || exit 1
-pg_wait_streaming 127.0.11.132 21532 30 || exit 1
+pg_wait_streaming "${NODE[2]}" "${PGP[2]}" 30 || exit 1
 for n in 1 2; do
 	start_nginx $n
 	start_app $n
 	start_agent $n
 done
 
-# hap_cfg FILE SOCK PORT - the same backends for every HAProxy version; frontends on
-# 127.0.11.203 ports PORT and PORT+1
+# hap_cfg FILE SOCK PORT - the same backends for every HAProxy version; frontends on FE ports
+# PORT and PORT+1
 hap_cfg() {
 	cat >"$1" <<EOF
 global
@@ -232,51 +225,51 @@ defaults
 	timeout server 10s
 	timeout check 1s
 backend be_writer
-	server db1 127.0.11.131:21531 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "writer\n" agent-inter 200ms
-	server db2 127.0.11.132:21532 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "writer\n" agent-inter 200ms
+	server db1 $PG1 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "writer\n" agent-inter 200ms
+	server db2 $PG2 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "writer\n" agent-inter 200ms
 backend be_reader
 	balance roundrobin
-	server db1 127.0.11.131:21531 weight 100 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "reader\n" agent-inter 200ms
-	server db2 127.0.11.132:21532 weight 100 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader\n" agent-inter 200ms
+	server db1 $PG1 weight 100 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "reader\n" agent-inter 200ms
+	server db2 $PG2 weight 100 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader\n" agent-inter 200ms
 # no agent-send: the agent answers its default check (writer) after first_line_wait
 backend be_default
-	server db1 127.0.11.131:21531 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-inter 200ms
-	server db2 127.0.11.132:21532 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-inter 200ms
+	server db1 $PG1 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-inter 200ms
+	server db2 $PG2 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-inter 200ms
 # standby_answer = maint: a healthy standby shows MAINT; the agent's "up ready" must undo it
 backend be_writer_maint
-	server db1 127.0.11.131:21531 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "writer_m\n" agent-inter 200ms
-	server db2 127.0.11.132:21532 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "writer_m\n" agent-inter 200ms
+	server db1 $PG1 check inter 500ms agent-check agent-addr $AG1 agent-port $AP1 agent-send "writer_m\n" agent-inter 200ms
+	server db2 $PG2 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "writer_m\n" agent-inter 200ms
 # a reader with a small max_lag, to see the weight fall and the drain
 backend be_reader_small
-	server db2 127.0.11.132:21532 weight 100 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_small\n" agent-inter 200ms
+	server db2 $PG2 weight 100 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_small\n" agent-inter 200ms
 # the same, also HTTP-checked on /check/reader_small (200 while draining: drain drains)
 backend be_reader_small_http
 	option httpchk GET /check/reader_small
 	http-check expect status 200
-	server db2 127.0.11.132:21532 check addr $AG2 port $AP2 inter 200ms fall 2 rise 1 agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_small\n" agent-inter 200ms
+	server db2 $PG2 check addr $AG2 port $AP2 inter 200ms fall 2 rise 1 agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_small\n" agent-inter 200ms
 # lag_answer = down: past max_lag db2 is DOWN and its open sessions are cut
 backend be_reader_cut
-	server db2 127.0.11.132:21532 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_cut\n" agent-inter 200ms on-marked-down shutdown-sessions
+	server db2 $PG2 check inter 500ms agent-check agent-addr $AG2 agent-port $AP2 agent-send "reader_cut\n" agent-inter 200ms on-marked-down shutdown-sessions
 # sessions held open through each, as an application's connection pool does
 frontend fe_reader_small
-	bind 127.0.11.203:$3
+	bind $FE:$3
 	default_backend be_reader_small
 frontend fe_reader_cut
-	bind 127.0.11.203:$(($3 + 1))
+	bind $FE:$(($3 + 1))
 	default_backend be_reader_cut
 # the HTTP check that pairs with agent-check on writer backends (fails closed)
 backend be_writer_http
 	option httpchk GET /check/writer
 	http-check expect status 200
-	server db1 127.0.11.131:21531 check addr $AG1 port $AP1 inter 200ms fall 1 rise 1
-	server db2 127.0.11.132:21532 check addr $AG2 port $AP2 inter 200ms fall 1 rise 1
+	server db1 $PG1 check addr $AG1 port $AP1 inter 200ms fall 1 rise 1
+	server db2 $PG2 check addr $AG2 port $AP2 inter 200ms fall 1 rise 1
 EOF
 }
 # Debian's 2.6, plus every 3.x found under a root directory (HAPROLE_HAPROXY_ROOTS, default
 # the chroots the demo tooling builds; missing ones are skipped).
 socks=()
 hnames=()
-hap_cfg "$tmp/haproxy.cfg" "$tmp/hap.sock" 21570
+hap_cfg "$tmp/haproxy.cfg" "$tmp/hap.sock" "$FE_PORT"
 hap_start "$tmp/haproxy.cfg" || exit 1
 socks+=("$tmp/hap.sock")
 hnames+=("haproxy-$(hap_version)")
@@ -284,7 +277,8 @@ i=0
 for root in ${HAPROLE_HAPROXY_ROOTS-/var/cache/haprole/chroot-trixie /var/cache/haprole/chroot-sid}; do
 	i=$((i + 1))
 	hap_require "$root" >/dev/null || continue
-	hap_cfg "$tmp/haproxy$i.cfg" "$tmp/hap$i.sock" $((21570 + 10 * i))
+	[ $((FE_PORT + 2 * i + 1)) -le "$PORT_LAST" ] || fail "block test_agent_cluster: no ports left for the HAProxy of $root"
+	hap_cfg "$tmp/haproxy$i.cfg" "$tmp/hap$i.sock" $((FE_PORT + 2 * i))
 	if hap_start "$tmp/haproxy$i.cfg" "$root"; then
 		socks+=("$tmp/hap$i.sock")
 		hnames+=("haproxy-$(hap_version "$root")")
@@ -358,16 +352,16 @@ t=$(wait_check 1 app '^up ready 100%$' 10) && ok "nginx back -> db1 app up" || k
 # (lag_answer = drain) or down (lag_answer = down); a session held open through each
 hap_wait_field "$sock" be_reader_cut db2 status UP 20 && ok "haproxy be_reader_cut/db2 UP before the lag" || ko "haproxy be_reader_cut/db2 not UP"
 hap_wait_field "$sock" be_reader_small db2 status UP 20 || ko "haproxy be_reader_small/db2 not UP"
-hold_session drain 21570
+hold_session drain "$FE_PORT"
 HOLD_DRAIN=$HOLD_PID
-hold_session cut 21571
+hold_session cut $((FE_PORT + 1))
 HOLD_CUT=$HOLD_PID
 wait_log "$tmp/hold_drain.log" '^connected' 10 && ok "pooled session open through be_reader_small (drain)" || ko "no session through be_reader_small: $(cat "$tmp/hold_drain.log")"
 wait_log "$tmp/hold_cut.log" '^connected' 10 && ok "pooled session open through be_reader_cut (down)" || ko "no session through be_reader_cut: $(cat "$tmp/hold_cut.log")"
-pg_psql 127.0.11.132 21532 "select pg_wal_replay_pause()" >/dev/null || ko "pause replay"
-pg_psql 127.0.11.131 21531 "create table lagtest as select i, repeat('x', 20) as pad from generate_series(1, 2000) i" >/dev/null || ko "write on the primary"
+pg_psql "${NODE[2]}" "${PGP[2]}" "select pg_wal_replay_pause()" >/dev/null || ko "pause replay"
+pg_psql "${NODE[1]}" "${PGP[1]}" "create table lagtest as select i, repeat('x', 20) as pad from generate_series(1, 2000) i" >/dev/null || ko "write on the primary"
 t=$(wait_check 2 reader_small '^up ready ([0-9]|[1-8][0-9]|9[0-8])%$' 10) && ok "some lag -> db2 reader_small weight falls: $(check 2 reader_small), $(curl -s "http://$AG2:$AP2/" | jq .pg.lag_bytes) bytes behind" || ko "db2 reader_small with some lag: $t"
-pg_psql 127.0.11.131 21531 "insert into lagtest select i, repeat('x', 200) from generate_series(1, 20000) i" >/dev/null || ko "write on the primary"
+pg_psql "${NODE[1]}" "${PGP[1]}" "insert into lagtest select i, repeat('x', 200) from generate_series(1, 20000) i" >/dev/null || ko "write on the primary"
 t=$(wait_check 2 reader_small '^up drain #pg: lag [0-9]+ bytes' 10) && ok "lag past max_lag -> db2 reader_small $(check 2 reader_small)" || ko "db2 reader_small past max_lag: $t"
 expect_match "db2 /replica?lag=64k refuses a lagging standby" '^503$' "$(http_code "http://$AG2:$AP2/replica?lag=64k")"
 hap_wait_field "$sock" be_reader_small db2 status "DRAIN.*" 10 && ok "haproxy be_reader_small/db2 $(hap_server_field "$sock" be_reader_small db2 status)" || ko "haproxy be_reader_small/db2 not DRAIN"
@@ -385,7 +379,7 @@ else
 fi
 stop_pid "$HOLD_DRAIN"
 stop_pid "$HOLD_CUT"
-pg_psql 127.0.11.132 21532 "select pg_wal_replay_resume()" >/dev/null || ko "resume replay"
+pg_psql "${NODE[2]}" "${PGP[2]}" "select pg_wal_replay_resume()" >/dev/null || ko "resume replay"
 t=$(wait_check 2 reader_small '^up ready (9[0-9]|100)%$' 20) && ok "replay resumed -> db2 reader_small $(check 2 reader_small) (${t} ms)" || ko "db2 reader_small after resume: $t"
 hap_wait_field "$sock" be_reader_small db2 status UP 10 && ok "haproxy be_reader_small/db2 UP again" || ko "haproxy be_reader_small/db2 not UP after resume"
 t=$(wait_check 2 reader_cut '^up ready (9[0-9]|100)%$' 20) && ok "replay resumed -> db2 reader_cut $(check 2 reader_cut)" || ko "db2 reader_cut after resume: $t"

@@ -47,7 +47,7 @@ test_spoa_reload        127.0.43.10        32520-32529
 test_spoa_rule          127.0.43.11        32530-32539
 test_spoa_hold          127.0.46.10-22     34000-34499  hand
 test_push               127.0.48.10-22     35000-35099
-test_agent_cluster      127.0.11.131-203   21531-21599  hand
+test_agent_cluster      127.0.11.131-133   21580-21599
 test_agent_port         127.0.11.203       21510-21519
 test_agent_restart      127.0.11.62-63     21620-21629
 test_probe_pg           127.0.11.1-2       21432-21433
