@@ -109,8 +109,9 @@ int sock_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_le
 	return fd;
 }
 
-/* Starts a connect to <addr>. Returns the fd with <in_progress> telling whether the caller must
- * wait for writability, or -1 with errno. */
+/* Starts a connect to <addr> (TCP, or a unix socket from sock_addr_unix(), whose connect
+ * completes or fails at once: EAGAIN when its backlog is full). Returns the fd with
+ * <in_progress> telling whether the caller must wait for writability, or -1 with errno. */
 int sock_connect_tcp(const struct cfg_addr *addr, bool *in_progress)
 {
 	int fd;
@@ -131,6 +132,25 @@ int sock_connect_tcp(const struct cfg_addr *addr, bool *in_progress)
 		return -1;
 	}
 	return fd;
+}
+
+/* <path> as a unix socket address in <out> (for sock_connector_start()); <out->text> is the
+ * path, cut to its size (it is for logs). Returns 0, or -1 with errno ENAMETOOLONG. */
+int sock_addr_unix(const char *path, struct cfg_addr *out)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
+	size_t len = strlen(path);
+
+	memset(out, 0, sizeof(*out));
+	if (len >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, len + 1);
+	out->len = sizeof(*sun);
+	snprintf(out->text, sizeof(out->text), "%s", path);
+	return 0;
 }
 
 /* Connects to the unix socket <path> (local: completes at once or fails). <nonblock>: the
@@ -279,8 +299,8 @@ void sock_connector_init(struct sock_connector *c, struct ev_loop *loop, sock_co
 	ev_init(&c->timer, sock_connector_on_timeout);
 }
 
-/* Connects to <addr> within <timeout> seconds; the callback tells the outcome, never from
- * inside this call. Returns 0, or -1 with errno when the connect could not even start (the
+/* Connects to <addr> (TCP or unix) within <timeout> seconds; the callback tells the outcome,
+ * never from inside this call. Returns 0, or -1 with errno when the connect could not even start (the
  * callback is then not called). */
 int sock_connector_start(struct sock_connector *c, const struct cfg_addr *addr, double timeout)
 {

@@ -2,8 +2,8 @@
  *
  * Every socket returned here is non-blocking and close-on-exec. Addresses are numeric (struct
  * cfg_addr): nothing here resolves names, since a DNS lookup would block the event loop.
- * struct sock_connector runs one outbound connect with its own deadline, which it arms before
- * connecting (docs/design.md section 14: every outbound operation starts its timer first). */
+ * struct sock_connector runs one outbound connect (TCP, or a unix socket named by
+ * sock_addr_unix()) with its own deadline, which it arms before connecting (docs/design.md section 14: every outbound operation starts its timer first). */
 #ifndef HAPROLE_COMMON_SOCK_H
 #define HAPROLE_COMMON_SOCK_H
 
@@ -38,6 +38,7 @@ int sock_listen_unix(const char *path, mode_t mode, int backlog, char *err,
 int sock_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_len) HR_MUSTCHECK;
 int sock_connect_tcp(const struct cfg_addr *addr, bool *in_progress) HR_MUSTCHECK;
 int sock_connect_unix(const char *path, bool nonblock) HR_MUSTCHECK;
+int sock_addr_unix(const char *path, struct cfg_addr *out) HR_MUSTCHECK;
 int sock_pending_error(int fd);
 bool sock_has_input(int fd);
 int sock_set_nodelay(int fd);

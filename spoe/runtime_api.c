@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "common/sock.h"
@@ -25,6 +23,10 @@ int rapi_target_parse(const char *text, struct rapi_target *out, const char **wh
 	if (text[0] == '/') {
 		out->is_unix = true;
 		snprintf(out->path, sizeof(out->path), "%s", text);
+		if (sock_addr_unix(out->path, &out->addr) < 0) {
+			*why = "too long";
+			return -1;
+		}
 		return 0;
 	}
 	if (cfg_parse_addr(text, &out->addr, why) < 0)
@@ -150,8 +152,7 @@ int rapi_parse_servers_state(const char *text, size_t len, struct rapi_server_st
 static const char *const rapi_state_names[RAPI_ST_COUNT] = {
 	[RAPI_ST_IDLE] = "IDLE",
 	[RAPI_ST_CONNECTING] = "CONNECTING",
-	[RAPI_ST_SENDING] = "SENDING",
-	[RAPI_ST_READING] = "READING",
+	[RAPI_ST_EXCHANGING] = "EXCHANGING",
 };
 
 const char *rapi_state_name(enum rapi_state st)
@@ -159,139 +160,93 @@ const char *rapi_state_name(enum rapi_state st)
 	return st < RAPI_ST_COUNT ? rapi_state_names[st] : "?";
 }
 
-/* The only writer of <c->state>; re-targets the socket watcher for the new state. */
+/* The only writer of <c->state>. The deadlines belong to the connector, then the connection. */
 static void rapi_set_state(struct rapi_conn *c, enum rapi_state to)
 {
 	log_debug("runtime api: %s -> %s", rapi_state_name(c->state), rapi_state_name(to));
 	c->state = to;
-	ev_io_stop(c->loop, &c->io);
-	switch (to) {
-	case RAPI_ST_IDLE:
-		ev_timer_stop(c->loop, &c->timer);
-		return;
-	case RAPI_ST_CONNECTING:
-	case RAPI_ST_SENDING:
-		ev_io_set(&c->io, c->fd, EV_WRITE);
-		break;
-	case RAPI_ST_READING:
-		ev_io_set(&c->io, c->fd, EV_READ);
-		break;
-	case RAPI_ST_COUNT:
-		return;
-	}
-	ev_io_start(c->loop, &c->io);
 }
 
-static void rapi_close_fd(struct rapi_conn *c)
-{
-	ev_io_stop(c->loop, &c->io);
-	if (c->fd != -1) {
-		close(c->fd);
-		c->fd = -1;
-	}
-}
-
-/* Ends the exchange: closes, goes IDLE, tells the caller (who may start the next one). */
+/* Ends the exchange: closes, goes IDLE, tells the caller (who may start the next one). The
+ * answer stays in the closed connection's <rx> until the end of its callback. */
 static void rapi_finish(struct rapi_conn *c, int err)
 {
 	const char *answer = NULL;
 	size_t len = 0;
 
-	rapi_close_fd(c);
-	rapi_set_state(c, RAPI_ST_IDLE);
+	sock_connector_cancel(&c->connector);
+	rapi_set_state(c, RAPI_ST_IDLE); /* first: on_close then knows we closed */
+	if (c->c_live && !conn_is_closed(&c->c))
+		conn_close(&c->c, err == 0 ? "answer read" : "exchange failed");
 	if (err == 0) {
-		/* rx keeps one spare byte (see rapi_on_read) for this NUL */
-		len = buf_len(&c->rx);
-		buf_tail(&c->rx)[0] = '\0';
-		answer = (const char *)buf_head(&c->rx);
+		/* rx is one byte short of its storage (rapi_on_connect): room for this NUL */
+		len = buf_len(&c->c.rx);
+		buf_head(&c->c.rx)[len] = '\0';
+		answer = (const char *)buf_head(&c->c.rx);
 	}
 	c->cb(c, err, answer, len, c->arg);
 }
 
-static void rapi_on_write(struct rapi_conn *c)
+/* The answer so far, or its end: HAProxy closes once it has answered the whole line. */
+static void rapi_on_read(struct conn *cn, bool eof)
 {
-	while (buf_len(&c->tx) > 0) {
-		ssize_t w = buf_write_fd(&c->tx, c->fd);
+	struct rapi_conn *c = container_of(cn, struct rapi_conn, c);
 
-		if (w < 0) {
-			if (errno == EAGAIN)
-				return; /* EV_WRITE stays armed */
-			rapi_finish(c, errno);
-			return;
-		}
-	}
-	/* all sent: half-close so that HAProxy knows no more commands come */
-	if (shutdown(c->fd, SHUT_WR) == -1) {
-		rapi_finish(c, errno);
-		return;
-	}
-	rapi_set_state(c, RAPI_ST_READING);
+	if (eof)
+		rapi_finish(c, cn->err);
+	else if (buf_room(&cn->rx) == 0)
+		rapi_finish(c, EMSGSIZE);
 }
 
-static void rapi_on_read(struct rapi_conn *c)
+static void rapi_on_timeout(struct conn *cn)
 {
-	for (;;) {
-		ssize_t r;
-
-		/* keep one byte of room for the NUL rapi_finish() adds (rx only grows: head is 0) */
-		if (buf_tail_room(&c->rx) <= 1) {
-			rapi_finish(c, EMSGSIZE);
-			return;
-		}
-		r = read(c->fd, buf_tail(&c->rx), buf_tail_room(&c->rx) - 1);
-		if (r > 0) {
-			c->rx.tail += (size_t)r;
-			continue;
-		}
-		if (r == 0) {
-			rapi_finish(c, 0); /* HAProxy closed: the answer is complete */
-			return;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN)
-			rapi_finish(c, errno);
-		return;
-	}
+	rapi_finish(container_of(cn, struct rapi_conn, c), ETIMEDOUT);
 }
 
-static void rapi_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* A close we did not ask for (the layer's: a failed write or shutdown) fails the exchange. */
+static void rapi_on_close(struct conn *cn)
 {
-	struct rapi_conn *c = container_of(w, struct rapi_conn, io);
-	int err;
+	struct rapi_conn *c = container_of(cn, struct rapi_conn, c);
 
-	(void)loop;
-	(void)revents;
-	switch (c->state) {
-	case RAPI_ST_CONNECTING:
-		err = sock_pending_error(c->fd);
-		if (err != 0) {
-			rapi_finish(c, err);
-			return;
-		}
-		rapi_set_state(c, RAPI_ST_SENDING);
-		rapi_on_write(c);
-		return;
-	case RAPI_ST_SENDING:
-		rapi_on_write(c);
-		return;
-	case RAPI_ST_READING:
-		rapi_on_read(c);
-		return;
-	case RAPI_ST_IDLE:
-	case RAPI_ST_COUNT:
-		return;
-	}
-}
-
-static void rapi_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct rapi_conn *c = container_of(w, struct rapi_conn, timer);
-
-	(void)loop;
-	(void)revents;
 	if (c->state != RAPI_ST_IDLE)
-		rapi_finish(c, ETIMEDOUT);
+		rapi_finish(c, cn->err != 0 ? cn->err : EPIPE);
+}
+
+static void rapi_on_free(struct conn *cn)
+{
+	container_of(cn, struct rapi_conn, c)->c_live = false;
+}
+
+static const struct conn_ops rapi_conn_ops = {
+	.on_read = rapi_on_read,
+	.on_timeout = rapi_on_timeout,
+	.on_close = rapi_on_close,
+	.on_free = rapi_on_free,
+};
+
+/* Connected: the line goes out on common/conn, the write side is shut after it, the rest of
+ * the exchange's deadline governs the answer. */
+static void rapi_on_connect(struct sock_connector *sc, int fd, int err)
+{
+	struct rapi_conn *c = sc->arg;
+	double left;
+
+	if (fd == -1) {
+		rapi_finish(c, err);
+		return;
+	}
+	if (c->c_live)
+		conn_release(&c->c, "replaced"); /* the last exchange's, closed, not yet reaped */
+	conn_init(&c->c, c->loop, fd, &rapi_conn_ops, "rapi", ++c->exchanges, NULL);
+	c->c_live = true;
+	buf_init_static(&c->c.rx, c->rx_storage, c->rx_max - 1);
+	buf_init_static(&c->c.tx, c->tx_storage, c->tx_max);
+	buf_commit(&c->c.tx, c->tx_len);
+	left = c->started + c->timeout - ev_now(c->loop);
+	conn_set_deadline(&c->c, left > 0.001 ? left : 0.001, false);
+	rapi_set_state(c, RAPI_ST_EXCHANGING);
+	conn_start(&c->c, false);
+	conn_shut_write(&c->c); /* HAProxy answers once it reads the line's end */
 }
 
 int rapi_init(struct rapi_conn *c, struct ev_loop *loop, size_t tx_max, size_t rx_max,
@@ -299,57 +254,47 @@ int rapi_init(struct rapi_conn *c, struct ev_loop *loop, size_t tx_max, size_t r
 {
 	memset(c, 0, sizeof(*c));
 	c->loop = loop;
-	c->fd = -1;
 	c->cb = cb;
 	c->arg = arg;
-	ev_io_init(&c->io, rapi_io_cb, -1, EV_READ);
-	ev_timer_init(&c->timer, rapi_timer_cb, 0, 0);
-	if (buf_init(&c->tx, tx_max) < 0)
-		return -1;
-	if (buf_init(&c->rx, rx_max) < 0) {
-		buf_free(&c->tx);
+	sock_connector_init(&c->connector, loop, rapi_on_connect, c);
+	if (rx_max < 2) {
+		errno = EINVAL;
 		return -1;
 	}
+	c->tx_storage = malloc(tx_max);
+	c->rx_storage = malloc(rx_max);
+	if (c->tx_storage == NULL || c->rx_storage == NULL) {
+		rapi_free(c);
+		errno = ENOMEM;
+		return -1;
+	}
+	c->tx_max = tx_max;
+	c->rx_max = rx_max;
 	return 0;
 }
 
 int rapi_exchange(struct rapi_conn *c, const struct rapi_target *t, const char *line,
                   double timeout)
 {
-	bool in_progress = false;
+	size_t len = strlen(line);
 
 	if (c->state != RAPI_ST_IDLE) {
 		errno = EBUSY;
 		return -1;
 	}
-	buf_consume(&c->tx, buf_len(&c->tx));
-	buf_consume(&c->rx, buf_len(&c->rx));
-	buf_compact(&c->tx);
-	buf_compact(&c->rx);
-	if (buf_append(&c->tx, line, strlen(line)) < 0 || buf_append(&c->tx, "\n", 1) < 0) {
+	if (len + 1 > c->tx_max) {
 		errno = EMSGSIZE;
 		return -1;
 	}
-	/* the deadline first: it covers the connect too */
+	memcpy(c->tx_storage, line, len);
+	c->tx_storage[len] = '\n';
+	c->tx_len = len + 1;
+	/* the deadline first: it covers the connect too (the connector arms it before) */
 	c->started = ev_now(c->loop);
-	ev_timer_set(&c->timer, timeout, 0);
-	ev_timer_start(c->loop, &c->timer);
-	if (t->is_unix)
-		c->fd = sock_connect_unix(t->path, true); /* a stopped HAProxy: EAGAIN */
-	else
-		c->fd = sock_connect_tcp(&t->addr, &in_progress);
-	if (c->fd == -1) {
-		int e = errno;
-
-		ev_timer_stop(c->loop, &c->timer);
-		errno = e;
-		return -1;
-	}
-	if (in_progress) {
-		rapi_set_state(c, RAPI_ST_CONNECTING);
-		return 0;
-	}
-	rapi_set_state(c, RAPI_ST_SENDING);
+	c->timeout = timeout;
+	if (sock_connector_start(&c->connector, &t->addr, timeout) == -1)
+		return -1; /* a unix socket refused at once, or no socket: no callback */
+	rapi_set_state(c, RAPI_ST_CONNECTING);
 	return 0;
 }
 
@@ -357,15 +302,18 @@ void rapi_cancel(struct rapi_conn *c)
 {
 	if (c->loop == NULL)
 		return;
-	rapi_close_fd(c);
+	sock_connector_cancel(&c->connector);
 	if (c->state != RAPI_ST_IDLE)
 		rapi_set_state(c, RAPI_ST_IDLE);
-	ev_timer_stop(c->loop, &c->timer);
+	if (c->c_live)
+		conn_release(&c->c, "cancelled");
 }
 
 void rapi_free(struct rapi_conn *c)
 {
 	rapi_cancel(c);
-	buf_free(&c->tx);
-	buf_free(&c->rx);
+	free(c->tx_storage);
+	c->tx_storage = NULL;
+	free(c->rx_storage);
+	c->rx_storage = NULL;
 }

@@ -1,9 +1,10 @@
 /* spoe/runtime_api.h - talking to HAProxy's runtime API (the stats socket, or the master CLI),
  * over a unix socket or TCP. Prefix: rapi_.
  *
- * One exchange = one connection: connect, send one line of commands separated by ';', read the
- * whole answer until HAProxy closes (non-interactive mode), all under one deadline that starts
- * before the connect. The answer is bounded (<rx_max>): a longer one fails the exchange. An
+ * One exchange = one connection: connect, send one line of commands separated by ';', shut the
+ * write side, read the whole answer until HAProxy closes (non-interactive mode), all under one
+ * deadline that starts before the connect. The connect runs on sock_connector, the connected
+ * socket on common/conn (the line and the answer in the layer's buffers). The answer is bounded (<rx_max>): a longer one fails the exchange. An
  * HAProxy that does not answer costs its own deadline and nothing else: every exchange has its
  * own socket and watchers on the caller's loop.
  *
@@ -20,9 +21,10 @@
 
 #include <ev.h>
 
-#include "common/buf.h"
 #include "common/cfg.h"
 #include "common/compiler.h"
+#include "common/conn.h"
+#include "common/sock.h"
 
 #define RAPI_PATH_MAX  108 /* sun_path */
 #define RAPI_NAME_MAX  64  /* backend or server name we track, with NUL */
@@ -49,7 +51,7 @@ enum rapi_op_state {
 struct rapi_target {
 	bool is_unix;              /* <path>, else <addr> */
 	char path[RAPI_PATH_MAX];  /* unix socket */
-	struct cfg_addr addr;      /* TCP */
+	struct cfg_addr addr;      /* where to connect: TCP, or <path> (sock_addr_unix()) */
 	char text[RAPI_PATH_MAX];  /* as written, for logs */
 };
 
@@ -76,9 +78,8 @@ int rapi_parse_servers_state(const char *text, size_t len, struct rapi_server_st
 
 enum rapi_state {
 	RAPI_ST_IDLE = 0,   /* no exchange under way */
-	RAPI_ST_CONNECTING, /* TCP connect in progress, <timer> = deadline */
-	RAPI_ST_SENDING,    /* commands being written */
-	RAPI_ST_READING,    /* reading the answer until EOF */
+	RAPI_ST_CONNECTING, /* connect in progress (sock_connector, the exchange's deadline) */
+	RAPI_ST_EXCHANGING, /* the line sent (then the write side shut), the answer read to EOF */
 	RAPI_ST_COUNT       /* keep last */
 };
 
@@ -92,16 +93,21 @@ typedef void (*rapi_done_cb)(struct rapi_conn *c, int err, const char *answer, s
                              void *arg);
 
 struct rapi_conn {
-	struct ev_loop *loop; /* loop the watchers run on */
-	enum rapi_state state; /* written by rapi_set_state() only */
-	ev_io io;             /* the socket */
-	ev_timer timer;       /* the exchange's deadline */
-	int fd;               /* socket, -1 when none */
-	struct buf tx;        /* the command line being sent */
-	struct buf rx;        /* the answer so far (one byte kept for a NUL) */
-	ev_tstamp started;    /* ev_now() at the start of the exchange */
-	rapi_done_cb cb;      /* told the end of each exchange */
-	void *arg;            /* caller's data */
+	struct ev_loop *loop;   /* loop the watchers run on */
+	enum rapi_state state;  /* written by rapi_set_state() only */
+	struct sock_connector connector; /* the connect, within the exchange's deadline */
+	struct conn c;          /* the exchange once connected (common/conn.h) */
+	bool c_live;            /* <c> holds a connection not yet freed (on_free clears it) */
+	uint64_t exchanges;     /* exchanges connected since init (the log's rapi#N) */
+	uint8_t *tx_storage;    /* <tx_max> bytes: the command line, lent to <c.tx> */
+	size_t tx_max;          /* size of <tx_storage> */
+	size_t tx_len;          /* bytes of the line (with its newline) in <tx_storage> */
+	uint8_t *rx_storage;    /* <rx_max> bytes: the answer, lent to <c.rx> (one kept for a NUL) */
+	size_t rx_max;          /* size of <rx_storage> */
+	double timeout;         /* the exchange's deadline (s), from its start */
+	ev_tstamp started;      /* ev_now() at the start of the exchange */
+	rapi_done_cb cb;        /* told the end of each exchange */
+	void *arg;              /* caller's data */
 };
 
 /* Prepares <c> with buffers of <tx_max> and <rx_max> bytes. Returns 0, or -1 (ENOMEM). */

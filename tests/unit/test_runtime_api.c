@@ -1,6 +1,8 @@
-/* tests/unit/test_runtime_api.c - HAProxy runtime API pieces of push mode: the target parser
- * and the `show servers state` decoder (answers captured from HAProxy 2.6.12, plus one broken
- * variant per rule). */
+/* tests/unit/test_runtime_api.c - HAProxy runtime API pieces of push mode: the target parser,
+ * the `show servers state` decoder (answers captured from HAProxy 2.6.12, plus one broken
+ * variant per rule), and one exchange against a fake runtime API on a unix socket that, like
+ * HAProxy in non-interactive mode, answers once it has read the request's end. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -8,10 +10,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/compiler.h"
+#include "common/sock.h"
 #include "spoe/runtime_api.h"
 
 #define HDR                                                                                    \
@@ -115,12 +120,268 @@ static void test_rapi_target_parse(void **state)
 	                 -1);
 }
 
+/* ---- one exchange against a fake runtime API ------------------------------------------------ */
+
+#define FAKE_RX_MAX 64 /* the exchange's answer bound in these tests */
+
+enum fake_mode {
+	FAKE_ANSWER = 0, /* after the request's end: "ok <request>", then close */
+	FAKE_SILENT,     /* never answers */
+	FAKE_FLOOD,      /* after the request's end: more than FAKE_RX_MAX bytes */
+};
+
+struct fake_api {
+	ev_io accept_io;     /* listening socket */
+	ev_io conn_io;       /* the client's connection */
+	int conn_fd;         /* -1 when none */
+	enum fake_mode mode; /* what to do */
+	char got[128];       /* the request as read */
+	size_t got_len;      /* bytes in <got> */
+	char path[64];       /* the socket's path */
+};
+
+struct result {
+	int done;          /* exchanges ended */
+	int err;           /* <err> of the last one */
+	char answer[128];  /* the last answer */
+	size_t len;        /* its length */
+	int again;         /* exchanges to start again from the callback */
+	struct rapi_target *t; /* where to start them */
+};
+
+static void fake_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct fake_api *fa = container_of(w, struct fake_api, conn_io);
+	char big[FAKE_RX_MAX * 2];
+	char out[160];
+	ssize_t n;
+
+	(void)revents;
+	n = read(fa->conn_fd, fa->got + fa->got_len, sizeof(fa->got) - 1 - fa->got_len);
+	if (n > 0) {
+		fa->got_len += (size_t)n;
+		return;
+	}
+	if (n == -1)
+		return; /* EAGAIN */
+	/* the request's end: answer, close */
+	ev_io_stop(loop, &fa->conn_io);
+	if (fa->mode == FAKE_ANSWER) {
+		n = snprintf(out, sizeof(out), "ok %.*s", (int)fa->got_len, fa->got);
+		assert_int_equal(write(fa->conn_fd, out, (size_t)n), n);
+	} else if (fa->mode == FAKE_FLOOD) {
+		memset(big, 'x', sizeof(big));
+		assert_int_equal(write(fa->conn_fd, big, sizeof(big)), (ssize_t)sizeof(big));
+	}
+	if (fa->mode != FAKE_SILENT) {
+		close(fa->conn_fd);
+		fa->conn_fd = -1;
+	}
+}
+
+static void fake_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct fake_api *fa = container_of(w, struct fake_api, accept_io);
+	int fd = sock_accept(w->fd, NULL, NULL);
+
+	(void)revents;
+	if (fd == -1)
+		return;
+	if (fa->conn_fd != -1) {
+		ev_io_stop(loop, &fa->conn_io);
+		close(fa->conn_fd);
+	}
+	fa->conn_fd = fd;
+	fa->got_len = 0;
+	ev_io_init(&fa->conn_io, fake_conn_cb, fd, EV_READ);
+	ev_io_start(loop, &fa->conn_io);
+}
+
+static void fake_start(struct fake_api *fa, struct ev_loop *loop, enum fake_mode mode)
+{
+	char err[HR_ERR_LEN];
+	int fd;
+
+	memset(fa, 0, sizeof(*fa));
+	fa->conn_fd = -1;
+	fa->mode = mode;
+	snprintf(fa->path, sizeof(fa->path), "/tmp/hr-rapi-test-%d.sock", (int)getpid());
+	unlink(fa->path);
+	fd = sock_listen_unix(fa->path, 0600, 8, err, sizeof(err));
+	assert_true(fd != -1);
+	ev_io_init(&fa->accept_io, fake_accept_cb, fd, EV_READ);
+	ev_io_start(loop, &fa->accept_io);
+}
+
+static void fake_stop(struct fake_api *fa, struct ev_loop *loop)
+{
+	ev_io_stop(loop, &fa->accept_io);
+	close(fa->accept_io.fd);
+	unlink(fa->path);
+	if (fa->conn_fd != -1) {
+		ev_io_stop(loop, &fa->conn_io);
+		close(fa->conn_fd);
+	}
+}
+
+static void on_done(struct rapi_conn *c, int err, const char *answer, size_t len, void *arg)
+{
+	struct result *r = arg;
+
+	r->done++;
+	r->err = err;
+	r->len = len;
+	r->answer[0] = '\0';
+	if (answer != NULL) {
+		assert_int_equal(answer[len], '\0');
+		snprintf(r->answer, sizeof(r->answer), "%s", answer);
+	}
+	if (r->again > 0) {
+		r->again--;
+		assert_int_equal(rapi_exchange(c, r->t, "show info", 5.0), 0);
+	}
+}
+
+static void on_guard(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	*(bool *)w->data = true;
+}
+
+/* Runs <loop> until <r->done> reaches <want>, bounded by a guard timer. */
+static void run_until_done(struct ev_loop *loop, struct result *r, int want)
+{
+	bool fired = false;
+	ev_timer guard;
+
+	ev_timer_init(&guard, on_guard, 10.0, 0.);
+	guard.data = &fired;
+	ev_timer_start(loop, &guard);
+	while (r->done < want && !fired)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &guard);
+	assert_false(fired);
+}
+
+/* The line, its newline, the request's end (the write side shut): then HAProxy answers. Two
+ * more exchanges started from the callback reuse the connection slot. */
+static void test_rapi_exchange_answer(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct result r = { 0 };
+	struct rapi_target t;
+	struct fake_api fa;
+	struct rapi_conn c;
+	const char *why = NULL;
+
+	(void)state;
+	fake_start(&fa, loop, FAKE_ANSWER);
+	assert_int_equal(rapi_target_parse(fa.path, &t, &why), 0);
+	assert_int_equal(rapi_init(&c, loop, 64, FAKE_RX_MAX, on_done, &r), 0);
+	assert_int_equal(rapi_exchange(&c, &t, "show servers state pg_write", 5.0), 0);
+	assert_int_equal(rapi_exchange(&c, &t, "busy", 5.0), -1); /* one at a time */
+	run_until_done(loop, &r, 1);
+	assert_int_equal(r.err, 0);
+	assert_string_equal(r.answer, "ok show servers state pg_write\n");
+	assert_int_equal(r.len, strlen(r.answer));
+	r.again = 2;
+	r.t = &t;
+	assert_int_equal(rapi_exchange(&c, &t, "show info", 5.0), 0);
+	run_until_done(loop, &r, 4);
+	assert_int_equal(r.err, 0);
+	assert_string_equal(r.answer, "ok show info\n");
+	assert_int_equal(c.exchanges, 4);
+	assert_int_equal(c.state, RAPI_ST_IDLE);
+	rapi_free(&c);
+	fake_stop(&fa, loop);
+	ev_loop_destroy(loop);
+}
+
+/* An API that never answers costs the exchange's deadline: ETIMEDOUT, no answer. */
+static void test_rapi_exchange_timeout(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct result r = { 0 };
+	struct rapi_target t;
+	struct fake_api fa;
+	struct rapi_conn c;
+	const char *why = NULL;
+
+	(void)state;
+	fake_start(&fa, loop, FAKE_SILENT);
+	assert_int_equal(rapi_target_parse(fa.path, &t, &why), 0);
+	assert_int_equal(rapi_init(&c, loop, 64, FAKE_RX_MAX, on_done, &r), 0);
+	assert_int_equal(rapi_exchange(&c, &t, "show info", 0.2), 0);
+	run_until_done(loop, &r, 1);
+	assert_int_equal(r.err, ETIMEDOUT);
+	assert_int_equal(r.len, 0);
+	assert_true(fa.got_len > 0); /* it was connected and sent: the answer's deadline fired */
+	rapi_free(&c);
+	fake_stop(&fa, loop);
+	ev_loop_destroy(loop);
+}
+
+/* An answer larger than <rx_max>: EMSGSIZE, not a cut answer. */
+static void test_rapi_exchange_answer_too_long(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct result r = { 0 };
+	struct rapi_target t;
+	struct fake_api fa;
+	struct rapi_conn c;
+	const char *why = NULL;
+
+	(void)state;
+	fake_start(&fa, loop, FAKE_FLOOD);
+	assert_int_equal(rapi_target_parse(fa.path, &t, &why), 0);
+	assert_int_equal(rapi_init(&c, loop, 64, FAKE_RX_MAX, on_done, &r), 0);
+	assert_int_equal(rapi_exchange(&c, &t, "show info", 5.0), 0);
+	run_until_done(loop, &r, 1);
+	assert_int_equal(r.err, EMSGSIZE);
+	rapi_free(&c);
+	fake_stop(&fa, loop);
+	ev_loop_destroy(loop);
+}
+
+/* Nobody listens on the socket: refused at once, no callback; a line that does not fit is
+ * refused too. */
+static void test_rapi_exchange_refused(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct result r = { 0 };
+	struct rapi_target t;
+	struct rapi_conn c;
+	const char *why = NULL;
+	char long_line[80];
+
+	(void)state;
+	assert_int_equal(rapi_target_parse("/tmp/hr-rapi-test-nobody.sock", &t, &why), 0);
+	assert_int_equal(rapi_init(&c, loop, 64, FAKE_RX_MAX, on_done, &r), 0);
+	errno = 0;
+	assert_int_equal(rapi_exchange(&c, &t, "show info", 1.0), -1);
+	assert_true(errno == ENOENT || errno == ECONNREFUSED);
+	memset(long_line, 'x', sizeof(long_line) - 1);
+	long_line[sizeof(long_line) - 1] = '\0';
+	assert_int_equal(rapi_exchange(&c, &t, long_line, 1.0), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	ev_run(loop, EVRUN_NOWAIT);
+	assert_int_equal(r.done, 0);
+	assert_int_equal(c.state, RAPI_ST_IDLE);
+	rapi_free(&c);
+	ev_loop_destroy(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rapi_parse_servers_state_vectors),
 		cmocka_unit_test(test_rapi_parse_servers_state_fields),
 		cmocka_unit_test(test_rapi_target_parse),
+		cmocka_unit_test(test_rapi_exchange_answer),
+		cmocka_unit_test(test_rapi_exchange_timeout),
+		cmocka_unit_test(test_rapi_exchange_answer_too_long),
+		cmocka_unit_test(test_rapi_exchange_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
