@@ -15,18 +15,21 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include <ev.h>
 
+#include "common/cfg.h"
+#include "common/conn.h"
 #include "common/node_state.h"
+#include "common/sock.h"
 
 /* States of the accept check (a second, tiny state machine beside the probe's). */
 enum pgp_acc_state {
 	PGP_ACC_OFF = 0,    /* disabled, or no target known (no connection yet) */
 	PGP_ACC_WAIT,       /* <acc.timer> = next check */
-	PGP_ACC_CONNECTING, /* non-blocking connect under way, <acc.timer> = deadline */
-	PGP_ACC_SENT,       /* GSSENCRequest sent, waiting for one byte, <acc.timer> = deadline */
+	PGP_ACC_CONNECTING, /* connect under way (sock_connector, deadline <timeout>) */
+	PGP_ACC_SENT,       /* GSSENCRequest sent on <c>, waiting for one byte (its deadline: the
+	                       rest of <timeout>) */
 	PGP_ACC_COUNT       /* keep last */
 };
 
@@ -36,11 +39,12 @@ struct pgp_accept {
 	double every;               /* time between two checks (s): [postgres] accept_check */
 	double timeout;             /* deadline of one check (s): [postgres] timeout */
 	enum pgp_acc_state state;   /* written by pgp_acc_set_state() only */
-	ev_io io;                   /* the check's socket */
-	ev_timer timer;             /* next check, or the check's deadline */
-	int fd;                     /* the check's socket, -1 when none */
-	struct sockaddr_storage ss; /* target: the probe connection's server address */
-	socklen_t sslen;            /* meaningful bytes of <ss>, 0 when unknown */
+	struct sock_connector connector; /* the check's connect */
+	struct conn c;              /* the check's connection once connected (common/conn.h) */
+	bool c_live;                /* <c> holds a connection not yet freed (on_free clears it) */
+	uint8_t rx_storage[16];     /* lent to <c.rx>: the answer is one byte */
+	ev_timer timer;             /* next check (WAIT) */
+	struct cfg_addr addr;       /* target: the probe connection's server; <len> 0 = unknown */
 	bool ok;                    /* the last check passed (true until one fails) */
 	char err[NS_REASON_MAX];    /* why the last check failed */
 	ev_tstamp started;          /* ev_now() when the check under way began */
