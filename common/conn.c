@@ -642,7 +642,8 @@ void conn_release(struct conn *c, const char *why)
 /* The request is whole: shuts the socket's write side (the peer reads its end) once <tx> is
  * sent, and goes on reading the answer. For a client whose server answers until the end of
  * the request (HAProxy's runtime API). Nothing may be sent after it. A failed shutdown closes
- * <c> as "write failed". */
+ * <c> as "write failed". It shuts the socket itself: over a transport (TLS) the transport's own
+ * end of stream (close_notify) is not sent, so no TLS owner uses it. */
 void conn_shut_write(struct conn *c)
 {
 	if (c->state != CONN_ST_OPEN)
