@@ -5,8 +5,8 @@
 #   bench/hold-switchover.sh -l [-n TRIALS] [-r ROOT]
 #   flock /tmp/hr-demo.lock bench/hold-switchover.sh [-n TRIALS] [-e switchover|kill9] [-k]
 #
-#   -l          on a cluster of its own instead of the demo (127.0.46.0/24, ports 34000-34499:
-#               tests/integration/test_spoa_hold.sh's, with the demo's shipped configs): PostgreSQL
+#   -l          on a cluster of its own instead of the demo (tests/integration/test_spoa_hold.sh's,
+#               its block in lib/fixture.sh, with the demo's shipped configs): PostgreSQL
 #               15 pair with a synchronous standby, real agents, haprole-spoa, HAProxy (Debian's
 #               2.6, or -r ROOT: a 3.x root of tests/integration/lib/haproxy3.sh); switchover =
 #               haprolectl drain, clean stop, promote, the old primary rebuilt as a standby;

@@ -23,14 +23,14 @@
 #      once.
 # HOLD_BENCH_TRIALS=N (bench/hold-switchover.sh -l): no test; N planned switchovers with hold
 # and N without on one HAProxy (HOLD_BENCH_ROOT, default 2.6), figures printed.
-# Address range 127.0.46.0/24, ports 34000-34499 (this test's block).
+# Addresses and ports: block test_spoa_hold of tests/integration/lib/fixture.sh.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
 . tests/integration/lib/haproxy3.sh
 . tests/integration/lib/spoa.sh
-. tests/integration/lib/expect.sh
+. tests/integration/lib/fixture.sh # expect.sh; fix_block (this test's fail and cleanup below)
 
 pg_require || exit 77
 hap_require || exit 77
@@ -40,18 +40,11 @@ done
 command -v curl >/dev/null || { echo "skip: curl missing"; exit 77; }
 /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || { echo "skip: python3-psycopg2 missing"; exit 77; }
 
-HAP_IP=127.0.46.10
-HAP_IP2=127.0.46.11 # the demo's second bind (127.0.0.1 there): ports here are ephemeral ones
-SPOA_PORT=34012
-STATUS_PORT=34013
-HTTP_PORT=34080
-PGW_PORT=34040
-PGR_PORT=34041
-STATS_PORT=34090
-PG1=127.0.46.21
-PG2=127.0.46.22
-PGP=34032 # PostgreSQL on each node's address
-AGP=34055 # haprole-agent on each node's address
+fix_block test_spoa_hold
+# HAP_IP2: the demo's second bind (127.0.0.1 there); PGP, AGP: PostgreSQL and haprole-agent on
+# each node's address (PG1, PG2)
+fix_addrs HAP_IP HAP_IP2 PG1 PG2
+fix_ports SPOA_PORT STATUS_PORT HTTP_PORT PGW_PORT PGR_PORT STATS_PORT PGP AGP
 HOLD_MAX=3
 
 tmp=$(mktemp -d /tmp/haprole-spoa-hold.XXXXXX)

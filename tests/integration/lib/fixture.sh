@@ -45,7 +45,7 @@ test_spoa_haproxy       127.0.12.10        22100-22199
 test_spoa_pg            127.0.12.40-52     22200-22299
 test_spoa_reload        127.0.43.10        32520-32529
 test_spoa_rule          127.0.43.11        32530-32539
-test_spoa_hold          127.0.46.10-22     34000-34499  hand
+test_spoa_hold          127.0.46.10-13     25000-25019
 test_push               127.0.48.10-22     35000-35099
 test_agent_cluster      127.0.11.131-133   21580-21599
 test_agent_port         127.0.11.203       21510-21519
