@@ -19,15 +19,14 @@
 #        8. hold (HAPROLE_HOLD_MAX): the writer drained beside a standby of its timeline: a write
 #           waits for the promotion and lands on the new primary; a read is not held;
 #      and a bad HAPROLE_* setting is refused by `haproxy -c`, naming the variable.
-# Address 127.0.47.10, ports 34500-34599.
+# Address and ports: block test_lua_router of tests/integration/lib/fixture.sh.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/integration/lib/expect.sh
 . tests/integration/lib/haproxy.sh
 . tests/integration/lib/haproxy3.sh
+. tests/integration/lib/fixture.sh # expect.sh, skip.sh; fix_block (this test's fail and cleanup below)
 fails=0
 
-. tests/integration/lib/skip.sh
 command -v lua5.3 >/dev/null || skip "lua5.3 missing (make deps)"
 
 # ---- A. the shared vectors --------------------------------------------------------------------
@@ -54,15 +53,8 @@ if ! hap_require; then
 fi
 [ -x build/bench/feed-fake ] || { echo "FAIL: build/bench/feed-fake not built (make)"; exit 1; }
 
-IP=127.0.47.10
-FEED1=34511
-FEED2=34512
-SRV1=34521
-SRV2=34522
-HTTP_FE=34530
-PG_FE=34531
-RO_FE=34532
-STATUS_FE=34540
+fix_block test_lua_router # IP: every server, feed and frontend below
+fix_ports FEED1 FEED2 SRV1 SRV2 HTTP_FE PG_FE RO_FE STATUS_FE
 HB=200ms
 
 PIDS=()

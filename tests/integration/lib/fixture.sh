@@ -61,7 +61,7 @@ test_ops_fence          127.0.13.4-6       23110-23119
 test_ops_cli            127.0.45.1         33510-33519
 test_drain_http         127.0.63.10-12     38010-38019
 test_patroni_compat     127.0.41.1-11      31111-31480  hand
-test_lua_router         127.0.47.10        34500-34599  hand
+test_lua_router         127.0.47.10        25100-25119
 test_hostile            127.0.48.51-53     35200-35299
 test_privdrop           127.0.61.1         37000-37199
 bench/spoa-bench        127.0.12.30        22930-22939  hand
