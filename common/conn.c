@@ -391,7 +391,8 @@ static void conn_open_step(struct conn *c)
 		return;
 	}
 	c->rx_wait = EV_READ;
-	conn_set_state(c, CONN_ST_OPEN);
+	/* a close after flush asked during the opening (<why> set) flushes now */
+	conn_set_state(c, c->why != NULL ? CONN_ST_FLUSHING : CONN_ST_OPEN);
 	if (c->ops->on_open != NULL)
 		c->ops->on_open(c);
 }
@@ -601,9 +602,14 @@ void conn_pause_read(struct conn *c, bool paused)
 		conn_arm(c);
 }
 
-/* No more reading; closes with <why> (a static text) once <tx> is sent. */
+/* No more reading; closes with <why> (a static text) once <tx> is sent. Asked while a
+ * transport's opening is under way: once it is done and <tx> is sent. */
 void conn_close_after_flush(struct conn *c, const char *why)
 {
+	if (c->state == CONN_ST_OPENING) {
+		c->why = why; /* FLUSHING once the opening is done */
+		return;
+	}
 	if (c->state != CONN_ST_OPEN)
 		return;
 	c->why = why;

@@ -40,7 +40,8 @@
  * States (conn_set_state() in conn.c is the only writer):
  *
  *     [OPENING --transport opened-->] OPEN --conn_close_after_flush()--> FLUSHING --tx sent-->
- *     CLOSED --end of callback--> freed; conn_close() from any state goes to CLOSED.
+ *     CLOSED --end of callback--> freed; conn_close() from any state goes to CLOSED; a
+ *     conn_close_after_flush() during OPENING goes to FLUSHING once opened.
  */
 #ifndef HAPROLE_COMMON_CONN_H
 #define HAPROLE_COMMON_CONN_H

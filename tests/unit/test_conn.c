@@ -1059,6 +1059,33 @@ static void test_conn_tp_opening_before_bytes(void **state)
 	fx_free(f);
 }
 
+/* A close after flush asked during the opening: the owner's bytes still wait for it, then go,
+ * then the close. */
+static void test_conn_tp_close_after_flush_while_opening(void **state)
+{
+	struct fake k;
+	struct fx *f = fx_fake(&k, F_OPEN_2STEPS, T_ECHO, 64, 64);
+	char got[16];
+
+	(void)state;
+	assert_int_equal(buf_printf(&f->t->c.tx, "data"), 0);
+	conn_start(&f->t->c, true);
+	conn_close_after_flush(&f->t->c, "request sent");
+	assert_int_equal(f->t->c.state, CONN_ST_OPENING);
+	spin(f);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 5);
+	assert_memory_equal(got, "HELLO", 5);
+	assert_int_equal(f->st.frees, 0);
+	peer_send(f, "OK");
+	run_until(f, &f->st.frees, 1);
+	assert_int_equal(f->st.opens, 1);
+	assert_string_equal(f->st.why, "request sent");
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 4);
+	assert_memory_equal(got, "data", 4);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 0);
+	fx_free(f);
+}
+
 /* A failed opening: closed with the transport's reason; the owner got no read, no open. */
 static void test_conn_tp_opening_fails_with_reason(void **state)
 {
@@ -1150,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_conn_tp_short_writes_and_eagain),
 		cmocka_unit_test(test_conn_tp_pending_bytes_read),
 		cmocka_unit_test(test_conn_tp_opening_before_bytes),
+		cmocka_unit_test(test_conn_tp_close_after_flush_while_opening),
 		cmocka_unit_test(test_conn_tp_opening_fails_with_reason),
 		cmocka_unit_test(test_conn_tp_recv_fails_with_reason),
 	};
