@@ -16,19 +16,24 @@
 # agents run the demo's on_role_change hook: exactly one line, db2's promotion. The app tier on
 # its own hosts: app1 (follow = db1) and app2 (follow = db2), agent-checked in an app listen,
 # swap within one feed hop of the promotion (the log lines show it).
-# Address block 127.0.41.0/24, ports 31000-31499 (agenthttp's). Exit 0 pass, 77 skip, 1 fail.
+# Addresses and ports: block test_patroni_compat of tests/integration/lib/fixture.sh. Exit 0
+# pass, 77 skip, 1 fail.
 set -u
 cd "$(dirname "$0")/../.."
 
 . tests/integration/lib/pg.sh
 . tests/integration/lib/haproxy.sh
 . tests/integration/lib/haproxy3.sh
+. tests/integration/lib/fixture.sh # expect.sh; fix_block
 OPS_TMP=$(mktemp -d)
 . tests/integration/lib/ops.sh
 
 CTL=./haprolectl
-A1=127.0.41.1 A2=127.0.41.2 FE=127.0.41.11
-AP=31111 PGP=31442 FEBASE=31220
+fix_block test_patroni_compat
+# db1, db2 (A1, A2: PostgreSQL on port PGP), app1, app2 (A3, A4: the app on APPPORT), every
+# agent on its node's address and port AP; HAProxy's listens on FE from FEBASE, 7 per version
+fix_addrs A1 A2 A3 A4 FE
+fix_ports AP PGP APPPORT FEBASE
 PATRONI_EXAMPLE=${PATRONI_EXAMPLE:-/usr/share/doc/patroni/examples/haproxy.cfg}
 fails=0
 
@@ -132,7 +137,6 @@ ops_wait_line $A2 $AP reader '^up ready' 20 || exit 1
 
 # ---- the app tier on its own hosts: app1 follows db1, app2 follows db2 (issue 10 item 4) ---------
 # each app is a python3 http.server; its agent probes it and reads db1's and db2's feeds
-A3=127.0.41.3 A4=127.0.41.4 APPPORT=31480
 APP_PIDS=()
 for n in 3 4; do
 	addr=A$n
@@ -182,8 +186,9 @@ socks_b=()
 ports_t=()
 ports_b=()
 for i in "${!roots[@]}"; do
-	bt=$((FEBASE + i * 10))
-	bb=$((FEBASE + i * 10 + 5))
+	bt=$((FEBASE + i * 7)) # the template's stats, master, replicas and app listens
+	bb=$((bt + 4))         # the example's three
+	[ $((bb + 2)) -le "$PORT_LAST" ] || fail "block test_patroni_compat: no ports left for ${names[$i]}"
 	localize "$OPS_TMP/template.cfg" "$OPS_TMP/t$i.cfg" "$OPS_TMP/t$i.sock" $bt || exit 1
 	localize "$PATRONI_EXAMPLE" "$OPS_TMP/b$i.cfg" "$OPS_TMP/b$i.sock" $bb || exit 1
 	# the app listen: agent-check on each app server, as haproxy/haproxy.cfg's be_app

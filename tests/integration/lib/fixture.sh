@@ -60,7 +60,7 @@ test_ops_drain          127.0.13.1-3       23100-23109
 test_ops_fence          127.0.13.4-6       23110-23119
 test_ops_cli            127.0.45.1         33510-33519
 test_drain_http         127.0.63.10-12     38010-38019
-test_patroni_compat     127.0.41.1-11      31111-31480  hand
+test_patroni_compat     127.0.41.1-5       25200-25229
 test_lua_router         127.0.47.10        25100-25119
 test_hostile            127.0.48.51-53     35200-35299
 test_privdrop           127.0.61.1         37000-37199
