@@ -22,8 +22,9 @@
 # test_blocks.sh checks it): a test asks for its block by name instead of hand-picking numbers,
 # so two tests that run in parallel (tests/integration/run.sh) never bind the same address and
 # port. A new test takes a new line, with ports below 32768 (the kernel's ephemeral range
-# starts there). Lines marked "hand" are blocks still picked inside the test itself (their
-# tests predate the table): listed so that a new block stays clear of them.
+# starts there). Lines marked "hand" are blocks still picked inside a bench script or the
+# demo itself, listed so that a new block stays clear of them; a test's line is never "hand"
+# (test_blocks.sh fails on one).
 #
 # Before it removes the work directory fix_cleanup calls fix_pre_cleanup when the test defines
 # one, and keeps the directory (saying where) when FIX_KEEP_TMP is set.
@@ -64,6 +65,7 @@ test_patroni_compat     127.0.41.1-5       25200-25229
 test_lua_router         127.0.47.10        25100-25119
 test_hostile            127.0.48.51-53     35200-35299
 test_privdrop           127.0.61.1         37000-37199
+bench/agent-replies     127.0.11.133-204   21533-21573  hand
 bench/spoa-bench        127.0.12.30        22930-22939  hand
 bench/spoa-haproxy-bench 127.0.12.31       22940-22949  hand
 bench/lua-haproxy-bench 127.0.47.31        34940-34949  hand
