@@ -26,21 +26,17 @@
 #   http_ratio variant=V base=none|echo median=.. min=.. max=..       req/s ratio, per round
 #   http_cpu_ratio variant=V base=none|echo median=.. min=.. max=..   HAProxy CPU/request,
 #                                                  base / variant, per round
-# Uses 127.0.64.10, ports 37600-37609.
+# Address and ports: block bench/http-routers of tests/integration/lib/fixture.sh.
 set -u
 cd "$(dirname "$0")/.."
 . tests/integration/lib/haproxy.sh
 . bench/lib.sh
+. tests/integration/lib/fixture.sh # fix_block
 secs=${1:-5}
 rounds=${2:-5}
 root=${3:-}
-IP=127.0.64.10
-FE=37600
-NGINX=37601
-SPOA=37602
-STATUS=37603
-FEED=37604
-ECHO=37605
+fix_block bench/http-routers # IP
+fix_ports FE NGINX SPOA STATUS FEED ECHO
 case $secs$rounds in *[!0-9]*) echo "http-routers: SECONDS and ROUNDS are numbers" >&2; exit 2 ;; esac
 bench_require http-routers ./haprole-spoa build/bench/feed-fake build/bench/spoa-load
 bench_tmp

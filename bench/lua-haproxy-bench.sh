@@ -6,22 +6,24 @@
 # HAProxy runs `nbthread 1` alone on CPU 0; wrk (1 thread, 50 connections), nginx (`return 200`),
 # haprole-spoa and the feed-fake agent share CPU 1. Two rounds, best of each mode kept.
 #   bench/lua-haproxy-bench.sh [SECONDS] [ROOT]   ROOT: a 3.x root (lib/haproxy3.sh), default 2.6
-# Uses 127.0.47.31, ports 34940-34949.
+# Address and ports: block bench/lua-haproxy-bench of tests/integration/lib/fixture.sh.
 set -u
 cd "$(dirname "$0")/.."
 . tests/integration/lib/haproxy.sh
 . bench/lib.sh
+. tests/integration/lib/fixture.sh # fix_block
 secs=${1:-10}
 root=${2:-}
-IP=127.0.47.31
+fix_block bench/lua-haproxy-bench # IP
+fix_ports FE NGINX SPOA STATUS FEED
 bench_require lua-haproxy-bench ./haprole-spoa build/bench/feed-fake
 BENCH_SECS=$secs
 bench_tmp
 tmp=$BENCH_TMP
-bench_nginx "$IP" 34941
-bench_feed "$IP" 34944 -c main
-bench_spoa "$IP" 34942 34943 34944
-bench_spoe_conf "$IP" 34942
+bench_nginx "$IP" "$NGINX"
+bench_feed "$IP" "$FEED" -c main
+bench_spoa "$IP" "$SPOA" "$STATUS" "$FEED"
+bench_spoe_conf "$IP" "$SPOA"
 
 # mode: none | lua | spoa
 write_cfg() {
@@ -31,7 +33,7 @@ write_cfg() {
 	[ "$2" != none ] && hdr="http-response set-header x-writer %[var(txn.haprole.writer)]"
 	case $2 in
 	lua)
-		glob=("setenv HAPROLE_NODES db1=$IP:34944" "setenv HAPROLE_CLUSTER main"
+		glob=("setenv HAPROLE_NODES db1=$IP:$FEED" "setenv HAPROLE_CLUSTER main"
 			"lua-load $PWD/haproxy/haprole.lua")
 		rule="http-request lua.haprole-route" ;;
 	spoa) rule="filter spoe engine haprole-http config $tmp/spoe.conf" ;;
@@ -40,7 +42,7 @@ write_cfg() {
 		bench_hap_head "${glob[@]}"
 		cat <<CFG
 frontend fe
-	bind $IP:34940
+	bind $IP:$FE
 	$rule
 	http-request return status 503 if { var(txn.haprole.status) -m found } !{ var(txn.haprole.status) -m str ok }
 	$hdr
@@ -48,9 +50,9 @@ frontend fe
 backend be
 	use-server %[var(txn.haprole.writer)] if { var(txn.haprole.writer) -m found }
 	force-persist if { var(txn.haprole.writer) -m found }
-	server db1 $IP:34941
+	server db1 $IP:$NGINX
 CFG
-		bench_spoe_backend "$IP:34942"
+		bench_spoe_backend "$IP:$SPOA"
 	} >"$1"
 }
 
@@ -66,13 +68,13 @@ for mode in none lua spoa none lua spoa; do
 	[ "$mode" != none ] && want=db1
 	got=""
 	for i in $(seq 1 50); do # the router must be routing before the run counts
-		got=$(curl -s -D - -o /dev/null "http://$IP:34940/" | sed -n 's/^x-writer: *\([^[:space:]]*\).*/\1/pi')
+		got=$(curl -s -D - -o /dev/null "http://$IP:$FE/" | sed -n 's/^x-writer: *\([^[:space:]]*\).*/\1/pi')
 		[ "$got" = "$want" ] && break
 		sleep 0.1
 	done
 	[ "$got" = "$want" ] || { echo "lua-haproxy-bench: $mode: writer '$got', want '$want'"; exit 1; }
 	c0=$(cpu_ticks "$HAP_PID")
-	out=$(bench_wrk "http://$IP:34940/")
+	out=$(bench_wrk "http://$IP:$FE/")
 	c1=$(cpu_ticks "$HAP_PID")
 	hap_stop
 	r=$(bench_rps "$out")

@@ -11,20 +11,17 @@
 # HAProxy runs `nbthread 1` alone on CPU 0; haprole-spoa, wrk (1 thread, 50 connections) and the
 # backend (nginx, `return 200`) share CPU 1.
 #   bench/push-haproxy-bench.sh [SECONDS] [ROUNDS] [ROOT]   ROOT: a 3.x root (lib/haproxy3.sh)
-# Uses 127.0.48.31, ports 35100-35109.
+# Address and ports: block bench/push-haproxy-bench of tests/integration/lib/fixture.sh.
 set -u
 cd "$(dirname "$0")/.."
 . tests/integration/lib/haproxy.sh
 . bench/lib.sh
+. tests/integration/lib/fixture.sh # fix_block
 secs=${1:-5}
 rounds=${2:-5}
 root=${3:-}
-IP=127.0.48.31
-FE=35100
-NGINX=35101
-SPOA=35102
-STATUS=35103
-FEED=35104
+fix_block bench/push-haproxy-bench # IP
+fix_ports FE NGINX SPOA STATUS FEED
 bench_require push-haproxy-bench ./haprole-spoa build/bench/feed-fake
 BENCH_SECS=$secs
 bench_tmp

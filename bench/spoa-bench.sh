@@ -6,11 +6,13 @@
 # connection, as HAProxy 3.x does) with NOTIFY->ACK/s, p50/p99 latency (from the NOTIFY write to
 # the ACK read, generator side), the agent's CPU time per message and its RSS.
 #   [ROUNDS=3] bench/spoa-bench.sh [SECONDS_PER_LEVEL]     (default 5; `make` first)
-# Uses 127.0.12.30, ports 22930-22939.
+# Address and ports: block bench/spoa-bench of tests/integration/lib/fixture.sh.
 set -u
 cd "$(dirname "$0")/.."
+. tests/integration/lib/fixture.sh # fix_block
 secs=${1:-5}
-IP=127.0.12.30
+fix_block bench/spoa-bench # IP
+fix_ports SPOA_PORT STATUS_PORT FEED1 FEED2 ECHO_PORT
 LOAD=build/bench/spoa-load
 for b in ./haprole-spoa "$LOAD" build/bench/feed-fake; do
 	[ -x "$b" ] || { echo "spoa-bench: $b not built (make)"; exit 1; }
@@ -23,29 +25,29 @@ trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 
 cat >"$tmp/spoa.conf" <<CONF
 [spoa]
-listen = $IP:22931
-status_listen = $IP:22932
+listen = $IP:$SPOA_PORT
+status_listen = $IP:$STATUS_PORT
 log_level = warning
 [cluster main]
 [node db1]
 cluster = main
-agent = $IP:22933
+agent = $IP:$FEED1
 [node db2]
 cluster = main
-agent = $IP:22934
+agent = $IP:$FEED2
 CONF
-build/bench/feed-fake -l "$IP:22933" -n db1 -r primary </dev/null >/dev/null 2>&1 &
+build/bench/feed-fake -l "$IP:$FEED1" -n db1 -r primary </dev/null >/dev/null 2>&1 &
 pids+=($!)
-build/bench/feed-fake -l "$IP:22934" -n db2 -r standby </dev/null >/dev/null 2>&1 &
+build/bench/feed-fake -l "$IP:$FEED2" -n db2 -r standby </dev/null >/dev/null 2>&1 &
 pids+=($!)
 taskset -c $A_CPU ./haprole-spoa --allow-root -d -f "$tmp/spoa.conf" 2>"$tmp/spoa.log" &
 spoa=$!
 pids+=($spoa)
-taskset -c $A_CPU "$LOAD" --echo "$IP:22935" >/dev/null &
+taskset -c $A_CPU "$LOAD" --echo "$IP:$ECHO_PORT" >/dev/null &
 echo_pid=$!
 pids+=($echo_pid)
 for i in $(seq 1 50); do
-	curl -s "http://$IP:22932/" 2>/dev/null | grep -q '"status":"ok"' && break
+	curl -s "http://$IP:$STATUS_PORT/" 2>/dev/null | grep -q '"status":"ok"' && break
 	sleep 0.1
 done
 echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)); agent on CPU $A_CPU, generator on CPU $L_CPU, ${secs}s per level"
@@ -55,12 +57,12 @@ echo "# idle RSS: haprole-spoa $(sed -n 's/^VmRSS:[[:space:]]*//p' /proc/$spoa/s
 rounds=${ROUNDS:-3}
 for r in $(seq 1 "$rounds"); do
 	for c in 1 10 100; do
-		"$LOAD" -a "$IP:22931" -c $c -d 20 -t "$secs" -p "$spoa" -C $L_CPU -l haprole-spoa
-		"$LOAD" -a "$IP:22935" -c $c -d 20 -t "$secs" -p "$echo_pid" -C $L_CPU -l echo-ceiling
+		"$LOAD" -a "$IP:$SPOA_PORT" -c $c -d 20 -t "$secs" -p "$spoa" -C $L_CPU -l haprole-spoa
+		"$LOAD" -a "$IP:$ECHO_PORT" -c $c -d 20 -t "$secs" -p "$echo_pid" -C $L_CPU -l echo-ceiling
 	done
 done | tee "$tmp/runs"
 echo "# best of $rounds rounds (load average now: $(cut -d' ' -f1-3 /proc/loadavg)):"
 awk '{ split($4, a, "="); k = $1 " " $2; if (a[2] + 0 > best[k] + 0) { best[k] = a[2]; line[k] = $0 } }
 	END { for (k in line) print "best " line[k] }' "$tmp/runs" | sort -k2,2 -k3,3V
-curl -s "http://$IP:22932/metrics" | grep -E '^haprole_spoa_(errors_total|connections_refused_total|messages_total\{message="haprole-route",outcome)' |
+curl -s "http://$IP:$STATUS_PORT/metrics" | grep -E '^haprole_spoa_(errors_total|connections_refused_total|messages_total\{message="haprole-route",outcome)' |
 	sed 's/^/# /'

@@ -65,12 +65,12 @@ test_patroni_compat     127.0.41.1-5       25200-25229
 test_lua_router         127.0.47.10        25100-25119
 test_hostile            127.0.48.51-53     35200-35299
 test_privdrop           127.0.61.1         37000-37199
-bench/agent-replies     127.0.11.133-204   21533-21573  hand
-bench/spoa-bench        127.0.12.30        22930-22939  hand
-bench/spoa-haproxy-bench 127.0.12.31       22940-22949  hand
-bench/lua-haproxy-bench 127.0.47.31        34940-34949  hand
-bench/push-haproxy-bench 127.0.48.31       35100-35109  hand
-bench/http-routers      127.0.64.10        37600-37609  hand
+bench/agent-replies     127.0.11.150-166   21550-21559
+bench/spoa-bench        127.0.12.30        22930-22939
+bench/spoa-haproxy-bench 127.0.12.31       22940-22949
+bench/lua-haproxy-bench 127.0.47.31        25130-25139
+bench/push-haproxy-bench 127.0.48.31       25140-25149
+bench/http-routers      127.0.64.10        25150-25159
 demo                    127.0.14.1-22      24000-24999  hand
 "
 
