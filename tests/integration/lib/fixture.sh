@@ -22,9 +22,10 @@
 # test_blocks.sh checks it): a test asks for its block by name instead of hand-picking numbers,
 # so two tests that run in parallel (tests/integration/run.sh) never bind the same address and
 # port. A new test takes a new line, with ports below 32768 (the kernel's ephemeral range
-# starts there). Lines marked "hand" are blocks still picked inside a bench script or the
-# demo itself, listed so that a new block stays clear of them; a test's line is never "hand"
-# (test_blocks.sh fails on one).
+# starts there). Bench scripts (bench/NAME.sh) ask for theirs the same way (bench/NAME). The
+# line marked "hand" is the netns demo's block, picked inside docker/ itself, listed so that a
+# new block stays clear of it; a test's or bench script's line is never "hand" (test_blocks.sh
+# fails on one).
 #
 # Before it removes the work directory fix_cleanup calls fix_pre_cleanup when the test defines
 # one, and keeps the directory (saying where) when FIX_KEEP_TMP is set.
