@@ -1,6 +1,6 @@
 # docker/demo-patroni.sh - `make demo PATRONI=1`: the demo cluster with PostgreSQL managed by
 # Patroni (issue 14). Sourced by docker/demo.sh (its hooks are marked "PATRONI hook"); uses its
-# helpers (say, die, start_bg, stop_pid, nsx, as_pg, psql_node, wait_for, state_get/set ...).
+# helpers (say, die, start_bg, stop_named, nsx, as_pg, psql_node, wait_for, state_get/set ...).
 #
 # What changes against the plain demo:
 #  - one etcd (Debian's etcd-server) in the root namespace on $BR_ADDR:2379, data in .demo/etcd;
@@ -303,8 +303,8 @@ patroni_heal() {
 # a fast shutdown), then etcd.
 patroni_stop_all() {
 	local n
-	for n in $PG_NODES; do stop_pid "patroni-$n"; done
-	stop_pid etcd
+	for n in $PG_NODES; do stop_named "patroni-$n"; done
+	stop_named etcd
 }
 
 # patroni_haproxy: the side-by-side listeners appended to haproxy.cfg (PATRONI hook in

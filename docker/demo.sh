@@ -56,6 +56,9 @@ for fd in /proc/$$/fd/*; do
 done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# proc_live, stop_pid; hap_cmd, hap_server_field, hap_status_is (the stats socket)
+. "$ROOT/tests/integration/lib/proc.sh"
+. "$ROOT/tests/integration/lib/haproxy.sh"
 DEMO=${DEMO_DIR:-$ROOT/.demo}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PY=/usr/bin/python3
@@ -179,8 +182,6 @@ psql_node() {
 		-U postgres -d postgres -c "$*"
 }
 
-# proc_live PID: the process exists and is not a zombie (PID 1 here may reap late).
-proc_live() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 pid_alive() { local f=$DEMO/pids/$1.pid; [ -s "$f" ] && proc_live "$(cat "$f")"; }
 state_get() { [ -f "$STATE_FILE" ] && sed -n "s/^$1=//p" "$STATE_FILE" | tail -1; }
 state_set() {
@@ -261,18 +262,12 @@ start_bg() {
 	echo $! >"$DEMO/pids/$name.pid"
 }
 
-# stop_pid NAME [SIGNAL] : signals the recorded pid, waits up to 10 s, then SIGKILL.
-stop_pid() {
-	local name=$1 sig=${2:-TERM} f=$DEMO/pids/$1.pid p i
+# stop_named NAME [SIGNAL] : stops the recorded pid and forgets it (stop_pid: SIGNAL, SIGKILL
+# after 5 s; start_bg made it a session leader, so its whole group goes, nginx workers too).
+stop_named() {
+	local f=$DEMO/pids/$1.pid
 	[ -s "$f" ] || return 0
-	p=$(cat "$f")
-	if proc_live "$p"; then
-		# start_bg made it a session (and group) leader: signal its whole group (nginx workers).
-		kill -"$sig" -- "-$p" 2>/dev/null || kill -"$sig" "$p" 2>/dev/null || :
-		for ((i = 0; i < 100; i++)); do proc_live "$p" || break; sleep 0.05; done
-		proc_live "$p" && { kill -9 -- "-$p" 2>/dev/null || kill -9 "$p" 2>/dev/null; } || :
-		for ((i = 0; i < 50; i++)); do proc_live "$p" || break; sleep 0.1; done
-	fi
+	stop_pid "$(cat "$f")" "${2:-TERM}"
 	rm -f "$f"
 }
 
@@ -913,29 +908,16 @@ cmd_status() {
 	done
 	echo
 	echo "HAProxy servers (stats socket):"
-	echo "show stat" | socat_stats | awk -F, 'NR>1 && NF>17 && $2 != "FRONTEND" && $2 != "BACKEND" {printf "  %-12s %-6s %s\n", $1, $2, $18}'
+	hap_cmd "$DEMO/haproxy.sock" "show stat" | awk -F, 'NR>1 && NF>17 && $2 != "FRONTEND" && $2 != "BACKEND" {printf "  %-12s %-6s %s\n", $1, $2, $18}'
 }
-
-socat_stats() { $PY -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
-s.sendall(sys.stdin.read().encode()); out = b""
-while True:
-    d = s.recv(65536)
-    if not d: break
-    out += d
-sys.stdout.write(out.decode())' "$DEMO/haproxy.sock"; }
 
 # haproxy_says BACKEND SERVER STATUS-PREFIX: HAProxy's stats socket shows SERVER of BACKEND in
 # a status that starts with STATUS-PREFIX ("UP", "DOWN", "DRAIN").
-haproxy_says() {
-	echo "show stat" | socat_stats 2>/dev/null |
-		awk -F, -v b="$1" -v s="$2" -v p="$3" '$1 == b && $2 == s && index($18, p) == 1 {f = 1} END {exit !f}'
-}
+haproxy_says() { hap_status_is "$DEMO/haproxy.sock" "$1" "$2" "$3"; }
 
 # haproxy_out BACKEND SERVER: HAProxy sends it nothing: DOWN (its checks), or MAINT (set by the
 # push router through the stats socket).
-haproxy_out() { haproxy_says "$1" "$2" DOWN || haproxy_says "$1" "$2" MAINT; }
+haproxy_out() { hap_status_is "$DEMO/haproxy.sock" "$1" "$2" DOWN MAINT; }
 
 cmd_failover() {
 	[ -f "$DEMO/up" ] || die "not running (make demo)"
@@ -1027,14 +1009,14 @@ cmd_upgrade() {
 		;;
 	*)
 		say "upgrade $n: restarting the app and nginx"
-		stop_pid "nginx-$n"
-		stop_pid "app-$n"
+		stop_named "nginx-$n"
+		stop_named "app-$n"
 		app_start "$n"
 		nginx_start "$n"
 		;;
 	esac
 	say "upgrade $n: restarting haprole-agent"
-	stop_pid "agent-$n"
+	stop_named "agent-$n"
 	agent_start "$n"
 	case " $PG_NODES " in
 	*" $n "*)
@@ -1083,18 +1065,18 @@ cmd_stop() {
 	local quiet=${1:-}
 	[ -d "$DEMO" ] || { [ -z "$quiet" ] && say "not running"; [ "$(id -u)" = 0 ] && net_down; return 0; }
 	local n f
-	stop_pid haproxy
-	stop_pid spoa
+	stop_named haproxy
+	stop_named spoa
 	if patroni_on; then patroni_stop_all; fi # PATRONI hook: before PostgreSQL, or Patroni restarts it
-	for n in $ALL_NODES; do stop_pid "agent-$n"; done
-	for n in $APP_NODES; do stop_pid "nginx-$n"; stop_pid "app-$n"; done
+	for n in $ALL_NODES; do stop_named "agent-$n"; done
+	for n in $APP_NODES; do stop_named "nginx-$n"; stop_named "app-$n"; done
 	for n in $PG_NODES; do
 		if [ -d "$(pgdata "$n")" ] && { [ "$MODE" != netns ] || ip netns list | grep -qw "hr-$n"; }; then
 			pg_stop "$n" immediate
 		fi
 	done
 	for f in "$DEMO"/pids/*.pid; do
-		[ -f "$f" ] && stop_pid "$(basename "$f" .pid)" KILL
+		[ -f "$f" ] && stop_named "$(basename "$f" .pid)" KILL
 	done
 	[ "$(id -u)" = 0 ] && net_down
 	rm -rf "$DEMO"
@@ -1136,7 +1118,7 @@ start-proc)
 	*) die "start-proc: unknown $2" ;;
 	esac ;;
 reload-haproxy) haproxy_reload "${2:-}" ;;
-stop-proc) stop_pid "$2" "${3:-TERM}" ;;
+stop-proc) stop_named "$2" "${3:-TERM}" ;;
 has-agent) have_agent ;;
 has-spoa) have_spoa ;;
 has-ctl) have_ctl ;;

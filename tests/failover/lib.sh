@@ -6,6 +6,8 @@
 # work directory, where client.py writes progress.json), LOG (its log) and WRITE_SRC (the `src`
 # column writable() inserts).
 
+. "$ROOT/tests/integration/lib/haproxy.sh" # hap_status_is: the stats socket
+
 # wait_cond SECONDS CMD... : polls every 0.1 s, returns 1 after SECONDS.
 wait_cond() {
 	local limit=$1 i
@@ -27,24 +29,13 @@ host_of() { sed -n "s/^$1_HOST=//p" "$ENV"; }
 agent_json() { curl -fsS -m1 "http://$(host_of "$1"):$(sed -n "s/^$1_AGENT_PORT=//p" "$ENV")/status"; }
 note() { NOTES="${NOTES:+$NOTES; }$*"; }
 # server_is BACKEND SERVER STATE: HAProxy's stats socket says the server's status starts so
-# (STATE DOWN also accepts MAINT: both take no traffic).
+# (STATE DOWN also accepts MAINT: both take no traffic; the push router sets MAINT, not DOWN).
 server_is() {
-	$PY - "$ROOT/.demo/haproxy.sock" "$1" "$2" "$3" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
-s.sendall(b"show stat\n"); out = b""
-while True:
-    d = s.recv(65536)
-    if not d: break
-    out += d
-for line in out.decode().splitlines():
-    f = line.split(",")
-    if len(f) > 17 and f[0] == sys.argv[2] and f[1] == sys.argv[3]:
-        # DOWN means "takes nothing": MAINT too (the push router sets MAINT, not DOWN)
-        want = sys.argv[4]
-        sys.exit(0 if f[17].startswith(want) or (want == "DOWN" and f[17].startswith("MAINT")) else 1)
-sys.exit(1)
-EOF
+	if [ "$3" = DOWN ]; then
+		hap_status_is "$ROOT/.demo/haproxy.sock" "$1" "$2" DOWN MAINT
+	else
+		hap_status_is "$ROOT/.demo/haproxy.sock" "$1" "$2" "$3"
+	fi
 }
 writable() { # one write (src WRITE_SRC) through HAProxy's write port succeeds
 	$PY - "$ENV" "$WRITE_SRC" <<'EOF'

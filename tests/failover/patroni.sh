@@ -20,6 +20,8 @@
 # and one every PT_INTERVAL on a pooled connection. "Promotion" is the first write the new primary
 # accepts on a direct connection (promoprobe.py), independent of HAProxy.
 
+. "$ROOT/tests/integration/lib/haproxy.sh" # hap_status_is: the stats socket
+
 PT_PORTS=${PT_PORTS:-agent spoa lua push patroni}
 PT_INTERVAL=${PT_INTERVAL:-0.01}
 PT_FRESH_LANES=${PT_FRESH_LANES:-200}
@@ -39,22 +41,8 @@ pt_wait() { # pt_wait SECONDS CMD...: polls every 0.1 s
 	for ((i = 0; i < limit * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
 	return 1
 }
-pt_stat() { # pt_stat BACKEND SERVER PREFIX: HAProxy's stats socket shows SERVER's status so
-	$PY - "$(pt_env HAPROXY_STATS_SOCKET)" "$1" "$2" "$3" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
-s.sendall(b"show stat\n"); out = b""
-while True:
-    d = s.recv(65536)
-    if not d: break
-    out += d
-for line in out.decode().splitlines():
-    f = line.split(",")
-    if len(f) > 17 and f[0] == sys.argv[2] and f[1] == sys.argv[3]:
-        sys.exit(0 if f[17].startswith(sys.argv[4]) else 1)
-sys.exit(1)
-EOF
-}
+# pt_stat BACKEND SERVER PREFIX: HAProxy's stats socket shows SERVER's status so
+pt_stat() { hap_status_is "$(pt_env HAPROXY_STATS_SOCKET)" "$1" "$2" "$3"; }
 # pt_routes_to PRIMARY: every port's HAProxy view has PRIMARY UP and the other DOWN (the
 # guide's config included: a trial starts from a settled cluster on every port); on the push
 # router's backend the other is in MAINT (haprole-spoa set it so).
