@@ -139,15 +139,9 @@ ctl_says() {
 }
 # haproxy_pid_serving PID: the stats socket is answered by the HAProxy process PID.
 haproxy_pid_serving() {
-	$PY -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
-s.sendall(b"show info\n"); out = b""
-while True:
-    d = s.recv(65536)
-    if not d: break
-    out += d
-sys.exit(0 if ("\nPid: %s\n" % sys.argv[2]) in "\n" + out.decode() else 1)' "$ROOT/.demo/haproxy.sock" "$1"
+	local info
+	info=$(hap_cmd "$ROOT/.demo/haproxy.sock" "show info")
+	printf '%s\n' "$info" | grep -qx "Pid: $1"
 }
 
 # ---- the agents' role-change hook (on_role_change; the demo's db agents append one line
