@@ -203,9 +203,9 @@ cmd_up() {
 	net_up
 	if patroni_on; then patroni_pg_up; else # PATRONI hook
 		say "postgres: db1 primary (initdb), db2 standby (pg_basebackup -R)"
-		pg_init_primary db1
+		db_init_primary db1
 		state_set PRIMARY db1
-		pg_make_standby db2 db1
+		db_make_standby db2 db1
 	fi
 	have_spoa && spoa_start
 	say "haproxy: http :$HTTP_PORT, pg writes :$PGW_PORT, reads :$PGR_PORT, stats :$STATS_PORT"
@@ -236,8 +236,8 @@ cmd_failover() {
 	s=$(other_pg "$p")
 	[ "$(pg_role "$s")" = standby ] || die "$s is not a standby; nothing to promote (make demo-heal)"
 	say "failover: stopping primary $p (immediate), promoting $s"
-	pg_stop "$p" immediate
-	pg_promote "$s"
+	db_stop "$p" immediate
+	db_promote "$s"
 	say "done: $s is the primary; $p is down. 'make demo-heal' rebuilds $p as a standby."
 }
 
@@ -257,10 +257,10 @@ cmd_switchover() {
 	say "switchover: $p -> $s"
 	ctl_admin "$p" drain "switchover"
 	# A clean stop sends every WAL record (shutdown checkpoint included) to the standby first.
-	pg_stop "$p" fast
-	pg_promote "$s"
+	db_stop "$p" fast
+	db_promote "$s"
 	say "rejoining $p as a standby of $s (pg_rewind)"
-	pg_rejoin "$p" "$s"
+	db_rejoin "$p" "$s"
 	ctl_admin "$p" ready
 	wait_for 15 "$p's agent to see a standby" agent_sees "$p" standby
 	# "done" when HAProxy agrees too: the new primary UP for writes, the old one not.
@@ -287,8 +287,8 @@ cmd_upgrade() {
 		say "upgrade $n: $p stops waiting for $n (synchronous_standby_names = '')"
 		pg_set_sync "$p" ""
 		say "upgrade $n: stopping PostgreSQL (fast), starting it again"
-		pg_stop "$n" fast
-		pg_start "$n"
+		db_stop "$n" fast
+		db_start "$n"
 		;;
 	*)
 		say "upgrade $n: restarting the app and nginx"
@@ -324,7 +324,7 @@ cmd_heal() {
 	s=$(other_pg "$p")
 	# An old primary still running (cut off, or restarted on its old timeline) is stopped
 	# before its link comes back, so it is never reachable beside the real primary.
-	[ "$(pg_role "$s")" = primary ] && { say "heal: stopping stale primary $s"; pg_stop "$s" immediate; }
+	[ "$(pg_role "$s")" = primary ] && { say "heal: stopping stale primary $s"; db_stop "$s" immediate; }
 	# A cut-off link, a paused replay: undo what the tests may have done.
 	[ "$MODE" = netns ] && for n in $ALL_NODES; do ip -n "hr-$n" link set eth0 up; done
 	if [ "$(pg_role "$s")" = standby ] && pg_streaming "$s"; then
@@ -332,7 +332,7 @@ cmd_heal() {
 		pg_set_sync "$p" "*"
 	else
 		say "heal: re-creating $s as a standby of $p"
-		pg_make_standby "$s" "$p"
+		db_make_standby "$s" "$p"
 	fi
 	for n in $APP_NODES; do app_start "$n"; nginx_start "$n"; done
 	for n in $ALL_NODES; do agent_start "$n"; ctl_admin "$n" ready >/dev/null; done
@@ -355,7 +355,7 @@ cmd_stop() {
 	for n in $APP_NODES; do stop_named "nginx-$n"; stop_named "app-$n"; done
 	for n in $PG_NODES; do
 		if [ -d "$(pgdata "$n")" ] && { [ "$MODE" != netns ] || ip netns list | grep -qw "hr-$n"; }; then
-			pg_stop "$n" immediate
+			db_stop "$n" immediate
 		fi
 	done
 	for f in "$DEMO"/pids/*.pid; do
@@ -384,11 +384,11 @@ upgrade) cmd_upgrade "${2:-}" ;;
 stop) cmd_stop ;;
 primary) current_primary ;;
 standby) other_pg "$(current_primary)" ;;
-pg-start) pg_start "$2" ;;
-pg-stop) pg_stop "$2" "${3:-fast}" ;;
+pg-start) db_start "$2" ;;
+pg-stop) db_stop "$2" "${3:-fast}" ;;
 pg-role) pg_role "$2" ;;
-promote) pg_promote "$2" ;;
-rebuild) pg_make_standby "$2" "$(current_primary)" ;;
+promote) db_promote "$2" ;;
+rebuild) db_make_standby "$2" "$(current_primary)" ;;
 set-sync) pg_set_sync "$2" "$3" ;;
 sql) n=$2; shift 2; psql_node "$n" "$*" ;;
 start-proc)

@@ -1,13 +1,24 @@
 # docker/demo/pg.sh - the PostgreSQL lifecycle: initdb, pg_basebackup standbys, start, stop,
 # promote, pg_rewind rejoin, synchronous_standby_names, all inside the node's namespace.
 # Sourced by docker/demo.sh (bash, set -euo pipefail), which sets the layout variables first.
+#
+# The server commands themselves (initdb, pg_basebackup, pg_ctl start/stop/promote, the
+# postmaster's pid) are tests/integration/lib/pg.sh's, which the integration tests use too, run
+# in the node's namespace (PG_NETNS); the db_* functions here add what is the demo's: nodes by
+# name, its settings, its logs and pid files, synchronous replication, pg_rewind, kill -9.
+PG_BIN=$PGBIN
+PG_USER=$PGOWNER
+. "$ROOT/tests/integration/lib/pg.sh"
 
 pgdata() { echo "$DEMO/$1/pgdata"; }
 pgsock() { echo "$DEMO/$1/run"; }
+# pg_ns NODE: the namespace of NODE's servers (none in the loopback layout).
+pg_ns() { [ "$MODE" = netns ] && echo "hr-$1" || :; }
+# as_pg NODE CMD... : CMD as the servers' owner in NODE's namespace.
 as_pg() {
 	local n=$1
 	shift
-	if [ "$(id -u)" = 0 ]; then nsx "$n" runuser -u postgres -- "$@"; else nsx "$n" "$@"; fi
+	PG_NETNS=$(pg_ns "$n") pg_as_postgres "$@"
 }
 # psql_node NODE SQL : runs SQL on NODE over its unix socket, prints unaligned tuples.
 psql_node() {
@@ -58,9 +69,9 @@ pg_drop_stale_lock() {
 	return 0
 }
 
-pg_start() {
+db_start() {
 	local n=$1 i
-	# after `pg_stop NODE kill`: let the old postmaster's children finish first (bounded)
+	# after `db_stop NODE kill`: let the old postmaster's children finish first (bounded)
 	for ((i = 0; i < 150; i++)); do [ -z "$(pg_leftovers "$n")" ] && break; sleep 0.1; done
 	# A postmaster killed with SIGKILL stays a zombie until its parent (init here, which may
 	# be slow to reap) collects it, and postgres refuses to start while the pid in
@@ -71,24 +82,21 @@ pg_start() {
 	chown "$PGOWNER": "$(pgsock "$n")"
 	touch "$DEMO/logs/pg-$n.log"
 	chown "$PGOWNER": "$DEMO/logs/pg-$n.log"
-	as_pg "$n" "$PGBIN/pg_ctl" -D "$(pgdata "$n")" -l "$DEMO/logs/pg-$n.log" -w -t 60 start \
-		>/dev/null 9>&- || {
-		tail -5 "$DEMO/logs/pg-$n.log" >&2
+	PG_NETNS=$(pg_ns "$n") pg_start "$(pgdata "$n")" "$DEMO/logs/pg-$n.log" ||
 		die "postgres $n did not start (see $DEMO/logs/pg-$n.log)"
-	}
-	head -1 "$(pgdata "$n")/postmaster.pid" >"$DEMO/pids/pg-$n.pid"
+	pg_pid "$(pgdata "$n")" >"$DEMO/pids/pg-$n.pid"
 	WAIT_LOG=$DEMO/logs/pg-$n.log wait_for 30 "postgres $n" pg_is_up "$n"
 }
 
-# pg_stop NODE [fast|immediate|kill] : kill = SIGKILL of the postmaster.
-pg_stop() {
+# db_stop NODE [fast|immediate|kill] : kill = SIGKILL of the postmaster.
+db_stop() {
 	local n=$1 mode=${2:-fast} p i
 	p=$(cat "$DEMO/pids/pg-$n.pid" 2>/dev/null || :)
 	if [ "$mode" = kill ]; then
 		[ -n "$p" ] && kill -9 "$p" 2>/dev/null || :
 		for ((i = 0; i < 100; i++)); do [ -n "$p" ] && proc_live "$p" || break; sleep 0.02; done
 	elif [ -f "$(pgdata "$n")/postmaster.pid" ]; then
-		as_pg "$n" "$PGBIN/pg_ctl" -D "$(pgdata "$n")" -m "$mode" -w -t 30 stop >/dev/null 2>&1 ||
+		PG_NETNS=$(pg_ns "$n") pg_stop "$(pgdata "$n")" "$mode" 30 2>/dev/null ||
 			{ [ -n "$p" ] && kill -9 "$p" 2>/dev/null || :; }
 	fi
 	rm -f "$DEMO/pids/pg-$n.pid"
@@ -100,16 +108,14 @@ pg_role() { # prints primary, standby or down
 	[ "$r" = f ] && echo primary || echo standby
 }
 
-pg_init_primary() {
+db_init_primary() {
 	local n=$1 d
 	d=$(pgdata "$n")
 	mkdir -p "$DEMO/$n"
 	chown "$PGOWNER": "$DEMO/$n"
 	# Data checksums: pg_rewind (switchover) needs them or wal_log_hints.
-	as_pg "$n" "$PGBIN/initdb" -D "$d" -U postgres --auth=trust --data-checksums -E UTF8 \
-		--allow-group-access \
-		--locale=C.UTF-8 >"$DEMO/logs/initdb-$n.log" 2>&1 ||
-		die "initdb $n failed (see $DEMO/logs/initdb-$n.log)"
+	PG_NETNS=$(pg_ns "$n") pg_initdb "$d" "$DEMO/logs/initdb-$n.log" --data-checksums \
+		--allow-group-access --locale=C.UTF-8 || die "initdb $n failed (see $DEMO/logs/initdb-$n.log)"
 	cat >>"$d/postgresql.conf" <<EOF
 
 # ---- docker/demo.sh ----
@@ -142,7 +148,7 @@ host replication all 127.0.0.0/8 trust
 local replication all trust
 EOF
 	write_node_conf "$n" ""
-	pg_start "$n"
+	db_start "$n"
 	psql_node "$n" "CREATE ROLE $PGUSER_DEMO LOGIN" >/dev/null
 	psql_node "$n" "CREATE DATABASE $PGDB_DEMO OWNER $PGUSER_DEMO" >/dev/null
 	psql_node "$n" "CREATE ROLE haprole LOGIN IN ROLE pg_monitor" >/dev/null
@@ -154,19 +160,19 @@ EOF
 			at timestamptz DEFAULT clock_timestamp())" >/dev/null
 }
 
-# pg_make_standby NODE PRIMARY : (re)creates NODE as a streaming standby of PRIMARY.
-pg_make_standby() {
+# db_make_standby NODE PRIMARY : (re)creates NODE as a streaming standby of PRIMARY.
+db_make_standby() {
 	local n=$1 p=$2 d
 	d=$(pgdata "$n")
-	pg_stop "$n" immediate
+	db_stop "$n" immediate
 	rm -rf "$d"
 	mkdir -p "$DEMO/$n"
 	chown "$PGOWNER": "$DEMO/$n"
-	as_pg "$n" "$PGBIN/pg_basebackup" -h "${ADDR[$p]}" -p $PG_PORT -U postgres -D "$d" -R \
-		-X stream -c fast -d "application_name=$n" >"$DEMO/logs/basebackup-$n.log" 2>&1 ||
+	PG_NETNS=$(pg_ns "$n") pg_basebackup_from "${ADDR[$p]}" $PG_PORT "$d" \
+		"$DEMO/logs/basebackup-$n.log" -d "application_name=$n" ||
 		die "pg_basebackup $n from $p failed (see $DEMO/logs/basebackup-$n.log)"
 	write_node_conf "$n" ""
-	pg_start "$n"
+	db_start "$n"
 	wait_for 30 "$n streaming from $p" pg_streaming "$n"
 	pg_set_sync "$p" "*"
 }
@@ -183,12 +189,12 @@ pg_set_sync() {
 	psql_node "$n" "SELECT pg_reload_conf()" >/dev/null 2>&1 || :
 }
 
-# pg_promote NODE : promotes, records when it became a primary (the new timeline's history
+# db_promote NODE : promotes, records when it became a primary (the new timeline's history
 # file is written during promotion, just before the node accepts writes).
-pg_promote() {
+db_promote() {
 	local n=$1 hist
 	pg_set_sync "$n" ""
-	psql_node "$n" "SELECT pg_promote(true, 60)" >/dev/null || die "promote $n failed"
+	PG_NETNS=$(pg_ns "$n") pg_promote "$(pgdata "$n")" || die "promote $n failed"
 	wait_for 30 "$n primary" test "$(pg_role "$n")" = primary
 	hist=$(ls -t "$(pgdata "$n")"/pg_wal/*.history 2>/dev/null | head -1)
 	[ -n "$hist" ] && state_set PROMOTED_AT "$(stat -c %.6Y "$hist")" || state_set PROMOTED_AT "$(now)"
@@ -199,12 +205,12 @@ pg_promote() {
 current_primary() { state_get PRIMARY; }
 other_pg() { local n; for n in $PG_NODES; do [ "$n" = "$1" ] || echo "$n"; done | head -1; }
 
-# pg_rejoin NODE NEWPRIMARY : pg_rewind NODE onto NEWPRIMARY, start it as a standby;
+# db_rejoin NODE NEWPRIMARY : pg_rewind NODE onto NEWPRIMARY, start it as a standby;
 # falls back to a fresh pg_basebackup when pg_rewind cannot do it.
-pg_rejoin() {
+db_rejoin() {
 	local n=$1 p=$2 d
 	d=$(pgdata "$n")
-	pg_stop "$n" fast
+	db_stop "$n" fast
 	# Right after a promotion the new primary's control file still names the old timeline
 	# until its end-of-recovery checkpoint: pg_rewind would then rewind to the wrong point and
 	# the old primary not start ("requested timeline N does not contain minimum recovery
@@ -214,8 +220,8 @@ pg_rejoin() {
 		--source-server="host=${ADDR[$p]} port=$PG_PORT user=postgres dbname=postgres application_name=$n" \
 		>"$DEMO/logs/rewind-$n.log" 2>&1; then
 		write_node_conf "$n" ""
-		# In a subshell: pg_start dies when the server does not start; fall back then.
-		if (pg_start "$n") && try_for 30 pg_streaming "$n"; then
+		# In a subshell: db_start dies when the server does not start; fall back then.
+		if (db_start "$n") && try_for 30 pg_streaming "$n"; then
 			pg_set_sync "$p" "*"
 			return 0
 		fi
@@ -223,5 +229,5 @@ pg_rejoin() {
 	else
 		say "pg_rewind failed (see $DEMO/logs/rewind-$n.log); re-creating $n with pg_basebackup"
 	fi
-	pg_make_standby "$n" "$p"
+	db_make_standby "$n" "$p"
 }

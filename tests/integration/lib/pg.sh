@@ -27,6 +27,11 @@
 # Hung servers: pg_freeze DIR stops the postmaster and all its processes (what a hung host
 # looks like); pg_freeze DIR postmaster stops the postmaster alone (new connections hang, open
 # ones still work); pg_thaw DIR resumes.
+#
+# docker/demo.sh (docker/demo/pg.sh) runs its servers through the same functions: pg_initdb,
+# pg_basebackup_from, pg_start, pg_stop, pg_promote and pg_pid, with its own settings, logs and
+# node names around them. PG_NETNS=NAME runs the server commands inside that network namespace
+# (ip netns exec: a demo node); not root, they run as the caller (the demo's loopback layout).
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_USER=${PG_USER:-postgres}
@@ -38,9 +43,16 @@ pg_log() {
 	echo "pg.sh: $*" >&2
 }
 
-# pg_as_postgres CMD... - runs CMD as $PG_USER from / (the caller's cwd may be unreadable to it).
+# pg_as_postgres CMD... - runs CMD as $PG_USER from / (the caller's cwd may be unreadable to it),
+# inside the network namespace $PG_NETNS when that is set; as the caller when not root.
 pg_as_postgres() {
-	(cd / && runuser -u "$PG_USER" -- "$@")
+	local ns=()
+	[ -n "${PG_NETNS:-}" ] && ns=(ip netns exec "$PG_NETNS")
+	if [ "$(id -u)" = 0 ]; then
+		(cd / && "${ns[@]}" runuser -u "$PG_USER" -- "$@")
+	else
+		(cd / && "${ns[@]}" "$@")
+	fi
 }
 
 # pg_require - returns 0 when servers can run here, else prints why and returns 1 (tests then
@@ -65,9 +77,10 @@ pg_require() {
 	return 0
 }
 
-# pg_log_tail DIR - the last lines of DIR's server log, on stderr.
+# pg_log_tail DIR [LOG] - the last lines of DIR's server log (LOG, default DIR.log), on stderr.
 pg_log_tail() {
-	[ -f "$1.log" ] && tail -n 15 "$1.log" | sed 's/^/    | /' >&2
+	local log=${2:-$1.log}
+	[ -f "$log" ] && tail -n 15 "$log" | sed 's/^/    | /' >&2
 	return 0
 }
 
@@ -117,6 +130,20 @@ EOF
 	chown "$PG_USER:" "$1/pg_hba.conf"
 }
 
+# pg_initdb DIR LOG [ARG...] - initdb DIR: superuser postgres, trust, UTF8, ARGs added
+# (--locale=..., --data-checksums, ...); its output in LOG. The parent of DIR must be writable
+# by $PG_USER.
+pg_initdb() {
+	local dir=$1 log=$2
+	shift 2
+	if ! pg_as_postgres "$PG_BIN/initdb" -D "$dir" -U postgres -A trust -E UTF8 "$@" \
+		>"$log" 2>&1; then
+		pg_log "initdb $dir failed (see $log):"
+		tail -n 15 "$log" >&2
+		return 1
+	fi
+}
+
 # pg_init_primary DIR PORT ADDR - initdb DIR (must not exist yet) for a primary on ADDR:PORT.
 pg_init_primary() {
 	local dir=$1 port=$2 addr=$3
@@ -125,14 +152,23 @@ pg_init_primary() {
 		return 1
 	fi
 	pg_prepare_parent "$dir" || return 1
-	if ! pg_as_postgres "$PG_BIN/initdb" -D "$dir" -U postgres -A trust --no-sync \
-		-E UTF8 --locale=C >"$dir.initdb.log" 2>&1; then
-		pg_log "initdb $dir failed:"
-		tail -n 15 "$dir.initdb.log" >&2
-		return 1
-	fi
+	pg_initdb "$dir" "$dir.initdb.log" --no-sync --locale=C || return 1
 	pg_write_conf "$dir" "$port" "$addr"
 	pg_write_hba "$dir"
+}
+
+# pg_basebackup_from PRIMARY_ADDR PRIMARY_PORT DIR LOG [ARG...] - pg_basebackup -R -X stream
+# -c fast of a running primary into DIR as postgres, ARGs added (--no-sync, -d CONNINFO, ...);
+# its output in LOG.
+pg_basebackup_from() {
+	local paddr=$1 pport=$2 dir=$3 log=$4
+	shift 4
+	if ! pg_as_postgres "$PG_BIN/pg_basebackup" -h "$paddr" -p "$pport" -U postgres \
+		-D "$dir" -R -X stream -c fast "$@" >"$log" 2>&1; then
+		pg_log "pg_basebackup from $paddr:$pport into $dir failed (see $log):"
+		tail -n 15 "$log" >&2
+		return 1
+	fi
 }
 
 # pg_make_standby PRIMARY_ADDR PRIMARY_PORT DIR PORT ADDR - pg_basebackup -R of a running primary
@@ -144,12 +180,7 @@ pg_make_standby() {
 		return 1
 	fi
 	pg_prepare_parent "$dir" || return 1
-	if ! pg_as_postgres "$PG_BIN/pg_basebackup" -h "$paddr" -p "$pport" -U postgres \
-		-D "$dir" -R -X stream -c fast --no-sync >"$dir.basebackup.log" 2>&1; then
-		pg_log "pg_basebackup from $paddr:$pport into $dir failed:"
-		tail -n 15 "$dir.basebackup.log" >&2
-		return 1
-	fi
+	pg_basebackup_from "$paddr" "$pport" "$dir" "$dir.basebackup.log" --no-sync || return 1
 	# the copy carries the primary's settings: ours, appended, win
 	pg_write_conf "$dir" "$port" "$addr"
 	pg_write_hba "$dir"
@@ -199,24 +230,25 @@ pg_thaw() {
 	kill -CONT "$pid"
 }
 
-# pg_start DIR - starts the server and waits (60 s at most) until it accepts connections.
+# pg_start DIR [LOG] - starts the server, its log in LOG (default DIR.log), and waits (60 s at
+# most) until it accepts connections. The server inherits no descriptor 9 (a caller's lock).
 pg_start() {
-	local dir=$1
+	local dir=$1 log=${2:-$1.log}
 	PG_LIB_STARTED+=("$dir")
-	if ! pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir" -l "$dir.log" -w -t 60 start >/dev/null; then
-		pg_log "pg_ctl start $dir failed:"
-		pg_log_tail "$dir"
+	if ! pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir" -l "$log" -w -t 60 start >/dev/null 9>&-; then
+		pg_log "pg_ctl start $dir failed (see $log):"
+		pg_log_tail "$dir" "$log"
 		return 1
 	fi
 }
 
-# pg_stop DIR [MODE] - stops the server (MODE smart|fast|immediate, default fast), 60 s at most.
-# A SIGSTOPped postmaster is continued first.
+# pg_stop DIR [MODE [SECONDS]] - stops the server (MODE smart|fast|immediate, default fast),
+# SECONDS (default 60) at most. A SIGSTOPped postmaster is continued first.
 pg_stop() {
-	local dir=$1 mode=${2:-fast} pid
+	local dir=$1 mode=${2:-fast} secs=${3:-60} pid
 	pid=$(pg_pid "$dir") || return 0
 	pg_thaw "$dir" 2>/dev/null
-	if ! pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir" -m "$mode" -w -t 60 stop >/dev/null; then
+	if ! pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir" -m "$mode" -w -t "$secs" stop >/dev/null; then
 		pg_log "pg_ctl stop $dir failed:"
 		pg_log_tail "$dir"
 		return 1
