@@ -94,12 +94,17 @@ static int ctlf_exchange(int fd, const char *req, size_t len, bool half_close, s
 	}
 	if (lines > 0 && seen < lines) {
 		snprintf(err, errlen, "connection closed before the answer");
+		errno = 0;
 		return -1;
 	}
 	return 0;
-out_errno:
-	snprintf(err, errlen, "%s", errno == ETIMEDOUT ? "no answer in time" : strerror(errno));
+out_errno: {
+	int e = errno;
+
+	snprintf(err, errlen, "%s", e == ETIMEDOUT ? "no answer in time" : strerror(e));
+	errno = e;
 	return -1;
+}
 }
 
 /* Connects to the unix socket <path> (non-blocking). Returns the fd, or -1 with <err>. */
@@ -209,21 +214,39 @@ void ctlf_spoa(const char *address, double timeout, struct ctlv_spoa *s)
 	buf_free(&out);
 }
 
+/* How often ctlf_admin_ask() asks again when the agent closed the connection unanswered. */
+#define CTLF_ADMIN_TRIES 3
+
+/* True when an exchange with the admin socket ended without a byte of answer because the agent
+ * closed the connection: under a flood of idle clients the agent evicts the oldest one that has
+ * sent nothing (agent/admin.c), and a client descheduled between its connect and its write can
+ * be that one. The agent had read nothing of the command then (it spares a connection with
+ * input waiting, and answers a command in the callback that reads it); and every admin command
+ * sets a state or reads one, so even one read by an agent that died before answering is safe
+ * to send again. */
+static bool ctlf_admin_evicted(const struct buf *out, int err)
+{
+	return buf_len(out) == 0 && (err == EPIPE || err == ECONNRESET || err == 0);
+}
+
 /* Sends the command <line> ('\n'-terminated; NULL: none) to the admin socket <path>, then
  * `state` when <state> is not NULL. Puts the command's reply line (no '\n') in <reply> and
  * decodes the state into <state>. Returns 0, or -1 with <err> (connection, no answer, or a
- * state that does not decode). */
+ * state that does not decode). Asks again, up to CTLF_ADMIN_TRIES times within <timeout>, when
+ * the agent closed the connection before reading the command. */
 int ctlf_admin_ask(const char *path, const char *line, char *reply, size_t replylen,
                    struct node_state *state, double timeout, char *err, size_t errlen)
 {
 	char req[ADMIN_LINE_MAX + 8];
+	char what[CTLV_ERR_MAX];
+	double deadline = ctlf_now() + timeout;
 	struct buf out;
 	const char *why = NULL;
 	const char *p;
 	const char *nl;
 	int lines = (line != NULL) + (state != NULL);
 	int ret = -1;
-	int fd;
+	int fd = -1;
 
 	snprintf(req, sizeof(req), "%s%s", line != NULL ? line : "",
 	         state != NULL ? "state\n" : "");
@@ -231,17 +254,22 @@ int ctlf_admin_ask(const char *path, const char *line, char *reply, size_t reply
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	fd = ctlf_connect_unix(path, err, errlen);
-	if (fd == -1) {
-		if (line != NULL) /* drain/maint/ready: say how to name the node's agent */
-			snprintf(err + strlen(err), errlen - strlen(err),
-			         " (this node's admin socket: -s SOCKET, or -f its agent config)");
-		goto out_free;
-	}
-	if (ctlf_exchange(fd, req, strlen(req), true, &out, lines, ctlf_now() + timeout, err,
-	                  errlen) == -1) {
-		char what[CTLV_ERR_MAX];
-
+	for (int attempt = 1;; attempt++) {
+		fd = ctlf_connect_unix(path, err, errlen);
+		if (fd == -1) {
+			if (line != NULL) /* drain/maint/ready: say how to name the node's agent */
+				snprintf(err + strlen(err), errlen - strlen(err),
+				         " (this node's admin socket: -s SOCKET, or -f its agent config)");
+			goto out_free;
+		}
+		if (ctlf_exchange(fd, req, strlen(req), true, &out, lines, deadline, err, errlen) ==
+		    0)
+			break;
+		if (attempt < CTLF_ADMIN_TRIES && ctlf_now() < deadline &&
+		    ctlf_admin_evicted(&out, errno)) {
+			close(fd);
+			continue;
+		}
 		snprintf(what, sizeof(what), "%s", err);
 		snprintf(err, errlen, "admin socket %s: %s", path, what);
 		goto out_close;
