@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 
+/* clang-format off */
 static const char *const admin_verb_names[ADMIN_VERB_COUNT] = {
 	[ADMIN_VERB_DRAIN] = "drain",
 	[ADMIN_VERB_MAINT] = "maint",
@@ -20,6 +21,7 @@ static const char *const admin_verb_names[ADMIN_VERB_COUNT] = {
 	[ADMIN_VERB_STATUS] = "status",
 	[ADMIN_VERB_STATE] = "state",
 };
+/* clang-format on */
 
 const char *admin_verb_name(enum admin_verb v)
 {
@@ -79,7 +81,8 @@ int admin_parse(const char *line, size_t len, struct admin_cmd *out, const char 
 			break;
 	}
 	if (i == ADMIN_VERB_COUNT) {
-		*why = "unknown command (expected: drain [reason], maint [reason], ready, status, state)";
+		*why = "unknown command (expected: drain [reason], maint [reason], ready, status, "
+		       "state)";
 		return -1;
 	}
 	out->verb = (enum admin_verb)i;
@@ -247,8 +250,8 @@ static void admin_conn_process(struct admin_conn *ac)
 			if (cmd.verb != ADMIN_VERB_STATUS)
 				log_info("admin socket: %s%s%s requested by uid %ld pid %ld",
 				         admin_verb_name(cmd.verb),
-				         cmd.reason[0] != '\0' ? ": " : "", cmd.reason, ac->peer_uid,
-				         ac->peer_pid);
+				         cmd.reason[0] != '\0' ? ": " : "", cmd.reason,
+				         ac->peer_uid, ac->peer_pid);
 			if (admin_execute(ac->srv, &cmd, &c->tx) == -1)
 				break;
 		}
@@ -289,8 +292,8 @@ static bool admin_evict_oldest_reading(struct admin_server *s)
 	struct conn *old = NULL;
 
 	for (struct conn *c = s->conns.head; c != NULL; c = c->next)
-		if (conn_is_closed(c) || (c->state == CONN_ST_OPEN && buf_len(&c->tx) == 0 &&
-		                          !sock_has_input(c->fd)))
+		if (conn_is_closed(c) ||
+		    (c->state == CONN_ST_OPEN && buf_len(&c->tx) == 0 && !sock_has_input(c->fd)))
 			old = c;
 	if (old == NULL)
 		return false;
@@ -299,8 +302,7 @@ static bool admin_evict_oldest_reading(struct admin_server *s)
 	return true;
 }
 
-static void admin_accept_one(struct admin_server *s, int fd,
-                             const struct sockaddr_storage *peer);
+static void admin_accept_one(struct admin_server *s, int fd, const struct sockaddr_storage *peer);
 
 static void admin_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -323,8 +325,7 @@ static void admin_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static void admin_accept_one(struct admin_server *s, int fd,
-                             const struct sockaddr_storage *peer)
+static void admin_accept_one(struct admin_server *s, int fd, const struct sockaddr_storage *peer)
 {
 	static const char busy[] = "error: too many clients\n";
 	struct admin_conn *ac;
@@ -388,7 +389,8 @@ int admin_start(struct admin_server *s, struct ev_loop *loop, const struct admin
 		snprintf(err, errlen, "admin: no admin_socket configured");
 		return -1;
 	}
-	s->fd = sock_listen_unix(s->conf.socket_path, ADMIN_SOCKET_MODE, ADMIN_BACKLOG, err, errlen);
+	s->fd =
+	    sock_listen_unix(s->conf.socket_path, ADMIN_SOCKET_MODE, ADMIN_BACKLOG, err, errlen);
 	if (s->fd == -1)
 		return -1;
 	ev_io_init(&s->io, admin_on_accept, s->fd, EV_READ);

@@ -34,14 +34,15 @@
 #include "common/conn.h"
 #include "common/node_state.h"
 
-#define ADMIN_LINE_MAX    256   /* longest command line, '\n' included */
-#define ADMIN_REPLY_MAX   40960 /* reply room per connection: a hex feed frame (2 x (4 + 8192)) + slack, twice */
-#define ADMIN_PATH_MAX    108   /* sun_path of a unix socket, with NUL */
-#define ADMIN_SOCKET_MODE 0660  /* owner and group may drain the node */
-#define ADMIN_DEF_IDLE    10.0  /* seconds a client may stay silent */
-#define ADMIN_DEF_CLIENTS 8     /* clients at once; a newer one evicts the oldest waiting */
-#define ADMIN_BACKLOG     128   /* listen backlog: a full one refuses connects (EAGAIN) */
-#define ADMIN_ACCEPTS_PER_EVENT 16 /* accepts per readiness event */
+#define ADMIN_LINE_MAX 256 /* longest command line, '\n' included */
+#define ADMIN_REPLY_MAX                                                                            \
+	40960 /* reply room per connection: a hex feed frame (2 x (4 + 8192)) + slack, twice */
+#define ADMIN_PATH_MAX          108  /* sun_path of a unix socket, with NUL */
+#define ADMIN_SOCKET_MODE       0660 /* owner and group may drain the node */
+#define ADMIN_DEF_IDLE          10.0 /* seconds a client may stay silent */
+#define ADMIN_DEF_CLIENTS       8    /* clients at once; a newer one evicts the oldest waiting */
+#define ADMIN_BACKLOG           128  /* listen backlog: a full one refuses connects (EAGAIN) */
+#define ADMIN_ACCEPTS_PER_EVENT 16   /* accepts per readiness event */
 
 enum admin_verb {
 	ADMIN_VERB_DRAIN = 0, /* drain [reason] */

@@ -32,25 +32,26 @@ static void usage(FILE *out)
 	        "  - its admin unix socket (admin_socket): haprolectl drain / maint / ready.\n"
 	        "\n");
 	proc_usage_options(out, "haprole-agent", AGENT_CONF_DEFAULT_FILE);
-	fprintf(out,
-	        "\n"
-	        "examples:\n"
-	        "  haprole-agent -c                          # check /etc/haprole/haprole-agent.conf\n"
-	        "  haprole-agent -d -f ./agent.conf          # try a config in a terminal, ^C stops\n"
-	        "  haprole-agent -p /run/haprole/agent.pid   # a classic daemon, pid in a file\n"
-	        "  haprolectl status                         # then look at the cluster\n"
-	        "\n"
-	        "privileges: started as root, the agent binds its port and admin socket, then\n"
-	        "runs as [agent] user/group (the admin socket is given to them; state_file's\n"
-	        "directory and on_role_change must work for that user). Without user it refuses\n"
-	        "root unless --allow-root. A reload cannot change user or listen (restart).\n"
-	        "\n"
-	        "signals: SIGHUP reloads the config keeping the state (a bad file is refused and\n"
-	        "logged, the running config stays); SIGTERM answers drain on every check for\n"
-	        "shutdown_grace, then exits 0.\n"
-	        "docs: man haprole-agent, docs/agent.md; sample config: conf/haprole-agent.conf\n"
-	        "\n"
-	        "config keys (section, key, default, meaning):\n");
+	fprintf(
+	    out,
+	    "\n"
+	    "examples:\n"
+	    "  haprole-agent -c                          # check /etc/haprole/haprole-agent.conf\n"
+	    "  haprole-agent -d -f ./agent.conf          # try a config in a terminal, ^C stops\n"
+	    "  haprole-agent -p /run/haprole/agent.pid   # a classic daemon, pid in a file\n"
+	    "  haprolectl status                         # then look at the cluster\n"
+	    "\n"
+	    "privileges: started as root, the agent binds its port and admin socket, then\n"
+	    "runs as [agent] user/group (the admin socket is given to them; state_file's\n"
+	    "directory and on_role_change must work for that user). Without user it refuses\n"
+	    "root unless --allow-root. A reload cannot change user or listen (restart).\n"
+	    "\n"
+	    "signals: SIGHUP reloads the config keeping the state (a bad file is refused and\n"
+	    "logged, the running config stays); SIGTERM answers drain on every check for\n"
+	    "shutdown_grace, then exits 0.\n"
+	    "docs: man haprole-agent, docs/agent.md; sample config: conf/haprole-agent.conf\n"
+	    "\n"
+	    "config keys (section, key, default, meaning):\n");
 }
 
 /* After the drop: says who the agent runs as, and warns about what that account cannot do. */

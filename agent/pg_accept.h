@@ -35,21 +35,21 @@ enum pgp_acc_state {
 
 /* The accept check's own watchers and result. */
 struct pgp_accept {
-	struct ev_loop *loop;       /* loop the watchers run on */
-	double every;               /* time between two checks (s): [postgres] accept_check */
-	double timeout;             /* deadline of one check (s): [postgres] timeout */
-	enum pgp_acc_state state;   /* written by pgp_acc_set_state() only */
+	struct ev_loop *loop;            /* loop the watchers run on */
+	double every;                    /* time between two checks (s): [postgres] accept_check */
+	double timeout;                  /* deadline of one check (s): [postgres] timeout */
+	enum pgp_acc_state state;        /* written by pgp_acc_set_state() only */
 	struct sock_connector connector; /* the check's connect */
-	struct conn c;              /* the check's connection once connected (common/conn.h) */
-	bool c_live;                /* <c> holds a connection not yet freed (on_free clears it) */
-	uint8_t rx_storage[16];     /* lent to <c.rx>: the answer is one byte */
-	ev_timer timer;             /* next check (WAIT) */
-	struct cfg_addr addr;       /* target: the probe connection's server; <len> 0 = unknown */
-	bool ok;                    /* the last check passed (true until one fails) */
-	char err[NS_REASON_MAX];    /* why the last check failed */
-	ev_tstamp started;          /* ev_now() when the check under way began */
-	uint64_t checks;            /* checks run since start */
-	uint64_t failures;          /* checks failed since start */
+	struct conn c;                   /* the check's connection once connected (common/conn.h) */
+	bool c_live;             /* <c> holds a connection not yet freed (on_free clears it) */
+	uint8_t rx_storage[16];  /* lent to <c.rx>: the answer is one byte */
+	ev_timer timer;          /* next check (WAIT) */
+	struct cfg_addr addr;    /* target: the probe connection's server; <len> 0 = unknown */
+	bool ok;                 /* the last check passed (true until one fails) */
+	char err[NS_REASON_MAX]; /* why the last check failed */
+	ev_tstamp started;       /* ev_now() when the check under way began */
+	uint64_t checks;         /* checks run since start */
+	uint64_t failures;       /* checks failed since start */
 };
 
 /* Prepares <a> (state OFF, verdict ok); no I/O, no watcher started. */

@@ -507,14 +507,13 @@ static void pgp_on_query_io(struct pg_probe *p, int revents)
 			const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 			if (errbuf[0] == '\0')
-				snprintf(errbuf, errlen, "query: %s",
-				         PQresultErrorMessage(res));
+				snprintf(errbuf, errlen, "query: %s", PQresultErrorMessage(res));
 			/* 55000 "recovery is not in progress": a recovery-only function ran after a
 			 * promotion ended under the query (pg_is_in_recovery() was true at its start) */
 			p->reply.raced = code != NULL && strcmp(code, "55000") == 0;
 		} else if (PQntuples(res) != 1 || PQnfields(res) != PGP_COL_COUNT) {
-			snprintf(errbuf, errlen, "query: %d rows of %d columns",
-			         PQntuples(res), PQnfields(res));
+			snprintf(errbuf, errlen, "query: %d rows of %d columns", PQntuples(res),
+			         PQnfields(res));
 		} else {
 			const char *vals[PGP_COL_COUNT];
 

@@ -164,13 +164,13 @@ struct pg_probe {
 	/* What the query under way returned so far: libpq may hand over its row in one read and
 	 * the end of the query (ReadyForQuery) in a later one; reset by each query sent. */
 	struct {
-		struct pgp_sample s;       /* the row, parsed */
-		bool have_row;             /* <s> holds it */
-		bool raced;                /* an error 55000: recovery ended under the query */
-		char err[NS_REASON_MAX];   /* the first error, "" none */
+		struct pgp_sample s;     /* the row, parsed */
+		bool have_row;           /* <s> holds it */
+		bool raced;              /* an error 55000: recovery ended under the query */
+		char err[NS_REASON_MAX]; /* the first error, "" none */
 	} reply;
-	pgp_change_cb cb;         /* told of every change */
-	void *arg;                /* caller's data */
+	pgp_change_cb cb; /* told of every change */
+	void *arg;        /* caller's data */
 };
 
 /* Prepares <p> with a copy of <conf> (validated by pgp_conf_validate()); no I/O, no watcher.

@@ -76,7 +76,8 @@ static void watch_usage(void)
 	fprintf(
 	    stderr,
 	    "usage: pgp-watch [-i INTERVAL] [-t TIMEOUT] [-c CONNECT_TIMEOUT] [-r RISE] [-f FALL]\n"
-	    "                 [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-D PGDATA] [-b BURST_INTERVAL]\n"
+	    "                 [-T RECEIVER_TIMEOUT] [-a ACCEPT_CHECK] [-D PGDATA] [-b "
+	    "BURST_INTERVAL]\n"
 	    "                 [-d SECONDS] [-v]\n"
 	    "                 CONNINFO\n"
 	    "Runs the agent's postgres probe alone; prints one line per change.\n"

@@ -350,9 +350,8 @@ static void cfg_fmt_bound(const struct cfg_key *k, double v, char *out, size_t o
 	static const struct {
 		const char *suffix; /* as units_parse_*() read it */
 		double factor;      /* base units per suffix */
-	} dur[] = { { "h", 3600 }, { "m", 60 } }, size[] = { { "G", 1073741824.0 },
-		                                           { "MB", 1048576.0 },
-		                                           { "k", 1024.0 } };
+	} dur[] = { { "h", 3600 }, { "m", 60 } },
+	  size[] = { { "G", 1073741824.0 }, { "MB", 1048576.0 }, { "k", 1024.0 } };
 
 	switch (k->type) {
 	case CFG_T_DURATION:
@@ -616,8 +615,7 @@ int cfg_format_value(const struct cfg_key *k, const void *base, char *out, size_
 		n = snprintf(out, outlen, "%s", ((const struct cfg_addr *)(const void *)src)->text);
 		break;
 	case CFG_T_NETS:
-		n = snprintf(out, outlen, "%s",
-		             ((const struct netacl *)(const void *)src)->text);
+		n = snprintf(out, outlen, "%s", ((const struct netacl *)(const void *)src)->text);
 		break;
 	case CFG_T_COUNT:
 		break;

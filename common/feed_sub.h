@@ -40,24 +40,24 @@ typedef void (*feed_sub_cb)(struct feed_sub *fs, enum feed_sub_event ev,
                             const struct node_state *state, const char *why);
 
 struct feed_sub {
-	struct ev_loop *loop;      /* loop the watchers run on */
-	struct cfg_addr addr;      /* agent port */
-	double heartbeat;          /* expected heartbeat interval (s); silence limit is 3x */
-	double connect_timeout;    /* deadline of one connect (s) */
-	double backoff;            /* current reconnect delay (s) */
-	enum feed_sub_state state; /* written by feed_sub_set_state() only */
+	struct ev_loop *loop;            /* loop the watchers run on */
+	struct cfg_addr addr;            /* agent port */
+	double heartbeat;                /* expected heartbeat interval (s); silence limit is 3x */
+	double connect_timeout;          /* deadline of one connect (s) */
+	double backoff;                  /* current reconnect delay (s) */
+	enum feed_sub_state state;       /* written by feed_sub_set_state() only */
 	struct sock_connector connector; /* the connect in progress */
-	struct conn c;             /* the stream (common/conn.h); its deadline is the silence */
-	bool c_live;               /* <c> holds a connection not yet freed (on_free clears it) */
-	ev_timer timer;            /* the backoff before the next connect */
-	uint8_t *rx_storage;       /* NS_FRAME_HDR + NS_FRAME_MAX bytes, lent to <c.rx> */
-	struct node_state last;    /* last decoded state (valid when <has_state>) */
-	bool has_state;            /* a state arrived since the last connect */
-	uint64_t connects;         /* connections made since init (the log's feed-sub#N) */
-	uint64_t frames;           /* frames decoded since start */
-	uint64_t losses;           /* EV_LOST events since start */
-	feed_sub_cb cb;            /* told of every event */
-	void *arg;                 /* caller's data */
+	struct conn c;          /* the stream (common/conn.h); its deadline is the silence */
+	bool c_live;            /* <c> holds a connection not yet freed (on_free clears it) */
+	ev_timer timer;         /* the backoff before the next connect */
+	uint8_t *rx_storage;    /* NS_FRAME_HDR + NS_FRAME_MAX bytes, lent to <c.rx> */
+	struct node_state last; /* last decoded state (valid when <has_state>) */
+	bool has_state;         /* a state arrived since the last connect */
+	uint64_t connects;      /* connections made since init (the log's feed-sub#N) */
+	uint64_t frames;        /* frames decoded since start */
+	uint64_t losses;        /* EV_LOST events since start */
+	feed_sub_cb cb;         /* told of every event */
+	void *arg;              /* caller's data */
 };
 
 int feed_sub_init(struct feed_sub *fs, struct ev_loop *loop, const struct cfg_addr *addr,

@@ -19,8 +19,8 @@
 #include "common/compiler.h"
 #include "common/priv.h"
 
-#define PROC_OPTSTRING "f:dcp:vh" /* getopt: the options above */
-#define PROC_OPT_ALLOW_ROOT 256  /* getopt_long value of --allow-root */
+#define PROC_OPTSTRING      "f:dcp:vh" /* getopt: the options above */
+#define PROC_OPT_ALLOW_ROOT 256        /* getopt_long value of --allow-root */
 
 void proc_usage_options(FILE *out, const char *program, const char *default_conf);
 void proc_print_version(const char *program);

@@ -84,8 +84,8 @@ int sock_listen_unix(const char *path, mode_t mode, int backlog, char *err, size
 		snprintf(err, errlen, "socket for %s: %s", path, strerror(errno));
 		return -1;
 	}
-	return sock_bind_listen(fd, (const struct sockaddr *)&sun, sizeof(sun), path, &mode, backlog,
-	                        err, errlen);
+	return sock_bind_listen(fd, (const struct sockaddr *)&sun, sizeof(sun), path, &mode,
+	                        backlog, err, errlen);
 }
 
 /* accept4() a non-blocking, close-on-exec socket. Returns the fd, or -1 with errno

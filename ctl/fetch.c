@@ -98,7 +98,7 @@ static int ctlf_exchange(int fd, const char *req, size_t len, bool half_close, s
 		return -1;
 	}
 	return 0;
-out_errno: {
+out_errno : {
 	int e = errno;
 
 	snprintf(err, errlen, "%s", e == ETIMEDOUT ? "no answer in time" : strerror(e));
@@ -259,7 +259,8 @@ int ctlf_admin_ask(const char *path, const char *line, char *reply, size_t reply
 		if (fd == -1) {
 			if (line != NULL) /* drain/maint/ready: say how to name the node's agent */
 				snprintf(err + strlen(err), errlen - strlen(err),
-				         " (this node's admin socket: -s SOCKET, or -f its agent config)");
+				         " (this node's admin socket: -s SOCKET, or -f its agent "
+				         "config)");
 			goto out_free;
 		}
 		if (ctlf_exchange(fd, req, strlen(req), true, &out, lines, deadline, err, errlen) ==

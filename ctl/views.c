@@ -173,7 +173,8 @@ int ctlv_spoa_parse(const char *body, size_t len, struct ctlv_spoa *out)
 		    !ctlv_skip(&p, end, ",\"reader\":") ||
 		    ctlv_json_plain_str(&p, end, out->reader, sizeof(out->reader)) == -1 ||
 		    !ctlv_skip(&p, end, ",\"epoch\":")) {
-			snprintf(out->err, sizeof(out->err), "cluster %.63s: unexpected JSON", name);
+			snprintf(out->err, sizeof(out->err), "cluster %.63s: unexpected JSON",
+			         name);
 			return -1;
 		}
 		while (p < end && i < sizeof(num) - 1 && *p >= '0' && *p <= '9')
@@ -189,9 +190,11 @@ int ctlv_spoa_parse(const char *body, size_t len, struct ctlv_spoa *out)
 		return 0;
 	}
 	if (any)
-		snprintf(out->err, sizeof(out->err), "no cluster '%.63s' in its view", out->cluster);
+		snprintf(out->err, sizeof(out->err), "no cluster '%.63s' in its view",
+		         out->cluster);
 	else
-		snprintf(out->err, sizeof(out->err), "no cluster in its answer (not haprole-spoa?)");
+		snprintf(out->err, sizeof(out->err),
+		         "no cluster in its answer (not haprole-spoa?)");
 	return -1;
 }
 
@@ -293,7 +296,8 @@ void ctlv_health(const struct ctlv_haproxy *h, const struct ctlv_spoa *s,
 		ctl_problem(health, "haprole-spoa %.63s: cluster %.63s is %.31s", s->address,
 		            s->cluster, s->status);
 	else if (health->writer >= 0 && strcmp(s->writer, nodes[health->writer].st.node) != 0)
-		ctl_problem(health, "haprole-spoa %.63s routes writes to %.63s, the agents say %.63s",
+		ctl_problem(health,
+		            "haprole-spoa %.63s routes writes to %.63s, the agents say %.63s",
 		            s->address, s->writer, nodes[health->writer].st.node);
 }
 
@@ -348,12 +352,12 @@ int ctlv_format_text(const struct ctlv_haproxy *h, const struct ctlv_spoa *s, st
 	if (s != NULL) {
 		if (!s->reachable || !s->found)
 			return buf_printf(out, "\nhaprole-spoa (%s): %s\n", s->address, s->err);
-		return buf_printf(out,
-		                  "\nhaprole-spoa (%s): cluster %s: status %s, writer %s, reader %s, "
-		                  "epoch %" PRIu64 "\n",
-		                  s->address, s->cluster, s->status,
-		                  s->writer[0] != '\0' ? s->writer : "-",
-		                  s->reader[0] != '\0' ? s->reader : "-", s->epoch);
+		return buf_printf(
+		    out,
+		    "\nhaprole-spoa (%s): cluster %s: status %s, writer %s, reader %s, "
+		    "epoch %" PRIu64 "\n",
+		    s->address, s->cluster, s->status, s->writer[0] != '\0' ? s->writer : "-",
+		    s->reader[0] != '\0' ? s->reader : "-", s->epoch);
 	}
 	return 0;
 }
@@ -381,11 +385,12 @@ int ctlv_format_json(const struct ctlv_haproxy *h, const struct ctlv_spoa *s, st
 	if (s != NULL) {
 		if (buf_printf(out, ",\"spoa\":{\"address\":") == -1 ||
 		    ns_json_str(out, s->address) == -1 ||
-		    buf_printf(out, ",\"reachable\":%s", s->reachable && s->found ? "true" : "false") ==
-		        -1)
+		    buf_printf(out, ",\"reachable\":%s",
+		               s->reachable && s->found ? "true" : "false") == -1)
 			return -1;
 		if (!s->reachable || !s->found)
-			return buf_printf(out, ",\"error\":") == -1 || ns_json_str(out, s->err) == -1 ||
+			return buf_printf(out, ",\"error\":") == -1 ||
+			               ns_json_str(out, s->err) == -1 ||
 			               buf_append(out, "}", 1) == -1
 			           ? -1
 			           : 0;

@@ -30,19 +30,19 @@
 
 /* One server line of `show stat`. */
 struct ctlv_server {
-	char backend[CTLV_NAME_MAX]; /* pxname */
-	char server[CTLV_NAME_MAX];  /* svname */
+	char backend[CTLV_NAME_MAX];  /* pxname */
+	char server[CTLV_NAME_MAX];   /* svname */
 	char status[CTLV_STATUS_MAX]; /* status column, as HAProxy writes it */
-	uint64_t scur;               /* current sessions */
+	uint64_t scur;                /* current sessions */
 };
 
 /* HAProxy's view, from one stats socket. */
 struct ctlv_haproxy {
-	char socket[108];                               /* the stats socket asked */
-	bool reachable;                                 /* <servers> hold its answer */
-	char err[CTLV_ERR_MAX];                         /* not reachable: why */
-	struct ctlv_server servers[CTLV_SERVERS_MAX];   /* server lines, in HAProxy's order */
-	size_t n;                                       /* used entries of <servers> */
+	char socket[108];                             /* the stats socket asked */
+	bool reachable;                               /* <servers> hold its answer */
+	char err[CTLV_ERR_MAX];                       /* not reachable: why */
+	struct ctlv_server servers[CTLV_SERVERS_MAX]; /* server lines, in HAProxy's order */
+	size_t n;                                     /* used entries of <servers> */
 };
 
 /* haprole-spoa's decision for one cluster, from its status port. */

@@ -18,34 +18,36 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: haprole-spoa [-f FILE] [-d] [-p PIDFILE] [-c] [--allow-root] [-v] [-h]\n"
-	        "\n"
-	        "The SPOE agent HAProxy asks, per request, who the writer and the best reader of a\n"
-	        "cluster are (SPOP %s). It follows every haprole-agent's state feed and answers\n"
-	        "the SPOE message `haprole-route` (args cluster, intent) by setting\n"
-	        "txn.haprole.writer, txn.haprole.reader, txn.haprole.status and txn.haprole.epoch.\n"
-	        "\n",
-	        SPOP_VERSION);
+	fprintf(
+	    out,
+	    "usage: haprole-spoa [-f FILE] [-d] [-p PIDFILE] [-c] [--allow-root] [-v] [-h]\n"
+	    "\n"
+	    "The SPOE agent HAProxy asks, per request, who the writer and the best reader of a\n"
+	    "cluster are (SPOP %s). It follows every haprole-agent's state feed and answers\n"
+	    "the SPOE message `haprole-route` (args cluster, intent) by setting\n"
+	    "txn.haprole.writer, txn.haprole.reader, txn.haprole.status and txn.haprole.epoch.\n"
+	    "\n",
+	    SPOP_VERSION);
 	proc_usage_options(out, "haprole-spoa", DEFAULT_CONF);
-	fprintf(out,
-	        "\n"
-	        "examples:\n"
-	        "  haprole-spoa -c                           # check /etc/haprole/haprole-spoa.conf\n"
-	        "  haprole-spoa -d -f ./spoa.conf            # try a config in a terminal, ^C stops\n"
-	        "  haprole-spoa -p /run/haprole/spoa.pid     # a classic daemon, pid in a file\n"
-	        "  curl -s http://127.0.0.1:5556/ | jq .clusters   # its view (status_listen)\n"
-	        "\n"
-	        "privileges: started as root, the SPOA binds its ports, then runs as [spoa]\n"
-	        "user/group ([haprole] runtime sockets must be reachable by them); without user\n"
-	        "it refuses root unless --allow-root. A reload cannot change user or ports.\n"
-	        "\n"
-	        "signals: SIGHUP reloads the config keeping the view (a bad file keeps the old one);\n"
-	        "SIGTERM/SIGINT close connections with AGENT-DISCONNECT and exit 0.\n"
-	        "status: curl http://<status_listen>/ (JSON view), /metrics (Prometheus).\n"
-	        "HAProxy side: haproxy/spoe-haprole.conf and haproxy/haproxy.cfg.\n"
-	        "docs: man haprole-spoa, docs/spoa.md; sample config (every key, with its default):\n"
-	        "conf/haprole-spoa.conf\n");
+	fprintf(
+	    out,
+	    "\n"
+	    "examples:\n"
+	    "  haprole-spoa -c                           # check /etc/haprole/haprole-spoa.conf\n"
+	    "  haprole-spoa -d -f ./spoa.conf            # try a config in a terminal, ^C stops\n"
+	    "  haprole-spoa -p /run/haprole/spoa.pid     # a classic daemon, pid in a file\n"
+	    "  curl -s http://127.0.0.1:5556/ | jq .clusters   # its view (status_listen)\n"
+	    "\n"
+	    "privileges: started as root, the SPOA binds its ports, then runs as [spoa]\n"
+	    "user/group ([haprole] runtime sockets must be reachable by them); without user\n"
+	    "it refuses root unless --allow-root. A reload cannot change user or ports.\n"
+	    "\n"
+	    "signals: SIGHUP reloads the config keeping the view (a bad file keeps the old one);\n"
+	    "SIGTERM/SIGINT close connections with AGENT-DISCONNECT and exit 0.\n"
+	    "status: curl http://<status_listen>/ (JSON view), /metrics (Prometheus).\n"
+	    "HAProxy side: haproxy/spoe-haprole.conf and haproxy/haproxy.cfg.\n"
+	    "docs: man haprole-spoa, docs/spoa.md; sample config (every key, with its default):\n"
+	    "conf/haprole-spoa.conf\n");
 }
 
 /* Loop context for the signal watchers. */
@@ -140,8 +142,8 @@ int main(int argc, char **argv)
 		free(conf);
 		return 0;
 	}
-	if (priv_plan(conf->user, conf->group, allow_root, "spoa", path, &priv, err,
-	              sizeof(err)) < 0) {
+	if (priv_plan(conf->user, conf->group, allow_root, "spoa", path, &priv, err, sizeof(err)) <
+	    0) {
 		fprintf(stderr, "haprole-spoa: %s\n", err);
 		free(conf);
 		return 1;
@@ -184,7 +186,8 @@ int main(int argc, char **argv)
 		log_warning("running as root (--allow-root): set [spoa] user to drop privileges");
 	else
 		log_info("running as uid %ld gid %ld%s%s", (long)geteuid(), (long)getegid(),
-		         priv.drop ? ", dropped from root to user " : "", priv.drop ? priv.user : "");
+		         priv.drop ? ", dropped from root to user " : "",
+		         priv.drop ? priv.user : "");
 	ev_run(loop, 0);
 	ev_signal_stop(loop, &m->spoa.sig_hup);
 	ev_signal_stop(loop, &m->spoa.sig_term);

@@ -15,7 +15,7 @@
 #define PUSH_STREAK_MAX  4     /* steps in a row that HAProxy did not keep: back off */
 
 static const char *const push_state_names[PUSH_ST_COUNT] = {
-	[PUSH_ST_IDLE] = "IDLE", [PUSH_ST_VERIFY] = "VERIFY", [PUSH_ST_OUT] = "OUT",
+	[PUSH_ST_IDLE] = "IDLE", [PUSH_ST_VERIFY] = "VERIFY",   [PUSH_ST_OUT] = "OUT",
 	[PUSH_ST_IN] = "IN",     [PUSH_ST_BACKOFF] = "BACKOFF",
 };
 
@@ -76,7 +76,8 @@ static bool push_is_met(enum push_want want, const struct rapi_server_state *st)
 		return !(st->admin_state & (RAPI_ADMF_FMAINT | RAPI_ADMF_FDRAIN)) &&
 		       (st->op_state == RAPI_OP_RUNNING || st->op_state == RAPI_OP_STARTING);
 	case PUSH_WANT_DRAIN:
-		return (st->admin_state & RAPI_ADMF_FDRAIN) && !(st->admin_state & RAPI_ADMF_FMAINT);
+		return (st->admin_state & RAPI_ADMF_FDRAIN) &&
+		       !(st->admin_state & RAPI_ADMF_FMAINT);
 	case PUSH_WANT_MAINT:
 		return (st->admin_state & RAPI_ADMF_FMAINT) != 0;
 	case PUSH_WANT_COUNT:
@@ -132,8 +133,8 @@ static void push_fail(struct push_target *t, const char *fmt, ...)
 		log_warning("push %s (%s): %s; retrying", t->conf->name, t->conf->runtime_api, why);
 	snprintf(t->last_err, sizeof(t->last_err), "%s", why);
 	push_set_state(t, PUSH_ST_BACKOFF, t->backoff);
-	t->backoff = t->backoff * 2 > t->conf->verify_interval ? t->conf->verify_interval
-	                                                       : t->backoff * 2;
+	t->backoff =
+	    t->backoff * 2 > t->conf->verify_interval ? t->conf->verify_interval : t->backoff * 2;
 }
 
 /* Starts one exchange of <line> in <state>; a failure to start is a failed exchange. */
@@ -249,12 +250,12 @@ static void push_next_step(struct push_target *t, const struct rapi_server_state
 		if (cur == NULL || push_is_met(s->want, cur))
 			continue;
 		if (need_out && s->want != PUSH_WANT_READY) {
-			snprintf(cmd, sizeof(cmd), "set server %s/%s state %s", s->backend, s->server,
-			         push_want_name(s->want));
+			snprintf(cmd, sizeof(cmd), "set server %s/%s state %s", s->backend,
+			         s->server, push_want_name(s->want));
 			r = push_cmd(t, line, sizeof(line), &len, cmd);
 			if (r == 0 && s->want == PUSH_WANT_MAINT) {
-				snprintf(cmd, sizeof(cmd), "shutdown sessions server %s/%s", s->backend,
-				         s->server);
+				snprintf(cmd, sizeof(cmd), "shutdown sessions server %s/%s",
+				         s->backend, s->server);
 				r = push_cmd(t, line, sizeof(line), &len, cmd);
 			}
 			log_info("push %s: %s/%s -> %s", t->conf->name, s->backend, s->server,
@@ -290,8 +291,7 @@ static void push_first_line(const char *answer, size_t len, char *out, size_t ou
 	snprintf(out, outlen, "%.*s", (int)(j - i), answer + i);
 }
 
-static void push_rapi_done(struct rapi_conn *rc, int err, const char *answer, size_t len,
-                           void *arg)
+static void push_rapi_done(struct rapi_conn *rc, int err, const char *answer, size_t len, void *arg)
 {
 	static struct rapi_server_state st[2 * PUSH_SERVERS_MAX + 64];
 	struct push_target *t = arg;
@@ -314,7 +314,8 @@ static void push_rapi_done(struct rapi_conn *rc, int err, const char *answer, si
 			return;
 		}
 		if (t->dirty) {
-			push_verify(t, false); /* the view moved meanwhile: read again, act on the latest */
+			push_verify(
+			    t, false); /* the view moved meanwhile: read again, act on the latest */
 			return;
 		}
 		push_next_step(t, st, n);
@@ -323,7 +324,8 @@ static void push_rapi_done(struct rapi_conn *rc, int err, const char *answer, si
 	case PUSH_ST_IN:
 		push_first_line(answer, len, first, sizeof(first));
 		if (first[0] != '\0') {
-			push_fail(t, "%s: HAProxy answered \"%s\"", push_state_name(t->state), first);
+			push_fail(t, "%s: HAProxy answered \"%s\"", push_state_name(t->state),
+			          first);
 			return;
 		}
 		push_verify(t, false); /* read back before the next step */

@@ -52,9 +52,9 @@ enum push_want {
 
 /* One server's wanted state in one backend. */
 struct push_server {
-	const char *backend;  /* backend name (points into the target's conf) */
+	const char *backend;          /* backend name (points into the target's conf) */
 	char server[SPOA_SERVER_MAX]; /* server name */
-	enum push_want want;  /* what it must be */
+	enum push_want want;          /* what it must be */
 };
 
 /* The plan for one target: computed from the view, pure (push_plan()). */
@@ -76,31 +76,31 @@ enum push_state {
 struct push_set;
 
 struct push_target {
-	struct push_set *set;                /* owner */
+	struct push_set *set;                 /* owner */
 	const struct spoa_haproxy_conf *conf; /* its [haproxy] section */
-	size_t cluster;                      /* index into the view's clusters */
-	enum push_state state;               /* written by push_set_state() only */
-	struct rapi_conn rc;                 /* the exchange under way */
-	ev_timer timer;                      /* next read-back, or retry */
-	struct push_plan plan;               /* what we want now */
-	bool dirty;                          /* the view changed during an exchange */
-	bool periodic;                       /* the read-back under way is the periodic one */
-	unsigned applied_streak;             /* steps sent since the last time in sync */
-	double backoff;                      /* next retry delay (s) */
-	uint64_t exchanges;                  /* exchanges completed */
-	uint64_t failures;                   /* exchanges failed */
-	uint64_t applied;                    /* OUT or IN steps sent */
-	uint64_t resyncs;                    /* read-backs that found HAProxy differing */
-	char last_err[128];                  /* why the last exchange failed, "" none */
+	size_t cluster;                       /* index into the view's clusters */
+	enum push_state state;                /* written by push_set_state() only */
+	struct rapi_conn rc;                  /* the exchange under way */
+	ev_timer timer;                       /* next read-back, or retry */
+	struct push_plan plan;                /* what we want now */
+	bool dirty;                           /* the view changed during an exchange */
+	bool periodic;                        /* the read-back under way is the periodic one */
+	unsigned applied_streak;              /* steps sent since the last time in sync */
+	double backoff;                       /* next retry delay (s) */
+	uint64_t exchanges;                   /* exchanges completed */
+	uint64_t failures;                    /* exchanges failed */
+	uint64_t applied;                     /* OUT or IN steps sent */
+	uint64_t resyncs;                     /* read-backs that found HAProxy differing */
+	char last_err[128];                   /* why the last exchange failed, "" none */
 };
 
 struct push_set {
-	struct ev_loop *loop;                          /* the loop */
-	const struct cluster_view *cv;                 /* decisions */
-	double grace_until;                            /* ev_now() before which a stale view
+	struct ev_loop *loop;                   /* the loop */
+	const struct cluster_view *cv;          /* decisions */
+	double grace_until;                     /* ev_now() before which a stale view
 	                                                  is not pushed (feeds not heard yet) */
-	struct push_target t[SPOA_HAPROXY_MAX];        /* one per [haproxy] */
-	size_t n;                                      /* used entries */
+	struct push_target t[SPOA_HAPROXY_MAX]; /* one per [haproxy] */
+	size_t n;                               /* used entries */
 };
 
 /* The plan of <h> from the view's decision for its cluster; pure. Returns 0, or -1 with <err>

@@ -139,7 +139,8 @@ int rapi_parse_servers_state(const char *text, size_t len, struct rapi_server_st
 				return -1;
 			(*n)++;
 		} else {
-			*why = "HAProxy answered an error"; /* "Can't find backend.", "Unknown command" */
+			*why =
+			    "HAProxy answered an error"; /* "Can't find backend.", "Unknown command" */
 			return -1;
 		}
 		p = eol != NULL ? eol + 1 : end;

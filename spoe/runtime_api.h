@@ -26,9 +26,9 @@
 #include "common/conn.h"
 #include "common/sock.h"
 
-#define RAPI_PATH_MAX  108 /* sun_path */
-#define RAPI_NAME_MAX  64  /* backend or server name we track, with NUL */
-#define RAPI_PREFIX_MAX 32 /* command prefix, e.g. "@1" for the master CLI, with NUL */
+#define RAPI_PATH_MAX   108 /* sun_path */
+#define RAPI_NAME_MAX   64  /* backend or server name we track, with NUL */
+#define RAPI_PREFIX_MAX 32  /* command prefix, e.g. "@1" for the master CLI, with NUL */
 
 /* srv_admin_state bits (HAProxy's SRV_ADMF_*). */
 #define RAPI_ADMF_FMAINT 0x01 /* forced maintenance: `set server ... state maint` */
@@ -49,10 +49,10 @@ enum rapi_op_state {
 
 /* Where an HAProxy runtime API listens: "/path/to/sock" or a numeric "ip:port". */
 struct rapi_target {
-	bool is_unix;              /* <path>, else <addr> */
-	char path[RAPI_PATH_MAX];  /* unix socket */
-	struct cfg_addr addr;      /* where to connect: TCP, or <path> (sock_addr_unix()) */
-	char text[RAPI_PATH_MAX];  /* as written, for logs */
+	bool is_unix;             /* <path>, else <addr> */
+	char path[RAPI_PATH_MAX]; /* unix socket */
+	struct cfg_addr addr;     /* where to connect: TCP, or <path> (sock_addr_unix()) */
+	char text[RAPI_PATH_MAX]; /* as written, for logs */
 };
 
 /* Parses <text> into <out>: a path starting with '/' is a unix socket, else ip:port. Returns 0,
@@ -93,21 +93,21 @@ typedef void (*rapi_done_cb)(struct rapi_conn *c, int err, const char *answer, s
                              void *arg);
 
 struct rapi_conn {
-	struct ev_loop *loop;   /* loop the watchers run on */
-	enum rapi_state state;  /* written by rapi_set_state() only */
+	struct ev_loop *loop;            /* loop the watchers run on */
+	enum rapi_state state;           /* written by rapi_set_state() only */
 	struct sock_connector connector; /* the connect, within the exchange's deadline */
-	struct conn c;          /* the exchange once connected (common/conn.h) */
-	bool c_live;            /* <c> holds a connection not yet freed (on_free clears it) */
-	uint64_t exchanges;     /* exchanges connected since init (the log's rapi#N) */
-	uint8_t *tx_storage;    /* <tx_max> bytes: the command line, lent to <c.tx> */
-	size_t tx_max;          /* size of <tx_storage> */
-	size_t tx_len;          /* bytes of the line (with its newline) in <tx_storage> */
-	uint8_t *rx_storage;    /* <rx_max> bytes: the answer, lent to <c.rx> (one kept for a NUL) */
-	size_t rx_max;          /* size of <rx_storage> */
-	double timeout;         /* the exchange's deadline (s), from its start */
-	ev_tstamp started;      /* ev_now() at the start of the exchange */
-	rapi_done_cb cb;        /* told the end of each exchange */
-	void *arg;              /* caller's data */
+	struct conn c;                   /* the exchange once connected (common/conn.h) */
+	bool c_live;         /* <c> holds a connection not yet freed (on_free clears it) */
+	uint64_t exchanges;  /* exchanges connected since init (the log's rapi#N) */
+	uint8_t *tx_storage; /* <tx_max> bytes: the command line, lent to <c.tx> */
+	size_t tx_max;       /* size of <tx_storage> */
+	size_t tx_len;       /* bytes of the line (with its newline) in <tx_storage> */
+	uint8_t *rx_storage; /* <rx_max> bytes: the answer, lent to <c.rx> (one kept for a NUL) */
+	size_t rx_max;       /* size of <rx_storage> */
+	double timeout;      /* the exchange's deadline (s), from its start */
+	ev_tstamp started;   /* ev_now() at the start of the exchange */
+	rapi_done_cb cb;     /* told the end of each exchange */
+	void *arg;           /* caller's data */
 };
 
 /* Prepares <c> with buffers of <tx_max> and <rx_max> bytes. Returns 0, or -1 (ENOMEM). */

@@ -111,7 +111,8 @@ static void spoa_on_view_change(struct cluster_view *cv, void *arg)
 	if (t != NULL)
 		spoa_set_route(s, t); /* else: keep the previous one (logged by route_build) */
 	if (s->push != NULL)
-		push_view_changed(s->push); /* push mode: the same decision, set on HAProxy's servers */
+		push_view_changed(
+		    s->push); /* push mode: the same decision, set on HAProxy's servers */
 }
 
 /* cv_heard_fn: a state came from cluster <ci>'s writer (its agent is alive and still says
@@ -323,9 +324,10 @@ int spoa_reload(struct spoa *s, const char *path)
 	}
 	if (strcmp(nc->listen.text, s->conf->listen.text) != 0 ||
 	    strcmp(nc->status.text, s->conf->status.text) != 0 || nc->backlog != s->conf->backlog)
-		log_warning("reload: listen, status_listen and backlog need a restart (a port below "
-		            "1024 needs the root given up at start); kept %s, %s",
-		            s->conf->listen.text, s->conf->status.text);
+		log_warning(
+		    "reload: listen, status_listen and backlog need a restart (a port below "
+		    "1024 needs the root given up at start); kept %s, %s",
+		    s->conf->listen.text, s->conf->status.text);
 	nc->listen = s->conf->listen;
 	nc->status = s->conf->status;
 	nc->backlog = s->conf->backlog;
@@ -342,8 +344,9 @@ int spoa_reload(struct spoa *s, const char *path)
 	if (s->cv_ready && same_nodes(nc, s->conf)) {
 		/* the same clusters and nodes: the new push set is prepared against the running view */
 		if (push_init(np, s->loop, nc, &s->cv, err, sizeof(err)) < 0) {
-			log_error("reload refused, keeping the running config and push mode: %s: %s",
-			          path, err);
+			log_error(
+			    "reload refused, keeping the running config and push mode: %s: %s",
+			    path, err);
 			free(nc);
 			s->stats.reload_failures++;
 			return -1;

@@ -59,21 +59,21 @@ struct spoa_haproxy_conf {
 };
 
 struct spoa_conf {
-	char path[512];         /* file it was read from */
-	struct cfg_addr listen; /* SPOP listener */
-	struct cfg_addr status; /* status HTTP listener (JSON, /metrics) */
+	char path[512];                  /* file it was read from */
+	struct cfg_addr listen;          /* SPOP listener */
+	struct cfg_addr status;          /* status HTTP listener (JSON, /metrics) */
 	struct netacl allow_from;        /* who may connect to <listen>; empty: everyone */
 	struct netacl status_allow_from; /* who may connect to <status>; empty: everyone */
-	int64_t backlog;        /* listen backlog: HAProxy reloads reconnect in bursts */
-	int64_t max_conns;      /* SPOP connections at once; more are refused */
-	int64_t max_handshakes; /* connections in HELLO at once; the oldest is evicted */
-	uint64_t max_frame;     /* our max-frame-size; negotiated down to HAProxy's */
-	double hello_timeout;   /* seconds to get HAPROXY-HELLO after accept */
-	double idle_timeout;    /* seconds without a frame before we close */
-	double heartbeat;       /* agents' feed heartbeat; 3 silent = node unknown */
-	double connect_timeout; /* deadline of one feed connect */
-	int log_level;          /* enum log_level */
-	int64_t hold_budget;    /* write NOTIFYs held at once, all clusters (preallocated) */
+	int64_t backlog;                 /* listen backlog: HAProxy reloads reconnect in bursts */
+	int64_t max_conns;               /* SPOP connections at once; more are refused */
+	int64_t max_handshakes;          /* connections in HELLO at once; the oldest is evicted */
+	uint64_t max_frame;              /* our max-frame-size; negotiated down to HAProxy's */
+	double hello_timeout;            /* seconds to get HAPROXY-HELLO after accept */
+	double idle_timeout;             /* seconds without a frame before we close */
+	double heartbeat;                /* agents' feed heartbeat; 3 silent = node unknown */
+	double connect_timeout;          /* deadline of one feed connect */
+	int log_level;                   /* enum log_level */
+	int64_t hold_budget;       /* write NOTIFYs held at once, all clusters (preallocated) */
 	char user[PRIV_NAME_MAX];  /* run as this user after binding; "": stay */
 	char group[PRIV_NAME_MAX]; /* and this group; "": the user's primary */
 	struct spoa_cluster_conf clusters[SPOA_CLUSTERS_MAX]; /* [cluster] sections */

@@ -258,8 +258,7 @@ static enum spop_status spop_conn_put_ack(struct spop_conn *c, uint64_t stream_i
  * writer that refused it is still the writer: kept in the hold store instead of answered, when
  * this connection and the store have room. Returns true when held. */
 static bool spop_conn_try_hold(struct spop_conn *c, const struct spop_frame *f,
-                               const struct route_table *t, const struct route_entry *e,
-                               bool retry)
+                               const struct route_table *t, const struct route_entry *e, bool retry)
 {
 	struct spoa *s = c->spoa;
 	struct hold_entry *he;

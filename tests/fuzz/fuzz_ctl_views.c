@@ -31,8 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		assert(h.n <= CTLV_SERVERS_MAX);
 		for (size_t i = 0; i < h.n; i++) {
-			assert(memchr(h.servers[i].server, '\0', sizeof(h.servers[i].server)) != NULL);
-			assert(memchr(h.servers[i].status, '\0', sizeof(h.servers[i].status)) != NULL);
+			assert(memchr(h.servers[i].server, '\0', sizeof(h.servers[i].server)) !=
+			       NULL);
+			assert(memchr(h.servers[i].status, '\0', sizeof(h.servers[i].status)) !=
+			       NULL);
 		}
 		if (h.n > 0)
 			(void)ctlv_drained(&h, h.servers[0].server, &servers, &sessions);

@@ -108,9 +108,9 @@ static void test_ctlf_admin_asks_again_after_eviction(void **state)
 
 	(void)state;
 	fake_start(&f, 2);
-	assert_int_equal(ctlf_admin_ask(f.path, "ready\n", reply, sizeof(reply), NULL, 5.0, err,
-	                                sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    ctlf_admin_ask(f.path, "ready\n", reply, sizeof(reply), NULL, 5.0, err, sizeof(err)),
+	    0);
 	assert_string_equal(reply, "ok: ready");
 	assert_int_equal(fake_stop(&f), 3);
 }
@@ -123,9 +123,9 @@ static void test_ctlf_admin_gives_up_after_three(void **state)
 
 	(void)state;
 	fake_start(&f, 1000);
-	assert_int_equal(ctlf_admin_ask(f.path, "ready\n", reply, sizeof(reply), NULL, 5.0, err,
-	                                sizeof(err)),
-	                 -1);
+	assert_int_equal(
+	    ctlf_admin_ask(f.path, "ready\n", reply, sizeof(reply), NULL, 5.0, err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "admin socket "));
 	assert_int_equal(fake_stop(&f), 3); /* asked three times, no more */
 }

@@ -18,23 +18,23 @@
  * 18th). Rows below are built on it, so a parser that hard-codes positions of another version
  * would still be caught by the name lookup. */
 static const char stat_header[] =
-	"# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wr"
-	"etr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid"
-	",throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_du"
-	"ration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req"
-	"_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last"
-	"_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_d"
-	"esc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health"
-	",addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,c"
-	"onnect,reuse,cache_lookups,cache_hits,srv_icur,src_ilim,qtime_max,ctime_max,rtime_ma"
-	"x,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,uweight,agg"
-	"_server_status,agg_server_check_status,agg_check_status,-,ssl_sess,ssl_reused_sess,s"
-	"sl_failed_handshake,h2_headers_rcvd,h2_data_rcvd,h2_settings_rcvd,h2_rst_stream_rcvd"
-	",h2_goaway_rcvd,h2_detected_conn_protocol_errors,h2_detected_strm_protocol_errors,h2"
-	"_rst_stream_resp,h2_goaway_resp,h2_open_connections,h2_backend_open_streams,h2_total"
-	"_connections,h2_backend_total_streams,h1_open_connections,h1_open_streams,h1_total_c"
-	"onnections,h1_total_streams,h1_bytes_in,h1_bytes_out,h1_spliced_bytes_in,h1_spliced_"
-	"bytes_out,";
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wr"
+    "etr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid"
+    ",throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_du"
+    "ration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req"
+    "_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last"
+    "_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_d"
+    "esc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health"
+    ",addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,c"
+    "onnect,reuse,cache_lookups,cache_hits,srv_icur,src_ilim,qtime_max,ctime_max,rtime_ma"
+    "x,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,uweight,agg"
+    "_server_status,agg_server_check_status,agg_check_status,-,ssl_sess,ssl_reused_sess,s"
+    "sl_failed_handshake,h2_headers_rcvd,h2_data_rcvd,h2_settings_rcvd,h2_rst_stream_rcvd"
+    ",h2_goaway_rcvd,h2_detected_conn_protocol_errors,h2_detected_strm_protocol_errors,h2"
+    "_rst_stream_resp,h2_goaway_resp,h2_open_connections,h2_backend_open_streams,h2_total"
+    "_connections,h2_backend_total_streams,h1_open_connections,h1_open_streams,h1_total_c"
+    "onnections,h1_total_streams,h1_bytes_in,h1_bytes_out,h1_spliced_bytes_in,h1_spliced_"
+    "bytes_out,";
 
 /* Appends a server line with <px>, <sv>, <scur>, <status> at their columns, the rest empty. */
 static void row(char *csv, size_t len, const char *px, const char *sv, const char *scur,
@@ -59,10 +59,10 @@ static char *stat_csv(const char *const (*rows)[4], size_t n)
 static void test_ctlv_stat_parse_servers(void **state)
 {
 	static const char *const rows[][4] = {
-		{ "pg_write", "db1", "3", "UP" },        { "pg_write", "db2", "0", "DOWN" },
-		{ "pg_write", "BACKEND", "3", "UP" },    { "pg_read", "db1", "1", "UP" },
-		{ "pg_read", "db2", "2", "DRAIN" },      { "pg_read", "BACKEND", "3", "UP" },
-		{ "stats", "FRONTEND", "0", "OPEN" },    { "app", "app1", "", "no check" },
+		{ "pg_write", "db1", "3", "UP" },     { "pg_write", "db2", "0", "DOWN" },
+		{ "pg_write", "BACKEND", "3", "UP" }, { "pg_read", "db1", "1", "UP" },
+		{ "pg_read", "db2", "2", "DRAIN" },   { "pg_read", "BACKEND", "3", "UP" },
+		{ "stats", "FRONTEND", "0", "OPEN" }, { "app", "app1", "", "no check" },
 	};
 	static struct ctlv_haproxy h;
 	const char *csv = stat_csv(rows, HR_ARRAY_SIZE(rows));
@@ -87,12 +87,14 @@ static void test_ctlv_stat_parse_refuses(void **state)
 		int line;
 	} vec[] = {
 		{ "", __LINE__ },
-		{ "Unknown command. Please enter one of the following commands only :\n", __LINE__ },
-		{ "# pxname,svname,status\npg,db1,UP\n", __LINE__ },      /* no scur column */
-		{ "# pxname,svname,scur,status\npg,db1\n", __LINE__ },    /* a short row */
+		{ "Unknown command. Please enter one of the following commands only :\n",
+		  __LINE__ },
+		{ "# pxname,svname,status\npg,db1,UP\n", __LINE__ },        /* no scur column */
+		{ "# pxname,svname,scur,status\npg,db1\n", __LINE__ },      /* a short row */
 		{ "# pxname,svname,scur,status\npg,db1,x,UP\n", __LINE__ }, /* scur not a number */
 		{ "# pxname,svname,scur,status\npg,db1,1,"
-		  "UPUPUPUPUPUPUPUPUPUPUPUPUPUPUPUPUPUPUP\n", __LINE__ }, /* a status too long */
+		  "UPUPUPUPUPUPUPUPUPUPUPUPUPUPUPUPUPUPUP\n",
+		  __LINE__ }, /* a status too long */
 	};
 	static struct ctlv_haproxy h;
 
@@ -119,13 +121,38 @@ static void test_ctlv_drained_vectors(void **state)
 		int line;
 	} vec[] = {
 		/* HAProxy has not asked the agent yet: UP, no session, still gets new ones */
-		{ { { "r", "db2", "0", "UP" }, { "w", "db2", "0", "DOWN" } }, 2, false, 2, 0, __LINE__ },
-		{ { { "r", "db2", "1", "DRAIN" }, { "w", "db2", "0", "DOWN" } }, 2, false, 2, 1, __LINE__ },
-		{ { { "r", "db2", "0", "DRAIN" }, { "w", "db2", "0", "DOWN" } }, 2, true, 2, 0, __LINE__ },
-		{ { { "r", "db2", "0", "MAINT" }, { "r", "db1", "5", "UP" } }, 2, true, 1, 0, __LINE__ },
+		{ { { "r", "db2", "0", "UP" }, { "w", "db2", "0", "DOWN" } },
+		  2,
+		  false,
+		  2,
+		  0,
+		  __LINE__ },
+		{ { { "r", "db2", "1", "DRAIN" }, { "w", "db2", "0", "DOWN" } },
+		  2,
+		  false,
+		  2,
+		  1,
+		  __LINE__ },
+		{ { { "r", "db2", "0", "DRAIN" }, { "w", "db2", "0", "DOWN" } },
+		  2,
+		  true,
+		  2,
+		  0,
+		  __LINE__ },
+		{ { { "r", "db2", "0", "MAINT" }, { "r", "db1", "5", "UP" } },
+		  2,
+		  true,
+		  1,
+		  0,
+		  __LINE__ },
 		{ { { "r", "db2", "0", "UP 1/2" } }, 1, false, 1, 0, __LINE__ },
 		{ { { "r", "db2", "0", "DRAIN 1/2" } }, 1, true, 1, 0, __LINE__ },
-		{ { { "r", "db2", "2", "DOWN" } }, 1, false, 1, 2, __LINE__ }, /* sessions not cut */
+		{ { { "r", "db2", "2", "DOWN" } },
+		  1,
+		  false,
+		  1,
+		  2,
+		  __LINE__ }, /* sessions not cut */
 		{ { { "r", "db1", "0", "DRAIN" } }, 1, false, 0, 0, __LINE__ }, /* no such server */
 	};
 
@@ -272,8 +299,9 @@ static void test_ctlv_health_and_output(void **state)
 	snprintf(nodes[0].st.node, sizeof(nodes[0].st.node), "db2");
 	ctlv_health(&h, &s, nodes, &health);
 	assert_int_equal(health.n, 1);
-	assert_string_equal(health.problems[0],
-	                    "haprole-spoa 127.0.0.1:24013 routes writes to db1, the agents say db2");
+	assert_string_equal(
+	    health.problems[0],
+	    "haprole-spoa 127.0.0.1:24013 routes writes to db1, the agents say db2");
 	/* Unreachable views are problems: the operator asked for them. */
 	memset(&health, 0, sizeof(health));
 	health.writer = -1;
@@ -293,14 +321,17 @@ static void test_ctlv_health_and_output(void **state)
 	assert_int_equal(buf_append(&out, "", 1), 0);
 	t = (const char *)buf_head(&out);
 	static const char *const want[] = {
-		"\nHAProxy (/run/haproxy.sock):\n  Server       Backend          Status         Sessions\n",
+		"\nHAProxy (/run/haproxy.sock):\n  Server       Backend          Status         "
+		"Sessions\n",
 		"  db1          pg_write         UP             1\n",
 		"  db2          pg_read          DRAIN          0\n",
-		"\nhaprole-spoa (127.0.0.1:24013): cluster demo: status ok, writer db1, reader db2, "
+		"\nhaprole-spoa (127.0.0.1:24013): cluster demo: status ok, writer db1, reader "
+		"db2, "
 		"epoch 4\n",
 		",\"haproxy\":{\"socket\":\"/run/haproxy.sock\",\"reachable\":true,\"servers\":["
 		"{\"backend\":\"pg_write\",\"server\":\"db1\",\"status\":\"UP\",\"sessions\":1},",
-		",\"spoa\":{\"address\":\"127.0.0.1:24013\",\"reachable\":true,\"cluster\":\"demo\","
+		",\"spoa\":{\"address\":\"127.0.0.1:24013\",\"reachable\":true,\"cluster\":"
+		"\"demo\","
 		"\"status\":\"ok\",\"writer\":\"db1\",\"reader\":\"db2\",\"epoch\":4}",
 	};
 	for (size_t i = 0; i < HR_ARRAY_SIZE(want); i++) {

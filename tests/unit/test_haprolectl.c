@@ -40,7 +40,7 @@ static struct ctl_node mk(const char *name, enum kind k, uint32_t tl, const char
 	}
 	n.st.pg.present = true;
 	n.st.pg.up = k != DOWN && k != DOWNMAINT;
-	n.st.pg.role = k == STB || k == NOSTREAM ? NS_ROLE_STANDBY
+	n.st.pg.role = k == STB || k == NOSTREAM     ? NS_ROLE_STANDBY
 	               : k == DOWN || k == DOWNMAINT ? NS_ROLE_UNKNOWN
 	                                             : NS_ROLE_PRIMARY;
 	n.st.pg.tl = tl;

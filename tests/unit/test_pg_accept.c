@@ -20,13 +20,13 @@
 #define GUARD_S 10.0 /* a loop run that waits longer than this fails the test */
 
 struct fake_pm {
-	ev_io accept_io;  /* listening socket */
-	ev_io conn_io;    /* the check's connection */
-	int conn_fd;      /* -1 when none */
-	bool answer;      /* accept and answer 'N'; false: never accept (a stopped postmaster) */
-	uint8_t got[16];  /* the request as read */
-	size_t got_len;   /* bytes in <got> */
-	char port[8];     /* the listening port, as PQport() gives it */
+	ev_io accept_io; /* listening socket */
+	ev_io conn_io;   /* the check's connection */
+	int conn_fd;     /* -1 when none */
+	bool answer;     /* accept and answer 'N'; false: never accept (a stopped postmaster) */
+	uint8_t got[16]; /* the request as read */
+	size_t got_len;  /* bytes in <got> */
+	char port[8];    /* the listening port, as PQport() gives it */
 };
 
 static void fake_conn_cb(struct ev_loop *loop, ev_io *w, int revents)

@@ -16,8 +16,8 @@
 #include "agent/pg_watch.h"
 
 struct seen {
-	int calls;      /* callbacks */
-	char last[64];  /* last name told */
+	int calls;     /* callbacks */
+	char last[64]; /* last name told */
 };
 
 static void on_event(struct pg_watch *w, const char *name, void *arg)

@@ -19,14 +19,14 @@
 #include "common/sock.h"
 #include "spoe/runtime_api.h"
 
-#define HDR                                                                                    \
-	"1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "  \
-	"srv_iweight srv_time_since_last_change srv_check_status srv_check_result "             \
-	"srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id "      \
-	"srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr " \
+#define HDR                                                                                        \
+	"1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "    \
+	"srv_iweight srv_time_since_last_change srv_check_status srv_check_result "                \
+	"srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id "         \
+	"srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr "    \
 	"srv_agent_port\n"
 /* db1 ready and UP, db2 `disabled` in the config (admin 5 = FMAINT | CMAINT) and DOWN */
-#define DB1_UP   "3 pg_write 1 db1 127.0.0.99 2 4 1 1 0 1 0 4 6 0 0 0 - 34991 - 0 0 - - 0\n"
+#define DB1_UP    "3 pg_write 1 db1 127.0.0.99 2 4 1 1 0 1 0 4 6 0 0 0 - 34991 - 0 0 - - 0\n"
 #define DB2_MAINT "3 pg_write 2 db2 127.0.0.99 0 5 1 1 1 1 0 0 8 0 0 0 - 34992 - 0 0 - - 0\n"
 
 struct ss_vec {
@@ -39,18 +39,19 @@ struct ss_vec {
 static const struct ss_vec ss_vecs[] = {
 	{ HDR DB1_UP DB2_MAINT "\n", 0, 2, __LINE__ },
 	/* two backends' answers one after the other (two commands in one line) */
-	{ HDR DB1_UP "\n" HDR "4 pg_read 1 db1 127.0.0.99 2 0 100 100 5 6 3 4 6 0 0 0 - 1 - 0 0 - - 0\n\n",
+	{ HDR DB1_UP "\n" HDR
+	             "4 pg_read 1 db1 127.0.0.99 2 0 100 100 5 6 3 4 6 0 0 0 - 1 - 0 0 - - 0\n\n",
 	  0, 2, __LINE__ },
-	{ HDR "\n", 0, 0, __LINE__ },                 /* a backend with no server */
-	{ "", 0, 0, __LINE__ },                        /* nothing at all */
+	{ HDR "\n", 0, 0, __LINE__ }, /* a backend with no server */
+	{ "", 0, 0, __LINE__ },       /* nothing at all */
 	{ HDR "3 pg_write 1 db1 1.2.3.4 2 4 1 1 0\r\n", 0, 1, __LINE__ }, /* CRLF */
-	{ "Can't find backend.\n\n", -1, 0, __LINE__ }, /* HAProxy's error */
+	{ "Can't find backend.\n\n", -1, 0, __LINE__ },                   /* HAProxy's error */
 	{ "Unknown command: 'show servers stat'\n", -1, 0, __LINE__ },
-	{ HDR "3 pg_write 1 db1 1.2.3.4 2\n", -1, 0, __LINE__ },        /* too few fields */
-	{ HDR "3 pg_write 1 db1 1.2.3.4 7 0 1\n", -1, 0, __LINE__ },    /* op state 7 */
-	{ HDR "3 pg_write 1 db1 1.2.3.4 2 x 1\n", -1, 0, __LINE__ },    /* admin not a number */
-	{ HDR "3 pg_write 1 db1 1.2.3.4 2 256 1\n", -1, 0, __LINE__ },  /* admin out of range */
-	{ HDR "3 pg_write 1 db1 1.2.3.4 2 0 -1\n", -1, 0, __LINE__ },   /* negative weight */
+	{ HDR "3 pg_write 1 db1 1.2.3.4 2\n", -1, 0, __LINE__ },       /* too few fields */
+	{ HDR "3 pg_write 1 db1 1.2.3.4 7 0 1\n", -1, 0, __LINE__ },   /* op state 7 */
+	{ HDR "3 pg_write 1 db1 1.2.3.4 2 x 1\n", -1, 0, __LINE__ },   /* admin not a number */
+	{ HDR "3 pg_write 1 db1 1.2.3.4 2 256 1\n", -1, 0, __LINE__ }, /* admin out of range */
+	{ HDR "3 pg_write 1 db1 1.2.3.4 2 0 -1\n", -1, 0, __LINE__ },  /* negative weight */
 	{ HDR "3 pg_write 1 "
 	      "a123456789012345678901234567890123456789012345678901234567890123456789 "
 	      "1.2.3.4 2 0 1\n",
@@ -114,10 +115,12 @@ static void test_rapi_target_parse(void **state)
 	assert_string_equal(t.addr.text, "127.0.0.1:9999");
 	assert_int_equal(rapi_target_parse("localhost:9999", &t, &why), -1);
 	assert_non_null(why);
-	assert_int_equal(rapi_target_parse("/a/path/that/is/much/too/long/for/a/unix/socket/"
-	                                   "because/sun_path/has/only/one/hundred/and/eight/bytes/so/this/is/refused",
-	                                   &t, &why),
-	                 -1);
+	assert_int_equal(
+	    rapi_target_parse(
+	        "/a/path/that/is/much/too/long/for/a/unix/socket/"
+	        "because/sun_path/has/only/one/hundred/and/eight/bytes/so/this/is/refused",
+	        &t, &why),
+	    -1);
 }
 
 /* ---- one exchange against a fake runtime API ------------------------------------------------ */
@@ -141,11 +144,11 @@ struct fake_api {
 };
 
 struct result {
-	int done;          /* exchanges ended */
-	int err;           /* <err> of the last one */
-	char answer[128];  /* the last answer */
-	size_t len;        /* its length */
-	int again;         /* exchanges to start again from the callback */
+	int done;              /* exchanges ended */
+	int err;               /* <err> of the last one */
+	char answer[128];      /* the last answer */
+	size_t len;            /* its length */
+	int again;             /* exchanges to start again from the callback */
 	struct rapi_target *t; /* where to start them */
 };
 
