@@ -30,12 +30,18 @@
  *
  * Transport: by default the layer read()s and write()s the socket. An owner may put a struct
  * conn_transport between the socket and the buffers (conn_set_transport(), before
- * conn_start(); common/tls_conn.h is TLS over OpenSSL). Its recv/send move the owner's bytes or say which event they wait for: a TLS
- * read may have to write first and a TLS write may have to read, so each direction keeps the
- * event it waits for (<rx_wait>, <tx_wait>) and the watcher is armed for those. Bytes the transport decoded but <rx> had no room for (SSL_pending) are read on
- * the next loop iteration without waiting for the socket. A transport with an opening (the TLS
- * handshake) starts the connection in OPENING: no byte of the owner moves, <tx> waits, until
- * the opening is done (ops->on_open()) or fails (closed with the transport's reason).
+ * conn_start(); common/tls_conn.h is TLS over OpenSSL). Its recv/send move the owner's bytes
+ * or say which event they wait for: a TLS read may have to write first and a TLS write may
+ * have to read, so each direction keeps the event it waits for (<rx_wait>, <tx_wait>) and the
+ * watcher is armed for those. Bytes the transport decoded but <rx> had no room for
+ * (SSL_pending) are read on the next loop iteration without waiting for the socket. A
+ * transport with an opening (the TLS handshake) starts the connection in OPENING: no byte of
+ * the owner moves, <tx> waits, until the opening is done (ops->on_open()) or fails (closed
+ * with the transport's reason).
+ *
+ * Not on the layer, on purpose: the PostgreSQL probe's socket, whose bytes and buffers libpq
+ * owns (agent/pg_probe.c only waits for its readiness), and haprolectl's one-shot exchanges
+ * (ctl/fetch.c), which block under a deadline and have no event loop.
  *
  * States (conn_set_state() in conn.c is the only writer):
  *
