@@ -325,7 +325,7 @@ cp "$tmp/spoa.conf" "$tmp/spoa.conf.good"
 {
 	echo "[cluster big]"
 	for i in $(seq 1 33); do
-		printf '[node big%d]\ncluster = big\nagent = 127.0.48.%d:35099\n' "$i" $((100 + i))
+		printf '[node big%d]\ncluster = big\nagent = %s:%d\n' "$i" "$IP" $((PORT + 60 + i))
 	done
 	printf '[haproxy big]\nruntime_api = %s/big.sock\ncluster = big\nwriter_backend = pg_write\n' "$tmp"
 } >>"$tmp/spoa.conf"
