@@ -114,6 +114,8 @@ write_env() {
 			echo "SPOA_PORT="
 			echo "SPOA_STATUS_PORT="
 		fi
+		# the Lua router's view (lua.haprole-status on HAPROXY_HOST), empty with another router
+		echo "LUA_STATUS_PORT=$([ "$ROUTER" = lua ] && echo "$LUA_STATUS")"
 		echo "PGUSER=$PGUSER_DEMO"
 		echo "PGDATABASE=$PGDB_DEMO"
 		echo "PGPASSWORD="

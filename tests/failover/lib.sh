@@ -129,6 +129,13 @@ spoa_says() {
 	j=$(spoa_json) && [ -n "$j" ] || return 1
 	echo "$j" | jq -e "$1" >/dev/null
 }
+# lua_says ERE: the Lua router's view (lua.haprole-status, ROUTER=lua) has a line matching ERE;
+# its first line is "cluster C status S writer W reader R epoch N ...".
+lua_says() {
+	local v
+	v=$(curl -fsS -m1 "http://$(envv HAPROXY_HOST):$(envv LUA_STATUS_PORT)/") && [ -n "$v" ] || return 1
+	printf '%s\n' "$v" | grep -Eq "$1"
+}
 # ctl_says JQ: `haprolectl --json status` over the PostgreSQL nodes' agents satisfies JQ.
 ctl_says() {
 	local j a="" n

@@ -201,6 +201,12 @@ sc_agentkill() { # the primary's agent dies (SIGKILL): writes fail closed, then 
 	must 5 "agent killed but HAProxy kept the primary $P UP in pg_write" server_is pg_write "$P" DOWN
 	[ "$ROUTER" = spoa ] && must 5 "haprole-spoa still names a writer with $P's feed lost" \
 		spoa_says '.clusters[0].status != "ok" and .clusters[0].writer == ""'
+	# The Lua router on HAProxy 2.6 learns of the agent's death from its silence (3
+	# heartbeats): under load that can come after HAProxy's checks, and until then it routes
+	# new connections to the primary it still names (by persist, past the DOWN check). The
+	# window in which routing must fail closed starts once the router knows, as for the SPOA.
+	[ "$ROUTER" = lua ] && must 5 "the Lua router still names a writer with $P's feed lost" \
+		lua_says '^cluster .* writer - '
 	t_closed=$(now)
 	# Writes keep being tried (and refused) meanwhile: longer than the SPOA holds a write
 	# (hold_max 3 s), so that held writes are answered inside the window.
