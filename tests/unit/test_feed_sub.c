@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "common/feed_sub.h"
+#include "evtest.h"
 
 enum fake_mode {
 	FAKE_ONE_FRAME = 0, /* one good frame per connection, then silence */
@@ -22,12 +23,9 @@ enum fake_mode {
 };
 
 struct fake_agent {
-	ev_io accept_io;     /* listening socket */
-	ev_io conn_io;       /* the subscriber's connection */
-	int conn_fd;         /* -1 when none */
-	int accepts;         /* connections accepted */
-	enum fake_mode mode; /* what to send */
-	char got[32];        /* what the subscriber sent */
+	struct fake_peer peer; /* listens; peer.conn_fd: the subscriber's connection */
+	enum fake_mode mode;   /* what to send */
+	char got[32];          /* what the subscriber sent */
 };
 
 struct observed {
@@ -52,7 +50,7 @@ static void fake_send(struct fake_agent *fa)
 	case FAKE_FRAME_CLOSE:
 		ns_init(&s);
 		strcpy(s.cluster, "c");
-		snprintf(s.node, sizeof(s.node), "db%d", fa->accepts);
+		snprintf(s.node, sizeof(s.node), "db%d", fa->peer.accepts);
 		s.boot = 1;
 		s.seq = 1;
 		assert_int_equal(ns_encode_frame(&s, &b), 0);
@@ -64,18 +62,18 @@ static void fake_send(struct fake_agent *fa)
 		assert_int_equal(buf_append(&b, "\x00\x00\x00\x02\xc1\xc1", 6), 0);
 		break;
 	}
-	assert_int_equal(write(fa->conn_fd, buf_head(&b), buf_len(&b)), (ssize_t)buf_len(&b));
+	assert_int_equal(write(fa->peer.conn_fd, buf_head(&b), buf_len(&b)), (ssize_t)buf_len(&b));
 	if (fa->mode == FAKE_FRAME_CLOSE)
-		assert_int_equal(shutdown(fa->conn_fd, SHUT_WR), 0);
+		assert_int_equal(shutdown(fa->peer.conn_fd, SHUT_WR), 0);
 }
 
 static void fake_on_conn(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct fake_agent *fa = container_of(w, struct fake_agent, conn_io);
+	struct fake_agent *fa = container_of(w, struct fake_agent, peer.conn_io);
 	ssize_t n;
 
 	(void)revents;
-	n = read(fa->conn_fd, fa->got, sizeof(fa->got) - 1);
+	n = read(fa->peer.conn_fd, fa->got, sizeof(fa->got) - 1);
 	if (n > 0) {
 		fa->got[n] = '\0';
 		fake_send(fa);
@@ -83,57 +81,18 @@ static void fake_on_conn(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (n == -1 && errno == EAGAIN)
 		return;
-	ev_io_stop(loop, &fa->conn_io);
-	close(fa->conn_fd);
-	fa->conn_fd = -1;
-}
-
-static void fake_on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct fake_agent *fa = container_of(w, struct fake_agent, accept_io);
-	int fd = sock_accept(w->fd, NULL, NULL);
-
-	(void)revents;
-	if (fd == -1)
-		return;
-	if (fa->conn_fd != -1) {
-		ev_io_stop(loop, &fa->conn_io);
-		close(fa->conn_fd);
-	}
-	fa->accepts++;
-	fa->conn_fd = fd;
-	ev_io_init(&fa->conn_io, fake_on_conn, fd, EV_READ);
-	ev_io_start(loop, &fa->conn_io);
+	fake_peer_drop(&fa->peer, loop);
 }
 
 static void fake_start(struct fake_agent *fa, struct ev_loop *loop, struct cfg_addr *addr)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char err[HR_ERR_LEN];
-	const char *why;
-	char text[64];
-	int fd;
-
 	memset(fa, 0, sizeof(*fa));
-	fa->conn_fd = -1;
-	assert_int_equal(cfg_parse_addr("127.0.0.1:0", addr, &why), 0);
-	fd = sock_listen_tcp(addr, 8, err, sizeof(err));
-	assert_true(fd != -1);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-	assert_int_equal(cfg_parse_addr(sock_addr_str(&ss, text, sizeof(text)), addr, &why), 0);
-	ev_io_init(&fa->accept_io, fake_on_accept, fd, EV_READ);
-	ev_io_start(loop, &fa->accept_io);
+	fake_peer_listen_tcp(&fa->peer, loop, fake_on_conn, addr, true);
 }
 
 static void fake_stop(struct fake_agent *fa, struct ev_loop *loop)
 {
-	ev_io_stop(loop, &fa->accept_io);
-	close(fa->accept_io.fd);
-	if (fa->conn_fd != -1) {
-		ev_io_stop(loop, &fa->conn_io);
-		close(fa->conn_fd);
-	}
+	fake_peer_stop(&fa->peer, loop);
 }
 
 static void on_event(struct feed_sub *fs, enum feed_sub_event ev, const struct node_state *st,
@@ -196,7 +155,7 @@ static void test_feed_sub_start_silence_then_reconnect(void **state)
 	assert_int_equal(o.losts, 1); /* silence after the first frame */
 	assert_string_equal(o.last_why, "no frame for 3 heartbeats");
 	assert_string_equal(o.node, "db2"); /* second connection's frame */
-	assert_int_equal(fa.accepts, 2);
+	assert_int_equal(fa.peer.accepts, 2);
 	feed_sub_free(&fs);
 	fake_stop(&fa, loop);
 	ev_loop_destroy(loop);
@@ -318,7 +277,7 @@ static void test_feed_sub_stop_in_callback(void **state)
 	run_bounded(loop);
 	assert_int_equal(o.states, 2);
 	assert_int_equal(o.losts, 0);
-	assert_int_equal(fa.accepts, 2);
+	assert_int_equal(fa.peer.accepts, 2);
 	feed_sub_free(&fs);
 	fake_stop(&fa, loop);
 	ev_loop_destroy(loop);

@@ -16,106 +16,56 @@
 
 #include "agent/pg_accept.h"
 #include "common/sock.h"
-
-#define GUARD_S 10.0 /* a loop run that waits longer than this fails the test */
+#include "evtest.h"
 
 struct fake_pm {
-	ev_io accept_io; /* listening socket */
-	ev_io conn_io;   /* the check's connection */
-	int conn_fd;     /* -1 when none */
-	bool answer;     /* accept and answer 'N'; false: never accept (a stopped postmaster) */
-	uint8_t got[16]; /* the request as read */
-	size_t got_len;  /* bytes in <got> */
-	char port[8];    /* the listening port, as PQport() gives it */
+	struct fake_peer peer; /* listens; peer.conn_fd: the check's connection */
+	uint8_t got[16];       /* the request as read */
+	size_t got_len;        /* bytes in <got> */
+	char port[8];          /* the listening port, as PQport() gives it */
 };
 
 static void fake_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct fake_pm *pm = container_of(w, struct fake_pm, conn_io);
+	struct fake_pm *pm = container_of(w, struct fake_pm, peer.conn_io);
 	ssize_t n;
 
 	(void)revents;
-	n = read(pm->conn_fd, pm->got + pm->got_len, sizeof(pm->got) - pm->got_len);
+	n = read(pm->peer.conn_fd, pm->got + pm->got_len, sizeof(pm->got) - pm->got_len);
 	if (n > 0)
 		pm->got_len += (size_t)n;
 	if (pm->got_len < 8 && n != 0)
 		return;
 	if (pm->got_len == 8)
-		assert_int_equal(write(pm->conn_fd, "N", 1), 1); /* no GSSAPI encryption here */
-	ev_io_stop(loop, &pm->conn_io);
-	close(pm->conn_fd);
-	pm->conn_fd = -1;
+		assert_int_equal(write(pm->peer.conn_fd, "N", 1),
+		                 1); /* no GSSAPI encryption here */
+	fake_peer_drop(&pm->peer, loop);
 }
 
-static void fake_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* One check at a time: the previous connection is closed when the next one comes. */
+static void fake_on_accept(struct fake_peer *fp)
 {
-	struct fake_pm *pm = container_of(w, struct fake_pm, accept_io);
-	int fd = sock_accept(w->fd, NULL, NULL);
+	struct fake_pm *pm = container_of(fp, struct fake_pm, peer);
 
-	(void)revents;
-	if (fd == -1)
-		return;
-	assert_int_equal(pm->conn_fd, -1);
-	pm->conn_fd = fd;
+	assert_int_equal(pm->peer.conn_fd, -1);
 	pm->got_len = 0;
-	ev_io_init(&pm->conn_io, fake_conn_cb, fd, EV_READ);
-	ev_io_start(loop, &pm->conn_io);
 }
 
+/* <answer>: accept and answer 'N'; false: never accept (a stopped postmaster). */
 static void fake_start(struct fake_pm *pm, struct ev_loop *loop, bool answer)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char err[HR_ERR_LEN];
 	struct cfg_addr addr;
-	const char *why;
-	char text[64];
-	int fd;
 
 	memset(pm, 0, sizeof(*pm));
-	pm->conn_fd = -1;
-	pm->answer = answer;
-	assert_int_equal(cfg_parse_addr("127.0.0.1:0", &addr, &why), 0);
-	fd = sock_listen_tcp(&addr, 8, err, sizeof(err));
-	assert_true(fd != -1);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-	sock_addr_str(&ss, text, sizeof(text));
-	snprintf(pm->port, sizeof(pm->port), "%s", strrchr(text, ':') + 1);
-	ev_io_init(&pm->accept_io, fake_accept_cb, fd, EV_READ);
-	if (answer)
-		ev_io_start(loop, &pm->accept_io); /* else the kernel's queue completes connects */
+	/* not answering: never accepts, the kernel's queue completes connects */
+	fake_peer_listen_tcp(&pm->peer, loop, fake_conn_cb, &addr, answer);
+	pm->peer.on_accept = fake_on_accept;
+	snprintf(pm->port, sizeof(pm->port), "%s", strrchr(addr.text, ':') + 1);
 }
 
 static void fake_stop(struct fake_pm *pm, struct ev_loop *loop)
 {
-	ev_io_stop(loop, &pm->accept_io);
-	close(pm->accept_io.fd);
-	if (pm->conn_fd != -1) {
-		ev_io_stop(loop, &pm->conn_io);
-		close(pm->conn_fd);
-	}
-}
-
-static void on_guard(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	*(bool *)w->data = true;
-}
-
-/* Runs <loop> until <a> has run <want> checks, bounded by a guard timer. */
-static void run_checks(struct ev_loop *loop, struct pgp_accept *a, uint64_t want)
-{
-	bool fired = false;
-	ev_timer guard;
-
-	ev_timer_init(&guard, on_guard, GUARD_S, 0.);
-	guard.data = &fired;
-	ev_timer_start(loop, &guard);
-	while (a->checks < want && !fired)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &guard);
-	assert_false(fired);
+	fake_peer_stop(&pm->peer, loop);
 }
 
 /* A forked server process answers: the checks pass, each sent the 8-byte GSSENCRequest. */
@@ -131,7 +81,7 @@ static void test_pgp_acc_answered(void **state)
 	pgp_acc_init(&a, loop);
 	pgp_acc_learn(&a, "127.0.0.1", "127.0.0.1", pm.port, 0.01, 5.0);
 	assert_int_equal(a.state, PGP_ACC_WAIT);
-	run_checks(loop, &a, 3);
+	EVTEST_RUN_UNTIL(loop, a.checks >= 3);
 	assert_true(a.ok);
 	assert_int_equal(a.failures, 0);
 	assert_int_equal(pm.got_len, 8);
@@ -155,7 +105,7 @@ static void test_pgp_acc_no_answer(void **state)
 	fake_start(&pm, loop, false);
 	pgp_acc_init(&a, loop);
 	pgp_acc_learn(&a, "127.0.0.1", "127.0.0.1", pm.port, 0.01, 0.1);
-	run_checks(loop, &a, 2);
+	EVTEST_RUN_UNTIL(loop, a.checks >= 2);
 	assert_false(a.ok);
 	assert_int_equal(a.failures, 2);
 	assert_string_equal(a.err, "postmaster accepts no connection (no answer in 100 ms)");
@@ -179,7 +129,7 @@ static void test_pgp_acc_refused(void **state)
 	fake_stop(&pm, loop); /* nobody listens there now */
 	pgp_acc_init(&a, loop);
 	pgp_acc_learn(&a, "127.0.0.1", "127.0.0.1", port, 0.01, 5.0);
-	run_checks(loop, &a, 1);
+	EVTEST_RUN_UNTIL(loop, a.checks >= 1);
 	assert_false(a.ok);
 	assert_string_equal(a.err, "postmaster accepts no connection: Connection refused");
 	pgp_acc_stop(&a);

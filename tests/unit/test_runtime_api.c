@@ -18,6 +18,7 @@
 #include "common/compiler.h"
 #include "common/sock.h"
 #include "spoe/runtime_api.h"
+#include "evtest.h"
 
 #define HDR                                                                                        \
 	"1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "    \
@@ -134,13 +135,10 @@ enum fake_mode {
 };
 
 struct fake_api {
-	ev_io accept_io;     /* listening socket */
-	ev_io conn_io;       /* the client's connection */
-	int conn_fd;         /* -1 when none */
-	enum fake_mode mode; /* what to do */
-	char got[128];       /* the request as read */
-	size_t got_len;      /* bytes in <got> */
-	char path[64];       /* the socket's path */
+	struct fake_peer peer; /* listens on peer.path; peer.conn_fd: the client's connection */
+	enum fake_mode mode;   /* what to do */
+	char got[128];         /* the request as read */
+	size_t got_len;        /* bytes in <got> */
 };
 
 struct result {
@@ -154,13 +152,13 @@ struct result {
 
 static void fake_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct fake_api *fa = container_of(w, struct fake_api, conn_io);
+	struct fake_api *fa = container_of(w, struct fake_api, peer.conn_io);
 	char big[FAKE_RX_MAX * 2];
 	char out[160];
 	ssize_t n;
 
 	(void)revents;
-	n = read(fa->conn_fd, fa->got + fa->got_len, sizeof(fa->got) - 1 - fa->got_len);
+	n = read(fa->peer.conn_fd, fa->got + fa->got_len, sizeof(fa->got) - 1 - fa->got_len);
 	if (n > 0) {
 		fa->got_len += (size_t)n;
 		return;
@@ -168,63 +166,37 @@ static void fake_conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (n == -1)
 		return; /* EAGAIN */
 	/* the request's end: answer, close */
-	ev_io_stop(loop, &fa->conn_io);
+	ev_io_stop(loop, &fa->peer.conn_io);
 	if (fa->mode == FAKE_ANSWER) {
 		n = snprintf(out, sizeof(out), "ok %.*s", (int)fa->got_len, fa->got);
-		assert_int_equal(write(fa->conn_fd, out, (size_t)n), n);
+		assert_int_equal(write(fa->peer.conn_fd, out, (size_t)n), n);
 	} else if (fa->mode == FAKE_FLOOD) {
 		memset(big, 'x', sizeof(big));
-		assert_int_equal(write(fa->conn_fd, big, sizeof(big)), (ssize_t)sizeof(big));
+		assert_int_equal(write(fa->peer.conn_fd, big, sizeof(big)), (ssize_t)sizeof(big));
 	}
-	if (fa->mode != FAKE_SILENT) {
-		close(fa->conn_fd);
-		fa->conn_fd = -1;
-	}
+	if (fa->mode != FAKE_SILENT)
+		fake_peer_drop(&fa->peer, loop);
 }
 
-static void fake_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void fake_on_accept(struct fake_peer *fp)
 {
-	struct fake_api *fa = container_of(w, struct fake_api, accept_io);
-	int fd = sock_accept(w->fd, NULL, NULL);
-
-	(void)revents;
-	if (fd == -1)
-		return;
-	if (fa->conn_fd != -1) {
-		ev_io_stop(loop, &fa->conn_io);
-		close(fa->conn_fd);
-	}
-	fa->conn_fd = fd;
-	fa->got_len = 0;
-	ev_io_init(&fa->conn_io, fake_conn_cb, fd, EV_READ);
-	ev_io_start(loop, &fa->conn_io);
+	container_of(fp, struct fake_api, peer)->got_len = 0;
 }
 
 static void fake_start(struct fake_api *fa, struct ev_loop *loop, enum fake_mode mode)
 {
-	char err[HR_ERR_LEN];
-	int fd;
+	char path[64];
 
 	memset(fa, 0, sizeof(*fa));
-	fa->conn_fd = -1;
 	fa->mode = mode;
-	snprintf(fa->path, sizeof(fa->path), "/tmp/hr-rapi-test-%d.sock", (int)getpid());
-	unlink(fa->path);
-	fd = sock_listen_unix(fa->path, 0600, 8, err, sizeof(err));
-	assert_true(fd != -1);
-	ev_io_init(&fa->accept_io, fake_accept_cb, fd, EV_READ);
-	ev_io_start(loop, &fa->accept_io);
+	snprintf(path, sizeof(path), "/tmp/hr-rapi-test-%d.sock", (int)getpid());
+	fake_peer_listen_unix(&fa->peer, loop, fake_conn_cb, path);
+	fa->peer.on_accept = fake_on_accept;
 }
 
 static void fake_stop(struct fake_api *fa, struct ev_loop *loop)
 {
-	ev_io_stop(loop, &fa->accept_io);
-	close(fa->accept_io.fd);
-	unlink(fa->path);
-	if (fa->conn_fd != -1) {
-		ev_io_stop(loop, &fa->conn_io);
-		close(fa->conn_fd);
-	}
+	fake_peer_stop(&fa->peer, loop);
 }
 
 static void on_done(struct rapi_conn *c, int err, const char *answer, size_t len, void *arg)
@@ -245,28 +217,6 @@ static void on_done(struct rapi_conn *c, int err, const char *answer, size_t len
 	}
 }
 
-static void on_guard(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	*(bool *)w->data = true;
-}
-
-/* Runs <loop> until <r->done> reaches <want>, bounded by a guard timer. */
-static void run_until_done(struct ev_loop *loop, struct result *r, int want)
-{
-	bool fired = false;
-	ev_timer guard;
-
-	ev_timer_init(&guard, on_guard, 10.0, 0.);
-	guard.data = &fired;
-	ev_timer_start(loop, &guard);
-	while (r->done < want && !fired)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &guard);
-	assert_false(fired);
-}
-
 /* The line, its newline, the request's end (the write side shut): then HAProxy answers. Two
  * more exchanges started from the callback reuse the connection slot. */
 static void test_rapi_exchange_answer(void **state)
@@ -280,18 +230,18 @@ static void test_rapi_exchange_answer(void **state)
 
 	(void)state;
 	fake_start(&fa, loop, FAKE_ANSWER);
-	assert_int_equal(rapi_target_parse(fa.path, &t, &why), 0);
+	assert_int_equal(rapi_target_parse(fa.peer.path, &t, &why), 0);
 	assert_int_equal(rapi_init(&c, loop, 64, FAKE_RX_MAX, on_done, &r), 0);
 	assert_int_equal(rapi_exchange(&c, &t, "show servers state pg_write", 5.0), 0);
 	assert_int_equal(rapi_exchange(&c, &t, "busy", 5.0), -1); /* one at a time */
-	run_until_done(loop, &r, 1);
+	EVTEST_RUN_UNTIL(loop, r.done >= 1);
 	assert_int_equal(r.err, 0);
 	assert_string_equal(r.answer, "ok show servers state pg_write\n");
 	assert_int_equal(r.len, strlen(r.answer));
 	r.again = 2;
 	r.t = &t;
 	assert_int_equal(rapi_exchange(&c, &t, "show info", 5.0), 0);
-	run_until_done(loop, &r, 4);
+	EVTEST_RUN_UNTIL(loop, r.done >= 4);
 	assert_int_equal(r.err, 0);
 	assert_string_equal(r.answer, "ok show info\n");
 	assert_int_equal(c.exchanges, 4);
@@ -313,10 +263,10 @@ static void test_rapi_exchange_timeout(void **state)
 
 	(void)state;
 	fake_start(&fa, loop, FAKE_SILENT);
-	assert_int_equal(rapi_target_parse(fa.path, &t, &why), 0);
+	assert_int_equal(rapi_target_parse(fa.peer.path, &t, &why), 0);
 	assert_int_equal(rapi_init(&c, loop, 64, FAKE_RX_MAX, on_done, &r), 0);
 	assert_int_equal(rapi_exchange(&c, &t, "show info", 0.2), 0);
-	run_until_done(loop, &r, 1);
+	EVTEST_RUN_UNTIL(loop, r.done >= 1);
 	assert_int_equal(r.err, ETIMEDOUT);
 	assert_int_equal(r.len, 0);
 	assert_true(fa.got_len > 0); /* it was connected and sent: the answer's deadline fired */
@@ -337,10 +287,10 @@ static void test_rapi_exchange_answer_too_long(void **state)
 
 	(void)state;
 	fake_start(&fa, loop, FAKE_FLOOD);
-	assert_int_equal(rapi_target_parse(fa.path, &t, &why), 0);
+	assert_int_equal(rapi_target_parse(fa.peer.path, &t, &why), 0);
 	assert_int_equal(rapi_init(&c, loop, 64, FAKE_RX_MAX, on_done, &r), 0);
 	assert_int_equal(rapi_exchange(&c, &t, "show info", 5.0), 0);
-	run_until_done(loop, &r, 1);
+	EVTEST_RUN_UNTIL(loop, r.done >= 1);
 	assert_int_equal(r.err, EMSGSIZE);
 	rapi_free(&c);
 	fake_stop(&fa, loop);

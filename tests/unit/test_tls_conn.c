@@ -25,8 +25,8 @@
 
 #include "common/conn.h"
 #include "common/tls_conn.h"
+#include "evtest.h"
 
-#define GUARD_S  10.0      /* a loop run that waits longer than this fails the test */
 #define BIG      (1 << 18) /* bytes of the request that cannot fit the socket at once */
 #define CERT_CN  "tls.test"
 #define SRV_KEEP (BIG + 64) /* bytes the server keeps of what it reads */
@@ -164,45 +164,11 @@ static const struct conn_ops cli_ops = {
 
 struct fx {
 	struct ev_loop *loop;
-	ev_timer guard;
-	bool guard_fired;
 	SSL_CTX *sctx;
 	SSL_CTX *cctx;
 	struct srv s;
 	struct cli k;
 };
-
-static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct fx *f = container_of(w, struct fx, guard);
-
-	(void)loop;
-	(void)revents;
-	f->guard_fired = true;
-}
-
-/* Runs the loop until <*v> (a size_t) is at least <want>, or the guard fires (a failure). */
-static void run_until_size(struct fx *f, const size_t *v, size_t want)
-{
-	f->guard_fired = false;
-	ev_timer_set(&f->guard, GUARD_S, 0.);
-	ev_timer_start(f->loop, &f->guard);
-	while (*v < want && !f->guard_fired)
-		ev_run(f->loop, EVRUN_ONCE);
-	ev_timer_stop(f->loop, &f->guard);
-	assert_false(f->guard_fired);
-}
-
-static void run_until_int(struct fx *f, const int *v, int want)
-{
-	f->guard_fired = false;
-	ev_timer_set(&f->guard, GUARD_S, 0.);
-	ev_timer_start(f->loop, &f->guard);
-	while (*v < want && !f->guard_fired)
-		ev_run(f->loop, EVRUN_ONCE);
-	ev_timer_stop(f->loop, &f->guard);
-	assert_false(f->guard_fired);
-}
 
 /* A socketpair, the server on one end (its certificate: CN tls.test), the client's struct conn
  * on the other with a TLS session checking <name> against the certificate (NULL: no check),
@@ -215,7 +181,6 @@ static struct fx *fx_new(const char *name, size_t tx_size)
 	assert_non_null(f);
 	f->loop = ev_loop_new(EVFLAG_AUTO);
 	assert_non_null(f->loop);
-	ev_init(&f->guard, guard_cb);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 
 	f->sctx = SSL_CTX_new(TLS_server_method());
@@ -279,7 +244,7 @@ static void test_tls_conn_request_reply(void **state)
 	f->s.want = 5;
 	conn_start(&f->k.c, true);
 	assert_int_equal(f->k.opens, 0); /* the ClientHello is out, the rest needs the server */
-	run_until_size(f, &f->k.got_len, 5);
+	EVTEST_RUN_UNTIL(f->loop, f->k.got_len >= 5);
 	assert_memory_equal(f->k.got, "pong\n", 5);
 	assert_int_equal(f->s.got_len, 5);
 	assert_memory_equal(f->s.got, "ping\n", 5);
@@ -304,7 +269,7 @@ static void test_tls_conn_write_waits_for_writable(void **state)
 	f->s.reply = "done\n";
 	f->s.want = sizeof(req);
 	conn_start(&f->k.c, true);
-	run_until_int(f, &f->k.opens, 1);
+	EVTEST_RUN_UNTIL(f->loop, f->k.opens >= 1);
 	f->s.read_paused = true; /* the server stops reading: the socket fills */
 	assert_int_equal(conn_send(&f->k.c, req, sizeof(req)), 0);
 	for (int i = 0; i < 20; i++)
@@ -314,7 +279,7 @@ static void test_tls_conn_write_waits_for_writable(void **state)
 	assert_true((f->k.c.events & EV_WRITE) != 0);
 	f->s.read_paused = false;
 	srv_arm(f->loop, &f->s, EV_READ);
-	run_until_size(f, &f->k.got_len, 5);
+	EVTEST_RUN_UNTIL(f->loop, f->k.got_len >= 5);
 	assert_memory_equal(f->k.got, "done\n", 5);
 	assert_int_equal(f->s.got_len, sizeof(req));
 	assert_memory_equal(f->s.got, req, sizeof(req));
@@ -336,7 +301,7 @@ static void test_tls_conn_pending_bytes_read(void **state)
 	f->s.want = 1;
 	assert_int_equal(buf_printf(&f->k.c.tx, "x"), 0);
 	conn_start(&f->k.c, true);
-	run_until_size(f, &f->k.got_len, sizeof(reply) - 1);
+	EVTEST_RUN_UNTIL(f->loop, f->k.got_len >= sizeof(reply) - 1);
 	assert_memory_equal(f->k.got, reply, sizeof(reply) - 1);
 	fx_free(f);
 }
@@ -350,7 +315,7 @@ static void test_tls_conn_verify_failure_reason(void **state)
 	(void)state;
 	assert_int_equal(buf_printf(&f->k.c.tx, "ping\n"), 0);
 	conn_start(&f->k.c, true);
-	run_until_int(f, &f->k.frees, 1);
+	EVTEST_RUN_UNTIL(f->loop, f->k.frees >= 1);
 	assert_string_equal(f->k.why_copy, "tls: certificate verify failed (hostname mismatch)");
 	assert_int_equal(f->k.opens, 0);
 	assert_int_equal(f->k.got_len, 0);
@@ -367,7 +332,7 @@ static void test_tls_conn_plain_peer_reason(void **state)
 	(void)state;
 	f->s.plain = true;
 	conn_start(&f->k.c, true);
-	run_until_int(f, &f->k.frees, 1);
+	EVTEST_RUN_UNTIL(f->loop, f->k.frees >= 1);
 	assert_true(strncmp(f->k.why_copy, "tls: ", 5) == 0);
 	assert_non_null(strstr(f->k.why_copy, "(handshake)"));
 	assert_int_equal(f->k.opens, 0);
